@@ -1,0 +1,232 @@
+// A ContentStore on Helia's UnixFS over a filesystem blockstore, with no network at all.
+// Helia-side modules are imported lazily on first construction: their import alone costs
+// hundreds of milliseconds, which processes that never touch content should not pay.
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { CID } from 'multiformats/cid';
+import { ContentError, ContentNotFoundError, CarError } from './errors.ts';
+import type { CarSink, ContentCallOptions, ContentStore, ContentStoreInit } from './types.ts';
+
+const RAW_CODE = 0x55;
+const DAG_PB_CODE = 0x70;
+const DAG_CBOR_CODE = 0x71;
+const SHA2_256 = 0x12;
+const SHA3_256 = 0x16;
+
+/** Chunk size `ipfs add` uses by default. */
+export const UNIXFS_CHUNK_BYTES = 262_144;
+/** Links per interior node `ipfs add` uses by default (balanced layout). */
+export const UNIXFS_MAX_LINKS = 174;
+
+type Libs = Awaited<ReturnType<typeof loadLibs>>;
+let libsPromise: Promise<Libs> | undefined;
+
+async function loadLibs() {
+  const [unixfsMod, fsMod, importerChunker, importerLayout, car, dagPb, dagCbor] =
+    await Promise.all([
+      import('@helia/unixfs'),
+      import('blockstore-fs'),
+      import('ipfs-unixfs-importer/chunker'),
+      import('ipfs-unixfs-importer/layout'),
+      import('@ipld/car'),
+      import('@ipld/dag-pb'),
+      import('@ipld/dag-cbor'),
+    ]);
+  return { unixfsMod, fsMod, importerChunker, importerLayout, car, dagPb, dagCbor };
+}
+
+// The import is cached per process on purpose: it is code loading, not state.
+function libs(): Promise<Libs> {
+  libsPromise ??= loadLibs();
+  return libsPromise;
+}
+
+function isNotFound(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'NotFoundError' || (err as { code?: string }).code === 'ERR_NOT_FOUND';
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason;
+}
+
+async function concat(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of chunks) {
+    parts.push(chunk);
+    length += chunk.byteLength;
+  }
+  // Blockstores hand out Node Buffers (possibly views into a shared pool): return a plain,
+  // exactly-sized Uint8Array so callers can hand it to Wasm or compare it structurally.
+  if (parts.length === 1) {
+    const only = parts[0]!;
+    if (only.constructor === Uint8Array) return only;
+    return new Uint8Array(only.buffer, only.byteOffset, only.byteLength).slice();
+  }
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** Digest of `bytes` with the hash named by multihash `code`, or undefined if unsupported. */
+function digestOf(code: number, bytes: Uint8Array): Uint8Array | undefined {
+  if (code === SHA2_256) return createHash('sha256').update(bytes).digest();
+  if (code === SHA3_256) return createHash('sha3-256').update(bytes).digest();
+  return undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function collectCids(value: unknown, out: CID[]): void {
+  const cid = CID.asCID(value);
+  if (cid) {
+    out.push(cid);
+    return;
+  }
+  if (value instanceof Uint8Array || value === null || typeof value !== 'object') return;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) collectCids(v, out);
+}
+
+/**
+ * Open (or create) a content store under `init.dataDir`.
+ *
+ * @example
+ * ```ts
+ * await using store = await createHeliaContentStore({ dataDir: '.ipvm' });
+ * ```
+ */
+export async function createHeliaContentStore(init: ContentStoreInit): Promise<ContentStore> {
+  const L = await libs();
+  const blockstore = new L.fsMod.FsBlockstore(join(init.dataDir, 'blocks'));
+  await blockstore.open();
+  const fs = L.unixfsMod.unixfs({ blockstore });
+  const importerOptions = {
+    cidVersion: 1 as const,
+    rawLeaves: true,
+    reduceSingleLeafToSelf: true,
+    chunker: L.importerChunker.fixedSize({ chunkSize: UNIXFS_CHUNK_BYTES }),
+    layout: L.importerLayout.balanced({ maxChildrenPerNode: UNIXFS_MAX_LINKS }),
+  };
+  let closed = false;
+
+  const checkOpen = (): void => {
+    if (closed) throw new ContentError('content store is closed', { retryable: false });
+  };
+
+  const getBlock = async (cid: CID, signal?: AbortSignal): Promise<Uint8Array> => {
+    try {
+      return await concat(blockstore.get(cid, { signal }));
+    } catch (err) {
+      if (isNotFound(err)) throw new ContentNotFoundError(cid, { cause: err });
+      throw err;
+    }
+  };
+
+  const store: ContentStore = {
+    async add(content, options: ContentCallOptions = {}) {
+      checkOpen();
+      throwIfAborted(options.signal);
+      if (content instanceof Uint8Array) {
+        return fs.addBytes(content, { ...importerOptions, signal: options.signal });
+      }
+      return fs.addByteStream(content, { ...importerOptions, signal: options.signal });
+    },
+
+    async get(cid, options: ContentCallOptions = {}) {
+      checkOpen();
+      throwIfAborted(options.signal);
+      if (cid.code === RAW_CODE || cid.code === DAG_CBOR_CODE) {
+        return getBlock(cid, options.signal);
+      }
+      try {
+        return await concat(fs.cat(cid, { signal: options.signal, offline: true }));
+      } catch (err) {
+        if (isNotFound(err)) throw new ContentNotFoundError(cid, { cause: err });
+        throw err;
+      }
+    },
+
+    async has(cid, options: ContentCallOptions = {}) {
+      checkOpen();
+      throwIfAborted(options.signal);
+      return blockstore.has(cid, { signal: options.signal });
+    },
+
+    async exportCar(roots, out: CarSink, options: ContentCallOptions = {}) {
+      checkOpen();
+      const { writer, out: bytes } = L.car.CarWriter.create(roots);
+      const pump = (async () => {
+        for await (const chunk of bytes) await out(chunk);
+      })();
+      try {
+        const seen = new Set<string>();
+        const queue = [...roots];
+        while (queue.length > 0) {
+          throwIfAborted(options.signal);
+          const cid = queue.shift()!;
+          const key = cid.toString();
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const block = await getBlock(cid, options.signal);
+          await writer.put({ cid, bytes: block });
+          if (cid.code === DAG_PB_CODE) {
+            for (const link of L.dagPb.decode(block).Links) queue.push(link.Hash);
+          } else if (cid.code === DAG_CBOR_CODE) {
+            collectCids(L.dagCbor.decode(block), queue);
+          }
+        }
+      } finally {
+        await writer.close();
+        await pump;
+      }
+    },
+
+    async importCar(input, options: ContentCallOptions = {}) {
+      checkOpen();
+      let reader;
+      try {
+        reader =
+          input instanceof Uint8Array
+            ? await L.car.CarBlockIterator.fromBytes(input)
+            : await L.car.CarBlockIterator.fromIterable(input);
+      } catch (err) {
+        throw new CarError('not a CAR file', { cause: err });
+      }
+      const roots = await reader.getRoots();
+      for await (const { cid, bytes } of reader) {
+        throwIfAborted(options.signal);
+        const digest = digestOf(cid.multihash.code, bytes);
+        if (digest === undefined) {
+          throw new CarError(
+            `unsupported hash 0x${cid.multihash.code.toString(16)} in ${cid.toString()}`,
+          );
+        }
+        if (!sameBytes(digest, cid.multihash.digest)) {
+          throw new CarError(`block bytes do not match ${cid.toString()}`);
+        }
+        await blockstore.put(cid, bytes, { signal: options.signal });
+      }
+      return roots;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await blockstore.close();
+    },
+
+    [Symbol.asyncDispose]() {
+      return store.close();
+    },
+  };
+  return store;
+}
