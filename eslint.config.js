@@ -19,6 +19,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     // Command-line faces, scripts, tests and benchmarks may print.
     files: ['cli/**', 'bench/**', 'test/**', 'infra/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },

@@ -1,0 +1,223 @@
+/**
+ * The event envelopes that travel on the streams, as DAG-CBOR.
+ *
+ * | stream | events |
+ * |---|---|
+ * | `invocations` | {@link WorkflowSubmittedEvent}, {@link TaskReadyEvent}, {@link WorkflowEndedEvent} |
+ * | `pure`, `effects.pure`, `effects.managed` | {@link ReceiptEvent} |
+ * | `dead-letter` | {@link DeadLetterEvent} |
+ *
+ * Every envelope carries `v` (the envelope version, {@link EVENT_VERSION}) and `at` (producer
+ * time, ms since the epoch). `at` and other observations (fuel, duration, executor) sit beside
+ * the content-addressed objects, never inside them, so receipt CIDs stay deterministic.
+ *
+ * @module
+ */
+import { CID } from 'multiformats/cid';
+import { dagCbor } from './codecs.ts';
+import { SchemaError } from './errors.ts';
+import { isIpldMap, kindOf, type IpldMap, type IpldValue } from './ipld.ts';
+import { parseInstruction, parseReceipt, parseTask } from './model.ts';
+import type { Instruction, Receipt, Task, Workflow } from './types.ts';
+
+/** Envelope version written by this node. */
+export const EVENT_VERSION = 1;
+
+/** A workflow handed to the node. Key: the workflow CID. */
+export interface WorkflowSubmittedEvent {
+  type: 'workflow/submitted';
+  workflow: CID;
+  /** The workflow (`{tasks}`). */
+  body: Workflow;
+  /** Optional name from the `{name, workflow}` wrapper. */
+  name: string | null;
+  at: number;
+}
+
+/** A task whose inputs are all resolved. Key: the instruction CID. */
+export interface TaskReadyEvent {
+  type: 'task/ready';
+  /** The workflow it belongs to, or null for a task submitted alone. */
+  workflow: CID | null;
+  instruction: CID;
+  invocation: CID;
+  task: Task;
+  /** The instruction's `input.args` with every await replaced by its value. */
+  args: IpldValue[];
+  at: number;
+}
+
+/** A receipt, on `pure` or an `effects.*` stream. Key: the instruction CID. */
+export interface ReceiptEvent {
+  type: 'receipt';
+  instruction: CID;
+  invocation: CID;
+  /** CID of {@link ReceiptEvent.body}. */
+  receipt: CID;
+  /** The workflow whose run produced it, or null. */
+  workflow: CID | null;
+  /** The instruction that ran. */
+  run: Instruction;
+  body: Receipt;
+  /** True when the receipt was found in the memo instead of being computed. */
+  replayed: boolean;
+  /** Fuel used, when it ran here. */
+  fuel: number | null;
+  durationMs: number | null;
+  /** Id of the node that produced the receipt. */
+  executor: string;
+  at: number;
+}
+
+/** A workflow reached its end. Key: the workflow CID. */
+export interface WorkflowEndedEvent {
+  type: 'workflow/completed' | 'workflow/failed';
+  workflow: CID;
+  /** Receipt CIDs in task order. */
+  receipts: CID[];
+  /** Instruction CIDs of the tasks that failed (empty when completed). */
+  failed: CID[];
+  /** Why, when failed for a reason other than task errors (e.g. a timeout). */
+  reason: string | null;
+  at: number;
+}
+
+/** A record that could not be decoded or validated. */
+export interface DeadLetterEvent {
+  type: 'dead-letter';
+  /** Stream, partition and offset of the bad record. */
+  stream: string;
+  partition: number;
+  offset: number;
+  /** The located error message. */
+  reason: string;
+  /** The original bytes, untouched. */
+  bytes: Uint8Array;
+  at: number;
+}
+
+/** Any event. */
+export type NodeEvent =
+  | WorkflowSubmittedEvent
+  | TaskReadyEvent
+  | ReceiptEvent
+  | WorkflowEndedEvent
+  | DeadLetterEvent;
+
+/** Encodes an event envelope (DAG-CBOR). */
+export function encodeEvent(event: NodeEvent): Uint8Array {
+  return dagCbor.encode({ v: EVENT_VERSION, ...event });
+}
+
+function link(map: IpldMap, key: string): CID {
+  const cid = CID.asCID(map[key]);
+  if (cid === null) throw new SchemaError(key, `expected a link, got ${kindOf(map[key])}`);
+  return cid;
+}
+
+function linkOrNull(map: IpldMap, key: string): CID | null {
+  return map[key] === null || map[key] === undefined ? null : link(map, key);
+}
+
+function links(map: IpldMap, key: string): CID[] {
+  const v = map[key];
+  if (!Array.isArray(v)) throw new SchemaError(key, `expected a list, got ${kindOf(v)}`);
+  return v.map((x, i) => {
+    const cid = CID.asCID(x);
+    if (cid === null) throw new SchemaError(`${key}[${i}]`, 'expected a link');
+    return cid;
+  });
+}
+
+function num(map: IpldMap, key: string): number {
+  const v = map[key];
+  if (typeof v !== 'number') throw new SchemaError(key, `expected a number, got ${kindOf(v)}`);
+  return v;
+}
+
+function numOrNull(map: IpldMap, key: string): number | null {
+  return map[key] === null || map[key] === undefined ? null : num(map, key);
+}
+
+function str(map: IpldMap, key: string): string {
+  const v = map[key];
+  if (typeof v !== 'string') throw new SchemaError(key, `expected a string, got ${kindOf(v)}`);
+  return v;
+}
+
+/**
+ * Decodes and validates an event envelope.
+ * @throws {DecodeError} not DAG-CBOR (with the offset)
+ * @throws {SchemaError} not a known event (with the field)
+ */
+export function decodeEvent(bytes: Uint8Array): NodeEvent {
+  const m = dagCbor.decode(bytes);
+  if (!isIpldMap(m)) throw new SchemaError('', `expected an event map, got ${kindOf(m)}`);
+  if (m.v !== EVENT_VERSION) throw new SchemaError('v', `unsupported event version ${JSON.stringify(m.v ?? null, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}`);
+  const at = num(m, 'at');
+  switch (m.type) {
+    case 'workflow/submitted': {
+      const body = m.body;
+      if (!isIpldMap(body) || !Array.isArray(body.tasks)) throw new SchemaError('body', 'expected {tasks}');
+      return {
+        type: m.type,
+        workflow: link(m, 'workflow'),
+        body: { tasks: body.tasks.map((t, i) => parseTask(t, `body.tasks[${i}]`)) },
+        name: m.name === null || m.name === undefined ? null : str(m, 'name'),
+        at,
+      };
+    }
+    case 'task/ready': {
+      if (!Array.isArray(m.args)) throw new SchemaError('args', 'expected a list');
+      return {
+        type: m.type,
+        workflow: linkOrNull(m, 'workflow'),
+        instruction: link(m, 'instruction'),
+        invocation: link(m, 'invocation'),
+        task: parseTask(m.task, 'task'),
+        args: m.args,
+        at,
+      };
+    }
+    case 'receipt':
+      if (typeof m.replayed !== 'boolean') throw new SchemaError('replayed', 'expected a boolean');
+      return {
+        type: m.type,
+        instruction: link(m, 'instruction'),
+        invocation: link(m, 'invocation'),
+        receipt: link(m, 'receipt'),
+        workflow: linkOrNull(m, 'workflow'),
+        run: parseInstruction(m.run, 'run'),
+        body: parseReceipt(m.body, 'body'),
+        replayed: m.replayed,
+        fuel: numOrNull(m, 'fuel'),
+        durationMs: numOrNull(m, 'durationMs'),
+        executor: str(m, 'executor'),
+        at,
+      };
+    case 'workflow/completed':
+    case 'workflow/failed':
+      return {
+        type: m.type,
+        workflow: link(m, 'workflow'),
+        receipts: links(m, 'receipts'),
+        failed: links(m, 'failed'),
+        reason: m.reason === null || m.reason === undefined ? null : str(m, 'reason'),
+        at,
+      };
+    case 'dead-letter': {
+      if (!(m.bytes instanceof Uint8Array)) throw new SchemaError('bytes', 'expected bytes');
+      return {
+        type: m.type,
+        stream: str(m, 'stream'),
+        partition: num(m, 'partition'),
+        offset: num(m, 'offset'),
+        reason: str(m, 'reason'),
+        bytes: m.bytes,
+        at,
+      };
+    }
+    default:
+      throw new SchemaError('type', `unknown event type ${JSON.stringify(m.type ?? null)}`);
+  }
+}
