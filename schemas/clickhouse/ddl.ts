@@ -101,26 +101,26 @@ SETTINGS index_granularity = 1024`,
     // Workflow lifecycle: one row per event; `workflow_status` folds them per workflow.
     `CREATE TABLE IF NOT EXISTS ${db}.workflows (
   workflow_cid String,
-  status Enum8('submitted' = 1, 'completed' = 2, 'failed' = 3),
-  tasks UInt32,
-  receipts UInt32,
+  event Enum8('submitted' = 1, 'completed' = 2, 'failed' = 3),
+  task_count UInt32,
+  receipt_count UInt32,
   failed Array(String),
   at_ms UInt64
 ) ENGINE = ReplacingMergeTree
-ORDER BY (workflow_cid, status)`,
+ORDER BY (workflow_cid, event)`,
 
     // Every aggregate here is idempotent under duplicate rows, so no FINAL is needed.
     `CREATE VIEW IF NOT EXISTS ${db}.workflow_status AS
 SELECT
   workflow_cid,
-  multiIf(countIf(status = 'failed') > 0, 'failed',
-          countIf(status = 'completed') > 0, 'completed', 'running') AS status,
-  max(tasks) AS tasks,
-  max(receipts) AS receipts,
+  multiIf(countIf(event = 'failed') > 0, 'failed',
+          countIf(event = 'completed') > 0, 'completed', 'running') AS status,
+  max(task_count) AS tasks,
+  max(receipt_count) AS receipts,
   groupUniqArrayArray(failed) AS failed_tasks,
   length(groupUniqArrayArray(failed)) AS failed_count,
-  minIf(at_ms, status = 'submitted') AS submitted_at_ms,
-  maxIf(at_ms, status != 'submitted') AS ended_at_ms
+  minIf(at_ms, event = 'submitted') AS submitted_at_ms,
+  maxIf(at_ms, event != 'submitted') AS ended_at_ms
 FROM ${db}.workflows
 GROUP BY workflow_cid`,
   ];

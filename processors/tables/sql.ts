@@ -1,0 +1,87 @@
+// SQL shared by both adapters: kept to the subset a 2018 server (18.16) understands, so both
+// adapters send the same text (no query parameters, no Map, no DateTime64).
+import { CID } from 'multiformats/cid';
+import { quoteIdentifier } from '../../schemas/clickhouse/ddl.ts';
+import { InvalidCidError } from './errors.ts';
+
+/** Columns returned by a memo lookup, in `MemoEntry` order. */
+const MEMO_COLUMNS =
+  'instruction_cid, receipt_cid, invocation_cid, outcome, output, output_cid, executor, at_ms';
+
+/** Checks that every value parses as a CID and returns them de-duplicated. */
+export function validCids(values: readonly string[], field: string, adapter: string): string[] {
+  const seen = new Set<string>();
+  values.forEach((v, i) => {
+    if (seen.has(v)) return;
+    try {
+      if (typeof v !== 'string' || v.length > 200) throw new Error('bad');
+      CID.parse(v);
+    } catch {
+      throw new InvalidCidError(String(v), `${field}[${i}]`, adapter);
+    }
+    seen.add(v);
+  });
+  return [...seen];
+}
+
+/**
+ * A SQL string literal. CIDs are validated before they get here; the escaping is the second
+ * line of defence.
+ */
+export function literal(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * One batched memo lookup: the executed receipt is preferred over a replayed one, then the
+ * earliest. `LIMIT 1 BY` makes a FINAL unnecessary (duplicates are identical rows).
+ */
+export function memoLookupSql(database: string, cids: readonly string[]): string {
+  const db = quoteIdentifier(database);
+  return `SELECT ${MEMO_COLUMNS}
+FROM ${db}.receipts
+WHERE instruction_cid IN (${cids.map(literal).join(', ')})
+ORDER BY instruction_cid, replayed, at_ms, receipt_cid
+LIMIT 1 BY instruction_cid`;
+}
+
+/** Rows as a JSONEachRow payload (one JSON object per line). */
+export function jsonEachRow(rows: readonly object[]): string {
+  let out = '';
+  for (const row of rows) out += JSON.stringify(row) + '\n';
+  return out;
+}
+
+/** The engine's output format for each `QueryFormat`. */
+export const ENGINE_FORMAT = {
+  json: 'JSONEachRow',
+  csv: 'CSVWithNames',
+  table: 'PrettyCompactNoEscapes',
+} as const;
+
+/** Parses a JSONEachRow result. */
+export function parseJsonEachRow<T>(text: string): T[] {
+  const rows: T[] = [];
+  for (const line of text.split('\n')) {
+    if (line.length > 0) rows.push(JSON.parse(line) as T);
+  }
+  return rows;
+}
+
+/** ClickHouse's `Code: N` from an error message, when present. */
+export function clickhouseCode(message: string): number | undefined {
+  const m = /Code: (\d+)/.exec(message);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+/**
+ * Whether a statement returns a result set (so an output format can be appended). Leading
+ * comments and parentheses are skipped.
+ */
+export function returnsRows(sql: string): boolean {
+  const head = sql
+    .replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/|\()*/, '')
+    .slice(0, 10)
+    .toUpperCase();
+  return /^(SELECT|WITH|SHOW|DESC|DESCRIBE|EXISTS|EXPLAIN)\b/.test(head);
+}
