@@ -1,0 +1,228 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFileLog } from '../../streams/file/index.ts';
+import type { Log, LogRecord } from '../../streams/log.ts';
+import { CorruptRecordError, LogLockedError, ReadOnlyLogError } from '../../streams/errors.ts';
+import { describeLog } from '../conformance/log.suite.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ipvm-file-log-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  // Directories of the conformance fixture are removed by its cleanup.
+});
+
+async function all(source: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for await (const r of source) out.push(r);
+  return out;
+}
+
+let n = 0;
+describeLog('file', () => {
+  const dir = tempDir();
+  return Promise.resolve({
+    // A promise that rejects (not a throw) when the directory is locked.
+    open: () => new Promise<Log>((resolve) => resolve(createFileLog({ dir }))),
+    streamName: (hint: string) => `t${++n}.${hint}`,
+    denseOffsets: true,
+    cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
+  });
+});
+
+describe('file log', () => {
+  let log: Log | undefined;
+  afterEach(async () => {
+    await log?.close();
+    log = undefined;
+    for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('allows one writer per directory and read-only readers beside it', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir });
+    expect(() => createFileLog({ dir })).toThrow(LogLockedError);
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    await log.append('s', [{ key: 'k', value: enc.encode('one') }]);
+    const reader = createFileLog({ dir, readOnly: true, pollIntervalMs: 5 });
+    try {
+      await expect(
+        reader.append('s', [{ key: 'k', value: enc.encode('x') }]),
+      ).rejects.toBeInstanceOf(ReadOnlyLogError);
+      const controller = new AbortController();
+      const seen: string[] = [];
+      const tail = (async () => {
+        for await (const r of reader.read('s', { follow: true, signal: controller.signal })) {
+          seen.push(dec.decode(r.value));
+          if (seen.length === 3) controller.abort();
+        }
+      })();
+      await log.append('s', [{ key: 'k', value: enc.encode('two') }]);
+      await log.append('s', [{ key: 'k', value: enc.encode('three') }]);
+      await tail;
+      expect(seen).toEqual(['one', 'two', 'three']);
+    } finally {
+      await reader.close();
+    }
+    await log.close();
+    // After a clean close the lock is released.
+    log = createFileLog({ dir });
+  });
+
+  it('takes over the lock of a writer that died', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'LOCK'), '999999999\n');
+    log = createFileLog({ dir });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+  });
+
+  it('rolls segments, reads across them and seeks by offset', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir, segmentBytes: 4096, indexIntervalBytes: 256 });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    for (let b = 0; b < 20; b++) {
+      await log.append(
+        's',
+        Array.from({ length: 10 }, (_, i) => ({
+          key: 'k',
+          value: enc.encode(`${b * 10 + i}`.padEnd(100, '.')),
+        })),
+      );
+    }
+    const segments = readdirSync(join(dir, 's', '0')).filter((f) => f.endsWith('.log'));
+    expect(segments.length).toBeGreaterThan(3);
+    const records = await all(log.read('s'));
+    expect(records.map((r) => r.offset)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    const from = await all(log.read('s', { from: 137 }));
+    expect(from[0]!.offset).toBe(137);
+    expect(from).toHaveLength(63);
+    // Reopen: indexes of closed segments are loaded, offsets continue.
+    await log.close();
+    log = createFileLog({ dir, segmentBytes: 4096 });
+    const [next] = await log.append('s', [{ key: 'k', value: enc.encode('after') }]);
+    expect(next!.offset).toBe(200);
+    expect((await all(log.read('s', { from: 199 }))).map((r) => r.offset)).toEqual([199, 200]);
+  });
+
+  it('deletes whole old segments by size retention', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir, segmentBytes: 2048, retention: { maxBytes: 8192 } });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    for (let b = 0; b < 40; b++) {
+      await log.append(
+        's',
+        Array.from({ length: 5 }, () => ({ key: 'k', value: new Uint8Array(100) })),
+      );
+    }
+    const files = readdirSync(join(dir, 's', '0')).filter((f) => f.endsWith('.log'));
+    const total = files.reduce((sum, f) => sum + statSync(join(dir, 's', '0', f)).size, 0);
+    expect(total).toBeLessThanOrEqual(8192 + 2048 + 1024);
+    const records = await all(log.read('s'));
+    expect(records.length).toBeLessThan(200);
+    expect(records[records.length - 1]!.offset).toBe(199);
+    // Offsets stay dense from the earliest retained record.
+    expect(records.map((r) => r.offset)).toEqual(records.map((_, i) => records[0]!.offset + i));
+  });
+
+  it('truncates a torn tail on open and never returns it', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    await log.append('s', [
+      { key: 'k', value: enc.encode('first') },
+      { key: 'k', value: enc.encode('second') },
+    ]);
+    await log.close();
+    log = undefined;
+    const segment = join(dir, 's', '0', '00000000000000000000.log');
+    const good = statSync(segment).size;
+    // A half-written third record: a frame header claiming 100 bytes, then 10 bytes.
+    const torn = Buffer.alloc(18);
+    torn.writeUInt32LE(100, 0);
+    writeFileSync(segment, torn, { flag: 'a' });
+    log = createFileLog({ dir });
+    expect(statSync(segment).size).toBe(good);
+    expect((await all(log.read('s'))).map((r) => dec.decode(r.value))).toEqual(['first', 'second']);
+    const [third] = await log.append('s', [{ key: 'k', value: enc.encode('third') }]);
+    expect(third!.offset).toBe(2);
+  });
+
+  it('reports a corrupt record in the middle of a segment with its segment and offset', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    await log.append(
+      's',
+      Array.from({ length: 10 }, (_, i) => ({
+        key: 'k',
+        value: enc.encode(`value-${i}`.padEnd(64, '#')),
+      })),
+    );
+    await log.close();
+    log = undefined;
+    const segment = join(dir, 's', '0', '00000000000000000000.log');
+    const data = readFileSync(segment);
+    const frame = data.length / 10;
+    // Flip a byte inside the value of record 4 (not the last one: no tail truncation applies).
+    data[frame * 4 + frame - 5]! ^= 0xff;
+    writeFileSync(segment, data);
+    log = createFileLog({ dir });
+    const seen: LogRecord[] = [];
+    let error: unknown;
+    try {
+      for await (const r of log.read('s')) seen.push(r);
+    } catch (e) {
+      error = e;
+    }
+    expect(seen.map((r) => r.offset)).toEqual([0, 1, 2, 3]);
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    const corrupt = error as CorruptRecordError;
+    expect(corrupt.segment).toBe('s/0/00000000000000000000.log');
+    expect(corrupt.offset).toBe(4);
+    expect(corrupt.position).toBe(frame * 4);
+    expect(corrupt.retryable).toBe(false);
+    expect(corrupt.message).toContain('s/0/00000000000000000000.log');
+    expect(corrupt.message).toContain('offset 4');
+  });
+
+  it('supports the interval and none fsync policies', async () => {
+    for (const fsync of [{ intervalMs: 5 }, 'none'] as const) {
+      const dir = tempDir();
+      const l = createFileLog({ dir, fsync });
+      await l.ensureStreams([{ name: 's', partitions: 2 }]);
+      await l.append(
+        's',
+        Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: new Uint8Array(10) })),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await l.close();
+      const reopened = createFileLog({ dir, fsync });
+      expect(await all(reopened.read('s'))).toHaveLength(100);
+      await reopened.close();
+    }
+  });
+
+  it('groups concurrent appends into one flush with per-call results', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir });
+    await log.ensureStreams([{ name: 's', partitions: 4 }]);
+    const calls = await Promise.all(
+      Array.from({ length: 50 }, (_, c) =>
+        log!.append(
+          's',
+          Array.from({ length: 4 }, (_, i) => ({ key: `k${c}-${i}`, value: enc.encode(`${c}`) })),
+        ),
+      ),
+    );
+    const seen = new Set(calls.flat().map((r) => `${r.partition}:${r.offset}`));
+    expect(seen.size).toBe(200);
+    expect(await all(log.read('s'))).toHaveLength(200);
+  });
+});
