@@ -1,0 +1,101 @@
+/**
+ * The memo: instruction CID → receipt, the in-process index on the per-task hot path.
+ *
+ * It is a fold over the receipt streams (`pure`, `effects.pure`): rebuilt by reading them, and
+ * updated as receipts are appended. The first receipt of an instruction wins; later ones for
+ * the same instruction (replays, or a race between two nodes) only add the workflow they were
+ * written for, because a receipt is a pure function of its instruction. Failures marked
+ * retryable (content that was missing, a lost worker) are not memoized: they say nothing about
+ * the instruction.
+ *
+ * @module
+ */
+import { map, type MonoTypeOperatorFunction } from 'rxjs';
+import type { CID } from 'multiformats/cid';
+import type { ReceiptEvent } from '../schemas/events.ts';
+import { isIpldMap } from '../schemas/ipld.ts';
+import type { Outcome, Receipt } from '../schemas/types.ts';
+
+/** What the memo keeps of a receipt. */
+export interface MemoEntry {
+  /** The instruction (memo key). */
+  instruction: CID;
+  /** CID of the receipt. */
+  receipt: CID;
+  /** The invocation the receipt points at (`ran`). */
+  invocation: CID;
+  /** The receipt itself. */
+  body: Receipt;
+}
+
+/** The in-process memo. */
+export interface Memo {
+  /** The receipt of an instruction, by the instruction CID's string form. */
+  get(instruction: string): MemoEntry | undefined;
+  /**
+   * True when a receipt event for this instruction was written for this workflow (`null`: a
+   * task submitted alone), memoized or not.
+   */
+  written(instruction: string, workflow: string | null): boolean;
+  /**
+   * Records a receipt event: memoizes it unless its instruction already has a receipt or its
+   * failure is retryable, and notes the workflow it was written for.
+   * @returns true when the receipt was memoized.
+   */
+  put(event: ReceiptEvent): boolean;
+  /** Number of memoized instructions. */
+  readonly size: number;
+  /** Every memoized entry, in insertion order. */
+  entries(): IterableIterator<MemoEntry>;
+}
+
+/** True when an outcome is an error the node marked as transient (not a property of the task). */
+export function isRetryableFailure(out: Outcome): boolean {
+  return out[0] === 'error' && isIpldMap(out[1]) && out[1].retryable === true;
+}
+
+const SOLO = '';
+
+/** Creates an empty memo. */
+export function createMemo(): Memo {
+  const byInstruction = new Map<string, MemoEntry>();
+  const writtenFor = new Map<string, Set<string> | string>();
+  return {
+    get: (instruction) => byInstruction.get(instruction),
+    written(instruction, workflow) {
+      const seen = writtenFor.get(instruction);
+      const w = workflow ?? SOLO;
+      return seen === undefined ? false : typeof seen === 'string' ? seen === w : seen.has(w);
+    },
+    put(event) {
+      const key = event.instruction.toString();
+      const w = event.workflow?.toString() ?? SOLO;
+      const seen = writtenFor.get(key);
+      // Most instructions run in one workflow: keep a string until a second one shows up.
+      if (seen === undefined) writtenFor.set(key, w);
+      else if (typeof seen === 'string') {
+        if (seen !== w) writtenFor.set(key, new Set([seen, w]));
+      } else seen.add(w);
+      if (byInstruction.has(key) || isRetryableFailure(event.body.out)) return false;
+      byInstruction.set(key, {
+        instruction: event.instruction,
+        receipt: event.receipt,
+        invocation: event.invocation,
+        body: event.body,
+      });
+      return true;
+    },
+    get size() {
+      return byInstruction.size;
+    },
+    entries: () => byInstruction.values(),
+  };
+}
+
+/** Folds receipt events into the memo as they pass (the events themselves pass unchanged). */
+export function indexReceipts(memo: Memo): MonoTypeOperatorFunction<ReceiptEvent> {
+  return map((event) => {
+    memo.put(event);
+    return event;
+  });
+}

@@ -1,0 +1,316 @@
+/**
+ * The node: the processors wired to a {@link Log}.
+ *
+ * ```
+ * invocations ─┬─ schedule ──► invocations (task/ready, workflow end) · pure (replayed receipts)
+ * pure ────────┘      ▲
+ *   ▲                 └─ memo (fold of pure / effects.pure)
+ *   └── execute ◄── invocations (task/ready, consumer "executor")
+ * ```
+ *
+ * Start-up is recovery: the receipt streams are folded into the memo, `invocations` into the
+ * scheduler, everything due but never written is written, and only then do the processors
+ * follow the streams. The same path rebuilds a node from offset 0 after a crash, so "replay
+ * mode" is not a special mode.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { Subject, filter, finalize, mergeMap, tap, type Observable, type Subscription } from 'rxjs';
+import type { CID } from 'multiformats/cid';
+import type { Log, LogRecord } from '../streams/log.ts';
+import { deadLetterFor } from '../streams/dead-letter.ts';
+import { createTopology, type Topology, type TopologyInit } from '../streams/topology.ts';
+import type { NodeEvent, ReceiptEvent, TaskReadyEvent, WorkflowEndedEvent } from '../schemas/events.ts';
+import type { IpldValue } from '../schemas/ipld.ts';
+import { parseWorkflow, type ParsedWorkflow } from '../schemas/model.ts';
+import { createMemo, type Memo } from './memo.ts';
+import { createScheduler, type SchedulerOutput } from './schedule-tasks.ts';
+import { executeTasks, type ExecuteProgress, type TaskRunner } from './execute-tasks.ts';
+import {
+  consume,
+  createAppender,
+  createCommitTracker,
+  decodeRecord,
+  eventRecord,
+  follow,
+  readToEnd,
+  type EventRecord,
+} from './records.ts';
+import type { RetryOptions } from './retry.ts';
+
+/** Construction options of {@link createNode}. */
+export interface NodeInit {
+  /** The streams. The node does not close it. */
+  log: Log;
+  /** The Wasm runtime. */
+  runner: TaskRunner;
+  /** Stream names and partitions. */
+  topology?: Topology | TopologyInit;
+  /** Written as `executor` on receipts. @default a random UUID */
+  nodeId?: string;
+  /** Tasks executed at once. @default 16 */
+  concurrency?: number;
+  /** @default 600_000 */
+  workflowTimeoutMs?: number;
+  /** How often deadlines are checked. @default 1_000 */
+  tickIntervalMs?: number;
+  /** How often consumed positions are committed. @default 50 */
+  commitIntervalMs?: number;
+  retry?: RetryOptions;
+  /** Run the executor (false: a scheduling-only node). @default true */
+  execute?: boolean;
+  onProgress?: (event: NodeProgress) => void;
+}
+
+/** Progress events of a node. */
+export type NodeProgress =
+  | ExecuteProgress
+  | { type: 'node:recovered'; receipts: number; invocations: number; emitted: number; ms: number }
+  | { type: 'node:dead-letter'; stream: string; partition: number; offset: number; reason: string }
+  | { type: 'node:error'; error: unknown };
+
+/** A running node. */
+export interface IpvmNode {
+  /** The in-process memo (instruction CID → receipt). */
+  readonly memo: Memo;
+  readonly topology: Topology;
+  readonly nodeId: string;
+  /** Validates a workflow and appends it to `invocations`. */
+  submit(workflow: Uint8Array | string | IpldValue, options?: { signal?: AbortSignal }): Promise<ParsedWorkflow>;
+  /** Live receipt events (all, or one workflow's), from now on. */
+  receipts(workflow?: CID): Observable<ReceiptEvent>;
+  /** Live workflow end events. */
+  ends(): Observable<WorkflowEndedEvent>;
+  /** Resolves when the workflow ends (at once if it already has). */
+  ended(workflow: CID, options?: { signal?: AbortSignal }): Promise<WorkflowEndedEvent>;
+  /** Graceful drain: stops reading, finishes appends and commits. Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const EXECUTOR = 'executor';
+
+/** Creates a node and runs its recovery; it is processing when the promise resolves. */
+export async function createNode(init: NodeInit): Promise<IpvmNode> {
+  const { log, runner } = init;
+  const topology = 'name' in (init.topology ?? {}) ? (init.topology as Topology) : createTopology(init.topology as TopologyInit | undefined);
+  const nodeId = init.nodeId ?? randomUUID();
+  const memo = createMemo();
+  const scheduler = createScheduler({ memo, nodeId, workflowTimeoutMs: init.workflowTimeoutMs });
+  const appender = createAppender(log);
+  // Reading stops first on close; tasks already running finish and are written.
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let executorDone: Promise<void> = Promise.resolve();
+  const progress = init.onProgress ?? (() => undefined);
+  const receipts$ = new Subject<ReceiptEvent>();
+  const ends$ = new Subject<WorkflowEndedEvent>();
+  const endedWorkflows = new Map<string, WorkflowEndedEvent>();
+  const subscriptions: Subscription[] = [];
+  const S = {
+    invocations: topology.name('invocations'),
+    pure: topology.name('pure'),
+    effectsPure: topology.name('effects.pure'),
+    deadLetter: topology.name('dead-letter'),
+  };
+  const receiptStreams = [S.pure, S.effectsPure];
+
+  await log.ensureStreams(topology.streams);
+
+  const deadLetter = (record: LogRecord, error: Error): Promise<unknown> => {
+    progress({ type: 'node:dead-letter', stream: record.stream, partition: record.partition, offset: record.offset, reason: error.message });
+    return appender.append(S.deadLetter, [deadLetterFor(record, error)]);
+  };
+
+  const write = (outputs: SchedulerOutput[]): Promise<unknown> => {
+    if (outputs.length === 0) return Promise.resolve();
+    const inv = outputs.filter((o) => o.stream === 'invocations');
+    const pure = outputs.filter((o) => o.stream === 'pure');
+    return Promise.all([
+      appender.append(S.invocations, inv.map((o) => eventRecord(keyOf(o.event), o.event))),
+      appender.append(S.pure, pure.map((o) => eventRecord(o.event.instruction.toString(), o.event))),
+    ]);
+  };
+
+  const fail = (error: unknown): void => progress({ type: 'node:error', error });
+
+  // --- recovery: fold everything written so far -------------------------------------------
+  const started = performance.now();
+  let seenReceipts = 0;
+  let seenInvocations = 0;
+  const note = (event: NodeEvent): void => {
+    if (event.type === 'workflow/completed' || event.type === 'workflow/failed') endedWorkflows.set(event.workflow.toString(), event);
+    if (event.type === 'workflow/submitted') endedWorkflows.delete(event.workflow.toString());
+  };
+  const receiptPositions = await Promise.all(
+    receiptStreams.map((stream) =>
+      readToEnd(log, stream, (record) => {
+        const d = decodeRecord(record);
+        if (d instanceof Error || d.event.type !== 'receipt') return;
+        seenReceipts++;
+        memo.put(d.event);
+      }, signal),
+    ),
+  );
+  const invocationPositions = await readToEnd(log, S.invocations, (record) => {
+    const d = decodeRecord(record);
+    if (d instanceof Error) return;
+    seenInvocations++;
+    note(d.event);
+    scheduler.apply(d.event);
+  }, signal);
+  const due = scheduler.flush();
+  await write(due);
+  progress({ type: 'node:recovered', receipts: seenReceipts, invocations: seenInvocations, emitted: due.length, ms: performance.now() - started });
+
+  // --- live: follow the streams ------------------------------------------------------------
+  const decodeOrDeadLetter = (record: LogRecord): EventRecord[] => {
+    const d = decodeRecord(record);
+    if (d instanceof Error) {
+      deadLetter(record, d).catch(fail);
+      return [];
+    }
+    return [d];
+  };
+
+  // Receipts: memo, scheduler, subscribers.
+  receiptStreams.forEach((stream, i) => {
+    subscriptions.push(
+      follow(log, stream, receiptPositions[i]!, signal)
+        .pipe(mergeMap(decodeOrDeadLetter))
+        .subscribe({
+          next: ({ event }) => {
+            if (event.type !== 'receipt') return;
+            memo.put(event);
+            write(scheduler.apply(event)).catch(fail);
+            receipts$.next(event);
+          },
+          error: fail,
+        }),
+    );
+  });
+
+  // Invocations: scheduler and end notifications.
+  subscriptions.push(
+    follow(log, S.invocations, invocationPositions, signal)
+      .pipe(mergeMap(decodeOrDeadLetter))
+      .subscribe({
+        next: ({ event }) => {
+          note(event);
+          write(scheduler.apply(event)).catch(fail);
+          if (event.type === 'workflow/completed' || event.type === 'workflow/failed') ends$.next(event);
+        },
+        error: fail,
+      }),
+  );
+
+  // Executor: a named consumer, so several nodes share the work and restarts resume.
+  const tracker = createCommitTracker();
+  if (init.execute !== false) {
+    let finished!: () => void;
+    executorDone = new Promise((resolve) => (finished = resolve));
+    subscriptions.push(
+      consume(log, S.invocations, EXECUTOR, signal)
+        .pipe(
+          tap((record) => tracker.begin(record)),
+          mergeMap((record) => {
+            const d = decodeRecord(record);
+            if (d instanceof Error || d.event.type !== 'task/ready') {
+              tracker.end(record);
+              return [];
+            }
+            return [{ record, event: d.event }];
+          }),
+          executeTasks<{ record: LogRecord; event: TaskReadyEvent }>({
+            memo,
+            runner,
+            nodeId,
+            concurrency: init.concurrency,
+            retry: init.retry,
+            onProgress: progress,
+          }),
+          mergeMap(async ({ item, receipt }) => {
+            if (receipt !== null) {
+              await appender.append(S.pure, [eventRecord(receipt.instruction.toString(), receipt)]);
+            }
+            tracker.end(item.record);
+          }),
+          finalize(() => finished()),
+        )
+        .subscribe({ error: fail }),
+    );
+  }
+  const commit = async (): Promise<void> => {
+    const positions = tracker.take();
+    if (positions !== null) await log.commit(EXECUTOR, S.invocations, positions);
+  };
+  const commitTimer = setInterval(() => void commit().catch(fail), init.commitIntervalMs ?? 50);
+  const tickTimer = setInterval(() => void write(scheduler.tick()).catch(fail), init.tickIntervalMs ?? 1_000);
+
+  let closing: Promise<void> | undefined;
+  const node: IpvmNode = {
+    memo,
+    topology,
+    nodeId,
+    async submit(workflow, options) {
+      const parsed = parseWorkflow(workflow);
+      await appender.append(S.invocations, [
+        eventRecord(parsed.cid.toString(), {
+          type: 'workflow/submitted',
+          workflow: parsed.cid,
+          body: parsed.workflow,
+          name: parsed.name,
+          at: Date.now(),
+        }),
+      ]);
+      options?.signal?.throwIfAborted();
+      return parsed;
+    },
+    receipts(workflow) {
+      const key = workflow?.toString();
+      return key === undefined ? receipts$.asObservable() : receipts$.pipe(filter((r) => r.workflow?.toString() === key));
+    },
+    ends: () => ends$.asObservable(),
+    ended(workflow, options) {
+      const key = workflow.toString();
+      return new Promise((resolve, reject) => {
+        const sub = ends$.pipe(filter((e) => e.workflow.toString() === key)).subscribe((e) => {
+          sub.unsubscribe();
+          resolve(e);
+        });
+        const known = endedWorkflows.get(key);
+        if (known !== undefined) {
+          sub.unsubscribe();
+          resolve(known);
+        }
+        options?.signal?.addEventListener('abort', () => {
+          sub.unsubscribe();
+          reject(options.signal!.reason as Error);
+        }, { once: true });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(tickTimer);
+        clearInterval(commitTimer);
+        controller.abort();
+        await executorDone;
+        for (const s of subscriptions) s.unsubscribe();
+        await appender.drain();
+        await commit().catch(fail);
+        receipts$.complete();
+        ends$.complete();
+      })();
+      return closing;
+    },
+    [Symbol.asyncDispose]() {
+      return node.close();
+    },
+  };
+  return node;
+}
+
+function keyOf(event: TaskReadyEvent | WorkflowEndedEvent): string {
+  return event.type === 'task/ready' ? event.instruction.toString() : event.workflow.toString();
+}

@@ -1,0 +1,187 @@
+/**
+ * The bridge between the {@link Log} and the RxJS processors: reading partitions as
+ * observables, decoding envelopes, batching appends, and committing consumed positions.
+ *
+ * @module
+ */
+import { Observable, merge } from 'rxjs';
+import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../streams/log.ts';
+import { decodeEvent, encodeEvent, type NodeEvent } from '../schemas/events.ts';
+
+/** A decoded record. */
+export interface EventRecord {
+  record: LogRecord;
+  event: NodeEvent;
+}
+
+/** Reads one stream to its current end; returns the next position of every partition. */
+export async function readToEnd(
+  log: Log,
+  stream: string,
+  onRecord: (record: LogRecord) => void,
+  signal?: AbortSignal,
+): Promise<Positions> {
+  const partitions = await log.partitions(stream, { signal });
+  const positions: Positions = {};
+  for (let p = 0; p < partitions; p++) {
+    positions[p] = 0;
+    for await (const record of log.read(stream, { partition: p, from: 'earliest', signal })) {
+      onRecord(record);
+      positions[p] = record.offset + 1;
+    }
+  }
+  return positions;
+}
+
+/** Follows every partition of a stream from the given positions until `signal` aborts. */
+export function follow(log: Log, stream: string, positions: Positions, signal: AbortSignal): Observable<LogRecord> {
+  const partitions = Object.keys(positions).map(Number);
+  return merge(
+    ...partitions.map((partition) => fromAsyncIterable(log.read(stream, { partition, from: positions[partition]!, follow: true, signal }))),
+  );
+}
+
+/** Consumes as a named consumer until `signal` aborts. */
+export function consume(log: Log, stream: string, consumer: string, signal: AbortSignal): Observable<LogRecord> {
+  return fromAsyncIterable(log.consume(stream, { consumer, signal }));
+}
+
+function fromAsyncIterable<T>(iterable: AsyncIterable<T>): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    let stopped = false;
+    const iterator = iterable[Symbol.asyncIterator]();
+    (async () => {
+      try {
+        while (!stopped) {
+          const next = await iterator.next();
+          if (next.done === true) break;
+          subscriber.next(next.value);
+        }
+        subscriber.complete();
+      } catch (err) {
+        subscriber.error(err);
+      }
+    })().catch(() => undefined);
+    return () => {
+      stopped = true;
+      void iterator.return?.()?.catch(() => undefined);
+    };
+  });
+}
+
+/** Decodes a record, or returns the error (the caller dead-letters it). */
+export function decodeRecord(record: LogRecord): EventRecord | Error {
+  try {
+    return { record, event: decodeEvent(record.value) };
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/** An event to append, with its key. */
+export function eventRecord(key: string, event: NodeEvent): AppendRecord {
+  return { key, value: encodeEvent(event) };
+}
+
+/**
+ * Group commit in front of `log.append`: records handed in while an append is in flight go out
+ * together in the next one, per stream. Each caller's promise resolves with its own results.
+ */
+export interface Appender {
+  append(stream: string, records: AppendRecord[]): Promise<AppendResult[]>;
+  /** Resolves when everything handed in so far is appended. */
+  drain(): Promise<void>;
+}
+
+export function createAppender(log: Log): Appender {
+  interface Pending {
+    records: AppendRecord[];
+    callers: Array<{ from: number; count: number; resolve: (r: AppendResult[]) => void; reject: (e: unknown) => void }>;
+  }
+  const pending = new Map<string, Pending>();
+  const busy = new Map<string, Promise<void>>();
+
+  function flush(stream: string): Promise<void> {
+    const running = busy.get(stream);
+    if (running !== undefined) return running;
+    const batch = pending.get(stream);
+    if (batch === undefined) return Promise.resolve();
+    pending.delete(stream);
+    const done = log.append(stream, batch.records).then(
+      (results) => {
+        for (const c of batch.callers) c.resolve(results.slice(c.from, c.from + c.count));
+      },
+      (err: unknown) => {
+        for (const c of batch.callers) c.reject(err);
+      },
+    ).finally(() => {
+      busy.delete(stream);
+      if (pending.has(stream)) void flush(stream);
+    });
+    busy.set(stream, done);
+    return done;
+  }
+
+  return {
+    append(stream, records) {
+      if (records.length === 0) return Promise.resolve([]);
+      return new Promise<AppendResult[]>((resolve, reject) => {
+        let batch = pending.get(stream);
+        if (batch === undefined) pending.set(stream, (batch = { records: [], callers: [] }));
+        batch.callers.push({ from: batch.records.length, count: records.length, resolve, reject });
+        batch.records.push(...records);
+        if (!busy.has(stream)) void flush(stream);
+      });
+    },
+    async drain() {
+      while (busy.size > 0 || pending.size > 0) {
+        await Promise.allSettled([...busy.values()]);
+        for (const stream of pending.keys()) if (!busy.has(stream)) void flush(stream);
+      }
+    },
+  };
+}
+
+/**
+ * Tracks records a consumer is processing concurrently, so that only positions below every
+ * unfinished record are committed (at-least-once, never skipping a record).
+ */
+export interface CommitTracker {
+  /** A record was taken for processing. */
+  begin(record: LogRecord): void;
+  /** A record is done. */
+  end(record: LogRecord): void;
+  /** Positions that may be committed now and were not returned before, or null. */
+  take(): Positions | null;
+}
+
+export function createCommitTracker(): CommitTracker {
+  const open = new Map<number, Set<number>>();
+  const highest = new Map<number, number>();
+  const committed = new Map<number, number>();
+  return {
+    begin(record) {
+      let set = open.get(record.partition);
+      if (set === undefined) open.set(record.partition, (set = new Set()));
+      set.add(record.offset);
+    },
+    end(record) {
+      open.get(record.partition)?.delete(record.offset);
+      const h = highest.get(record.partition) ?? -1;
+      if (record.offset > h) highest.set(record.partition, record.offset);
+    },
+    take() {
+      let out: Positions | null = null;
+      for (const [partition, h] of highest) {
+        const set = open.get(partition);
+        let position = h + 1;
+        if (set !== undefined) for (const o of set) if (o < position) position = o;
+        if (position > (committed.get(partition) ?? 0)) {
+          committed.set(partition, position);
+          (out ??= {})[partition] = position;
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,374 @@
+/**
+ * schedule: turns workflows into ready tasks, and receipts into workflow progress.
+ *
+ * A fold over `invocations` (workflow submissions, task releases, workflow ends) and the receipt
+ * streams. Each task is released as soon as *its own* awaited receipts exist — not in layers.
+ * A task whose instruction is memoized is not released: its receipt is replayed for the
+ * workflow. `await/ok` on a failed task, or `await/error` on a successful one, fails the waiting
+ * task with an error receipt (it never runs). The workflow ends `completed` or `failed`, naming
+ * the failed tasks, or `failed` with a reason on timeout.
+ *
+ * The scheduler knows what it already emitted by what it has read back from the streams, so
+ * after a crash it is rebuilt by folding the streams from offset 0 and emits only what is
+ * missing ({@link Scheduler.flush}).
+ *
+ * @module
+ */
+import { mergeMap, type OperatorFunction } from 'rxjs';
+import type { CID } from 'multiformats/cid';
+import type {
+  NodeEvent,
+  ReceiptEvent,
+  TaskReadyEvent,
+  WorkflowEndedEvent,
+  WorkflowSubmittedEvent,
+} from '../schemas/events.ts';
+import { isIpldMap, type IpldValue } from '../schemas/ipld.ts';
+import { parseWorkflow, readAwait, type ParsedWorkflow } from '../schemas/model.ts';
+import type { Await, Outcome } from '../schemas/types.ts';
+import type { Memo } from './memo.ts';
+import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
+
+/** Something the scheduler wants appended: to `invocations` or to the `pure` stream. */
+export type SchedulerOutput =
+  | { stream: 'invocations'; event: TaskReadyEvent | WorkflowEndedEvent }
+  | { stream: 'pure'; event: ReceiptEvent };
+
+/** Dependencies and settings of {@link createScheduler}. */
+export interface SchedulerInit {
+  memo: Memo;
+  /** This node's id, written as `executor` on receipts the scheduler writes. */
+  nodeId: string;
+  /** @default Date.now */
+  clock?: () => number;
+  /**
+   * A workflow not ended this long after submission fails with a timeout.
+   * @default DEFAULT_WORKFLOW_TIMEOUT_MS
+   */
+  workflowTimeoutMs?: number;
+}
+
+/** @default 600_000 (10 minutes) */
+export const DEFAULT_WORKFLOW_TIMEOUT_MS = 600_000;
+
+/** The scheduler's state machine. Every method returns what must be appended next. */
+export interface Scheduler {
+  /** Folds any event read from `invocations` or a receipt stream. */
+  apply(event: NodeEvent): SchedulerOutput[];
+  /** Fails the workflows past their deadline. */
+  tick(): SchedulerOutput[];
+  /**
+   * While replaying (`replaying` true) the scheduler folds without emitting; `flush()` ends
+   * the replay and returns everything that is due but was never written.
+   */
+  flush(): SchedulerOutput[];
+  /** Workflows not ended yet. */
+  readonly active: number;
+}
+
+interface Run {
+  cid: CID;
+  key: string;
+  parsed: ParsedWorkflow;
+  /** Task index by instruction CID. */
+  indexOf: Map<string, number>;
+  /** Outcome known for each task (from any workflow's receipt, or the memo). */
+  outcome: Array<Outcome | undefined>;
+  /** A receipt event for this workflow exists (read back or emitted) for each task. */
+  written: boolean[];
+  /** A task/ready for this workflow exists for each task. */
+  released: boolean[];
+  receipts: Array<CID | undefined>;
+  remaining: number;
+  dependents: number[][];
+  deadline: number;
+  ended: boolean;
+}
+
+/** Creates a scheduler, in replay mode until {@link Scheduler.flush} is called. */
+export function createScheduler(init: SchedulerInit): Scheduler & { replaying: boolean } {
+  const { memo, nodeId } = init;
+  const clock = init.clock ?? Date.now;
+  const timeoutMs = init.workflowTimeoutMs ?? DEFAULT_WORKFLOW_TIMEOUT_MS;
+  const runs = new Map<string, Run>();
+  /** instruction → runs with a task of that instruction, or a task awaiting it from outside. */
+  const watchers = new Map<string, Array<{ run: Run; index: number; external: boolean }>>();
+  let replaying = true;
+
+  function watch(instruction: CID, run: Run, index: number, external: boolean): void {
+    const key = instruction.toString();
+    let list = watchers.get(key);
+    if (list === undefined) watchers.set(key, (list = []));
+    list.push({ run, index, external });
+  }
+
+  function submitted(event: WorkflowSubmittedEvent): Run | undefined {
+    const key = event.workflow.toString();
+    // A workflow already running is not started twice; one that ended runs again (its tasks
+    // are memoized, so it ends at once with the same receipts).
+    if (runs.get(key)?.ended === false) return undefined;
+    const parsed = parseWorkflow(event.body as unknown as IpldValue);
+    const n = parsed.tasks.length;
+    const run: Run = {
+      cid: event.workflow,
+      key,
+      parsed,
+      indexOf: new Map(parsed.tasks.map((t) => [t.instruction.toString(), t.index])),
+      outcome: new Array<Outcome | undefined>(n),
+      written: new Array<boolean>(n).fill(false),
+      released: new Array<boolean>(n).fill(false),
+      receipts: new Array<CID | undefined>(n),
+      remaining: n,
+      dependents: Array.from({ length: n }, () => []),
+      deadline: event.at + timeoutMs,
+      ended: false,
+    };
+    for (const t of parsed.tasks) {
+      for (const d of t.dependsOn) run.dependents[d]!.push(t.index);
+      watch(t.instruction, run, t.index, false);
+      const instr = t.instruction.toString();
+      const entry = memo.get(instr);
+      if (entry !== undefined) run.outcome[t.index] = entry.body.out;
+      if (memo.written(instr, key)) markWritten(run, t.index, entry?.receipt);
+    }
+    for (const e of parsed.external) watch(e.instruction, run, e.task, true);
+    runs.set(key, run);
+    return run;
+  }
+
+  function markWritten(run: Run, index: number, receipt: CID | undefined): void {
+    if (run.written[index]) return;
+    run.written[index] = true;
+    run.receipts[index] = receipt;
+    run.remaining -= 1;
+  }
+
+  /** The value an await resolves to, `undefined` while unknown, or an error outcome. */
+  function resolveAwait(run: Run, a: Await): { value: IpldValue } | { fail: string } | undefined {
+    const key = a.instruction.toString();
+    const local = run.indexOf.get(key);
+    const out = local !== undefined ? run.outcome[local] : memo.get(key)?.body.out;
+    if (out === undefined) return undefined;
+    if (a.selector === 'await/*') return { value: [out[0], out[1]] };
+    const want = a.selector === 'await/ok' ? 'ok' : 'error';
+    if (out[0] !== want) {
+      return { fail: `${a.selector} of ${key}, which ended ${out[0]}` };
+    }
+    return { value: out[1] };
+  }
+
+  function substitute(value: IpldValue, values: Map<string, IpldValue>): IpldValue {
+    if (Array.isArray(value)) return value.map((v) => substitute(v, values));
+    if (isIpldMap(value)) {
+      const a = readAwait(value, '');
+      if (a !== null) return values.get(`${a.selector} ${a.instruction.toString()}`)!;
+      const out: Record<string, IpldValue> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = substitute(v, values);
+      return out;
+    }
+    return value;
+  }
+
+  /** Releases, replays or fails what is due in `run`, starting from `start` task indices. */
+  function advance(run: Run, start: Iterable<number>): SchedulerOutput[] {
+    const outputs: SchedulerOutput[] = [];
+    if (run.ended) return outputs;
+    const now = clock();
+    const queue = [...start];
+    const queued = new Set(queue);
+    for (let head = 0; head < queue.length; head++) {
+      const index = queue[head]!;
+      const t = run.parsed.tasks[index]!;
+      if (run.written[index]) continue;
+      const instr = t.instruction.toString();
+      if (run.outcome[index] !== undefined) {
+        // Known from another workflow's receipt or the memo: write it for this workflow unless
+        // the executor owns it (released) and will write it.
+        if (run.released[index]) continue;
+        const entry = memo.get(instr);
+        if (entry === undefined) continue; // a transient failure elsewhere: run it here
+        const ev = replayedReceiptEvent(entry, t.task.run, run.cid, nodeId, now);
+        markWritten(run, index, entry.receipt);
+        outputs.push({ stream: 'pure', event: ev });
+      } else if (!run.released[index]) {
+        const values = new Map<string, IpldValue>();
+        let missing = false;
+        let fail: string | undefined;
+        for (const a of t.awaits) {
+          const r = resolveAwait(run, a);
+          if (r === undefined) missing = true;
+          else if ('fail' in r) fail ??= `${a.path}: ${r.fail}`;
+          else values.set(`${a.selector} ${a.instruction.toString()}`, r.value);
+        }
+        if (fail !== undefined) {
+          // Deterministic when the awaited outcome is memoized, transient otherwise.
+          const transient = t.awaits.some((a) => {
+            const src = memo.get(a.instruction.toString());
+            return src === undefined;
+          });
+          const ev = newReceiptEvent({
+            instruction: t.instruction,
+            invocation: t.invocation,
+            workflow: run.cid,
+            run: t.task.run,
+            out: failure('await', fail, transient),
+            fuel: null,
+            durationMs: null,
+            executor: nodeId,
+            at: now,
+          });
+          memo.put(ev);
+          run.outcome[index] = ev.body.out;
+          markWritten(run, index, ev.receipt);
+          outputs.push({ stream: 'pure', event: ev });
+        } else if (!missing) {
+          const input = t.task.run.input;
+          const args =
+            isIpldMap(input) && Array.isArray(input.args)
+              ? (substitute(input.args, values) as IpldValue[])
+              : [];
+          run.released[index] = true;
+          outputs.push({
+            stream: 'invocations',
+            event: {
+              type: 'task/ready',
+              workflow: run.cid,
+              instruction: t.instruction,
+              invocation: t.invocation,
+              task: t.task,
+              args,
+              at: now,
+            },
+          });
+          continue; // dependents wait for its receipt
+        } else continue;
+      } else continue;
+      for (const d of run.dependents[index]!) {
+        if (!queued.has(d)) {
+          queued.add(d);
+          queue.push(d);
+        }
+      }
+    }
+    if (run.remaining === 0) outputs.push(end(run, null));
+    return outputs;
+  }
+
+  function end(run: Run, reason: string | null): SchedulerOutput {
+    run.ended = true;
+    const failed = run.parsed.tasks
+      .filter((t) => run.outcome[t.index]?.[0] !== 'ok')
+      .map((t) => t.instruction);
+    const event: WorkflowEndedEvent = {
+      type: failed.length === 0 && reason === null ? 'workflow/completed' : 'workflow/failed',
+      workflow: run.cid,
+      receipts: run.receipts.filter((r): r is CID => r !== undefined),
+      failed,
+      reason,
+      at: clock(),
+    };
+    return { stream: 'invocations', event };
+  }
+
+  function onReceipt(event: ReceiptEvent): SchedulerOutput[] {
+    const list = watchers.get(event.instruction.toString());
+    if (list === undefined) return [];
+    const outputs: SchedulerOutput[] = [];
+    const touched = new Map<Run, number[]>();
+    for (const { run, index, external } of list) {
+      if (run.ended) continue;
+      if (!external) {
+        run.outcome[index] ??= event.body.out;
+        if (event.workflow !== null && event.workflow.toString() === run.key) {
+          markWritten(run, index, event.receipt);
+        }
+        const starts = touched.get(run) ?? [];
+        starts.push(...run.dependents[index]!, index);
+        touched.set(run, starts);
+      } else {
+        const starts = touched.get(run) ?? [];
+        starts.push(index);
+        touched.set(run, starts);
+      }
+    }
+    if (replaying) return outputs; // flush() advances everything once the replay is over
+    for (const [run, starts] of touched) outputs.push(...advance(run, starts));
+    return outputs;
+  }
+
+  const scheduler = {
+    get replaying() {
+      return replaying;
+    },
+    set replaying(value: boolean) {
+      replaying = value;
+    },
+    get active() {
+      let n = 0;
+      for (const r of runs.values()) if (!r.ended) n++;
+      return n;
+    },
+    apply(event: NodeEvent): SchedulerOutput[] {
+      let outputs: SchedulerOutput[] = [];
+      switch (event.type) {
+        case 'workflow/submitted': {
+          const run = submitted(event);
+          if (run !== undefined && !replaying) outputs = advance(run, run.parsed.order);
+          break;
+        }
+        case 'task/ready': {
+          const run = event.workflow === null ? undefined : runs.get(event.workflow.toString());
+          const index = run?.indexOf.get(event.instruction.toString());
+          if (run !== undefined && index !== undefined) run.released[index] = true;
+          break;
+        }
+        case 'receipt':
+          outputs = onReceipt(event);
+          break;
+        case 'workflow/completed':
+        case 'workflow/failed': {
+          const run = runs.get(event.workflow.toString());
+          if (run !== undefined) run.ended = true;
+          break;
+        }
+        default:
+          break;
+      }
+      return outputs;
+    },
+    tick(): SchedulerOutput[] {
+      if (replaying) return [];
+      const now = clock();
+      const outputs: SchedulerOutput[] = [];
+      for (const run of runs.values()) {
+        if (!run.ended && now >= run.deadline) {
+          outputs.push(end(run, `timed out after ${timeoutMs} ms`));
+        }
+      }
+      return outputs;
+    },
+    flush(): SchedulerOutput[] {
+      replaying = false;
+      const outputs: SchedulerOutput[] = [];
+      for (const run of runs.values()) {
+        if (run.ended) continue;
+        // Outcomes that became known while replaying (memoized elsewhere) count now.
+        for (const t of run.parsed.tasks) {
+          const entry = memo.get(t.instruction.toString());
+          if (entry !== undefined) run.outcome[t.index] ??= entry.body.out;
+        }
+        outputs.push(...advance(run, run.parsed.order));
+      }
+      return outputs;
+    },
+  };
+  return scheduler;
+}
+
+/**
+ * The scheduler as an RxJS operator: events in (already decoded, in stream order), the
+ * records to append out.
+ */
+export function scheduleTasks(scheduler: Scheduler): OperatorFunction<NodeEvent, SchedulerOutput> {
+  return mergeMap((event) => scheduler.apply(event));
+}
