@@ -530,6 +530,7 @@ class FileLog implements Log {
   readonly #dirty = new Set<Partition>();
   #waiters: Waiter[] = [];
   #flushScheduled = false;
+  #flushing: Promise<void> | undefined;
   #syncTimer: NodeJS.Timeout | undefined;
   #syncing: Promise<void> | undefined;
 
@@ -811,29 +812,56 @@ class FileLog implements Log {
 
   #flush(): void {
     this.#flushScheduled = false;
+    // One flush at a time: appends made meanwhile wait for the next one (group commit).
+    if (this.#flushing !== undefined) return;
     const parts = [...this.#dirty];
     this.#dirty.clear();
     const waiters = this.#waiters;
     this.#waiters = [];
-    try {
-      if (this.#failed !== undefined) throw this.#failed;
-      for (const part of parts) this.#writePending(part);
-      if (this.#o.fsync === 'batch') for (const part of parts) fs.fdatasyncSync(part.fd);
-      else for (const part of parts) part.unsynced = true;
-    } catch (error) {
+    const fail = (error: unknown): void => {
       // The files' state after a failed write or sync is unknown: refuse further appends until
       // the log is reopened, which re-validates the tail.
       const failure = storageError(error, 'append failed; reopen the log to recover');
       this.#failed ??= failure;
       for (const waiter of waiters) waiter.reject(failure);
+    };
+    const publish = (): void => {
+      for (const part of parts) {
+        part.active.size = part.written;
+        part.ackedEnd = part.nextOffsetWritten;
+        part.wake();
+      }
+      for (const waiter of waiters) waiter.resolve(waiter.results);
+    };
+    try {
+      if (this.#failed !== undefined) throw this.#failed;
+      for (const part of parts) this.#writePending(part);
+      if (this.#o.fsync !== 'batch') {
+        for (const part of parts) part.unsynced = true;
+      } else if (parts.length === 1) {
+        fs.fdatasyncSync(parts[0]!.fd);
+      } else {
+        // Several files: sync them in parallel on the thread pool (the disk merges them).
+        this.#flushing = Promise.all(
+          parts.map(
+            (part) =>
+              new Promise<void>((resolve, reject) =>
+                fs.fdatasync(part.fd, (error) => (error === null ? resolve() : reject(error))),
+              ),
+          ),
+        )
+          .then(publish, fail)
+          .finally(() => {
+            this.#flushing = undefined;
+            if (this.#waiters.length > 0) this.#flush();
+          });
+        return;
+      }
+    } catch (error) {
+      fail(error);
       return;
     }
-    for (const part of parts) {
-      part.active.size = part.written;
-      part.ackedEnd = part.nextOffsetWritten;
-      part.wake();
-    }
-    for (const waiter of waiters) waiter.resolve(waiter.results);
+    publish();
   }
 
   #writePending(part: Partition): void {
@@ -1215,6 +1243,7 @@ class FileLog implements Log {
     // Let appends of the current tick reach their flush, then stop readers.
     await Promise.resolve();
     if (this.#flushScheduled) this.#flush();
+    while (this.#flushing !== undefined) await this.#flushing;
     this.#closing.abort();
     if (this.#syncTimer !== undefined) clearInterval(this.#syncTimer);
     await this.#syncing;
