@@ -7,42 +7,14 @@
 import { CID } from 'multiformats/cid';
 import { cidOf } from '../../schemas/cid.ts';
 import { dagJson } from '../../schemas/codecs.ts';
+import type {
+  ReceiptEvent,
+  WorkflowEndedEvent,
+  WorkflowSubmittedEvent,
+} from '../../schemas/events.ts';
 import type { Instruction, Receipt, Workflow } from '../../schemas/types.ts';
 import { RowMappingError } from './errors.ts';
 import type { LineageRow, ReceiptRow, WorkflowRow } from './table-store.ts';
-
-/** A receipt event as the streams carry it (`schemas/events.ts`). */
-export interface ReceiptEventShape {
-  type: 'receipt';
-  instruction: CID;
-  invocation: CID;
-  receipt: CID;
-  workflow: CID | null;
-  run: Instruction;
-  body: Receipt;
-  replayed: boolean;
-  fuel: number | null;
-  durationMs: number | null;
-  executor: string;
-  at: number;
-}
-
-/** A workflow submission event. */
-export interface WorkflowSubmittedEventShape {
-  type: 'workflow/submitted';
-  workflow: CID;
-  body: Workflow;
-  at: number;
-}
-
-/** A workflow end event. */
-export interface WorkflowEndedEventShape {
-  type: 'workflow/completed' | 'workflow/failed';
-  workflow: CID;
-  receipts: CID[];
-  failed: CID[];
-  at: number;
-}
 
 /** The rows one receipt event contributes. */
 export interface ReceiptRows {
@@ -90,7 +62,7 @@ function collectLinks(value: unknown, path: string, out: Map<string, string>, de
  * link in the arguments, each CID once).
  * @throws RowMappingError when a required field is missing or of the wrong kind.
  */
-export function receiptEventToRows(event: ReceiptEventShape): ReceiptRows {
+export function receiptEventToRows(event: ReceiptEvent): ReceiptRows {
   const instruction = cidString(event.instruction, 'instruction');
   const receipt = cidString(event.receipt, 'receipt', instruction);
   const invocation = cidString(event.invocation, 'invocation', instruction);
@@ -175,7 +147,7 @@ export function receiptEventToRows(event: ReceiptEventShape): ReceiptRows {
  * @throws RowMappingError when a required field is missing or of the wrong kind.
  */
 export function workflowEventToRow(
-  event: WorkflowSubmittedEventShape | WorkflowEndedEventShape,
+  event: WorkflowSubmittedEvent | WorkflowEndedEvent,
 ): WorkflowRow {
   const workflow = cidString(event.workflow, 'workflow');
   if (typeof event.at !== 'number' || !Number.isFinite(event.at)) {

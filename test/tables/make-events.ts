@@ -3,10 +3,10 @@ import type { CID } from 'multiformats/cid';
 import { cidOf } from '../../schemas/cid.ts';
 import type { Instruction, Receipt } from '../../schemas/types.ts';
 import type {
-  ReceiptEventShape,
-  WorkflowEndedEventShape,
-  WorkflowSubmittedEventShape,
-} from '../../processors/tables/rows.ts';
+  ReceiptEvent,
+  WorkflowEndedEvent,
+  WorkflowSubmittedEvent,
+} from '../../schemas/events.ts';
 
 /** A Wasm module CID used as every instruction's resource. */
 export const WASM = cidOf({ wasm: 'module' });
@@ -32,7 +32,7 @@ export interface MakeReceiptInit {
 }
 
 /** A receipt event; the receipt CID depends only on the instruction and its output. */
-export function makeReceiptEvent(init: MakeReceiptInit): ReceiptEventShape {
+export function makeReceiptEvent(init: MakeReceiptInit): ReceiptEvent {
   const func = init.func ?? 'add';
   const args: unknown[] = [init.i, ...(init.links ?? []).map((l) => ({ data: l }))];
   if (init.awaits) args.push({ 'await/ok': init.awaits });
@@ -67,15 +67,19 @@ export function makeReceiptEvent(init: MakeReceiptInit): ReceiptEventShape {
   };
 }
 
-export function makeSubmitted(
-  workflow: CID,
-  tasks: number,
-  at: number,
-): WorkflowSubmittedEventShape {
+export function makeSubmitted(workflow: CID, tasks: number, at: number): WorkflowSubmittedEvent {
   return {
     type: 'workflow/submitted',
     workflow,
-    body: { tasks: new Array<WorkflowSubmittedEventShape['body']['tasks'][number]>(tasks) },
+    body: {
+      tasks: Array.from({ length: tasks }, (_, k) => ({
+        run: makeReceiptEvent({ i: k }).run,
+        cause: null,
+        meta: {},
+        prf: [],
+      })),
+    },
+    name: null,
     at,
   };
 }
@@ -85,12 +89,13 @@ export function makeEnded(
   receipts: CID[],
   failed: CID[],
   at: number,
-): WorkflowEndedEventShape {
+): WorkflowEndedEvent {
   return {
     type: failed.length > 0 ? 'workflow/failed' : 'workflow/completed',
     workflow,
     receipts,
     failed,
+    reason: null,
     at,
   };
 }

@@ -1,0 +1,499 @@
+/**
+ * The table indexer: follows the receipt streams (`pure`, `effects.pure`, `effects.managed`) and
+ * `invocations` as one consumer, turns each event into rows (`tables/rows.ts`), inserts them in
+ * batches (by size or time) and commits the stream positions only after the insert succeeded.
+ * Delivery is at-least-once; the tables collapse re-indexed rows, so the result is the same.
+ *
+ * Records that cannot be decoded or mapped are skipped for the tables and counted (the
+ * dead-letter path belongs to the streams layer). Events the tables do not record
+ * (`task/ready`, `dead-letter`) are skipped silently and counted as ignored.
+ *
+ * @example
+ * ```ts
+ * const indexer = indexTables({ log, store, streams: tableStreams(topology) });
+ * const ac = new AbortController();
+ * const running = indexer.run({ signal: ac.signal });
+ * // …
+ * ac.abort();
+ * await running; // flushed and committed
+ * ```
+ *
+ * @module
+ */
+import { decodeEvent } from '../schemas/events.ts';
+import type { NodeEvent } from '../schemas/events.ts';
+import type { Log, LogRecord, Positions } from '../streams/log.ts';
+import type { Topology } from '../streams/topology.ts';
+import { IndexerError, TableStoreConfigError } from './tables/errors.ts';
+import { receiptEventToRows, workflowEventToRow } from './tables/rows.ts';
+import type { LineageRow, ReceiptRow, TableStore, WorkflowRow } from './tables/table-store.ts';
+
+/** Records per batch. @default 10000 */
+export const DEFAULT_BATCH_SIZE = 10_000;
+/** Longest a record waits in a partial batch, in ms. @default 200 */
+export const DEFAULT_FLUSH_INTERVAL_MS = 200;
+/** Consumer name of the indexer. @default 'ipvm-tables' */
+export const DEFAULT_CONSUMER = 'ipvm-tables';
+/** Attempts of a retryable insert or commit before giving up. @default 8 */
+export const DEFAULT_RETRY_ATTEMPTS = 8;
+
+/** The streams the indexer follows (full names). */
+export interface TableStreams {
+  /** Receipt streams: `pure`, `effects.pure`, `effects.managed`. */
+  receipts: readonly string[];
+  /** The `invocations` stream (workflow lifecycle events). */
+  invocations: string;
+}
+
+/** The indexer's streams under a topology's namespace. */
+export function tableStreams(topology: Topology): TableStreams {
+  return {
+    receipts: [
+      topology.name('pure'),
+      topology.name('effects.pure'),
+      topology.name('effects.managed'),
+    ],
+    invocations: topology.name('invocations'),
+  };
+}
+
+/** Progress events, through {@link BatcherInit.onProgress}. */
+export type IndexerProgressEvent =
+  | {
+      type: 'tables:flushed';
+      /** Records in the batch (skipped ones included). */
+      records: number;
+      receipts: number;
+      lineage: number;
+      workflows: number;
+      /** Insert + commit time. */
+      durationMs: number;
+      /** Positions committed, per stream. */
+      positions: Record<string, Positions>;
+    }
+  | {
+      type: 'tables:skipped';
+      stream: string;
+      partition: number;
+      offset: number;
+      /** Why the record was not indexed. */
+      reason: string;
+    }
+  | { type: 'tables:retry'; attempt: number; delayMs: number; error: Error };
+
+/** Counters since the indexer started. */
+export interface IndexerStats {
+  /** Records consumed (all kinds). */
+  records: number;
+  /** Rows written per table. */
+  receipts: number;
+  lineage: number;
+  workflows: number;
+  /** Records that could not be decoded or mapped to rows. */
+  undecodable: number;
+  /** Records of event types the tables do not record. */
+  ignored: number;
+  /** Batches written. */
+  batches: number;
+}
+
+/** Construction options of {@link createTableBatcher}. */
+export interface BatcherInit {
+  store: TableStore;
+  /** Records per batch; a full batch is flushed at once. @default 10000 */
+  batchSize?: number;
+  /** A partial batch is flushed this long after its first record. @default 200 */
+  flushIntervalMs?: number;
+  /** Called after each successful insert with the positions to commit (per stream). */
+  commit?: (
+    positions: Record<string, Positions>,
+    options: { signal?: AbortSignal },
+  ) => Promise<void>;
+  /** Event decoder. @default decodeEvent */
+  decode?: (bytes: Uint8Array) => NodeEvent;
+  /** Attempts of a retryable insert or commit. @default 8 */
+  retryAttempts?: number;
+  /** Typed progress events. */
+  onProgress?: (event: IndexerProgressEvent) => void;
+  /** Called once when a batch fails for good (also for a flush started by the timer). */
+  onFailure?: (error: IndexerError) => void;
+  /** Aborts waits between retries. */
+  signal?: AbortSignal;
+}
+
+/** The batching core: records in, batched inserts and commits out. */
+export interface TableBatcher {
+  /**
+   * Adds a record. Resolves at once, or — when the batch is full — after it was written and
+   * committed (backpressure). Rejects with {@link IndexerError} when a write failed for good.
+   */
+  add(record: LogRecord): Promise<void>;
+  /** Writes and commits whatever is pending. */
+  flush(): Promise<void>;
+  /** Records added but not yet committed, per stream. */
+  pending(): Record<string, number>;
+  /** Counters. */
+  stats(): IndexerStats;
+  /** Stops the timer after a final flush. */
+  close(): Promise<void>;
+}
+
+interface Batch {
+  records: number;
+  receipts: ReceiptRow[];
+  lineage: LineageRow[];
+  workflows: WorkflowRow[];
+  positions: Record<string, Positions>;
+  perStream: Record<string, number>;
+}
+
+const emptyBatch = (): Batch => ({
+  records: 0,
+  receipts: [],
+  lineage: [],
+  workflows: [],
+  positions: {},
+  perStream: {},
+});
+
+const retryable = (e: unknown): boolean =>
+  typeof e === 'object' && e !== null && (e as { retryable?: unknown }).retryable === true;
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** Creates the batching core used by the live indexer and by the rebuild. */
+export function createTableBatcher(init: BatcherInit): TableBatcher {
+  const batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE;
+  const flushIntervalMs = init.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+    throw new TableStoreConfigError('batchSize must be a positive integer', 'batchSize', 'indexer');
+  }
+  if (!(flushIntervalMs >= 0)) {
+    throw new TableStoreConfigError('flushIntervalMs must be ≥ 0', 'flushIntervalMs', 'indexer');
+  }
+  const decode = init.decode ?? decodeEvent;
+  const attempts = init.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
+  const stats: IndexerStats = {
+    records: 0,
+    receipts: 0,
+    lineage: 0,
+    workflows: 0,
+    undecodable: 0,
+    ignored: 0,
+    batches: 0,
+  };
+  let current = emptyBatch();
+  const inFlight = new Set<Batch>();
+  let chain: Promise<void> = Promise.resolve();
+  let failure: IndexerError | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const withRetry = async (what: () => Promise<void>): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await what();
+        return;
+      } catch (e) {
+        if (!retryable(e) || attempt >= attempts || init.signal?.aborted) throw e;
+        const delayMs = Math.min(50 * 2 ** (attempt - 1), 5000);
+        init.onProgress?.({ type: 'tables:retry', attempt, delayMs, error: e as Error });
+        await sleep(delayMs, init.signal);
+      }
+    }
+  };
+
+  const write = async (batch: Batch): Promise<void> => {
+    const started = performance.now();
+    const { store } = init;
+    try {
+      await withRetry(() =>
+        Promise.all([
+          store.insertReceipts(batch.receipts),
+          store.insertLineage(batch.lineage),
+          store.upsertWorkflows(batch.workflows),
+        ]).then(() => undefined),
+      );
+      if (init.commit) {
+        const commit = init.commit;
+        await withRetry(() => commit(batch.positions, { signal: init.signal }));
+      }
+    } catch (cause) {
+      const offsets: Record<string, string> = {};
+      for (const [stream, ps] of Object.entries(batch.positions)) {
+        offsets[stream] = Object.entries(ps)
+          .map(([p, o]) => `${p}:${o - 1}`)
+          .join(',');
+      }
+      throw new IndexerError(`writing a batch of ${batch.records} records failed`, {
+        offsets,
+        retryable: retryable(cause),
+        cause,
+      });
+    }
+    stats.batches++;
+    stats.receipts += batch.receipts.length;
+    stats.lineage += batch.lineage.length;
+    stats.workflows += batch.workflows.length;
+    init.onProgress?.({
+      type: 'tables:flushed',
+      records: batch.records,
+      receipts: batch.receipts.length,
+      lineage: batch.lineage.length,
+      workflows: batch.workflows.length,
+      durationMs: performance.now() - started,
+      positions: batch.positions,
+    });
+  };
+
+  // Batches are written one after another, so commits never go backwards.
+  const flush = (): Promise<void> => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (failure) return Promise.reject(failure);
+    const batch = current;
+    if (batch.records > 0) {
+      current = emptyBatch();
+      inFlight.add(batch);
+      chain = chain.then(async () => {
+        try {
+          if (failure) throw failure;
+          await write(batch);
+        } catch (e) {
+          if (failure === undefined) {
+            failure =
+              e instanceof IndexerError
+                ? e
+                : new IndexerError(String(e), { offsets: {}, retryable: false, cause: e });
+            init.onFailure?.(failure);
+          }
+          throw failure;
+        } finally {
+          inFlight.delete(batch);
+        }
+      });
+    }
+    return chain;
+  };
+
+  const skip = (record: LogRecord, reason: string): void => {
+    stats.undecodable++;
+    init.onProgress?.({
+      type: 'tables:skipped',
+      stream: record.stream,
+      partition: record.partition,
+      offset: record.offset,
+      reason,
+    });
+  };
+
+  const add = (record: LogRecord): Promise<void> => {
+    if (failure) return Promise.reject(failure);
+    stats.records++;
+    const batch = current;
+    batch.records++;
+    const ps = (batch.positions[record.stream] ??= {});
+    ps[record.partition] = Math.max(ps[record.partition] ?? 0, record.offset + 1);
+    batch.perStream[record.stream] = (batch.perStream[record.stream] ?? 0) + 1;
+    try {
+      const event = decode(record.value);
+      switch (event.type) {
+        case 'receipt': {
+          const rows = receiptEventToRows(event);
+          batch.receipts.push(rows.receipt);
+          for (const l of rows.lineage) batch.lineage.push(l);
+          break;
+        }
+        case 'workflow/submitted':
+        case 'workflow/completed':
+        case 'workflow/failed':
+          batch.workflows.push(workflowEventToRow(event));
+          break;
+        default:
+          stats.ignored++;
+      }
+    } catch (e) {
+      skip(record, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    }
+    if (batch.records >= batchSize) return flush();
+    if (timer === undefined) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        // A failure is kept and reported by the next add/flush.
+        flush().catch(() => {});
+      }, flushIntervalMs);
+    }
+    return Promise.resolve();
+  };
+
+  return {
+    add,
+    flush,
+    pending() {
+      const out: Record<string, number> = {};
+      for (const b of [...inFlight, current]) {
+        for (const [s, n] of Object.entries(b.perStream)) out[s] = (out[s] ?? 0) + n;
+      }
+      return out;
+    },
+    stats: () => ({ ...stats }),
+    async close() {
+      await flush();
+    },
+  };
+}
+
+/** Construction options of {@link indexTables}. */
+export interface IndexTablesInit extends Omit<BatcherInit, 'commit' | 'signal'> {
+  log: Log;
+  /** The streams to follow; see {@link tableStreams}. */
+  streams: TableStreams;
+  /** Consumer name (positions are committed under it). @default 'ipvm-tables' */
+  consumer?: string;
+  /** Where to start on partitions without a committed position. @default 'earliest' */
+  from?: 'earliest' | 'latest';
+  /**
+   * End offsets of a stream (next offset per partition), to report how far behind the indexer
+   * is. The `Log` contract has no such call yet; without it `lag()` reports `behind: null`.
+   */
+  endOffsets?: (stream: string, options?: { signal?: AbortSignal }) => Promise<Positions>;
+}
+
+/** How far the indexer is behind on one stream. */
+export interface StreamLag {
+  /** Records received but not yet committed. */
+  pending: number;
+  /** Records in the log past the committed positions, when end offsets are known. */
+  behind: number | null;
+}
+
+/** The live indexer. */
+export interface TableIndexer extends AsyncDisposable {
+  /**
+   * Consumes every stream until `signal` aborts or {@link TableIndexer.close} is called, then
+   * flushes and commits what it holds. Rejects with {@link IndexerError} when a batch could not
+   * be written (its positions are not committed, so a restart retries it).
+   */
+  run(options?: { signal?: AbortSignal }): Promise<void>;
+  /** Writes and commits the pending partial batch now. */
+  flush(): Promise<void>;
+  /** Counters since construction. */
+  stats(): IndexerStats;
+  /** Lag per stream (full stream name). */
+  lag(options?: { signal?: AbortSignal }): Promise<Record<string, StreamLag>>;
+  /** Stops consuming, flushes, commits. Idempotent. */
+  close(): Promise<void>;
+  /** Same as {@link TableIndexer.close}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Creates the live table indexer. It does nothing until {@link TableIndexer.run}. */
+export function indexTables(init: IndexTablesInit): TableIndexer {
+  const consumer = init.consumer ?? DEFAULT_CONSUMER;
+  const streams = [...init.streams.receipts, init.streams.invocations];
+  const stop = new AbortController();
+  // `stop` ends consumption only: the final flush and its commit must still go through.
+  const batcher = createTableBatcher({
+    ...init,
+    onFailure: (error) => {
+      init.onFailure?.(error);
+      stop.abort(); // a failed batch ends consumption; run() rejects with it
+    },
+    commit: async (positions, options) => {
+      for (const [stream, ps] of Object.entries(positions)) {
+        await init.log.commit(consumer, stream, ps, options);
+      }
+    },
+  });
+  let running: Promise<void> | undefined;
+
+  const run = (options?: { signal?: AbortSignal }): Promise<void> => {
+    running ??= (async () => {
+      const signal = options?.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+      // One loop per stream; `add` applies backpressure when a batch is full.
+      const loops = streams.map(async (stream) => {
+        try {
+          for await (const record of init.log.consume(stream, {
+            consumer,
+            from: init.from ?? 'earliest',
+            signal,
+          })) {
+            await batcher.add(record);
+          }
+        } catch (e) {
+          stop.abort(); // the other loops may be waiting for records: end them too
+          throw e;
+        }
+      });
+      const results = await Promise.allSettled(loops);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        await batcher.flush().catch(() => {});
+        throw failed.reason;
+      }
+      await batcher.flush();
+    })();
+    return running;
+  };
+
+  const close = async (): Promise<void> => {
+    stop.abort();
+    if (running) await running.catch(() => {});
+    else await batcher.flush();
+  };
+
+  return {
+    run,
+    flush: () => batcher.flush(),
+    stats: () => batcher.stats(),
+    async lag(options) {
+      const pending = batcher.pending();
+      const out: Record<string, StreamLag> = {};
+      for (const stream of streams) {
+        let behind: number | null = null;
+        if (init.endOffsets) {
+          const [end, committed] = await Promise.all([
+            init.endOffsets(stream, options),
+            init.log.committed(consumer, stream, options),
+          ]);
+          behind = 0;
+          for (const [p, e] of Object.entries(end)) {
+            behind += Math.max(0, e - (committed[Number(p)] ?? 0));
+          }
+        }
+        out[stream] = { pending: pending[stream] ?? 0, behind };
+      }
+      return out;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * Indexes a finite sequence of records (e.g. `log.read(…)` without `follow`) through the
+ * batching core and flushes at the end. Used by the rebuild and handy in tests.
+ */
+export async function indexRecords(
+  records: AsyncIterable<LogRecord>,
+  batcher: TableBatcher,
+): Promise<void> {
+  for await (const record of records) await batcher.add(record);
+  await batcher.flush();
+}
