@@ -1,6 +1,6 @@
 // A minimal in-memory implementation of the Log contract, for unit tests of the table indexer
-/* eslint-disable @typescript-eslint/require-await -- an in-memory log answers at once; the contract is async */
 // (the real backends have their own conformance suite). Offsets are dense from 0.
+/* eslint-disable @typescript-eslint/require-await -- an in-memory log answers at once; the contract is async */
 import type {
   AppendRecord,
   AppendResult,
