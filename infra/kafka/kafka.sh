@@ -81,12 +81,12 @@ ready() {
   local deadline=$(( SECONDS + TIMEOUT ))
   while [ $SECONDS -lt $deadline ]; do
     if port_open "$PORT"; then
-      if [ -z "$DIR" ] || [ ! -f "$DIR/broker.log" ] || grep -q 'Kafka Server started' "$DIR/broker.log"; then
+      if [ -z "$DIR" ] || [ ! -f "$DIR/server.log" ] || grep -q 'Kafka Server started' "$DIR/server.log"; then
         return 0
       fi
     fi
-    if [ -n "$DIR" ] && [ -f "$DIR/broker.pid" ] && ! kill -0 "$(cat "$DIR/broker.pid")" 2>/dev/null; then
-      echo "kafka.sh: broker exited during start-up" >&2; tail -20 "$DIR/broker.log" >&2 || true; return 1
+    if [ -n "$DIR" ] && [ -f "$DIR/server.pid" ] && ! kill -0 "$(cat "$DIR/server.pid")" 2>/dev/null; then
+      echo "kafka.sh: broker exited during start-up" >&2; tail -20 "$DIR/server.log" >&2 || true; return 1
     fi
     sleep 0.2
   done
@@ -103,22 +103,22 @@ case "$cmd" in
   start)
     prepare
     java_cmd
-    nohup "${JAVA_CMD[@]}" >"$DIR/broker.log" 2>&1 &
-    echo $! > "$DIR/broker.pid"
+    nohup "${JAVA_CMD[@]}" >"$DIR/server.log" 2>&1 &
+    echo $! > "$DIR/server.pid"
     ready
     echo "KAFKA_BROKERS=127.0.0.1:$PORT"
     echo "KAFKA_DIR=$DIR"
     ;;
   ready) ready ;;
   stop)
-    [ -n "$DIR" ] && [ -f "$DIR/broker.pid" ] || { echo "kafka.sh: stop needs --dir of a started broker" >&2; exit 2; }
-    pid="$(cat "$DIR/broker.pid")"
+    [ -n "$DIR" ] && [ -f "$DIR/server.pid" ] || { echo "kafka.sh: stop needs --dir of a started broker" >&2; exit 2; }
+    pid="$(cat "$DIR/server.pid")"
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid"
       for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
       kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" || true
     fi
-    rm -f "$DIR/broker.pid"
+    rm -f "$DIR/server.pid"
     ;;
   *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
