@@ -1,0 +1,343 @@
+// Deterministic fuel and enforceable memory limits by rewriting a core module's bytes.
+//
+// Fuel: every function entry and every loop header costs one unit, taken from a mutable i64
+// global the module exports as `__ipvm_fuel`; when it is zero the module sets it to -1 and traps.
+// The count depends only on the path the code takes, so it is identical on every run and
+// machine. (This is the shape of binaryen's `log-execution` pass with the logging call replaced
+// by an inline decrement; it is done here directly on the binary because binaryen needs
+// hundreds of milliseconds for a 1 MB module, far over the cold-start budget.)
+//
+// Memory: a module's own memory becomes an import (`ipvm`.`memory`), so the host creates it
+// with `maximum` set from the task's limit and the engine enforces it; `memory.grow` is routed
+// through a small function that records a refused growth in `__ipvm_grow_failed`, so a trap that
+// follows one is reported as a memory-limit failure.
+//
+// Only sections are appended to or rewritten in place: no function, global, type or table index
+// changes, so nothing else in the module needs renumbering.
+import {
+  Reader,
+  WasmFormatError,
+  readCoreModule,
+  skipImmediates,
+  type CoreModuleInfo,
+} from './binary.ts';
+
+/** Export name of the fuel global. */
+export const FUEL_EXPORT = '__ipvm_fuel';
+/** Export name of the "a memory.grow was refused" flag global. */
+export const GROW_FAILED_EXPORT = '__ipvm_grow_failed';
+/** Import module/name under which the module's memory is supplied by the host. */
+export const MEMORY_IMPORT = { module: 'ipvm', name: 'memory' } as const;
+/** Prefix of exports added for the module's mutable globals (to reset a reused instance). */
+export const GLOBAL_EXPORT_PREFIX = '__ipvm_g';
+
+/** What the instrumenter did, stored beside the instrumented bytes. */
+export interface InstrumentReport {
+  /** Memory converted to the `ipvm.memory` import: its declared limits (pages). */
+  memory?: { initialPages: number; maximumPages?: number };
+  /** Names of exported mutable globals added for resets. */
+  globals: string[];
+  /** False when the code mutates tables or drops segments: instances must not be reused. */
+  resettable: boolean;
+}
+
+export interface Instrumented {
+  bytes: Uint8Array;
+  report: InstrumentReport;
+}
+
+class Writer {
+  private buf = new Uint8Array(1024);
+  length = 0;
+  private ensure(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.length++] = b;
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  u32(v: number): void {
+    do {
+      let b = v & 0x7f;
+      v = Math.floor(v / 128);
+      if (v !== 0) b |= 0x80;
+      this.byte(b);
+    } while (v !== 0);
+  }
+  name(s: string): void {
+    const b = new TextEncoder().encode(s);
+    this.u32(b.length);
+    this.bytes(b);
+  }
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+function leb(v: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = v & 0x7f;
+    v = Math.floor(v / 128);
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+  return out;
+}
+
+/** Instrument a core module for fuel and memory limits. */
+export function instrumentCore(
+  bytes: Uint8Array,
+  info: CoreModuleInfo = readCoreModule(bytes),
+): Instrumented {
+  const fuelGlobal = info.importedGlobals + info.definedGlobals.length;
+  const growGlobal = fuelGlobal + 1;
+  const convertMemory =
+    info.definedMemories === 1 && !info.memoryImported && info.definedMemory !== undefined;
+  if (info.definedMemory && (info.definedMemory.flags & ~1) !== 0) {
+    throw new WasmFormatError('shared or 64-bit memories are not supported', 0);
+  }
+  const hasMemory = info.memoryImported || info.definedMemories > 0;
+  const hookType = info.types.length;
+  const hookFunc = info.funcTypes.length;
+  const fuelCheck = Uint8Array.from([
+    0x23,
+    ...leb(fuelGlobal), // global.get $fuel
+    0x50, // i64.eqz
+    0x04,
+    0x40, // if
+    0x42,
+    0x7f,
+    0x24,
+    ...leb(fuelGlobal),
+    0x00, // i64.const -1; global.set $fuel; unreachable
+    0x0b, // end
+    0x23,
+    ...leb(fuelGlobal),
+    0x42,
+    0x01,
+    0x7d,
+    0x24,
+    ...leb(fuelGlobal), // fuel -= 1
+  ]);
+  const growCall = Uint8Array.from([0x10, ...leb(hookFunc)]);
+  let resettable = true;
+
+  const out = new Writer();
+  out.bytes(bytes.subarray(0, 8));
+  const section = (id: number, body: Writer): void => {
+    const content = body.finish();
+    out.byte(id);
+    out.u32(content.length);
+    out.bytes(content);
+  };
+  const copySection = (start: number, end: number): void => out.bytes(bytes.subarray(start, end));
+  const seen = new Set<number>();
+  // Sections we must add when absent are emitted just before the first section that follows
+  // them in the required order.
+  const order = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
+  const rank = (id: number): number => order.indexOf(id);
+  const pending = new Map<number, () => void>();
+
+  const emitType = (r?: Reader): void => {
+    const w = new Writer();
+    const n = r ? r.u32() : 0;
+    w.u32(n + (hasMemory ? 1 : 0));
+    if (r) w.bytes(r.bytes.subarray(r.pos, r.end));
+    if (hasMemory) w.bytes(Uint8Array.from([0x60, 1, 0x7f, 1, 0x7f]));
+    section(1, w);
+  };
+  const emitImport = (r?: Reader): void => {
+    const w = new Writer();
+    const n = r ? r.u32() : 0;
+    w.u32(n + (convertMemory ? 1 : 0));
+    if (r) w.bytes(r.bytes.subarray(r.pos, r.end));
+    if (convertMemory) {
+      const m = info.definedMemory!;
+      w.name(MEMORY_IMPORT.module);
+      w.name(MEMORY_IMPORT.name);
+      w.byte(0x02);
+      w.byte(m.flags);
+      w.u32(m.min);
+      if (m.max !== undefined) w.u32(m.max);
+    }
+    section(2, w);
+  };
+  const emitFunction = (r?: Reader): void => {
+    const w = new Writer();
+    const n = r ? r.u32() : 0;
+    w.u32(n + (hasMemory ? 1 : 0));
+    if (r) w.bytes(r.bytes.subarray(r.pos, r.end));
+    if (hasMemory) w.u32(hookType);
+    section(3, w);
+  };
+  const emitGlobal = (r?: Reader): void => {
+    const w = new Writer();
+    const n = r ? r.u32() : 0;
+    w.u32(n + 2);
+    if (r) w.bytes(r.bytes.subarray(r.pos, r.end));
+    // (mut i64) (i64.const 2^63-1): start functions run before the host sets the budget
+    w.bytes(
+      Uint8Array.from([
+        0x7e, 0x01, 0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x0b,
+      ]),
+    );
+    w.bytes(Uint8Array.from([0x7f, 0x01, 0x41, 0x00, 0x0b])); // (mut i32) (i32.const 0)
+    section(6, w);
+  };
+  const globalsToExport: { name: string; index: number }[] = [];
+  info.definedGlobals.forEach((g, i) => {
+    if (g.mutable)
+      globalsToExport.push({
+        name: `${GLOBAL_EXPORT_PREFIX}${i}`,
+        index: info.importedGlobals + i,
+      });
+  });
+  const emitExport = (r?: Reader): void => {
+    const w = new Writer();
+    const n = r ? r.u32() : 0;
+    const extra = [
+      { name: FUEL_EXPORT, index: fuelGlobal },
+      { name: GROW_FAILED_EXPORT, index: growGlobal },
+      ...globalsToExport,
+    ].filter((e) => !info.exportNames.has(e.name));
+    w.u32(n + extra.length);
+    if (r) w.bytes(r.bytes.subarray(r.pos, r.end));
+    for (const e of extra) {
+      w.name(e.name);
+      w.byte(0x03);
+      w.u32(e.index);
+    }
+    section(7, w);
+  };
+  const emitCode = (r?: Reader): void => {
+    const w = new Writer();
+    const n = r ? r.u32() : 0;
+    w.u32(n + (hasMemory ? 1 : 0));
+    for (let i = 0; i < n && r; i++) {
+      const size = r.u32();
+      const bodyEnd = r.pos + size;
+      const body = new Writer();
+      const br = new Reader(bytes, r.pos, bodyEnd);
+      for (let groups = br.u32(); groups > 0; groups--) {
+        br.u32();
+        const t = bytes[br.pos]!;
+        br.pos++;
+        if (t === 0x63 || t === 0x64) br.skipLeb();
+      }
+      body.bytes(bytes.subarray(r.pos, br.pos));
+      body.bytes(fuelCheck);
+      let copied = br.pos;
+      while (br.pos < bodyEnd) {
+        const op = br.byte();
+        const opStart = br.pos - 1;
+        const tag = skipImmediates(br, op);
+        if (tag === undefined) continue;
+        if (tag === 'loop') {
+          body.bytes(bytes.subarray(copied, br.pos));
+          body.bytes(fuelCheck);
+          copied = br.pos;
+        } else if (tag === 'memory.grow') {
+          body.bytes(bytes.subarray(copied, opStart));
+          body.bytes(growCall);
+          copied = br.pos;
+        } else resettable = false;
+      }
+      body.bytes(bytes.subarray(copied, bodyEnd));
+      const b = body.finish();
+      w.u32(b.length);
+      w.bytes(b);
+      r.pos = bodyEnd;
+    }
+    if (hasMemory) {
+      const hook = Uint8Array.from([
+        0x01,
+        0x01,
+        0x7f, // one i32 local
+        0x20,
+        0x00,
+        0x40,
+        0x00,
+        0x22,
+        0x01, // local.get 0; memory.grow; local.tee 1
+        0x41,
+        0x7f,
+        0x46,
+        0x04,
+        0x40, // i32.const -1; i32.eq; if
+        0x41,
+        0x01,
+        0x24,
+        ...leb(growGlobal),
+        0x0b, // flag = 1; end
+        0x20,
+        0x01,
+        0x0b, // local.get 1; end
+      ]);
+      w.u32(hook.length);
+      w.bytes(hook);
+    }
+    section(10, w);
+  };
+
+  const emitters = new Map<number, (r?: Reader) => void>([
+    [1, emitType],
+    [2, emitImport],
+    [3, emitFunction],
+    [6, emitGlobal],
+    [7, emitExport],
+    [10, emitCode],
+  ]);
+  const mustExist = [6, 7];
+  if (hasMemory) mustExist.push(1, 3, 10);
+  if (convertMemory) mustExist.push(2);
+  for (const id of mustExist) pending.set(id, () => emitters.get(id)!());
+
+  const flushBefore = (limit: number): void => {
+    for (const [pid, emit] of [...pending].sort((a, b) => rank(a[0]) - rank(b[0]))) {
+      if (rank(pid) < limit && !seen.has(pid)) {
+        emit();
+        pending.delete(pid);
+        seen.add(pid);
+      }
+    }
+  };
+
+  for (const s of info.sections) {
+    if (s.id !== 0) flushBefore(rank(s.id));
+    const emitter = emitters.get(s.id);
+    if (s.id === 2 && !convertMemory) {
+      copySection(s.start, s.end);
+    } else if (s.id === 5 && convertMemory) {
+      // the memory now comes from the import section
+    } else if (emitter) {
+      emitter(new Reader(bytes, s.contentStart, s.end));
+    } else {
+      copySection(s.start, s.end);
+    }
+    seen.add(s.id);
+    pending.delete(s.id);
+  }
+  flushBefore(Infinity);
+
+  const report: InstrumentReport = {
+    globals: globalsToExport.map((g) => g.name),
+    resettable,
+  };
+  if (convertMemory) {
+    const m = info.definedMemory!;
+    report.memory = { initialPages: m.min };
+    if (m.max !== undefined) report.memory.maximumPages = m.max;
+  }
+  return { bytes: out.finish(), report };
+}

@@ -1,0 +1,31 @@
+// The one place that loads jco. Its import costs ~100 ms, so it is loaded on first use only.
+import type * as JcoModule from '@bytecodealliance/jco';
+
+type JcoApi = typeof JcoModule;
+
+let jcoPromise: Promise<JcoApi> | undefined;
+
+/** jco's API, imported on first use (module loading is process-wide on purpose). */
+export function loadJco(): Promise<JcoApi> {
+  jcoPromise ??= import('@bytecodealliance/jco');
+  return jcoPromise;
+}
+
+/**
+ * Embed WIT `world` of `witSource` into a core module as component-type metadata
+ * (what `jco embed core.wasm --wit world.wit -n world` does).
+ */
+export async function embedWit(
+  core: Uint8Array,
+  witSource: string,
+  world: string,
+): Promise<Uint8Array> {
+  const jco = await loadJco();
+  return jco.componentEmbed({ binary: core, witSource, world, stringEncoding: 'utf8' });
+}
+
+/** Turn a core module carrying component-type metadata into a component (`jco new`). */
+export async function newComponent(embedded: Uint8Array): Promise<Uint8Array> {
+  const jco = await loadJco();
+  return jco.componentNew(embedded);
+}

@@ -1,0 +1,22 @@
+(module
+  (import "homestar:host/helpers@0.1.1" "get-current-time" (func $now (param i32)))
+  (import "homestar:host/helpers@0.1.1" "print" (func $print (param i32 i32)))
+  (import "wasi:logging/logging" "log" (func $log (param i32 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "hi from guest")
+  (data (i32.const 1040) "guest")
+  (data (i32.const 1050) "logged")
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $r i32)
+    (local.set $r (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+    (local.get $r))
+  (func (export "run") (result i64)
+    (call $print (i32.const 1024) (i32.const 13))
+    (call $log (i32.const 2) (i32.const 1040) (i32.const 5) (i32.const 1050) (i32.const 6))
+    (call $now (i32.const 600))
+    ;; time record: seconds u64 at 0, milliseconds u32 at 8
+    (i64.add
+      (i64.mul (i64.load (i32.const 600)) (i64.const 1000))
+      (i64.extend_i32_u (i32.load (i32.const 608))))))

@@ -1,0 +1,26 @@
+(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $r i32)
+    (local.set $r (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+    (local.get $r))
+  (func (export "boom") (result i32)
+    (unreachable))
+  (func (export "spin") (result i32)
+    (loop $l (br $l))
+    (i32.const 0))
+  (func (export "hog") (result i32)
+    (loop $l
+      (if (i32.eq (memory.grow (i32.const 16)) (i32.const -1)) (then (unreachable)))
+      (br $l))
+    (i32.const 0))
+  (func (export "count") (param $n i32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $i)))

@@ -1,0 +1,10 @@
+(module
+  (import "test:unknown/thing" "frob" (func $frob (result i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $r i32)
+    (local.set $r (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+    (local.get $r))
+  (func (export "call-frob") (result i32) (call $frob)))
