@@ -1,0 +1,54 @@
+// The Log conformance suite and Kafka specifics against a real broker (see
+// test/harness/servers.ts for how it is found or started).
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKafkaLog } from '../../streams/kafka/index.ts';
+import { BrokerUnavailableError } from '../../streams/errors.ts';
+import { partitionForKey } from '../../streams/log.ts';
+import { describeLog } from '../conformance/log.suite.ts';
+import { startKafka, startOrSkip, uniqueName } from '../harness/servers.ts';
+
+const kafka = await startOrSkip('Kafka', startKafka);
+afterAll(async () => {
+  await kafka?.stop();
+});
+
+if (kafka === undefined) {
+  describe.skip('Kafka (no broker)', () => {
+    it('needs a Kafka broker', () => undefined);
+  });
+} else {
+  const brokers = kafka.brokers;
+  describeLog('kafka', () =>
+    Promise.resolve({
+      open: () => Promise.resolve(createKafkaLog({ brokers })),
+      streamName: (hint: string) => uniqueName(`kafka.${hint}`),
+      denseOffsets: true,
+    }),
+  );
+
+  describe('Kafka log', () => {
+    it('places keys where the default partitioner of Kafka clients does', async () => {
+      await using log = createKafkaLog({ brokers });
+      const stream = uniqueName('kafka.placement');
+      await log.ensureStreams([{ name: stream, partitions: 6 }]);
+      const keys = ['bafyrmia', 'bafyrmib', 'x', 'a much longer key with spaces'];
+      const results = await log.append(
+        stream,
+        keys.map((key) => ({ key, value: new Uint8Array([1]) })),
+      );
+      expect(results.map((r) => r.partition)).toEqual(keys.map((k) => partitionForKey(k, 6)));
+    });
+
+    it('classifies an unreachable broker as retryable', async () => {
+      const offline = createKafkaLog({
+        brokers: ['127.0.0.1:1'],
+        retry: { retries: 0 },
+        connectionTimeoutMs: 300,
+      });
+      const error = await offline.partitions('x').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BrokerUnavailableError);
+      expect((error as BrokerUnavailableError).retryable).toBe(true);
+      await offline.close();
+    });
+  });
+}
