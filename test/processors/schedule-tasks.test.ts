@@ -11,18 +11,28 @@ import type { Outcome } from '../../schemas/types.ts';
 const RSC = 'ipfs://bafybeibk42jwhq7w2zcpe6q3wgtleugp3ymfs3pa5gerjmnakqihhqx4zq';
 
 function task(func: string, args: IpldValue[], nnc = ''): IpldValue {
-  return { run: { rsc: RSC, op: 'wasm/run', input: { func, args }, nnc }, cause: null, meta: {}, prf: [] };
+  return {
+    run: { rsc: RSC, op: 'wasm/run', input: { func, args }, nnc },
+    cause: null,
+    meta: {},
+    prf: [],
+  };
 }
 
 /** A workflow built left to right: each spec may await earlier tasks by index. */
-function workflow(specs: Array<{ func: string; args: Array<IpldValue | { await: 'ok' | 'error' | '*'; on: number }> }>): ParsedWorkflow {
+function workflow(
+  specs: Array<{
+    func: string;
+    args: Array<IpldValue | { await: 'ok' | 'error' | '*'; on: number }>;
+  }>,
+): ParsedWorkflow {
   const tasks: IpldValue[] = [];
   const instructions: CID[] = [];
   for (const s of specs) {
     const args = s.args.map((a) =>
       a !== null && typeof a === 'object' && 'await' in (a as object)
         ? { [`await/${(a as { await: string }).await}`]: instructions[(a as { on: number }).on]! }
-        : (a),
+        : a,
     );
     const t = task(s.func, args);
     tasks.push(t);
@@ -35,14 +45,38 @@ function submitted(w: ParsedWorkflow, at = 0) {
   return { type: 'workflow/submitted' as const, workflow: w.cid, body: w.workflow, name: null, at };
 }
 
-function receiptFor(w: ParsedWorkflow, index: number, out: Outcome, workflow: CID | null = w.cid): ReceiptEvent {
+function receiptFor(
+  w: ParsedWorkflow,
+  index: number,
+  out: Outcome,
+  workflow: CID | null = w.cid,
+): ReceiptEvent {
   const t = w.tasks[index]!;
-  return newReceiptEvent({ instruction: t.instruction, invocation: t.invocation, workflow, run: t.task.run, out, fuel: 1, durationMs: 1, executor: 'test', at: 1 });
+  return newReceiptEvent({
+    instruction: t.instruction,
+    invocation: t.invocation,
+    workflow,
+    run: t.task.run,
+    out,
+    fuel: 1,
+    durationMs: 1,
+    executor: 'test',
+    at: 1,
+  });
 }
 
-const ready = (o: SchedulerOutput[]) => o.filter((x): x is { stream: 'invocations'; event: TaskReadyEvent } => x.event.type === 'task/ready').map((x) => x.event);
-const ends = (o: SchedulerOutput[]) => o.filter((x) => x.event.type.startsWith('workflow/')).map((x) => x.event as WorkflowEndedEvent);
-const receipts = (o: SchedulerOutput[]) => o.filter((x): x is { stream: 'pure'; event: ReceiptEvent } => x.stream === 'pure').map((x) => x.event);
+const ready = (o: SchedulerOutput[]) =>
+  o
+    .filter(
+      (x): x is { stream: 'invocations'; event: TaskReadyEvent } => x.event.type === 'task/ready',
+    )
+    .map((x) => x.event);
+const ends = (o: SchedulerOutput[]) =>
+  o.filter((x) => x.event.type.startsWith('workflow/')).map((x) => x.event as WorkflowEndedEvent);
+const receipts = (o: SchedulerOutput[]) =>
+  o
+    .filter((x): x is { stream: 'pure'; event: ReceiptEvent } => x.stream === 'pure')
+    .map((x) => x.event);
 
 function live(clock = () => 0, workflowTimeoutMs?: number) {
   const memo = createMemo();
@@ -63,11 +97,16 @@ describe('scheduleTasks', () => {
     ]);
     const { memo, s } = live();
     const first = ready(s.apply(submitted(w)));
-    expect(first.map((e) => e.instruction.toString())).toEqual([w.tasks[0]!.instruction.toString(), w.tasks[3]!.instruction.toString()]);
+    expect(first.map((e) => e.instruction.toString())).toEqual([
+      w.tasks[0]!.instruction.toString(),
+      w.tasks[3]!.instruction.toString(),
+    ]);
     const r0 = receiptFor(w, 0, ['ok', 2]);
     memo.put(r0);
     const second = ready(s.apply(r0));
-    expect(second.map((e) => e.instruction.toString()).sort()).toEqual([w.tasks[1]!.instruction.toString(), w.tasks[4]!.instruction.toString()].sort());
+    expect(second.map((e) => e.instruction.toString()).sort()).toEqual(
+      [w.tasks[1]!.instruction.toString(), w.tasks[4]!.instruction.toString()].sort(),
+    );
     expect(second.find((e) => e.instruction.equals(w.tasks[4]!.instruction))!.args).toEqual([2, 7]);
     // Task 2 waits for 1 even though 3 is still running.
     const r1 = receiptFor(w, 1, ['ok', 3]);
@@ -103,24 +142,33 @@ describe('scheduleTasks', () => {
     expect(failedReceipts[0]!.body.out[0]).toBe('error');
     expect(JSON.stringify(failedReceipts[0]!.body.out[1])).toContain('await/ok');
     const released = ready(out);
-    expect(released.map((e) => e.instruction.toString()).sort()).toEqual([w.tasks[2]!.instruction.toString(), w.tasks[3]!.instruction.toString()].sort());
+    expect(released.map((e) => e.instruction.toString()).sort()).toEqual(
+      [w.tasks[2]!.instruction.toString(), w.tasks[3]!.instruction.toString()].sort(),
+    );
     const onError = released.find((e) => e.instruction.equals(w.tasks[2]!.instruction))!;
     expect(onError.args).toEqual([{ kind: 'trap', message: 'unreachable', retryable: false }]);
     const any = released.find((e) => e.instruction.equals(w.tasks[3]!.instruction))!;
-    expect(any.args).toEqual([['error', { kind: 'trap', message: 'unreachable', retryable: false }]]);
+    expect(any.args).toEqual([
+      ['error', { kind: 'trap', message: 'unreachable', retryable: false }],
+    ]);
     for (const i of [2, 3]) {
       const r = receiptFor(w, i, ['ok', i]);
       memo.put(r);
       const end = ends(s.apply(r));
       if (i === 3) {
         expect(end[0]!.type).toBe('workflow/failed');
-        expect(end[0]!.failed.map(String).sort()).toEqual([w.tasks[0]!.instruction.toString(), w.tasks[1]!.instruction.toString()].sort());
+        expect(end[0]!.failed.map(String).sort()).toEqual(
+          [w.tasks[0]!.instruction.toString(), w.tasks[1]!.instruction.toString()].sort(),
+        );
       }
     }
   });
 
   it('replays memoized instructions without releasing them, across workflows', () => {
-    const w1 = workflow([{ func: 'a', args: [1] }, { func: 'b', args: [{ await: 'ok', on: 0 }] }]);
+    const w1 = workflow([
+      { func: 'a', args: [1] },
+      { func: 'b', args: [{ await: 'ok', on: 0 }] },
+    ]);
     const { memo, s } = live();
     s.apply(submitted(w1));
     for (const i of [0, 1]) {
@@ -129,18 +177,27 @@ describe('scheduleTasks', () => {
       s.apply(r);
     }
     // Same two instructions plus a third, in another workflow.
-    const w2 = parseWorkflow({ tasks: [...(w1.workflow.tasks as unknown as IpldValue[]), task('c', [{ 'await/ok': w1.tasks[1]!.instruction }])] });
+    const w2 = parseWorkflow({
+      tasks: [
+        ...(w1.workflow.tasks as unknown as IpldValue[]),
+        task('c', [{ 'await/ok': w1.tasks[1]!.instruction }]),
+      ],
+    });
     const out = s.apply(submitted(w2));
     const replayed = receipts(out);
     expect(replayed).toHaveLength(2);
     expect(replayed.every((r) => r.replayed && r.workflow!.equals(w2.cid))).toBe(true);
-    expect(replayed.map((r) => r.receipt.toString())).toEqual([0, 1].map((i) => memo.get(w1.tasks[i]!.instruction.toString())!.receipt.toString()));
+    expect(replayed.map((r) => r.receipt.toString())).toEqual(
+      [0, 1].map((i) => memo.get(w1.tasks[i]!.instruction.toString())!.receipt.toString()),
+    );
     expect(ready(out).map((e) => e.args)).toEqual([[11]]);
   });
 
   it('resolves an external await from the memo, or waits for it', () => {
     const outside = workflow([{ func: 'x', args: [5] }]);
-    const w = parseWorkflow({ tasks: [task('y', [{ 'await/ok': outside.tasks[0]!.instruction }])] });
+    const w = parseWorkflow({
+      tasks: [task('y', [{ 'await/ok': outside.tasks[0]!.instruction }])],
+    });
     expect(w.external).toHaveLength(1);
     const { memo, s } = live();
     expect(ready(s.apply(submitted(w)))).toEqual([]);
@@ -163,7 +220,11 @@ describe('scheduleTasks', () => {
   });
 
   it('rebuilt from the streams, emits only what was never written', () => {
-    const w = workflow([{ func: 'a', args: [1] }, { func: 'b', args: [{ await: 'ok', on: 0 }] }, { func: 'c', args: [3] }]);
+    const w = workflow([
+      { func: 'a', args: [1] },
+      { func: 'b', args: [{ await: 'ok', on: 0 }] },
+      { func: 'c', args: [3] },
+    ]);
     const memo = createMemo();
     const s = createScheduler({ memo, nodeId: 'n1', clock: () => 0 });
     // The log holds: the submission, task/ready of 0 and 2, the receipt of 0 — then a crash.
@@ -171,7 +232,16 @@ describe('scheduleTasks', () => {
     memo.put(r0);
     s.apply(r0);
     expect(s.apply(submitted(w))).toEqual([]);
-    for (const i of [0, 2]) s.apply({ type: 'task/ready', workflow: w.cid, instruction: w.tasks[i]!.instruction, invocation: w.tasks[i]!.invocation, task: w.tasks[i]!.task, args: [], at: 0 });
+    for (const i of [0, 2])
+      s.apply({
+        type: 'task/ready',
+        workflow: w.cid,
+        instruction: w.tasks[i]!.instruction,
+        invocation: w.tasks[i]!.invocation,
+        task: w.tasks[i]!.task,
+        args: [],
+        at: 0,
+      });
     const due = s.flush();
     // Task 1 was never released; task 2 was released (the executor owns it); nothing else.
     expect(due.map((o) => o.event.type)).toEqual(['task/ready']);
