@@ -56,19 +56,24 @@ export function registerSql(program: Command, ctx: SqlCommandContext = {}): Comm
         if (query.trim() === '') throw new InvalidArgumentError('empty query');
         const env = ctx.env ?? process.env;
         const open = ctx.open ?? openTableStore;
-        await using store = open({
+        // try/finally rather than `await using`: Node 22 runs this file without a transform.
+        const store = open({
           clickhouseUrl: opts.clickhouseUrl ?? env.IPVM_CLICKHOUSE_URL,
           dataDir: opts.dataDir ?? env.IPVM_DATA_DIR ?? '.ipvm',
           database: opts.database,
         });
-        // The embedded tables are ours to create (so a fresh node answers with empty tables);
-        // a server's are left as they are (the user may be read-only).
-        if (store.kind === 'chdb') await store.migrate();
-        if (opts.format === 'json') {
-          const rows = await store.query(query);
-          write(JSON.stringify(rows, null, 2) + '\n');
-        } else {
-          write(await store.query(query, { format: opts.format }));
+        try {
+          // The embedded tables are ours to create (so a fresh node answers with empty tables);
+          // a server's are left as they are (the user may be read-only).
+          if (store.kind === 'chdb') await store.migrate();
+          if (opts.format === 'json') {
+            const rows = await store.query(query);
+            write(JSON.stringify(rows, null, 2) + '\n');
+          } else {
+            write(await store.query(query, { format: opts.format }));
+          }
+        } finally {
+          await store.close();
         }
       },
     );

@@ -2,7 +2,7 @@
 import { CID } from 'multiformats/cid';
 import { describe, expect, it } from 'vitest';
 import { cidOf } from '../../schemas/cid.ts';
-import { dagCbor } from '../../schemas/codecs.ts';
+import { dagCbor, dagJson } from '../../schemas/codecs.ts';
 import { decodeEvent, encodeEvent } from '../../schemas/events.ts';
 import { RowMappingError } from '../../processors/tables/errors.ts';
 import { receiptEventToRows, workflowEventToRow } from '../../processors/tables/rows.ts';
@@ -116,5 +116,51 @@ describe('workflowEventToRow', () => {
       failed: [failed.toString()],
       at_ms: 20,
     });
+  });
+});
+
+describe('cidToString', () => {
+  it('matches CID#toString for v1 and v0 CIDs of every length', async () => {
+    const { cidToString } = await import('../../processors/tables/rows.ts');
+    const { sha256 } = await import('multiformats/hashes/sha2');
+    for (let i = 0; i < 200; i++) {
+      const c = cidOf({ i, pad: 'x'.repeat(i % 7) });
+      expect(cidToString(c)).toBe(c.toString());
+      const raw = CID.createV1(0x55, await sha256.digest(new Uint8Array([i])));
+      expect(cidToString(raw)).toBe(raw.toString());
+    }
+    const v0 = CID.parse('QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n');
+    expect(cidToString(v0)).toBe(v0.toString());
+    const odd = CID.createV1(0x71, {
+      code: 0,
+      size: 3,
+      digest: new Uint8Array([1, 2, 3]),
+      bytes: new Uint8Array([0, 3, 1, 2, 3]),
+    });
+    expect(cidToString(odd)).toBe(odd.toString());
+  });
+
+  it('writes scalar outputs exactly as the DAG-JSON encoder does', () => {
+    for (const v of [
+      0,
+      -5,
+      2 ** 53 - 1,
+      true,
+      false,
+      null,
+      '',
+      'plain',
+      'quote"',
+      'é',
+      'a\\b',
+      1.5,
+    ]) {
+      const e = makeReceiptEvent({ i: 1 });
+      const { receipt } = receiptEventToRows({
+        ...e,
+        body: { ...e.body, out: ['ok', v] as const },
+      });
+      expect(receipt.output).toBe(dagJson.stringify(v));
+    }
   });
 });
