@@ -101,7 +101,8 @@ export async function runCrashTest(options: {
         positions.forEach((position, i) => {
           const [p, o] = position.split(':').map(Number) as [number, number];
           let byOffset = acked.get(p);
-          if (byOffset === undefined) acked.set(p, (byOffset = new Map()));
+          if (byOffset === undefined)
+            acked.set(p, (byOffset = new Map<number, [number, number]>()));
           if (byOffset.has(o)) throw new Error(`offset ${p}:${o} acknowledged twice`);
           byOffset.set(o, [Number(runText), first + i]);
           acknowledged++;
