@@ -235,7 +235,21 @@ export function createExecutor(init: ExecutorInit): Executor {
     return b;
   };
 
-  const lowerArgs = async (
+  const noLinks = (): undefined => undefined;
+  /** Lower arguments; synchronous unless a link's content must be fetched first. */
+  const lowerArgs = (
+    b: Binding,
+    args: unknown[],
+    signal?: AbortSignal,
+  ): unknown[] | Promise<unknown[]> => {
+    try {
+      return b.lower(args, noLinks);
+    } catch (err) {
+      if (!(err instanceof MissingLink)) throw err;
+      return lowerWithLinks(b, args, signal);
+    }
+  };
+  const lowerWithLinks = async (
     b: Binding,
     args: unknown[],
     signal?: AbortSignal,
@@ -303,7 +317,7 @@ export function createExecutor(init: ExecutorInit): Executor {
       }
       let prepared: Prepared;
       try {
-        prepared = await loader.prepare(cid, { signal });
+        prepared = loader.ready(cid) ?? (await loader.prepare(cid, { signal }));
       } catch (err) {
         if (err instanceof WasmTaskError) return failure(err, t0);
         throw err;
@@ -312,7 +326,8 @@ export function createExecutor(init: ExecutorInit): Executor {
       if (binding instanceof ExecuteFailureError) return failure(binding, t0);
       let args: unknown[];
       try {
-        args = await lowerArgs(binding, request.args, signal);
+        const lowered = lowerArgs(binding, request.args, signal);
+        args = lowered instanceof Promise ? await lowered : lowered;
       } catch (err) {
         if (err instanceof WasmTaskError) return failure(err, t0);
         throw err;
@@ -334,7 +349,8 @@ export function createExecutor(init: ExecutorInit): Executor {
           fuel: limits.fuel < inlineFuel ? limits.fuel : inlineFuel,
           memoryPages: Math.min(limits.memoryPages, inlinePages),
         };
-        const first = await runner.run(small);
+        const started = runner.run(small);
+        const first = started instanceof Promise ? await started : started;
         const fuelShort = first.error?.kind === 'fuel' && small.fuel < limits.fuel;
         const memoryShort =
           (first.growFailed || first.error?.kind === 'memory') &&

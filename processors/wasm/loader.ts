@@ -48,6 +48,8 @@ export interface LoaderDeps {
 
 export interface Loader {
   prepare(cid: CID, options?: { signal?: AbortSignal }): Promise<Prepared>;
+  /** The prepared module if it is already loaded (lets the warm path skip an await). */
+  ready(cid: CID): Prepared | undefined;
   /** Wait for background cache writes. */
   flush(): Promise<void>;
 }
@@ -68,6 +70,7 @@ function invalid(cid: string, err: unknown): WasmTaskError {
 
 export function createLoader(deps: LoaderDeps): Loader {
   const memory = new Map<string, Promise<Prepared>>();
+  const loaded = new Map<string, Prepared>();
   const background = new Set<Promise<void>>();
 
   const compile = (cid: string, bytes: Uint8Array): WebAssembly.Module => {
@@ -264,6 +267,10 @@ export function createLoader(deps: LoaderDeps): Loader {
       if (!p) {
         p = load(cid, options.signal);
         memory.set(key, p);
+        p.then(
+          (prepared) => loaded.set(key, prepared),
+          () => {},
+        );
         // Only deterministic outcomes stay cached: a missing block may arrive later.
         p.catch((err: unknown) => {
           if (!(err instanceof WasmTaskError)) memory.delete(key);
@@ -271,6 +278,7 @@ export function createLoader(deps: LoaderDeps): Loader {
       }
       return p;
     },
+    ready: (cid) => loaded.get(cid.toString()),
     async flush() {
       await Promise.all([...background]);
     },

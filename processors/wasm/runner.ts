@@ -6,6 +6,7 @@ import { WasmTaskError, type WasmFailureKind } from './errors.ts';
 import { hostImports, strictImports, type GuestLog } from './host.ts';
 import {
   FUEL_EXPORT,
+  GLOBAL_EXPORT_PREFIX,
   GROW_FAILED_EXPORT,
   MEMORY_IMPORT,
   type InstrumentReport,
@@ -71,14 +72,37 @@ interface Glue {
 }
 
 const MAX_PAGES = 65536;
+/** Idle instances kept per module and memory limit. */
+const MAX_IDLE = 16;
 
-/** Per-thread state: loaded glue modules. */
+/** Per-thread state: loaded glue modules and reusable instances. */
 export interface Runner {
-  run(task: RunTask): Promise<RunOutcome>;
+  /** Synchronous when a warm instance is available, so callers can skip an await. */
+  run(task: RunTask): RunOutcome | Promise<RunOutcome>;
+}
+
+/** The mutable part of a host context, rebound for every call on a reused instance. */
+interface HostBinding {
+  epochMs: number;
+  log: (entry: GuestLog) => void;
+}
+
+/**
+ * A live instance (a component's exports, or a core instance) with what it takes to put it
+ * back into its just-instantiated state: the initial memory bytes and global values.
+ */
+interface Warm {
+  call: Record<string, unknown>;
+  metered: WebAssembly.Exports[];
+  memories: { memory: WebAssembly.Memory; snapshot: Uint8Array }[];
+  globals: { global: WebAssembly.Global; value: unknown }[];
+  resettable: boolean;
+  host: HostBinding;
 }
 
 export function createRunner(): Runner {
   const glues = new Map<string, Promise<Glue>>();
+  const idle = new Map<string, Warm[]>();
   const loadGlue = (path: string): Promise<Glue> => {
     let g = glues.get(path);
     if (!g) {
@@ -88,106 +112,184 @@ export function createRunner(): Runner {
     return g;
   };
 
-  return {
-    async run(task) {
-      const logs: GuestLog[] = [];
-      const metered: WebAssembly.Exports[] = [];
-      const budget = BigInt.asIntN(64, task.fuel);
+  const instantiate = async (task: RunTask): Promise<Warm> => {
+    const metered: WebAssembly.Exports[] = [];
+    const memories: Warm['memories'] = [];
+    const host: HostBinding = { epochMs: task.epochMs, log: () => {} };
+    let resettable = true;
 
-      const instantiateCore = (
-        module: WebAssembly.Module,
-        imports: WebAssembly.Imports,
-        report: InstrumentReport | undefined,
-      ): WebAssembly.Instance => {
-        let imp = imports;
-        if (report?.memory) {
-          const maximum = Math.min(report.memory.maximumPages ?? MAX_PAGES, task.memoryPages);
-          if (report.memory.initialPages > maximum) {
-            throw new WasmTaskError(
-              'memory',
-              `memory limit exceeded: the module starts with ${report.memory.initialPages * 64} KiB, the limit is ${task.memoryPages * 64} KiB`,
-            );
-          }
-          const memory = new WebAssembly.Memory({ initial: report.memory.initialPages, maximum });
-          imp = { ...imports, [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.name]: memory } };
+    const instantiateCore = (
+      module: WebAssembly.Module,
+      imports: WebAssembly.Imports,
+      report: InstrumentReport | undefined,
+    ): WebAssembly.Instance => {
+      let imp = imports;
+      let memory: WebAssembly.Memory | undefined;
+      if (report?.memory) {
+        const maximum = Math.min(report.memory.maximumPages ?? MAX_PAGES, task.memoryPages);
+        if (report.memory.initialPages > maximum) {
+          throw new WasmTaskError(
+            'memory',
+            `memory limit exceeded: the module starts with ${report.memory.initialPages * 64} KiB, the limit is ${task.memoryPages * 64} KiB`,
+          );
         }
-        const instance = new WebAssembly.Instance(module, imp);
-        if (report) {
-          (instance.exports[FUEL_EXPORT] as WebAssembly.Global).value = budget;
-          metered.push(instance.exports);
-        }
-        return instance;
-      };
-
-      const fuelUsed = (): { used: bigint; exhausted: boolean } => {
-        let used = 0n;
-        let exhausted = false;
-        for (const e of metered) {
-          const left = (e[FUEL_EXPORT] as WebAssembly.Global).value as bigint;
-          if (left < 0n) exhausted = true;
-          used += left < 0n ? budget : budget - left;
-        }
-        // Several core instances meter separately; their sum is what the task used.
-        if (used > budget) exhausted = true;
-        return { used: exhausted ? budget : used, exhausted };
-      };
-      const growFailed = (): boolean =>
-        metered.some((e) => (e[GROW_FAILED_EXPORT] as WebAssembly.Global).value === 1);
-
-      const outcome = (ok: boolean, value: unknown, err?: unknown): RunOutcome => {
-        const { used, exhausted } = fuelUsed();
-        const grew = growFailed();
-        if (ok && !exhausted) return { ok, value, fuel: used, logs, growFailed: grew };
-        return {
-          ok: false,
-          error: classify(err, exhausted, grew, task),
-          fuel: used,
-          logs,
-          growFailed: grew,
-        };
-      };
-
-      try {
-        if (task.prepared.kind === 'core') {
-          const prepared = task.prepared;
-          const instance = instantiateCore(prepared.module, {}, prepared.report);
-          const fn = instance.exports[task.exportName] as (...a: unknown[]) => unknown;
-          return outcome(true, fn(...task.args));
-        }
-        const prepared = task.prepared;
-        const glue = await loadGlue(prepared.gluePath);
-        const host = strictImports(
-          hostImports({ epochMs: task.epochMs, log: (e) => logs.push(e) }),
-        );
-        const root = await glue.instantiate(
-          (name) => {
-            const m = prepared.modules[name];
-            if (!m)
-              throw new WasmTaskError(
-                'invalid-module',
-                `component asks for unknown core module ${name}`,
-              );
-            return m;
-          },
-          host,
-          (module, imports) => instantiateCore(module, imports, reportOf(prepared, module)),
-        );
-        const fn = root[task.exportName];
-        if (typeof fn !== 'function') {
-          throw new WasmTaskError('missing-export', `export ${task.exportName} not found`);
-        }
-        try {
-          const value = await fn(...task.args);
-          return outcome(true, task.returnsResult ? { tag: 'ok', val: value } : value);
-        } catch (err) {
-          if (task.returnsResult && isComponentError(err)) {
-            return outcome(true, { tag: 'err', val: err.payload });
-          }
-          throw err;
-        }
-      } catch (err) {
-        return outcome(false, undefined, err);
+        memory = new WebAssembly.Memory({ initial: report.memory.initialPages, maximum });
+        imp = { ...imports, [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.name]: memory } };
       }
+      const instance = new WebAssembly.Instance(module, imp);
+      if (report) {
+        metered.push(instance.exports);
+        if (!report.resettable) resettable = false;
+      } else resettable = false;
+      if (memory) memories.push({ memory, snapshot: new Uint8Array(0) });
+      return instance;
+    };
+
+    let call: Record<string, unknown>;
+    if (task.prepared.kind === 'core') {
+      call = instantiateCore(task.prepared.module, {}, task.prepared.report).exports;
+    } else {
+      const prepared = task.prepared;
+      const glue = await loadGlue(prepared.gluePath);
+      const imports = strictImports(
+        hostImports({
+          get epochMs() {
+            return host.epochMs;
+          },
+          log: (e) => host.log(e),
+        }),
+      );
+      call = await glue.instantiate(
+        (name) => {
+          const m = prepared.modules[name];
+          if (!m)
+            throw new WasmTaskError(
+              'invalid-module',
+              `component asks for unknown core module ${name}`,
+            );
+          return m;
+        },
+        imports,
+        (module, imp) => instantiateCore(module, imp, reportOf(prepared, module)),
+      );
+    }
+    // Snapshot the just-instantiated state so the instance can be reset after a clean call.
+    const globals: Warm['globals'] = [];
+    for (const e of metered) {
+      for (const [name, v] of Object.entries(e)) {
+        if (name.startsWith(GLOBAL_EXPORT_PREFIX)) {
+          const global = v as WebAssembly.Global;
+          globals.push({ global, value: global.value });
+        }
+      }
+    }
+    for (const m of memories) m.snapshot = new Uint8Array(m.memory.buffer).slice();
+    return { call, metered, memories, globals, resettable, host };
+  };
+
+  /** Put a warm instance back to its initial state; false when that is impossible. */
+  const reset = (w: Warm): boolean => {
+    if (!w.resettable) return false;
+    for (const m of w.memories) {
+      // memory cannot shrink: an instance whose memory grew is dropped
+      if (m.memory.buffer.byteLength !== m.snapshot.byteLength) return false;
+    }
+    for (const m of w.memories) new Uint8Array(m.memory.buffer).set(m.snapshot);
+    for (const g of w.globals) g.global.value = g.value;
+    for (const e of w.metered) (e[GROW_FAILED_EXPORT] as WebAssembly.Global).value = 0;
+    return true;
+  };
+
+  const release = (key: string, warm: Warm): void => {
+    if (!reset(warm)) return;
+    let list = idle.get(key);
+    if (!list) {
+      list = [];
+      idle.set(key, list);
+    }
+    if (list.length < MAX_IDLE) list.push(warm);
+  };
+
+  /**
+   * Call the export on a warm instance. Synchronous for synchronous exports, so that concurrent
+   * tasks on one thread never interleave between taking an instance and giving it back.
+   */
+  const call = (
+    key: string,
+    warm: Warm | undefined,
+    task: RunTask,
+    instantiateError?: unknown,
+  ): RunOutcome | Promise<RunOutcome> => {
+    const logs: GuestLog[] = [];
+    const budget = BigInt.asIntN(64, task.fuel);
+    const metered = warm?.metered ?? [];
+
+    const finish = (ok: boolean, value: unknown, err?: unknown): RunOutcome => {
+      let used = 0n;
+      let exhausted = false;
+      let grew = false;
+      for (const e of metered) {
+        const left = (e[FUEL_EXPORT] as WebAssembly.Global).value as bigint;
+        if (left < 0n) exhausted = true;
+        used += left < 0n ? budget : budget - left;
+        if ((e[GROW_FAILED_EXPORT] as WebAssembly.Global).value === 1) grew = true;
+      }
+      // Several core instances meter separately; their sum is what the task used.
+      if (used > budget) exhausted = true;
+      if (exhausted) used = budget;
+      if (warm) warm.host.log = () => {};
+      if (ok && !exhausted) {
+        // Only an instance that returned normally is reused; after a trap it is dropped.
+        if (warm && !grew) release(key, warm);
+        return { ok, value, fuel: used, logs, growFailed: grew };
+      }
+      return {
+        ok: false,
+        error: classify(err, exhausted, grew, task),
+        fuel: used,
+        logs,
+        growFailed: grew,
+      };
+    };
+
+    if (!warm) return finish(false, undefined, instantiateError);
+    warm.host.epochMs = task.epochMs;
+    warm.host.log = (e) => logs.push(e);
+    for (const e of metered) (e[FUEL_EXPORT] as WebAssembly.Global).value = budget;
+    const fn = warm.call[task.exportName];
+    if (typeof fn !== 'function') {
+      return finish(
+        false,
+        undefined,
+        new WasmTaskError('missing-export', `export ${task.exportName} not found`),
+      );
+    }
+    const settle = (value: unknown): RunOutcome =>
+      finish(true, task.returnsResult ? { tag: 'ok', val: value } : value);
+    const fail = (err: unknown): RunOutcome => {
+      if (task.returnsResult && isComponentError(err))
+        return finish(true, { tag: 'err', val: err.payload });
+      return finish(false, undefined, err);
+    };
+    let value: unknown;
+    try {
+      value = (fn as (...a: unknown[]) => unknown)(...task.args);
+    } catch (err) {
+      return fail(err);
+    }
+    if (value instanceof Promise) return value.then(settle, fail);
+    return settle(value);
+  };
+
+  return {
+    run(task) {
+      const key = `${task.prepared.cid}\u0000${task.memoryPages}`;
+      const warm = idle.get(key)?.pop();
+      if (warm) return call(key, warm, task);
+      return instantiate(task).then(
+        (w) => call(key, w, task),
+        (err: unknown) => call(key, undefined, task, err),
+      );
     },
   };
 }

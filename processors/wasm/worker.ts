@@ -4,6 +4,6 @@ import { createRunner, type RunOutcome, type RunTask } from './runner.ts';
 
 const runner = createRunner();
 
-export default function run(task: RunTask): Promise<RunOutcome> {
+export default function run(task: RunTask): RunOutcome | Promise<RunOutcome> {
   return runner.run(task);
 }

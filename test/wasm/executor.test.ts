@@ -266,6 +266,36 @@ describe('limits', () => {
   });
 });
 
+describe('instance reuse', () => {
+  it("starts every task from the module's initial state", async () => {
+    const cid = await f.add(
+      await watToWasm(`(module
+        (memory 1)
+        (global $g (mut i32) (i32.const 0))
+        (func (export "tick") (result i32)
+          (global.set $g (i32.add (global.get $g) (i32.const 1)))
+          (global.get $g))
+        (func (export "bump") (result i32)
+          (i32.store (i32.const 8) (i32.add (i32.load (i32.const 8)) (i32.const 1)))
+          (i32.load (i32.const 8)))
+        (func (export "grow") (result i32)
+          (drop (memory.grow (i32.const 1)))
+          (i32.store (i32.const 70000) (i32.add (i32.load (i32.const 70000)) (i32.const 1)))
+          (i32.add (memory.size) (i32.load (i32.const 70000)))))`),
+    );
+    for (const func of ['tick', 'bump', 'grow', 'tick', 'bump', 'grow']) {
+      const want = func === 'grow' ? 3 : 1;
+      expect(ok(await f.executor.execute({ rsc: cid, func, args: [] }))).toBe(want);
+    }
+    const strings = await f.component('strings');
+    const first = await f.executor.execute({ rsc: strings, func: 'greet', args: ['a'] });
+    for (let i = 0; i < 3; i++) {
+      const again = await f.executor.execute({ rsc: strings, func: 'greet', args: ['a'] });
+      expect([again.fuel, ok(again)]).toEqual([first.fuel, 'hello, a']);
+    }
+  });
+});
+
 describe('caching', () => {
   it('transpiles and compiles once per module CID and process, and reuses the disk cache', async () => {
     const cid = await f.component('strings');
