@@ -23,17 +23,22 @@ export function cborHead(major: number, n: number): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
 }
+
+/** Writes a head into `out` at `at`; returns the position after it. */
+function writeHead(out: Uint8Array, at: number, major: number, n: number): number {
+  if (n < 24) {
+    out[at] = (major << 5) | n;
+    return at + 1;
+  }
+  const head = cborHead(major, n);
+  out.set(head, at);
+  return at + head.length;
+}
+
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** DAG-CBOR map order: shorter keys first, then bytewise. */
 function compareKeys(a: Uint8Array, b: Uint8Array): number {
@@ -44,19 +49,55 @@ function compareKeys(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
+/** The same order for ASCII keys, where UTF-16 order is byte order. */
+function compareAsciiKeys(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 /** Encodes a map whose values are given as DAG-CBOR bytes. */
 export function composeMap(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
-  const keyed = entries.map(([k, v]) => {
-    const key = utf8.encode(k);
-    return { key, head: cborHead(3, key.length), value: v };
-  });
-  keyed.sort((a, b) => compareKeys(a.key, b.key));
-  const parts: Uint8Array[] = [cborHead(5, keyed.length)];
-  for (const e of keyed) parts.push(e.head, e.key, e.value);
-  return concat(parts);
+  // One allocation for the result; ASCII keys (the usual case) are written without TextEncoder.
+  const ascii = entries.every(([k]) => !NON_ASCII.test(k));
+  let sorted: Array<{ key: string; bytes: Uint8Array | null; value: Uint8Array }>;
+  if (ascii) {
+    sorted = entries.map(([key, value]) => ({ key, bytes: null, value }));
+    sorted.sort((a, b) => compareAsciiKeys(a.key, b.key));
+  } else {
+    sorted = entries.map(([key, value]) => ({ key, bytes: utf8.encode(key), value }));
+    sorted.sort((a, b) => compareKeys(a.bytes!, b.bytes!));
+  }
+  let size = headSize(sorted.length);
+  for (const e of sorted) {
+    const keyLength = e.bytes === null ? e.key.length : e.bytes.length;
+    size += headSize(keyLength) + keyLength + e.value.length;
+  }
+  const out = new Uint8Array(size);
+  let at = writeHead(out, 0, 5, sorted.length);
+  for (const e of sorted) {
+    if (e.bytes === null) {
+      const k = e.key;
+      at = writeHead(out, at, 3, k.length);
+      for (let i = 0; i < k.length; i++) out[at++] = k.charCodeAt(i);
+    } else {
+      at = writeHead(out, at, 3, e.bytes.length);
+      out.set(e.bytes, at);
+      at += e.bytes.length;
+    }
+    out.set(e.value, at);
+    at += e.value.length;
+  }
+  return out;
 }
 
 /** Encodes a list whose items are given as DAG-CBOR bytes. */
 export function composeList(items: readonly Uint8Array[]): Uint8Array {
-  return concat([cborHead(4, items.length), ...items]);
+  let size = headSize(items.length);
+  for (const item of items) size += item.length;
+  const out = new Uint8Array(size);
+  let at = writeHead(out, 0, 4, items.length);
+  for (const item of items) {
+    out.set(item, at);
+    at += item.length;
+  }
+  return out;
 }

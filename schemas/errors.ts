@@ -5,6 +5,13 @@
  * @module
  */
 
+/** Messages quote parts of the input; a hostile input must not make a megabyte message. */
+const MAX_QUOTED = 300;
+
+function clip(text: string): string {
+  return text.length <= MAX_QUOTED ? text : `${text.slice(0, MAX_QUOTED)}…(${text.length} chars)`;
+}
+
 /** Base class: every formats error is terminal bad input. */
 export class FormatError extends Error {
   override name = 'FormatError';
@@ -22,7 +29,7 @@ export class DecodeError extends FormatError {
   /** What was wrong, without the location. */
   readonly reason: string;
   constructor(codec: string, offset: number, reason: string, options?: ErrorOptions) {
-    super(`${codec} at byte ${offset}: ${reason}`, options);
+    super(`${codec} at byte ${offset}: ${clip(reason)}`, options);
     this.codec = codec;
     this.offset = offset;
     this.reason = reason;
@@ -42,7 +49,7 @@ export class SchemaError extends FormatError {
   /** What was wrong there. */
   readonly reason: string;
   constructor(path: string, reason: string, options?: ErrorOptions) {
-    super(path === '' ? reason : `${path}: ${reason}`, options);
+    super(path === '' ? clip(reason) : `${clip(path)}: ${clip(reason)}`, options);
     this.path = path;
     this.reason = reason;
   }

@@ -39,13 +39,15 @@ function expectMap(value: unknown, path: string): IpldMap {
 }
 
 function expectString(value: unknown, path: string): string {
-  if (typeof value !== 'string') throw new SchemaError(path, `expected a string, got ${kindOf(value)}`);
+  if (typeof value !== 'string')
+    throw new SchemaError(path, `expected a string, got ${kindOf(value)}`);
   return value;
 }
 
 function expectLinks(value: unknown, path: string): CID[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new SchemaError(path, `expected a list of links, got ${kindOf(value)}`);
+  if (!Array.isArray(value))
+    throw new SchemaError(path, `expected a list of links, got ${kindOf(value)}`);
   return value.map((v, i) => {
     const cid = CID.asCID(v);
     if (cid === null) throw new SchemaError(`${path}[${i}]`, `expected a link, got ${kindOf(v)}`);
@@ -53,9 +55,17 @@ function expectLinks(value: unknown, path: string): CID[] {
   });
 }
 
+/** Keys longer than this are abbreviated in paths, so a hostile key cannot make a huge message. */
+const MAX_KEY_IN_PATH = 64;
+
+function shortKey(key: string): string {
+  return key.length <= MAX_KEY_IN_PATH ? key : `${key.slice(0, 32)}…(${key.length} chars)`;
+}
+
 function join(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
-  return path === '' ? key : `${path}.${key}`;
+  const k = shortKey(key);
+  return path === '' ? k : `${path}.${k}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -71,10 +81,16 @@ export function readAwait(value: unknown, path: string): Await | null {
   const selector = keys.find((k) => k.startsWith('await/'));
   if (selector === undefined) return null;
   if (!(AWAIT_SELECTORS as readonly string[]).includes(selector)) {
-    throw new SchemaError(join(path, selector), `unknown await selector (expected ${AWAIT_SELECTORS.join(', ')})`);
+    throw new SchemaError(
+      join(path, selector),
+      `unknown await selector (expected ${AWAIT_SELECTORS.join(', ')})`,
+    );
   }
   if (keys.length !== 1) {
-    throw new SchemaError(path, `an await must have exactly one key, found ${keys.join(', ')}`);
+    throw new SchemaError(
+      path,
+      `an await must have exactly one key, found ${keys.map(shortKey).join(', ')}`,
+    );
   }
   const cid = CID.asCID(value[selector]);
   if (cid === null) {
@@ -84,7 +100,11 @@ export function readAwait(value: unknown, path: string): Await | null {
 }
 
 /** Every promise found anywhere in a value, with its path. */
-export function findAwaits(value: unknown, path: string, out: Array<Await & { path: string }> = []): Array<Await & { path: string }> {
+export function findAwaits(
+  value: unknown,
+  path: string,
+  out: Array<Await & { path: string }> = [],
+): Array<Await & { path: string }> {
   // Iterative walk: inputs can be deep and wide.
   const stack: Array<[unknown, string]> = [[value, path]];
   while (stack.length > 0) {
@@ -109,15 +129,32 @@ export function findAwaits(value: unknown, path: string, out: Array<Await & { pa
 
 /** Parses and normalises an instruction. */
 export function parseInstruction(value: unknown, path = ''): Instruction {
+  return readInstruction(value, path, []);
+}
+
+/** {@link parseInstruction}, collecting the promises it validates into `awaits`. */
+function readInstruction(
+  value: unknown,
+  path: string,
+  awaits: Array<Await & { path: string }>,
+  validRsc?: Set<string>,
+): Instruction {
   const map = expectMap(value, path);
   const rsc = expectString(map.rsc, join(path, 'rsc'));
   const op = expectString(map.op, join(path, 'op'));
   if (op === '') throw new SchemaError(join(path, 'op'), 'must not be empty');
-  if (rsc.startsWith('ipfs://')) {
+  if (validRsc?.has(rsc) === true) {
+    // Tasks of a workflow usually share their resource: it was checked once.
+  } else if (rsc.startsWith('ipfs://')) {
     try {
       CID.parse(rsc.slice('ipfs://'.length));
+      validRsc?.add(rsc);
     } catch (err) {
-      throw new SchemaError(join(path, 'rsc'), `not a CID after ipfs://: ${(err as Error).message}`, { cause: err });
+      throw new SchemaError(
+        join(path, 'rsc'),
+        `not a CID after ipfs://: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   } else if (!/^[a-z][a-z0-9+.-]*:/i.test(rsc)) {
     throw new SchemaError(join(path, 'rsc'), 'expected a URI such as ipfs://<cid>');
@@ -130,10 +167,13 @@ export function parseInstruction(value: unknown, path = ''): Instruction {
     const func = expectString(inputMap.func, join(inputPath, 'func'));
     if (func === '') throw new SchemaError(join(inputPath, 'func'), 'must not be empty');
     if (!Array.isArray(inputMap.args)) {
-      throw new SchemaError(join(inputPath, 'args'), `expected a list, got ${kindOf(inputMap.args)}`);
+      throw new SchemaError(
+        join(inputPath, 'args'),
+        `expected a list, got ${kindOf(inputMap.args)}`,
+      );
     }
   }
-  findAwaits(input, join(path, 'input')); // validates every promise
+  findAwaits(input, join(path, 'input'), awaits); // validates every promise
   return { rsc, op, input, nnc: parseNonce(map.nnc, join(path, 'nnc')) };
 }
 
@@ -158,7 +198,10 @@ export function readLimits(meta: unknown, path = 'meta'): TaskLimits {
     if (!(key in meta)) continue;
     const n = asNumber(meta[key]);
     if (n === undefined || !(n >= 0)) {
-      throw new SchemaError(join(path, key), `expected a non-negative number, got ${kindOf(meta[key])}`);
+      throw new SchemaError(
+        join(path, key),
+        `expected a non-negative number, got ${kindOf(meta[key])}`,
+      );
     }
     limits[key] = n;
   }
@@ -167,28 +210,53 @@ export function readLimits(meta: unknown, path = 'meta'): TaskLimits {
 
 /** Parses and normalises a task. */
 export function parseTask(value: unknown, path = ''): Task {
+  return readTask(value, path, { awaits: [], limits: {} });
+}
+
+/** What {@link readTask} finds on the way, so parseWorkflow does not walk the task again. */
+interface TaskFindings {
+  awaits: Array<Await & { path: string }>;
+  limits: TaskLimits;
+  /** `ipfs://` resources already validated in this workflow. */
+  validRsc?: Set<string>;
+}
+
+function readTask(value: unknown, path: string, found: TaskFindings): Task {
   const map = expectMap(value, path);
   const runPath = join(path, 'run');
   if (CID.asCID(map.run) !== null) {
-    throw new SchemaError(runPath, 'instructions by reference are not supported: inline the instruction');
+    throw new SchemaError(
+      runPath,
+      'instructions by reference are not supported: inline the instruction',
+    );
   }
-  const run = parseInstruction(map.run, runPath);
+  const run = readInstruction(map.run, runPath, found.awaits, found.validRsc);
   const cause = CID.asCID(map.cause) ?? null;
   const meta = map.meta === undefined ? {} : map.meta;
-  readLimits(meta, join(path, 'meta'));
+  found.limits = readLimits(meta, join(path, 'meta'));
   return { run, cause, meta, prf: expectLinks(map.prf, join(path, 'prf')) };
+}
+
+/** A cheap exact key for a CID (its bytes as a latin1 string), for maps of CIDs. */
+function cidKey(cid: CID): string {
+  const bytes = cid.bytes;
+  let key = '';
+  for (let i = 0; i < bytes.length; i++) key += String.fromCharCode(bytes[i]!);
+  return key;
 }
 
 /** Parses a receipt. */
 export function parseReceipt(value: unknown, path = ''): Receipt {
   const map = expectMap(value, path);
   const ran = CID.asCID(map.ran);
-  if (ran === null) throw new SchemaError(join(path, 'ran'), `expected a link, got ${kindOf(map.ran)}`);
+  if (ran === null)
+    throw new SchemaError(join(path, 'ran'), `expected a link, got ${kindOf(map.ran)}`);
   const out = map.out;
   if (!Array.isArray(out) || out.length !== 2 || (out[0] !== 'ok' && out[0] !== 'error')) {
     throw new SchemaError(join(path, 'out'), 'expected ["ok" | "error", value]');
   }
-  const iss = map.iss === undefined || map.iss === null ? null : expectString(map.iss, join(path, 'iss'));
+  const iss =
+    map.iss === undefined || map.iss === null ? null : expectString(map.iss, join(path, 'iss'));
   return {
     ran,
     out: [out[0], out[1]!] as Receipt['out'],
@@ -203,13 +271,16 @@ export function instructionValue(i: Instruction): IpldMap {
   return { rsc: i.rsc, op: i.op, input: i.input, nnc: i.nnc };
 }
 
+const CBOR_NULL = Uint8Array.of(0xf6);
+const CBOR_EMPTY_LIST = Uint8Array.of(0x80);
+
 /** Encoded bytes of a task, composed from its already-encoded instruction. */
 export function encodeTask(task: Task, instructionBytes: Uint8Array): Uint8Array {
   return composeMap([
     ['run', instructionBytes],
-    ['cause', dagCbor.encode(task.cause)],
+    ['cause', task.cause === null ? CBOR_NULL : dagCbor.encode(task.cause)],
     ['meta', dagCbor.encode(task.meta)],
-    ['prf', dagCbor.encode(task.prf)],
+    ['prf', task.prf.length === 0 ? CBOR_EMPTY_LIST : dagCbor.encode(task.prf)],
   ]);
 }
 
@@ -307,7 +378,10 @@ const TASK_KEYS = new Set(['run', 'cause', 'meta', 'prf']);
  * @throws {SchemaError} a value of the wrong shape (with the path)
  * @throws {WorkflowError} a cycle or a duplicate instruction
  */
-export function parseWorkflow(input: Uint8Array | string | IpldValue, options: ParseWorkflowOptions = {}): ParsedWorkflow {
+export function parseWorkflow(
+  input: Uint8Array | string | IpldValue,
+  options: ParseWorkflowOptions = {},
+): ParsedWorkflow {
   const hasher = options.hasher ?? DEFAULT_HASHER;
   let value: unknown = input;
   if (typeof input === 'string') value = decodeAuto(new TextEncoder().encode(input), options).value;
@@ -325,27 +399,35 @@ export function parseWorkflow(input: Uint8Array | string | IpldValue, options: P
   if (!Array.isArray(root.tasks)) {
     throw new SchemaError(tasksPath, `expected a list of tasks, got ${kindOf(root.tasks)}`);
   }
-  if (root.tasks.length === 0) throw new SchemaError(tasksPath, 'a workflow needs at least one task');
+  if (root.tasks.length === 0)
+    throw new SchemaError(tasksPath, 'a workflow needs at least one task');
 
   const warnings: string[] = [];
   const tasks: ParsedTask[] = [];
   const byInstruction = new Map<string, number>();
   const taskBytes: Uint8Array[] = [];
+  const validRsc = new Set<string>();
   root.tasks.forEach((raw, index) => {
     const path = `${tasksPath}[${index}]`;
-    const task = parseTask(raw, path);
+    const found: TaskFindings = { awaits: [], limits: {}, validRsc };
+    const task = readTask(raw, path, found);
     for (const k of Object.keys(raw as IpldMap)) {
-      if (!TASK_KEYS.has(k)) warnings.push(`${path}.${k}: unknown key, not part of the task's CID`);
+      if (!TASK_KEYS.has(k))
+        warnings.push(`${join(path, k)}: unknown key, not part of the task's CID`);
     }
     for (const k of Object.keys((raw as IpldMap).run as IpldMap)) {
-      if (!INSTRUCTION_KEYS.has(k)) warnings.push(`${path}.run.${k}: unknown key, not part of the instruction's CID`);
+      if (!INSTRUCTION_KEYS.has(k))
+        warnings.push(`${join(`${path}.run`, k)}: unknown key, not part of the instruction's CID`);
     }
     const instructionBytes = dagCbor.encode(instructionValue(task.run));
     const instruction = cidOfBytes(instructionBytes, hasher);
-    const key = instruction.toString();
+    const key = cidKey(instruction);
     const first = byInstruction.get(key);
     if (first !== undefined) {
-      throw new WorkflowError(path, `duplicate instruction ${key} (same as ${tasksPath}[${first}]); add a nonce to run it twice`);
+      throw new WorkflowError(
+        path,
+        `duplicate instruction ${instruction.toString()} (same as ${tasksPath}[${first}]); add a nonce to run it twice`,
+      );
     }
     byInstruction.set(key, index);
     const bytes = encodeTask(task, instructionBytes);
@@ -357,9 +439,9 @@ export function parseWorkflow(input: Uint8Array | string | IpldValue, options: P
       instructionBytes,
       taskCid: cidOfBytes(bytes, hasher),
       invocation: cidOfBytes(encodeInvocation(bytes), hasher),
-      awaits: findAwaits(task.run.input, `${path}.run.input`),
+      awaits: found.awaits,
       dependsOn: [],
-      limits: readLimits(task.meta, `${path}.meta`),
+      limits: found.limits,
     });
   });
 
@@ -367,13 +449,16 @@ export function parseWorkflow(input: Uint8Array | string | IpldValue, options: P
   for (const t of tasks) {
     const deps = new Set<number>();
     for (const a of t.awaits) {
-      const dep = byInstruction.get(a.instruction.toString());
+      const dep = byInstruction.get(cidKey(a.instruction));
       if (dep === undefined) external.push({ ...a, task: t.index });
       else deps.add(dep);
     }
     t.dependsOn = [...deps];
   }
-  const order = topologicalOrder(tasks.map((t) => t.dependsOn), tasksPath);
+  const order = topologicalOrder(
+    tasks.map((t) => t.dependsOn),
+    tasksPath,
+  );
 
   const bytes = composeMap([['tasks', composeList(taskBytes)]]);
   return {

@@ -1,0 +1,246 @@
+import * as ipldDagCbor from '@ipld/dag-cbor';
+import * as ipldDagJson from '@ipld/dag-json';
+import fc from 'fast-check';
+import { CID } from 'multiformats/cid';
+import { describe, expect, it } from 'vitest';
+import {
+  DecodeError,
+  EncodeError,
+  IpldFloat,
+  dagCbor,
+  dagJson,
+  decodeAuto,
+  type IpldValue,
+} from '../../schemas/index.ts';
+import { describeIpld, fromHex, hex, ipldValue } from './arbitraries.ts';
+
+const LINK = CID.parse('bafyrmihmxmsbt4n3g6dzmj7rho34mzfbaoqqbsfcq7etsogslqftbyj7du');
+// FC_RUNS=20000 for a deeper search than the default run.
+const RUNS = { numRuns: Number(process.env.FC_RUNS ?? 500) };
+
+describe('DAG-CBOR', () => {
+  it('decode ∘ encode is the identity on IPLD values, and re-encoding is byte-exact', () => {
+    fc.assert(
+      fc.property(ipldValue(), (value) => {
+        const bytes = dagCbor.encode(value);
+        const back = dagCbor.decode(bytes);
+        expect(describeIpld(back)).toEqual(describeIpld(value));
+        expect(hex(dagCbor.encode(back))).toBe(hex(bytes));
+      }),
+      RUNS,
+    );
+  });
+
+  it('writes the same bytes as @ipld/dag-cbor for values without integral floats', () => {
+    fc.assert(
+      fc.property(ipldValue({ plainFloats: true }), (value) => {
+        expect(hex(dagCbor.encode(value))).toBe(hex(ipldDagCbor.encode(value)));
+      }),
+      RUNS,
+    );
+  });
+
+  it('reads what @ipld/dag-cbor writes', () => {
+    fc.assert(
+      fc.property(ipldValue({ plainFloats: true }), (value) => {
+        const bytes = ipldDagCbor.encode(value);
+        expect(hex(dagCbor.encode(dagCbor.decode(bytes)))).toBe(hex(bytes));
+      }),
+      RUNS,
+    );
+  });
+
+  it('encodes known vectors', () => {
+    const cases: Array<[unknown, string]> = [
+      [0, '00'],
+      [23, '17'],
+      [24, '1818'],
+      [-1, '20'],
+      [-25, '3818'],
+      [2 ** 32, '1b0000000100000000'],
+      [0xffff_ffff_ffff_ffffn, '1bffffffffffffffff'],
+      [-0x8000_0000_0000_0000n, '3b7fffffffffffffff'],
+      [5n, '05'],
+      [new IpldFloat(1), 'fb3ff0000000000000'],
+      [1.5, 'fb3ff8000000000000'],
+      [new IpldFloat(-0), 'fb8000000000000000'],
+      [-0, '00'], // a plain -0 is the integer 0
+      [2 ** 64, 'fb43f0000000000000'], // an integral number beyond the safe range is a float
+      [null, 'f6'],
+      [true, 'f5'],
+      [false, 'f4'],
+      ['', '60'],
+      ['é', '62c3a9'],
+      [new Uint8Array([1, 2]), '420102'],
+      [[], '80'],
+      [{}, 'a0'],
+      // keys sorted by length, then bytewise
+      [{ bb: 1, a: 2, c: 3, é: 4 }, 'a4616102616303626262016' + '2c3a904'],
+      [LINK, 'd82a58250001711620ecbb2419f1bb37879627f13bb7c664a103a100c8a287c93938d25c0b30e13f1d'],
+    ];
+    for (const [value, expected] of cases)
+      expect(hex(dagCbor.encode(value)), String(value)).toBe(expected);
+  });
+
+  it('sorts non-ASCII keys by their UTF-8 bytes', () => {
+    // UTF-16 order would put U+FF61 (3 UTF-8 bytes: ef bd a1) after U+10000 (surrogates d800…),
+    // while UTF-8 byte order puts the shorter first.
+    const value = { '\u{10000}': 1, '\uff61': 2 };
+    expect(hex(dagCbor.encode(value))).toBe(hex(ipldDagCbor.encode(value)));
+    expect(Object.keys(dagCbor.decode(dagCbor.encode(value)) as object)).toEqual([
+      '\uff61',
+      '\u{10000}',
+    ]);
+  });
+
+  it('refuses values outside the data model with EncodeError', () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = { again: circular };
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const bad: unknown[] = [
+      NaN,
+      Infinity,
+      new IpldFloat(NaN),
+      new IpldFloat(-Infinity),
+      undefined,
+      { a: undefined },
+      [1, undefined],
+      2n ** 64n,
+      -(2n ** 63n) - 1n,
+      new Map([['a', 1]]),
+      new Set([1]),
+      new Date(0),
+      () => 1,
+      Symbol('x'),
+      '\ud800',
+      circular,
+      deep,
+    ];
+    for (const value of bad)
+      expect(() => dagCbor.encode(value), String(typeof value)).toThrow(EncodeError);
+  });
+
+  it('encodes long and non-ASCII strings exactly', () => {
+    for (const s of [
+      'a'.repeat(23),
+      'a'.repeat(24),
+      'a'.repeat(63),
+      'a'.repeat(64),
+      'é'.repeat(100),
+      '€'.repeat(30000),
+      '𝄞x'.repeat(10),
+    ]) {
+      expect(hex(dagCbor.encode(s))).toBe(hex(ipldDagCbor.encode(s)));
+    }
+  });
+
+  it('is not confused by a getter that encodes while it encodes', () => {
+    const inner = { x: 'inner' };
+    const outer = {
+      get a() {
+        return hex(dagCbor.encode(inner));
+      },
+    };
+    expect(dagCbor.decode(dagCbor.encode(outer))).toEqual({ a: hex(dagCbor.encode(inner)) });
+  });
+});
+
+describe('DAG-JSON', () => {
+  it('decode ∘ encode is the identity on IPLD values', () => {
+    fc.assert(
+      fc.property(ipldValue({ json: true }), (value) => {
+        const text = dagJson.stringify(value);
+        const back = dagJson.decode(text);
+        expect(describeIpld(back)).toEqual(describeIpld(value));
+        expect(dagJson.stringify(back)).toBe(text);
+        // the same value, so the same DAG-CBOR bytes and CID
+        expect(hex(dagCbor.encode(back))).toBe(hex(dagCbor.encode(value)));
+      }),
+      RUNS,
+    );
+  });
+
+  it('reads what @ipld/dag-json writes', () => {
+    fc.assert(
+      fc.property(ipldValue({ json: true, plainFloats: true }), (value) => {
+        const bytes = ipldDagJson.encode(value);
+        expect(hex(dagCbor.encode(dagJson.decode(bytes)))).toBe(
+          hex(dagCbor.encode(ipldDagJson.decode(bytes))),
+        );
+      }),
+      RUNS,
+    );
+  });
+
+  it('writes links, bytes and floats in the DAG-JSON forms', () => {
+    expect(
+      dagJson.stringify({
+        l: LINK,
+        b: new Uint8Array([1, 2, 3]),
+        f: new IpldFloat(1),
+        i: 1,
+        z: new IpldFloat(-0),
+      }),
+    ).toBe(`{"b":{"/":{"bytes":"AQID"}},"f":1.0,"i":1,"l":{"/":"${LINK.toString()}"},"z":-0.0}`);
+  });
+});
+
+describe("Homestar's number rules (serde_json)", () => {
+  // The Rust reference reads JSON numbers with serde_json: an integer that fits u64 or i64 is an
+  // integer; any other integer literal, and every literal with a fraction or exponent, is an f64.
+  // Homestar's own fixtures depend on it: "fuel": 18446744073709552000 is the float 2^64.
+  const read = (text: string): IpldValue => dagJson.decode(text);
+
+  it('keeps integers up to u64::MAX and down to i64::MIN as integers', () => {
+    expect(read('18446744073709551615')).toBe(0xffff_ffff_ffff_ffffn);
+    expect(read('-9223372036854775808')).toBe(-0x8000_0000_0000_0000n);
+    expect(read('9007199254740991')).toBe(Number.MAX_SAFE_INTEGER);
+    expect(read('9007199254740992')).toBe(2n ** 53n);
+    expect(hex(dagCbor.encode(read('18446744073709551615')))).toBe('1bffffffffffffffff');
+  });
+
+  it('turns integers above u64 and below i64 into floats', () => {
+    expect(read('18446744073709551616')).toBe(2 ** 64);
+    expect(read('18446744073709552000')).toBe(2 ** 64);
+    expect(read('-9223372036854775809')).toBe(-(2 ** 63));
+    expect(read('100000000000000000000000')).toBe(1e23);
+    expect(hex(dagCbor.encode(read('18446744073709552000')))).toBe('fb43f0000000000000');
+    expect(hex(dagCbor.encode(read('-9223372036854775809')))).toBe('fbc3e0000000000000');
+  });
+
+  it('keeps 1.0 a float and 1 an integer', () => {
+    expect(read('1.0')).toStrictEqual(new IpldFloat(1));
+    expect(read('1')).toBe(1);
+    expect(read('1e3')).toStrictEqual(new IpldFloat(1000));
+    expect(read('-0.0')).toStrictEqual(new IpldFloat(-0));
+    expect(read('0.5')).toBe(0.5);
+    expect(hex(dagCbor.encode(read('1.0')))).toBe('fb3ff0000000000000');
+    expect(hex(dagCbor.encode(read('1')))).toBe('01');
+    expect(dagJson.stringify(read('[1.0, 1, 1e3]'))).toBe('[1.0,1,1000.0]');
+  });
+
+  it('keeps integral floats as floats through DAG-CBOR too', () => {
+    expect(dagCbor.decode(fromHex('fb3ff0000000000000'))).toStrictEqual(new IpldFloat(1));
+    expect(dagCbor.decode(fromHex('fb43f0000000000000'))).toBe(2 ** 64);
+    expect(dagCbor.decode(fromHex('01'))).toBe(1);
+  });
+});
+
+describe('decodeAuto', () => {
+  it('tells DAG-JSON from DAG-CBOR by the first non-blank byte', () => {
+    expect(decodeAuto(new TextEncoder().encode(' \n{"a": 1}'))).toEqual({
+      value: { a: 1 },
+      codec: 'dag-json',
+    });
+    expect(decodeAuto(new TextEncoder().encode('[1]'))).toEqual({ value: [1], codec: 'dag-json' });
+    expect(decodeAuto(dagCbor.encode({ a: 1 }))).toEqual({ value: { a: 1 }, codec: 'dag-cbor' });
+  });
+
+  it('names the codec and the offset when neither fits', () => {
+    expect(() => decodeAuto(new TextEncoder().encode('{"a": }'))).toThrow(
+      /^dag-json at byte \d+: /,
+    );
+    expect(() => decodeAuto(fromHex('a1'))).toThrow(DecodeError);
+  });
+});
