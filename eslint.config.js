@@ -19,12 +19,27 @@ export default tseslint.config(
     },
   },
   {
+    // Sources run on Node 22, whose V8 has no explicit resource management syntax; vitest
+    // transpiles tests, so only they may write `await using`.
+    files: ['**/*.ts'],
+    ignores: ['**/*.test.ts', 'test/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "VariableDeclaration[kind='await using'], VariableDeclaration[kind='using']",
+          message: 'Node 22 cannot run `using` declarations: close in a finally block.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
     // Command-line faces, scripts, tests and benchmarks may print.
-    files: ['cli/**', 'bench/**', 'test/**', 'infra/**', '**/*.test.ts'],
+    files: ['cli/**', 'bench/**', 'test/**', 'infra/**', 'examples/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -1,6 +1,11 @@
 // The `ipvm` command line. Each command lives in its own module under cli/commands/.
 import { Command, CommanderError } from 'commander';
+import { registerAdd } from './commands/add.ts';
+import { registerCar } from './commands/car.ts';
 import { registerInspect } from './commands/inspect.ts';
+import { registerRun } from './commands/run.ts';
+import { registerSql } from './commands/sql.ts';
+import { registerStart } from './commands/start.ts';
 
 const program = new Command('ipvm')
   .description('An IPVM node: content-addressed WebAssembly compute over content-addressed data')
@@ -9,6 +14,11 @@ const program = new Command('ipvm')
   .exitOverride();
 
 registerInspect(program);
+registerRun(program);
+registerStart(program);
+registerAdd(program);
+registerCar(program);
+registerSql(program);
 
 try {
   await program.parseAsync(process.argv);

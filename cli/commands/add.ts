@@ -22,8 +22,13 @@ export function registerAdd(program: Command, ctx: ContentCommandContext = {}): 
     .option('--data-dir <dir>', 'data directory (default: $IPVM_DATA_DIR or .ipvm)')
     .action(async (file: string, opts: { dataDir?: string }) => {
       const dataDir = resolveDataDir(opts.dataDir, ctx.env ?? process.env);
-      await using store = await createHeliaContentStore({ dataDir });
-      const cid = await store.add(createReadStream(file) as AsyncIterable<Uint8Array>);
-      print(cid.toString());
+      // Node 22 has no `await using`: close explicitly.
+      const store = await createHeliaContentStore({ dataDir });
+      try {
+        const cid = await store.add(createReadStream(file) as AsyncIterable<Uint8Array>);
+        print(cid.toString());
+      } finally {
+        await store.close();
+      }
     });
 }

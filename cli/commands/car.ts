@@ -23,15 +23,20 @@ export function registerCar(program: Command, ctx: ContentCommandContext = {}): 
     .option('--data-dir <dir>', 'data directory (default: $IPVM_DATA_DIR or .ipvm)')
     .action(async (cids: string[], opts: { output: string; dataDir?: string }) => {
       const roots = cids.map((c) => parseResource(c));
-      await using store = await createHeliaContentStore({
+      // Node 22 has no `await using`: close explicitly.
+      const store = await createHeliaContentStore({
         dataDir: resolveDataDir(opts.dataDir, env),
       });
-      const out = createWriteStream(opts.output);
-      await store.exportCar(roots, async (chunk) => {
-        if (!out.write(chunk)) await once(out, 'drain');
-      });
-      out.end();
-      await once(out, 'finish');
+      try {
+        const out = createWriteStream(opts.output);
+        await store.exportCar(roots, async (chunk) => {
+          if (!out.write(chunk)) await once(out, 'drain');
+        });
+        out.end();
+        await once(out, 'finish');
+      } finally {
+        await store.close();
+      }
     });
   car
     .command('import')
@@ -39,11 +44,15 @@ export function registerCar(program: Command, ctx: ContentCommandContext = {}): 
     .argument('<file>', 'CAR file to read')
     .option('--data-dir <dir>', 'data directory (default: $IPVM_DATA_DIR or .ipvm)')
     .action(async (file: string, opts: { dataDir?: string }) => {
-      await using store = await createHeliaContentStore({
+      const store = await createHeliaContentStore({
         dataDir: resolveDataDir(opts.dataDir, env),
       });
-      const roots = await store.importCar(createReadStream(file) as AsyncIterable<Uint8Array>);
-      for (const root of roots) print(root.toString());
+      try {
+        const roots = await store.importCar(createReadStream(file) as AsyncIterable<Uint8Array>);
+        for (const root of roots) print(root.toString());
+      } finally {
+        await store.close();
+      }
     });
   return car;
 }

@@ -1,0 +1,110 @@
+// `ipvm run FILE`: run a workflow on a node and print each receipt as it arrives.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { dagJson } from '../../schemas/codecs.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
+import type { ReceiptEvent } from '../../schemas/events.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { readInput } from '../io.ts';
+import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
+
+/** One line of `ipvm run --json`. */
+export interface RunLine {
+  instruction: string;
+  receipt: string;
+  workflow: string;
+  func: string;
+  out: ['ok' | 'error', unknown];
+  replayed: boolean;
+  fuel: number | null;
+  durationMs: number | null;
+}
+
+/** IPLD → plain JSON through DAG-JSON (links become {"/": cid}, bytes {"/": {"bytes": …}}). */
+export function toJson(value: IpldValue): unknown {
+  return JSON.parse(dagJson.stringify(value)) as unknown;
+}
+
+function line(r: ReceiptEvent, replayed: boolean): RunLine {
+  const input = r.run.input as { func?: unknown } | null;
+  return {
+    instruction: r.instruction.toString(),
+    receipt: r.receipt.toString(),
+    workflow: r.workflow?.toString() ?? '',
+    func: typeof input?.func === 'string' ? input.func : r.run.op,
+    out: [r.body.out[0], toJson(r.body.out[1])],
+    replayed,
+    fuel: r.fuel,
+    durationMs: r.durationMs,
+  };
+}
+
+export function registerRun(program: Command): void {
+  nodeOptions(
+    program
+      .command('run')
+      .description('Run a workflow on the node and print its receipts; exits 1 if the workflow fails')
+      .argument('<file>', 'workflow file (DAG-JSON, DAG-CBOR or {name, workflow}), or - for stdin')
+      .option('--json', 'one JSON object per receipt, then one for the workflow'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ipvm run examples/workflows/add-one.json\n  ipvm run --json --data-dir /tmp/node workflow.json | jq .out',
+    )
+    .action(async (file: string, flags: NodeFlags & { json?: boolean }) => {
+      const bytes = await readInput(file, readFile);
+      const parsed = parseWorkflow(bytes); // located errors before anything starts
+      const opened = await openNode(flags);
+      try {
+      const { node } = opened;
+      const seen = new Set<string>();
+      let replayedCount = 0;
+      const print = (r: ReceiptEvent, replayed: boolean): void => {
+        const key = r.instruction.toString();
+        if (seen.has(key)) return;
+        seen.add(key);
+        if (replayed) replayedCount++;
+        const l = line(r, replayed);
+        if (flags.json === true) process.stdout.write(JSON.stringify(l) + '\n');
+        else {
+          const mark = l.out[0] === 'ok' ? 'ok ' : 'ERR';
+          const value = JSON.stringify(l.out[1]);
+          process.stdout.write(`${mark} ${l.func} ${l.instruction}${replayed ? ' (replayed)' : ''} → ${value.length > 200 ? value.slice(0, 200) + '…' : value}\n`);
+        }
+      };
+      const sub = node.receipts(parsed.cid).subscribe((r) => print(r, r.replayed));
+      await node.submit(bytes);
+      const end = await node.ended(parsed.cid);
+      sub.unsubscribe();
+      // A workflow that already ran ends at once: its receipts come from the memo.
+      for (const t of parsed.tasks) {
+        const entry = node.memo.get(t.instruction.toString());
+        if (entry === undefined || seen.has(t.instruction.toString())) continue;
+        print({ type: 'receipt', instruction: entry.instruction, invocation: entry.invocation, receipt: entry.receipt, workflow: parsed.cid, run: t.task.run, body: entry.body, replayed: true, fuel: null, durationMs: null, executor: node.nodeId, at: Date.now() }, true);
+      }
+      const { executed } = opened.stats();
+      const summary = {
+        workflow: parsed.cid.toString(),
+        status: end.type === 'workflow/completed' ? 'completed' : 'failed',
+        tasks: parsed.tasks.length,
+        executed,
+        replayed: replayedCount,
+        failed: end.failed.map(String),
+        reason: end.reason,
+      };
+      if (flags.json === true) process.stdout.write(JSON.stringify(summary) + '\n');
+      else {
+        const notRun = summary.tasks - executed - replayedCount;
+        process.stderr.write(
+          `workflow ${summary.workflow} ${summary.status}: ${summary.tasks} tasks, ${executed} executed, ${replayedCount} replayed` +
+            (notRun > 0 ? `, ${notRun} not run` : '') +
+            (end.reason === null ? '' : ` (${end.reason})`) +
+            '\n',
+        );
+      }
+      if (end.type !== 'workflow/completed') process.exitCode = 1;
+      } finally {
+        await opened[Symbol.asyncDispose]();
+      }
+    });
+}

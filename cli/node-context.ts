@@ -1,0 +1,95 @@
+// Opens what a node needs from the command line's flags and environment: the log (file,
+// Kafka or JetStream), the content store, the Wasm executor and the node itself.
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Log } from '../streams/log.ts';
+import { createFileLog } from '../streams/file/index.ts';
+import { createHeliaContentStore, resolveDataDir } from '../processors/content/index.ts';
+import { createExecutor } from '../processors/wasm/index.ts';
+import { wasmRunner } from '../processors/wasm-runner.ts';
+import { createNode, type IpvmNode, type NodeProgress } from '../processors/node.ts';
+
+/** Flags shared by the commands that run a node. */
+export interface NodeFlags {
+  dataDir?: string;
+  backend?: string;
+  brokers?: string;
+  natsUrl?: string;
+  namespace?: string;
+  concurrency?: string;
+  fsync?: string;
+}
+
+/** Adds the shared node flags to a command. */
+export function nodeOptions(command: Command): Command {
+  return command
+    .option('--data-dir <dir>', 'data directory (env IPVM_DATA_DIR)', process.env.IPVM_DATA_DIR)
+    .option('--backend <file|kafka|nats>', 'stream backend (env IPVM_BACKEND)', process.env.IPVM_BACKEND ?? 'file')
+    .option('--brokers <list>', 'Kafka brokers, comma-separated (env KAFKA_BROKERS)', process.env.KAFKA_BROKERS)
+    .option('--nats-url <url>', 'NATS server (env NATS_URL)', process.env.NATS_URL)
+    .option('--namespace <name>', 'stream name prefix (env IPVM_NAMESPACE)', process.env.IPVM_NAMESPACE ?? 'ipvm')
+    .option('--concurrency <n>', 'tasks executed at once', '16')
+    .option('--fsync <batch|none|MS>', 'file log fsync policy: per batch, never, or every MS ms', 'batch');
+}
+
+/** A node with everything it opened, closed in reverse order. */
+export interface OpenNode extends AsyncDisposable {
+  node: IpvmNode;
+  log: Log;
+  dataDir: string;
+  stats(): { executed: number; replayed: number };
+}
+
+async function openLog(flags: NodeFlags, dataDir: string): Promise<Log> {
+  switch (flags.backend ?? 'file') {
+    case 'file': {
+      const fsync = flags.fsync === undefined || flags.fsync === 'batch' ? 'batch' : flags.fsync === 'none' ? 'none' : { intervalMs: Number(flags.fsync) };
+      return createFileLog({ dir: join(dataDir, 'log'), fsync });
+    }
+    case 'kafka': {
+      if (flags.brokers === undefined) throw new Error('--backend kafka needs --brokers or KAFKA_BROKERS');
+      const { createKafkaLog } = await import('../streams/kafka/index.ts');
+      return createKafkaLog({ brokers: flags.brokers.split(',') });
+    }
+    case 'nats': {
+      if (flags.natsUrl === undefined) throw new Error('--backend nats needs --nats-url or NATS_URL');
+      const { createJetStreamLog } = await import('../streams/jetstream/index.ts');
+      return createJetStreamLog({ servers: flags.natsUrl });
+    }
+    default:
+      throw new Error(`--backend must be file, kafka or nats (got ${flags.backend})`);
+  }
+}
+
+/** Opens a node from flags. */
+export async function openNode(flags: NodeFlags, onProgress?: (e: NodeProgress) => void): Promise<OpenNode> {
+  const dataDir = resolveDataDir(flags.dataDir);
+  const log = await openLog(flags, dataDir);
+  const content = await createHeliaContentStore({ dataDir });
+  const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
+  let executed = 0;
+  let replayed = 0;
+  const node = await createNode({
+    log,
+    runner: wasmRunner(executor),
+    topology: { namespace: flags.namespace ?? 'ipvm' },
+    concurrency: Number(flags.concurrency ?? 16),
+    onProgress: (e) => {
+      if (e.type === 'execute:ran') executed++;
+      if (e.type === 'execute:hit') replayed++;
+      onProgress?.(e);
+    },
+  });
+  return {
+    node,
+    log,
+    dataDir,
+    stats: () => ({ executed, replayed }),
+    async [Symbol.asyncDispose]() {
+      await node.close();
+      await executor.close();
+      await content.close();
+      await log.close();
+    },
+  };
+}

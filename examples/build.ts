@@ -1,0 +1,46 @@
+// Builds the example Wasm from source (WAT → core module → component) and stores it in a
+// node's content store, so the workflows in examples/workflows/ run:
+//
+//   node examples/build.ts [--data-dir D]     (npm run examples)
+//
+// The component's CID is what the workflows name in `rsc`; the build checks that it matches.
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import wabtInit from 'wabt';
+import { embedWit, newComponent } from '../processors/wasm/index.ts';
+import { createHeliaContentStore, resolveDataDir } from '../processors/content/index.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const dataDir = resolveDataDir(args[args.indexOf('--data-dir') + 1] && args.includes('--data-dir') ? args[args.indexOf('--data-dir') + 1] : undefined);
+
+const wabt = await wabtInit();
+const wat = readFileSync(join(here, 'wasm', 'add-one.wat'), 'utf8');
+const wit = readFileSync(join(here, 'wasm', 'add-one.wit'), 'utf8');
+const parsed = wabt.parseWat('add-one.wat', wat, {});
+parsed.resolveNames();
+parsed.validate();
+const core = new Uint8Array(parsed.toBinary({}).buffer);
+parsed.destroy();
+const component = await newComponent(await embedWit(core, wit, 'math'));
+mkdirSync(join(here, 'wasm', 'out'), { recursive: true });
+const out = join(here, 'wasm', 'out', 'math.wasm');
+writeFileSync(out, component);
+
+const store = await createHeliaContentStore({ dataDir });
+const cid = (await store.add(component)).toString();
+await store.close();
+console.log(`${cid}  ${out} → ${dataDir}`);
+
+let mismatched = 0;
+for (const file of readdirSync(join(here, 'workflows'))) {
+  const text = readFileSync(join(here, 'workflows', file), 'utf8');
+  for (const m of text.matchAll(/ipfs:\/\/(\w+)/g)) {
+    if (m[1] !== cid) {
+      console.error(`examples/workflows/${file} names ${m[1]}, but the build produced ${cid}`);
+      mismatched++;
+    }
+  }
+}
+if (mismatched > 0) process.exit(1);

@@ -1,0 +1,66 @@
+// `ipvm run` as a user runs it: a spawned process on a real data directory, with the example
+// component built from source by `npm run examples`.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'cli', 'bin.js');
+let dataDir: string;
+
+async function ipvm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'ipvm-cli-run-'));
+  await run(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], { cwd: root });
+}, 120_000);
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('ipvm run', () => {
+  it('runs the example workflow, then re-runs it from the memo executing nothing', async () => {
+    const first = await ipvm('run', '--json', '--data-dir', dataDir, 'examples/workflows/add-one.json');
+    expect(first.code, first.stderr).toBe(0);
+    const lines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const receipts = lines.slice(0, -1);
+    expect(receipts.map((r) => r.out)).toEqual([['ok', 2], ['ok', 3], ['ok', 13]]);
+    expect(receipts.every((r) => r.replayed === false)).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ status: 'completed', tasks: 3, executed: 3, replayed: 0 });
+
+    const again = await ipvm('run', '--json', '--data-dir', dataDir, 'examples/workflows/add-one.json');
+    expect(again.code, again.stderr).toBe(0);
+    const lines2 = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines2.at(-1)).toMatchObject({ status: 'completed', executed: 0, replayed: 3 });
+    // Same receipts, same CIDs.
+    expect(lines2.slice(0, -1).map((r) => r.receipt)).toEqual(receipts.map((r) => r.receipt));
+  }, 60_000);
+
+  it('exits 1 when a task traps, naming the trap and the dependent that could not run', async () => {
+    const res = await ipvm('run', '--data-dir', dataDir, 'examples/workflows/divide-by-zero.json');
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/ERR divide .*divide by zero/);
+    expect(res.stdout).toMatch(/ERR add_one .*await\/ok of bafyrmi\w+, which ended error/);
+    expect(res.stderr).toMatch(/failed: 3 tasks/);
+  }, 60_000);
+
+  it('rejects a malformed workflow before starting, with the location', async () => {
+    const bad = join(dataDir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ tasks: [{ run: { rsc: 'ipfs://nope', op: 'wasm/run', input: { func: 'f', args: [] } } }] }));
+    const res = await ipvm('run', '--data-dir', dataDir, bad);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/tasks\[0\]\.run\.rsc: /);
+  });
+});
