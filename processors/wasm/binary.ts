@@ -412,3 +412,38 @@ function skipSimd(r: Reader): void {
     r.byte();
   }
 }
+
+// Immediate shapes by opcode, for the instrumenter's fast scan: 0 none, 1 one LEB128,
+// 2 two LEB128s, 3 memarg, 4 block type, 5 loop (block type), 6 4 bytes, 7 8 bytes,
+// 8 anything else (decoded by skipImmediates).
+export const OP_NONE = 0;
+export const OP_LEB = 1;
+export const OP_LEB2 = 2;
+export const OP_MEMARG = 3;
+export const OP_BLOCK = 4;
+export const OP_LOOP = 5;
+export const OP_F32 = 6;
+export const OP_F64 = 7;
+export const OP_SLOW = 8;
+
+export const OP_KIND: Uint8Array = (() => {
+  const k = new Uint8Array(256);
+  for (const op of [
+    0x07, 0x08, 0x09, 0x0c, 0x0d, 0x10, 0x12, 0x14, 0x15, 0x18, 0x25, 0x3f, 0x41, 0x42, 0xd0, 0xd2,
+    0xd5, 0xd6,
+  ]) {
+    k[op] = OP_LEB;
+  }
+  for (let op = 0x20; op <= 0x24; op++) k[op] = OP_LEB;
+  k[0x11] = OP_LEB2;
+  k[0x13] = OP_LEB2;
+  for (let op = 0x28; op <= 0x3e; op++) k[op] = OP_MEMARG;
+  k[0x02] = OP_BLOCK;
+  k[0x04] = OP_BLOCK;
+  k[0x06] = OP_BLOCK;
+  k[0x03] = OP_LOOP;
+  k[0x43] = OP_F32;
+  k[0x44] = OP_F64;
+  for (const op of [0x0e, 0x1c, 0x1f, 0x26, 0x40, 0xfb, 0xfc, 0xfd, 0xfe]) k[op] = OP_SLOW;
+  return k;
+})();

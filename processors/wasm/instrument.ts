@@ -15,6 +15,7 @@
 // Only sections are appended to or rewritten in place: no function, global, type or table index
 // changes, so nothing else in the module needs renumbering.
 import {
+  OP_KIND,
   Reader,
   WasmFormatError,
   readCoreModule,
@@ -47,8 +48,11 @@ export interface Instrumented {
 }
 
 class Writer {
-  private buf = new Uint8Array(1024);
+  private buf: Uint8Array;
   length = 0;
+  constructor(capacity = 1024) {
+    this.buf = new Uint8Array(capacity);
+  }
   private ensure(n: number): void {
     if (this.length + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -79,8 +83,9 @@ class Writer {
     this.u32(b.length);
     this.bytes(b);
   }
+  /** A view of the written bytes (the writer must not be used afterwards). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.length);
+    return this.buf.subarray(0, this.length);
   }
 }
 
@@ -133,7 +138,7 @@ export function instrumentCore(
   const growCall = Uint8Array.from([0x10, ...leb(hookFunc)]);
   let resettable = true;
 
-  const out = new Writer();
+  const out = new Writer(bytes.length * 1.25 + 1024);
   out.bytes(bytes.subarray(0, 8));
   const section = (id: number, body: Writer): void => {
     const content = body.finish();
@@ -221,42 +226,99 @@ export function instrumentCore(
     section(7, w);
   };
   const emitCode = (r?: Reader): void => {
-    const w = new Writer();
+    const w = new Writer(r ? (r.end - r.pos) * 1.25 + 1024 : 1024);
     const n = r ? r.u32() : 0;
     w.u32(n + (hasMemory ? 1 : 0));
+    // Per body: find the insertion points with a table-driven scan (the hot loop of a cold
+    // start), then copy the body's slices around the inserted code straight into the output.
+    const points: number[] = []; // offset after a loop's block type, or -(offset of memory.grow) - 1
     for (let i = 0; i < n && r; i++) {
       const size = r.u32();
-      const bodyEnd = r.pos + size;
-      const body = new Writer();
-      const br = new Reader(bytes, r.pos, bodyEnd);
+      const bodyStart = r.pos;
+      const bodyEnd = bodyStart + size;
+      const br = new Reader(bytes, bodyStart, bodyEnd);
       for (let groups = br.u32(); groups > 0; groups--) {
         br.u32();
         const t = bytes[br.pos]!;
         br.pos++;
         if (t === 0x63 || t === 0x64) br.skipLeb();
       }
-      body.bytes(bytes.subarray(r.pos, br.pos));
-      body.bytes(fuelCheck);
-      let copied = br.pos;
-      while (br.pos < bodyEnd) {
-        const op = br.byte();
-        const opStart = br.pos - 1;
-        const tag = skipImmediates(br, op);
-        if (tag === undefined) continue;
-        if (tag === 'loop') {
-          body.bytes(bytes.subarray(copied, br.pos));
-          body.bytes(fuelCheck);
-          copied = br.pos;
-        } else if (tag === 'memory.grow') {
-          body.bytes(bytes.subarray(copied, opStart));
-          body.bytes(growCall);
-          copied = br.pos;
-        } else resettable = false;
+      const codeStart = br.pos;
+      points.length = 0;
+      let pos = codeStart;
+      // The cases are the OP_* constants of binary.ts written as literals so the switch
+      // compiles to a jump table.
+      const kinds = OP_KIND;
+      while (pos < bodyEnd) {
+        const op = bytes[pos++]!;
+        switch (kinds[op]) {
+          case 0: // OP_NONE
+            break;
+          case 1: // OP_LEB
+            while (bytes[pos++]! & 0x80);
+            break;
+          case 2: // OP_LEB2
+            while (bytes[pos++]! & 0x80);
+            while (bytes[pos++]! & 0x80);
+            break;
+          case 3: {
+            // OP_MEMARG
+            const align = bytes[pos]!;
+            while (bytes[pos++]! & 0x80);
+            if (align & 0x40) while (bytes[pos++]! & 0x80);
+            while (bytes[pos++]! & 0x80);
+            break;
+          }
+          case 4: // OP_BLOCK
+          case 5: {
+            // OP_BLOCK, OP_LOOP
+            const b = bytes[pos]!;
+            if (b === 0x63 || b === 0x64) pos++;
+            while (bytes[pos++]! & 0x80);
+            if (op === 0x03) points.push(pos); // loop
+            break;
+          }
+          case 6: // OP_F32
+            pos += 4;
+            break;
+          case 7: // OP_F64
+            pos += 8;
+            break;
+          default: {
+            br.pos = pos;
+            const tag = skipImmediates(br, op);
+            // a memory.grow is recorded as (-(its offset) - 1, offset after its immediate)
+            if (tag === 'memory.grow') points.push(-(pos - 1) - 1, br.pos);
+            else if (tag !== undefined && tag !== 'loop') resettable = false;
+            pos = br.pos;
+          }
+        }
       }
-      body.bytes(bytes.subarray(copied, bodyEnd));
-      const b = body.finish();
-      w.u32(b.length);
-      w.bytes(b);
+      if (pos !== bodyEnd)
+        throw new WasmFormatError('function body does not end where its size says', pos);
+      let newSize = size + fuelCheck.length;
+      for (let k = 0; k < points.length; k++) {
+        const p = points[k]!;
+        if (p >= 0) newSize += fuelCheck.length;
+        else newSize += growCall.length - (points[++k]! - (-p - 1));
+      }
+      w.u32(newSize);
+      w.bytes(bytes.subarray(bodyStart, codeStart));
+      w.bytes(fuelCheck);
+      let copied = codeStart;
+      for (let k = 0; k < points.length; k++) {
+        const p = points[k]!;
+        if (p >= 0) {
+          w.bytes(bytes.subarray(copied, p));
+          w.bytes(fuelCheck);
+          copied = p;
+        } else {
+          w.bytes(bytes.subarray(copied, -p - 1));
+          w.bytes(growCall);
+          copied = points[++k]!;
+        }
+      }
+      w.bytes(bytes.subarray(copied, bodyEnd));
       r.pos = bodyEnd;
     }
     if (hasMemory) {

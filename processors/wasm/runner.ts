@@ -74,6 +74,8 @@ interface Glue {
 const MAX_PAGES = 65536;
 /** Idle instances kept per module and memory limit. */
 const MAX_IDLE = 16;
+/** Idle instances kept per thread in all (the least recently released modules go first). */
+const MAX_IDLE_TOTAL = 256;
 
 /** Per-thread state: loaded glue modules and reusable instances. */
 export interface Runner {
@@ -200,14 +202,27 @@ export function createRunner(): Runner {
     return true;
   };
 
+  let idleTotal = 0;
   const release = (key: string, warm: Warm): void => {
     if (!reset(warm)) return;
     let list = idle.get(key);
-    if (!list) {
-      list = [];
-      idle.set(key, list);
+    if (list)
+      idle.delete(key); // re-inserted below: the Map's order is the recency order
+    else list = [];
+    idle.set(key, list);
+    if (list.length >= MAX_IDLE) return;
+    list.push(warm);
+    idleTotal++;
+    while (idleTotal > MAX_IDLE_TOTAL) {
+      const [oldest, instances] = idle.entries().next().value!;
+      idle.delete(oldest);
+      idleTotal -= instances.length;
     }
-    if (list.length < MAX_IDLE) list.push(warm);
+  };
+  const take = (key: string): Warm | undefined => {
+    const w = idle.get(key)?.pop();
+    if (w) idleTotal--;
+    return w;
   };
 
   /**
@@ -284,7 +299,7 @@ export function createRunner(): Runner {
   return {
     run(task) {
       const key = `${task.prepared.cid}\u0000${task.memoryPages}`;
-      const warm = idle.get(key)?.pop();
+      const warm = take(key);
       if (warm) return call(key, warm, task);
       return instantiate(task).then(
         (w) => call(key, w, task),
