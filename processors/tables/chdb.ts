@@ -11,6 +11,7 @@ import {
   TableStoreError,
 } from './errors.ts';
 import {
+  assertTable,
   clickhouseCode,
   ENGINE_FORMAT,
   jsonEachRow,
@@ -128,24 +129,31 @@ export function createChdbTableStore(init: ChdbTableStoreInit): TableStore {
     }
   };
 
-  const insert = async (
+  const insertText = async (
     table: string,
-    rows: readonly object[],
+    payload: string,
     options?: CallOptions,
   ): Promise<void> => {
-    if (rows.length === 0) return;
+    if (payload.length === 0) return;
     const s = live();
     options?.signal?.throwIfAborted();
     try {
       await s.insert({
         table: `${database}.${table}`,
-        values: Buffer.from(jsonEachRow(rows)),
+        values: Buffer.from(payload),
         format: 'JSONEachRow',
         signal: options?.signal,
       });
     } catch (cause) {
       throw wrap(cause, `INSERT INTO ${database}.${table}`);
     }
+  };
+  const insert = async (
+    table: string,
+    rows: readonly object[],
+    options?: CallOptions,
+  ): Promise<void> => {
+    if (rows.length > 0) await insertText(table, jsonEachRow(rows), options);
   };
 
   async function query<T>(sql: string, options?: QueryOptions): Promise<T[] | string> {
@@ -182,6 +190,10 @@ export function createChdbTableStore(init: ChdbTableStoreInit): TableStore {
       insert('lineage', rows, options),
     upsertWorkflows: (rows: readonly WorkflowRow[], options?: CallOptions) =>
       insert('workflows', rows, options),
+    async insertJsonEachRow(table, payload, options) {
+      assertTable(table, ADAPTER);
+      await insertText(table, payload, options);
+    },
     query: query as TableStore['query'],
     async lookupMemo(instructionCids, options) {
       live();

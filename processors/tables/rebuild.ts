@@ -59,12 +59,15 @@ export async function rebuildTables(
       }
     },
   });
-  for (const stream of streams) {
-    for await (const record of log.read(stream, { from: 'earliest', signal })) {
-      await batcher.add(record);
+  try {
+    for (const stream of streams) {
+      for await (const record of log.read(stream, { from: 'earliest', signal })) {
+        await batcher.add(record);
+      }
     }
+  } finally {
+    await batcher.close();
   }
-  await batcher.flush();
   signal?.throwIfAborted();
   return batcher.stats();
 }

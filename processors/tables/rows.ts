@@ -68,12 +68,20 @@ function dagJsonText(value: unknown): string {
 
 const stripScheme = (rsc: string): string => (rsc.startsWith('ipfs://') ? rsc.slice(7) : rsc);
 
+// Resources repeat (a few Wasm modules run many times): remember their parse, within bounds.
+const resourceCache = new Map<string, string | null>();
 const parseCid = (s: string): string | null => {
+  const hit = resourceCache.get(s);
+  if (hit !== undefined) return hit;
+  let out: string | null;
   try {
-    return CID.parse(s).toString();
+    out = cidToString(CID.parse(s));
   } catch {
-    return null;
+    out = null;
   }
+  if (resourceCache.size >= 4096) resourceCache.clear();
+  resourceCache.set(s, out);
+  return out;
 };
 
 /** Every CID link in `value`, depth first, with its slash path; the first path of each CID. */

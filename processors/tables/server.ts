@@ -2,6 +2,7 @@
 // same portable SQL as the embedded adapter (no query parameters, async_insert, Map,
 // DateTime64 or TTL) so that it also runs against Debian's clickhouse-server 18.16; newer
 // features (skip indexes, LowCardinality) are switched on from the server's version at migrate.
+import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
@@ -18,6 +19,7 @@ import {
   TableStoreUnavailableError,
 } from './errors.ts';
 import {
+  assertTable,
   clickhouseCode,
   ENGINE_FORMAT,
   memoLookupSql,
@@ -216,6 +218,29 @@ export function createServerTableStore(init: ServerTableStoreInit): TableStore {
     }
   };
 
+  const insertText = async (
+    table: string,
+    payload: string,
+    options?: CallOptions,
+  ): Promise<void> => {
+    if (payload.length === 0) return;
+    const c = live().admin;
+    options?.signal?.throwIfAborted();
+    try {
+      // Pre-serialised rows: `exec` sends the bytes as they are (`insert` wants objects).
+      const { stream } = await c.exec({
+        query: `INSERT INTO ${database}.${table} FORMAT JSONEachRow`,
+        values: Readable.from([Buffer.from(payload)], { objectMode: false }),
+        abort_signal: options?.signal,
+      });
+      for await (const _ of stream) {
+        // drain the (empty) response so the socket returns to the pool
+      }
+    } catch (cause) {
+      throw wrap(cause, `INSERT INTO ${database}.${table}`);
+    }
+  };
+
   async function query<T>(sql: string, options?: QueryOptions): Promise<T[] | string> {
     const format = options?.format ?? 'json';
     const client = await clientFor(options);
@@ -259,6 +284,10 @@ export function createServerTableStore(init: ServerTableStoreInit): TableStore {
       insert('lineage', rows, options),
     upsertWorkflows: (rows: readonly WorkflowRow[], options?: CallOptions) =>
       insert('workflows', rows, options),
+    async insertJsonEachRow(table, payload, options) {
+      assertTable(table, ADAPTER);
+      await insertText(table, payload, options);
+    },
     query: query as TableStore['query'],
     async lookupMemo(instructionCids, options) {
       live();

@@ -1,8 +1,15 @@
 // SQL shared by both adapters: kept to the subset a 2018 server (18.16) understands, so both
 // adapters send the same text (no query parameters, no Map, no DateTime64).
 import { CID } from 'multiformats/cid';
-import { quoteIdentifier } from '../../schemas/clickhouse/ddl.ts';
-import { InvalidCidError } from './errors.ts';
+import { quoteIdentifier, TABLES } from '../../schemas/clickhouse/ddl.ts';
+import { InvalidCidError, TableStoreConfigError } from './errors.ts';
+
+/** Checks a table name given at run time is one of ours. */
+export function assertTable(table: string, adapter: string): void {
+  if (!(TABLES as readonly string[]).includes(table)) {
+    throw new TableStoreConfigError(`unknown table ${JSON.stringify(table)}`, 'table', adapter);
+  }
+}
 
 /** Columns returned by a memo lookup, in `MemoEntry` order. */
 const MEMO_COLUMNS =

@@ -25,6 +25,10 @@
  * ```
  */
 
+import type { TableName } from '../../schemas/clickhouse/ddl.ts';
+
+export type { TableName };
+
 /** Options accepted by every call of the store. */
 export interface CallOptions {
   /** Aborts the call. The engine may finish the statement in the background. */
@@ -186,6 +190,17 @@ export interface TableStore extends AsyncDisposable {
    * into one row per workflow. Idempotent.
    */
   upsertWorkflows(rows: readonly WorkflowRow[], options?: CallOptions): Promise<void>;
+
+  /**
+   * Inserts rows already serialised as `JSONEachRow` (one JSON object per line, column names
+   * as keys) in one statement — what the indexer's row mapper produces, so rows need not be
+   * materialised as objects on the inserting thread. Same idempotence as the typed inserts.
+   * @example
+   * ```ts
+   * await store.insertJsonEachRow('receipts', rows.map((r) => JSON.stringify(r)).join('\n'));
+   * ```
+   */
+  insertJsonEachRow(table: TableName, payload: string, options?: CallOptions): Promise<void>;
 
   /**
    * Runs any SQL (unqualified table names resolve in {@link TableStore.database}).

@@ -88,6 +88,30 @@ export function describeTableStore(name: string, make: () => Promise<TableStore>
       expect(row?.at).toBe('1970-01-01 00:00:01');
     });
 
+    it('takes rows serialised as JSONEachRow, the same as typed rows', async () => {
+      await using store = await make();
+      await store.migrate();
+      const h = history();
+      const rows = h.receipts.map(receiptEventToRows);
+      const text = (xs: object[]): string => xs.map((x) => JSON.stringify(x) + '\n').join('');
+      await store.insertJsonEachRow('receipts', text(rows.map((r) => r.receipt)));
+      await store.insertJsonEachRow('lineage', text(rows.flatMap((r) => r.lineage)));
+      await store.insertJsonEachRow('workflows', text(h.workflows.map(workflowEventToRow)));
+      await store.insertJsonEachRow('receipts', '');
+      const got = await store.query<ReceiptRow>(
+        'SELECT * FROM receipts FINAL ORDER BY instruction_cid, replayed',
+      );
+      expect(got).toEqual(
+        rows.map((r) => r.receipt).sort((x, y) => byReceipt(x, y) || x.replayed - y.replayed),
+      );
+      const [n] = await store.query<{ n: number }>('SELECT count() AS n FROM lineage FINAL');
+      expect(n?.n).toBe(new Set(rows.flatMap((r) => r.lineage.map((l) => JSON.stringify(l)))).size);
+      const bad = await store
+        .insertJsonEachRow('nope' as 'receipts', '{}')
+        .catch((e: unknown) => e);
+      expect((bad as TableStoreError).retryable).toBe(false);
+    });
+
     it('re-indexing the same rows changes nothing', async () => {
       await using store = await make();
       await store.migrate();

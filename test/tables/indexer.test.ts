@@ -198,10 +198,10 @@ describe('table indexer', () => {
     await workload(log, 4);
     let failing = true;
     const flaky: TableStore = Object.create(store, {
-      insertReceipts: {
-        value: async (...args: Parameters<TableStore['insertReceipts']>) => {
+      insertJsonEachRow: {
+        value: async (...args: Parameters<TableStore['insertJsonEachRow']>) => {
           if (failing) throw new TableQueryError('boom', { adapter: 'test' });
-          return store.insertReceipts(...args);
+          return store.insertJsonEachRow(...args);
         },
       },
     }) as TableStore;
@@ -274,6 +274,30 @@ describe('table indexer', () => {
       // The rebuild first resets every partition to 0, then advances the non-empty ones.
       expect(await log.committed('ipvm-tables', stream)).toEqual(await log.endOffsets(stream));
     }
+  });
+
+  it('maps on worker threads with the same rows as on the calling thread', async () => {
+    const { log, store } = await fresh();
+    await using _s = store;
+    await workload(log, 30, 5);
+    await log.append(topology.name('pure'), [{ key: 'bad', value: new Uint8Array([0xff]) }]);
+    const inThread = indexTables({ log, store, streams, batchSize: 11, flushIntervalMs: 1 });
+    await runUntil(inThread, () => inThread.stats().records === 35);
+    const expected = await snapshot(store);
+    const skipped: IndexerProgressEvent[] = [];
+    const stats = await rebuildTables({
+      log,
+      store,
+      streams,
+      batchSize: 11,
+      mapWorkers: 2,
+      onProgress: (e) => e.type === 'tables:skipped' && skipped.push(e),
+    });
+    expect(stats).toMatchObject({ records: 35, receipts: 32, workflows: 2, undecodable: 1 });
+    expect(skipped).toMatchObject([
+      { stream: 'test.pure', reason: expect.stringMatching(/Decode/) },
+    ]);
+    expect(await snapshot(store)).toEqual(expected);
   });
 
   it('warms the memo in batches for a node joining late', async () => {
