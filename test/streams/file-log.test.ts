@@ -158,13 +158,10 @@ describe('file log', () => {
     const dir = tempDir();
     log = createFileLog({ dir });
     await log.ensureStreams([{ name: 's', partitions: 1 }]);
-    await log.append(
-      's',
-      Array.from({ length: 10 }, (_, i) => ({
-        key: 'k',
-        value: enc.encode(`value-${i}`.padEnd(64, '#')),
-      })),
-    );
+    // Ten appends: ten batches of one record, each framed and checksummed on its own.
+    for (let i = 0; i < 10; i++) {
+      await log.append('s', [{ key: 'k', value: enc.encode(`value-${i}`.padEnd(64, '#')) }]);
+    }
     await log.close();
     log = undefined;
     const segment = join(dir, 's', '0', '00000000000000000000.log');
