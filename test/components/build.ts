@@ -20,6 +20,7 @@ export const COMPONENT_NAMES = [
   'limits',
   'unknown-import',
   'host',
+  'wasi-stdout',
 ] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
 

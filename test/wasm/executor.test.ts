@@ -136,6 +136,13 @@ describe('host imports', () => {
     expect(ok(again)).toBe(0);
   });
 
+  it('offers a deterministic WASI subset: stdout goes to the logs', async () => {
+    const cid = await f.component('wasi-stdout');
+    const r = await f.executor.execute({ rsc: cid, func: 'hello', args: [] });
+    expect(ok(r)).toBe(0);
+    expect(r.logs).toEqual([{ level: 'info', context: 'stdout', message: 'hello stdout' }]);
+  });
+
   it('fails with a located terminal error for an import the node does not provide', async () => {
     const cid = await f.component('unknown-import');
     const e = err(await f.executor.execute({ rsc: cid, func: 'call-frob', args: [] }));
