@@ -31,6 +31,7 @@ import {
   consume,
   createAppender,
   createCommitTracker,
+  createEcho,
   decodeRecord,
   eventRecord,
   follow,
@@ -97,8 +98,21 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const topology = 'name' in (init.topology ?? {}) ? (init.topology as Topology) : createTopology(init.topology as TopologyInit | undefined);
   const nodeId = init.nodeId ?? randomUUID();
   const memo = createMemo();
-  const scheduler = createScheduler({ memo, nodeId, workflowTimeoutMs: init.workflowTimeoutMs });
+  // Workflows submitted here were parsed once already: the scheduler reuses that.
+  const parsedSubmissions = new WeakMap<object, ParsedWorkflow>();
+  const scheduler = createScheduler({
+    memo,
+    nodeId,
+    workflowTimeoutMs: init.workflowTimeoutMs,
+    parse: (event) => parsedSubmissions.get(event),
+  });
   const appender = createAppender(log);
+  const echo = createEcho();
+  /** Appends events, remembering them so that reading them back needs no decoding. */
+  const appendEvents = async (stream: string, events: NodeEvent[], keys: string[]): Promise<void> => {
+    const results = await appender.append(stream, events.map((e, i) => eventRecord(keys[i]!, e)));
+    echo.remember(stream, results, events);
+  };
   // Reading stops first on close; tasks already running finish and are written.
   const controller = new AbortController();
   const signal = controller.signal;
@@ -125,11 +139,15 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
 
   const write = (outputs: SchedulerOutput[]): Promise<unknown> => {
     if (outputs.length === 0) return Promise.resolve();
-    const inv = outputs.filter((o) => o.stream === 'invocations');
-    const pure = outputs.filter((o) => o.stream === 'pure');
+    const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
+    const pure: ReceiptEvent[] = [];
+    for (const o of outputs) {
+      if (o.stream === 'invocations') inv.push(o.event);
+      else pure.push(o.event);
+    }
     return Promise.all([
-      appender.append(S.invocations, inv.map((o) => eventRecord(keyOf(o.event), o.event))),
-      appender.append(S.pure, pure.map((o) => eventRecord(o.event.instruction.toString(), o.event))),
+      inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
+      pure.length === 0 ? undefined : appendEvents(S.pure, pure, pure.map((e) => e.instruction.toString())),
     ]);
   };
 
@@ -166,6 +184,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
 
   // --- live: follow the streams ------------------------------------------------------------
   const decodeOrDeadLetter = (record: LogRecord): EventRecord[] => {
+    const known = echo.recall(record);
+    if (known !== undefined) return [{ record, event: known }];
     const d = decodeRecord(record);
     if (d instanceof Error) {
       deadLetter(record, d).catch(fail);
@@ -215,12 +235,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         .pipe(
           tap((record) => tracker.begin(record)),
           mergeMap((record) => {
-            const d = decodeRecord(record);
-            if (d instanceof Error || d.event.type !== 'task/ready') {
+            const d = echo.recall(record) ?? decodeRecord(record);
+            const event = d instanceof Error ? d : 'type' in d ? d : d.event;
+            if (event instanceof Error || event.type !== 'task/ready') {
               tracker.end(record);
               return [];
             }
-            return [{ record, event: d.event }];
+            return [{ record, event }];
           }),
           executeTasks<{ record: LogRecord; event: TaskReadyEvent }>({
             memo,
@@ -231,9 +252,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             onProgress: progress,
           }),
           mergeMap(async ({ item, receipt }) => {
-            if (receipt !== null) {
-              await appender.append(S.pure, [eventRecord(receipt.instruction.toString(), receipt)]);
-            }
+            if (receipt !== null) await appendEvents(S.pure, [receipt], [receipt.instruction.toString()]);
             tracker.end(item.record);
           }),
           finalize(() => finished()),

@@ -41,6 +41,8 @@ export interface SchedulerInit {
   nodeId: string;
   /** @default Date.now */
   clock?: () => number;
+  /** Returns the already-parsed workflow of a submission, when the caller has it. */
+  parse?: (event: WorkflowSubmittedEvent) => ParsedWorkflow | undefined;
   /**
    * A workflow not ended this long after submission fails with a timeout.
    * @default DEFAULT_WORKFLOW_TIMEOUT_MS
@@ -107,7 +109,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     // A workflow already running is not started twice; one that ended runs again (its tasks
     // are memoized, so it ends at once with the same receipts).
     if (runs.get(key)?.ended === false) return undefined;
-    const parsed = parseWorkflow(event.body as unknown as IpldValue);
+    const parsed = init.parse?.(event) ?? parseWorkflow(event.body as unknown as IpldValue);
     const n = parsed.tasks.length;
     const run: Run = {
       cid: event.workflow,
