@@ -475,9 +475,7 @@ class IpldTokenizer implements DecodeTokenizer {
     } else if (this.#json) {
       token = this.#raw();
       if (Type.equals(token.type, Type.map)) token = this.#jsonForm(token);
-      else if (Type.equals(token.type, Type.string) && !(token.value as string).isWellFormed()) {
-        throw new Error('a string with a lone surrogate escape is not valid Unicode');
-      }
+      else if (Type.equals(token.type, Type.string)) this.#checkJsonString(token.value as string);
       token = this.#number(token);
     } else {
       const start = this.#inner.pos();
@@ -489,6 +487,25 @@ class IpldTokenizer implements DecodeTokenizer {
     return token;
   }
 
+  /** Where the input went wrong, when that is not where the tokenizer stopped. */
+  errorOffset: number | null = null;
+  #utf8Checked = false;
+
+  #checkJsonString(value: string): void {
+    if (!value.isWellFormed()) {
+      throw new Error('a string with a lone surrogate escape is not valid Unicode');
+    }
+    // cborg's JSON reader also turns invalid UTF-8 into U+FFFD: look at the bytes when one shows.
+    if (!this.#utf8Checked && value.includes('\uFFFD')) {
+      const bad = firstInvalidUtf8(this.#bytes, 0, this.#bytes.length);
+      if (bad >= 0) {
+        this.errorOffset = bad;
+        throw new Error('the text is not valid UTF-8');
+      }
+      this.#utf8Checked = true; // the whole text is valid: real U+FFFDs need no more scans
+    }
+  }
+
   /** What cborg's strict mode lets through but DAG-CBOR forbids. */
   #checkCbor(token: Token, start: number): void {
     const t = token.type;
@@ -496,10 +513,10 @@ class IpldTokenizer implements DecodeTokenizer {
       // cborg decodes invalid UTF-8 to U+FFFD; only strings that contain one need a second look.
       if ((token.value as string).includes('\uFFFD')) {
         const ai = this.#bytes[start]! & 0x1f;
-        const head = ai < 24 ? 1 : 1 + (1 << (ai - 24));
-        try {
-          strictUtf8.decode(this.#bytes.subarray(start + head, start + token.encodedLength!));
-        } catch {
+        const from = start + (ai < 24 ? 1 : 1 + (1 << (ai - 24)));
+        const bad = firstInvalidUtf8(this.#bytes, from, start + token.encodedLength!);
+        if (bad >= 0) {
+          this.errorOffset = bad;
           throw new Error('a string is not valid UTF-8');
         }
       }
@@ -614,7 +631,36 @@ class IpldTokenizer implements DecodeTokenizer {
   }
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/**
+ * Offset of the first byte in `bytes[from, to)` that breaks UTF-8 (overlong forms, surrogates and
+ * code points above U+10FFFF included), or -1 when the range is valid.
+ */
+function firstInvalidUtf8(bytes: Uint8Array, from: number, to: number): number {
+  let i = from;
+  while (i < to) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let n: number;
+    let min: number;
+    if (b >= 0xc2 && b <= 0xdf) [n, min] = [1, 0x80];
+    else if (b >= 0xe0 && b <= 0xef) [n, min] = [2, 0x800];
+    else if (b >= 0xf0 && b <= 0xf4) [n, min] = [3, 0x10000];
+    else return i;
+    if (i + n >= to) return i; // cut short
+    let cp = b & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k]!;
+      if ((c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return -1;
+}
 
 function invalidCid(err: unknown): Error {
   return new Error(`invalid CID: ${(err as Error).message}`, { cause: err });
@@ -686,7 +732,7 @@ function decodeWith(
     let message = (err as Error).message.replace(/^CBOR decode error: /, '');
     if (message.startsWith('too many terminals'))
       message = 'unexpected data after the end of the value';
-    throw new DecodeError(codec, tokenizer.pos(), message, { cause: err });
+    throw new DecodeError(codec, tokenizer.errorOffset ?? tokenizer.pos(), message, { cause: err });
   }
 }
 

@@ -44,12 +44,12 @@ export class EncodeError extends FormatError {
 /** A decoded value that does not have the shape of an IPVM object. */
 export class SchemaError extends FormatError {
   override name = 'SchemaError';
-  /** Where in the input: `tasks[1].run.input.args[0]`. */
+  /** Where in the input: `tasks[1].run.input.args[0]`; `''` for the value itself (shown as `(root)`). */
   readonly path: string;
   /** What was wrong there. */
   readonly reason: string;
   constructor(path: string, reason: string, options?: ErrorOptions) {
-    super(path === '' ? clip(reason) : `${clip(path)}: ${clip(reason)}`, options);
+    super(`${path === '' ? '(root)' : clip(path)}: ${clip(reason)}`, options);
     this.path = path;
     this.reason = reason;
   }
