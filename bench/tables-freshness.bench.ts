@@ -1,12 +1,14 @@
 // Freshness of the ClickHouse tables: receipt appended to the log → visible to SQL, at a
 // sustained rate (budget ≤ 2 s at 100 000 receipts/s), embedded ClickHouse (chdb).
 //
-//   node bench/tables-freshness.bench.ts [--rate 100000] [--seconds 3] [--batch 20000] [--flush-ms 100]
+//   node bench/tables-freshness.bench.ts [--rate 100000] [--seconds 3] [--batch 20000] [--flush-ms 100] [--workers 2]
 //
 // A producer appends DAG-CBOR receipt events to an in-memory log at `--rate`; the live indexer
 // (processors/index-tables.ts: consume → decode → rows → batched insert → commit) feeds the
-// tables; a poller asks `SELECT max(at_ms)` every 25 ms. Each event's `at` carries its sequence
-// number, so the newest visible event tells how old the freshest visible data is.
+// tables; every 25 ms a poller asks which of the probe records (every 500th) have become
+// visible. Each event's `at` carries its sequence number, so a probe's freshness is the time
+// between its append and the first poll that saw it; all probes count, also those that became
+// visible after the producer stopped.
 // Printed beside it, from the same run: the insert rate of one batch of the same rows straight
 // into chdb (no log, no decoding), the `SELECT max(at_ms)` round trip, and the JS cost per
 // record of decode + row mapping (the indexer's CPU work before the insert).
@@ -33,6 +35,7 @@ const RATE = arg('rate', 100_000);
 const SECONDS = arg('seconds', 3);
 const BATCH = arg('batch', 20_000);
 const FLUSH_MS = arg('flush-ms', 100);
+const WORKERS = arg('workers', 2);
 const TOTAL = Math.round(RATE * SECONDS);
 const BUDGET_MS = 2000;
 
@@ -129,6 +132,7 @@ try {
     streams: tableStreams(topology),
     batchSize: BATCH,
     flushIntervalMs: FLUSH_MS,
+    mapWorkers: WORKERS,
   });
   const ac = new AbortController();
   const running = indexer.run({ signal: ac.signal });
@@ -150,21 +154,28 @@ try {
     }
   })();
 
+  // Probes: every 500th record. A poll asks which unseen probes are visible now; a probe's
+  // freshness is (first poll that saw it) − (its append time).
+  const probes = new Set<number>();
+  for (let i = 0; i < TOTAL; i += 500) probes.add(i);
   const fresh: number[] = [];
-  let newest = -1;
   let producerDone = 0;
   void producer.then(() => (producerDone = performance.now()));
-  while (newest < TOTAL - 1) {
-    const [row] = await store.query<{ m: number; n: number }>(
-      'SELECT max(at_ms) AS m, count() AS n FROM receipts',
-    );
-    const now = performance.now();
-    if (row && row.n > 0) {
-      newest = row.m;
-      // Age of the freshest visible record = how long ago it was appended.
-      if (producerDone === 0) fresh.push(now - appendedAt[newest]!);
+  let visible = 0;
+  while (visible < TOTAL) {
+    const unseen = [...probes].filter((p) => appendedAt[p]! > 0).slice(0, 400);
+    if (unseen.length > 0) {
+      const seen = await store.query<{ at_ms: number }>(
+        `SELECT at_ms FROM receipts WHERE at_ms IN (${unseen.join(',')})`,
+      );
+      const now = performance.now();
+      for (const { at_ms } of seen) {
+        if (probes.delete(at_ms)) fresh.push(now - appendedAt[at_ms]!);
+      }
     }
-    if (now - start > SECONDS * 1000 + 120_000) break;
+    const [row] = await store.query<{ n: number }>('SELECT count() AS n FROM receipts');
+    visible = row?.n ?? 0;
+    if (performance.now() - start > SECONDS * 1000 + 300_000) break;
     await new Promise((r) => setTimeout(r, 25));
   }
   const end = performance.now();
@@ -176,16 +187,16 @@ try {
   const sustainedS = ((producerDone || end) - start) / 1000;
   console.log(
     `\nchdb, target ${RATE.toLocaleString()} receipts/s for ${SECONDS} s ` +
-      `(batch ${BATCH}, flush ${FLUSH_MS} ms), load average ${loadavg()[0]?.toFixed(1)}`,
+      `(batch ${BATCH}, flush ${FLUSH_MS} ms, ${WORKERS} map workers), load average ${loadavg()[0]?.toFixed(1)}`,
   );
   console.log(
     `appended ${sent.toLocaleString()} in ${sustainedS.toFixed(2)} s = ${Math.round(sent / sustainedS).toLocaleString()}/s; ` +
       `all visible after ${((end - start) / 1000).toFixed(2)} s = ${Math.round(TOTAL / ((end - start) / 1000)).toLocaleString()}/s end to end; ` +
-      `${stats.batches} batches, ${stats.undecodable} undecodable`,
+      `${stats.batches} batches, ${stats.receipts} receipt rows, ${stats.undecodable} undecodable`,
   );
   console.log(
-    `freshness while appending: p50 ${quantile(fresh, 0.5).toFixed(0)} ms, p99 ${quantile(fresh, 0.99).toFixed(0)} ms, ` +
-      `max ${Math.max(...fresh).toFixed(0)} ms (${fresh.length} polls)   budget ≤ ${BUDGET_MS} ms`,
+    `freshness (append → visible): p50 ${quantile(fresh, 0.5).toFixed(0)} ms, p99 ${quantile(fresh, 0.99).toFixed(0)} ms, ` +
+      `max ${Math.max(...fresh).toFixed(0)} ms (${fresh.length} probes)   budget ≤ ${BUDGET_MS} ms`,
   );
   console.log(
     `drain after the last append: ${producerDone ? (end - producerDone).toFixed(0) : 'n/a'} ms`,

@@ -44,9 +44,10 @@ export function createMemoryLog(): MemoryLog {
     const next = ps.map((_, i) => starts[i] ?? 0);
     for (;;) {
       let any = false;
+      // Partitions interleave in slices, as a broker's fetches do.
       for (let p = 0; p < ps.length; p++) {
         const records = ps[p]!;
-        while (next[p]! < records.length) {
+        for (let k = 0; k < 256 && next[p]! < records.length; k++) {
           if (signal?.aborted || closed) return;
           any = true;
           yield records[next[p]!]!;
