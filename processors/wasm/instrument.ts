@@ -1,7 +1,8 @@
 // Deterministic fuel and enforceable memory limits by rewriting a core module's bytes.
 //
 // Fuel: every function entry and every loop header costs one unit, taken from a mutable i64
-// global the module exports as `__ipvm_fuel`; when it is zero the module sets it to -1 and traps.
+// global the module exports as `__ipvm_fuel`; the unit that would take it below zero traps
+// (leaving -1 there as the marker).
 // The count depends only on the path the code takes, so it is identical on every run and
 // machine. (This is the shape of binaryen's `log-execution` pass with the logging call replaced
 // by an inline decrement; it is done here directly on the binary because binaryen needs
@@ -115,26 +116,25 @@ export function instrumentCore(
   const hasMemory = info.memoryImported || info.definedMemories > 0;
   const hookType = info.types.length;
   const hookFunc = info.funcTypes.length;
-  const fuelCheck = Uint8Array.from([
-    0x23,
-    ...leb(fuelGlobal), // global.get $fuel
-    0x50, // i64.eqz
-    0x04,
-    0x40, // if
-    0x42,
-    0x7f,
-    0x24,
-    ...leb(fuelGlobal),
-    0x00, // i64.const -1; global.set $fuel; unreachable
-    0x0b, // end
-    0x23,
-    ...leb(fuelGlobal),
-    0x42,
-    0x01,
-    0x7d,
-    0x24,
-    ...leb(fuelGlobal), // fuel -= 1
-  ]);
+  // Per function: `t = fuel - 1; fuel = t; if (t < 0) unreachable`, with `t` an added i64 local
+  // (one global load per check). A trap leaves the global at -1.
+  const fuelCheckCache = new Map<number, Uint8Array>();
+  const fuelCheckFor = (local: number): Uint8Array => {
+    let c = fuelCheckCache.get(local);
+    if (!c) {
+      c = Uint8Array.from([
+        ...[0x23, ...leb(fuelGlobal)], // global.get $fuel
+        ...[0x42, 0x01, 0x7d], // i64.const 1; i64.sub
+        ...[0x22, ...leb(local)], // local.tee $t
+        ...[0x24, ...leb(fuelGlobal)], // global.set $fuel
+        ...[0x20, ...leb(local)], // local.get $t
+        ...[0x42, 0x00, 0x53], // i64.const 0; i64.lt_s
+        ...[0x04, 0x40, 0x00, 0x0b], // if unreachable end
+      ]);
+      fuelCheckCache.set(local, c);
+    }
+    return c;
+  };
   const growCall = Uint8Array.from([0x10, ...leb(hookFunc)]);
   let resettable = true;
 
@@ -237,13 +237,22 @@ export function instrumentCore(
       const bodyStart = r.pos;
       const bodyEnd = bodyStart + size;
       const br = new Reader(bytes, bodyStart, bodyEnd);
-      for (let groups = br.u32(); groups > 0; groups--) {
-        br.u32();
+      const groups = br.u32();
+      const groupsStart = br.pos;
+      const type = info.types[info.funcTypes[info.importedFuncs + i]!];
+      if (!type) throw new WasmFormatError(`function ${i} has no type`, bodyStart);
+      let locals = type.params.length;
+      for (let g = groups; g > 0; g--) {
+        locals += br.u32();
         const t = bytes[br.pos]!;
         br.pos++;
         if (t === 0x63 || t === 0x64) br.skipLeb();
       }
       const codeStart = br.pos;
+      const fuelCheck = fuelCheckFor(locals);
+      // locals header with one more group: (1 × i64)
+      const header = Uint8Array.from([...leb(groups + 1)]);
+      const headerGrowth = header.length - (groupsStart - bodyStart) + 2;
       points.length = 0;
       let pos = codeStart;
       // The cases are the OP_* constants of binary.ts written as literals so the switch
@@ -296,14 +305,17 @@ export function instrumentCore(
       }
       if (pos !== bodyEnd)
         throw new WasmFormatError('function body does not end where its size says', pos);
-      let newSize = size + fuelCheck.length;
+      let newSize = size + headerGrowth + fuelCheck.length;
       for (let k = 0; k < points.length; k++) {
         const p = points[k]!;
         if (p >= 0) newSize += fuelCheck.length;
         else newSize += growCall.length - (points[++k]! - (-p - 1));
       }
       w.u32(newSize);
-      w.bytes(bytes.subarray(bodyStart, codeStart));
+      w.bytes(header);
+      w.bytes(bytes.subarray(groupsStart, codeStart));
+      w.byte(0x01);
+      w.byte(0x7e);
       w.bytes(fuelCheck);
       let copied = codeStart;
       for (let k = 0; k < points.length; k++) {
