@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { Subject, filter, finalize, mergeMap, tap, type Observable, type Subscription } from 'rxjs';
 import type { CID } from 'multiformats/cid';
-import type { Log, LogRecord } from '../streams/log.ts';
+import type { Log, LogRecord, Positions } from '../streams/log.ts';
 import { deadLetterFor } from '../streams/dead-letter.ts';
 import { createTopology, type Topology, type TopologyInit } from '../streams/topology.ts';
 import type { NodeEvent, ReceiptEvent, TaskReadyEvent, WorkflowEndedEvent } from '../schemas/events.ts';
@@ -38,7 +38,7 @@ import {
   readToEnd,
   type EventRecord,
 } from './records.ts';
-import type { RetryOptions } from './retry.ts';
+import { withRetry, type RetryOptions } from './retry.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -161,23 +161,35 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     if (event.type === 'workflow/completed' || event.type === 'workflow/failed') endedWorkflows.set(event.workflow.toString(), event);
     if (event.type === 'workflow/submitted') endedWorkflows.delete(event.workflow.toString());
   };
-  const receiptPositions = await Promise.all(
-    receiptStreams.map((stream) =>
-      readToEnd(log, stream, (record) => {
+  // A broker that just created the streams may not serve them yet: retry what is retryable
+  // (a retried read starts over, so folds must tolerate seeing records again — they do).
+  const recoveryRetry = { attempts: 10, baseDelayMs: 100, ...init.retry, signal };
+  const receiptPositions: Positions[] = [];
+  for (const stream of receiptStreams) {
+    receiptPositions.push(
+      await withRetry(
+        () =>
+          readToEnd(log, stream, (record) => {
+            const d = decodeRecord(record);
+            if (d instanceof Error || d.event.type !== 'receipt') return;
+            seenReceipts++;
+            memo.put(d.event);
+          }, signal),
+        recoveryRetry,
+      ),
+    );
+  }
+  const invocationPositions = await withRetry(
+    () =>
+      readToEnd(log, S.invocations, (record) => {
         const d = decodeRecord(record);
-        if (d instanceof Error || d.event.type !== 'receipt') return;
-        seenReceipts++;
-        memo.put(d.event);
+        if (d instanceof Error) return;
+        seenInvocations++;
+        note(d.event);
+        scheduler.apply(d.event);
       }, signal),
-    ),
+    recoveryRetry,
   );
-  const invocationPositions = await readToEnd(log, S.invocations, (record) => {
-    const d = decodeRecord(record);
-    if (d instanceof Error) return;
-    seenInvocations++;
-    note(d.event);
-    scheduler.apply(d.event);
-  }, signal);
   const due = scheduler.flush();
   await write(due);
   progress({ type: 'node:recovered', receipts: seenReceipts, invocations: seenInvocations, emitted: due.length, ms: performance.now() - started });

@@ -1,149 +1,16 @@
+// The engine on the embedded file log (the same suite runs on Kafka and JetStream).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { toArray, take, firstValueFrom } from 'rxjs';
 import { createFileLog } from '../../streams/file/index.ts';
-import { createNode } from '../../processors/node.ts';
-import type { IpldValue } from '../../schemas/ipld.ts';
-import { parseWorkflow } from '../../schemas/model.ts';
-import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
+import { describeEngine } from '../conformance/engine.suite.ts';
 
-let dir: string;
-let runner: CoreRunner;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ipvm-node-'));
-  runner = await createCoreRunner();
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function chain(rsc: string, n: number, start = 1, nnc = ''): IpldValue {
-  const tasks: IpldValue[] = [];
-  let prev: IpldValue | null = null;
-  for (let i = 0; i < n; i++) {
-    const t: IpldValue = {
-      run: {
-        rsc,
-        op: 'wasm/run',
-        input: { func: 'add_one', args: [prev === null ? start : { 'await/ok': prev }] },
-        nnc,
-      },
-      cause: null,
-      meta: {},
-      prf: [],
-    };
-    tasks.push(t);
-    prev = parseWorkflow({ tasks: [t] }).tasks[0]!.instruction;
-  }
-  return { tasks };
-}
-
-describe('node (file log)', () => {
-  it('runs a chain to completion, then replays it without executing anything', async () => {
-    const wf = chain(runner.rsc, 5);
-    {
-      await using log = createFileLog({ dir });
-      await using node = await createNode({ log, runner, nodeId: 'a' });
-      const parsed = parseWorkflow(wf);
-      const seen = firstValueFrom(node.receipts(parsed.cid).pipe(take(5), toArray()));
-      await node.submit(wf);
-      const end = await node.ended(parsed.cid);
-      expect(end.type).toBe('workflow/completed');
-      const receipts = await seen;
-      expect(receipts.map((r) => r.body.out)).toEqual([2, 3, 4, 5, 6].map((v) => ['ok', v]));
-      expect(receipts.every((r) => !r.replayed)).toBe(true);
-      expect(runner.total).toBe(5);
-    }
-    // A new node on the same log rebuilds its memo from offset 0; a workflow sharing the first
-    // three instructions only runs the new ones, and re-running the old one runs nothing.
-    {
-      await using log = createFileLog({ dir });
-      await using node = await createNode({ log, runner, nodeId: 'b' });
-      expect(node.memo.size).toBe(5);
-      const longer = chain(runner.rsc, 7);
-      const parsed = parseWorkflow(longer);
-      const seen = firstValueFrom(node.receipts(parsed.cid).pipe(take(7), toArray()));
-      await node.submit(longer);
-      expect((await node.ended(parsed.cid)).type).toBe('workflow/completed');
-      const receipts = await seen;
-      expect(receipts.filter((r) => r.replayed)).toHaveLength(5);
-      expect(receipts.at(-1)!.body.out).toEqual(['ok', 8]);
-      expect(runner.total).toBe(7);
-    }
-  });
-
-  it('fails a workflow whose task traps, with an error receipt and the dependents failed', async () => {
-    await using log = createFileLog({ dir });
-    await using node = await createNode({ log, runner });
-    const boom = {
-      run: { rsc: runner.rsc, op: 'wasm/run', input: { func: 'boom', args: [] }, nnc: '' },
-      cause: null,
-      meta: {},
-      prf: [],
-    };
-    const boomCid = parseWorkflow({ tasks: [boom] }).tasks[0]!.instruction;
-    const after = {
-      run: {
-        rsc: runner.rsc,
-        op: 'wasm/run',
-        input: { func: 'add_one', args: [{ 'await/ok': boomCid }] },
-        nnc: '',
-      },
-      cause: null,
-      meta: {},
-      prf: [],
-    };
-    const parsed = await node.submit({ tasks: [boom, after] });
-    const end = await node.ended(parsed.cid);
-    expect(end.type).toBe('workflow/failed');
-    expect(end.failed.map(String).sort()).toEqual(
-      parsed.tasks.map((t) => t.instruction.toString()).sort(),
-    );
-    expect(node.memo.get(boomCid.toString())!.body.out[0]).toBe('error');
-    expect(runner.calls.get('add_one') ?? 0).toBe(0);
-  });
-
-  it('runs an instruction wanted by two workflows at once only once', async () => {
-    await using log = createFileLog({ dir });
-    await using node = await createNode({ log, runner });
-    const slow = {
-      run: { rsc: runner.rsc, op: 'wasm/run', input: { func: 'slow', args: [7] }, nnc: '' },
-      cause: null,
-      meta: {},
-      prf: [],
-    };
-    const a = parseWorkflow({ tasks: [slow] });
-    const other = {
-      run: { rsc: runner.rsc, op: 'wasm/run', input: { func: 'add_one', args: [1] }, nnc: 'x' },
-      cause: null,
-      meta: {},
-      prf: [],
-    };
-    const b = parseWorkflow({ tasks: [other, slow] });
-    await Promise.all([
-      node.submit(a.workflow as unknown as IpldValue),
-      node.submit(b.workflow as unknown as IpldValue),
-    ]);
-    const [ea, eb] = await Promise.all([node.ended(a.cid), node.ended(b.cid)]);
-    expect(ea.type).toBe('workflow/completed');
-    expect(eb.type).toBe('workflow/completed');
-    expect(runner.calls.get('slow')).toBe(1);
-    expect(ea.receipts[0]!.equals(eb.receipts[1]!)).toBe(true);
-  });
-
-  it('sends undecodable records to the dead-letter stream and keeps running', async () => {
-    await using log = createFileLog({ dir });
-    await using node = await createNode({ log, runner });
-    await log.append(node.topology.name('invocations'), [
-      { key: 'junk', value: new Uint8Array([0xff, 0x00, 0x13]) },
-    ]);
-    const parsed = await node.submit(chain(runner.rsc, 2, 40));
-    expect((await node.ended(parsed.cid)).type).toBe('workflow/completed');
-    const dead = [];
-    for await (const r of log.read(node.topology.name('dead-letter'))) dead.push(r);
-    expect(dead.length).toBeGreaterThanOrEqual(1);
-    expect(dead[0]!.headers['dead-letter-reason']).toMatch(/dag-cbor at byte/);
-  });
+describeEngine('file log', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ipvm-engine-'));
+  let n = 0;
+  return {
+    open: () => Promise.resolve(createFileLog({ dir })),
+    namespace: (hint) => `t${++n}${hint}`,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });
