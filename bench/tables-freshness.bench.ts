@@ -1,9 +1,11 @@
 // Freshness of the ClickHouse tables: receipt appended to the log → visible to SQL, at a
 // sustained rate (budget ≤ 2 s at 100 000 receipts/s), embedded ClickHouse (chdb).
 //
-//   node bench/tables-freshness.bench.ts [--rate 100000] [--seconds 3] [--batch 20000] [--flush-ms 100] [--workers 2]
+//   node bench/tables-freshness.bench.ts [--rate 100000] [--seconds 3] [--batch 20000]
+//                                        [--flush-ms 100] [--workers 2] [--memory-log]
 //
-// A producer appends DAG-CBOR receipt events to an in-memory log at `--rate`; the live indexer
+// A producer appends DAG-CBOR receipt events to the embedded file log (default fsync policy; or
+// an in-memory log with --memory-log) at `--rate`; the live indexer
 // (processors/index-tables.ts: consume → decode → rows → batched insert → commit) feeds the
 // tables; every 25 ms a poller asks which of the probe records (every 500th) have become
 // visible. Each event's `at` carries its sequence number, so a probe's freshness is the time
@@ -25,6 +27,8 @@ import { indexTables, tableStreams } from '../processors/index-tables.ts';
 import { createChdbTableStore } from '../processors/tables/chdb.ts';
 import { receiptEventToRows } from '../processors/tables/rows.ts';
 import { jsonEachRow } from '../processors/tables/sql.ts';
+import { createFileLog } from '../streams/file/index.ts';
+import type { Log } from '../streams/log.ts';
 import { createMemoryLog } from '../test/tables/memory-log.ts';
 
 const arg = (name: string, d: number): number => {
@@ -36,6 +40,7 @@ const SECONDS = arg('seconds', 3);
 const BATCH = arg('batch', 20_000);
 const FLUSH_MS = arg('flush-ms', 100);
 const WORKERS = arg('workers', 2);
+const LOG = process.argv.includes('--memory-log') ? 'memory' : 'file';
 const TOTAL = Math.round(RATE * SECONDS);
 const BUDGET_MS = 2000;
 
@@ -92,10 +97,11 @@ const quantile = (xs: number[], q: number): number => {
 
 const dir = mkdtempSync(join(tmpdir(), 'ipvm-bench-fresh-'));
 const store = createChdbTableStore({ dataDir: dir, database: 'fresh' });
+let log: Log | undefined;
 try {
   await store.migrate();
   const topology = createTopology({ namespace: 'bench' });
-  const log = createMemoryLog();
+  log = LOG === 'memory' ? createMemoryLog() : createFileLog({ dir: join(dir, 'log') });
   await log.ensureStreams(topology.streams);
   const pure = topology.name('pure');
 
@@ -187,7 +193,7 @@ try {
   const sustainedS = ((producerDone || end) - start) / 1000;
   console.log(
     `\nchdb, target ${RATE.toLocaleString()} receipts/s for ${SECONDS} s ` +
-      `(batch ${BATCH}, flush ${FLUSH_MS} ms, ${WORKERS} map workers), load average ${loadavg()[0]?.toFixed(1)}`,
+      `(${LOG} log, batch ${BATCH}, flush ${FLUSH_MS} ms, ${WORKERS} map workers), load average ${loadavg()[0]?.toFixed(1)}`,
   );
   console.log(
     `appended ${sent.toLocaleString()} in ${sustainedS.toFixed(2)} s = ${Math.round(sent / sustainedS).toLocaleString()}/s; ` +
@@ -213,5 +219,6 @@ try {
   );
 } finally {
   await store.close();
+  await log?.close();
   rmSync(dir, { recursive: true, force: true });
 }
