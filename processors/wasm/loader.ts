@@ -241,7 +241,11 @@ export function createLoader(deps: LoaderDeps): Loader {
   const load = async (cid: CID, signal?: AbortSignal): Promise<Prepared> => {
     const key = cid.toString();
     const dir = join(deps.cacheDir, key);
-    const cached = await fromDisk(key, dir);
+    // A damaged cache entry is removed and rebuilt rather than failing the task.
+    const cached = await fromDisk(key, dir).catch(async () => {
+      await rm(dir, { recursive: true, force: true });
+      return undefined;
+    });
     if (cached) return cached;
     let bytes = await deps.content.get(cid, { signal });
     let kind = wasmKind(bytes);

@@ -327,6 +327,19 @@ describe('caching', () => {
     });
   });
 
+  it('rebuilds a damaged disk cache entry', async () => {
+    const cid = await f.component('add-one');
+    const cacheDir = `${f.dir}/cache-damaged`;
+    expect(
+      ok(await f.newExecutor({ cacheDir }).execute({ rsc: cid, func: 'add_one', args: [1] })),
+    ).toBe(2);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${cacheDir}/${cid.toString()}/component.core.wasm`, 'garbage');
+    const fresh = f.newExecutor({ cacheDir });
+    expect(ok(await fresh.execute({ rsc: cid, func: 'add_one', args: [1] }))).toBe(2);
+    expect(fresh.stats().transpilations).toBe(1);
+  });
+
   it('ships compiled modules to workers instead of compiling there', async () => {
     const cid = await f.component('add-one');
     const exec = f.newExecutor({ inlineFuel: 0, cacheDir: `${f.dir}/cache-b` });
