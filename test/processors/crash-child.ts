@@ -1,23 +1,34 @@
-// A node process for the crash test: opens the file log in argv[2], submits the workflow in
-// argv[3] (a DAG-JSON file) unless it is already there, runs until it ends, prints END and exits.
-// argv[4] is the engine test module, built once by the parent.
+// A node process for the crash tests. Usage:
+//   crash-child.ts <file-log-dir | namespace> <workflow.json> <engine.wasm>
+// Backend from env IPVM_TEST_BACKEND (file | kafka | nats) with KAFKA_BROKERS / NATS_URL.
+// Submits the workflow unless it is already there, runs until it ends, prints END and exits.
 import { readFile } from 'node:fs/promises';
+import type { Log } from '../../streams/log.ts';
 import { createFileLog } from '../../streams/file/index.ts';
+import { createKafkaLog } from '../../streams/kafka/index.ts';
+import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { createNode } from '../../processors/node.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
 
-const [dir, file, wasm] = process.argv.slice(2) as [string, string, string];
+const [where, file, wasm] = process.argv.slice(2) as [string, string, string];
+const backend = process.env.IPVM_TEST_BACKEND ?? 'file';
 const bytes = new Uint8Array(await readFile(file));
 const parsed = parseWorkflow(bytes);
 const runner = await createCoreRunner(new Uint8Array(await readFile(wasm)));
-const log = createFileLog({ dir, fsync: process.env.IPVM_FSYNC === 'none' ? 'none' : 'batch' });
+const log: Log =
+  backend === 'kafka'
+    ? createKafkaLog({ brokers: process.env.KAFKA_BROKERS!.split(','), sessionTimeoutMs: 6_000 })
+    : backend === 'nats'
+      ? createJetStreamLog({ servers: process.env.NATS_URL!, storage: 'file' })
+      : createFileLog({ dir: where, fsync: process.env.IPVM_FSYNC === 'none' ? 'none' : 'batch' });
 const node = await createNode({
   log,
   runner,
   nodeId: `crash-${process.pid}`,
+  topology: { namespace: backend === 'file' ? 'ipvm' : where },
   concurrency: 8,
-  commitIntervalMs: 5,
+  commitIntervalMs: Number(process.env.IPVM_COMMIT_MS ?? 20),
 });
 process.stdout.write('UP\n');
 await node.submit(bytes); // re-submitting a running or ended workflow changes nothing
@@ -25,3 +36,4 @@ const end = await node.ended(parsed.cid);
 await node.close();
 await log.close();
 process.stdout.write(`END ${end.type}\n`);
+process.exit(0);

@@ -1,0 +1,142 @@
+// The crash scenario shared by the per-backend crash tests: SIGKILL a node process at random
+// moments while a 1 000-task workflow runs; after each restart the node must resume, and in
+// the end every task must have exactly one receipt CID — the same as in an uninterrupted run.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { Log } from '../../streams/log.ts';
+import { createTopology } from '../../streams/topology.ts';
+import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
+import { dagJson } from '../../schemas/codecs.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { createCoreRunner, engineModule } from '../harness/core-runner.ts';
+
+const CHILD = join(import.meta.dirname, 'crash-child.ts');
+
+/** 1 000 tasks in 10 interleaved chains of 100: task i awaits task i - 10. */
+export function crashWorkflow(rsc: string, tasksCount = 1000): IpldValue {
+  const tasks: IpldValue[] = [];
+  const cids: IpldValue[] = [];
+  for (let i = 0; i < tasksCount; i++) {
+    const arg = i < 10 ? i * 1000 : { 'await/ok': cids[i - 10]! };
+    const t: IpldValue = {
+      run: { rsc, op: 'wasm/run', input: { func: 'add_one', args: [arg] }, nnc: '' },
+      cause: null,
+      meta: {},
+      prf: [],
+    };
+    tasks.push(t);
+    cids.push(parseWorkflow({ tasks: [t] }).tasks[0]!.instruction);
+  }
+  return { tasks };
+}
+
+interface Files {
+  base: string;
+  workflow: string;
+  wasm: string;
+  instructions: string[];
+}
+
+export async function prepare(tasksCount = 1000): Promise<Files> {
+  const base = await mkdtemp(join(tmpdir(), 'ipvm-crash-'));
+  const wasm = await engineModule();
+  const wasmFile = join(base, 'engine.wasm');
+  await writeFile(wasmFile, wasm);
+  const runner = await createCoreRunner(wasm);
+  const wf = crashWorkflow(runner.rsc, tasksCount);
+  const workflow = join(base, 'workflow.json');
+  await writeFile(workflow, dagJson.encode(wf));
+  return { base, workflow, wasm: wasmFile, instructions: parseWorkflow(wf).tasks.map((t) => t.instruction.toString()) };
+}
+
+export const cleanup = (files: Files): Promise<void> => rm(files.base, { recursive: true, force: true });
+
+function runChild(files: Files, where: string, killAfterMs: number | null, env: Record<string, string>): Promise<'end' | 'killed'> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, where, files.workflow, files.wasm], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    let err = '';
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (killAfterMs !== null && timer === undefined && out.includes('UP')) {
+        timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL') resolve('killed');
+      else if (code === 0 && out.includes('END workflow/completed')) resolve('end');
+      else reject(new Error(`child exited ${code} ${signal}: ${out}\n${err}`));
+    });
+  });
+}
+
+async function receiptsByInstruction(log: Log, namespace: string): Promise<Map<string, Set<string>>> {
+  const topology = createTopology({ namespace });
+  const map = new Map<string, Set<string>>();
+  for await (const r of log.read(topology.name('pure'))) {
+    const e = decodeEvent(r.value) as ReceiptEvent;
+    const set = map.get(e.instruction.toString()) ?? new Set();
+    set.add(e.receipt.toString());
+    map.set(e.instruction.toString(), set);
+  }
+  return map;
+}
+
+/** What a backend needs to run the scenario. */
+export interface CrashBackend {
+  /** Environment for the child (IPVM_TEST_BACKEND and server addresses). */
+  env: Record<string, string>;
+  /** Where a run keeps its streams: a directory (file) or a namespace (brokers). */
+  place(files: Files, hint: string): string;
+  /** A log for reading a place back. */
+  open(place: string): Log;
+  /** The stream namespace of a place. */
+  namespace(place: string): string;
+  /** Random life of a child after it is up, in ms. */
+  lifeMs: [number, number];
+}
+
+export async function crashScenario(files: Files, backend: CrashBackend, kills: number): Promise<void> {
+  const clean = backend.place(files, 'clean');
+  expect(await runChild(files, clean, null, backend.env)).toBe('end');
+  const crashed = backend.place(files, 'crashed');
+  let killed = 0;
+  let ended = false;
+  while (killed < kills) {
+    const [lo, hi] = backend.lifeMs;
+    const outcome = await runChild(files, crashed, lo + Math.random() * (hi - lo), backend.env);
+    if (outcome === 'killed') killed++;
+    else {
+      ended = true;
+      break;
+    }
+  }
+  if (!ended) expect(await runChild(files, crashed, null, backend.env)).toBe('end');
+
+  const readBack = async (place: string): Promise<Map<string, Set<string>>> => {
+    const log = backend.open(place);
+    try {
+      return await receiptsByInstruction(log, backend.namespace(place));
+    } finally {
+      await log.close();
+    }
+  };
+  const expected = await readBack(clean);
+  const got = await readBack(crashed);
+  expect(got.size).toBe(files.instructions.length);
+  for (const cid of files.instructions) {
+    expect(got.get(cid)?.size, `receipts of ${cid}`).toBe(1);
+    expect([...got.get(cid)!]).toEqual([...expected.get(cid)!]);
+  }
+  expect(killed).toBeGreaterThan(0);
+}
