@@ -44,20 +44,20 @@ export class Channel<T> {
     reader?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+  /**
+   * The next item, waiting for one if needed; `undefined` once closed and drained. Throws the
+   * error given to `close`.
+   */
+  async take(): Promise<T | undefined> {
     for (;;) {
       const item = this.#queue.shift();
       if (item !== undefined) {
-        if (this.#queue.length < this.#capacity) {
-          const writer = this.#writers.shift();
-          writer?.();
-        }
-        yield item;
-        continue;
+        if (this.#queue.length < this.#capacity) this.#writers.shift()?.();
+        return item;
       }
       if (this.#closed) {
         if (this.#error !== undefined) throw this.#error;
-        return;
+        return undefined;
       }
       await new Promise<void>((resolve) => {
         this.#reader = resolve;

@@ -83,8 +83,8 @@ export interface KafkaLogInit {
    */
   maxWaitTimeMs?: number;
   /**
-   * Records buffered per read or consume before the fetch loop waits.
-   * @default 1024
+   * Fetched batches buffered per read or consume before the fetch loop waits.
+   * @default 16
    */
   bufferSize?: number;
   /** Receives kafkajs' log lines (warnings and errors); nothing is logged without it. */
@@ -94,7 +94,7 @@ export interface KafkaLogInit {
 export const DEFAULT_CLIENT_ID = 'ipvm-node';
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_WAIT_TIME_MS = 200;
-export const DEFAULT_BUFFER_SIZE = 1024;
+export const DEFAULT_BUFFER_SIZE = 16;
 
 const BACKEND = 'kafka';
 
@@ -456,7 +456,7 @@ class KafkaLog implements Log {
     );
     if (!follow && remaining.size === 0) return;
 
-    const channel = new Channel<LogRecord>(this.#init.bufferSize ?? DEFAULT_BUFFER_SIZE);
+    const channel = new Channel<LogRecord[]>(this.#init.bufferSize ?? DEFAULT_BUFFER_SIZE);
     const consumer = this.#kafka.consumer({
       groupId: `ipvm-read-${randomUUID()}`,
       allowAutoTopicCreation: false,
@@ -478,29 +478,37 @@ class KafkaLog implements Log {
         autoCommit: false,
         eachBatchAutoResolve: true,
         eachBatch: async ({ batch }) => {
-          if (!wantedSet.has(batch.partition)) return;
-          for (const message of batch.messages) {
-            if (channel.closed) return;
-            await channel.push(toRecord(stream, batch.partition, message));
-          }
+          if (!wantedSet.has(batch.partition) || channel.closed) return;
+          await channel.push(batch.messages.map((m) => toRecord(stream, batch.partition, m)));
         },
       });
-      for (const p of wanted)
-        consumer.seek({ topic: stream, partition: p, offset: String(start.get(p)) });
+      // A new group starts at the earliest offsets by itself: seek only when needed, as a seek
+      // discards what was already fetched.
+      if (from !== 'earliest') {
+        for (const p of wanted) {
+          consumer.seek({ topic: stream, partition: p, offset: String(start.get(p)) });
+        }
+      }
       const others = Array.from({ length: partitions }, (_, p) => p).filter(
         (p) => !wantedSet.has(p),
       );
       if (others.length > 0) consumer.pause([{ topic: stream, partitions: others }]);
-      for await (const record of channel) {
-        if (signal.aborted) return;
-        if (!follow) {
-          if (!remaining.has(record.partition)) continue;
-          if (record.offset >= high.get(record.partition)!) continue;
-        }
-        yield record;
-        if (!follow && record.offset + 1 >= high.get(record.partition)!) {
-          remaining.delete(record.partition);
-          if (remaining.size === 0) return;
+      for (
+        let records = await channel.take();
+        records !== undefined;
+        records = await channel.take()
+      ) {
+        for (const record of records) {
+          if (signal.aborted) return;
+          if (!follow) {
+            if (!remaining.has(record.partition)) continue;
+            if (record.offset >= high.get(record.partition)!) continue;
+          }
+          yield record;
+          if (!follow && record.offset + 1 >= high.get(record.partition)!) {
+            remaining.delete(record.partition);
+            if (remaining.size === 0) return;
+          }
         }
       }
     } catch (error) {
@@ -537,7 +545,7 @@ class KafkaLog implements Log {
     }
     const { signal, dispose } = this.#signal(options.signal);
     if (signal.aborted) return;
-    const channel = new Channel<LogRecord>(this.#init.bufferSize ?? DEFAULT_BUFFER_SIZE);
+    const channel = new Channel<LogRecord[]>(this.#init.bufferSize ?? DEFAULT_BUFFER_SIZE);
     const consumer = this.#kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
@@ -568,15 +576,19 @@ class KafkaLog implements Log {
         autoCommit: false,
         eachBatchAutoResolve: true,
         eachBatch: async ({ batch }) => {
-          for (const message of batch.messages) {
-            if (channel.closed) return;
-            await channel.push(toRecord(stream, batch.partition, message));
-          }
+          if (channel.closed) return;
+          await channel.push(batch.messages.map((m) => toRecord(stream, batch.partition, m)));
         },
       });
-      for await (const record of channel) {
-        if (signal.aborted) return;
-        yield record;
+      for (
+        let records = await channel.take();
+        records !== undefined;
+        records = await channel.take()
+      ) {
+        for (const record of records) {
+          if (signal.aborted) return;
+          yield record;
+        }
       }
     } catch (error) {
       throw classify(error, `cannot consume ${stream}`, { stream, consumer: groupId });
