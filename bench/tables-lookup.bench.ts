@@ -1,7 +1,9 @@
 // Reverse lookup and batched memo lookup on 1 M receipts, embedded ClickHouse (chdb).
 //
-//   node bench/tables-lookup.bench.ts [--receipts 1000000] [--queries 200]
+//   node bench/tables-lookup.bench.ts [--receipts 1000000] [--queries 200] [--clickhouse-url URL]
 //
+// With --clickhouse-url the same figures are taken on a server (database `bench_lookup`, dropped
+// and recreated) instead of the embedded engine.
 // Loads N receipts (each reading its module, one data block of 100 000 and the previous
 // instruction's output, so ~3 lineage rows per receipt) into a temp data dir, then measures:
 // - reverse lookup p50: "everything computed from input X" (the documented query, with FINAL,
@@ -18,6 +20,7 @@ import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import { COMPUTED_FROM_INPUT, withCid } from '../schemas/clickhouse/queries.ts';
 import { createChdbTableStore } from '../processors/tables/chdb.ts';
+import { createServerTableStore } from '../processors/tables/server.ts';
 import { cidToString } from '../processors/tables/rows.ts';
 import type { LineageRow, ReceiptRow } from '../processors/tables/table-store.ts';
 
@@ -53,9 +56,17 @@ async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ipvm-bench-tables-'));
-const store = createChdbTableStore({ dataDir: dir, database: 'bench' });
+const urlAt = process.argv.indexOf('--clickhouse-url');
+const url = urlAt > 0 ? process.argv[urlAt + 1] : undefined;
+const store =
+  url === undefined
+    ? createChdbTableStore({ dataDir: dir, database: 'bench' })
+    : createServerTableStore({ url, database: 'bench_lookup' });
+const engine = url === undefined ? 'chdb' : `server ${url}`;
 try {
+  await store.dropTables();
   await store.migrate();
+  const [version] = await store.query<{ v: string }>('SELECT version() AS v');
   const modules = Array.from({ length: 100 }, (_, i) => fakeCid(1, i));
   const instructions: string[] = [];
 
@@ -122,8 +133,8 @@ try {
       `with ${lineageCount?.n.toLocaleString()} lineage rows)`,
   );
   // Let background merges settle so both rounds see the same parts.
-  await store.query('OPTIMIZE TABLE bench.lineage FINAL');
-  await store.query('OPTIMIZE TABLE bench.receipts FINAL');
+  await store.query(`OPTIMIZE TABLE ${store.database}.lineage FINAL`);
+  await store.query(`OPTIMIZE TABLE ${store.database}.receipts FINAL`);
 
   // --- raw baseline
   const select1: number[] = [];
@@ -140,7 +151,7 @@ try {
   let rowsPer = 0;
   const plain = COMPUTED_FROM_INPUT.replace('FROM lineage FINAL', 'FROM lineage');
   for (let i = 0; i < QUERIES; i++) {
-    const input = fakeCid(7, (i * 104729) % DATA_BLOCKS);
+    const input = fakeCid(7, (i * 104729) % Math.min(N, DATA_BLOCKS));
     const [ms, rows] = await timed(() => store.query(withCid(COMPUTED_FROM_INPUT, input)));
     reverseFinal.push(ms);
     rowsPer = rows.length;
@@ -161,14 +172,16 @@ try {
     console.log(
       `${name.padEnd(44)} p50 ${fmt(quantile(xs, 0.5)).padStart(10)}  p99 ${fmt(quantile(xs, 0.99)).padStart(10)}${budget ? `   budget ${budget}` : ''}`,
     );
-  console.log(`\nchdb ${N.toLocaleString()} receipts, load average ${loadavg()[0]?.toFixed(1)}`);
+  console.log(
+    `\n${engine} (ClickHouse ${version?.v}), ${N.toLocaleString()} receipts, load average ${loadavg()[0]?.toFixed(1)}`,
+  );
   line('raw: SELECT 1', select1);
   line('raw: memo lookup, 1 key', oneKey);
   line(`reverse lookup (${rowsPer} rows, FINAL)`, reverseFinal, '≤ 3 ms');
   line(`reverse lookup (${rowsPer} rows, no FINAL)`, reversePlain);
   line(`memo lookup, 1 000 keys in one IN (found ${found})`, batch, '≤ 50 ms');
   console.log(
-    `per key in the batch: ${((quantile(batch, 0.5) / 1000) * 1000).toFixed(3)} ms vs ${fmt(quantile(oneKey, 0.5))} one by one`,
+    `per key in the batch: ${(quantile(batch, 0.5) / 1000).toFixed(3)} ms vs ${fmt(quantile(oneKey, 0.5))} one by one`,
   );
 } finally {
   await store.close();

@@ -2,8 +2,12 @@
 // and inserts run on libuv's thread pool), so the event loop never waits on the engine.
 import { join } from 'node:path';
 import { drainPending, Session } from 'chdb';
-import { capabilitiesFor, createStatements, dropStatements } from '../../schemas/clickhouse/ddl.ts';
-import { quoteIdentifier } from '../../schemas/clickhouse/ddl.ts';
+import {
+  capabilitiesFor,
+  createStatements,
+  dropStatements,
+  quoteIdentifier,
+} from '../../schemas/clickhouse/ddl.ts';
 import {
   TableQueryError,
   TableStoreClosedError,
@@ -34,7 +38,8 @@ import { DEFAULT_DATABASE } from './table-store.ts';
 export interface ChdbTableStoreInit {
   /**
    * The node's data directory; the engine keeps its files in `<dataDir>/clickhouse`. chdb allows
-   * one open data directory per process: open a second store only after closing the first.
+   * one open data directory per process: stores on the same directory may coexist (e.g. one per
+   * database), a store on another directory opens only after the first is closed.
    */
   dataDir: string;
   /** Database holding the tables. @default 'ipvm' */
