@@ -32,6 +32,8 @@ import type {
 
 /** Default fuel budget: 10^10 units (function entries + loop iterations), tens of seconds of work. */
 export const DEFAULT_FUEL = 10_000_000_000n;
+/** Prepared (compiled) modules kept in memory per executor. */
+export const DEFAULT_MAX_MODULES = 1024;
 /** Default memory limit: 4 GiB, the whole 32-bit address space (Homestar's default). */
 export const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024 * 1024;
 /** Default time limit: 60 s. */
@@ -181,6 +183,7 @@ export function createExecutor(init: ExecutorInit): Executor {
     stats,
     onProgress: init.onProgress,
     onBackgroundError: (err, cid) => logger?.warn({ err, cid }, 'writing the module cache failed'),
+    maxModules: init.maxModules ?? DEFAULT_MAX_MODULES,
   });
   const runner = createRunner();
   let pool: Piscina | undefined;

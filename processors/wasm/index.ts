@@ -19,6 +19,7 @@ export {
   DEFAULT_TIME_MS,
   DEFAULT_INLINE_FUEL,
   DEFAULT_INLINE_MEMORY_BYTES,
+  DEFAULT_MAX_MODULES,
 } from './executor.ts';
 export {
   WasmTaskError,

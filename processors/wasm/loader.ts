@@ -44,6 +44,8 @@ export interface LoaderDeps {
   stats: ExecutorStats;
   onProgress?: (e: ExecutorProgress) => void;
   onBackgroundError?: (err: unknown, cid: string) => void;
+  /** Prepared modules kept in memory. */
+  maxModules: number;
 }
 
 export interface Loader {
@@ -271,8 +273,16 @@ export function createLoader(deps: LoaderDeps): Loader {
       if (!p) {
         p = load(cid, options.signal);
         memory.set(key, p);
+        // Bounded: the least recently loaded modules are dropped (reloaded from disk if needed).
+        while (memory.size > deps.maxModules) {
+          const oldest = memory.keys().next().value!;
+          memory.delete(oldest);
+          loaded.delete(oldest);
+        }
         p.then(
-          (prepared) => loaded.set(key, prepared),
+          (prepared) => {
+            if (memory.get(key) === p) loaded.set(key, prepared);
+          },
           () => {},
         );
         // Only deterministic outcomes stay cached: a missing block may arrive later.

@@ -106,6 +106,11 @@ export interface ExecutorInit {
   inlineFuel?: number;
   /** Memory a task may use on the calling thread before it is re-run in a worker. @default {@link DEFAULT_INLINE_MEMORY_BYTES} */
   inlineMemoryBytes?: number;
+  /**
+   * Compiled modules kept in memory; beyond it the least recently loaded are dropped and
+   * recompiled from the disk cache when needed. @default {@link DEFAULT_MAX_MODULES}
+   */
+  maxModules?: number;
   /** Receives guest output (`print`, `wasi:logging`, stdout/stderr) and executor diagnostics. */
   logger?: ExecutorLogger;
   /** Progress events (cache fills, escalations, worker terminations). */

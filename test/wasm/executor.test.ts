@@ -327,6 +327,15 @@ describe('caching', () => {
     });
   });
 
+  it('keeps at most maxModules compiled modules, reloading others from the disk cache', async () => {
+    const a = await f.component('add-one');
+    const b = await f.core('add-one-core');
+    const exec = f.newExecutor({ cacheDir: `${f.dir}/cache-c`, maxModules: 1 });
+    for (const rsc of [a, b, a])
+      expect(ok(await exec.execute({ rsc, func: 'add_one', args: [1] }))).toBe(2);
+    expect(exec.stats()).toMatchObject({ transpilations: 1, instrumentations: 2, compilations: 3 });
+  });
+
   it('rebuilds a damaged disk cache entry', async () => {
     const cid = await f.component('add-one');
     const cacheDir = `${f.dir}/cache-damaged`;
