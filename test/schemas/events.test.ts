@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import {
+  cidOf,
+  dagCbor,
+  decodeEvent,
+  encodeEvent,
+  encodeReceipt,
+  EVENT_VERSION,
+  IpldFloat,
+  parseWorkflow,
+  type IpldMap,
+  type NodeEvent,
+} from '../../schemas/index.ts';
+
+const WASM = 'ipfs://bafybeibk42jwhq7w2zcpe6q3wgtleugp3ymfs3pa5gerjmnakqihhqx4zq';
+const run = { rsc: WASM, op: 'wasm/run', input: { func: 'add_one', args: [1] }, nnc: '' };
+const parsed = parseWorkflow({
+  tasks: [{ run, cause: null, meta: { fuel: new IpldFloat(1e6) }, prf: [] }],
+});
+const t = parsed.tasks[0]!;
+const receipt = encodeReceipt({
+  ran: t.invocation,
+  out: ['ok', 2],
+  meta: { op: 'add_one' },
+  iss: null,
+  prf: [],
+});
+const failed = encodeReceipt({ ...receipt.receipt, out: ['error', { message: 'trap' }] });
+const at = 1_700_000_000_123;
+
+const events: NodeEvent[] = [
+  { type: 'workflow/submitted', workflow: parsed.cid, body: parsed.workflow, name: 'add', at },
+  { type: 'workflow/submitted', workflow: parsed.cid, body: parsed.workflow, name: null, at },
+  {
+    type: 'task/ready',
+    workflow: parsed.cid,
+    instruction: t.instruction,
+    invocation: t.invocation,
+    task: t.task,
+    args: [1],
+    at,
+  },
+  {
+    type: 'task/ready',
+    workflow: null,
+    instruction: t.instruction,
+    invocation: t.invocation,
+    task: t.task,
+    args: [],
+    at,
+  },
+  {
+    type: 'receipt',
+    instruction: t.instruction,
+    invocation: t.invocation,
+    receipt: receipt.cid,
+    workflow: parsed.cid,
+    run: t.task.run,
+    body: receipt.receipt,
+    replayed: false,
+    fuel: 1234,
+    durationMs: 0.25,
+    executor: 'node-a',
+    at,
+  },
+  {
+    type: 'receipt',
+    instruction: t.instruction,
+    invocation: t.invocation,
+    receipt: failed.cid,
+    workflow: null,
+    run: t.task.run,
+    body: failed.receipt,
+    replayed: true,
+    fuel: null,
+    durationMs: null,
+    executor: 'node-b',
+    at,
+  },
+  {
+    type: 'workflow/completed',
+    workflow: parsed.cid,
+    receipts: [receipt.cid],
+    failed: [],
+    reason: null,
+    at,
+  },
+  {
+    type: 'workflow/failed',
+    workflow: parsed.cid,
+    receipts: [],
+    failed: [t.instruction],
+    reason: 'timeout',
+    at,
+  },
+  {
+    type: 'dead-letter',
+    stream: 'invocations',
+    partition: 0,
+    offset: 42,
+    reason: 'dag-json at byte 3: …',
+    bytes: new Uint8Array([1, 2, 3]),
+    at,
+  },
+];
+
+describe('event envelopes', () => {
+  for (const event of events) {
+    it(`${event.type} survives encode → decode`, () => {
+      const bytes = encodeEvent(event);
+      expect(decodeEvent(bytes)).toEqual(event);
+      const raw = dagCbor.decode(bytes) as IpldMap;
+      expect(raw.v).toBe(EVENT_VERSION);
+      // Observations sit beside the content-addressed objects: the receipt CID is unchanged.
+      if (event.type === 'receipt')
+        expect(cidOf(raw.body).toString()).toBe(event.receipt.toString());
+    });
+  }
+
+  it('keeps integral floats in task metadata (the task CID depends on them)', () => {
+    const decoded = decodeEvent(encodeEvent(events[2]!));
+    expect(decoded.type === 'task/ready' && decoded.task.meta).toEqual({
+      fuel: new IpldFloat(1e6),
+    });
+  });
+});
