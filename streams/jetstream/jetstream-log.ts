@@ -323,7 +323,7 @@ class JetStreamLog implements Log {
       stream,
       partition: Number(msg.subject.slice(msg.subject.lastIndexOf('.') + 1)),
       offset: msg.seq - 1,
-      key: key === '' ? '' : decodeURIComponent(key),
+      key: key.includes('%') ? decodeURIComponent(key) : key,
       value: msg.data,
       headers: extra === '' ? {} : (JSON.parse(extra) as Record<string, string>),
       timestamp: Math.floor(msg.info.timestampNanos / 1_000_000),
