@@ -544,7 +544,6 @@ class FileLog implements Log {
   #flushScheduled = false;
   #flushing: Promise<void> | undefined;
   #syncTimer: NodeJS.Timeout | undefined;
-  #syncing: Promise<void> | undefined;
 
   constructor(options: Options) {
     this.#o = options;
@@ -861,10 +860,10 @@ class FileLog implements Log {
       for (const part of parts) this.#writePending(part);
       if (this.#o.fsync !== 'batch') {
         for (const part of parts) part.unsynced = true;
-      } else if (parts.length === 1) {
-        fs.fdatasyncSync(parts[0]!.fd);
       } else {
-        // Several files: sync them in parallel on the thread pool (the disk merges them).
+        // Sync on the thread pool, never on the event loop: appends made while the disk works
+        // gather into the next flush (group commit), and the processors keep running. Several
+        // files are synced in parallel (the disk merges them).
         this.#flushing = Promise.all(
           parts.map(
             (part) =>
@@ -943,23 +942,21 @@ class FileLog implements Log {
   }
 
   #syncDirty(): void {
-    if (this.#syncing !== undefined) return;
-    const fds: number[] = [];
+    // Synchronous, like the writes: an async sync could race with a segment roll closing the fd.
+    if (this.#flushing !== undefined || this.#closed !== undefined) return;
     for (const state of this.#streams.values()) {
       for (const part of state.partitions) {
-        if (part.unsynced && part.fd >= 0) {
-          part.unsynced = false;
-          fds.push(part.fd);
+        if (!part.unsynced || part.fd < 0) continue;
+        part.unsynced = false;
+        try {
+          fs.fdatasyncSync(part.fd);
+        } catch (error) {
+          this.#failed ??= storageError(error, 'periodic sync failed; reopen the log to recover');
         }
       }
     }
-    if (fds.length === 0) return;
-    this.#syncing = Promise.all(
-      fds.map((fd) => new Promise<void>((resolve) => fs.fdatasync(fd, () => resolve()))),
-    ).then(() => {
-      this.#syncing = undefined;
-    });
   }
+
 
   // ---------------------------------------------------------------- reading
 
@@ -1295,7 +1292,6 @@ class FileLog implements Log {
     while (this.#flushing !== undefined) await this.#flushing;
     this.#closing.abort();
     if (this.#syncTimer !== undefined) clearInterval(this.#syncTimer);
-    await this.#syncing;
     this.#releaseFiles();
   }
 
