@@ -43,6 +43,16 @@ export interface Memo {
    * @returns true when the receipt was memoized.
    */
   put(event: ReceiptEvent): boolean;
+  /**
+   * Records a receipt known only by its routing (instruction, workflow, receipt CID, outcome);
+   * `load` decodes it the first time {@link Memo.get} needs it. Used by recovery, which would
+   * otherwise decode every receipt ever written.
+   * @returns true when the receipt was memoized.
+   */
+  putLazy(
+    routing: { instruction: string; workflow: string; outcome: string },
+    load: () => ReceiptEvent,
+  ): boolean;
   /** Number of memoized instructions. */
   readonly size: number;
   /** Every memoized entry, in insertion order. */
@@ -57,11 +67,35 @@ export function isRetryableFailure(out: Outcome): boolean {
 const SOLO = '';
 
 /** Creates an empty memo. */
-export function createMemo(): Memo {
-  const byInstruction = new Map<string, MemoEntry>();
-  const writtenFor = new Map<string, Set<string> | string>();
+function entryOf(event: ReceiptEvent): MemoEntry {
   return {
-    get: (instruction) => byInstruction.get(instruction),
+    instruction: event.instruction,
+    receipt: event.receipt,
+    invocation: event.invocation,
+    body: event.body,
+  };
+}
+
+export function createMemo(): Memo {
+  const byInstruction = new Map<string, MemoEntry | (() => ReceiptEvent)>();
+  const writtenFor = new Map<string, Set<string> | string>();
+  const noteWritten = (key: string, w: string): void => {
+    const seen = writtenFor.get(key);
+    // Most instructions run in one workflow: keep a string until a second one shows up.
+    if (seen === undefined) writtenFor.set(key, w);
+    else if (typeof seen === 'string') {
+      if (seen !== w) writtenFor.set(key, new Set([seen, w]));
+    } else seen.add(w);
+  };
+  const get = (instruction: string): MemoEntry | undefined => {
+    const v = byInstruction.get(instruction);
+    if (typeof v !== 'function') return v;
+    const entry = entryOf(v());
+    byInstruction.set(instruction, entry);
+    return entry;
+  };
+  return {
+    get,
     written(instruction, workflow) {
       const seen = writtenFor.get(instruction);
       const w = workflow ?? SOLO;
@@ -69,26 +103,23 @@ export function createMemo(): Memo {
     },
     put(event) {
       const key = event.instruction.toString();
-      const w = event.workflow?.toString() ?? SOLO;
-      const seen = writtenFor.get(key);
-      // Most instructions run in one workflow: keep a string until a second one shows up.
-      if (seen === undefined) writtenFor.set(key, w);
-      else if (typeof seen === 'string') {
-        if (seen !== w) writtenFor.set(key, new Set([seen, w]));
-      } else seen.add(w);
+      noteWritten(key, event.workflow?.toString() ?? SOLO);
       if (byInstruction.has(key) || isRetryableFailure(event.body.out)) return false;
-      byInstruction.set(key, {
-        instruction: event.instruction,
-        receipt: event.receipt,
-        invocation: event.invocation,
-        body: event.body,
-      });
+      byInstruction.set(key, entryOf(event));
+      return true;
+    },
+    putLazy(routing, load) {
+      noteWritten(routing.instruction, routing.workflow);
+      if (byInstruction.has(routing.instruction) || routing.outcome === 'transient') return false;
+      byInstruction.set(routing.instruction, load);
       return true;
     },
     get size() {
       return byInstruction.size;
     },
-    entries: () => byInstruction.values(),
+    *entries() {
+      for (const key of byInstruction.keys()) yield get(key)!;
+    },
   };
 }
 

@@ -21,7 +21,7 @@ import type { CID } from 'multiformats/cid';
 import type { Log, LogRecord, Positions } from '../streams/log.ts';
 import { deadLetterFor } from '../streams/dead-letter.ts';
 import { createTopology, type Topology, type TopologyInit } from '../streams/topology.ts';
-import type { NodeEvent, ReceiptEvent, TaskReadyEvent, WorkflowEndedEvent } from '../schemas/events.ts';
+import { decodeEvent, type NodeEvent, type ReceiptEvent, type TaskReadyEvent, type WorkflowEndedEvent } from '../schemas/events.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
@@ -36,6 +36,7 @@ import {
   eventRecord,
   follow,
   readToEnd,
+  routingOf,
   type EventRecord,
 } from './records.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
@@ -120,7 +121,19 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const progress = init.onProgress ?? (() => undefined);
   const receipts$ = new Subject<ReceiptEvent>();
   const ends$ = new Subject<WorkflowEndedEvent>();
-  const endedWorkflows = new Map<string, WorkflowEndedEvent>();
+  /** Ended workflows: the event, or its bytes until someone asks (recovery decodes lazily). */
+  const endedWorkflows = new Map<string, WorkflowEndedEvent | Uint8Array>();
+  const endedEvent = (key: string): WorkflowEndedEvent | undefined => {
+    const v = endedWorkflows.get(key);
+    if (!(v instanceof Uint8Array)) return v;
+    const event = decodeEvent(v) as WorkflowEndedEvent;
+    endedWorkflows.set(key, event);
+    return event;
+  };
+  const note = (event: NodeEvent): void => {
+    if (event.type === 'workflow/completed' || event.type === 'workflow/failed') endedWorkflows.set(event.workflow.toString(), event);
+    if (event.type === 'workflow/submitted') endedWorkflows.delete(event.workflow.toString());
+  };
   const subscriptions: Subscription[] = [];
   const S = {
     invocations: topology.name('invocations'),
@@ -154,15 +167,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const fail = (error: unknown): void => progress({ type: 'node:error', error });
 
   // --- recovery: fold everything written so far -------------------------------------------
+  // Receipts go into the memo by their routing headers and are decoded only when needed.
+  // Invocations are read once for their headers: only workflows that have not ended are
+  // decoded and handed to the scheduler, which then writes whatever is due and missing.
   const started = performance.now();
   let seenReceipts = 0;
   let seenInvocations = 0;
-  const note = (event: NodeEvent): void => {
-    if (event.type === 'workflow/completed' || event.type === 'workflow/failed') endedWorkflows.set(event.workflow.toString(), event);
-    if (event.type === 'workflow/submitted') endedWorkflows.delete(event.workflow.toString());
-  };
   // A broker that just created the streams may not serve them yet: retry what is retryable
-  // (a retried read starts over, so folds must tolerate seeing records again — they do).
+  // (a retried read starts over, so the folds below are idempotent).
   const recoveryRetry = { attempts: 10, baseDelayMs: 100, ...init.retry, signal };
   const receiptPositions: Positions[] = [];
   for (const stream of receiptStreams) {
@@ -170,6 +182,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       await withRetry(
         () =>
           readToEnd(log, stream, (record) => {
+            const r = routingOf(record);
+            if (r !== undefined) {
+              if (r.type !== 'receipt') return;
+              seenReceipts++;
+              const bytes = record.value.slice();
+              memo.putLazy(r, () => decodeEvent(bytes) as ReceiptEvent);
+              return;
+            }
             const d = decodeRecord(record);
             if (d instanceof Error || d.event.type !== 'receipt') return;
             seenReceipts++;
@@ -179,17 +199,53 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       ),
     );
   }
-  const invocationPositions = await withRetry(
-    () =>
-      readToEnd(log, S.invocations, (record) => {
+  const submissions = new Map<string, Uint8Array | NodeEvent>();
+  const releases: Array<[string, string]> = [];
+  const invocationPositions = await withRetry(() => {
+    submissions.clear();
+    releases.length = 0;
+    return readToEnd(log, S.invocations, (record) => {
+      let r = routingOf(record);
+      let event: NodeEvent | undefined;
+      if (r === undefined) {
         const d = decodeRecord(record);
         if (d instanceof Error) return;
-        seenInvocations++;
-        note(d.event);
-        scheduler.apply(d.event);
-      }, signal),
-    recoveryRetry,
-  );
+        event = d.event;
+        r = {
+          type: event.type,
+          workflow: 'workflow' in event && event.workflow !== null ? event.workflow.toString() : '',
+          instruction: event.type === 'task/ready' ? event.instruction.toString() : '',
+          receipt: '',
+          outcome: '',
+        };
+      }
+      seenInvocations++;
+      switch (r.type) {
+        case 'workflow/submitted':
+          submissions.set(r.workflow, event ?? record.value.slice());
+          endedWorkflows.delete(r.workflow);
+          break;
+        case 'workflow/completed':
+        case 'workflow/failed':
+          submissions.delete(r.workflow);
+          endedWorkflows.set(r.workflow, event ?? record.value.slice());
+          break;
+        case 'task/ready':
+          releases.push([r.workflow, r.instruction]);
+          break;
+        default:
+          break;
+      }
+    }, signal);
+  }, recoveryRetry);
+  for (const value of submissions.values()) {
+    try {
+      scheduler.apply(value instanceof Uint8Array ? decodeEvent(value) : value);
+    } catch (err) {
+      fail(err);
+    }
+  }
+  for (const [workflow, instruction] of releases) scheduler.released(workflow, instruction);
   const due = scheduler.flush();
   await write(due);
   progress({ type: 'node:recovered', receipts: seenReceipts, invocations: seenInvocations, emitted: due.length, ms: performance.now() - started });
@@ -310,7 +366,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           sub.unsubscribe();
           resolve(e);
         });
-        const known = endedWorkflows.get(key);
+        const known = endedEvent(key);
         if (known !== undefined) {
           sub.unsubscribe();
           resolve(known);

@@ -108,9 +108,61 @@ export function decodeRecord(record: LogRecord): EventRecord | Error {
   }
 }
 
-/** An event to append, with its key. */
+/**
+ * Routing headers the node writes beside every event it appends, so that folds (recovery,
+ * replay) can index records without decoding them. Records without them (from other
+ * producers) are decoded.
+ */
+export const ROUTING = {
+  type: 'ipvm-type',
+  workflow: 'ipvm-workflow',
+  instruction: 'ipvm-instruction',
+  receipt: 'ipvm-receipt',
+  /** `ok`, `error`, or `transient` (a retryable failure, never memoized). */
+  outcome: 'ipvm-outcome',
+} as const;
+
+/** What the routing headers say about a record. */
+export interface Routing {
+  type: NodeEvent['type'];
+  workflow: string;
+  instruction: string;
+  receipt: string;
+  outcome: string;
+}
+
+/** The routing headers of a record, or undefined when it has none. */
+export function routingOf(record: LogRecord): Routing | undefined {
+  const h = record.headers;
+  const type = h[ROUTING.type];
+  if (type === undefined) return undefined;
+  return {
+    type: type as Routing['type'],
+    workflow: h[ROUTING.workflow] ?? '',
+    instruction: h[ROUTING.instruction] ?? '',
+    receipt: h[ROUTING.receipt] ?? '',
+    outcome: h[ROUTING.outcome] ?? '',
+  };
+}
+
+function routingHeaders(event: NodeEvent): Record<string, string> {
+  const headers: Record<string, string> = { [ROUTING.type]: event.type };
+  if ('workflow' in event && event.workflow !== null) headers[ROUTING.workflow] = event.workflow.toString();
+  if (event.type === 'task/ready' || event.type === 'receipt') {
+    headers[ROUTING.instruction] = event.instruction.toString();
+  }
+  if (event.type === 'receipt') {
+    headers[ROUTING.receipt] = event.receipt.toString();
+    const out = event.body.out;
+    const transient = out[0] === 'error' && (out[1] as { retryable?: unknown } | null)?.retryable === true;
+    headers[ROUTING.outcome] = transient ? 'transient' : out[0];
+  }
+  return headers;
+}
+
+/** An event to append, with its key and routing headers. */
 export function eventRecord(key: string, event: NodeEvent): AppendRecord {
-  return { key, value: encodeEvent(event) };
+  return { key, value: encodeEvent(event), headers: routingHeaders(event) };
 }
 
 /**

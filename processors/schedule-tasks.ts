@@ -57,6 +57,8 @@ export const DEFAULT_WORKFLOW_TIMEOUT_MS = 600_000;
 export interface Scheduler {
   /** Folds any event read from `invocations` or a receipt stream. */
   apply(event: NodeEvent): SchedulerOutput[];
+  /** Notes that a task/ready was written (what {@link Scheduler.apply} does with the event). */
+  released(workflow: string, instruction: string): void;
   /** Fails the workflows past their deadline. */
   tick(): SchedulerOutput[];
   /**
@@ -298,7 +300,14 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     return outputs;
   }
 
+  function released(workflow: string, instruction: string): void {
+    const run = runs.get(workflow);
+    const index = run?.indexOf.get(instruction);
+    if (run !== undefined && index !== undefined) run.released[index] = true;
+  }
+
   const scheduler = {
+    released,
     get replaying() {
       return replaying;
     },
@@ -318,12 +327,9 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
           if (run !== undefined && !replaying) outputs = advance(run, run.parsed.order);
           break;
         }
-        case 'task/ready': {
-          const run = event.workflow === null ? undefined : runs.get(event.workflow.toString());
-          const index = run?.indexOf.get(event.instruction.toString());
-          if (run !== undefined && index !== undefined) run.released[index] = true;
+        case 'task/ready':
+          if (event.workflow !== null) released(event.workflow.toString(), event.instruction.toString());
           break;
-        }
         case 'receipt':
           outputs = onReceipt(event);
           break;
