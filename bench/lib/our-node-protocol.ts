@@ -1,0 +1,89 @@
+// The IPC protocol between a benchmark and this node's child process, and the parent's side.
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+/** A receipt as either side reports it, reduced to what both sides can be compared on. */
+export interface SeenReceipt {
+  /** Invocation CID (`ran`). */
+  ran: string;
+  /** Receipt CID. */
+  receipt: string;
+  /** Instruction CID, when the side reports it. */
+  instruction?: string;
+  /** `["ok", value]` or `["error", …]`. */
+  out: unknown;
+  replayed: boolean;
+}
+
+export interface RanWorkflow {
+  cid: string;
+  /** Submit → workflow end (this node) or → last receipt (peer). */
+  ms: number;
+  status: string;
+  receipts: SeenReceipt[];
+  /** Receipt CIDs in task order, from the end event (this node only). */
+  receiptCids?: string[];
+}
+
+export type ChildRequest =
+  | { id: number; cmd: 'run'; workflows: string[] }
+  | { id: number; cmd: 'latency'; workflows: string[] }
+  | { id: number; cmd: 'throughput'; c: number; seconds: number; workflows: string[] }
+  | { id: number; cmd: 'exit' };
+
+export interface ChildReply {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  /** Current and peak RSS of the child after the request, bytes. */
+  rss: number;
+  peakRss: number;
+}
+
+/** Distributes `Omit` over a union, so each request keeps its own fields. */
+type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The parent's handle on a node child. */
+export interface OurNode {
+  pid: number;
+  request<T>(req: Without<ChildRequest, 'id'>): Promise<{ result: T; rss: number; peakRss: number }>;
+  close(): Promise<void>;
+}
+
+/** Forks the node child and waits until it has recovered and is processing. */
+export async function startOurNode(options: { wasm: string[]; fsync?: string; concurrency?: number }): Promise<OurNode> {
+  const args = ['--fsync', options.fsync ?? 'batch', '--concurrency', String(options.concurrency ?? 256)];
+  for (const w of options.wasm) args.push('--wasm', w);
+  const child: ChildProcess = fork(join(import.meta.dirname, 'our-node-child.ts'), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const pending = new Map<number, (r: ChildReply) => void>();
+  let nextId = 1;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.on('message', (m: ChildReply) => {
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    p?.(m);
+  });
+  await new Promise<void>((resolve, reject) => {
+    pending.set(0, (r) => (r.ok ? resolve() : reject(new Error(r.error))));
+    child.once('exit', (code) => reject(new Error(`node child exited with ${code} before it was ready`)));
+  });
+  return {
+    pid: child.pid!,
+    request<T>(req: Without<ChildRequest, 'id'>) {
+      const id = nextId++;
+      return new Promise<{ result: T; rss: number; peakRss: number }>((resolve, reject) => {
+        pending.set(id, (r) => (r.ok ? resolve({ result: r.result as T, rss: r.rss, peakRss: r.peakRss }) : reject(new Error(r.error))));
+        child.send({ ...req, id });
+      });
+    },
+    async close() {
+      if (child.exitCode !== null) return;
+      const id = nextId++;
+      child.send({ id, cmd: 'exit' } satisfies ChildRequest);
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
