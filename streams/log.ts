@@ -144,7 +144,7 @@ export interface Log {
   /**
    * Creates the streams that do not exist yet. Existing streams are left as they are; asking for
    * a different partition count than an existing stream has is an error
-   * ({@link import('./errors.ts').StreamConfigError}).
+   * (`StreamConfigError`).
    */
   ensureStreams(streams: readonly StreamSpec[], options?: AbortOptions): Promise<void>;
 
