@@ -15,7 +15,6 @@ import { createNodeMetrics, type NodeMetrics } from '../../processors/metrics.ts
 import { createApiServer, type ApiServer } from '../../processors/api/index.ts';
 import { dagCbor, dagJson } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
-import type { IpldValue } from '../../schemas/ipld.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
 
