@@ -51,53 +51,55 @@ async function timeTasks(
 /** A core module of about `size` bytes: many functions of constant arithmetic, one loop each. */
 function bigModule(size: number, seed: number): Uint8Array {
   const funcs = Math.ceil(size / 1024);
-  const leb = (v: number): number[] => {
-    const o: number[] = [];
+  const out: number[] = [];
+  const leb = (v: number, to: number[] = out): number[] => {
     do {
       let b = v & 0x7f;
       v >>>= 7;
       if (v) b |= 0x80;
-      o.push(b);
+      to.push(b);
     } while (v);
-    return o;
+    return to;
   };
-  const sleb = (v: number): number[] => {
-    const o: number[] = [];
+  const sleb = (v: number, to: number[]): void => {
     for (;;) {
       const b = v & 0x7f;
       v >>= 7;
       if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) {
-        o.push(b);
-        return o;
+        to.push(b);
+        return;
       }
-      o.push(b | 0x80);
+      to.push(b | 0x80);
     }
   };
-  const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
-  const bodies: number[] = [];
+  const section = (id: number, body: number[]): void => {
+    out.push(id);
+    leb(body.length);
+    for (const b of body) out.push(b);
+  };
+  out.push(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
+  section(1, [1, 0x60, 0, 1, 0x7f]);
+  const fsec = leb(funcs, []);
+  for (let f = 0; f < funcs; f++) fsec.push(0);
+  section(3, fsec);
+  section(5, [1, 0, 1]);
+  section(7, [1, 3, 0x72, 0x75, 0x6e, 0, 0]); // export "run" = func 0
+  const code = leb(funcs, []);
   for (let f = 0; f < funcs; f++) {
-    const code: number[] = [0x00, 0x41, ...sleb(seed)]; // no locals; i32.const seed
-    code.push(0x03, 0x40, 0x0b); // an empty loop: one loop header per function
-    while (code.length < 1000) code.push(0x41, ...sleb((f * 7919 + code.length) | 0), 0x6a); // i32.const; i32.add
-    code.push(0x0b);
-    bodies.push(...leb(code.length), ...code);
+    const body: number[] = [0x00, 0x41]; // no locals; i32.const seed
+    sleb(seed, body);
+    body.push(0x03, 0x40, 0x0b); // an empty loop: one loop header per function
+    while (body.length < 1000) {
+      body.push(0x41); // i32.const …; i32.add
+      sleb((f * 7919 + body.length) | 0, body);
+      body.push(0x6a);
+    }
+    body.push(0x0b);
+    leb(body.length, code);
+    for (const b of body) code.push(b);
   }
-  const exportName = [...new TextEncoder().encode('run')];
-  return Uint8Array.from([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, [1, 0x60, 0, 1, 0x7f]),
-    ...section(3, [...leb(funcs), ...new Array<number>(funcs).fill(0)]),
-    ...section(5, [1, 0, 1]),
-    ...section(7, [1, exportName.length, ...exportName, 0, 0]),
-    ...section(10, [...leb(funcs), ...bodies]),
-  ]);
+  section(10, code);
+  return Uint8Array.from(out);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ipvm-bench-wasm-'));
@@ -184,9 +186,22 @@ try {
       if (e.type === 'wasm:instrumented') stages['instrument'] = e.ms;
     },
   });
-  for (let i = 0; i < 5; i++) {
+  // All modules are generated and stored before anything is timed (their garbage would
+  // otherwise be collected inside the timed calls).
+  const warmCids = [];
+  for (let i = 0; i < 5; i++) warmCids.push(await content.add(bigModule(1024 * 1024, 500 + i)));
+  const coldCids = [];
+  const others: Uint8Array[] = [];
+  let size = 0;
+  for (let i = 0; i < 10; i++) {
+    const bytes = bigModule(1024 * 1024, 1000 + i);
+    size = bytes.length;
+    coldCids.push(await content.add(bytes));
+    others.push(bigModule(1024 * 1024, 2000 + i));
+  }
+  for (const cid of warmCids) {
     const r = await coldExec.execute({
-      rsc: await content.add(bigModule(1024 * 1024, 500 + i)),
+      rsc: cid,
       func: 'run',
       args: [],
     });
@@ -196,14 +211,10 @@ try {
   const readTs: number[] = [];
   const instrumentTs: number[] = [];
   const rawCompile: number[] = [];
-  let size = 0;
   for (let i = 0; i < 10; i++) {
-    const bytes = bigModule(1024 * 1024, 1000 + i);
-    size = bytes.length;
-    const cid = await content.add(bytes);
-    const other = bigModule(1024 * 1024, 2000 + i);
+    const cid = coldCids[i]!;
     const t0 = performance.now();
-    new WebAssembly.Module(other);
+    new WebAssembly.Module(others[i]!);
     rawCompile.push(performance.now() - t0);
     const t = performance.now();
     const r = await coldExec.execute({ rsc: cid, func: 'run', args: [] });

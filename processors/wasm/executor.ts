@@ -15,10 +15,31 @@ import {
 import { missingImports, type GuestLog } from './host.ts';
 import { createLoader } from './loader.ts';
 import { findExport, jsName } from './names.ts';
-import { createRunner, type Prepared, type RunOutcome, type RunTask } from './runner.ts';
+import {
+  createRunner,
+  type DirectCall,
+  type Prepared,
+  type RunOutcome,
+  type RunTask,
+  type Scalar,
+} from './runner.ts';
 import { MissingLink, liftCore, liftValue, lowerCore, lowerValue } from './values.ts';
 import type { FuncType } from './binary.ts';
-import type { WitFunction } from './wit.ts';
+import type { WitFunction, WitType } from './wit.ts';
+
+const SCALARS: ReadonlySet<string> = new Set([
+  'bool',
+  's8',
+  'u8',
+  's16',
+  'u16',
+  's32',
+  'u32',
+  's64',
+  'u64',
+  'f32',
+  'f64',
+]);
 import type {
   ExecuteFailure,
   ExecuteLimits,
@@ -50,6 +71,7 @@ const MAX_LINK_ROUNDS = 64;
 interface Binding {
   exportName: string;
   returnsResult: boolean;
+  direct?: DirectCall;
   lower: (args: unknown[], link: (cid: CID) => Uint8Array | undefined) => unknown[];
   lift: (value: unknown) => unknown;
 }
@@ -92,9 +114,20 @@ function bindComponent(
   }
   const fn = byName.get(witName)!;
   const result = fn.result;
+  const scalar = (t: WitType | undefined): t is { kind: Scalar } =>
+    t !== undefined && SCALARS.has(t.kind);
+  const direct: DirectCall | undefined =
+    fn.params.every((p) => scalar(p.type)) && (result === undefined || scalar(result))
+      ? {
+          name: witName,
+          params: fn.params.map((p) => p.type.kind as Scalar),
+          ...(result ? { result: result.kind } : {}),
+        }
+      : undefined;
   return {
     exportName: jsName(witName),
     returnsResult: result?.kind === 'result',
+    ...(direct ? { direct } : {}),
     lower(args, link) {
       if (args.length !== fn.params.length) {
         throw new ValueMappingError(
@@ -339,6 +372,7 @@ export function createExecutor(init: ExecutorInit): Executor {
         prepared,
         exportName: binding.exportName,
         returnsResult: binding.returnsResult,
+        ...(binding.direct ? { direct: binding.direct } : {}),
         args,
         fuel: limits.fuel,
         memoryPages: limits.memoryPages,

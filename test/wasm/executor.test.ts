@@ -76,6 +76,12 @@ describe('calling components', () => {
     expect(ok(await run('total', { a: 1, b: 2, c: 3 }))).toBe(6);
     expect(ok(await run('add_u64', 2n ** 63n, 5))).toBe(2n ** 63n + 5n);
     expect(ok(await run('is_even', 4))).toBe(true);
+    // scalar-only signatures take the direct core call: check the canonical ABI conversions
+    expect(ok(await run('is_even', 3))).toBe(false);
+    expect(ok(await run('echo_s8', -5))).toBe(-5);
+    expect(ok(await run('add_u64', 2n ** 64n - 1n, 1))).toBe(0);
+    expect(ok(await run('add_u64', 2n ** 64n - 2n, 1))).toBe(2n ** 64n - 1n);
+    expect(ok(await run('scale', 1.5, 2))).toBe(3);
     expect(ok(await run('initial', 'xyz'))).toBe('x');
   });
 
