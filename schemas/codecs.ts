@@ -705,6 +705,43 @@ const floatFromTag = (decode: () => unknown): IpldFloat => new IpldFloat(decode(
 decodeOptionsBase.tags[CID_TAG] = cidFromCborTag;
 decodeOptionsBase.tags[FLOAT_TAG] = floatFromTag;
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * cborg's JSON tokenizer reads strings one character at a time (about 1 s for 10 MB). Strings
+ * without escapes, the usual case, are cut out and decoded in one call here; anything else (escapes,
+ * control characters, invalid UTF-8) goes to cborg's own reader, whose errors and U+FFFD
+ * replacements the IpldTokenizer then reports with an offset.
+ */
+class JsonTokenizer extends cborgJson.Tokenizer {
+  override parseString(): Token {
+    const data = this.data;
+    const start = this._pos + 1; // after the opening quote
+    let ascii = true;
+    let i = start;
+    for (; i < data.length; i++) {
+      const c = data[i]!;
+      if (c === 0x22 || c === 0x5c || c < 0x20) break;
+      if (c >= 0x80) ascii = false;
+    }
+    if (i >= data.length)
+      throw new Error(`unexpected end of input inside a string at position ${i}`);
+    if (data[i] !== 0x22) return super.parseString();
+    let value: string;
+    if (ascii && i - start < 64) {
+      value = String.fromCharCode.apply(null, data.subarray(start, i) as unknown as number[]);
+    } else {
+      try {
+        value = strictUtf8.decode(data.subarray(start, i));
+      } catch {
+        return super.parseString();
+      }
+    }
+    this._pos = i + 1;
+    return new Token(Type.string, value, i + 1 - start + 1);
+  }
+}
+
 const jsonDecodeOptionsBase = {
   ...decodeOptionsBase,
   allowIndefinite: true,
@@ -723,7 +760,7 @@ function decodeWith(
     throw new DecodeError(codec, 0, 'input must be bytes');
   }
   const base = json ? jsonDecodeOptionsBase : decodeOptionsBase;
-  const inner = json ? new cborgJson.Tokenizer(bytes, base) : new cborg.Tokenizer(bytes, base);
+  const inner = json ? new JsonTokenizer(bytes, base) : new cborg.Tokenizer(bytes, base);
   const tokenizer = new IpldTokenizer(inner, json, limits?.maxDepth ?? DEFAULT_MAX_DEPTH, bytes);
   try {
     const decode = json ? cborgJson.decode : cborg.decode;
@@ -767,7 +804,7 @@ export const dagJson: BlockCodec<0x0129> & {
 
 /**
  * Decodes bytes that are either DAG-JSON or DAG-CBOR, telling them apart by the first
- * non-blank byte (`{`, `[` or `"` open JSON text; a CBOR map or list never starts so).
+ * non-blank byte (`{` or `[` opens JSON text; a CBOR map or list never starts so).
  */
 export function decodeAuto(
   bytes: Uint8Array,

@@ -12,7 +12,7 @@
  *
  * JavaScript has one number type, so `1.0` and `1` would collapse into one value and re-encode
  * differently from the Rust reference (Homestar) that produced them. {@link IpldFloat} keeps
- * integral floats as floats, so decode ∘ encode is byte-exact for every input.
+ * integral floats as floats, so re-encoding decoded canonical DAG-CBOR gives back the same bytes.
  *
  * @module
  */
@@ -20,16 +20,7 @@ import { CID } from 'multiformats/cid';
 
 /** Any value of the IPLD data model (see the module doc for the mapping). */
 export type IpldValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | CID
-  | IpldFloat
-  | IpldValue[]
-  | IpldMap;
+  null | boolean | number | bigint | string | Uint8Array | CID | IpldFloat | IpldValue[] | IpldMap;
 
 /** An IPLD map: string keys, IPLD values. */
 export interface IpldMap {
