@@ -2,18 +2,23 @@
 // Used by the backends to read several partitions at once; not part of the public contract.
 
 /**
- * Yields the values of every source as they arrive; ends when all sources end. Breaking out
+ * Yields the values of every source as they arrive; ends when all sources end, or as soon as
+ * `signal` is aborted (even if values are already waiting). Breaking out
  * calls `return()` on every source: sources that may wait forever (follow reads) must watch a
  * signal that `stop` aborts: it is called first when the merge ends early, because `return()`
  * on a generator suspended in an `await` waits for that await.
  */
 export async function* mergeAsync<T>(
   sources: readonly AsyncIterable<T>[],
-  stop?: () => void,
+  options: { signal?: AbortSignal; stop?: () => void } = {},
 ): AsyncGenerator<T> {
+  const { signal, stop } = options;
   if (sources.length === 1) {
     try {
-      yield* sources[0]!;
+      for await (const value of sources[0]!) {
+        if (signal?.aborted === true) return;
+        yield value;
+      }
     } finally {
       stop?.();
     }
@@ -36,6 +41,8 @@ export async function* mergeAsync<T>(
         pending.delete(index);
         continue;
       }
+      // Values other sources produced before an abort are not handed out after it.
+      if (signal?.aborted === true) return;
       pull(index);
       yield result.value;
     }

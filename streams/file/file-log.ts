@@ -957,7 +957,6 @@ class FileLog implements Log {
     }
   }
 
-
   // ---------------------------------------------------------------- reading
 
   read(stream: string, options: ReadOptions = {}): AsyncIterable<LogRecord> {
@@ -1001,7 +1000,7 @@ class FileLog implements Log {
     }
     yield* mergeAsync(
       parts.map((part, i) => this.#readPartition(part, starts[i]!, true, signal)),
-      () => local.abort(),
+      { signal, stop: () => local.abort() },
     );
   }
 

@@ -476,7 +476,7 @@ class JetStreamLog implements Log {
       const sources = iterators.map((messages, p) =>
         this.#deliveries(stream, p, messages, inflight),
       );
-      yield* mergeAsync(sources, stopAll);
+      yield* mergeAsync(sources, { signal: signal.signal, stop: stopAll });
     } finally {
       signal.signal.removeEventListener('abort', stopAll);
       signal.dispose();

@@ -268,6 +268,41 @@ export function describeLog(name: string, makeFixture: () => Promise<LogFixture>
       expect(all.size).toBe(20);
     });
 
+    it('commits while consuming, then resumes after the last commit', async () => {
+      const stream = fixture.streamName('live-commit');
+      const consumer = fixture.streamName('live-group');
+      await log.ensureStreams([{ name: stream, partitions: 2 }]);
+      await log.append(
+        stream,
+        Array.from({ length: 10 }, (_, i) => ({ key: `key-${i % 3}`, value: bytes(String(i)) })),
+      );
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 20_000);
+      const processed: LogRecord[] = [];
+      const last: Record<number, number> = {};
+      for await (const record of log.consume(stream, { consumer, signal: controller.signal })) {
+        processed.push(record);
+        last[record.partition] = record.offset + 1;
+        await log.commit(consumer, stream, { [record.partition]: record.offset + 1 });
+        if (processed.length === 6) controller.abort();
+      }
+      clearTimeout(timer);
+      expect(processed).toHaveLength(6);
+      expect(await log.committed(consumer, stream)).toEqual(last);
+
+      await log.close();
+      log = await fixture.open();
+      const again = new AbortController();
+      const rest = await take(log.consume(stream, { consumer, signal: again.signal }), 4, again);
+      again.abort();
+      expect(rest).toHaveLength(4);
+      const seen = new Set(processed.map((r) => text(r.value)));
+      for (const r of rest) {
+        expect(seen.has(text(r.value))).toBe(false);
+        expect(r.offset).toBeGreaterThanOrEqual(last[r.partition] ?? 0);
+      }
+    });
+
     it('dead-letters records that fail to decode and goes on', async () => {
       const stream = fixture.streamName('dlq-src');
       const deadLetterStream = fixture.streamName('dlq');
