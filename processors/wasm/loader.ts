@@ -77,8 +77,15 @@ export function createLoader(deps: LoaderDeps): Loader {
 
   const compile = (cid: string, bytes: Uint8Array): WebAssembly.Module => {
     try {
+      const t = performance.now();
       const m = new WebAssembly.Module(bytes);
       deps.stats.compilations++;
+      deps.onProgress?.({
+        type: 'wasm:compiled',
+        cid,
+        bytes: bytes.length,
+        ms: performance.now() - t,
+      });
       return m;
     } catch (err) {
       throw invalid(cid, err);

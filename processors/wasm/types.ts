@@ -76,7 +76,7 @@ export interface ExecuteOptions {
 export type ExecutorProgress =
   | { type: 'wasm:transpiled'; cid: string; ms: number }
   | { type: 'wasm:instrumented'; cid: string; ms: number }
-  | { type: 'wasm:compiled'; cid: string; modules: number; ms: number }
+  | { type: 'wasm:compiled'; cid: string; bytes: number; ms: number }
   | { type: 'wasm:loaded-from-disk'; cid: string }
   | { type: 'wasm:escalated'; cid: string; reason: 'fuel' | 'memory' }
   | { type: 'wasm:worker-terminated'; cid: string; reason: 'time' | 'abort' };
