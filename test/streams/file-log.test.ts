@@ -15,10 +15,6 @@ function tempDir(): string {
   tempDirs.push(dir);
   return dir;
 }
-afterEach(() => {
-  // Directories of the conformance fixture are removed by its cleanup.
-});
-
 async function all(source: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
   const out: LogRecord[] = [];
   for await (const r of source) out.push(r);
@@ -129,6 +125,58 @@ describe('file log', () => {
     expect(records[records.length - 1]!.offset).toBe(199);
     // Offsets stay dense from the earliest retained record.
     expect(records.map((r) => r.offset)).toEqual(records.map((_, i) => records[0]!.offset + i));
+  });
+
+  it('deletes whole old segments by age retention, keeping the active one', async () => {
+    const dir = tempDir();
+    let now = Date.now();
+    log = createFileLog({
+      dir,
+      segmentBytes: 1024,
+      retention: { maxAgeMs: 60_000 },
+      now: () => now,
+    });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    for (let b = 0; b < 10; b++) {
+      await log.append('s', [{ key: 'k', value: new Uint8Array(600) }]);
+    }
+    const before = readdirSync(join(dir, 's', '0')).filter((f) => f.endsWith('.log')).length;
+    expect(before).toBeGreaterThan(3);
+    // An hour later, the next roll deletes every closed segment.
+    now += 3_600_000;
+    await log.append('s', [{ key: 'k', value: new Uint8Array(600) }]);
+    const after = readdirSync(join(dir, 's', '0')).filter((f) => f.endsWith('.log'));
+    expect(after.length).toBe(1);
+    const records = await all(log.read('s'));
+    expect(records.map((r) => r.offset)).toEqual([10]);
+  });
+
+  it('reads from latest in a read-only instance', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    await log.append('s', [{ key: 'k', value: enc.encode('old') }]);
+    const reader = createFileLog({ dir, readOnly: true, pollIntervalMs: 5 });
+    try {
+      const controller = new AbortController();
+      const seen: string[] = [];
+      const tail = (async () => {
+        for await (const r of reader.read('s', {
+          from: 'latest',
+          follow: true,
+          signal: controller.signal,
+        })) {
+          seen.push(dec.decode(r.value));
+          controller.abort();
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await log.append('s', [{ key: 'k', value: enc.encode('new') }]);
+      await tail;
+      expect(seen).toEqual(['new']);
+    } finally {
+      await reader.close();
+    }
   });
 
   it('truncates a torn tail on open and never returns it', async () => {
