@@ -8,6 +8,8 @@ import { createHeliaContentStore, resolveDataDir } from '../processors/content/i
 import { createExecutor } from '../processors/wasm/index.ts';
 import { wasmRunner } from '../processors/wasm-runner.ts';
 import { createNode, type IpvmNode, type NodeProgress } from '../processors/node.ts';
+import { createTopology, type Topology } from '../streams/topology.ts';
+import { UsageError } from './exit.ts';
 
 /** Flags shared by the commands that run a node. */
 export interface NodeFlags {
@@ -20,16 +22,21 @@ export interface NodeFlags {
   fsync?: string;
 }
 
+/** Adds the flags that choose the streams (shared by every command that reads the log). */
+export function logOptions(command: Command): Command {
+  return command
+    .option('--data-dir <dir>', 'data directory (env IPVM_DATA_DIR)', undefined)
+    .option('--backend <file|kafka|nats>', 'stream backend (env IPVM_BACKEND)', 'file')
+    .option('--brokers <list>', 'Kafka brokers, comma-separated (env KAFKA_BROKERS)')
+    .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+    .option('--namespace <name>', 'stream name prefix (env IPVM_NAMESPACE)', 'ipvm');
+}
+
 /** Adds the shared node flags to a command. */
 export function nodeOptions(command: Command): Command {
-  return command
-    .option('--data-dir <dir>', 'data directory (env IPVM_DATA_DIR)', process.env.IPVM_DATA_DIR)
-    .option('--backend <file|kafka|nats>', 'stream backend (env IPVM_BACKEND)', process.env.IPVM_BACKEND ?? 'file')
-    .option('--brokers <list>', 'Kafka brokers, comma-separated (env KAFKA_BROKERS)', process.env.KAFKA_BROKERS)
-    .option('--nats-url <url>', 'NATS server (env NATS_URL)', process.env.NATS_URL)
-    .option('--namespace <name>', 'stream name prefix (env IPVM_NAMESPACE)', process.env.IPVM_NAMESPACE ?? 'ipvm')
-    .option('--concurrency <n>', 'tasks executed at once', '16')
-    .option('--fsync <batch|none|MS>', 'file log fsync policy: per batch, never, or every MS ms', 'batch');
+  return logOptions(command)
+    .option('--concurrency <n>', 'tasks executed at once (env IPVM_CONCURRENCY)', '16')
+    .option('--fsync <batch|none|MS>', 'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)', 'batch');
 }
 
 /** A node with everything it opened, closed in reverse order. */
@@ -40,25 +47,49 @@ export interface OpenNode extends AsyncDisposable {
   stats(): { executed: number; replayed: number };
 }
 
-async function openLog(flags: NodeFlags, dataDir: string): Promise<Log> {
+async function openLog(flags: NodeFlags, dataDir: string, readOnly = false): Promise<Log> {
   switch (flags.backend ?? 'file') {
     case 'file': {
+      // Readers (watch, status, graph) never take the writer lock: a node may be running.
+      if (readOnly) return createFileLog({ dir: join(dataDir, 'log'), readOnly: true });
       const fsync = flags.fsync === undefined || flags.fsync === 'batch' ? 'batch' : flags.fsync === 'none' ? 'none' : { intervalMs: Number(flags.fsync) };
       return createFileLog({ dir: join(dataDir, 'log'), fsync });
     }
     case 'kafka': {
-      if (flags.brokers === undefined) throw new Error('--backend kafka needs --brokers or KAFKA_BROKERS');
+      if (flags.brokers === undefined) throw new UsageError('--backend kafka needs --brokers or KAFKA_BROKERS');
       const { createKafkaLog } = await import('../streams/kafka/index.ts');
       return createKafkaLog({ brokers: flags.brokers.split(',') });
     }
     case 'nats': {
-      if (flags.natsUrl === undefined) throw new Error('--backend nats needs --nats-url or NATS_URL');
+      if (flags.natsUrl === undefined) throw new UsageError('--backend nats needs --nats-url or NATS_URL');
       const { createJetStreamLog } = await import('../streams/jetstream/index.ts');
       return createJetStreamLog({ servers: flags.natsUrl });
     }
     default:
-      throw new Error(`--backend must be file, kafka or nats (got ${flags.backend})`);
+      throw new UsageError(`--backend must be file, kafka or nats (got ${flags.backend})`);
   }
+}
+
+/** A log opened for reading only, with the node's stream names. */
+export interface ReadLog extends AsyncDisposable {
+  log: Log;
+  topology: Topology;
+  dataDir: string;
+}
+
+/**
+ * Opens the log for reading (the file log without its writer lock, so a running node is not
+ * disturbed).
+ */
+export async function openReadLog(flags: NodeFlags): Promise<ReadLog> {
+  const dataDir = resolveDataDir(flags.dataDir);
+  const log = await openLog(flags, dataDir, true);
+  return {
+    log,
+    topology: createTopology({ namespace: flags.namespace ?? 'ipvm' }),
+    dataDir,
+    [Symbol.asyncDispose]: () => log.close(),
+  };
 }
 
 /** Opens a node from flags. */

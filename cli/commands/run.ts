@@ -7,6 +7,7 @@ import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { readInput } from '../io.ts';
 import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
+import { createProgress } from '../progress.ts';
 
 /** One line of `ipvm run --json`. */
 export interface RunLine {
@@ -25,7 +26,8 @@ export function toJson(value: IpldValue): unknown {
   return JSON.parse(dagJson.stringify(value)) as unknown;
 }
 
-function line(r: ReceiptEvent, replayed: boolean): RunLine {
+/** The `--json` line of a receipt (shared by `ipvm run` and `ipvm watch`). */
+export function receiptLine(r: ReceiptEvent, replayed: boolean): RunLine {
   const input = r.run.input as { func?: unknown } | null;
   return {
     instruction: r.instruction.toString(),
@@ -39,6 +41,13 @@ function line(r: ReceiptEvent, replayed: boolean): RunLine {
   };
 }
 
+/** The human line of a receipt: `ok  add_one bafyrmi… → 2`. */
+export function humanLine(l: RunLine): string {
+  const mark = l.out[0] === 'ok' ? 'ok ' : 'ERR';
+  const value = JSON.stringify(l.out[1]) ?? 'null';
+  return `${mark} ${l.func} ${l.instruction}${l.replayed ? ' (replayed)' : ''} → ${value.length > 200 ? value.slice(0, 200) + '…' : value}`;
+}
+
 export function registerRun(program: Command): void {
   nodeOptions(
     program
@@ -49,7 +58,14 @@ export function registerRun(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  ipvm run examples/workflows/add-one.json\n  ipvm run --json --data-dir /tmp/node workflow.json | jq .out',
+      `
+A progress line is drawn on stderr when it is a terminal. Exit codes: 0 completed, 1 failed or
+bad workflow, 2 usage, 3 infrastructure (e.g. the data dir's log is locked by \`ipvm start\`).
+
+Examples:
+  ipvm run examples/workflows/add-one.json
+  ipvm run --json --data-dir /tmp/node workflow.json | jq .out
+  cat workflow.cbor | ipvm run -`,
     )
     .action(async (file: string, flags: NodeFlags & { json?: boolean }) => {
       const bytes = await readInput(file, readFile);
@@ -57,6 +73,8 @@ export function registerRun(program: Command): void {
       const opened = await openNode(flags);
       try {
       const { node } = opened;
+      // A progress line on a terminal only; nothing when stderr is piped.
+      const progress = createProgress(process.stderr, parsed.tasks.length);
       const seen = new Set<string>();
       let replayedCount = 0;
       const print = (r: ReceiptEvent, replayed: boolean): void => {
@@ -64,13 +82,10 @@ export function registerRun(program: Command): void {
         if (seen.has(key)) return;
         seen.add(key);
         if (replayed) replayedCount++;
-        const l = line(r, replayed);
-        if (flags.json === true) process.stdout.write(JSON.stringify(l) + '\n');
-        else {
-          const mark = l.out[0] === 'ok' ? 'ok ' : 'ERR';
-          const value = JSON.stringify(l.out[1]);
-          process.stdout.write(`${mark} ${l.func} ${l.instruction}${replayed ? ' (replayed)' : ''} → ${value.length > 200 ? value.slice(0, 200) + '…' : value}\n`);
-        }
+        const l = receiptLine(r, replayed);
+        progress.clear();
+        process.stdout.write((flags.json === true ? JSON.stringify(l) : humanLine(l)) + '\n');
+        progress.tick({ replayed, ok: l.out[0] === 'ok' });
       };
       const sub = node.receipts(parsed.cid).subscribe((r) => print(r, r.replayed));
       await node.submit(bytes);
@@ -82,6 +97,7 @@ export function registerRun(program: Command): void {
         if (entry === undefined || seen.has(t.instruction.toString())) continue;
         print({ type: 'receipt', instruction: entry.instruction, invocation: entry.invocation, receipt: entry.receipt, workflow: parsed.cid, run: t.task.run, body: entry.body, replayed: true, fuel: null, durationMs: null, executor: node.nodeId, at: Date.now() }, true);
       }
+      progress.done();
       const { executed } = opened.stats();
       const summary = {
         workflow: parsed.cid.toString(),

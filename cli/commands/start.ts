@@ -1,30 +1,115 @@
-// `ipvm start`: a long-lived node that runs whatever producers append to `invocations`.
+// `ipvm start`: a long-lived node that runs whatever producers append to `invocations`, with an
+// optional JSON-RPC/WebSocket API (Homestar-compatible) and Prometheus metrics.
 import type { Command } from 'commander';
+import { createApiServer, DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT, type ApiServer } from '../../processors/api/index.ts';
+import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
+import { consumerLag, createNodeMetrics } from '../../processors/metrics.ts';
+import { UsageError } from '../exit.ts';
 import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
 
+interface StartFlags extends NodeFlags {
+  rpcPort?: string;
+  rpcHost: string;
+}
+
+/** The logger of a command, at the level of `--log-level` / IPVM_LOG_LEVEL / the config file. */
+export function commandLogger(command: Command): Logger {
+  const level = command.optsWithGlobals<{ logLevel?: string }>().logLevel ?? 'info';
+  if (!isLogLevel(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got ${level})`);
+  return createLogger({ level });
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '' || value === 'off') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--rpc-port must be a port number 0-65535 or "off" (got ${value})`);
+  return port;
+}
+
 export function registerStart(program: Command): void {
-  nodeOptions(
+  const command = nodeOptions(
     program
       .command('start')
-      .description('Start a long-lived node consuming the invocations stream until SIGINT/SIGTERM'),
-  )
+      .description('Start a long-lived node consuming the invocations stream until SIGINT/SIGTERM')
+      .option('--rpc-port <port>', `serve the JSON-RPC API (HTTP + WebSocket) and /metrics on this port; 0 picks one (env IPVM_RPC_PORT; default off; Homestar uses ${HOMESTAR_DEFAULT_PORT})`)
+      .option('--rpc-host <host>', 'address the API binds (env IPVM_RPC_HOST); anything but loopback exposes the node', DEFAULT_API_HOST),
+  );
+  command
     .addHelpText(
       'after',
-      '\nExamples:\n  ipvm start --data-dir /var/lib/ipvm\n  ipvm start --backend kafka --brokers 127.0.0.1:9092\n  ipvm start --backend nats --nats-url nats://127.0.0.1:4222',
+      `
+Prints "ready" on stdout once the node processes (then "rpc ws://HOST:PORT" when the API is on).
+Logs are JSON lines on stderr (--log-level, IPVM_LOG_LEVEL).
+
+Examples:
+  ipvm start --data-dir /var/lib/ipvm
+  ipvm start --rpc-port ${HOMESTAR_DEFAULT_PORT}              # Homestar clients connect to ws://127.0.0.1:${HOMESTAR_DEFAULT_PORT}
+  ipvm start --backend kafka --brokers 127.0.0.1:9092
+  ipvm start --backend nats --nats-url nats://127.0.0.1:4222`,
     )
-    .action(async (flags: NodeFlags) => {
+    .action(async (flags: StartFlags) => {
+      const rpcPort = parsePort(flags.rpcPort);
+      const logger = commandLogger(command);
+      const nodeLog = logger.child({ component: 'node' });
+      let lag: (() => ReturnType<typeof consumerLag>) | undefined;
+      const metrics = createNodeMetrics({
+        processMetrics: true,
+        // Cheap on the embedded log only (see consumerLag).
+        lag: async () => (lag === undefined ? [] : [await lag()]),
+      });
       const opened = await openNode(flags, (e) => {
-        if (e.type === 'node:recovered') process.stderr.write(`recovered ${e.receipts} receipts, ${e.invocations} invocations in ${e.ms.toFixed(0)} ms\n`);
-        if (e.type === 'node:dead-letter') process.stderr.write(`dead letter: ${e.stream}/${e.partition}@${e.offset}: ${e.reason}\n`);
-        if (e.type === 'node:error') process.stderr.write(`error: ${String(e.error)}\n`);
+        metrics.onProgress(e);
+        switch (e.type) {
+          case 'node:recovered':
+            nodeLog.info({ receipts: e.receipts, invocations: e.invocations, emitted: e.emitted, ms: Math.round(e.ms) }, 'recovered');
+            break;
+          case 'node:dead-letter':
+            nodeLog.warn({ stream: e.stream, partition: e.partition, offset: e.offset, reason: e.reason }, 'dead letter');
+            break;
+          case 'node:error':
+            nodeLog.error({ err: e.error }, 'node error');
+            break;
+          case 'execute:ran':
+            nodeLog.debug({ instruction: e.instruction, ok: e.ok, fuel: e.fuel, ms: e.durationMs }, 'task executed');
+            break;
+          case 'execute:retry':
+            nodeLog.warn({ instruction: e.instruction, attempt: e.attempt, err: e.error }, 'task retried');
+            break;
+          default:
+            break;
+        }
       });
-      process.stderr.write(`node ${opened.node.nodeId} started (${flags.backend ?? 'file'} backend, data dir ${opened.dataDir})\n`);
-      process.stdout.write('ready\n');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      process.stderr.write('draining…\n');
-      await opened[Symbol.asyncDispose]();
+      const { node, log } = opened;
+      if ((flags.backend ?? 'file') === 'file') lag = () => consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
+      const detach = metrics.attach(node);
+      let api: ApiServer | undefined;
+      try {
+        if (rpcPort !== undefined) {
+          api = await createApiServer({
+            node,
+            metrics,
+            host: flags.rpcHost,
+            port: rpcPort,
+            logger: logger.child({ component: 'api' }),
+            health: async ({ signal }) => {
+              await log.partitions(node.topology.name('invocations'), { signal });
+              return true;
+            },
+          });
+        }
+        nodeLog.info({ nodeId: node.nodeId, backend: flags.backend ?? 'file', dataDir: opened.dataDir }, 'node started');
+        process.stdout.write('ready\n');
+        if (api !== undefined) process.stdout.write(`rpc ${api.url}\n`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        nodeLog.info({}, 'draining');
+      } finally {
+        await api?.close();
+        detach();
+        await opened[Symbol.asyncDispose]();
+      }
+      nodeLog.info({}, 'stopped');
     });
 }

@@ -1,0 +1,112 @@
+// `ipvm status [CID]`: the workflows in the log and their progress, folded from the streams.
+import type { Command } from 'commander';
+import { CID } from 'multiformats/cid';
+import { UsageError } from '../exit.ts';
+import { readWorkflows, type WorkflowView } from '../log-view.ts';
+import { logOptions, openReadLog, type NodeFlags } from '../node-context.ts';
+
+interface StatusFlags extends NodeFlags {
+  json?: boolean;
+  limit: string;
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+}
+
+function time(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+function summaryTable(workflows: WorkflowView[]): string {
+  const rows = workflows.map((w) => [
+    w.workflow,
+    w.name ?? '-',
+    w.status,
+    `${w.done}/${w.tasks.length}`,
+    String(w.errors),
+    String(w.replayed),
+    time(w.submittedAt),
+  ]);
+  const head = ['WORKFLOW', 'NAME', 'STATUS', 'DONE', 'ERRORS', 'REPLAYED', 'SUBMITTED'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function detail(w: WorkflowView): string {
+  const lines = [
+    `workflow   ${w.workflow}`,
+    `name       ${w.name ?? '-'}`,
+    `status     ${w.status}${w.reason === null ? '' : ` (${w.reason})`}`,
+    `progress   ${w.done}/${w.tasks.length} tasks, ${w.ok} ok, ${w.errors} errors, ${w.replayed} replayed`,
+    `submitted  ${time(w.submittedAt)}${w.submissions > 1 ? ` (${w.submissions} times)` : ''}`,
+    `ended      ${time(w.endedAt)}`,
+    '',
+  ];
+  for (const t of w.tasks) {
+    const mark = t.status === 'ok' ? 'ok     ' : t.status === 'error' ? 'ERR    ' : 'pending';
+    const deps = t.awaits.length === 0 ? '' : ` ← ${t.awaits.map((a) => `#${a.task}`).join(', ')}`;
+    lines.push(`  #${t.index} ${mark} ${t.func} ${t.instruction}${t.replayed ? ' (replayed)' : ''}${deps}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerStatus(program: Command): void {
+  logOptions(
+    program
+      .command('status')
+      .description('Show the workflows in the log and their progress (one workflow in detail with a CID)')
+      .argument('[cid]', 'a workflow CID')
+      .option('--json', 'print JSON (a list of workflows, or one workflow with its tasks)')
+      .option('--limit <n>', 'show the N most recent workflows', '50'),
+  )
+    .addHelpText(
+      'after',
+      `
+Reads the log without taking its lock, so it works beside a running node. With a CID, exits 1
+when the workflow failed or is not in the log.
+
+Examples:
+  ipvm status
+  ipvm status bafyrmi…
+  ipvm status --json | jq '.[] | select(.status == "failed")'`,
+    )
+    .action(async (cid: string | undefined, flags: StatusFlags) => {
+      let wanted: string | undefined;
+      if (cid !== undefined) {
+        try {
+          wanted = CID.parse(cid).toString();
+        } catch (err) {
+          throw new UsageError(`not a CID: ${JSON.stringify(cid)}`, { cause: err });
+        }
+      }
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer (got ${flags.limit})`);
+      const opened = await openReadLog(flags);
+      let workflows: WorkflowView[];
+      try {
+        workflows = await readWorkflows(opened.log, opened.topology);
+      } finally {
+        await opened[Symbol.asyncDispose]();
+      }
+      if (wanted !== undefined) {
+        const w = workflows.find((x) => x.workflow === wanted);
+        if (w === undefined) {
+          process.stderr.write(`ipvm: workflow ${wanted} is not in the log of ${opened.dataDir}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        process.stdout.write((flags.json === true ? JSON.stringify(w, null, 2) : detail(w)) + '\n');
+        if (w.status === 'failed') process.exitCode = 1;
+        return;
+      }
+      const recent = workflows.slice(-limit);
+      if (flags.json === true) {
+        process.stdout.write(JSON.stringify(recent.map(({ tasks, ...rest }) => ({ ...rest, tasks: tasks.length })), null, 2) + '\n');
+      } else if (recent.length === 0) {
+        process.stdout.write(`no workflows in the log of ${opened.dataDir}\n`);
+      } else {
+        process.stdout.write(summaryTable(recent) + '\n');
+      }
+    });
+}
