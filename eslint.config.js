@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'test/.cache/**', 'bench/results/**', 'infra/kafka/lib/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.data/**', '.cache/**', '.ipvm/**', 'test/.cache/**', 'bench/results/**', 'infra/kafka/lib/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

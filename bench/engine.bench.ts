@@ -62,7 +62,10 @@ function fsyncBaseline(): number[] {
 const { execFileSync } = await import('node:child_process');
 const dataDir = join(root, 'data');
 execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', dataDir], { stdio: 'ignore' });
-const rsc = JSON.parse(readFileSync(join(examples, 'workflows', 'add-one.json'), 'utf8')).tasks[0].run.rsc as string;
+const exampleWorkflow = JSON.parse(readFileSync(join(examples, 'workflows', 'add-one.json'), 'utf8')) as {
+  tasks: Array<{ run: { rsc: string } }>;
+};
+const rsc = exampleWorkflow.tasks[0]!.run.rsc;
 const content = await createHeliaContentStore({ dataDir });
 const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
 const runner = wasmRunner(executor);
@@ -91,8 +94,8 @@ async function roundTrip(node: IpvmNode, wf: IpldValue): Promise<number> {
   return performance.now() - t;
 }
 
-const rawModule = await WebAssembly.compile(await buildCoreModule('add-one-core'));
-const rawInstance = await WebAssembly.instantiate(rawModule);
+const rawModule = new WebAssembly.Module(await buildCoreModule('add-one-core'));
+const rawInstance = new WebAssembly.Instance(rawModule);
 const rawAdd = rawInstance.exports.add_one as (x: number) => number;
 let sink = 0;
 const rawT = performance.now();

@@ -228,7 +228,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         case 'workflow/completed':
         case 'workflow/failed':
           submissions.delete(r.workflow);
-          endedWorkflows.set(r.workflow, event ?? record.value.slice());
+          endedWorkflows.set(r.workflow, (event as WorkflowEndedEvent | undefined) ?? record.value.slice());
           break;
         case 'task/ready':
           releases.push([r.workflow, r.instruction]);

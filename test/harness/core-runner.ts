@@ -36,7 +36,7 @@ export function engineModule(): Promise<Uint8Array> {
 export async function createCoreRunner(wasm?: Uint8Array): Promise<CoreRunner> {
   const bytes = wasm ?? (await engineModule());
   const cid = CID.createV1(raw.code, await sha256.digest(bytes));
-  const module = await WebAssembly.compile(bytes);
+  const module = new WebAssembly.Module(bytes);
   const calls = new Map<string, number>();
   let total = 0;
   return {
@@ -45,34 +45,41 @@ export async function createCoreRunner(wasm?: Uint8Array): Promise<CoreRunner> {
     get total() {
       return total;
     },
-    async execute(request: RunRequest): Promise<RunResult> {
-      if (request.rsc !== `ipfs://${cid.toString()}`) {
-        throw Object.assign(new Error(`content ${request.rsc} not found`), { retryable: true });
-      }
-      const started = performance.now();
-      const instance = await WebAssembly.instantiate(module);
-      const fn = instance.exports[request.func] as ((...a: number[]) => number) | undefined;
-      calls.set(request.func, (calls.get(request.func) ?? 0) + 1);
-      total++;
-      if (typeof fn !== 'function') {
-        return {
-          ok: false,
-          error: { kind: 'export', message: `no export ${request.func}` },
-          fuel: 0,
-          durationMs: 0,
-        };
-      }
+    execute(request: RunRequest): Promise<RunResult> {
       try {
-        const value = fn(...(request.args as number[]));
-        return { ok: true, value, fuel: 1, durationMs: performance.now() - started };
+        return Promise.resolve(run(request));
       } catch (err) {
-        return {
-          ok: false,
-          error: { kind: 'trap', message: (err as Error).message },
-          fuel: 1,
-          durationMs: performance.now() - started,
-        };
+        return Promise.reject(err);
       }
     },
   };
+  function run(request: RunRequest): RunResult {
+    if (request.rsc !== `ipfs://${cid.toString()}`) {
+      throw Object.assign(new Error(`content ${request.rsc} not found`), { retryable: true });
+    }
+    const started = performance.now();
+    const instance = new WebAssembly.Instance(module);
+    const fn = instance.exports[request.func] as ((...a: number[]) => number) | undefined;
+    calls.set(request.func, (calls.get(request.func) ?? 0) + 1);
+    total++;
+    if (typeof fn !== 'function') {
+      return {
+        ok: false,
+        error: { kind: 'export', message: `no export ${request.func}` },
+        fuel: 0,
+        durationMs: 0,
+      };
+    }
+    try {
+      const value = fn(...(request.args as number[]));
+      return { ok: true, value, fuel: 1, durationMs: performance.now() - started };
+    } catch (err) {
+      return {
+        ok: false,
+        error: { kind: 'trap', message: (err as Error).message },
+        fuel: 1,
+        durationMs: performance.now() - started,
+      };
+    }
+  }
 }
