@@ -45,13 +45,8 @@ export async function createCoreRunner(wasm?: Uint8Array): Promise<CoreRunner> {
     get total() {
       return total;
     },
-    execute(request: RunRequest): Promise<RunResult> {
-      try {
-        return Promise.resolve(run(request));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    },
+    // A throw inside the executor function rejects the promise (content missing).
+    execute: (request: RunRequest) => new Promise<RunResult>((resolve) => resolve(run(request))),
   };
   function run(request: RunRequest): RunResult {
     if (request.rsc !== `ipfs://${cid.toString()}`) {
