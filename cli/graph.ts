@@ -93,7 +93,9 @@ export function toSvg(workflow: string, tasks: readonly TaskView[], colour: bool
   });
   const widest = Math.max(1, ...rows.map((r) => r.length));
   const legendH = colour ? 40 : 0;
-  const width = MARGIN * 2 + widest * W + (widest - 1) * HGAP;
+  // Wide enough for the rows, the title and the legend (~7.5 px per character at these sizes).
+  const legendW = Object.values(STATE_STYLE).reduce((w, s) => w + 36 + s.label.length * 7, 0);
+  const width = Math.ceil(Math.max(MARGIN * 2 + widest * W + (widest - 1) * HGAP, MARGIN * 2 + (9 + workflow.length) * 7.5, MARGIN * 2 + (colour ? legendW : 0)));
   const height = MARGIN * 2 + TITLE + depth * H + Math.max(0, depth - 1) * VGAP + legendH;
   const pos = new Map<number, { x: number; y: number }>();
   rows.forEach((row, r) => {

@@ -58,5 +58,8 @@ try {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   const e = err as Error & { retryable?: boolean; usage?: boolean };
   process.stderr.write(`ipvm: ${e.name}: ${e.message}\n`);
-  process.exit(e.usage === true ? EXIT.usage : e.retryable === true ? EXIT.retryable : EXIT.failed);
+  // Another node holds the data dir's log: infrastructure, fine again once it stops.
+  const locked = e.name === 'LogLockedError';
+  if (locked) process.stderr.write('ipvm: another node is running on this data directory: stop it, use its API (ipvm start --rpc-port), or pick another --data-dir\n');
+  process.exit(e.usage === true ? EXIT.usage : e.retryable === true || locked ? EXIT.retryable : EXIT.failed);
 }

@@ -4,10 +4,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
-import { createHeliaContentStore, resolveDataDir } from '../processors/content/index.ts';
-import { createExecutor } from '../processors/wasm/index.ts';
-import { wasmRunner } from '../processors/wasm-runner.ts';
-import { createNode, type IpvmNode, type NodeProgress } from '../processors/node.ts';
+import { resolveDataDir } from '../processors/content/index.ts';
+import type { IpvmNode, NodeProgress } from '../processors/node.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import { UsageError } from './exit.ts';
 
@@ -94,6 +92,15 @@ export async function openReadLog(flags: NodeFlags): Promise<ReadLog> {
 
 /** Opens a node from flags. */
 export async function openNode(flags: NodeFlags, onProgress?: (e: NodeProgress) => void): Promise<OpenNode> {
+  const concurrency = Number(flags.concurrency ?? 16);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a positive integer (got ${flags.concurrency})`);
+  // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
+  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }] = await Promise.all([
+    import('../processors/content/index.ts'),
+    import('../processors/wasm/index.ts'),
+    import('../processors/wasm-runner.ts'),
+    import('../processors/node.ts'),
+  ]);
   const dataDir = resolveDataDir(flags.dataDir);
   const log = await openLog(flags, dataDir);
   const content = await createHeliaContentStore({ dataDir });
@@ -104,7 +111,7 @@ export async function openNode(flags: NodeFlags, onProgress?: (e: NodeProgress) 
     log,
     runner: wasmRunner(executor),
     topology: { namespace: flags.namespace ?? 'ipvm' },
-    concurrency: Number(flags.concurrency ?? 16),
+    concurrency,
     onProgress: (e) => {
       if (e.type === 'execute:ran') executed++;
       if (e.type === 'execute:hit') replayed++;

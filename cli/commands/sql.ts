@@ -2,7 +2,6 @@
 // ClickHouse SQL over the node's tables (receipts, lineage, workflows, workflow_status).
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { openTableStore } from '../../processors/tables/index.ts';
 import type { TableStore } from '../../processors/tables/index.ts';
 import type { OpenTableStoreInit } from '../../processors/tables/index.ts';
 
@@ -55,7 +54,8 @@ export function registerSql(program: Command, ctx: SqlCommandContext = {}): Comm
       ) => {
         if (query.trim() === '') throw new InvalidArgumentError('empty query');
         const env = ctx.env ?? process.env;
-        const open = ctx.open ?? openTableStore;
+        // Loaded on use: the table store pulls in ClickHouse clients every other command can skip.
+        const open = ctx.open ?? (await import('../../processors/tables/index.ts')).openTableStore;
         // try/finally rather than `await using`: Node 22 runs this file without a transform.
         const store = open({
           clickhouseUrl: opts.clickhouseUrl ?? env.IPVM_CLICKHOUSE_URL,

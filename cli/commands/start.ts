@@ -1,9 +1,9 @@
 // `ipvm start`: a long-lived node that runs whatever producers append to `invocations`, with an
 // optional JSON-RPC/WebSocket API (Homestar-compatible) and Prometheus metrics.
 import type { Command } from 'commander';
-import { createApiServer, DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT, type ApiServer } from '../../processors/api/index.ts';
+import type { ApiServer } from '../../processors/api/index.ts';
+import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
-import { consumerLag, createNodeMetrics } from '../../processors/metrics.ts';
 import { UsageError } from '../exit.ts';
 import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
 
@@ -50,6 +50,10 @@ Examples:
     .action(async (flags: StartFlags) => {
       const rpcPort = parsePort(flags.rpcPort);
       const logger = commandLogger(command);
+      const [{ consumerLag, createNodeMetrics }, { createApiServer }] = await Promise.all([
+        import('../../processors/metrics.ts'),
+        import('../../processors/api/index.ts'),
+      ]);
       const nodeLog = logger.child({ component: 'node' });
       let lag: (() => ReturnType<typeof consumerLag>) | undefined;
       const metrics = createNodeMetrics({

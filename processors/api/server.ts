@@ -27,11 +27,9 @@ import type { Logger } from '../logger.ts';
 import { ApiListenError } from './errors.ts';
 import { createRpcHandler, type RpcHandlerInit, type RpcSession } from './rpc.ts';
 import { openRpcDocument } from './openrpc.ts';
+import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from './defaults.ts';
 
-/** Loopback. @default '127.0.0.1' */
-export const DEFAULT_API_HOST = '127.0.0.1';
-/** Homestar's default webserver port, suggested for `--rpc-port`. */
-export const HOMESTAR_DEFAULT_PORT = 1337;
+export { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT };
 
 /** Construction options of {@link createApiServer}. */
 export interface ApiServerInit extends Omit<RpcHandlerInit, 'listeners'> {
