@@ -61,6 +61,7 @@ export function describeEngine(name: string, makeFixture: () => Promise<EngineFi
     });
     it('runs a chain to completion, then replays it without executing anything', async () => {
       const wf = chain(runner.rsc, 5);
+      let live: string[] = [];
       {
         await using log = await fixture.open();
         await using node = await createNode(nodeInit(log, { nodeId: 'a' }));
@@ -69,6 +70,7 @@ export function describeEngine(name: string, makeFixture: () => Promise<EngineFi
         await node.submit(wf);
         const end = await node.ended(parsed.cid);
         expect(end.type).toBe('workflow/completed');
+        live = end.receipts.map(String);
         const receipts = await seen;
         expect(receipts.map((r) => r.body.out)).toEqual([2, 3, 4, 5, 6].map((v) => ['ok', v]));
         expect(receipts.every((r) => !r.replayed)).toBe(true);
@@ -80,6 +82,13 @@ export function describeEngine(name: string, makeFixture: () => Promise<EngineFi
         await using log = await fixture.open();
         await using node = await createNode(nodeInit(log, { nodeId: 'b' }));
         expect(node.memo.size).toBe(5);
+        // Replay mode: state rebuilt from offset 0 knows the run and its receipt CIDs.
+        const replayed = await node.ended(parseWorkflow(wf).cid);
+        expect(replayed.receipts.map(String)).toEqual(live);
+        const fromMemo = parseWorkflow(wf).tasks.map((t) =>
+          node.memo.get(t.instruction.toString())!.receipt.toString(),
+        );
+        expect(fromMemo).toEqual(live);
         const longer = chain(runner.rsc, 7);
         const parsed = parseWorkflow(longer);
         const seen = firstValueFrom(node.receipts(parsed.cid).pipe(take(7), toArray()));
