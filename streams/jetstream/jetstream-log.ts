@@ -165,7 +165,8 @@ class JetStreamLog implements Log {
   #closed: Promise<void> | undefined;
   readonly #meta = new Map<string, StreamMeta>();
   readonly #inflight = new Map<string, Inflight>(); // consumer \0 stream → delivered messages
-  readonly #pendingCommits = new Set<Promise<unknown>>();
+  /** In-flight appends and commits, which close() waits for. */
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(init: JetStreamLogInit) {
     this.#init = init;
@@ -269,7 +270,17 @@ class JetStreamLog implements Log {
     return (await this.#streamMeta(stream)).partitions;
   }
 
-  async append(
+  append(
+    stream: string,
+    records: readonly AppendRecord[],
+    options: AbortOptions = {},
+  ): Promise<AppendResult[]> {
+    const work = this.#append(stream, records, options);
+    this.#inFlight.add(work);
+    return work.finally(() => this.#inFlight.delete(work));
+  }
+
+  async #append(
     stream: string,
     records: readonly AppendRecord[],
     options: AbortOptions = {},
@@ -574,11 +585,11 @@ class JetStreamLog implements Log {
     options.signal?.throwIfAborted();
     this.#check(stream);
     const work = this.#commit(consumer, stream, positions);
-    this.#pendingCommits.add(work);
+    this.#inFlight.add(work);
     try {
       await work;
     } finally {
-      this.#pendingCommits.delete(work);
+      this.#inFlight.delete(work);
     }
   }
 
@@ -683,7 +694,7 @@ class JetStreamLog implements Log {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await Promise.allSettled(this.#pendingCommits);
+      await Promise.allSettled(this.#inFlight);
       this.#closing.abort();
       const connection = this.#connection;
       if (connection === undefined || this.#init.connection !== undefined) return;
