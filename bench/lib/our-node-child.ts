@@ -19,7 +19,8 @@ import type { ChildReply, ChildRequest, RanWorkflow, SeenReceipt } from './our-n
 
 const argv = process.argv.slice(2);
 const fsyncArg = argv[argv.indexOf('--fsync') + 1] ?? 'batch';
-const fsync: FsyncPolicy = fsyncArg === 'batch' ? 'batch' : fsyncArg === 'none' ? 'none' : { intervalMs: Number(fsyncArg) };
+const fsync: FsyncPolicy =
+  fsyncArg === 'batch' ? 'batch' : fsyncArg === 'none' ? 'none' : { intervalMs: Number(fsyncArg) };
 const wasmFiles = argv.flatMap((a, i) => (argv[i - 1] === '--wasm' ? [a] : []));
 const concurrency = Number(argv[argv.indexOf('--concurrency') + 1] ?? 256);
 
@@ -37,7 +38,15 @@ const waiting = new Map<string, (e: WorkflowEndedEvent) => void>();
 node.receipts().subscribe((r: ReceiptEvent) => {
   const key = r.workflow?.toString();
   if (key === undefined) return;
-  receiptsOf.get(key)?.push({ ran: r.invocation.toString(), receipt: r.receipt.toString(), instruction: r.instruction.toString(), out: r.body.out, replayed: r.replayed });
+  receiptsOf
+    .get(key)
+    ?.push({
+      ran: r.invocation.toString(),
+      receipt: r.receipt.toString(),
+      instruction: r.instruction.toString(),
+      out: r.body.out,
+      replayed: r.replayed,
+    });
 });
 node.ends().subscribe((e) => {
   const key = e.workflow.toString();
@@ -58,7 +67,13 @@ async function run(json: string): Promise<RanWorkflow> {
   const ms = performance.now() - t;
   const receipts = receiptsOf.get(key) ?? [];
   receiptsOf.delete(key);
-  return { cid: key, ms, status: end.type, receipts, receiptCids: end.receipts.map((c) => c.toString()) };
+  return {
+    cid: key,
+    ms,
+    status: end.type,
+    receipts,
+    receiptCids: end.receipts.map((c) => c.toString()),
+  };
 }
 
 async function handle(req: ChildRequest): Promise<unknown> {
@@ -93,7 +108,11 @@ async function handle(req: ChildRequest): Promise<unknown> {
           }
         }),
       );
-      return { done, seconds: (performance.now() - t0) / 1000, exhausted: next >= req.workflows.length };
+      return {
+        done,
+        seconds: (performance.now() - t0) / 1000,
+        exhausted: next >= req.workflows.length,
+      };
     }
     case 'exit':
       return null;
@@ -103,12 +122,24 @@ async function handle(req: ChildRequest): Promise<unknown> {
 process.on('message', (msg: ChildRequest) => {
   handle(msg).then(
     (result) => {
-      const reply: ChildReply = { id: msg.id, ok: true, result, rss: currentRss(process.pid), peakRss: peakRss(process.pid) };
+      const reply: ChildReply = {
+        id: msg.id,
+        ok: true,
+        result,
+        rss: currentRss(process.pid),
+        peakRss: peakRss(process.pid),
+      };
       process.send?.(reply);
       if (msg.cmd === 'exit') void shutdown();
     },
     (error: unknown) => {
-      const reply: ChildReply = { id: msg.id, ok: false, error: String(error instanceof Error ? (error.stack ?? error.message) : error), rss: NaN, peakRss: NaN };
+      const reply: ChildReply = {
+        id: msg.id,
+        ok: false,
+        error: String(error instanceof Error ? (error.stack ?? error.message) : error),
+        rss: NaN,
+        peakRss: NaN,
+      };
       process.send?.(reply);
     },
   );
@@ -123,4 +154,10 @@ async function shutdown(): Promise<void> {
   process.disconnect?.();
 }
 
-process.send?.({ id: 0, ok: true, result: 'ready', rss: currentRss(process.pid), peakRss: peakRss(process.pid) } satisfies ChildReply);
+process.send?.({
+  id: 0,
+  ok: true,
+  result: 'ready',
+  rss: currentRss(process.pid),
+  peakRss: peakRss(process.pid),
+} satisfies ChildReply);

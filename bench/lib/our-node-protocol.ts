@@ -21,6 +21,8 @@ export interface RanWorkflow {
   ms: number;
   status: string;
   receipts: SeenReceipt[];
+  /** Anything the figure needs said about it. */
+  note?: string;
   /** Receipt CIDs in task order, from the end event (this node only). */
   receiptCids?: string[];
 }
@@ -47,15 +49,28 @@ type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** The parent's handle on a node child. */
 export interface OurNode {
   pid: number;
-  request<T>(req: Without<ChildRequest, 'id'>): Promise<{ result: T; rss: number; peakRss: number }>;
+  request<T>(
+    req: Without<ChildRequest, 'id'>,
+  ): Promise<{ result: T; rss: number; peakRss: number }>;
   close(): Promise<void>;
 }
 
 /** Forks the node child and waits until it has recovered and is processing. */
-export async function startOurNode(options: { wasm: string[]; fsync?: string; concurrency?: number }): Promise<OurNode> {
-  const args = ['--fsync', options.fsync ?? 'batch', '--concurrency', String(options.concurrency ?? 256)];
+export async function startOurNode(options: {
+  wasm: string[];
+  fsync?: string;
+  concurrency?: number;
+}): Promise<OurNode> {
+  const args = [
+    '--fsync',
+    options.fsync ?? 'batch',
+    '--concurrency',
+    String(options.concurrency ?? 256),
+  ];
   for (const w of options.wasm) args.push('--wasm', w);
-  const child: ChildProcess = fork(join(import.meta.dirname, 'our-node-child.ts'), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(join(import.meta.dirname, 'our-node-child.ts'), args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const pending = new Map<number, (r: ChildReply) => void>();
   let nextId = 1;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -66,14 +81,20 @@ export async function startOurNode(options: { wasm: string[]; fsync?: string; co
   });
   await new Promise<void>((resolve, reject) => {
     pending.set(0, (r) => (r.ok ? resolve() : reject(new Error(r.error))));
-    child.once('exit', (code) => reject(new Error(`node child exited with ${code} before it was ready`)));
+    child.once('exit', (code) =>
+      reject(new Error(`node child exited with ${code} before it was ready`)),
+    );
   });
   return {
     pid: child.pid!,
     request<T>(req: Without<ChildRequest, 'id'>) {
       const id = nextId++;
       return new Promise<{ result: T; rss: number; peakRss: number }>((resolve, reject) => {
-        pending.set(id, (r) => (r.ok ? resolve({ result: r.result as T, rss: r.rss, peakRss: r.peakRss }) : reject(new Error(r.error))));
+        pending.set(id, (r) =>
+          r.ok
+            ? resolve({ result: r.result as T, rss: r.rss, peakRss: r.peakRss })
+            : reject(new Error(r.error)),
+        );
         child.send({ ...req, id });
       });
     },

@@ -39,7 +39,9 @@ export async function waitFor(
   while (performance.now() < deadline) {
     options.signal?.throwIfAborted();
     if (options.child !== undefined && options.child.exitCode !== null) {
-      throw new Error(`${what}: process exited with code ${options.child.exitCode} before it was ready`);
+      throw new Error(
+        `${what}: process exited with code ${options.child.exitCode} before it was ready`,
+      );
     }
     if (await probe().catch(() => false)) return;
     await sleep(50);
@@ -48,13 +50,18 @@ export async function waitFor(
 }
 
 /** Waits until a TCP port accepts connections. */
-export function waitForPort(port: number, options: { host?: string; timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {}): Promise<void> {
+export function waitForPort(
+  port: number,
+  options: { host?: string; timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {},
+): Promise<void> {
   return waitFor(`port ${port}`, () => tcpOpen(port, options.host ?? '127.0.0.1'), options);
 }
 
 function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
     return m ? Number(m[1]) * 1024 : NaN;
   } catch {
     return NaN;
@@ -79,9 +86,17 @@ export interface Server {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function startServer(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; logFile: string }): Server {
+export function startServer(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; logFile: string },
+): Server {
   const out = createWriteStream(options.logFile);
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout.pipe(out);
   child.stderr.pipe(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -42,7 +42,11 @@ export function pct(xs: readonly number[], p: number): number {
 /** Milliseconds with a precision that suits their size. */
 export function ms(x: number): string {
   if (!Number.isFinite(x)) return '—';
-  return x >= 100 ? `${x.toFixed(0)} ms` : x >= 1 ? `${x.toFixed(2)} ms` : `${(x * 1000).toFixed(0)} µs`;
+  return x >= 100
+    ? `${x.toFixed(0)} ms`
+    : x >= 1
+      ? `${x.toFixed(2)} ms`
+      : `${(x * 1000).toFixed(0)} µs`;
 }
 
 export function rate(x: number, unit: string): string {
@@ -67,13 +71,21 @@ export function machine(): Record<string, unknown> {
 
 /** Prints a table: scenario, this node, peer, ratio, note. */
 export function printTable(title: string, peerName: string, rows: readonly Row[]): void {
-  const head: Row = { scenario: 'scenario', ours: 'this node', peer: peerName, ratio: 'ratio', note: '' };
+  const head: Row = {
+    scenario: 'scenario',
+    ours: 'this node',
+    peer: peerName,
+    ratio: 'ratio',
+    note: '',
+  };
   const all = [head, ...rows];
   const w = (k: keyof Row): number => Math.max(...all.map((r) => (r[k] ?? '').length));
   const [ws, wo, wp, wr] = [w('scenario'), w('ours'), w('peer'), w('ratio')];
   console.log(`\n${title}\n`);
   for (const r of all) {
-    console.log(`${r.scenario.padEnd(ws)}  ${r.ours.padStart(wo)}  ${r.peer.padStart(wp)}  ${r.ratio.padStart(wr)}  ${r.note ?? ''}`.trimEnd());
+    console.log(
+      `${r.scenario.padEnd(ws)}  ${r.ours.padStart(wo)}  ${r.peer.padStart(wp)}  ${r.ratio.padStart(wr)}  ${r.note ?? ''}`.trimEnd(),
+    );
   }
   console.log('\nratio: how many times this node is ahead (> 1) or behind (< 1) the other column.');
 }
@@ -82,11 +94,17 @@ export function printTable(title: string, peerName: string, rows: readonly Row[]
 export const RESULTS_DIR = join(import.meta.dirname, '..', 'results');
 
 /** Writes `bench/results/<name>-<timestamp>.json` and returns its path. */
-export function writeResults(name: string, data: { title: string; peer: string; rows: Row[]; [k: string]: unknown }): string {
+export function writeResults(
+  name: string,
+  data: { title: string; peer: string; rows: Row[]; [k: string]: unknown },
+): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = join(RESULTS_DIR, `${name}-${stamp}.json`);
-  writeFileSync(file, JSON.stringify({ name, date: new Date().toISOString(), machine: machine(), ...data }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify({ name, date: new Date().toISOString(), machine: machine(), ...data }, null, 2),
+  );
   return file;
 }
 

@@ -26,7 +26,12 @@ export interface BenchWorkflow {
 }
 
 export function task(rsc: string, func: string, args: IpldValue[]): IpldMap {
-  return { run: { rsc, op: 'wasm/run', input: { func, args }, nnc: '' }, cause: null, meta: TASK_META, prf: [] };
+  return {
+    run: { rsc, op: 'wasm/run', input: { func, args }, nnc: '' },
+    cause: null,
+    meta: TASK_META,
+    prf: [],
+  };
 }
 
 function finish(tasks: IpldMap[], expected: number[]): BenchWorkflow {
@@ -45,7 +50,10 @@ function finish(tasks: IpldMap[], expected: number[]): BenchWorkflow {
 /** `n` independent `add_one(start + i)` tasks. */
 export function independent(rsc: string, n: number, start: number): BenchWorkflow {
   const tasks = Array.from({ length: n }, (_, i) => task(rsc, 'add_one', [start + i]));
-  return finish(tasks, tasks.map((_, i) => start + i + 1));
+  return finish(
+    tasks,
+    tasks.map((_, i) => start + i + 1),
+  );
 }
 
 /** `add_one(start)`, then `n - 1` tasks each adding one to the previous task's output. */
@@ -57,5 +65,8 @@ export function chain(rsc: string, n: number, start: number): BenchWorkflow {
     tasks.push(t);
     prev = parseWorkflow({ tasks: [t] }).tasks[0]!.instruction;
   }
-  return finish(tasks, tasks.map((_, i) => start + i + 1));
+  return finish(
+    tasks,
+    tasks.map((_, i) => start + i + 1),
+  );
 }
