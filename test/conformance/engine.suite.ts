@@ -61,7 +61,7 @@ export function describeEngine(name: string, makeFixture: () => Promise<EngineFi
     });
     it('runs a chain to completion, then replays it without executing anything', async () => {
       const wf = chain(runner.rsc, 5);
-      let live: string[] = [];
+      let live: string[];
       {
         await using log = await fixture.open();
         await using node = await createNode(nodeInit(log, { nodeId: 'a' }));
