@@ -107,6 +107,38 @@ describe('file log', () => {
     expect((await all(log.read('s', { from: 199 }))).map((r) => r.offset)).toEqual([199, 200]);
   });
 
+  it('follows across segment rolls, in this process and from a read-only one', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir, segmentBytes: 2048 });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    const reader = createFileLog({ dir, readOnly: true, pollIntervalMs: 2 });
+    try {
+      const follow = async (source: Log): Promise<number[]> => {
+        const controller = new AbortController();
+        const offsets: number[] = [];
+        for await (const r of source.read('s', { follow: true, signal: controller.signal })) {
+          offsets.push(r.offset);
+          if (offsets.length === 100) controller.abort();
+        }
+        return offsets;
+      };
+      const local = follow(log);
+      const remote = follow(reader);
+      for (let i = 0; i < 100; i++) {
+        await log.append('s', [{ key: 'k', value: new Uint8Array(100).fill(i) }]);
+        if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const expected = Array.from({ length: 100 }, (_, i) => i);
+      expect(await local).toEqual(expected);
+      expect(await remote).toEqual(expected);
+      expect(
+        readdirSync(join(dir, 's', '0')).filter((f) => f.endsWith('.log')).length,
+      ).toBeGreaterThan(3);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('deletes whole old segments by size retention', async () => {
     const dir = tempDir();
     log = createFileLog({ dir, segmentBytes: 2048, retention: { maxBytes: 8192 } });
