@@ -304,18 +304,38 @@ class KafkaLog implements Log {
         })),
       });
     } catch (error) {
-      throw classify(error, `cannot create ${missing.map((s) => s.name).join(', ')}`);
+      // A busy broker may answer the metadata refresh that follows the creation with "unknown
+      // topic" (retriable): the topic exists, its metadata is just not everywhere yet.
+      const type = (error as { type?: string } | undefined)?.type;
+      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') {
+        throw classify(error, `cannot create ${missing.map((s) => s.name).join(', ')}`, {
+          stream: missing[0]!.name,
+        });
+      }
     }
     for (const spec of missing) {
       this.#partitions.delete(spec.name);
-      // Wait until the metadata shows every partition (leaders elected).
-      const count = await this.#partitionCount(spec.name);
+      const count = await this.#waitForTopic(spec.name, options.signal);
       if (count !== spec.partitions) {
         throw new StreamConfigError(`topic ${spec.name} was created with ${count} partitions`, {
           stream: spec.name,
           backend: BACKEND,
         });
       }
+    }
+  }
+
+  /** Waits until a just-created topic shows up in the metadata (up to 30 s). */
+  async #waitForTopic(stream: string, signal: AbortSignal | undefined): Promise<number> {
+    const deadline = Date.now() + 30_000;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        return await this.#partitionCount(stream);
+      } catch (error) {
+        if (!(error instanceof StreamNotFoundError) || Date.now() > deadline) throw error;
+      }
+      signal?.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 
