@@ -13,7 +13,15 @@
 // - replay: a node rebuilt from offset 0 over a fully memoized stream (events/s).
 // Baselines in the same run: one durable 256-byte append (write + fdatasync) on the same disk,
 // and one raw core-module Wasm call.
-import { mkdtempSync, openSync, rmSync, writeSync, fdatasyncSync, closeSync, readFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeSync,
+  fdatasyncSync,
+  closeSync,
+  readFileSync,
+} from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
@@ -31,7 +39,8 @@ const arg = (name: string, fallback: string): string => {
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
 const fsyncArg = arg('fsync', 'batch');
-const fsync: FsyncPolicy = fsyncArg === 'batch' ? 'batch' : fsyncArg === 'none' ? 'none' : { intervalMs: Number(fsyncArg) };
+const fsync: FsyncPolicy =
+  fsyncArg === 'batch' ? 'batch' : fsyncArg === 'none' ? 'none' : { intervalMs: Number(fsyncArg) };
 const SECONDS = Number(arg('seconds', '3'));
 
 const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-engine-'));
@@ -61,8 +70,12 @@ function fsyncBaseline(): number[] {
 // --- the node ------------------------------------------------------------------------------
 const { execFileSync } = await import('node:child_process');
 const dataDir = join(root, 'data');
-execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', dataDir], { stdio: 'ignore' });
-const exampleWorkflow = JSON.parse(readFileSync(join(examples, 'workflows', 'add-one.json'), 'utf8')) as {
+execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', dataDir], {
+  stdio: 'ignore',
+});
+const exampleWorkflow = JSON.parse(
+  readFileSync(join(examples, 'workflows', 'add-one.json'), 'utf8'),
+) as {
   tasks: Array<{ run: { rsc: string } }>;
 };
 const rsc = exampleWorkflow.tasks[0]!.run.rsc;
@@ -72,7 +85,12 @@ const runner = wasmRunner(executor);
 
 let counter = 0;
 function task(args: IpldValue[], func = 'add_one'): IpldValue {
-  return { run: { rsc, op: 'wasm/run', input: { func, args }, nnc: '' }, cause: null, meta: {}, prf: [] };
+  return {
+    run: { rsc, op: 'wasm/run', input: { func, args }, nnc: '' },
+    cause: null,
+    meta: {},
+    prf: [],
+  };
 }
 function chain(n: number): IpldValue {
   const tasks: IpldValue[] = [];
@@ -90,7 +108,8 @@ async function roundTrip(node: IpvmNode, wf: IpldValue): Promise<number> {
   const t = performance.now();
   const parsed = await node.submit(wf);
   const end = await node.ended(parsed.cid);
-  if (end.type !== 'workflow/completed') throw new Error(`workflow failed: ${end.reason ?? end.failed.join(',')}`);
+  if (end.type !== 'workflow/completed')
+    throw new Error(`workflow failed: ${end.reason ?? end.failed.join(',')}`);
   return performance.now() - t;
 }
 
@@ -118,10 +137,18 @@ for (const n of [1, 3, 10]) {
   const deadline = performance.now() + SECONDS * 1000;
   while (performance.now() < deadline || xs.length < 20) xs.push(await roundTrip(node, chain(n)));
   latency.set(n, xs);
-  results.push([`chain of ${n}: submit → end p50 / p99`, `${f(pct(xs, 50))} / ${f(pct(xs, 99))} ms`, `${xs.length} runs`]);
+  results.push([
+    `chain of ${n}: submit → end p50 / p99`,
+    `${f(pct(xs, 50))} / ${f(pct(xs, 99))} ms`,
+    `${xs.length} runs`,
+  ]);
 }
 const marginal = (pct(latency.get(10)!, 50) - pct(latency.get(1)!, 50)) / 9;
-results.push(['marginal durable step p50 (slope N=1→10)', `${f(marginal, 3)} ms`, `budget ≤ 0.3 ms`]);
+results.push([
+  'marginal durable step p50 (slope N=1→10)',
+  `${f(marginal, 3)} ms`,
+  `budget ≤ 0.3 ms`,
+]);
 
 // --- memo hit end to end (N = 0: nothing executes) -----------------------------------------
 {
@@ -133,12 +160,20 @@ results.push(['marginal durable step p50 (slope N=1→10)', `${f(marginal, 3)} m
     const t = (wf as { tasks: Array<Record<string, IpldValue>> }).tasks[0]!;
     xs.push(await roundTrip(node, { tasks: [{ ...t, meta: { run: i } }] }));
   }
-  results.push(['memo hit, submit → end p50 / p99 (N = 0)', `${f(pct(xs, 50), 3)} / ${f(pct(xs, 99), 3)} ms`, 'budget p50 ≤ 0.1 ms']);
+  results.push([
+    'memo hit, submit → end p50 / p99 (N = 0)',
+    `${f(pct(xs, 50), 3)} / ${f(pct(xs, 99), 3)} ms`,
+    'budget p50 ≤ 0.1 ms',
+  ]);
   const key = parseWorkflow(wf).tasks[0]!.instruction.toString();
   const t = performance.now();
   let hits = 0;
   for (let i = 0; i < 1_000_000; i++) if (node.memo.get(key) !== undefined) hits++;
-  results.push(['in-process memo lookup', `${f(((performance.now() - t) * 1e6) / 1_000_000 / 1000, 3)} µs`, `budget ≤ 5 µs (${hits} hits)`]);
+  results.push([
+    'in-process memo lookup',
+    `${f(((performance.now() - t) * 1e6) / 1_000_000 / 1000, 3)} µs`,
+    `budget ≤ 5 µs (${hits} hits)`,
+  ]);
 }
 
 // --- throughput at concurrency ---------------------------------------------------------------
@@ -155,7 +190,11 @@ for (const c of [16, 64, 256]) {
     }),
   );
   const s = (performance.now() - t0) / 1000;
-  results.push([`steps/s, ${c} single-task workflows in flight`, f(done / s, 0), `budget ≥ 15 000; ${done} steps`]);
+  results.push([
+    `steps/s, ${c} single-task workflows in flight`,
+    f(done / s, 0),
+    `budget ≥ 15 000; ${done} steps`,
+  ]);
 }
 
 await node.close();
@@ -173,16 +212,29 @@ await node.close();
   });
   await again.close();
   const events = recovered!.receipts + recovered!.invocations;
-  results.push(['replay from offset 0 (memo + scheduler rebuilt)', `${f(events / (recovered!.ms / 1000), 0)} events/s`, `${events} events in ${f(recovered!.ms, 0)} ms; budget ≥ 250 000/s`]);
+  results.push([
+    'replay from offset 0 (memo + scheduler rebuilt)',
+    `${f(events / (recovered!.ms / 1000), 0)} events/s`,
+    `${events} events in ${f(recovered!.ms, 0)} ms; budget ≥ 250 000/s`,
+  ]);
 }
 await log.close();
 await executor.close();
 await content.close();
 
-results.push(['baseline: durable 256-byte append (write + fdatasync)', `${f(pct(fsyncLat, 50), 3)} ms p50`, `p99 ${f(pct(fsyncLat, 99), 3)} ms`]);
+results.push([
+  'baseline: durable 256-byte append (write + fdatasync)',
+  `${f(pct(fsyncLat, 50), 3)} ms p50`,
+  `p99 ${f(pct(fsyncLat, 99), 3)} ms`,
+]);
 results.push(['baseline: raw core-module Wasm call', `${f(rawCallNs, 1)} ns`, `sink ${sink % 10}`]);
 
-console.log(`\nengine bench — fsync ${fsyncArg}, ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+console.log(
+  `\nengine bench — fsync ${fsyncArg}, ${cpus().length} cores, load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}\n`,
+);
 const w = Math.max(...results.map((r) => r[0].length));
-for (const [name, value, note] of results) console.log(`${name.padEnd(w)}  ${value.padStart(22)}   ${note}`);
+for (const [name, value, note] of results)
+  console.log(`${name.padEnd(w)}  ${value.padStart(22)}   ${note}`);
 rmSync(root, { recursive: true, force: true });

@@ -13,7 +13,11 @@ import { createHeliaContentStore, resolveDataDir } from '../processors/content/i
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-const dataDir = resolveDataDir(args[args.indexOf('--data-dir') + 1] && args.includes('--data-dir') ? args[args.indexOf('--data-dir') + 1] : undefined);
+const dataDir = resolveDataDir(
+  args[args.indexOf('--data-dir') + 1] && args.includes('--data-dir')
+    ? args[args.indexOf('--data-dir') + 1]
+    : undefined,
+);
 
 const wabt = await wabtInit();
 const wat = readFileSync(join(here, 'wasm', 'add-one.wat'), 'utf8');

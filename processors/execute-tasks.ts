@@ -112,7 +112,11 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
         out = result.ok ? ['ok', result.value] : failure(result.error.kind, result.error.message);
       } catch (err) {
         const e = err as Error & { retryable?: boolean };
-        out = failure(e.retryable === true ? 'unavailable' : 'internal', `${e.name}: ${e.message}`, true);
+        out = failure(
+          e.retryable === true ? 'unavailable' : 'internal',
+          `${e.name}: ${e.message}`,
+          true,
+        );
         durationMs = clock() - started;
       }
     }
@@ -146,7 +150,10 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
     const entry = memo.get(instruction);
     if (entry !== undefined) {
       init.onProgress?.({ type: 'execute:hit', instruction });
-      return { item, receipt: replayedReceiptEvent(entry, event.task.run, event.workflow, nodeId, clock()) };
+      return {
+        item,
+        receipt: replayedReceiptEvent(entry, event.task.run, event.workflow, nodeId, clock()),
+      };
     }
     const running = inFlight.get(instruction);
     if (running !== undefined) {
@@ -157,7 +164,10 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
         return { item, receipt: await run(event) };
       }
       if (first.workflow?.toString() === workflow) return { item, receipt: null };
-      return { item, receipt: replayedReceiptEvent(hit, event.task.run, event.workflow, nodeId, clock()) };
+      return {
+        item,
+        receipt: replayedReceiptEvent(hit, event.task.run, event.workflow, nodeId, clock()),
+      };
     }
     const promise = run(event);
     inFlight.set(instruction, promise);
@@ -168,5 +178,8 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
     }
   }
 
-  return mergeMap((item: T) => (init.signal?.aborted === true ? EMPTY : from(handle(item))), init.concurrency ?? DEFAULT_CONCURRENCY);
+  return mergeMap(
+    (item: T) => (init.signal?.aborted === true ? EMPTY : from(handle(item))),
+    init.concurrency ?? DEFAULT_CONCURRENCY,
+  );
 }

@@ -21,7 +21,13 @@ import type { CID } from 'multiformats/cid';
 import type { Log, LogRecord, Positions } from '../streams/log.ts';
 import { deadLetterFor } from '../streams/dead-letter.ts';
 import { createTopology, type Topology, type TopologyInit } from '../streams/topology.ts';
-import { decodeEvent, type NodeEvent, type ReceiptEvent, type TaskReadyEvent, type WorkflowEndedEvent } from '../schemas/events.ts';
+import {
+  decodeEvent,
+  type NodeEvent,
+  type ReceiptEvent,
+  type TaskReadyEvent,
+  type WorkflowEndedEvent,
+} from '../schemas/events.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
@@ -79,7 +85,10 @@ export interface IpvmNode {
   readonly topology: Topology;
   readonly nodeId: string;
   /** Validates a workflow and appends it to `invocations`. */
-  submit(workflow: Uint8Array | string | IpldValue, options?: { signal?: AbortSignal }): Promise<ParsedWorkflow>;
+  submit(
+    workflow: Uint8Array | string | IpldValue,
+    options?: { signal?: AbortSignal },
+  ): Promise<ParsedWorkflow>;
   /** Live receipt events (all, or one workflow's), from now on. */
   receipts(workflow?: CID): Observable<ReceiptEvent>;
   /** Live workflow end events. */
@@ -96,7 +105,10 @@ const EXECUTOR = 'executor';
 /** Creates a node and runs its recovery; it is processing when the promise resolves. */
 export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const { log, runner } = init;
-  const topology = 'name' in (init.topology ?? {}) ? (init.topology as Topology) : createTopology(init.topology as TopologyInit | undefined);
+  const topology =
+    'name' in (init.topology ?? {})
+      ? (init.topology as Topology)
+      : createTopology(init.topology as TopologyInit | undefined);
   const nodeId = init.nodeId ?? randomUUID();
   const memo = createMemo();
   // Workflows submitted here were parsed once already: the scheduler reuses that.
@@ -110,8 +122,15 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const appender = createAppender(log);
   const echo = createEcho();
   /** Appends events, remembering them so that reading them back needs no decoding. */
-  const appendEvents = async (stream: string, events: NodeEvent[], keys: string[]): Promise<void> => {
-    const results = await appender.append(stream, events.map((e, i) => eventRecord(keys[i]!, e)));
+  const appendEvents = async (
+    stream: string,
+    events: NodeEvent[],
+    keys: string[],
+  ): Promise<void> => {
+    const results = await appender.append(
+      stream,
+      events.map((e, i) => eventRecord(keys[i]!, e)),
+    );
     echo.remember(stream, results, events);
   };
   // Reading stops first on close; tasks already running finish and are written.
@@ -131,7 +150,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     return event;
   };
   const note = (event: NodeEvent): void => {
-    if (event.type === 'workflow/completed' || event.type === 'workflow/failed') endedWorkflows.set(event.workflow.toString(), event);
+    if (event.type === 'workflow/completed' || event.type === 'workflow/failed')
+      endedWorkflows.set(event.workflow.toString(), event);
     if (event.type === 'workflow/submitted') endedWorkflows.delete(event.workflow.toString());
   };
   const subscriptions: Subscription[] = [];
@@ -146,7 +166,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   await log.ensureStreams(topology.streams);
 
   const deadLetter = (record: LogRecord, error: Error): Promise<unknown> => {
-    progress({ type: 'node:dead-letter', stream: record.stream, partition: record.partition, offset: record.offset, reason: error.message });
+    progress({
+      type: 'node:dead-letter',
+      stream: record.stream,
+      partition: record.partition,
+      offset: record.offset,
+      reason: error.message,
+    });
     return appender.append(S.deadLetter, [deadLetterFor(record, error)]);
   };
 
@@ -160,7 +186,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     }
     return Promise.all([
       inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
-      pure.length === 0 ? undefined : appendEvents(S.pure, pure, pure.map((e) => e.instruction.toString())),
+      pure.length === 0
+        ? undefined
+        : appendEvents(
+            S.pure,
+            pure,
+            pure.map((e) => e.instruction.toString()),
+          ),
     ]);
   };
 
@@ -181,20 +213,25 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     receiptPositions.push(
       await withRetry(
         () =>
-          readToEnd(log, stream, (record) => {
-            const r = routingOf(record);
-            if (r !== undefined) {
-              if (r.type !== 'receipt') return;
+          readToEnd(
+            log,
+            stream,
+            (record) => {
+              const r = routingOf(record);
+              if (r !== undefined) {
+                if (r.type !== 'receipt') return;
+                seenReceipts++;
+                const bytes = record.value.slice();
+                memo.putLazy(r, () => decodeEvent(bytes) as ReceiptEvent);
+                return;
+              }
+              const d = decodeRecord(record);
+              if (d instanceof Error || d.event.type !== 'receipt') return;
               seenReceipts++;
-              const bytes = record.value.slice();
-              memo.putLazy(r, () => decodeEvent(bytes) as ReceiptEvent);
-              return;
-            }
-            const d = decodeRecord(record);
-            if (d instanceof Error || d.event.type !== 'receipt') return;
-            seenReceipts++;
-            memo.put(d.event);
-          }, signal),
+              memo.put(d.event);
+            },
+            signal,
+          ),
         recoveryRetry,
       ),
     );
@@ -204,39 +241,48 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const invocationPositions = await withRetry(() => {
     submissions.clear();
     releases.length = 0;
-    return readToEnd(log, S.invocations, (record) => {
-      let r = routingOf(record);
-      let event: NodeEvent | undefined;
-      if (r === undefined) {
-        const d = decodeRecord(record);
-        if (d instanceof Error) return;
-        event = d.event;
-        r = {
-          type: event.type,
-          workflow: 'workflow' in event && event.workflow !== null ? event.workflow.toString() : '',
-          instruction: event.type === 'task/ready' ? event.instruction.toString() : '',
-          receipt: '',
-          outcome: '',
-        };
-      }
-      seenInvocations++;
-      switch (r.type) {
-        case 'workflow/submitted':
-          submissions.set(r.workflow, event ?? record.value.slice());
-          endedWorkflows.delete(r.workflow);
-          break;
-        case 'workflow/completed':
-        case 'workflow/failed':
-          submissions.delete(r.workflow);
-          endedWorkflows.set(r.workflow, (event as WorkflowEndedEvent | undefined) ?? record.value.slice());
-          break;
-        case 'task/ready':
-          releases.push([r.workflow, r.instruction]);
-          break;
-        default:
-          break;
-      }
-    }, signal);
+    return readToEnd(
+      log,
+      S.invocations,
+      (record) => {
+        let r = routingOf(record);
+        let event: NodeEvent | undefined;
+        if (r === undefined) {
+          const d = decodeRecord(record);
+          if (d instanceof Error) return;
+          event = d.event;
+          r = {
+            type: event.type,
+            workflow:
+              'workflow' in event && event.workflow !== null ? event.workflow.toString() : '',
+            instruction: event.type === 'task/ready' ? event.instruction.toString() : '',
+            receipt: '',
+            outcome: '',
+          };
+        }
+        seenInvocations++;
+        switch (r.type) {
+          case 'workflow/submitted':
+            submissions.set(r.workflow, event ?? record.value.slice());
+            endedWorkflows.delete(r.workflow);
+            break;
+          case 'workflow/completed':
+          case 'workflow/failed':
+            submissions.delete(r.workflow);
+            endedWorkflows.set(
+              r.workflow,
+              (event as WorkflowEndedEvent | undefined) ?? record.value.slice(),
+            );
+            break;
+          case 'task/ready':
+            releases.push([r.workflow, r.instruction]);
+            break;
+          default:
+            break;
+        }
+      },
+      signal,
+    );
   }, recoveryRetry);
   for (const value of submissions.values()) {
     try {
@@ -248,7 +294,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   for (const [workflow, instruction] of releases) scheduler.released(workflow, instruction);
   const due = scheduler.flush();
   await write(due);
-  progress({ type: 'node:recovered', receipts: seenReceipts, invocations: seenInvocations, emitted: due.length, ms: performance.now() - started });
+  progress({
+    type: 'node:recovered',
+    receipts: seenReceipts,
+    invocations: seenInvocations,
+    emitted: due.length,
+    ms: performance.now() - started,
+  });
 
   // --- live: follow the streams ------------------------------------------------------------
   const decodeOrDeadLetter = (record: LogRecord): EventRecord[] => {
@@ -287,7 +339,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         next: ({ event }) => {
           note(event);
           write(scheduler.apply(event)).catch(fail);
-          if (event.type === 'workflow/completed' || event.type === 'workflow/failed') ends$.next(event);
+          if (event.type === 'workflow/completed' || event.type === 'workflow/failed')
+            ends$.next(event);
         },
         error: fail,
       }),
@@ -320,7 +373,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             onProgress: progress,
           }),
           mergeMap(async ({ item, receipt }) => {
-            if (receipt !== null) await appendEvents(S.pure, [receipt], [receipt.instruction.toString()]);
+            if (receipt !== null)
+              await appendEvents(S.pure, [receipt], [receipt.instruction.toString()]);
             tracker.end(item.record);
           }),
           finalize(() => finished()),
@@ -333,7 +387,10 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     if (positions !== null) await log.commit(EXECUTOR, S.invocations, positions);
   };
   const commitTimer = setInterval(() => void commit().catch(fail), init.commitIntervalMs ?? 50);
-  const tickTimer = setInterval(() => void write(scheduler.tick()).catch(fail), init.tickIntervalMs ?? 1_000);
+  const tickTimer = setInterval(
+    () => void write(scheduler.tick()).catch(fail),
+    init.tickIntervalMs ?? 1_000,
+  );
 
   let closing: Promise<void> | undefined;
   const node: IpvmNode = {
@@ -356,7 +413,9 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     },
     receipts(workflow) {
       const key = workflow?.toString();
-      return key === undefined ? receipts$.asObservable() : receipts$.pipe(filter((r) => r.workflow?.toString() === key));
+      return key === undefined
+        ? receipts$.asObservable()
+        : receipts$.pipe(filter((r) => r.workflow?.toString() === key));
     },
     ends: () => ends$.asObservable(),
     ended(workflow, options) {
@@ -371,10 +430,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           sub.unsubscribe();
           resolve(known);
         }
-        options?.signal?.addEventListener('abort', () => {
-          sub.unsubscribe();
-          reject(options.signal!.reason as Error);
-        }, { once: true });
+        options?.signal?.addEventListener(
+          'abort',
+          () => {
+            sub.unsubscribe();
+            reject(options.signal!.reason as Error);
+          },
+          { once: true },
+        );
       });
     },
     close() {

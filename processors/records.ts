@@ -34,15 +34,29 @@ export async function readToEnd(
 }
 
 /** Follows every partition of a stream from the given positions until `signal` aborts. */
-export function follow(log: Log, stream: string, positions: Positions, signal: AbortSignal): Observable<LogRecord> {
+export function follow(
+  log: Log,
+  stream: string,
+  positions: Positions,
+  signal: AbortSignal,
+): Observable<LogRecord> {
   const partitions = Object.keys(positions).map(Number);
   return merge(
-    ...partitions.map((partition) => fromAsyncIterable(log.read(stream, { partition, from: positions[partition]!, follow: true, signal }))),
+    ...partitions.map((partition) =>
+      fromAsyncIterable(
+        log.read(stream, { partition, from: positions[partition]!, follow: true, signal }),
+      ),
+    ),
   );
 }
 
 /** Consumes as a named consumer until `signal` aborts. */
-export function consume(log: Log, stream: string, consumer: string, signal: AbortSignal): Observable<LogRecord> {
+export function consume(
+  log: Log,
+  stream: string,
+  consumer: string,
+  signal: AbortSignal,
+): Observable<LogRecord> {
   return fromAsyncIterable(log.consume(stream, { consumer, signal }));
 }
 
@@ -147,14 +161,16 @@ export function routingOf(record: LogRecord): Routing | undefined {
 
 function routingHeaders(event: NodeEvent): Record<string, string> {
   const headers: Record<string, string> = { [ROUTING.type]: event.type };
-  if ('workflow' in event && event.workflow !== null) headers[ROUTING.workflow] = event.workflow.toString();
+  if ('workflow' in event && event.workflow !== null)
+    headers[ROUTING.workflow] = event.workflow.toString();
   if (event.type === 'task/ready' || event.type === 'receipt') {
     headers[ROUTING.instruction] = event.instruction.toString();
   }
   if (event.type === 'receipt') {
     headers[ROUTING.receipt] = event.receipt.toString();
     const out = event.body.out;
-    const transient = out[0] === 'error' && (out[1] as { retryable?: unknown } | null)?.retryable === true;
+    const transient =
+      out[0] === 'error' && (out[1] as { retryable?: unknown } | null)?.retryable === true;
     headers[ROUTING.outcome] = transient ? 'transient' : out[0];
   }
   return headers;
@@ -178,7 +194,12 @@ export interface Appender {
 export function createAppender(log: Log): Appender {
   interface Pending {
     records: AppendRecord[];
-    callers: Array<{ from: number; count: number; resolve: (r: AppendResult[]) => void; reject: (e: unknown) => void }>;
+    callers: Array<{
+      from: number;
+      count: number;
+      resolve: (r: AppendResult[]) => void;
+      reject: (e: unknown) => void;
+    }>;
   }
   const pending = new Map<string, Pending>();
   const busy = new Map<string, Promise<void>>();
@@ -189,17 +210,20 @@ export function createAppender(log: Log): Appender {
     const batch = pending.get(stream);
     if (batch === undefined) return Promise.resolve();
     pending.delete(stream);
-    const done = log.append(stream, batch.records).then(
-      (results) => {
-        for (const c of batch.callers) c.resolve(results.slice(c.from, c.from + c.count));
-      },
-      (err: unknown) => {
-        for (const c of batch.callers) c.reject(err);
-      },
-    ).finally(() => {
-      busy.delete(stream);
-      if (pending.has(stream)) void flush(stream);
-    });
+    const done = log
+      .append(stream, batch.records)
+      .then(
+        (results) => {
+          for (const c of batch.callers) c.resolve(results.slice(c.from, c.from + c.count));
+        },
+        (err: unknown) => {
+          for (const c of batch.callers) c.reject(err);
+        },
+      )
+      .finally(() => {
+        busy.delete(stream);
+        if (pending.has(stream)) void flush(stream);
+      });
     busy.set(stream, done);
     return done;
   }

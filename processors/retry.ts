@@ -20,11 +20,18 @@ export interface RetryOptions {
 
 /** True for errors that say retrying may help. */
 export function isRetryable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { retryable?: unknown }).retryable === true
+  );
 }
 
 /** Runs `fn` until it succeeds, fails terminally, or the attempts are used up. */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const attempts = options.attempts ?? 5;
   const base = options.baseDelayMs ?? 20;
   const max = options.maxDelayMs ?? 2_000;

@@ -328,7 +328,8 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
           break;
         }
         case 'task/ready':
-          if (event.workflow !== null) released(event.workflow.toString(), event.instruction.toString());
+          if (event.workflow !== null)
+            released(event.workflow.toString(), event.instruction.toString());
           break;
         case 'receipt':
           outputs = onReceipt(event);

@@ -17,8 +17,14 @@ export function wasmRunner(executor: Executor): TaskRunner {
         options,
       );
       const fuel = Number(result.fuel);
-      if (result.ok) return { ok: true, value: result.value as IpldValue, fuel, durationMs: result.durationMs };
-      return { ok: false, error: { kind: result.error.kind, message: result.error.message }, fuel, durationMs: result.durationMs };
+      if (result.ok)
+        return { ok: true, value: result.value as IpldValue, fuel, durationMs: result.durationMs };
+      return {
+        ok: false,
+        error: { kind: result.error.kind, message: result.error.message },
+        fuel,
+        durationMs: result.durationMs,
+      };
     },
   };
 }

@@ -98,11 +98,7 @@ export interface DeadLetterEvent {
 
 /** Any event. */
 export type NodeEvent =
-  | WorkflowSubmittedEvent
-  | TaskReadyEvent
-  | ReceiptEvent
-  | WorkflowEndedEvent
-  | DeadLetterEvent;
+  WorkflowSubmittedEvent | TaskReadyEvent | ReceiptEvent | WorkflowEndedEvent | DeadLetterEvent;
 
 /** Encodes an event envelope (DAG-CBOR). */
 export function encodeEvent(event: NodeEvent): Uint8Array {
@@ -153,12 +149,17 @@ function str(map: IpldMap, key: string): string {
 export function decodeEvent(bytes: Uint8Array): NodeEvent {
   const m = dagCbor.decode(bytes);
   if (!isIpldMap(m)) throw new SchemaError('', `expected an event map, got ${kindOf(m)}`);
-  if (m.v !== EVENT_VERSION) throw new SchemaError('v', `unsupported event version ${JSON.stringify(m.v ?? null, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}`);
+  if (m.v !== EVENT_VERSION)
+    throw new SchemaError(
+      'v',
+      `unsupported event version ${JSON.stringify(m.v ?? null, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}`,
+    );
   const at = num(m, 'at');
   switch (m.type) {
     case 'workflow/submitted': {
       const body = m.body;
-      if (!isIpldMap(body) || !Array.isArray(body.tasks)) throw new SchemaError('body', 'expected {tasks}');
+      if (!isIpldMap(body) || !Array.isArray(body.tasks))
+        throw new SchemaError('body', 'expected {tasks}');
       return {
         type: m.type,
         workflow: link(m, 'workflow'),

@@ -50,12 +50,23 @@ export async function prepare(tasksCount = 1000): Promise<Files> {
   const wf = crashWorkflow(runner.rsc, tasksCount);
   const workflow = join(base, 'workflow.json');
   await writeFile(workflow, dagJson.encode(wf));
-  return { base, workflow, wasm: wasmFile, instructions: parseWorkflow(wf).tasks.map((t) => t.instruction.toString()) };
+  return {
+    base,
+    workflow,
+    wasm: wasmFile,
+    instructions: parseWorkflow(wf).tasks.map((t) => t.instruction.toString()),
+  };
 }
 
-export const cleanup = (files: Files): Promise<void> => rm(files.base, { recursive: true, force: true });
+export const cleanup = (files: Files): Promise<void> =>
+  rm(files.base, { recursive: true, force: true });
 
-function runChild(files: Files, where: string, killAfterMs: number | null, env: Record<string, string>): Promise<'end' | 'killed'> {
+function runChild(
+  files: Files,
+  where: string,
+  killAfterMs: number | null,
+  env: Record<string, string>,
+): Promise<'end' | 'killed'> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD, where, files.workflow, files.wasm], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,7 +91,10 @@ function runChild(files: Files, where: string, killAfterMs: number | null, env: 
   });
 }
 
-async function receiptsByInstruction(log: Log, namespace: string): Promise<Map<string, Set<string>>> {
+async function receiptsByInstruction(
+  log: Log,
+  namespace: string,
+): Promise<Map<string, Set<string>>> {
   const topology = createTopology({ namespace });
   const map = new Map<string, Set<string>>();
   for await (const r of log.read(topology.name('pure'))) {
@@ -106,7 +120,11 @@ export interface CrashBackend {
   lifeMs: [number, number];
 }
 
-export async function crashScenario(files: Files, backend: CrashBackend, kills: number): Promise<void> {
+export async function crashScenario(
+  files: Files,
+  backend: CrashBackend,
+  kills: number,
+): Promise<void> {
   const clean = backend.place(files, 'clean');
   expect(await runChild(files, clean, null, backend.env)).toBe('end');
   const crashed = backend.place(files, 'crashed');
