@@ -1,5 +1,6 @@
 // Opens what a node needs from the command line's flags and environment: the log (file,
 // Kafka or JetStream), the content store, the Wasm executor and the node itself.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
@@ -68,6 +69,12 @@ async function openLog(flags: NodeFlags, dataDir: string, readOnly = false): Pro
   }
 }
 
+/** The data directory has no log to read (bad input: exit 1). */
+export class NoLogError extends Error {
+  override name = 'NoLogError';
+  readonly retryable = false;
+}
+
 /** A log opened for reading only, with the node's stream names. */
 export interface ReadLog extends AsyncDisposable {
   log: Log;
@@ -81,6 +88,9 @@ export interface ReadLog extends AsyncDisposable {
  */
 export async function openReadLog(flags: NodeFlags): Promise<ReadLog> {
   const dataDir = resolveDataDir(flags.dataDir);
+  if ((flags.backend ?? 'file') === 'file' && !existsSync(join(dataDir, 'log'))) {
+    throw new NoLogError(`no log in ${dataDir}: nothing has run with this data directory (check --data-dir / IPVM_DATA_DIR)`);
+  }
   const log = await openLog(flags, dataDir, true);
   return {
     log,
