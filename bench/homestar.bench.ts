@@ -1,11 +1,13 @@
 // This node side by side with Homestar 0.3.0 on the same workflows, in the same run.
 //
-//   node bench/homestar.bench.ts [--sizes 10,100] [--fsync batch|none|MS] [--same-class-fsync none|off]
+//   node bench/homestar.bench.ts [--independent 10,100] [--chains 10,100,1000] [--fsync batch|none|MS] [--same-class-fsync none|off]
 //
 // Both sides get the same DAG-JSON workflows of `add_one` tasks on the example component
 // (examples/wasm, built from WAT with jco; Homestar 0.3.0 runs it as it is):
 // - N independent tasks and an N-task chain (each task awaits the previous instruction CID),
-//   N = 10 and 100 by default: latency submit → last receipt and tasks/s;
+//   N = 10 and 100 by default: latency submit → last receipt and tasks/s (Homestar builds the
+//   DAG of N independent tasks in time growing ~N^3.8, so 1 000 of them would take most of an
+//   hour; a 1 000-task chain fits in a minute or two: `--chains 10,100,1000`);
 // - the same workflows submitted again (memoized re-runs: every receipt replayed);
 // - the fresh runs again on a second node child with fsync off (Homestar's durability class);
 // - peak RSS of each side's process over the whole run (Homestar's process; this node's child
@@ -31,10 +33,12 @@ import {
   writeResults,
   type Row,
 } from './lib/report.ts';
-import { PeerUnavailableError, startHomestar, type Homestar } from './peers/homestar.ts';
+import { PeerUnavailableError } from './peers/errors.ts';
+import { startHomestar, type Homestar } from './peers/homestar.ts';
 import { smallFileCid } from './peers/kubo-stand-in.ts';
 
-const SIZES = arg('sizes', '10,100').split(',').map(Number);
+const INDEPENDENT = arg('independent', '10,100').split(',').filter(Boolean).map(Number);
+const CHAINS = arg('chains', '10,100').split(',').filter(Boolean).map(Number);
 const FSYNC = arg('fsync', 'batch');
 // Homestar commits to SQLite with synchronous=NORMAL in WAL mode: no fsync per commit, so its
 // receipts survive a process crash but not a power loss. The same class for this node is the
@@ -169,11 +173,9 @@ try {
     compareRows('first task (cold module)', 1, mine, theirs);
     if (oursSameClass !== undefined) await oursRun(wf, oursSameClass);
   }
-  for (const n of SIZES) {
-    for (const [shape, make] of [
-      ['independent', independent],
-      ['chain', chain],
-    ] as const) {
+  const plan = [...INDEPENDENT.map((n) => ['independent', independent, n] as const), ...CHAINS.map((n) => ['chain', chain, n] as const)].sort((a, b) => a[2] - b[2]);
+  {
+    for (const [shape, make, n] of plan) {
       const wf = make(rsc, n, start);
       start += 1_000_000;
       const label = `${n} ${shape === 'chain' ? '-task chain' : 'independent tasks'}`.replace(
@@ -256,7 +258,7 @@ const file = writeResults('homestar', {
   rows,
   raw,
   problems,
-  sizes: SIZES,
+  independent: INDEPENDENT, chains: CHAINS,
   fsync: FSYNC,
 });
 console.log(`results: ${file}`);

@@ -15,7 +15,16 @@ import { wasmRunner } from '../../processors/wasm-runner.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import { currentRss, peakRss } from './proc.ts';
-import type { ChildReply, ChildRequest, RanWorkflow, SeenReceipt } from './our-node-protocol.ts';
+import type {
+  ChildReply,
+  ChildRequest,
+  RanWorkflow,
+  SeenReceipt,
+  Throughput,
+} from './our-node-protocol.ts';
+import { chain } from './workflows.ts';
+import { dagJson } from '../../schemas/codecs.ts';
+import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';
 
 const argv = process.argv.slice(2);
 const fsyncArg = argv[argv.indexOf('--fsync') + 1] ?? 'batch';
@@ -38,15 +47,13 @@ const waiting = new Map<string, (e: WorkflowEndedEvent) => void>();
 node.receipts().subscribe((r: ReceiptEvent) => {
   const key = r.workflow?.toString();
   if (key === undefined) return;
-  receiptsOf
-    .get(key)
-    ?.push({
-      ran: r.invocation.toString(),
-      receipt: r.receipt.toString(),
-      instruction: r.instruction.toString(),
-      out: r.body.out,
-      replayed: r.replayed,
-    });
+  receiptsOf.get(key)?.push({
+    ran: r.invocation.toString(),
+    receipt: r.receipt.toString(),
+    instruction: r.instruction.toString(),
+    out: r.body.out,
+    replayed: r.replayed,
+  });
 });
 node.ends().subscribe((e) => {
   const key = e.workflow.toString();
@@ -76,6 +83,13 @@ async function run(json: string): Promise<RanWorkflow> {
   };
 }
 
+function withMeta(value: IpldValue, run: number): string {
+  const tasks = (value as { tasks: IpldMap[] }).tasks;
+  return dagJson.stringify({
+    tasks: tasks.map((t) => ({ ...t, meta: { ...(t.meta as IpldMap), run } })),
+  });
+}
+
 async function handle(req: ChildRequest): Promise<unknown> {
   switch (req.cmd) {
     case 'run': {
@@ -84,9 +98,16 @@ async function handle(req: ChildRequest): Promise<unknown> {
       return out;
     }
     case 'latency': {
-      // Sequential runs of fresh workflows, each made by the parent.
       const xs: number[] = [];
-      for (const wf of req.workflows) {
+      let start = req.start;
+      const memoized = req.n === 0 ? chain(req.rsc, 1, start) : undefined;
+      if (memoized !== undefined) await run(memoized.json);
+      for (let i = 0; i < req.runs; i++) {
+        // A memo hit needs a fresh workflow CID around the memoized task: another `meta`.
+        const wf =
+          memoized !== undefined
+            ? withMeta(memoized.value, i)
+            : chain(req.rsc, req.n, (start += 1000)).json;
         const r = await run(wf);
         if (r.status !== 'workflow/completed') throw new Error(`workflow ${r.cid} failed`);
         xs.push(r.ms);
@@ -94,25 +115,20 @@ async function handle(req: ChildRequest): Promise<unknown> {
       return xs;
     }
     case 'throughput': {
-      // `c` workflows kept in flight for `seconds`, each one taken from the parent's list.
-      let next = 0;
+      let start = req.start;
       let done = 0;
       const deadline = performance.now() + req.seconds * 1000;
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: req.c }, async () => {
-          while (performance.now() < deadline && next < req.workflows.length) {
-            const r = await run(req.workflows[next++]!);
+          while (performance.now() < deadline) {
+            const r = await run(chain(req.rsc, req.n, (start += 1000)).json);
             if (r.status !== 'workflow/completed') throw new Error(`workflow ${r.cid} failed`);
             done++;
           }
         }),
       );
-      return {
-        done,
-        seconds: (performance.now() - t0) / 1000,
-        exhausted: next >= req.workflows.length,
-      };
+      return { workflows: done, seconds: (performance.now() - t0) / 1000 } satisfies Throughput;
     }
     case 'exit':
       return null;

@@ -29,9 +29,28 @@ export interface RanWorkflow {
 
 export type ChildRequest =
   | { id: number; cmd: 'run'; workflows: string[] }
-  | { id: number; cmd: 'latency'; workflows: string[] }
-  | { id: number; cmd: 'throughput'; c: number; seconds: number; workflows: string[] }
+  /**
+   * `runs` fresh `n`-task chains one after the other (`add_one` from `start`, `start + 1000`, …);
+   * `n = 0` is a one-task workflow whose task is already memoized (submit → end with nothing run).
+   * Result: milliseconds per run.
+   */
+  | { id: number; cmd: 'latency'; rsc: string; n: number; runs: number; start: number }
+  /** `c` fresh `n`-task chains kept in flight for `seconds`. Result: {@link Throughput}. */
+  | {
+      id: number;
+      cmd: 'throughput';
+      rsc: string;
+      n: number;
+      c: number;
+      seconds: number;
+      start: number;
+    }
   | { id: number; cmd: 'exit' };
+
+export interface Throughput {
+  workflows: number;
+  seconds: number;
+}
 
 export interface ChildReply {
   id: number;

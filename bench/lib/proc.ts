@@ -86,6 +86,21 @@ export interface Server {
   stop(graceMs?: number): Promise<void>;
 }
 
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+/** Servers must not outlive a benchmark that is interrupted or fails. */
+function killOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+}
+
 export function startServer(
   command: string,
   args: string[],
@@ -101,6 +116,7 @@ export function startServer(
   child.stderr.pipe(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  killOnExit(child);
   return {
     child,
     pid: child.pid,

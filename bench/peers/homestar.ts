@@ -18,12 +18,8 @@ import {
   waitForPort,
   type Server,
 } from '../lib/proc.ts';
+import { PeerUnavailableError } from './errors.ts';
 import { startKuboStandIn, type KuboStandIn } from './kubo-stand-in.ts';
-
-/** Thrown when the peer cannot be installed or started here: the benchmark skips it. */
-export class PeerUnavailableError extends Error {
-  override name = 'PeerUnavailableError';
-}
 
 /** Path of the Homestar binary from its npm package, or a reason why there is none. */
 export function homestarBinary(): string {
