@@ -173,7 +173,10 @@ try {
     compareRows('first task (cold module)', 1, mine, theirs);
     if (oursSameClass !== undefined) await oursRun(wf, oursSameClass);
   }
-  const plan = [...INDEPENDENT.map((n) => ['independent', independent, n] as const), ...CHAINS.map((n) => ['chain', chain, n] as const)].sort((a, b) => a[2] - b[2]);
+  const plan = [
+    ...INDEPENDENT.map((n) => ['independent', independent, n] as const),
+    ...CHAINS.map((n) => ['chain', chain, n] as const),
+  ].sort((a, b) => a[2] - b[2]);
   {
     for (const [shape, make, n] of plan) {
       const wf = make(rsc, n, start);
@@ -258,7 +261,8 @@ const file = writeResults('homestar', {
   rows,
   raw,
   problems,
-  independent: INDEPENDENT, chains: CHAINS,
+  independent: INDEPENDENT,
+  chains: CHAINS,
   fsync: FSYNC,
 });
 console.log(`results: ${file}`);

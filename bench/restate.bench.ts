@@ -16,7 +16,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOurNode, type Throughput } from './lib/our-node-protocol.ts';
-import { arg, higherIsBetter, lowerIsBetter, mib, ms, pct, printTable, rate, writeResults, type Row } from './lib/report.ts';
+import {
+  arg,
+  higherIsBetter,
+  lowerIsBetter,
+  mib,
+  ms,
+  pct,
+  printTable,
+  rate,
+  writeResults,
+  type Row,
+} from './lib/report.ts';
 import { PeerUnavailableError } from './peers/errors.ts';
 import { smallFileCid } from './peers/kubo-stand-in.ts';
 import { startRestate, type Restate } from './peers/restate.ts';
@@ -30,7 +41,9 @@ const TITLE = `this node vs Restate 1.7 — durable N-step workflows (this node:
 
 const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-restate-'));
 const examples = join(import.meta.dirname, '..', 'examples');
-execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], { stdio: 'ignore' });
+execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], {
+  stdio: 'ignore',
+});
 const wasmFile = join(examples, 'wasm', 'out', 'math.wasm');
 const rsc = `ipfs://${await smallFileCid(new Uint8Array(readFileSync(wasmFile)))}`;
 
@@ -39,7 +52,9 @@ try {
   restate = await startRestate({ dir: join(root, 'restate') });
 } catch (e) {
   if (!(e instanceof PeerUnavailableError)) throw e;
-  console.log(`\nRestate skipped: ${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ''}`);
+  console.log(
+    `\nRestate skipped: ${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ''}`,
+  );
   writeResults('restate', { title: TITLE, peer: 'Restate', rows: [], skipped: e.message });
   rmSync(root, { recursive: true, force: true });
   process.exit(0);
@@ -63,7 +78,13 @@ async function restateLatency(n: number, runs: number): Promise<number[]> {
 }
 
 async function oursLatency(n: number, runs: number): Promise<number[]> {
-  const { result } = await ours.request<number[]>({ cmd: 'latency', rsc, n, runs, start: (start += 10_000_000) });
+  const { result } = await ours.request<number[]>({
+    cmd: 'latency',
+    rsc,
+    n,
+    runs,
+    start: (start += 10_000_000),
+  });
   return result;
 }
 
@@ -95,18 +116,46 @@ try {
     const [a50, a99, b50, b99] = [pct(mine, 50), pct(mine, 99), pct(theirs, 50), pct(theirs, 99)];
     p50.set(n, [a50, b50]);
     const label = n === 0 ? 'N = 0 (this node: memo hit; Restate: no step)' : `N = ${n} steps`;
-    rows.push({ scenario: `${label}: submit → result p50`, ours: ms(a50), peer: ms(b50), ratio: lowerIsBetter(a50, b50) });
-    rows.push({ scenario: `${label}: submit → result p99`, ours: ms(a99), peer: ms(b99), ratio: lowerIsBetter(a99, b99), note: `${RUNS} runs each` });
+    rows.push({
+      scenario: `${label}: submit → result p50`,
+      ours: ms(a50),
+      peer: ms(b50),
+      ratio: lowerIsBetter(a50, b50),
+    });
+    rows.push({
+      scenario: `${label}: submit → result p99`,
+      ours: ms(a99),
+      peer: ms(b99),
+      ratio: lowerIsBetter(a99, b99),
+      note: `${RUNS} runs each`,
+    });
   }
   const slope = (i: 0 | 1): number => (p50.get(10)![i] - p50.get(1)![i]) / 9;
-  rows.push({ scenario: 'marginal durable step p50 (slope N = 1 → 10)', ours: ms(slope(0)), peer: ms(slope(1)), ratio: lowerIsBetter(slope(0), slope(1)) });
+  rows.push({
+    scenario: 'marginal durable step p50 (slope N = 1 → 10)',
+    ours: ms(slope(0)),
+    peer: ms(slope(1)),
+    ratio: lowerIsBetter(slope(0), slope(1)),
+  });
 
   for (const c of CONCURRENCY) {
     const theirs = await restateThroughput(c, SECONDS);
-    const { result: mine } = await ours.request<Throughput>({ cmd: 'throughput', rsc, n: 1, c, seconds: SECONDS, start: (start += 100_000_000) });
+    const { result: mine } = await ours.request<Throughput>({
+      cmd: 'throughput',
+      rsc,
+      n: 1,
+      c,
+      seconds: SECONDS,
+      start: (start += 100_000_000),
+    });
     const [a, b] = [mine.workflows / mine.seconds, theirs.workflows / theirs.seconds];
     raw[`throughput-${c}`] = { ours: mine, restate: theirs };
-    rows.push({ scenario: `steps/s, ${c} single-step workflows in flight`, ours: rate(a, '/s'), peer: rate(b, '/s'), ratio: higherIsBetter(a, b) });
+    rows.push({
+      scenario: `steps/s, ${c} single-step workflows in flight`,
+      ours: rate(a, '/s'),
+      peer: rate(b, '/s'),
+      ratio: higherIsBetter(a, b),
+    });
   }
 
   const { peakRss: ourPeak } = await ours.request<null>({ cmd: 'run', workflows: [] });
@@ -118,13 +167,25 @@ try {
     ratio: lowerIsBetter(ourPeak, theirPeak.server + theirPeak.service),
     note: `Restate: server ${mib(theirPeak.server)} + SDK service ${mib(theirPeak.service)}`,
   });
-  raw.peakRss = { ours: ourPeak, restateServer: theirPeak.server, restateService: theirPeak.service };
+  raw.peakRss = {
+    ours: ourPeak,
+    restateServer: theirPeak.server,
+    restateService: theirPeak.service,
+  };
 } finally {
   await ours.close();
   await restate.close();
 }
 
 printTable(TITLE, 'Restate', rows);
-const file = writeResults('restate', { title: TITLE, peer: 'Restate 1.7.12', rows, raw, runs: RUNS, seconds: SECONDS, fsync: FSYNC });
+const file = writeResults('restate', {
+  title: TITLE,
+  peer: 'Restate 1.7.12',
+  rows,
+  raw,
+  runs: RUNS,
+  seconds: SECONDS,
+  fsync: FSYNC,
+});
 console.log(`results: ${file}`);
 rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,111 @@
+// `npm run bench`: the physical floors and the side-by-side comparisons with Restate and
+// Homestar, each in a process of its own, one after the other, then one combined table.
+//
+//   node bench/run.ts [--only floors,restate,homestar] [--quick] [--fsync batch|none|MS]
+//
+// --quick shrinks every scenario (fewer runs, shorter sweeps, N = 10 only for Homestar).
+// Each script also prints its own table and writes bench/results/<name>-<time>.json; this one
+// writes bench/results/all-<time>.json. A peer that cannot install or start is skipped with a
+// message, not failed.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  arg,
+  flag,
+  machine,
+  printTable,
+  RESULTS_DIR,
+  writeResults,
+  type Row,
+} from './lib/report.ts';
+
+const QUICK = flag('quick');
+const ONLY = arg('only', 'floors,restate,homestar').split(',');
+const FSYNC = arg('fsync', 'batch');
+
+const plan: Array<{ name: string; file: string; args: string[] }> = [
+  { name: 'floors', file: 'floors.bench.ts', args: QUICK ? ['--seconds', '0.5'] : [] },
+  {
+    name: 'restate',
+    file: 'restate.bench.ts',
+    args: [
+      '--fsync',
+      FSYNC,
+      ...(QUICK ? ['--runs', '30', '--seconds', '1', '--concurrency', '1,16,64'] : []),
+    ],
+  },
+  {
+    name: 'homestar',
+    file: 'homestar.bench.ts',
+    args: ['--fsync', FSYNC, ...(QUICK ? ['--independent', '10', '--chains', '10'] : [])],
+  },
+];
+
+interface Result {
+  name: string;
+  title: string;
+  peer: string;
+  rows: Row[];
+  skipped?: string;
+  problems?: string[];
+}
+
+function newestResult(name: string, since: number): Result | undefined {
+  let files: string[];
+  try {
+    files = readdirSync(RESULTS_DIR).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.json'));
+  } catch {
+    return undefined;
+  }
+  const fresh = files.map((f) => join(RESULTS_DIR, f)).filter((f) => statSync(f).mtimeMs >= since);
+  fresh.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return fresh[0] === undefined
+    ? undefined
+    : (JSON.parse(readFileSync(fresh[0], 'utf8')) as Result);
+}
+
+const started = Date.now();
+const sections: Array<{ name: string; status: string; result?: Result }> = [];
+for (const step of plan.filter((p) => ONLY.includes(p.name))) {
+  const since = Date.now();
+  console.log(`\n=== ${step.name}: node bench/${step.file} ${step.args.join(' ')}`);
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, step.file), ...step.args], {
+    stdio: 'inherit',
+  });
+  const result = newestResult(step.name, since);
+  const status =
+    r.status === 0
+      ? result?.skipped !== undefined
+        ? `skipped: ${result.skipped}`
+        : 'ok'
+      : `failed (exit ${r.status ?? r.signal})`;
+  sections.push({ name: step.name, status, result });
+}
+
+console.log(
+  `\n=== all (${((Date.now() - started) / 1000).toFixed(0)} s; ${JSON.stringify(machine())})`,
+);
+for (const s of sections) {
+  if (s.result === undefined || s.result.rows.length === 0) {
+    console.log(`\n${s.name}: ${s.status}`);
+    continue;
+  }
+  printTable(s.result.title, s.result.peer, s.result.rows);
+  if (s.result.problems !== undefined && s.result.problems.length > 0)
+    console.log(`DISAGREEMENT: ${s.result.problems.join('; ')}`);
+}
+const file = writeResults('all', {
+  title: 'npm run bench',
+  peer: 'several',
+  rows: [],
+  sections: sections.map((s) => ({
+    name: s.name,
+    status: s.status,
+    title: s.result?.title,
+    peer: s.result?.peer,
+    rows: s.result?.rows ?? [],
+  })),
+});
+console.log(`\nresults: ${file}`);
+if (sections.some((s) => s.status.startsWith('failed'))) process.exitCode = 1;
