@@ -63,19 +63,28 @@ export function readConfigFile(file: string): Record<string, string> {
   } catch (err) {
     throw new ConfigError(file, `cannot read config: ${(err as Error).message}`, { cause: err });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, 'expected a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(file, 'expected a JSON object');
   const out: Record<string, string> = {};
   for (const [rawKey, v] of Object.entries(value as Record<string, unknown>)) {
     const key = camel(rawKey);
-    if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw new ConfigError(file, `unknown key ${JSON.stringify(rawKey)} (known: ${CONFIG_KEYS.join(', ')})`);
-    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new ConfigError(file, `${rawKey}: expected a string, number or boolean`);
+    if (!(CONFIG_KEYS as readonly string[]).includes(key))
+      throw new ConfigError(
+        file,
+        `unknown key ${JSON.stringify(rawKey)} (known: ${CONFIG_KEYS.join(', ')})`,
+      );
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+      throw new ConfigError(file, `${rawKey}: expected a string, number or boolean`);
     out[key] = String(v);
   }
   return out;
 }
 
 /** The config file in use: `--config FILE` / `IPVM_CONFIG`, else `./ipvm.config.json` if present. */
-export function findConfigFile(explicit: string | undefined, cwd = process.cwd()): string | undefined {
+export function findConfigFile(
+  explicit: string | undefined,
+  cwd = process.cwd(),
+): string | undefined {
   if (explicit !== undefined) {
     const file = resolve(cwd, explicit);
     if (!existsSync(file)) throw new ConfigError(file, 'config file not found');
@@ -89,7 +98,10 @@ export function findConfigFile(explicit: string | undefined, cwd = process.cwd()
  * Fills the options of `command` that were not given on the command line from the environment,
  * then from the config file. Returns the file used, if any.
  */
-export function applyConfig(command: Command, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function applyConfig(
+  command: Command,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const globals = command.optsWithGlobals<{ config?: string }>();
   const file = findConfigFile(globals.config ?? env.IPVM_CONFIG);
   const config = file === undefined ? {} : readConfigFile(file);

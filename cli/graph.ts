@@ -6,7 +6,9 @@ import type { TaskView } from './log-view.ts';
 /** What a node's colour says. */
 export type NodeState = 'pending' | 'ok' | 'replayed' | 'error';
 
-export const STATE_STYLE: Readonly<Record<NodeState, { fill: string; stroke: string; label: string }>> = {
+export const STATE_STYLE: Readonly<
+  Record<NodeState, { fill: string; stroke: string; label: string }>
+> = {
   pending: { fill: '#f1f3f4', stroke: '#9aa0a6', label: 'pending' },
   ok: { fill: '#e3f5dc', stroke: '#2e7d32', label: 'executed ok' },
   replayed: { fill: '#e1ecff', stroke: '#1a57c4', label: 'replayed from memo' },
@@ -25,9 +27,11 @@ function shortCid(cid: string): string {
 
 /** Mermaid `flowchart TD` text; `colour` adds classes for the task states. */
 export function toMermaid(workflow: string, tasks: readonly TaskView[], colour: boolean): string {
-  const esc = (s: string): string => s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+  const esc = (s: string): string =>
+    s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
   const lines = ['flowchart TD', `  %% workflow ${workflow}`];
-  for (const t of tasks) lines.push(`  t${t.index}["#${t.index} ${esc(t.func)}<br/>${shortCid(t.instruction)}"]`);
+  for (const t of tasks)
+    lines.push(`  t${t.index}["#${t.index} ${esc(t.func)}<br/>${shortCid(t.instruction)}"]`);
   const externals = new Map<string, string>();
   for (const t of tasks) {
     for (const e of t.external) {
@@ -40,10 +44,16 @@ export function toMermaid(workflow: string, tasks: readonly TaskView[], colour: 
     }
   }
   for (const t of tasks) {
-    for (const a of t.awaits) lines.push(a.selector === 'await/ok' ? `  t${a.task} --> t${t.index}` : `  t${a.task} -->|${a.selector}| t${t.index}`);
+    for (const a of t.awaits)
+      lines.push(
+        a.selector === 'await/ok'
+          ? `  t${a.task} --> t${t.index}`
+          : `  t${a.task} -->|${a.selector}| t${t.index}`,
+      );
   }
   if (colour) {
-    for (const [state, style] of Object.entries(STATE_STYLE)) lines.push(`  classDef ${state} fill:${style.fill},stroke:${style.stroke}`);
+    for (const [state, style] of Object.entries(STATE_STYLE))
+      lines.push(`  classDef ${state} fill:${style.fill},stroke:${style.stroke}`);
     for (const t of tasks) lines.push(`  class t${t.index} ${stateOf(t)}`);
   }
   return lines.join('\n') + '\n';
@@ -70,7 +80,11 @@ const MARGIN = 24;
 const TITLE = 28;
 
 function xml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
 /** A standalone SVG picture of the DAG; `colour` fills the nodes by state and adds a legend. */
@@ -95,21 +109,35 @@ export function toSvg(workflow: string, tasks: readonly TaskView[], colour: bool
   const legendH = colour ? 40 : 0;
   // Wide enough for the rows, the title and the legend (~7.5 px per character at these sizes).
   const legendW = Object.values(STATE_STYLE).reduce((w, s) => w + 36 + s.label.length * 7, 0);
-  const width = Math.ceil(Math.max(MARGIN * 2 + widest * W + (widest - 1) * HGAP, MARGIN * 2 + (9 + workflow.length) * 7.5, MARGIN * 2 + (colour ? legendW : 0)));
+  const width = Math.ceil(
+    Math.max(
+      MARGIN * 2 + widest * W + (widest - 1) * HGAP,
+      MARGIN * 2 + (9 + workflow.length) * 7.5,
+      MARGIN * 2 + (colour ? legendW : 0),
+    ),
+  );
   const height = MARGIN * 2 + TITLE + depth * H + Math.max(0, depth - 1) * VGAP + legendH;
   const pos = new Map<number, { x: number; y: number }>();
   rows.forEach((row, r) => {
     const rowWidth = row.length * W + (row.length - 1) * HGAP;
     const x0 = (width - rowWidth) / 2;
-    row.forEach((i, c) => pos.set(i, { x: x0 + c * (W + HGAP), y: MARGIN + TITLE + r * (H + VGAP) }));
+    row.forEach((i, c) =>
+      pos.set(i, { x: x0 + c * (W + HGAP), y: MARGIN + TITLE + r * (H + VGAP) }),
+    );
   });
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-sans-serif, system-ui, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-sans-serif, system-ui, sans-serif" font-size="12">`,
+  );
   out.push(`<title>workflow ${xml(workflow)}</title>`);
-  out.push('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5f6368"/></marker></defs>');
+  out.push(
+    '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5f6368"/></marker></defs>',
+  );
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
-  out.push(`<text x="${MARGIN}" y="${MARGIN + 4}" font-size="13" font-weight="600" fill="#202124">workflow ${xml(workflow)}</text>`);
+  out.push(
+    `<text x="${MARGIN}" y="${MARGIN + 4}" font-size="13" font-weight="600" fill="#202124">workflow ${xml(workflow)}</text>`,
+  );
   for (const t of tasks) {
     const to = pos.get(t.index)!;
     for (const a of t.awaits) {
@@ -120,8 +148,13 @@ export function toSvg(workflow: string, tasks: readonly TaskView[], colour: bool
       const y2 = to.y;
       const my = (y1 + y2) / 2;
       const dash = a.selector === 'await/ok' ? '' : ' stroke-dasharray="5 3"';
-      out.push(`<path class="edge" d="M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}" fill="none" stroke="#5f6368" stroke-width="1.4"${dash} marker-end="url(#arrow)"/>`);
-      if (a.selector !== 'await/ok') out.push(`<text x="${(x1 + x2) / 2 + 4}" y="${my}" fill="#5f6368" font-size="11">${xml(a.selector)}</text>`);
+      out.push(
+        `<path class="edge" d="M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}" fill="none" stroke="#5f6368" stroke-width="1.4"${dash} marker-end="url(#arrow)"/>`,
+      );
+      if (a.selector !== 'await/ok')
+        out.push(
+          `<text x="${(x1 + x2) / 2 + 4}" y="${my}" fill="#5f6368" font-size="11">${xml(a.selector)}</text>`,
+        );
     }
   }
   for (const t of tasks) {
@@ -130,17 +163,27 @@ export function toSvg(workflow: string, tasks: readonly TaskView[], colour: bool
     const style = colour ? STATE_STYLE[state] : STATE_STYLE.pending;
     const sub = t.external.length > 0 ? ` · awaits ${t.external.length} external` : '';
     out.push(`<g class="task ${colour ? state : ''}" data-instruction="${xml(t.instruction)}">`);
-    out.push(`<title>${xml(`#${t.index} ${t.func}\ninstruction ${t.instruction}${t.receipt === null ? '' : `\nreceipt ${t.receipt}`}\n${STATE_STYLE[state].label}`)}</title>`);
-    out.push(`<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="8" fill="${style.fill}" stroke="${style.stroke}" stroke-width="1.5"/>`);
-    out.push(`<text x="${x + 12}" y="${y + 22}" font-weight="600" fill="#202124">#${t.index} ${xml(t.func.length > 24 ? t.func.slice(0, 23) + '…' : t.func)}</text>`);
-    out.push(`<text x="${x + 12}" y="${y + 41}" fill="#5f6368" font-family="ui-monospace, monospace" font-size="11">${xml(shortCid(t.instruction))}${xml(sub)}</text>`);
+    out.push(
+      `<title>${xml(`#${t.index} ${t.func}\ninstruction ${t.instruction}${t.receipt === null ? '' : `\nreceipt ${t.receipt}`}\n${STATE_STYLE[state].label}`)}</title>`,
+    );
+    out.push(
+      `<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="8" fill="${style.fill}" stroke="${style.stroke}" stroke-width="1.5"/>`,
+    );
+    out.push(
+      `<text x="${x + 12}" y="${y + 22}" font-weight="600" fill="#202124">#${t.index} ${xml(t.func.length > 24 ? t.func.slice(0, 23) + '…' : t.func)}</text>`,
+    );
+    out.push(
+      `<text x="${x + 12}" y="${y + 41}" fill="#5f6368" font-family="ui-monospace, monospace" font-size="11">${xml(shortCid(t.instruction))}${xml(sub)}</text>`,
+    );
     out.push('</g>');
   }
   if (colour) {
     let lx = MARGIN;
     const ly = height - MARGIN - 12;
     for (const style of Object.values(STATE_STYLE)) {
-      out.push(`<rect x="${lx}" y="${ly - 10}" width="14" height="14" rx="3" fill="${style.fill}" stroke="${style.stroke}"/>`);
+      out.push(
+        `<rect x="${lx}" y="${ly - 10}" width="14" height="14" rx="3" fill="${style.fill}" stroke="${style.stroke}"/>`,
+      );
       out.push(`<text x="${lx + 20}" y="${ly + 1}" fill="#202124">${xml(style.label)}</text>`);
       lx += 36 + style.label.length * 7;
     }

@@ -38,7 +38,11 @@ export async function* readEvents(
           if (options.signal?.aborted === true) return;
         }
       }
-      for await (const record of log.read(stream, { from: options.from ?? 'earliest', follow: options.follow, signal: options.signal })) {
+      for await (const record of log.read(stream, {
+        from: options.from ?? 'earliest',
+        follow: options.follow,
+        signal: options.signal,
+      })) {
         let event: NodeEvent;
         try {
           event = decodeEvent(record.value);
@@ -49,7 +53,8 @@ export async function* readEvents(
         wake?.();
       }
     } catch (err) {
-      if (!(err instanceof StreamNotFoundError)) failure ??= err instanceof Error ? err : new Error(String(err));
+      if (!(err instanceof StreamNotFoundError))
+        failure ??= err instanceof Error ? err : new Error(String(err));
     } finally {
       active--;
       wake?.();
@@ -145,7 +150,9 @@ export function indexReceipt(index: ReceiptIndex, r: ReceiptEvent): void {
 /** Marks the tasks' status from receipts: the workflow's own first, else the memo's. */
 export function applyReceipts(workflow: string, tasks: TaskView[], index: ReceiptIndex): void {
   for (const t of tasks) {
-    const r = index.byWorkflow.get(`${workflow} ${t.instruction}`) ?? index.byInstruction.get(t.instruction);
+    const r =
+      index.byWorkflow.get(`${workflow} ${t.instruction}`) ??
+      index.byInstruction.get(t.instruction);
     if (r === undefined) continue;
     t.status = r.body.out[0];
     t.replayed = r.replayed || r.workflow?.toString() !== workflow;
@@ -154,10 +161,18 @@ export function applyReceipts(workflow: string, tasks: TaskView[], index: Receip
 }
 
 /** Reads the streams to their current end and folds them into workflow views, oldest first. */
-export async function readWorkflows(log: Log, topology: Topology, options: { signal?: AbortSignal } = {}): Promise<WorkflowView[]> {
+export async function readWorkflows(
+  log: Log,
+  topology: Topology,
+  options: { signal?: AbortSignal } = {},
+): Promise<WorkflowView[]> {
   const receipts = emptyReceiptIndex();
   const workflows = new Map<string, WorkflowView>();
-  for await (const event of readEvents(log, [topology.name('invocations'), ...receiptStreams(topology)], options)) {
+  for await (const event of readEvents(
+    log,
+    [topology.name('invocations'), ...receiptStreams(topology)],
+    options,
+  )) {
     switch (event.type) {
       case 'receipt':
         indexReceipt(receipts, event);
@@ -180,7 +195,20 @@ export async function readWorkflows(log: Log, topology: Topology, options: { sig
         } catch {
           tasks = [];
         }
-        workflows.set(key, { workflow: key, name: event.name, status: 'running', submissions: 1, submittedAt: event.at, endedAt: null, reason: null, tasks, done: 0, ok: 0, errors: 0, replayed: 0 });
+        workflows.set(key, {
+          workflow: key,
+          name: event.name,
+          status: 'running',
+          submissions: 1,
+          submittedAt: event.at,
+          endedAt: null,
+          reason: null,
+          tasks,
+          done: 0,
+          ok: 0,
+          errors: 0,
+          replayed: 0,
+        });
         break;
       }
       case 'workflow/completed':
@@ -208,7 +236,11 @@ export async function readWorkflows(log: Log, topology: Topology, options: { sig
 }
 
 /** Reads the receipt streams to their end into an index. */
-export async function readReceipts(log: Log, topology: Topology, options: { signal?: AbortSignal } = {}): Promise<ReceiptIndex> {
+export async function readReceipts(
+  log: Log,
+  topology: Topology,
+  options: { signal?: AbortSignal } = {},
+): Promise<ReceiptIndex> {
   const index = emptyReceiptIndex();
   for await (const event of readEvents(log, receiptStreams(topology), options)) {
     if (event.type === 'receipt') indexReceipt(index, event);

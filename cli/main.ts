@@ -18,8 +18,18 @@ import { EXIT } from './exit.ts';
 const program = new Command('ipvm')
   .description('An IPVM node: content-addressed WebAssembly compute over content-addressed data')
   .version('0.1.0')
-  .addOption(new Option('--config <file>', `config file of shared flags (env IPVM_CONFIG; default ./ipvm.config.json when present)`))
-  .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent; logs go to stderr (env IPVM_LOG_LEVEL)'))
+  .addOption(
+    new Option(
+      '--config <file>',
+      `config file of shared flags (env IPVM_CONFIG; default ./ipvm.config.json when present)`,
+    ),
+  )
+  .addOption(
+    new Option(
+      '--log-level <level>',
+      'trace, debug, info, warn, error, fatal or silent; logs go to stderr (env IPVM_LOG_LEVEL)',
+    ),
+  )
   .showHelpAfterError()
   .exitOverride()
   .addHelpText(
@@ -60,6 +70,11 @@ try {
   process.stderr.write(`ipvm: ${e.name}: ${e.message}\n`);
   // Another node holds the data dir's log: infrastructure, fine again once it stops.
   const locked = e.name === 'LogLockedError';
-  if (locked) process.stderr.write('ipvm: another node is running on this data directory: stop it, use its API (ipvm start --rpc-port), or pick another --data-dir\n');
-  process.exit(e.usage === true ? EXIT.usage : e.retryable === true || locked ? EXIT.retryable : EXIT.failed);
+  if (locked)
+    process.stderr.write(
+      'ipvm: another node is running on this data directory: stop it, use its API (ipvm start --rpc-port), or pick another --data-dir\n',
+    );
+  process.exit(
+    e.usage === true ? EXIT.usage : e.retryable === true || locked ? EXIT.retryable : EXIT.failed,
+  );
 }

@@ -35,7 +35,11 @@ export function logOptions(command: Command): Command {
 export function nodeOptions(command: Command): Command {
   return logOptions(command)
     .option('--concurrency <n>', 'tasks executed at once (env IPVM_CONCURRENCY)', '16')
-    .option('--fsync <batch|none|MS>', 'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)', 'batch');
+    .option(
+      '--fsync <batch|none|MS>',
+      'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)',
+      'batch',
+    );
 }
 
 /** A node with everything it opened, closed in reverse order. */
@@ -51,16 +55,23 @@ async function openLog(flags: NodeFlags, dataDir: string, readOnly = false): Pro
     case 'file': {
       // Readers (watch, status, graph) never take the writer lock: a node may be running.
       if (readOnly) return createFileLog({ dir: join(dataDir, 'log'), readOnly: true });
-      const fsync = flags.fsync === undefined || flags.fsync === 'batch' ? 'batch' : flags.fsync === 'none' ? 'none' : { intervalMs: Number(flags.fsync) };
+      const fsync =
+        flags.fsync === undefined || flags.fsync === 'batch'
+          ? 'batch'
+          : flags.fsync === 'none'
+            ? 'none'
+            : { intervalMs: Number(flags.fsync) };
       return createFileLog({ dir: join(dataDir, 'log'), fsync });
     }
     case 'kafka': {
-      if (flags.brokers === undefined) throw new UsageError('--backend kafka needs --brokers or KAFKA_BROKERS');
+      if (flags.brokers === undefined)
+        throw new UsageError('--backend kafka needs --brokers or KAFKA_BROKERS');
       const { createKafkaLog } = await import('../streams/kafka/index.ts');
       return createKafkaLog({ brokers: flags.brokers.split(',') });
     }
     case 'nats': {
-      if (flags.natsUrl === undefined) throw new UsageError('--backend nats needs --nats-url or NATS_URL');
+      if (flags.natsUrl === undefined)
+        throw new UsageError('--backend nats needs --nats-url or NATS_URL');
       const { createJetStreamLog } = await import('../streams/jetstream/index.ts');
       return createJetStreamLog({ servers: flags.natsUrl });
     }
@@ -89,7 +100,9 @@ export interface ReadLog extends AsyncDisposable {
 export async function openReadLog(flags: NodeFlags): Promise<ReadLog> {
   const dataDir = resolveDataDir(flags.dataDir);
   if ((flags.backend ?? 'file') === 'file' && !existsSync(join(dataDir, 'log'))) {
-    throw new NoLogError(`no log in ${dataDir}: nothing has run with this data directory (check --data-dir / IPVM_DATA_DIR)`);
+    throw new NoLogError(
+      `no log in ${dataDir}: nothing has run with this data directory (check --data-dir / IPVM_DATA_DIR)`,
+    );
   }
   const log = await openLog(flags, dataDir, true);
   return {
@@ -101,16 +114,21 @@ export async function openReadLog(flags: NodeFlags): Promise<ReadLog> {
 }
 
 /** Opens a node from flags. */
-export async function openNode(flags: NodeFlags, onProgress?: (e: NodeProgress) => void): Promise<OpenNode> {
+export async function openNode(
+  flags: NodeFlags,
+  onProgress?: (e: NodeProgress) => void,
+): Promise<OpenNode> {
   const concurrency = Number(flags.concurrency ?? 16);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a positive integer (got ${flags.concurrency})`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UsageError(`--concurrency must be a positive integer (got ${flags.concurrency})`);
   // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
-  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }] = await Promise.all([
-    import('../processors/content/index.ts'),
-    import('../processors/wasm/index.ts'),
-    import('../processors/wasm-runner.ts'),
-    import('../processors/node.ts'),
-  ]);
+  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }] =
+    await Promise.all([
+      import('../processors/content/index.ts'),
+      import('../processors/wasm/index.ts'),
+      import('../processors/wasm-runner.ts'),
+      import('../processors/node.ts'),
+    ]);
   const dataDir = resolveDataDir(flags.dataDir);
   const log = await openLog(flags, dataDir);
   const content = await createHeliaContentStore({ dataDir });

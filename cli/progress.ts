@@ -21,8 +21,13 @@ export interface Progress {
 const WIDTH = 24;
 
 /** Creates a display for `total` tasks; a no-op unless `stream.isTTY`. */
-export function createProgress(stream: ProgressStream, total: number, now: () => number = () => performance.now()): Progress {
-  if (stream.isTTY !== true) return { tick: () => undefined, clear: () => undefined, done: () => undefined };
+export function createProgress(
+  stream: ProgressStream,
+  total: number,
+  now: () => number = () => performance.now(),
+): Progress {
+  if (stream.isTTY !== true)
+    return { tick: () => undefined, clear: () => undefined, done: () => undefined };
   const started = now();
   let count = 0;
   let replayed = 0;

@@ -62,7 +62,8 @@ export function isLogLevel(value: unknown): value is LogLevel {
  */
 export function createLogger(init: LoggerInit = {}): Logger {
   const level = init.level ?? DEFAULT_LOG_LEVEL;
-  if (!isLogLevel(level)) throw new TypeError(`log level must be one of ${LOG_LEVELS.join(', ')} (got ${String(level)})`);
+  if (!isLogLevel(level))
+    throw new TypeError(`log level must be one of ${LOG_LEVELS.join(', ')} (got ${String(level)})`);
   // Synchronous writes: a CLI that exits right after logging must not lose the last lines.
   const destination = init.destination ?? pino.destination({ fd: 2, sync: true });
   return pino({ level, name: init.name ?? 'ipvm', base: { pid: process.pid } }, destination);

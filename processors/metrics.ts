@@ -96,7 +96,9 @@ export interface NodeMetrics {
   homestar(): Promise<{ metrics: HomestarMetricFamily[] }>;
 }
 
-const DURATION_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DURATION_BUCKETS = [
+  0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 /** Creates a registry with the node's metrics. Each call has its own registry (no globals). */
 export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
@@ -109,15 +111,55 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
   let replayed = 0;
   const memoSizes = new Set<() => number>();
 
-  const executedTotal = new Counter({ name: 'ipvm_tasks_executed_total', help: 'Tasks this node executed', labelNames: ['outcome'] as const, registers });
-  const failedTotal = new Counter({ name: 'ipvm_tasks_failed_total', help: 'Executed tasks that ended in an error receipt', registers });
-  const replayedTotal = new Counter({ name: 'ipvm_tasks_replayed_total', help: 'Tasks answered from the memo instead of running', registers });
-  const retriesTotal = new Counter({ name: 'ipvm_task_retries_total', help: 'Retryable task failures retried by the executor', registers });
-  const fuelTotal = new Counter({ name: 'ipvm_fuel_consumed_total', help: 'Wasm fuel consumed by executed tasks', registers });
-  const duration = new Histogram({ name: 'ipvm_task_duration_seconds', help: 'Wall time of executed tasks', buckets: DURATION_BUCKETS, registers });
-  const receiptsTotal = new Counter({ name: 'ipvm_receipts_total', help: 'Receipts seen on the receipt streams', labelNames: ['replayed', 'outcome'] as const, registers });
-  const workflowsTotal = new Counter({ name: 'ipvm_workflows_ended_total', help: 'Workflows that ended', labelNames: ['status'] as const, registers });
-  const deadLettersTotal = new Counter({ name: 'ipvm_dead_letters_total', help: 'Records sent to the dead-letter stream', registers });
+  const executedTotal = new Counter({
+    name: 'ipvm_tasks_executed_total',
+    help: 'Tasks this node executed',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const failedTotal = new Counter({
+    name: 'ipvm_tasks_failed_total',
+    help: 'Executed tasks that ended in an error receipt',
+    registers,
+  });
+  const replayedTotal = new Counter({
+    name: 'ipvm_tasks_replayed_total',
+    help: 'Tasks answered from the memo instead of running',
+    registers,
+  });
+  const retriesTotal = new Counter({
+    name: 'ipvm_task_retries_total',
+    help: 'Retryable task failures retried by the executor',
+    registers,
+  });
+  const fuelTotal = new Counter({
+    name: 'ipvm_fuel_consumed_total',
+    help: 'Wasm fuel consumed by executed tasks',
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'ipvm_task_duration_seconds',
+    help: 'Wall time of executed tasks',
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const receiptsTotal = new Counter({
+    name: 'ipvm_receipts_total',
+    help: 'Receipts seen on the receipt streams',
+    labelNames: ['replayed', 'outcome'] as const,
+    registers,
+  });
+  const workflowsTotal = new Counter({
+    name: 'ipvm_workflows_ended_total',
+    help: 'Workflows that ended',
+    labelNames: ['status'] as const,
+    registers,
+  });
+  const deadLettersTotal = new Counter({
+    name: 'ipvm_dead_letters_total',
+    help: 'Records sent to the dead-letter stream',
+    registers,
+  });
   new Gauge({
     name: 'ipvm_memo_hit_ratio',
     help: 'Share of receipts since start that were answered from the memo',
@@ -190,7 +232,11 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
       const size = (): number => node.memo.size;
       memoSizes.add(size);
       const receiptSub = node.receipts().subscribe(onReceipt);
-      const ends = node.ends().subscribe((e) => workflowsTotal.inc({ status: e.type === 'workflow/completed' ? 'completed' : 'failed' }));
+      const ends = node
+        .ends()
+        .subscribe((e) =>
+          workflowsTotal.inc({ status: e.type === 'workflow/completed' ? 'completed' : 'failed' }),
+        );
       return () => {
         memoSizes.delete(size);
         receiptSub.unsubscribe();
@@ -208,7 +254,9 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
 
 type JsonFamily = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[number];
 
-function labelsOf(labels: Record<string, string | number | undefined>): Record<string, string> | null {
+function labelsOf(
+  labels: Record<string, string | number | undefined>,
+): Record<string, string> | null {
   const entries = Object.entries(labels).filter(([, v]) => v !== undefined);
   return entries.length === 0 ? null : Object.fromEntries(entries.map(([k, v]) => [k, String(v)]));
 }
@@ -220,19 +268,36 @@ function toHomestar(family: JsonFamily): HomestarMetricFamily {
       metric_type: 'gauge',
       metric_name: family.name,
       help: family.help,
-      data: family.values.map((v) => ({ type: 'metric' as const, labels: labelsOf(v.labels), value: String(v.value) })),
+      data: family.values.map((v) => ({
+        type: 'metric' as const,
+        labels: labelsOf(v.labels),
+        value: String(v.value),
+      })),
     };
   }
   // prom-client lists a histogram as samples named *_bucket (with `le`), *_sum and *_count,
   // per label set: regroup them per label set, as Homestar does.
-  const groups = new Map<string, { labels: Record<string, string> | null; buckets: Record<string, string>; count: string; sum: string }>();
-  for (const v of family.values as Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>) {
+  const groups = new Map<
+    string,
+    {
+      labels: Record<string, string> | null;
+      buckets: Record<string, string>;
+      count: string;
+      sum: string;
+    }
+  >();
+  for (const v of family.values as Array<{
+    value: number;
+    labels: Record<string, string | number>;
+    metricName?: string;
+  }>) {
     const { le, ...rest } = v.labels;
     const labels = labelsOf(rest);
     const key = JSON.stringify(labels);
     let g = groups.get(key);
     if (g === undefined) groups.set(key, (g = { labels, buckets: {}, count: '0', sum: '0' }));
-    if (v.metricName?.endsWith('_bucket') === true && le !== undefined) g.buckets[String(le)] = String(v.value);
+    if (v.metricName?.endsWith('_bucket') === true && le !== undefined)
+      g.buckets[String(le)] = String(v.value);
     else if (v.metricName?.endsWith('_sum') === true) g.sum = String(v.value);
     else if (v.metricName?.endsWith('_count') === true) g.count = String(v.value);
   }
@@ -257,14 +322,23 @@ export interface ConsumerLagOptions {
  * log, whose reads are local; on Kafka or JetStream each read opens a consumer, so prefer the
  * broker's own lag metrics there.
  */
-export async function consumerLag(log: Log, consumer: string, stream: string, options: ConsumerLagOptions = {}): Promise<ConsumerLag> {
+export async function consumerLag(
+  log: Log,
+  consumer: string,
+  stream: string,
+  options: ConsumerLagOptions = {},
+): Promise<ConsumerLag> {
   const cap = options.cap ?? 100_000;
   const partitions = await log.partitions(stream, { signal: options.signal });
   const committed = await log.committed(consumer, stream, { signal: options.signal });
   let records = 0;
   for (let p = 0; p < partitions; p++) {
     let n = 0;
-    for await (const _ of log.read(stream, { partition: p, from: committed[p] ?? 'earliest', signal: options.signal })) {
+    for await (const _ of log.read(stream, {
+      partition: p,
+      from: committed[p] ?? 'earliest',
+      signal: options.signal,
+    })) {
       if (++n >= cap) break;
     }
     records += n;

@@ -17,7 +17,9 @@ export function registerGraph(program: Command): void {
   const command = logOptions(
     program
       .command('graph')
-      .description('Draw the task DAG of a workflow as Mermaid text or SVG, coloured by status with a data dir')
+      .description(
+        'Draw the task DAG of a workflow as Mermaid text or SVG, coloured by status with a data dir',
+      )
       .argument('<file>', 'workflow file (DAG-JSON, DAG-CBOR or {name, workflow}), or - for stdin')
       .option('--format <mermaid|svg>', 'output format', 'mermaid'),
   );
@@ -34,7 +36,8 @@ Examples:
   ipvm graph examples/workflows/add-one.json --format svg --data-dir .ipvm > dag.svg`,
     )
     .action(async (file: string, flags: GraphFlags) => {
-      if (flags.format !== 'mermaid' && flags.format !== 'svg') throw new UsageError(`--format must be mermaid or svg (got ${flags.format})`);
+      if (flags.format !== 'mermaid' && flags.format !== 'svg')
+        throw new UsageError(`--format must be mermaid or svg (got ${flags.format})`);
       const bytes = await readInput(file, readFile);
       const parsed = parseWorkflow(bytes);
       const tasks = tasksOf(bytes);
@@ -43,12 +46,19 @@ Examples:
       if (colour) {
         const opened = await openReadLog(flags);
         try {
-          applyReceipts(parsed.cid.toString(), tasks, await readReceipts(opened.log, opened.topology));
+          applyReceipts(
+            parsed.cid.toString(),
+            tasks,
+            await readReceipts(opened.log, opened.topology),
+          );
         } finally {
           await opened[Symbol.asyncDispose]();
         }
       }
-      const out = flags.format === 'svg' ? toSvg(parsed.cid.toString(), tasks, colour) : toMermaid(parsed.cid.toString(), tasks, colour);
+      const out =
+        flags.format === 'svg'
+          ? toSvg(parsed.cid.toString(), tasks, colour)
+          : toMermaid(parsed.cid.toString(), tasks, colour);
       process.stdout.write(out);
     });
 }

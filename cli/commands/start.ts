@@ -15,14 +15,16 @@ interface StartFlags extends NodeFlags {
 /** The logger of a command, at the level of `--log-level` / IPVM_LOG_LEVEL / the config file. */
 export function commandLogger(command: Command): Logger {
   const level = command.optsWithGlobals<{ logLevel?: string }>().logLevel ?? 'info';
-  if (!isLogLevel(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got ${level})`);
+  if (!isLogLevel(level))
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got ${level})`);
   return createLogger({ level });
 }
 
 function parsePort(value: string | undefined): number | undefined {
   if (value === undefined || value === '' || value === 'off') return undefined;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--rpc-port must be a port number 0-65535 or "off" (got ${value})`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(`--rpc-port must be a port number 0-65535 or "off" (got ${value})`);
   return port;
 }
 
@@ -31,8 +33,15 @@ export function registerStart(program: Command): void {
     program
       .command('start')
       .description('Start a long-lived node consuming the invocations stream until SIGINT/SIGTERM')
-      .option('--rpc-port <port>', `serve the JSON-RPC API (HTTP + WebSocket) and /metrics on this port; 0 picks one (env IPVM_RPC_PORT; default off; Homestar uses ${HOMESTAR_DEFAULT_PORT})`)
-      .option('--rpc-host <host>', 'address the API binds (env IPVM_RPC_HOST); anything but loopback exposes the node', DEFAULT_API_HOST),
+      .option(
+        '--rpc-port <port>',
+        `serve the JSON-RPC API (HTTP + WebSocket) and /metrics on this port; 0 picks one (env IPVM_RPC_PORT; default off; Homestar uses ${HOMESTAR_DEFAULT_PORT})`,
+      )
+      .option(
+        '--rpc-host <host>',
+        'address the API binds (env IPVM_RPC_HOST); anything but loopback exposes the node',
+        DEFAULT_API_HOST,
+      ),
   );
   command
     .addHelpText(
@@ -65,26 +74,45 @@ Examples:
         metrics.onProgress(e);
         switch (e.type) {
           case 'node:recovered':
-            nodeLog.info({ receipts: e.receipts, invocations: e.invocations, emitted: e.emitted, ms: Math.round(e.ms) }, 'recovered');
+            nodeLog.info(
+              {
+                receipts: e.receipts,
+                invocations: e.invocations,
+                emitted: e.emitted,
+                ms: Math.round(e.ms),
+              },
+              'recovered',
+            );
             break;
           case 'node:dead-letter':
-            nodeLog.warn({ stream: e.stream, partition: e.partition, offset: e.offset, reason: e.reason }, 'dead letter');
+            nodeLog.warn(
+              { stream: e.stream, partition: e.partition, offset: e.offset, reason: e.reason },
+              'dead letter',
+            );
             break;
           case 'node:error':
             nodeLog.error({ err: e.error }, 'node error');
             break;
           case 'execute:ran':
-            nodeLog.debug({ instruction: e.instruction, ok: e.ok, fuel: e.fuel, ms: e.durationMs }, 'task executed');
+            nodeLog.debug(
+              { instruction: e.instruction, ok: e.ok, fuel: e.fuel, ms: e.durationMs },
+              'task executed',
+            );
             break;
           case 'execute:retry':
-            nodeLog.warn({ instruction: e.instruction, attempt: e.attempt, err: e.error }, 'task retried');
+            nodeLog.warn(
+              { instruction: e.instruction, attempt: e.attempt, err: e.error },
+              'task retried',
+            );
             break;
           default:
             break;
         }
       });
       const { node, log } = opened;
-      if ((flags.backend ?? 'file') === 'file') lag = () => consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
+      if ((flags.backend ?? 'file') === 'file')
+        lag = () =>
+          consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
       const detach = metrics.attach(node);
       let api: ApiServer | undefined;
       try {
@@ -101,7 +129,10 @@ Examples:
             },
           });
         }
-        nodeLog.info({ nodeId: node.nodeId, backend: flags.backend ?? 'file', dataDir: opened.dataDir }, 'node started');
+        nodeLog.info(
+          { nodeId: node.nodeId, backend: flags.backend ?? 'file', dataDir: opened.dataDir },
+          'node started',
+        );
         process.stdout.write('ready\n');
         if (api !== undefined) process.stdout.write(`rpc ${api.url}\n`);
         await new Promise<void>((resolve) => {

@@ -15,7 +15,12 @@ function pad(text: string, width: number): string {
 }
 
 function time(ms: number | null): string {
-  return ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === null
+    ? '-'
+    : new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z');
 }
 
 function summaryTable(workflows: WorkflowView[]): string {
@@ -30,7 +35,14 @@ function summaryTable(workflows: WorkflowView[]): string {
   ]);
   const head = ['WORKFLOW', 'NAME', 'STATUS', 'DONE', 'ERRORS', 'REPLAYED', 'SUBMITTED'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => pad(c, widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function detail(w: WorkflowView): string {
@@ -46,7 +58,9 @@ function detail(w: WorkflowView): string {
   for (const t of w.tasks) {
     const mark = t.status === 'ok' ? 'ok     ' : t.status === 'error' ? 'ERR    ' : 'pending';
     const deps = t.awaits.length === 0 ? '' : ` ← ${t.awaits.map((a) => `#${a.task}`).join(', ')}`;
-    lines.push(`  #${t.index} ${mark} ${t.func} ${t.instruction}${t.replayed ? ' (replayed)' : ''}${deps}`);
+    lines.push(
+      `  #${t.index} ${mark} ${t.func} ${t.instruction}${t.replayed ? ' (replayed)' : ''}${deps}`,
+    );
   }
   return lines.join('\n');
 }
@@ -55,7 +69,9 @@ export function registerStatus(program: Command): void {
   logOptions(
     program
       .command('status')
-      .description('Show the workflows in the log and their progress (one workflow in detail with a CID)')
+      .description(
+        'Show the workflows in the log and their progress (one workflow in detail with a CID)',
+      )
       .argument('[cid]', 'a workflow CID')
       .option('--json', 'print JSON (a list of workflows, or one workflow with its tasks)')
       .option('--limit <n>', 'show the N most recent workflows', '50'),
@@ -81,7 +97,8 @@ Examples:
         }
       }
       const limit = Number(flags.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer (got ${flags.limit})`);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new UsageError(`--limit must be a positive integer (got ${flags.limit})`);
       const opened = await openReadLog(flags);
       let workflows: WorkflowView[];
       try {
@@ -102,7 +119,13 @@ Examples:
       }
       const recent = workflows.slice(-limit);
       if (flags.json === true) {
-        process.stdout.write(JSON.stringify(recent.map(({ tasks, ...rest }) => ({ ...rest, tasks: tasks.length })), null, 2) + '\n');
+        process.stdout.write(
+          JSON.stringify(
+            recent.map(({ tasks, ...rest }) => ({ ...rest, tasks: tasks.length })),
+            null,
+            2,
+          ) + '\n',
+        );
       } else if (recent.length === 0) {
         process.stdout.write(`no workflows in the log of ${opened.dataDir}\n`);
       } else {

@@ -21,7 +21,9 @@ const END_GRACE_MS = 2_000;
 function parseFrom(value: string): ReadFrom {
   if (value === 'earliest' || value === 'latest') return value;
   if (/^\d+$/.test(value)) return Number(value);
-  throw new UsageError(`--from must be earliest, latest or an offset (got ${JSON.stringify(value)})`);
+  throw new UsageError(
+    `--from must be earliest, latest or an offset (got ${JSON.stringify(value)})`,
+  );
 }
 
 function parseCid(value: string): CID {
@@ -37,8 +39,15 @@ export function registerWatch(program: Command): void {
     program
       .command('watch')
       .description('Follow receipts live as they are written to the log, and print them')
-      .option('--workflow <cid>', "only this workflow's receipts; exit when it ends (0 completed, 1 failed)")
-      .option('--from <earliest|latest|N>', 'where to start: the oldest record, only new ones, or an offset in every partition', 'latest')
+      .option(
+        '--workflow <cid>',
+        "only this workflow's receipts; exit when it ends (0 completed, 1 failed)",
+      )
+      .option(
+        '--from <earliest|latest|N>',
+        'where to start: the oldest record, only new ones, or an offset in every partition',
+        'latest',
+      )
       .option('--no-follow', 'print what is in the log now and exit')
       .option('--json', 'one JSON object per receipt (the same lines as ipvm run --json)'),
   )
@@ -55,7 +64,8 @@ Examples:
     )
     .action(async (flags: WatchFlags) => {
       const from = parseFrom(flags.from);
-      const workflow = flags.workflow === undefined ? undefined : parseCid(flags.workflow).toString();
+      const workflow =
+        flags.workflow === undefined ? undefined : parseCid(flags.workflow).toString();
       const opened = await openReadLog(flags);
       const controller = new AbortController();
       const stop = (): void => controller.abort();
@@ -71,14 +81,21 @@ Examples:
         const streams = receiptStreams(opened.topology);
         // With --workflow, the invocations stream says when the workflow has ended.
         if (workflow !== undefined) streams.push(opened.topology.name('invocations'));
-        for await (const event of readEvents(opened.log, streams, { from, follow: flags.follow, signal: controller.signal })) {
+        for await (const event of readEvents(opened.log, streams, {
+          from,
+          follow: flags.follow,
+          signal: controller.signal,
+        })) {
           if (event.type === 'receipt') {
             if (workflow !== undefined && event.workflow?.toString() !== workflow) continue;
             const l = receiptLine(event, event.replayed);
             printed.add(l.receipt);
             process.stdout.write((flags.json === true ? JSON.stringify(l) : humanLine(l)) + '\n');
             maybeStop();
-          } else if ((event.type === 'workflow/completed' || event.type === 'workflow/failed') && event.workflow.toString() === workflow) {
+          } else if (
+            (event.type === 'workflow/completed' || event.type === 'workflow/failed') &&
+            event.workflow.toString() === workflow
+          ) {
             ended = event;
             maybeStop();
             // Receipts written before the watch started (--from latest) never come: stop anyway.

@@ -48,7 +48,10 @@ export class ApiListenError extends Error {
   readonly host: string;
   readonly port: number;
   constructor(host: string, port: number, options: { cause?: unknown } = {}) {
-    super(`cannot listen on ${host}:${port}: ${(options.cause as Error | undefined)?.message ?? 'unknown error'}`, options);
+    super(
+      `cannot listen on ${host}:${port}: ${(options.cause as Error | undefined)?.message ?? 'unknown error'}`,
+      options,
+    );
     this.host = host;
     this.port = port;
   }

@@ -33,14 +33,32 @@ export interface ReceiptNotification {
 /** DAG-JSON bytes of a notification (what Homestar puts in `params.result`, as numbers). */
 export function encodeReceiptNotification(n: ReceiptNotification): Uint8Array {
   return dagJson.encode({
-    metadata: { name: n.metadata.name, replayed: n.metadata.replayed, workflow: n.metadata.workflow },
-    receipt: { ran: n.receipt.ran, out: [n.receipt.out[0], n.receipt.out[1]], meta: n.receipt.meta, iss: n.receipt.iss, prf: n.receipt.prf },
+    metadata: {
+      name: n.metadata.name,
+      replayed: n.metadata.replayed,
+      workflow: n.metadata.workflow,
+    },
+    receipt: {
+      ran: n.receipt.ran,
+      out: [n.receipt.out[0], n.receipt.out[1]],
+      meta: n.receipt.meta,
+      iss: n.receipt.iss,
+      prf: n.receipt.prf,
+    },
     receipt_cid: n.receipt_cid,
   });
 }
 
 /** The JSON-RPC notification message carrying `payload` for subscription `subscription`. */
-export function subscriptionMessage(method: string, subscription: string, payload: Uint8Array): string {
+export function subscriptionMessage(
+  method: string,
+  subscription: string,
+  payload: Uint8Array,
+): string {
   // Array.from(Uint8Array) → plain numbers, as serde writes a Vec<u8>.
-  return JSON.stringify({ jsonrpc: '2.0', method, params: { subscription, result: Array.from(payload) } });
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    method,
+    params: { subscription, result: Array.from(payload) },
+  });
 }

@@ -37,7 +37,9 @@ const workflow = {
   description: 'A Homestar v0.2 workflow in DAG-JSON: {tasks: [{run, cause, meta, prf}]}',
   type: 'object',
   required: ['tasks'],
-  properties: { tasks: { type: 'array', minItems: 1, items: { type: 'object', required: ['run'] } } },
+  properties: {
+    tasks: { type: 'array', minItems: 1, items: { type: 'object', required: ['run'] } },
+  },
 } as const;
 
 /** Builds the document for a given node version. */
@@ -46,7 +48,7 @@ export function openRpcDocument(version: string): Record<string, unknown> {
     openrpc: '1.2.6',
     info: {
       title: 'ipvm-node',
-      description: 'JSON-RPC 2.0 API of an IPVM node, compatible with Homestar\'s webserver API',
+      description: "JSON-RPC 2.0 API of an IPVM node, compatible with Homestar's webserver API",
       version,
     },
     methods: [
@@ -62,12 +64,17 @@ export function openRpcDocument(version: string): Record<string, unknown> {
         params: [],
         result: {
           name: 'health',
-          schema: { type: 'object', required: ['healthy'], properties: { healthy: { type: 'boolean' } } },
+          schema: {
+            type: 'object',
+            required: ['healthy'],
+            properties: { healthy: { type: 'boolean' } },
+          },
         },
       },
       {
         name: 'metrics',
-        description: 'Prometheus metrics as JSON, in Homestar\'s shape (GET /metrics serves the text format)',
+        description:
+          "Prometheus metrics as JSON, in Homestar's shape (GET /metrics serves the text format)",
         params: [],
         result: {
           name: 'metrics',
@@ -102,7 +109,11 @@ export function openRpcDocument(version: string): Record<string, unknown> {
             type: 'object',
             required: ['static', 'dynamic'],
             properties: {
-              static: { type: 'object', required: ['peer_id'], properties: { peer_id: { type: 'string' } } },
+              static: {
+                type: 'object',
+                required: ['peer_id'],
+                properties: { peer_id: { type: 'string' } },
+              },
               dynamic: {
                 type: 'object',
                 required: ['listeners', 'connections'],
@@ -118,7 +129,7 @@ export function openRpcDocument(version: string): Record<string, unknown> {
       {
         name: 'subscribe_run_workflow',
         description:
-          'Runs a workflow and subscribes to its receipts (WebSocket only). Each notification\'s ' +
+          "Runs a workflow and subscribes to its receipts (WebSocket only). Each notification's " +
           'params.result is the array of UTF-8 bytes of a DAG-JSON receipt notification; one is sent ' +
           'per task, with metadata.replayed true for receipts answered from the memo.',
         paramStructure: 'by-position',
@@ -126,10 +137,15 @@ export function openRpcDocument(version: string): Record<string, unknown> {
           {
             name: 'run',
             required: true,
-            description: '{name?, workflow} in DAG-JSON, or the bytes (array of numbers) of {name, workflow} in DAG-CBOR',
+            description:
+              '{name?, workflow} in DAG-JSON, or the bytes (array of numbers) of {name, workflow} in DAG-CBOR',
             schema: {
               oneOf: [
-                { type: 'object', required: ['workflow'], properties: { name: { type: 'string' }, workflow } },
+                {
+                  type: 'object',
+                  required: ['workflow'],
+                  properties: { name: { type: 'string' }, workflow },
+                },
                 { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 } },
               ],
             },
@@ -146,7 +162,11 @@ export function openRpcDocument(version: string): Record<string, unknown> {
               metadata: {
                 type: 'object',
                 required: ['name', 'replayed', 'workflow'],
-                properties: { name: { type: 'string' }, replayed: { type: 'boolean' }, workflow: link },
+                properties: {
+                  name: { type: 'string' },
+                  replayed: { type: 'boolean' },
+                  workflow: link,
+                },
               },
               receipt,
               receipt_cid: link,

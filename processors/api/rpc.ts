@@ -108,7 +108,8 @@ function runName(): string {
 function isRequest(value: unknown): value is JsonRpcRequest {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
-  const idOk = v.id === undefined || v.id === null || typeof v.id === 'string' || typeof v.id === 'number';
+  const idOk =
+    v.id === undefined || v.id === null || typeof v.id === 'string' || typeof v.id === 'number';
   return v.jsonrpc === '2.0' && typeof v.method === 'string' && idOk;
 }
 
@@ -116,7 +117,10 @@ function response(id: JsonRpcRequest['id'], result: unknown): Record<string, unk
   return { jsonrpc: '2.0', result, id: id ?? null };
 }
 
-function errorResponse(id: JsonRpcRequest['id'] | undefined, error: RpcError): Record<string, unknown> {
+function errorResponse(
+  id: JsonRpcRequest['id'] | undefined,
+  error: RpcError,
+): Record<string, unknown> {
   return { jsonrpc: '2.0', error: error.toJSON(), id: id ?? null };
 }
 
@@ -127,14 +131,30 @@ function firstParam(params: unknown): unknown {
 }
 
 function isByteArray(value: unknown): value is number[] {
-  return Array.isArray(value) && value.every((b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b <= 255);
+  return (
+    Array.isArray(value) &&
+    value.every((b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b <= 255)
+  );
 }
 
 function badWorkflow(err: unknown): RpcError {
-  if (err instanceof SchemaError) return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, { cause: err, data: { path: err.path, reason: err.reason } });
-  if (err instanceof DecodeError) return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, { cause: err, data: { codec: err.codec, offset: err.offset } });
-  if (err instanceof FormatError) return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, { cause: err });
-  return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${(err as Error).message}`, { cause: err });
+  if (err instanceof SchemaError)
+    return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, {
+      cause: err,
+      data: { path: err.path, reason: err.reason },
+    });
+  if (err instanceof DecodeError)
+    return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, {
+      cause: err,
+      data: { codec: err.codec, offset: err.offset },
+    });
+  if (err instanceof FormatError)
+    return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, {
+      cause: err,
+    });
+  return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${(err as Error).message}`, {
+    cause: err,
+  });
 }
 
 /**
@@ -142,13 +162,17 @@ function badWorkflow(err: unknown): RpcError {
  * same parameter decoded as DAG-JSON from the raw text, so that links and integers beyond 2^53
  * are exact), or the DAG-CBOR bytes of `{name, workflow}` as an array of numbers.
  */
-function readRun(param: unknown, exact: IpldValue | undefined): { name: string | null; parsed: ParsedWorkflow } {
+function readRun(
+  param: unknown,
+  exact: IpldValue | undefined,
+): { name: string | null; parsed: ParsedWorkflow } {
   try {
     if (isByteArray(param)) {
       const parsed = parseWorkflow(Uint8Array.from(param));
       return { name: parsed.name, parsed };
     }
-    if (typeof param !== 'object' || param === null) throw new SchemaError('params[0]', 'expected {name, workflow} or the DAG-CBOR bytes of it');
+    if (typeof param !== 'object' || param === null)
+      throw new SchemaError('params[0]', 'expected {name, workflow} or the DAG-CBOR bytes of it');
     const source = exact ?? dagJson.decode(JSON.stringify(param));
     const parsed = parseWorkflow(source);
     return { name: parsed.name, parsed };
@@ -166,7 +190,13 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
   const subs = new Map<string, WorkflowSubscription>();
   const bySession = new Map<RpcSession, Set<string>>();
 
-  const notify = (sub: WorkflowSubscription, instruction: string, receipt: Receipt, receiptCid: CID, replayed: boolean): void => {
+  const notify = (
+    sub: WorkflowSubscription,
+    instruction: string,
+    receipt: Receipt,
+    receiptCid: CID,
+    replayed: boolean,
+  ): void => {
     if (sub.seen.has(instruction) || sub.abort.signal.aborted) return;
     sub.seen.add(instruction);
     const payload = encodeReceiptNotification({
@@ -189,9 +219,21 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     return true;
   };
 
-  async function subscribe(req: JsonRpcRequest, exactParams: IpldValue | undefined, session: RpcSession, after: Array<() => void>): Promise<string> {
-    if (!session.streaming) throw new RpcError(RPC_ERROR.methodNotFound, `${req.method} needs a WebSocket connection (subscriptions cannot be served over HTTP)`);
-    const { name, parsed } = readRun(firstParam(req.params), exactParams === undefined ? undefined : (firstParam(exactParams) as IpldValue));
+  async function subscribe(
+    req: JsonRpcRequest,
+    exactParams: IpldValue | undefined,
+    session: RpcSession,
+    after: Array<() => void>,
+  ): Promise<string> {
+    if (!session.streaming)
+      throw new RpcError(
+        RPC_ERROR.methodNotFound,
+        `${req.method} needs a WebSocket connection (subscriptions cannot be served over HTTP)`,
+      );
+    const { name, parsed } = readRun(
+      firstParam(req.params),
+      exactParams === undefined ? undefined : (firstParam(exactParams) as IpldValue),
+    );
     const id = subscriptionId();
     const sub: WorkflowSubscription = {
       id,
@@ -204,7 +246,11 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       abort: new AbortController(),
     };
     // Subscribe before submitting, so no receipt of this run can be missed.
-    sub.receipts = node.receipts(parsed.cid).subscribe((r: ReceiptEvent) => notify(sub, r.instruction.toString(), r.body, r.receipt, r.replayed));
+    sub.receipts = node
+      .receipts(parsed.cid)
+      .subscribe((r: ReceiptEvent) =>
+        notify(sub, r.instruction.toString(), r.body, r.receipt, r.replayed),
+      );
     subs.set(id, sub);
     let set = bySession.get(session);
     if (set === undefined) bySession.set(session, (set = new Set()));
@@ -215,9 +261,21 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       end(id);
       const retryable = (err as { retryable?: unknown }).retryable === true;
       logger?.error({ err, workflow: parsed.cid.toString() }, 'workflow submission failed');
-      throw new RpcError(retryable ? RPC_ERROR.serverBusy : RPC_ERROR.internalError, `not able to run workflow ${parsed.cid.toString()}: ${(err as Error).message}`, { cause: err, retryable });
+      throw new RpcError(
+        retryable ? RPC_ERROR.serverBusy : RPC_ERROR.internalError,
+        `not able to run workflow ${parsed.cid.toString()}: ${(err as Error).message}`,
+        { cause: err, retryable },
+      );
     }
-    logger?.info({ workflow: parsed.cid.toString(), name: sub.name, subscription: id, tasks: parsed.tasks.length }, 'workflow subscribed');
+    logger?.info(
+      {
+        workflow: parsed.cid.toString(),
+        name: sub.name,
+        subscription: id,
+        tasks: parsed.tasks.length,
+      },
+      'workflow subscribed',
+    );
     after.push(() => {
       const queued = sub.queue ?? [];
       sub.queue = null;
@@ -242,24 +300,36 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     return id;
   }
 
-  async function call(req: JsonRpcRequest, exactParams: IpldValue | undefined, session: RpcSession, after: Array<() => void>): Promise<unknown> {
+  async function call(
+    req: JsonRpcRequest,
+    exactParams: IpldValue | undefined,
+    session: RpcSession,
+    after: Array<() => void>,
+  ): Promise<unknown> {
     switch (req.method) {
       case METHODS.discover:
       case 'rpc.discover':
         return openRpcDocument(version);
       case METHODS.health: {
-        const healthy = init.health === undefined ? true : await init.health({ signal: AbortSignal.timeout(5_000) }).catch(() => false);
+        const healthy =
+          init.health === undefined
+            ? true
+            : await init.health({ signal: AbortSignal.timeout(5_000) }).catch(() => false);
         return { healthy };
       }
       case METHODS.metrics:
         return init.metrics === undefined ? { metrics: [] } : init.metrics.homestar();
       case METHODS.node:
-        return { static: { peer_id: node.nodeId }, dynamic: { listeners: init.listeners?.() ?? [], connections: {} } };
+        return {
+          static: { peer_id: node.nodeId },
+          dynamic: { listeners: init.listeners?.() ?? [], connections: {} },
+        };
       case METHODS.subscribeRunWorkflow:
         return subscribe(req, exactParams, session, after);
       case METHODS.unsubscribeRunWorkflow: {
         const id = firstParam(req.params);
-        if (typeof id !== 'string') throw new RpcError(RPC_ERROR.invalidParams, 'expected [subscription id]');
+        if (typeof id !== 'string')
+          throw new RpcError(RPC_ERROR.invalidParams, 'expected [subscription id]');
         // Only the session that subscribed may end a subscription.
         if (subs.get(id)?.session !== session) return false;
         return end(id);
@@ -269,15 +339,30 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     }
   }
 
-  async function one(value: unknown, exact: IpldValue | undefined, session: RpcSession, after: Array<() => void>): Promise<Record<string, unknown> | null> {
-    if (!isRequest(value)) return errorResponse(null, new RpcError(RPC_ERROR.invalidRequest, 'invalid request: expected {"jsonrpc": "2.0", "method", "params"?, "id"?}'));
+  async function one(
+    value: unknown,
+    exact: IpldValue | undefined,
+    session: RpcSession,
+    after: Array<() => void>,
+  ): Promise<Record<string, unknown> | null> {
+    if (!isRequest(value))
+      return errorResponse(
+        null,
+        new RpcError(
+          RPC_ERROR.invalidRequest,
+          'invalid request: expected {"jsonrpc": "2.0", "method", "params"?, "id"?}',
+        ),
+      );
     const started = performance.now();
     try {
       const result = await call(value, exact, session, after);
       logger?.debug({ method: value.method, ms: performance.now() - started }, 'rpc call');
       return value.id === undefined ? null : response(value.id, result);
     } catch (err) {
-      const e = err instanceof RpcError ? err : new RpcError(RPC_ERROR.internalError, (err as Error).message, { cause: err });
+      const e =
+        err instanceof RpcError
+          ? err
+          : new RpcError(RPC_ERROR.internalError, (err as Error).message, { cause: err });
       logger?.debug({ method: value.method, code: e.code, error: e.message }, 'rpc error');
       return value.id === undefined ? null : errorResponse(value.id, e);
     }
@@ -286,14 +371,28 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
   return {
     async handle(text, session) {
       if (text.length > maxBytes) {
-        session.send(JSON.stringify(errorResponse(null, new RpcError(RPC_ERROR.invalidRequest, `request larger than ${maxBytes} bytes`))));
+        session.send(
+          JSON.stringify(
+            errorResponse(
+              null,
+              new RpcError(RPC_ERROR.invalidRequest, `request larger than ${maxBytes} bytes`),
+            ),
+          ),
+        );
         return;
       }
       let message: unknown;
       try {
         message = JSON.parse(text);
       } catch (err) {
-        session.send(JSON.stringify(errorResponse(null, new RpcError(RPC_ERROR.parseError, `parse error: ${(err as Error).message}`))));
+        session.send(
+          JSON.stringify(
+            errorResponse(
+              null,
+              new RpcError(RPC_ERROR.parseError, `parse error: ${(err as Error).message}`),
+            ),
+          ),
+        );
         return;
       }
       // The same text as DAG-JSON keeps links and big integers exact for workflow parameters.
@@ -307,15 +406,27 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
         }
       }
       const paramsOf = (v: IpldValue | undefined): IpldValue | undefined =>
-        v !== undefined && v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) ? ((v as Record<string, IpldValue>).params) : undefined;
+        v !== undefined &&
+        v !== null &&
+        typeof v === 'object' &&
+        !Array.isArray(v) &&
+        !(v instanceof Uint8Array)
+          ? (v as Record<string, IpldValue>).params
+          : undefined;
       const after: Array<() => void> = [];
       if (Array.isArray(message)) {
         if (message.length === 0) {
-          session.send(JSON.stringify(errorResponse(null, new RpcError(RPC_ERROR.invalidRequest, 'empty batch'))));
+          session.send(
+            JSON.stringify(
+              errorResponse(null, new RpcError(RPC_ERROR.invalidRequest, 'empty batch')),
+            ),
+          );
           return;
         }
         const exactList = Array.isArray(exact) ? exact : [];
-        const out = await Promise.all(message.map((m, i) => one(m, paramsOf(exactList[i]), session, after)));
+        const out = await Promise.all(
+          message.map((m, i) => one(m, paramsOf(exactList[i]), session, after)),
+        );
         const answers = out.filter((r) => r !== null);
         if (answers.length > 0) session.send(JSON.stringify(answers));
       } else {

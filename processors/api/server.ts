@@ -86,7 +86,10 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
 
   const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   };
 
@@ -103,7 +106,10 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
     if (req.method === 'GET') {
       switch (path) {
         case '/health': {
-          const healthy = init.health === undefined ? true : await init.health({ signal: AbortSignal.timeout(5_000) }).catch(() => false);
+          const healthy =
+            init.health === undefined
+              ? true
+              : await init.health({ signal: AbortSignal.timeout(5_000) }).catch(() => false);
           sendJson(res, healthy ? 200 : 503, { healthy });
           return;
         }
@@ -118,7 +124,10 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
           return;
         }
         case '/node':
-          sendJson(res, 200, { static: { peer_id: init.node.nodeId }, dynamic: { listeners: urls, connections: {} } });
+          sendJson(res, 200, {
+            static: { peer_id: init.node.nodeId },
+            dynamic: { listeners: urls, connections: {} },
+          });
           return;
         case '/rpc_discover':
           sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0'));
@@ -134,7 +143,11 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
     }
     const body = await readBody(req, maxBytes);
     if (body === null) {
-      sendJson(res, 413, { jsonrpc: '2.0', error: { code: -32600, message: `request larger than ${maxBytes} bytes` }, id: null });
+      sendJson(res, 413, {
+        jsonrpc: '2.0',
+        error: { code: -32600, message: `request larger than ${maxBytes} bytes` },
+        id: null,
+      });
       return;
     }
     const replies: string[] = [];
@@ -145,7 +158,10 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
       return;
     }
     const text = replies.join('\n');
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   };
 
@@ -171,8 +187,12 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
       },
     };
     ws.on('message', (data, isBinary) => {
-      const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : (data as Buffer).toString('utf8');
-      rpc.handle(text, session).catch((err: unknown) => logger?.error({ err }, 'websocket message failed'));
+      const text = isBinary
+        ? Buffer.from(data as Buffer).toString('utf8')
+        : (data as Buffer).toString('utf8');
+      rpc
+        .handle(text, session)
+        .catch((err: unknown) => logger?.error({ err }, 'websocket message failed'));
     });
     ws.on('close', () => {
       sockets.delete(ws);
@@ -183,7 +203,8 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
   });
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(new ApiListenError(host, init.port, { cause: err }));
+    const onError = (err: Error): void =>
+      reject(new ApiListenError(host, init.port, { cause: err }));
     server.once('error', onError);
     server.listen(init.port, host, () => {
       server.off('error', onError);

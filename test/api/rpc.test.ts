@@ -20,7 +20,13 @@ import { chain } from '../conformance/engine.suite.ts';
 
 interface Notification {
   metadata: { name: string; replayed: boolean; workflow: CID };
-  receipt: { ran: CID; out: ['ok' | 'error', unknown]; meta: unknown; iss: string | null; prf: CID[] };
+  receipt: {
+    ran: CID;
+    out: ['ok' | 'error', unknown];
+    meta: unknown;
+    iss: string | null;
+    prf: CID[];
+  };
   receipt_cid: CID;
 }
 
@@ -61,7 +67,9 @@ class Client {
     const id = ++this.#id;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
-      this.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) }));
+      this.ws.send(
+        JSON.stringify({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) }),
+      );
     });
   }
 
@@ -69,8 +77,10 @@ class Client {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const mine = this.notifications.filter((x) => x.subscription === subscription);
-      if (mine.length >= n) return mine.map((x) => dagJson.decode(new Uint8Array(x.result)) as unknown as Notification);
-      if (Date.now() > deadline) throw new Error(`only ${mine.length} of ${n} notifications for ${subscription}`);
+      if (mine.length >= n)
+        return mine.map((x) => dagJson.decode(new Uint8Array(x.result)) as unknown as Notification);
+      if (Date.now() > deadline)
+        throw new Error(`only ${mine.length} of ${n} notifications for ${subscription}`);
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve);
         setTimeout(resolve, 50);
@@ -133,7 +143,9 @@ describe('JSON-RPC over WebSocket, as Homestar clients use it', () => {
 
       const first = await client.received(sub, 3);
       // The subscribe response comes before any notification.
-      expect(client.order.indexOf('response:1')).toBeLessThan(client.order.indexOf(`notification:${sub}`));
+      expect(client.order.indexOf('response:1')).toBeLessThan(
+        client.order.indexOf(`notification:${sub}`),
+      );
       expect(client.notifications.every((n) => n.method === 'subscribe_run_workflow')).toBe(true);
       for (const n of first) {
         expect(n.metadata.name).toBe('test');
@@ -143,16 +155,22 @@ describe('JSON-RPC over WebSocket, as Homestar clients use it', () => {
         expect(n.receipt.out[0]).toBe('ok');
       }
       expect(first.map((n) => n.receipt.out[1]).sort()).toEqual([2, 3, 4]);
-      expect(first.map((n) => n.receipt.ran.toString()).sort()).toEqual(parsed.tasks.map((t) => t.invocation.toString()).sort());
+      expect(first.map((n) => n.receipt.ran.toString()).sort()).toEqual(
+        parsed.tasks.map((t) => t.invocation.toString()).sort(),
+      );
       const calls = runner.total;
 
       // Re-run under another name: every receipt replayed, nothing executed.
-      const again = await client.request('subscribe_run_workflow', [JSON.parse(dagJson.stringify({ name: 'again', workflow })) as unknown]);
+      const again = await client.request('subscribe_run_workflow', [
+        JSON.parse(dagJson.stringify({ name: 'again', workflow })) as unknown,
+      ]);
       const sub2 = again.result as string;
       expect(sub2).not.toBe(sub);
       const second = await client.received(sub2, 3);
       expect(second.every((n) => n.metadata.replayed && n.metadata.name === 'again')).toBe(true);
-      expect(second.map((n) => n.receipt_cid.toString()).sort()).toEqual(first.map((n) => n.receipt_cid.toString()).sort());
+      expect(second.map((n) => n.receipt_cid.toString()).sort()).toEqual(
+        first.map((n) => n.receipt_cid.toString()).sort(),
+      );
       expect(runner.total).toBe(calls);
       // Exactly one notification per task, even once the stream settles.
       await new Promise((r) => setTimeout(r, 300));
@@ -185,7 +203,14 @@ describe('JSON-RPC over WebSocket, as Homestar clients use it', () => {
     const client = new Client(api.url);
     await client.open();
     try {
-      const res = await client.request('subscribe_run_workflow', [{ name: 'bad', workflow: { tasks: [{ run: { rsc: 'nope', op: 'wasm/run', input: { func: 'f', args: [] } } }] } }]);
+      const res = await client.request('subscribe_run_workflow', [
+        {
+          name: 'bad',
+          workflow: {
+            tasks: [{ run: { rsc: 'nope', op: 'wasm/run', input: { func: 'f', args: [] } } }],
+          },
+        },
+      ]);
       const error = res.error as { code: number; message: string; data: { path: string } };
       expect(error.code).toBe(-32602);
       expect(error.data.path).toBe('workflow.tasks[0].run.rsc');
@@ -201,17 +226,45 @@ describe('JSON-RPC over WebSocket, as Homestar clients use it', () => {
     await client.open();
     try {
       expect((await client.request('health')).result).toEqual({ healthy: true });
-      const info = (await client.request('node')).result as { static: { peer_id: string }; dynamic: { listeners: string[] } };
+      const info = (await client.request('node')).result as {
+        static: { peer_id: string };
+        dynamic: { listeners: string[] };
+      };
       expect(info.static.peer_id).toBe('api-test-node');
       expect(info.dynamic.listeners).toEqual([api.url]);
-      const m = (await client.request('metrics')).result as { metrics: Array<{ metric_name: string; metric_type: string; data: Array<{ value?: string; labels: unknown }> }> };
+      const m = (await client.request('metrics')).result as {
+        metrics: Array<{
+          metric_name: string;
+          metric_type: string;
+          data: Array<{ value?: string; labels: unknown }>;
+        }>;
+      };
       const executed = m.metrics.find((x) => x.metric_name === 'ipvm_tasks_executed_total');
       expect(executed?.metric_type).toBe('gauge');
-      expect(Number(executed?.data.find((d) => (d.labels as { outcome?: string } | null)?.outcome === 'ok')?.value)).toBeGreaterThanOrEqual(5);
-      expect(m.metrics.find((x) => x.metric_name === 'ipvm_task_duration_seconds')?.metric_type).toBe('histogram');
-      const doc = (await client.request('rpc_discover')).result as { openrpc: string; methods: Array<{ name: string }> };
+      expect(
+        Number(
+          executed?.data.find((d) => (d.labels as { outcome?: string } | null)?.outcome === 'ok')
+            ?.value,
+        ),
+      ).toBeGreaterThanOrEqual(5);
+      expect(
+        m.metrics.find((x) => x.metric_name === 'ipvm_task_duration_seconds')?.metric_type,
+      ).toBe('histogram');
+      const doc = (await client.request('rpc_discover')).result as {
+        openrpc: string;
+        methods: Array<{ name: string }>;
+      };
       expect(doc.openrpc).toMatch(/^1\./);
-      expect(doc.methods.map((x) => x.name)).toEqual(expect.arrayContaining(['health', 'metrics', 'node', 'subscribe_run_workflow', 'unsubscribe_run_workflow', 'rpc_discover']));
+      expect(doc.methods.map((x) => x.name)).toEqual(
+        expect.arrayContaining([
+          'health',
+          'metrics',
+          'node',
+          'subscribe_run_workflow',
+          'unsubscribe_run_workflow',
+          'rpc_discover',
+        ]),
+      );
     } finally {
       await client.close();
     }
@@ -221,18 +274,33 @@ describe('JSON-RPC over WebSocket, as Homestar clients use it', () => {
 describe('JSON-RPC over HTTP', () => {
   it('serves methods on POST / and Prometheus text on GET /metrics', async () => {
     const post = async (body: unknown): Promise<unknown> => {
-      const res = await fetch(api.httpUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(api.httpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return res.json();
     };
-    expect(await post({ jsonrpc: '2.0', id: 7, method: 'health' })).toEqual({ jsonrpc: '2.0', result: { healthy: true }, id: 7 });
+    expect(await post({ jsonrpc: '2.0', id: 7, method: 'health' })).toEqual({
+      jsonrpc: '2.0',
+      result: { healthy: true },
+      id: 7,
+    });
     const batch = (await post([
       { jsonrpc: '2.0', id: 1, method: 'health' },
       { jsonrpc: '2.0', id: 2, method: 'nope' },
     ])) as Array<{ id: number; error?: { code: number } }>;
     expect(batch.find((r) => r.id === 2)?.error?.code).toBe(-32601);
-    const sub = (await post({ jsonrpc: '2.0', id: 3, method: 'subscribe_run_workflow', params: [{ workflow: chain(runner.rsc, 1, 5) }] })) as { error: { message: string } };
+    const sub = (await post({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'subscribe_run_workflow',
+      params: [{ workflow: chain(runner.rsc, 1, 5) }],
+    })) as { error: { message: string } };
     expect(sub.error.message).toMatch(/WebSocket/);
-    const parse = (await (await fetch(api.httpUrl, { method: 'POST', body: '{not json' })).json()) as { error: { code: number } };
+    const parse = (await (
+      await fetch(api.httpUrl, { method: 'POST', body: '{not json' })
+    ).json()) as { error: { code: number } };
     expect(parse.error.code).toBe(-32700);
 
     const metrics = await fetch(`${api.httpUrl}/metrics`);
@@ -242,6 +310,8 @@ describe('JSON-RPC over HTTP', () => {
     expect(text).toMatch(/^ipvm_memo_hit_ratio 0\.\d+/m);
     expect(text).toMatch(/^ipvm_task_duration_seconds_bucket\{le="0\.001"\} \d+/m);
     expect(await (await fetch(`${api.httpUrl}/health`)).json()).toEqual({ healthy: true });
-    expect(((await (await fetch(`${api.httpUrl}/rpc_discover`)).json()) as { openrpc: string }).openrpc).toBe('1.2.6');
+    expect(
+      ((await (await fetch(`${api.httpUrl}/rpc_discover`)).json()) as { openrpc: string }).openrpc,
+    ).toBe('1.2.6');
   });
 });

@@ -27,10 +27,18 @@ interface Result {
 }
 
 /** Runs `ipvm …` to completion. Environment variables IPVM_* of the test runner are dropped. */
-async function ipvm(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('IPVM_')));
+async function ipvm(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<Result> {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('IPVM_')),
+  );
   try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { cwd: options.cwd ?? root, env: { ...env, ...options.env } });
+    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], {
+      cwd: options.cwd ?? root,
+      env: { ...env, ...options.env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -39,7 +47,10 @@ async function ipvm(args: string[], options: { cwd?: string; env?: Record<string
 }
 
 /** Starts a long-running `ipvm …` and resolves once a stdout line matches. */
-function startIpvm(args: string[], ready: RegExp | null): Promise<{ child: ChildProcessWithoutNullStreams; match: RegExpMatchArray; out: () => string }> {
+function startIpvm(
+  args: string[],
+  ready: RegExp | null,
+): Promise<{ child: ChildProcessWithoutNullStreams; match: RegExpMatchArray; out: () => string }> {
   const child = spawn(process.execPath, [bin, ...args], { cwd: root });
   let stdout = '';
   let stderr = '';
@@ -71,7 +82,9 @@ function exited(child: ChildProcessWithoutNullStreams): Promise<number | null> {
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ipvm-cli-face-'));
-  await exec(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], { cwd: root });
+  await exec(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], {
+    cwd: root,
+  });
   addOneCid = parseWorkflow(await readFile(ADD_ONE)).cid.toString();
   divideCid = parseWorkflow(await readFile(DIVIDE)).cid.toString();
   expect((await ipvm(['run', '--data-dir', dataDir, ADD_ONE])).code).toBe(0);
@@ -89,7 +102,9 @@ describe('ipvm status', () => {
     expect(res.stdout).toMatch(/^WORKFLOW\s+NAME\s+STATUS\s+DONE\s+ERRORS\s+REPLAYED\s+SUBMITTED/);
     expect(res.stdout).toMatch(new RegExp(`${addOneCid}\\s+-\\s+completed\\s+3/3\\s+0\\s+0`));
     expect(res.stdout).toMatch(new RegExp(`${divideCid}\\s+-\\s+failed\\s+3/3\\s+2\\s+1`));
-    const json = JSON.parse((await ipvm(['status', '--json', '--data-dir', dataDir])).stdout) as Array<{ workflow: string; status: string; tasks: number }>;
+    const json = JSON.parse(
+      (await ipvm(['status', '--json', '--data-dir', dataDir])).stdout,
+    ) as Array<{ workflow: string; status: string; tasks: number }>;
     expect(json.map((w) => [w.workflow, w.status, w.tasks])).toEqual([
       [addOneCid, 'completed', 3],
       [divideCid, 'failed', 3],
@@ -103,14 +118,32 @@ describe('ipvm status', () => {
     expect(ok.stdout).toMatch(/#2 ok\s+add bafyrmi\w+ ← #1/);
     const failed = await ipvm(['status', divideCid, '--json', '--data-dir', dataDir]);
     expect(failed.code).toBe(1);
-    const w = JSON.parse(failed.stdout) as { tasks: Array<{ func: string; status: string; replayed: boolean }> };
+    const w = JSON.parse(failed.stdout) as {
+      tasks: Array<{ func: string; status: string; replayed: boolean }>;
+    };
     expect(w.tasks.map((t) => [t.func, t.status])).toEqual([
       ['add_one', 'ok'],
       ['divide', 'error'],
       ['add_one', 'error'],
     ]);
     expect((await ipvm(['status', 'not-a-cid', '--data-dir', dataDir])).code).toBe(2);
-    const other = await ipvm(['status', parseWorkflow({ tasks: [{ run: { rsc: 'ipfs://bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu', op: 'wasm/run', input: { func: 'add_one', args: [99] }, nnc: '' } }] }).cid.toString(), '--data-dir', dataDir]);
+    const other = await ipvm([
+      'status',
+      parseWorkflow({
+        tasks: [
+          {
+            run: {
+              rsc: 'ipfs://bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu',
+              op: 'wasm/run',
+              input: { func: 'add_one', args: [99] },
+              nnc: '',
+            },
+          },
+        ],
+      }).cid.toString(),
+      '--data-dir',
+      dataDir,
+    ]);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/is not in the log/);
   });
@@ -118,20 +151,56 @@ describe('ipvm status', () => {
 
 describe('ipvm watch', () => {
   it('prints what the log holds with --no-follow, as run --json lines', async () => {
-    const res = await ipvm(['watch', '--from', 'earliest', '--no-follow', '--json', '--data-dir', dataDir]);
+    const res = await ipvm([
+      'watch',
+      '--from',
+      'earliest',
+      '--no-follow',
+      '--json',
+      '--data-dir',
+      dataDir,
+    ]);
     expect(res.code, res.stderr).toBe(0);
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as { workflow: string; out: [string, unknown]; replayed: boolean });
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { workflow: string; out: [string, unknown]; replayed: boolean });
     expect(lines).toHaveLength(6);
-    expect(lines.filter((l) => l.workflow === addOneCid).map((l) => l.out).sort()).toEqual([['ok', 13], ['ok', 2], ['ok', 3]]);
+    expect(
+      lines
+        .filter((l) => l.workflow === addOneCid)
+        .map((l) => l.out)
+        .sort(),
+    ).toEqual([
+      ['ok', 13],
+      ['ok', 2],
+      ['ok', 3],
+    ]);
     // divide-by-zero's first task is add-one's first task: replayed from the memo.
     expect(lines.filter((l) => l.workflow === divideCid && l.replayed)).toHaveLength(1);
   });
 
   it('follows one workflow and exits with its outcome', async () => {
-    const done = await ipvm(['watch', '--workflow', addOneCid, '--from', 'earliest', '--data-dir', dataDir]);
+    const done = await ipvm([
+      'watch',
+      '--workflow',
+      addOneCid,
+      '--from',
+      'earliest',
+      '--data-dir',
+      dataDir,
+    ]);
     expect(done.code).toBe(0);
     expect(done.stdout.trim().split('\n')).toHaveLength(3);
-    const failed = await ipvm(['watch', '--workflow', divideCid, '--from', 'earliest', '--data-dir', dataDir]);
+    const failed = await ipvm([
+      'watch',
+      '--workflow',
+      divideCid,
+      '--from',
+      'earliest',
+      '--data-dir',
+      dataDir,
+    ]);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/ERR divide/);
     expect((await ipvm(['watch', '--from', 'yesterday', '--data-dir', dataDir])).code).toBe(2);
@@ -144,16 +213,28 @@ describe('ipvm watch', () => {
       await new Promise((r) => setTimeout(r, 1_500));
       // add-one's first task with a nonce: a new instruction, so it really runs.
       const file = join(dataDir, 'nonce.json');
-      const wf = JSON.parse(await readFile(ADD_ONE, 'utf8')) as { tasks: Array<{ run: { nnc: string } }> };
+      const wf = JSON.parse(await readFile(ADD_ONE, 'utf8')) as {
+        tasks: Array<{ run: { nnc: string } }>;
+      };
       wf.tasks[0]!.run.nnc = 'live';
       const text = JSON.stringify({ tasks: [wf.tasks[0]] });
       await writeFile(file, text);
       expect((await ipvm(['run', '--data-dir', dataDir, file])).code).toBe(0);
       const deadline = Date.now() + 10_000;
-      while (!watcher.out().includes('"out":["ok",2]') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      const lines = watcher.out().trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { out: unknown; replayed: boolean; workflow: string });
+      while (!watcher.out().includes('"out":["ok",2]') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const lines = watcher
+        .out()
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { out: unknown; replayed: boolean; workflow: string });
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ out: ['ok', 2], replayed: false, workflow: parseWorkflow(text).cid.toString() });
+      expect(lines[0]).toMatchObject({
+        out: ['ok', 2],
+        replayed: false,
+        workflow: parseWorkflow(text).cid.toString(),
+      });
     } finally {
       watcher.child.kill('SIGINT');
       expect(await exited(watcher.child)).toBe(0);
@@ -193,14 +274,21 @@ describe('shared flags, help and exit codes', () => {
       await writeFile(join(cwd, 'ipvm.config.json'), JSON.stringify({ 'data-dir': dataDir }));
       const fromFile = await ipvm(['status', '--json'], { cwd });
       expect(fromFile.code, fromFile.stderr).toBe(0);
-      const listed = (JSON.parse(fromFile.stdout) as Array<{ workflow: string }>).map((w) => w.workflow);
+      const listed = (JSON.parse(fromFile.stdout) as Array<{ workflow: string }>).map(
+        (w) => w.workflow,
+      );
       expect(listed).toEqual(expect.arrayContaining([addOneCid, divideCid]));
       const empty = join(cwd, 'empty');
       const fromEnv = await ipvm(['status'], { cwd, env: { IPVM_DATA_DIR: empty } });
       expect(fromEnv.code).toBe(1);
       expect(fromEnv.stderr).toMatch(/NoLogError: no log in .*empty: nothing has run/);
-      const fromFlag = await ipvm(['status', '--json', '--data-dir', dataDir], { cwd, env: { IPVM_DATA_DIR: empty } });
-      expect((JSON.parse(fromFlag.stdout) as Array<{ workflow: string }>).map((w) => w.workflow)).toEqual(listed);
+      const fromFlag = await ipvm(['status', '--json', '--data-dir', dataDir], {
+        cwd,
+        env: { IPVM_DATA_DIR: empty },
+      });
+      expect(
+        (JSON.parse(fromFlag.stdout) as Array<{ workflow: string }>).map((w) => w.workflow),
+      ).toEqual(listed);
       await writeFile(join(cwd, 'bad.json'), JSON.stringify({ dataDirectory: 'x' }));
       const bad = await ipvm(['status', '--config', 'bad.json'], { cwd });
       expect(bad.code).toBe(2);
@@ -217,7 +305,9 @@ describe('shared flags, help and exit codes', () => {
       expect(res.code, command).toBe(0);
       expect(res.stdout, command).toMatch(/Examples:\n {2}ipvm /);
     }
-    expect((await ipvm(['--help'])).stdout).toMatch(/Exit codes: 0 ok, 1 workflow failed or bad input, 2 usage, 3 infrastructure/);
+    expect((await ipvm(['--help'])).stdout).toMatch(
+      /Exit codes: 0 ok, 1 workflow failed or bad input, 2 usage, 3 infrastructure/,
+    );
     expect((await ipvm(['run', '--no-such-flag', ADD_ONE])).code).toBe(2);
     expect((await ipvm(['run'])).code).toBe(2);
     expect((await ipvm(['frobnicate'])).code).toBe(2);
@@ -228,7 +318,10 @@ describe('shared flags, help and exit codes', () => {
 
 describe('ipvm start --rpc-port', () => {
   it('serves the Homestar-compatible API and /metrics, and drains on SIGTERM', async () => {
-    const started = await startIpvm(['start', '--rpc-port', '0', '--data-dir', dataDir, '--log-level', 'warn'], /rpc (ws:\/\/[\d.:]+)\n/);
+    const started = await startIpvm(
+      ['start', '--rpc-port', '0', '--data-dir', dataDir, '--log-level', 'warn'],
+      /rpc (ws:\/\/[\d.:]+)\n/,
+    );
     const url = started.match[1]!;
     try {
       // A second writer on the same data dir is refused with the infrastructure exit code.
@@ -239,14 +332,32 @@ describe('ipvm start --rpc-port', () => {
       const ws = new WebSocket(url);
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       const messages: Array<Record<string, unknown>> = [];
-      ws.on('message', (d: Buffer) => messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
+      ws.on('message', (d: Buffer) =>
+        messages.push(JSON.parse(d.toString()) as Record<string, unknown>),
+      );
       const workflow = dagJson.decode(await readFile(ADD_ONE));
-      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe_run_workflow', params: [{ name: 'cli', workflow: JSON.parse(dagJson.stringify(workflow)) as unknown }] }));
+      ws.send(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'subscribe_run_workflow',
+          params: [{ name: 'cli', workflow: JSON.parse(dagJson.stringify(workflow)) as unknown }],
+        }),
+      );
       const deadline = Date.now() + 15_000;
-      while (messages.filter((m) => m.method === 'subscribe_run_workflow').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (
+        messages.filter((m) => m.method === 'subscribe_run_workflow').length < 3 &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 50));
       const notes = messages
         .filter((m) => m.method === 'subscribe_run_workflow')
-        .map((m) => dagJson.decode(new Uint8Array((m.params as { result: number[] }).result)) as unknown as { metadata: { replayed: boolean; name: string } });
+        .map(
+          (m) =>
+            dagJson.decode(
+              new Uint8Array((m.params as { result: number[] }).result),
+            ) as unknown as { metadata: { replayed: boolean; name: string } },
+        );
       expect(notes).toHaveLength(3);
       expect(notes.every((n) => n.metadata.replayed && n.metadata.name === 'cli')).toBe(true);
       ws.close();
@@ -254,7 +365,9 @@ describe('ipvm start --rpc-port', () => {
       const http = url.replace('ws:', 'http:');
       const metrics = await (await fetch(`${http}/metrics`)).text();
       expect(metrics).toMatch(/^ipvm_tasks_replayed_total 3$/m);
-      expect(metrics).toMatch(/^ipvm_consumer_lag_records\{consumer="executor",stream="ipvm.invocations"\} 0$/m);
+      expect(metrics).toMatch(
+        /^ipvm_consumer_lag_records\{consumer="executor",stream="ipvm.invocations"\} 0$/m,
+      );
       expect(metrics).toMatch(/^ipvm_process_cpu_seconds_total /m);
       expect(await (await fetch(`${http}/health`)).json()).toEqual({ healthy: true });
     } finally {

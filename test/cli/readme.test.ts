@@ -52,7 +52,9 @@ describe('README quickstart', () => {
     expect(steps.map((s) => s.command)).toEqual(
       expect.arrayContaining(['npm run examples', 'npx ipvm run examples/workflows/add-one.json']),
     );
-    expect(steps.every((s) => s.command.startsWith('npm ') || s.command.startsWith('npx ipvm '))).toBe(true);
+    expect(
+      steps.every((s) => s.command.startsWith('npm ') || s.command.startsWith('npx ipvm ')),
+    ).toBe(true);
   });
 
   it('runs every line as written, in order', async () => {
@@ -66,20 +68,21 @@ describe('README quickstart', () => {
     };
     const outputs: string[] = [];
     for (const step of steps) {
-      let code = 0;
-      let stdout = '';
-      let stderr = '';
-      try {
-        ({ stdout, stderr } = await exec(step.command, { cwd: root, env, shell: '/bin/sh' }));
-      } catch (err) {
-        const e = err as { code: number; stdout: string; stderr: string };
-        ({ code, stdout, stderr } = e);
-      }
+      const { code, stdout, stderr } = await exec(step.command, {
+        cwd: root,
+        env,
+        shell: '/bin/sh',
+      }).then(
+        (r) => ({ code: 0, ...r }),
+        (err: { code: number; stdout: string; stderr: string }) => err,
+      );
       expect(code, `${step.command}\n${stderr}`).toBe(step.expectedCode);
       outputs.push(stdout);
     }
     // The two runs of add-one: executed, then replayed.
-    const runs = steps.map((s, i) => [s.command, outputs[i]!] as const).filter(([c]) => c === 'npx ipvm run examples/workflows/add-one.json');
+    const runs = steps
+      .map((s, i) => [s.command, outputs[i]!] as const)
+      .filter(([c]) => c === 'npx ipvm run examples/workflows/add-one.json');
     expect(runs).toHaveLength(2);
     expect(runs[0]![1]).not.toContain('(replayed)');
     expect(runs[1]![1].match(/\(replayed\)/g)).toHaveLength(3);
