@@ -2,7 +2,8 @@
 //
 //   node bench/kafka-log.bench.ts [--records 100000] [--rounds 2]
 //
-// Uses KAFKA_BROKERS when set, else starts a broker like the integration tests do.
+// Uses KAFKA_BROKERS when set (its bench-* topics are left behind: kafkajs clients fail once a
+// topic they used is deleted), else starts a throwaway broker like the integration tests do.
 // Scenarios (256-byte values, 4 partitions, acks=-1, idempotent producers on both sides):
 // - append in batches of 1 000 — raw: producer.send of the same messages;
 // - single append awaited one at a time, p50 — raw: producer.send of one message;
@@ -155,7 +156,6 @@ try {
     );
     best.single = Math.min(best.single, single);
     best.rawSingle = Math.min(best.rawSingle, rawSingleP50);
-    await admin.deleteTopics({ topics: [a, r, s] }).catch(() => undefined);
   }
   const rate = (n: number): string => `${Math.round(n).toLocaleString('en-US')} /s`;
   const ms = (n: number): string => `${n.toFixed(2)} ms`;

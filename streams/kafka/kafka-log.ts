@@ -113,10 +113,7 @@ function classify(error: unknown, message: string, context: Context = {}): Strea
   const name = e?.name ?? '';
   const text = e?.message ?? String(error);
   const options = { ...context, cause: error, backend: BACKEND };
-  if (
-    e?.type === 'UNKNOWN_TOPIC_OR_PARTITION' ||
-    /does not host this topic-partition|UNKNOWN_TOPIC/i.test(text)
-  ) {
+  if (isUnknownTopic(error) || /does not host this topic-partition|UNKNOWN_TOPIC/i.test(text)) {
     return new StreamNotFoundError(context.stream ?? '?', options);
   }
   if (
@@ -250,12 +247,47 @@ class KafkaLog implements Log {
     return this.#producer;
   }
 
+  /**
+   * Runs an admin call; if it fails with "unknown topic", retries once on a fresh admin client.
+   * kafkajs keeps every topic a client ever asked about in its metadata requests, so once any of
+   * them is deleted, every later metadata refresh of that client fails with "unknown topic".
+   */
+  async #withAdmin<T>(call: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = await this.#getAdmin();
+    try {
+      return await call(admin);
+    } catch (error) {
+      if (!isUnknownTopic(error)) throw error;
+      if (this.#admin !== undefined) {
+        this.#admin = undefined;
+        void admin.disconnect().catch(() => undefined);
+      }
+      return call(await this.#getAdmin());
+    }
+  }
+
+  /** Same as {@link #withAdmin} for the producer (the failure happens before anything is sent). */
+  async #withProducer<T>(call: (producer: Producer) => Promise<T>): Promise<T> {
+    const producer = await this.#getProducer();
+    try {
+      return await call(producer);
+    } catch (error) {
+      if (!isUnknownTopic(error)) throw error;
+      if (this.#producer !== undefined) {
+        this.#producer = undefined;
+        void producer.disconnect().catch(() => undefined);
+      }
+      return call(await this.#getProducer());
+    }
+  }
+
   async #partitionCount(stream: string): Promise<number> {
     const known = this.#partitions.get(stream);
     if (known !== undefined) return known;
-    const admin = await this.#getAdmin();
     try {
-      const { topics } = await admin.fetchTopicMetadata({ topics: [stream] });
+      const { topics } = await this.#withAdmin((admin) =>
+        admin.fetchTopicMetadata({ topics: [stream] }),
+      );
       const count = topics[0]?.partitions.length ?? 0;
       if (count === 0) throw new StreamNotFoundError(stream, { backend: BACKEND });
       this.#partitions.set(stream, count);
@@ -272,7 +304,6 @@ class KafkaLog implements Log {
   async #ensureStreams(streams: readonly StreamSpec[], options: AbortOptions): Promise<void> {
     options.signal?.throwIfAborted();
     this.#check();
-    const admin = await this.#getAdmin();
     const missing: StreamSpec[] = [];
     for (const spec of streams) {
       validateSpec(spec);
@@ -295,19 +326,21 @@ class KafkaLog implements Log {
     }
     if (missing.length === 0) return;
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((spec) => ({
-          topic: spec.name,
-          numPartitions: spec.partitions,
-          replicationFactor: this.#init.replicationFactor ?? 1,
-        })),
-      });
+      await this.#withAdmin((admin) =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((spec) => ({
+            topic: spec.name,
+            numPartitions: spec.partitions,
+            replicationFactor: this.#init.replicationFactor ?? 1,
+          })),
+        }),
+      );
     } catch (error) {
       // A busy broker may answer the metadata refresh that follows the creation with "unknown
       // topic" (retriable): the topic exists, its metadata is just not everywhere yet.
-      const type = (error as { type?: string } | undefined)?.type;
-      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') {
+      const benign = ['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'TOPIC_ALREADY_EXISTS'];
+      if (!errorTypes(error).some((type) => benign.includes(type))) {
         throw classify(error, `cannot create ${missing.map((s) => s.name).join(', ')}`, {
           stream: missing[0]!.name,
         });
@@ -385,10 +418,11 @@ class KafkaLog implements Log {
         ...(record.headers === undefined ? {} : { headers: record.headers }),
       };
     });
-    const producer = await this.#getProducer();
     let metadata;
     try {
-      metadata = await producer.send({ topic: stream, acks: -1, messages });
+      metadata = await this.#withProducer((producer) =>
+        producer.send({ topic: stream, acks: -1, messages }),
+      );
     } catch (error) {
       throw classify(error, `cannot append to ${stream}`, { stream });
     }
@@ -448,10 +482,9 @@ class KafkaLog implements Log {
       options.partition === undefined
         ? Array.from({ length: partitions }, (_, p) => p)
         : [options.partition];
-    const admin = await this.#getAdmin();
     let watermarks;
     try {
-      watermarks = await admin.fetchTopicOffsets(stream);
+      watermarks = await this.#withAdmin((admin) => admin.fetchTopicOffsets(stream));
     } catch (error) {
       throw classify(error, `cannot read ${stream}`, { stream });
     }
@@ -663,8 +696,9 @@ class KafkaLog implements Log {
       if (active !== undefined) {
         await active.consumer.commitOffsets(entries.map((e) => ({ topic: stream, ...e })));
       } else {
-        const admin = await this.#getAdmin();
-        await admin.setOffsets({ groupId, topic: stream, partitions: entries });
+        await this.#withAdmin((admin) =>
+          admin.setOffsets({ groupId, topic: stream, partitions: entries }),
+        );
       }
     } catch (error) {
       const classified = classify(error, `cannot commit ${groupId}`, { stream, consumer: groupId });
@@ -685,9 +719,10 @@ class KafkaLog implements Log {
     options.signal?.throwIfAborted();
     this.#check(stream);
     await this.#partitionCount(stream);
-    const admin = await this.#getAdmin();
     try {
-      const topics = await admin.fetchOffsets({ groupId: consumer, topics: [stream] });
+      const topics = await this.#withAdmin((admin) =>
+        admin.fetchOffsets({ groupId: consumer, topics: [stream] }),
+      );
       const positions: Positions = {};
       for (const { partition, offset } of topics[0]?.partitions ?? []) {
         const n = Number(offset);
@@ -717,6 +752,21 @@ class KafkaLog implements Log {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** The kafkajs error types along an error's cause chain (kafkajs wraps retried errors). */
+function errorTypes(error: unknown): string[] {
+  const types: string[] = [];
+  let current = error as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    if (typeof current.type === 'string') types.push(current.type);
+    current = (current.cause ?? current.originalError) as typeof current;
+  }
+  return types;
+}
+
+function isUnknownTopic(error: unknown): boolean {
+  return errorTypes(error).includes('UNKNOWN_TOPIC_OR_PARTITION');
 }
 
 function validateSpec(spec: StreamSpec): void {
