@@ -1,14 +1,17 @@
 // This node side by side with Homestar 0.3.0 on the same workflows, in the same run.
 //
 //   node bench/homestar.bench.ts [--independent 10,100] [--chains 10,100,1000] [--fsync batch|none|MS] [--same-class-fsync none|off]
+//                                [--image-runs 3] [--image-bytes 65536]
 //
 // Both sides get the same DAG-JSON workflows of `add_one` tasks on the example component
 // (examples/wasm, built from WAT with jco; Homestar 0.3.0 runs it as it is):
 // - N independent tasks and an N-task chain (each task awaits the previous instruction CID),
-//   N = 10 and 100 by default: latency submit → last receipt and tasks/s (Homestar builds the
-//   DAG of N independent tasks in time growing ~N^3.8, so 1 000 of them would take most of an
-//   hour; a 1 000-task chain fits in a minute or two: `--chains 10,100,1000`);
+//   N = 10 and 100 (and a 1 000-task chain) by default: latency submit → last receipt and
+//   tasks/s (Homestar builds the DAG of N independent tasks in time growing ~N^3.8, so 1 000 of
+//   them would take most of an hour; `--independent 10,100,1000` if you have it);
 // - the same workflows submitted again (memoized re-runs: every receipt replayed);
+// - an image-like pipeline on bench/components/image (invert → brighten → blur → blur →
+//   checksum on a 64 KiB grayscale image), 3 fresh images and a memoized re-run;
 // - the fresh runs again on a second node child with fsync off (Homestar's durability class);
 // - peak RSS of each side's process over the whole run (Homestar's process; this node's child
 //   process, which also builds its own submissions).
@@ -17,10 +20,18 @@
 // workflow CID, invocation CIDs (`ran`), instruction CIDs (Homestar's receipts table), outputs
 // and receipt CIDs.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, independent, type BenchWorkflow } from './lib/workflows.ts';
+import { dagJson } from '../schemas/codecs.ts';
+import {
+  chain,
+  imagePipeline,
+  independent,
+  testImage,
+  type BenchWorkflow,
+} from './lib/workflows.ts';
+import { buildBenchComponent } from './components/build.ts';
 import { startOurNode, type RanWorkflow } from './lib/our-node-protocol.ts';
 import {
   arg,
@@ -28,6 +39,7 @@ import {
   lowerIsBetter,
   mib,
   ms,
+  pct,
   printTable,
   rate,
   writeResults,
@@ -38,12 +50,14 @@ import { startHomestar, type Homestar } from './peers/homestar.ts';
 import { smallFileCid } from './peers/kubo-stand-in.ts';
 
 const INDEPENDENT = arg('independent', '10,100').split(',').filter(Boolean).map(Number);
-const CHAINS = arg('chains', '10,100').split(',').filter(Boolean).map(Number);
+const CHAINS = arg('chains', '10,100,1000').split(',').filter(Boolean).map(Number);
 const FSYNC = arg('fsync', 'batch');
 // Homestar commits to SQLite with synchronous=NORMAL in WAL mode: no fsync per commit, so its
 // receipts survive a process crash but not a power loss. The same class for this node is the
 // file log without fsync; a second node child runs that way so both durability modes show.
 const SAME_CLASS = arg('same-class-fsync', 'none');
+const IMAGE_RUNS = Number(arg('image-runs', '3'));
+const IMAGE_BYTES = Number(arg('image-bytes', String(64 * 1024)));
 const TITLE = `this node vs Homestar 0.3.0 — add_one workflows (this node: file log, fsync ${FSYNC}; Homestar: SQLite WAL, synchronous=NORMAL)`;
 
 const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-homestar-'));
@@ -54,11 +68,21 @@ execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(r
 const wasmFile = join(examples, 'wasm', 'out', 'math.wasm');
 const wasm = new Uint8Array(readFileSync(wasmFile));
 const cid = await smallFileCid(wasm);
+const image = await buildBenchComponent('image');
+const imageFile = join(root, 'image.wasm');
+writeFileSync(imageFile, image);
+const imageCid = await smallFileCid(image);
 const rsc = `ipfs://${cid}`;
 
 let homestar: Homestar;
 try {
-  homestar = await startHomestar({ dir: join(root, 'homestar'), files: new Map([[cid, wasm]]) });
+  homestar = await startHomestar({
+    dir: join(root, 'homestar'),
+    files: new Map([
+      [cid, wasm],
+      [imageCid, image],
+    ]),
+  });
 } catch (e) {
   if (!(e instanceof PeerUnavailableError)) throw e;
   console.log(
@@ -68,13 +92,18 @@ try {
   rmSync(root, { recursive: true, force: true });
   process.exit(0);
 }
-const ours = await startOurNode({ wasm: [wasmFile], fsync: FSYNC });
+const ours = await startOurNode({ wasm: [wasmFile, imageFile], fsync: FSYNC });
 const oursSameClass =
-  SAME_CLASS === 'off' ? undefined : await startOurNode({ wasm: [wasmFile], fsync: SAME_CLASS });
+  SAME_CLASS === 'off'
+    ? undefined
+    : await startOurNode({ wasm: [wasmFile, imageFile], fsync: SAME_CLASS });
 
 const rows: Row[] = [];
 const problems: string[] = [];
 const raw: Array<Record<string, unknown>> = [];
+
+const short = (s: string | undefined): string =>
+  s === undefined ? 'none' : s.length > 80 ? `${s.slice(0, 80)}…` : s;
 
 /** Where the two sides (and the expected answers) disagree on one workflow run. */
 function check(
@@ -89,7 +118,7 @@ function check(
   if (theirs.cid !== wf.cid) bad(`Homestar's workflow CID ${theirs.cid} ≠ ${wf.cid}`);
   if (mine.status !== 'workflow/completed') bad(`this node ended ${mine.status}`);
   const expectedOut = new Map(
-    wf.invocations.map((ran, i) => [ran, JSON.stringify(['ok', wf.expected[i]])]),
+    wf.invocations.map((ran, i) => [ran, dagJson.stringify(['ok', wf.expected[i]!])]),
   );
   const stored = homestar.stored();
   // Outputs of receipts seen only through network events come from Homestar's database.
@@ -104,13 +133,13 @@ function check(
   for (const [ran, out] of expectedOut) {
     const r = theirByRan.get(ran);
     if (r === undefined) bad(`Homestar has no receipt for invocation ${ran}`);
-    else if (JSON.stringify(r.out) !== out)
-      bad(`Homestar's output for ${ran} is ${JSON.stringify(r.out)}, expected ${out}`);
+    else if (r.out !== out)
+      bad(`Homestar's output for ${ran} is ${short(r.out)}, expected ${short(out)}`);
   }
   if (mine.receipts.length > 0) {
     for (const r of mine.receipts) {
-      if (expectedOut.get(r.ran) !== JSON.stringify(r.out))
-        bad(`this node's output for ${r.ran} is ${JSON.stringify(r.out)}`);
+      if (expectedOut.get(r.ran) !== r.out)
+        bad(`this node's output for ${r.ran} is ${short(r.out)}`);
       const t = theirByRan.get(r.ran);
       if (t !== undefined && t.receipt !== r.receipt)
         bad(`receipt CIDs differ for ${r.ran}: ${r.receipt} vs Homestar ${t.receipt}`);
@@ -227,6 +256,48 @@ try {
       console.error(`  ${label}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
   }
+  // The image-like pipeline: fresh images, then the last one again (memoized).
+  if (IMAGE_RUNS > 0) {
+    const label = `image pipeline (5 tasks on ${IMAGE_BYTES / 1024} KiB)`;
+    const mineMs: number[] = [];
+    const theirMs: number[] = [];
+    let last: { wf: BenchWorkflow; mine: RanWorkflow; theirs: RanWorkflow } | undefined;
+    for (let k = 0; k < IMAGE_RUNS; k++) {
+      const wf = imagePipeline(`ipfs://${imageCid}`, testImage(IMAGE_BYTES, k + 1));
+      const theirs = await homestar.run(wf, `image-${k}`);
+      const mine = await oursRun(wf);
+      check(`${label} #${k}`, wf, mine, theirs);
+      mineMs.push(mine.ms);
+      theirMs.push(theirs.ms);
+      last = { wf, mine, theirs };
+    }
+    const [a, b] = [pct(mineMs, 50), pct(theirMs, 50)];
+    rows.push({
+      scenario: `${label}: submit → last receipt p50`,
+      ours: ms(a),
+      peer: ms(b),
+      ratio: lowerIsBetter(a, b),
+      note: `${IMAGE_RUNS} images`,
+    });
+    raw.push({ label, oursMs: mineMs, homestarMs: theirMs });
+    const theirs2 = await homestar.run(last!.wf, 'image-again');
+    const mine2 = await oursRun(last!.wf);
+    check(`${label}, memoized re-run`, last!.wf, mine2, theirs2, last);
+    rows.push({
+      scenario: `${label}, memoized re-run`,
+      ours: ms(mine2.ms),
+      peer: ms(theirs2.ms),
+      ratio: lowerIsBetter(mine2.ms, theirs2.ms),
+      note: theirs2.note,
+    });
+    raw.push({
+      label: `${label}, memoized re-run`,
+      oursMs: mine2.ms,
+      homestarMs: theirs2.ms,
+      homestarNote: theirs2.note,
+    });
+  }
+
   const { peakRss: ourPeak } = await ours.request<null>({ cmd: 'run', workflows: [] });
   const theirPeak = homestar.peakRss();
   rows.push({

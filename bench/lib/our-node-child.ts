@@ -51,7 +51,7 @@ node.receipts().subscribe((r: ReceiptEvent) => {
     ran: r.invocation.toString(),
     receipt: r.receipt.toString(),
     instruction: r.instruction.toString(),
-    out: r.body.out,
+    out: dagJson.stringify(r.body.out),
     replayed: r.replayed,
   });
 });

@@ -10,8 +10,8 @@ export interface SeenReceipt {
   receipt: string;
   /** Instruction CID, when the side reports it. */
   instruction?: string;
-  /** `["ok", value]` or `["error", …]`. */
-  out: unknown;
+  /** `["ok", value]` or `["error", …]`, as DAG-JSON text (undefined: not known yet). */
+  out: string | undefined;
   replayed: boolean;
 }
 

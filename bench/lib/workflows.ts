@@ -22,7 +22,7 @@ export interface BenchWorkflow {
   /** Instruction CID of each task, in task order. */
   instructions: string[];
   /** Expected `["ok", value]` output of each task, in task order. */
-  expected: number[];
+  expected: IpldValue[];
 }
 
 export function task(rsc: string, func: string, args: IpldValue[]): IpldMap {
@@ -34,7 +34,7 @@ export function task(rsc: string, func: string, args: IpldValue[]): IpldMap {
   };
 }
 
-function finish(tasks: IpldMap[], expected: number[]): BenchWorkflow {
+function finish(tasks: IpldMap[], expected: IpldValue[]): BenchWorkflow {
   const value: IpldMap = { tasks };
   const parsed = parseWorkflow(value);
   return {
@@ -69,4 +69,46 @@ export function chain(rsc: string, n: number, start: number): BenchWorkflow {
     tasks,
     tasks.map((_, i) => start + i + 1),
   );
+}
+
+/** A grayscale test image of `bytes` pixels (a deterministic pattern from `seed`). */
+export function testImage(bytes: number, seed: number): Uint8Array {
+  const img = new Uint8Array(bytes);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < bytes; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    img[i] = (i & 0xff) ^ (x & 0x3f);
+  }
+  return img;
+}
+
+/**
+ * An image-like pipeline on bench/components/image: invert → brighten(+10) → blur → blur →
+ * checksum, each task awaiting the previous one's output.
+ */
+export function imagePipeline(rsc: string, image: Uint8Array): BenchWorkflow {
+  const inverted = image.map((b) => 255 - b);
+  const brightened = inverted.map((b) => Math.min(255, b + 10));
+  const blur = (a: Uint8Array): Uint8Array =>
+    a.map((b, i) => Math.floor(((a[i - 1] ?? b) + b + (a[i + 1] ?? b)) / 3));
+  const blurred = blur(brightened);
+  const blurred2 = blur(blurred);
+  const checksum = blurred2.reduce((s, b) => s + b, 0);
+  const steps: Array<[string, (prev: CID | null) => IpldValue[]]> = [
+    ['invert', () => [image]],
+    ['brighten', (p) => [{ 'await/ok': p! }, 10]],
+    ['blur', (p) => [{ 'await/ok': p! }]],
+    ['blur', (p) => [{ 'await/ok': p! }]],
+    ['checksum', (p) => [{ 'await/ok': p! }]],
+  ];
+  const tasks: IpldMap[] = [];
+  let prev: CID | null = null;
+  for (const [func, args] of steps) {
+    const t = task(rsc, func, args(prev));
+    tasks.push(t);
+    prev = parseWorkflow({ tasks: [t] }).tasks[0]!.instruction;
+  }
+  return finish(tasks, [inverted, brightened, blurred, blurred2, checksum]);
 }

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import WebSocket from 'ws';
-import { dagCbor } from '../../schemas/codecs.ts';
+import { dagCbor, dagJson } from '../../schemas/codecs.ts';
 import type { BenchWorkflow } from '../lib/workflows.ts';
 import type { RanWorkflow, SeenReceipt } from '../lib/our-node-protocol.ts';
 import {
@@ -56,7 +56,7 @@ export interface Homestar {
    * The receipts Homestar stored (its `receipts` table, read-only), by invocation CID (`ran`):
    * the instruction CID, which notifications do not carry, the output and the receipt CID.
    */
-  stored(): Map<string, { instruction: string; out: unknown; receipt: string }>;
+  stored(): Map<string, { instruction: string; out: string; receipt: string }>;
   rss(): number;
   peakRss(): number;
   close(): Promise<void>;
@@ -187,7 +187,7 @@ port = ${web}
 
   networkSub = await call('subscribe_network_events', []);
 
-  function stored(): Map<string, { instruction: string; out: unknown; receipt: string }> {
+  function stored(): Map<string, { instruction: string; out: string; receipt: string }> {
     const db = new DatabaseSync(dbFile, { readOnly: true });
     try {
       const rows = db.prepare('SELECT cid, ran, instruction, out FROM receipts').all() as Array<{
@@ -199,7 +199,11 @@ port = ${web}
       return new Map(
         rows.map((r) => [
           r.ran,
-          { instruction: r.instruction, out: dagCbor.decode(r.out), receipt: r.cid },
+          {
+            instruction: r.instruction,
+            out: dagJson.stringify(dagCbor.decode(r.out)),
+            receipt: r.cid,
+          },
         ]),
       );
     } finally {
@@ -233,7 +237,7 @@ port = ${web}
         add({
           ran: n.receipt.ran['/'],
           receipt: n.receipt_cid['/'],
-          out: n.receipt.out,
+          out: dagJson.stringify(dagJson.decode(JSON.stringify(n.receipt.out))),
           replayed: n.metadata.replayed,
         });
       };
