@@ -15,6 +15,8 @@ export interface Capabilities {
   skipIndexes: boolean;
   /** The `LowCardinality(String)` type (experimental in 18.x). */
   lowCardinality: boolean;
+  /** Per-table compression block sizes (`min_compress_block_size` as a MergeTree setting). */
+  tableCompressBlock: boolean;
 }
 
 /** The tables and views, in creation order. */
@@ -27,12 +29,12 @@ export type TableName = (typeof TABLES)[number];
 
 /**
  * Capabilities of a ClickHouse version string such as `18.16.1` or `26.7.2.1`.
- * @example capabilitiesFor('18.16.1') // { skipIndexes: false, lowCardinality: false }
+ * @example capabilitiesFor('18.16.1') // { skipIndexes: false, lowCardinality: false, tableCompressBlock: false }
  */
 export function capabilitiesFor(version: string): Capabilities {
   const major = Number.parseInt(version.replace(/^"|"$/g, '').split('.')[0] ?? '0', 10);
   const modern = Number.isFinite(major) && major >= 20;
-  return { skipIndexes: modern, lowCardinality: modern };
+  return { skipIndexes: modern, lowCardinality: modern, tableCompressBlock: modern };
 }
 
 /** A safe SQL identifier (database names come from configuration). */
@@ -51,6 +53,8 @@ export function createStatements(database: string, caps: Capabilities): string[]
   const db = quoteIdentifier(database);
   const lc = (t: string): string => (caps.lowCardinality ? `LowCardinality(${t})` : t);
   const idx = (s: string): string => (caps.skipIndexes ? `,\n  ${s}` : '');
+  // Compression blocks near one granule, so a point read decompresses little beyond its rows.
+  const lookupSettings = `index_granularity = 256${caps.tableCompressBlock ? ', min_compress_block_size = 4096' : ''}`;
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
 
@@ -81,7 +85,7 @@ export function createStatements(database: string, caps: Capabilities): string[]
   )}
 ) ENGINE = ReplacingMergeTree
 ORDER BY (instruction_cid, receipt_cid, workflow_cid, replayed, executor, at_ms)
-SETTINGS index_granularity = 256`,
+SETTINGS ${lookupSettings}`,
 
     // Reverse lookup: input CID -> what consumed it and what came out. Sort key prefix
     // `input_cid` makes "everything computed from X" a range scan.
@@ -98,7 +102,7 @@ SETTINGS index_granularity = 256`,
   )}${idx('INDEX lineage_output output_cid TYPE bloom_filter GRANULARITY 4')}
 ) ENGINE = ReplacingMergeTree
 ORDER BY (input_cid, instruction_cid, receipt_cid, path)
-SETTINGS index_granularity = 256`,
+SETTINGS ${lookupSettings}`,
 
     // Workflow lifecycle: one row per event; `workflow_status` folds them per workflow.
     `CREATE TABLE IF NOT EXISTS ${db}.workflows (
