@@ -146,21 +146,20 @@ function headerText(value: IHeaders[string]): string {
   return typeof value === 'string' ? value : value.toString('utf8');
 }
 
+const EMPTY_VALUE = new Uint8Array(0);
+
 function toRecord(stream: string, partition: number, message: KafkaMessage): LogRecord {
   const headers: Record<string, string> = {};
-  if (message.headers !== undefined) {
-    for (const [name, value] of Object.entries(message.headers)) headers[name] = headerText(value);
-  }
+  const source = message.headers;
+  if (source !== undefined) for (const name in source) headers[name] = headerText(source[name]);
   const value = message.value;
   return {
     stream,
     partition,
     offset: Number(message.offset),
     key: message.key === null ? '' : message.key.toString('utf8'),
-    value:
-      value === null
-        ? new Uint8Array(0)
-        : new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+    // A Buffer is a Uint8Array: handed over as is, without another view object.
+    value: value ?? EMPTY_VALUE,
     headers,
     timestamp: Number(message.timestamp),
   };
