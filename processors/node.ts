@@ -118,6 +118,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     nodeId,
     workflowTimeoutMs: init.workflowTimeoutMs,
     parse: (event) => parsedSubmissions.get(event),
+    hasEnded: (workflow) => endedWorkflows.has(workflow),
   });
   const appender = createAppender(log);
   const echo = createEcho();
@@ -149,6 +150,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     endedWorkflows.set(key, event);
     return event;
   };
+  /** Workflows submitted here again after they ended: ended() waits for the new end. */
+  const rerunning = new Set<string>();
   const note = (event: NodeEvent): void => {
     if (event.type === 'workflow/completed' || event.type === 'workflow/failed')
       endedWorkflows.set(event.workflow.toString(), event);
@@ -337,10 +340,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       .pipe(mergeMap(decodeOrDeadLetter))
       .subscribe({
         next: ({ event }) => {
-          note(event);
           write(scheduler.apply(event)).catch(fail);
-          if (event.type === 'workflow/completed' || event.type === 'workflow/failed')
+          note(event);
+          if (event.type === 'workflow/completed' || event.type === 'workflow/failed') {
+            rerunning.delete(event.workflow.toString());
             ends$.next(event);
+          }
         },
         error: fail,
       }),
@@ -399,15 +404,17 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     nodeId,
     async submit(workflow, options) {
       const parsed = parseWorkflow(workflow);
-      await appender.append(S.invocations, [
-        eventRecord(parsed.cid.toString(), {
-          type: 'workflow/submitted',
-          workflow: parsed.cid,
-          body: parsed.workflow,
-          name: parsed.name,
-          at: Date.now(),
-        }),
-      ]);
+      const key = parsed.cid.toString();
+      const event: NodeEvent = {
+        type: 'workflow/submitted',
+        workflow: parsed.cid,
+        body: parsed.workflow,
+        name: parsed.name,
+        at: Date.now(),
+      };
+      parsedSubmissions.set(event, parsed); // the scheduler reuses this parse
+      if (endedWorkflows.has(key)) rerunning.add(key);
+      await appendEvents(S.invocations, [event], [key]);
       options?.signal?.throwIfAborted();
       return parsed;
     },
@@ -425,7 +432,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           sub.unsubscribe();
           resolve(e);
         });
-        const known = endedEvent(key);
+        const known = rerunning.has(key) ? undefined : endedEvent(key);
         if (known !== undefined) {
           sub.unsubscribe();
           resolve(known);

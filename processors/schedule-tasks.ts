@@ -41,6 +41,11 @@ export interface SchedulerInit {
   nodeId: string;
   /** @default Date.now */
   clock?: () => number;
+  /**
+   * True when the workflow already ran to its end (known to the caller from the log). A new
+   * submission of it is a re-run: its tasks are replayed from the memo, one receipt each.
+   */
+  hasEnded?: (workflow: string) => boolean;
   /** Returns the already-parsed workflow of a submission, when the caller has it. */
   parse?: (event: WorkflowSubmittedEvent) => ParsedWorkflow | undefined;
   /**
@@ -108,9 +113,11 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
 
   function submitted(event: WorkflowSubmittedEvent): Run | undefined {
     const key = event.workflow.toString();
-    // A workflow already running is not started twice; one that ended runs again (its tasks
-    // are memoized, so it ends at once with the same receipts).
-    if (runs.get(key)?.ended === false) return undefined;
+    // A workflow already running is not started twice; one that ended runs again: its tasks
+    // are memoized, so each gets a replayed receipt and the run ends at once.
+    const previous = runs.get(key);
+    if (previous?.ended === false) return undefined;
+    const rerun = previous !== undefined || init.hasEnded?.(key) === true;
     const parsed = init.parse?.(event) ?? parseWorkflow(event.body as unknown as IpldValue);
     const n = parsed.tasks.length;
     const run: Run = {
@@ -133,7 +140,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       const instr = t.instruction.toString();
       const entry = memo.get(instr);
       if (entry !== undefined) run.outcome[t.index] = entry.body.out;
-      if (memo.written(instr, key)) markWritten(run, t.index, entry?.receipt);
+      if (!rerun && memo.written(instr, key)) markWritten(run, t.index, entry?.receipt);
     }
     for (const e of parsed.external) watch(e.instruction, run, e.task, true);
     runs.set(key, run);

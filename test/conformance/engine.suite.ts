@@ -98,6 +98,16 @@ export function describeEngine(name: string, makeFixture: () => Promise<EngineFi
         expect(receipts.filter((r) => r.replayed)).toHaveLength(5);
         expect(receipts.at(-1)!.body.out).toEqual(['ok', 8]);
         expect(runner.total).toBe(7);
+        // Re-running the first workflow replays each of its tasks once and executes nothing.
+        const again = firstValueFrom(node.receipts(parseWorkflow(wf).cid).pipe(take(5), toArray()));
+        await node.submit(wf);
+        const rerun = await node.ended(parseWorkflow(wf).cid);
+        expect(rerun.receipts.map(String)).toEqual(live);
+        const replays = await again;
+        expect(replays.every((r) => r.replayed)).toBe(true);
+        // Receipts of different instructions sit on different partitions: order is not promised.
+        expect(replays.map((r) => r.receipt.toString()).sort()).toEqual([...live].sort());
+        expect(runner.total).toBe(7);
       }
     });
 
