@@ -6,6 +6,10 @@ if command -v nats-server >/dev/null 2>&1; then
   echo "10-nats: $(nats-server --version 2>&1 | head -1) present"
   exit 0
 fi
+if [ "${IPVM_SETUP_SKIP_APT:-0}" = 1 ]; then
+  echo "10-nats: nats-server missing, apt skipped (IPVM_SETUP_SKIP_APT=1): set NATS_URL for the tests"
+  exit 0
+fi
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends nats-server
