@@ -1085,8 +1085,15 @@ class FileLog implements Log {
             }
             if (check.kind === 'bad' || frameOffset(buf, i) !== expected) {
               if (readOnly && part.nextSegment(current) === undefined) {
-                stalled = true;
-                break;
+                // A batch being written, unless intact batches already follow it (damage).
+                const skipTo = position + i + FRAME_HEADER_BYTES + buf.readUInt32LE(i);
+                const damaged =
+                  skipTo < current.size &&
+                  intactAt(fd, skipTo, expected, current.size) !== undefined;
+                if (!damaged) {
+                  stalled = true;
+                  break;
+                }
               }
               const reason =
                 check.kind === 'bad' ? check.reason : `offset ${frameOffset(buf, i)} found`;

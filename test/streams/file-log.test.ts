@@ -267,6 +267,13 @@ describe('file log', () => {
     expect(corrupt.retryable).toBe(false);
     expect(corrupt.message).toContain('s/0/00000000000000000000.log');
     expect(corrupt.message).toContain('offset 4');
+    // A read-only reader does not mistake the damage for a batch still being written.
+    const reader = createFileLog({ dir, readOnly: true });
+    try {
+      await expect(all(reader.read('s'))).rejects.toBeInstanceOf(CorruptRecordError);
+    } finally {
+      await reader.close();
+    }
   });
 
   it('supports the interval and none fsync policies', async () => {
