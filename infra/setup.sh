@@ -9,7 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "setup: npm packages"
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# `npm install`, not `npm ci`: some optional per-platform packages of jco and chdb are not on
+# every registry mirror; install skips them (they are for other platforms) where ci refuses.
+npm install --no-audit --no-fund
 
 for step in infra/setup.d/*.sh; do
   [ -e "$step" ] || continue
