@@ -16,7 +16,16 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { Subject, filter, finalize, mergeMap, tap, type Observable, type Subscription } from 'rxjs';
+import {
+  Subject,
+  filter,
+  finalize,
+  merge,
+  mergeMap,
+  tap,
+  type Observable,
+  type Subscription,
+} from 'rxjs';
 import type { CID } from 'multiformats/cid';
 import type { Log, LogRecord, Positions } from '../streams/log.ts';
 import { deadLetterFor } from '../streams/dead-letter.ts';
@@ -179,13 +188,22 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     return appender.append(S.deadLetter, [deadLetterFor(record, error)]);
   };
 
+  /** Ready tasks released by this node's scheduler, for its own executor. */
+  let localTasks: Subject<{ record: LogRecord | null; event: TaskReadyEvent }> | undefined;
   const write = (outputs: SchedulerOutput[]): Promise<unknown> => {
     if (outputs.length === 0) return Promise.resolve();
     const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
     const pure: ReceiptEvent[] = [];
     for (const o of outputs) {
-      if (o.stream === 'invocations') inv.push(o.event);
-      else pure.push(o.event);
+      if (o.stream === 'invocations') {
+        inv.push(o.event);
+        // Local fast path: run what this node released without waiting for the append to be
+        // durable and read back. Correct without it: a task/ready lost in a crash is released
+        // again on recovery, and the consumer below skips what already ran.
+        if (o.event.type === 'task/ready' && localTasks !== undefined) {
+          localTasks.next({ record: null, event: o.event });
+        }
+      } else pure.push(o.event);
     }
     return Promise.all([
       inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
@@ -357,8 +375,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     let finished!: () => void;
     executorDone = new Promise((resolve) => (finished = resolve));
     subscriptions.push(
-      consume(log, S.invocations, EXECUTOR, signal)
-        .pipe(
+      merge(
+        consume(log, S.invocations, EXECUTOR, signal).pipe(
           tap((record) => tracker.begin(record)),
           mergeMap((record) => {
             const d = echo.recall(record) ?? decodeRecord(record);
@@ -367,9 +385,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
               tracker.end(record);
               return [];
             }
-            return [{ record, event }];
+            return [{ record: record, event }];
           }),
-          executeTasks<{ record: LogRecord; event: TaskReadyEvent }>({
+        ),
+        (localTasks = new Subject()),
+      )
+        .pipe(
+          executeTasks<{ record: LogRecord | null; event: TaskReadyEvent }>({
             memo,
             runner,
             nodeId,
@@ -380,7 +402,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           mergeMap(async ({ item, receipt }) => {
             if (receipt !== null)
               await appendEvents(S.pure, [receipt], [receipt.instruction.toString()]);
-            tracker.end(item.record);
+            if (item.record !== null) tracker.end(item.record);
           }),
           finalize(() => finished()),
         )
@@ -452,6 +474,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         clearInterval(tickTimer);
         clearInterval(commitTimer);
         controller.abort();
+        localTasks?.complete();
+        localTasks = undefined;
         await executorDone;
         for (const s of subscriptions) s.unsubscribe();
         await appender.drain();
