@@ -245,7 +245,7 @@ try {
     'single durable append p50',
     fmtUs(s50),
     fmtUs(rs50),
-    `+${Math.round(s50 - rs50)} µs`,
+    `${s50 >= rs50 ? '+' : '-'}${Math.round(Math.abs(s50 - rs50))} µs`,
   ]);
   rows.push([
     'single durable append p99',
