@@ -1,6 +1,10 @@
 // `ipvm sql "QUERY" [--format table|json|csv] [--data-dir D] [--clickhouse-url URL]`: run
 // ClickHouse SQL over the node's tables (receipts, lineage, workflows, workflow_status).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { Log } from '../../streams/log.ts';
+import { createTopology } from '../../streams/topology.ts';
 import { InvalidArgumentError, Option } from 'commander';
 import type { TableStore } from '../../processors/tables/index.ts';
 import type { OpenTableStoreInit } from '../../processors/tables/index.ts';
@@ -65,7 +69,10 @@ export function registerSql(program: Command, ctx: SqlCommandContext = {}): Comm
         try {
           // The embedded tables are ours to create (so a fresh node answers with empty tables);
           // a server's are left as they are (the user may be read-only).
-          if (store.kind === 'chdb') await store.migrate();
+          if (store.kind === 'chdb') {
+            await store.migrate();
+            await catchUp(store, opts.dataDir ?? env.IPVM_DATA_DIR ?? '.ipvm', env);
+          }
           if (opts.format === 'json') {
             const rows = await store.query(query);
             write(JSON.stringify(rows, null, 2) + '\n');
@@ -77,4 +84,31 @@ export function registerSql(program: Command, ctx: SqlCommandContext = {}): Comm
         }
       },
     );
+}
+
+/**
+ * Indexes what the node's file log holds beyond the tables, so an embedded node answers for
+ * everything run so far. Skipped (with a note) when the log is held by a running `ipvm start`,
+ * whose indexer keeps the tables current (`--tables`).
+ */
+async function catchUp(
+  store: TableStore,
+  dataDir: string,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const dir = join(dataDir, 'log');
+  if (!existsSync(dir)) return;
+  const files = await import('../../streams/file/index.ts');
+  const indexer = await import('../../processors/index-tables.ts');
+  const tables = await import('../../processors/tables/index.ts');
+  let log: Log | undefined;
+  try {
+    log = files.createFileLog({ dir });
+    const topology = createTopology({ namespace: env.IPVM_NAMESPACE ?? 'ipvm' });
+    await tables.catchUpTables({ log, store, streams: indexer.tableStreams(topology) });
+  } catch (err) {
+    process.stderr.write(`ipvm sql: tables not brought up to date (${(err as Error).message})\n`);
+  } finally {
+    await log?.close();
+  }
 }

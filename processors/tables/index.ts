@@ -37,3 +37,4 @@ export function openTableStore(init: OpenTableStoreInit): TableStore {
   }
   return createChdbTableStore({ dataDir: init.dataDir ?? '.ipvm', database: init.database });
 }
+export { catchUpTables, type CatchUpInit } from './catch-up.ts';

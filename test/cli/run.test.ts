@@ -24,7 +24,9 @@ async function ipvm(...args: string[]): Promise<{ code: number; stdout: string; 
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ipvm-cli-run-'));
-  await run(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], { cwd: root });
+  await run(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], {
+    cwd: root,
+  });
 }, 120_000);
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
@@ -32,17 +34,39 @@ afterAll(async () => {
 
 describe('ipvm run', () => {
   it('runs the example workflow, then re-runs it from the memo executing nothing', async () => {
-    const first = await ipvm('run', '--json', '--data-dir', dataDir, 'examples/workflows/add-one.json');
+    const first = await ipvm(
+      'run',
+      '--json',
+      '--data-dir',
+      dataDir,
+      'examples/workflows/add-one.json',
+    );
     expect(first.code, first.stderr).toBe(0);
-    const lines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = first.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const receipts = lines.slice(0, -1);
-    expect(receipts.map((r) => r.out)).toEqual([['ok', 2], ['ok', 3], ['ok', 13]]);
+    expect(receipts.map((r) => r.out)).toEqual([
+      ['ok', 2],
+      ['ok', 3],
+      ['ok', 13],
+    ]);
     expect(receipts.every((r) => r.replayed === false)).toBe(true);
     expect(lines.at(-1)).toMatchObject({ status: 'completed', tasks: 3, executed: 3, replayed: 0 });
 
-    const again = await ipvm('run', '--json', '--data-dir', dataDir, 'examples/workflows/add-one.json');
+    const again = await ipvm(
+      'run',
+      '--json',
+      '--data-dir',
+      dataDir,
+      'examples/workflows/add-one.json',
+    );
     expect(again.code, again.stderr).toBe(0);
-    const lines2 = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines2 = again.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines2.at(-1)).toMatchObject({ status: 'completed', executed: 0, replayed: 3 });
     // Same receipts, same CIDs.
     expect(lines2.slice(0, -1).map((r) => r.receipt)).toEqual(receipts.map((r) => r.receipt));
@@ -56,9 +80,32 @@ describe('ipvm run', () => {
     expect(res.stderr).toMatch(/failed: 3 tasks/);
   }, 60_000);
 
+  it('ipvm sql answers for everything run so far (the tables catch up from the log)', async () => {
+    const res = await ipvm(
+      'sql',
+      '--data-dir',
+      dataDir,
+      '--format',
+      'json',
+      "SELECT function, count() AS n, sum(replayed) AS replayed FROM receipts WHERE function IN ('add', 'add_one') GROUP BY function ORDER BY function",
+    );
+    expect(res.code, res.stderr).toBe(0);
+    // Two runs of add-one.json (three tasks: add_one, add_one, add; the second replayed) and
+    // divide-by-zero.json's first task (add_one(1), replayed from the memo).
+    expect(JSON.parse(res.stdout)).toEqual([
+      { function: 'add', n: 2, replayed: 1 },
+      { function: 'add_one', n: 6, replayed: 3 },
+    ]);
+  }, 120_000);
+
   it('rejects a malformed workflow before starting, with the location', async () => {
     const bad = join(dataDir, 'bad.json');
-    await writeFile(bad, JSON.stringify({ tasks: [{ run: { rsc: 'ipfs://nope', op: 'wasm/run', input: { func: 'f', args: [] } } }] }));
+    await writeFile(
+      bad,
+      JSON.stringify({
+        tasks: [{ run: { rsc: 'ipfs://nope', op: 'wasm/run', input: { func: 'f', args: [] } } }],
+      }),
+    );
     const res = await ipvm('run', '--data-dir', dataDir, bad);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/tasks\[0\]\.run\.rsc: /);
