@@ -64,7 +64,11 @@ log.flush.interval.messages=9223372036854775807
 PROPS
   # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # (Never starting with "-", which the storage tool would take for an option.)
+  cluster_id="-"
+  while [ "${cluster_id#-}" != "$cluster_id" ]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
   java -cp "$LIB/*" -Dlog4j.configuration="file:$HERE/log4j.properties" \
     kafka.tools.StorageTool format -t "$cluster_id" -c "$DIR/server.properties" >"$DIR/format.log" 2>&1 \
     || { cat "$DIR/format.log" >&2; exit 1; }

@@ -179,7 +179,10 @@ export async function startKafka(): Promise<KafkaServer> {
     ['--port', String(port), '--dir', dir],
     dir,
     120_000,
-  );
+  ).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   return { brokers: [`127.0.0.1:${port}`], origin: 'script', stop: stopChild(child, dir) };
 }
 
@@ -212,7 +215,10 @@ export async function startNats(): Promise<NatsServer> {
     ['--port', String(port), '--dir', dir],
     dir,
     30_000,
-  );
+  ).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   return { url: `nats://127.0.0.1:${port}`, origin: 'script', stop: stopChild(child, dir) };
 }
 
