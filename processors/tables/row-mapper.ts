@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { decodeEvent } from '../../schemas/events.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
 import { TableStoreConfigError } from './errors.ts';
+import { fastReceiptRows } from './fast-receipt.ts';
 import { receiptEventToRows, workflowEventToRow } from './rows.ts';
 
 /** The rows of a batch, serialised as `JSONEachRow` (one object per line). */
@@ -39,7 +40,18 @@ export function mapRecords(
   const counts = { receipts: 0, lineage: 0, workflows: 0 };
   const skipped: MappedRecords['skipped'] = [];
   let ignored = 0;
+  const fast = decode === decodeEvent;
   for (let index = 0; index < values.length; index++) {
+    if (fast) {
+      const rows = fastReceiptRows(values[index]!);
+      if (rows !== null) {
+        receipts += JSON.stringify(rows.receipt) + '\n';
+        counts.receipts++;
+        for (const l of rows.lineage) lineage += JSON.stringify(l) + '\n';
+        counts.lineage += rows.lineage.length;
+        continue;
+      }
+    }
     try {
       const event = decode(values[index]!);
       switch (event.type) {

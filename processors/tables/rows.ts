@@ -59,7 +59,7 @@ const cidString = (value: unknown, field: string, cid?: string): string => {
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** DAG-JSON text of a value; scalars that JSON writes identically skip the generic encoder. */
-function dagJsonText(value: unknown): string {
+export function dagJsonText(value: unknown): string {
   if (value === null || typeof value === 'boolean') return String(value);
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   if (typeof value === 'string' && value.length < 256 && PLAIN.test(value)) return `"${value}"`;
