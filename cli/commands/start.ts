@@ -10,6 +10,8 @@ import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
 interface StartFlags extends NodeFlags {
   rpcPort?: string;
   rpcHost: string;
+  tables?: boolean;
+  clickhouseUrl?: string;
 }
 
 /** The logger of a command, at the level of `--log-level` / IPVM_LOG_LEVEL / the config file. */
@@ -41,6 +43,15 @@ export function registerStart(program: Command): void {
         '--rpc-host <host>',
         'address the API binds (env IPVM_RPC_HOST); anything but loopback exposes the node',
         DEFAULT_API_HOST,
+      )
+      .option(
+        '--tables',
+        'keep the ClickHouse tables (memo, lineage, workflows) indexed from the streams',
+      )
+      .option(
+        '--clickhouse-url <url>',
+        'index into a ClickHouse server instead of the embedded engine (env IPVM_CLICKHOUSE_URL)',
+        process.env.IPVM_CLICKHOUSE_URL,
       ),
   );
   command
@@ -53,6 +64,7 @@ Logs are JSON lines on stderr (--log-level, IPVM_LOG_LEVEL).
 Examples:
   ipvm start --data-dir /var/lib/ipvm
   ipvm start --rpc-port ${HOMESTAR_DEFAULT_PORT}              # Homestar clients connect to ws://127.0.0.1:${HOMESTAR_DEFAULT_PORT}
+  ipvm start --tables                          # then: ipvm sql "SELECT count() FROM receipts"
   ipvm start --backend kafka --brokers 127.0.0.1:9092
   ipvm start --backend nats --nats-url nats://127.0.0.1:4222`,
     )
@@ -115,7 +127,31 @@ Examples:
           consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
       const detach = metrics.attach(node);
       let api: ApiServer | undefined;
+      let stopTables: (() => Promise<void>) | undefined;
       try {
+        if (flags.tables === true) {
+          const tables = await import('../../processors/tables/index.ts');
+          const indexer = await import('../../processors/index-tables.ts');
+          const store = tables.openTableStore({
+            clickhouseUrl: flags.clickhouseUrl,
+            dataDir: opened.dataDir,
+          });
+          await store.migrate();
+          const live = indexer.indexTables({
+            log,
+            store,
+            streams: indexer.tableStreams(node.topology),
+          });
+          const running = live.run().catch((err: unknown) => {
+            nodeLog.error({ err }, 'table indexer stopped');
+          });
+          stopTables = async () => {
+            await live.close();
+            await running;
+            await store.close();
+          };
+          nodeLog.info({ store: store.kind }, 'indexing tables');
+        }
         if (rpcPort !== undefined) {
           api = await createApiServer({
             node,
@@ -142,6 +178,7 @@ Examples:
         nodeLog.info({}, 'draining');
       } finally {
         await api?.close();
+        await stopTables?.();
         detach();
         await opened[Symbol.asyncDispose]();
       }
