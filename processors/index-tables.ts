@@ -33,6 +33,8 @@ export const DEFAULT_BATCH_SIZE = 10_000;
 export const DEFAULT_FLUSH_INTERVAL_MS = 200;
 /** Consumer name of the indexer. @default 'ipvm-tables' */
 export const DEFAULT_CONSUMER = 'ipvm-tables';
+/** Full batches being mapped or inserted while the next is read. @default 2 */
+export const DEFAULT_MAX_BATCHES_IN_FLIGHT = 2;
 /** Attempts of a retryable insert or commit before giving up. @default 8 */
 export const DEFAULT_RETRY_ATTEMPTS = 8;
 
@@ -118,6 +120,11 @@ export interface BatcherInit {
   mapWorkers?: number;
   /** Attempts of a retryable insert or commit. @default 8 */
   retryAttempts?: number;
+  /**
+   * Full batches that may be mapped or inserted while the next one is read; `add` waits beyond
+   * that (backpressure). @default 2
+   */
+  maxBatchesInFlight?: number;
   /** Typed progress events. */
   onProgress?: (event: IndexerProgressEvent) => void;
   /** Called once when a batch fails for good (also for a flush started by the timer). */
@@ -129,8 +136,9 @@ export interface BatcherInit {
 /** The batching core: records in, batched inserts and commits out. */
 export interface TableBatcher {
   /**
-   * Adds a record. Resolves at once, or — when the batch is full — after it was written and
-   * committed (backpressure). Rejects with {@link IndexerError} when a write failed for good.
+   * Adds a record. Resolves at once, or — when a batch fills up while `maxBatchesInFlight` are
+   * already being written — once the oldest of them is written and committed (backpressure).
+   * Rejects with {@link IndexerError} when a write failed for good.
    */
   add(record: LogRecord): Promise<void>;
   /** Writes and commits whatever is pending. */
@@ -183,6 +191,14 @@ export function createTableBatcher(init: BatcherInit): TableBatcher {
     throw new TableStoreConfigError('flushIntervalMs must be ≥ 0', 'flushIntervalMs', 'indexer');
   }
   const mapper = createRowMapper({ workers: init.mapWorkers ?? 0, decode: init.decode });
+  const maxInFlight = init.maxBatchesInFlight ?? DEFAULT_MAX_BATCHES_IN_FLIGHT;
+  if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
+    throw new TableStoreConfigError(
+      'maxBatchesInFlight must be a positive integer',
+      'maxBatchesInFlight',
+      'indexer',
+    );
+  }
   const attempts = init.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
   const stats: IndexerStats = {
     records: 0,
@@ -195,6 +211,12 @@ export function createTableBatcher(init: BatcherInit): TableBatcher {
   };
   let current = emptyBatch();
   const inFlight = new Set<Batch>();
+  const settled = new Map<Batch, Promise<void>>();
+  /** Resolves when the oldest batch in flight is written (rejects when it failed). */
+  const oldest = (): Promise<void> => {
+    const [first] = inFlight;
+    return first === undefined ? Promise.resolve() : (settled.get(first) ?? Promise.resolve());
+  };
   let chain: Promise<void> = Promise.resolve();
   let failure: IndexerError | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -291,8 +313,10 @@ export function createTableBatcher(init: BatcherInit): TableBatcher {
           throw failure;
         } finally {
           inFlight.delete(batch);
+          settled.delete(batch);
         }
       });
+      settled.set(batch, chain);
     }
     return chain;
   };
@@ -306,7 +330,16 @@ export function createTableBatcher(init: BatcherInit): TableBatcher {
     const ps = (batch.positions[record.stream] ??= {});
     ps[record.partition] = Math.max(ps[record.partition] ?? 0, record.offset + 1);
     batch.perStream[record.stream] = (batch.perStream[record.stream] ?? 0) + 1;
-    if (batch.values.length >= batchSize) return flush();
+    if (batch.values.length >= batchSize) {
+      const written = flush();
+      // Keep reading while earlier batches are mapped and inserted; wait only when more than
+      // `maxBatchesInFlight` are, so reading, mapping and inserting overlap.
+      if (inFlight.size <= maxInFlight) {
+        written.catch(() => {}); // reported by the next add/flush and onFailure
+        return Promise.resolve();
+      }
+      return oldest();
+    }
     if (timer === undefined) {
       timer = setTimeout(() => {
         timer = undefined;
