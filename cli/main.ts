@@ -8,6 +8,7 @@ import { registerAdd } from './commands/add.ts';
 import { registerCar } from './commands/car.ts';
 import { registerGraph } from './commands/graph.ts';
 import { registerInspect } from './commands/inspect.ts';
+import { registerReplay } from './commands/replay.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSql } from './commands/sql.ts';
 import { registerStart } from './commands/start.ts';
@@ -61,6 +62,7 @@ registerStart(program);
 registerAdd(program);
 registerCar(program);
 registerSql(program);
+registerReplay(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -113,6 +113,18 @@ export async function openReadLog(flags: NodeFlags): Promise<ReadLog> {
   };
 }
 
+/** Opens the log for writing (takes the file log's writer lock), with the node's stream names. */
+export async function openWriteLog(flags: NodeFlags): Promise<ReadLog> {
+  const dataDir = resolveDataDir(flags.dataDir);
+  const log = await openLog(flags, dataDir, false);
+  return {
+    log,
+    topology: createTopology({ namespace: flags.namespace ?? 'ipvm' }),
+    dataDir,
+    [Symbol.asyncDispose]: () => log.close(),
+  };
+}
+
 /** Opens a node from flags. */
 export async function openNode(
   flags: NodeFlags,

@@ -98,6 +98,28 @@ describe('ipvm run', () => {
     ]);
   }, 120_000);
 
+  it('ipvm replay re-verifies every receipt and rebuilds the tables to the same rows', async () => {
+    const query = [
+      'sql',
+      '--data-dir',
+      dataDir,
+      '--format',
+      'json',
+      'SELECT receipt_cid, instruction_cid, function, outcome, output, replayed FROM receipts ORDER BY receipt_cid, replayed',
+    ];
+    const before = await ipvm(...query);
+    expect(before.code, before.stderr).toBe(0);
+    const verify = await ipvm('replay', '--verify', '--json', '--data-dir', dataDir);
+    expect(verify.code, verify.stderr).toBe(0);
+    const summary = JSON.parse(verify.stdout) as { verified: number; mismatches: unknown[] };
+    expect(summary.verified).toBeGreaterThanOrEqual(6);
+    expect(summary.mismatches).toEqual([]);
+    const rebuild = await ipvm('replay', '--into', 'tables', '--data-dir', dataDir);
+    expect(rebuild.code, rebuild.stderr).toBe(0);
+    const after = await ipvm(...query);
+    expect(JSON.parse(after.stdout)).toEqual(JSON.parse(before.stdout));
+  }, 120_000);
+
   it('rejects a malformed workflow before starting, with the location', async () => {
     const bad = join(dataDir, 'bad.json');
     await writeFile(
