@@ -21,12 +21,12 @@ import {
   jsonEachRow,
   memoLookupSql,
   parseJsonEachRow,
+  pickMemo,
   validCids,
 } from './sql.ts';
 import type {
   CallOptions,
   LineageRow,
-  MemoEntry,
   QueryOptions,
   ReceiptRow,
   TableStore,
@@ -205,7 +205,7 @@ export function createChdbTableStore(init: ChdbTableStoreInit): TableStore {
       const cids = validCids(instructionCids, 'instructionCids', ADAPTER);
       if (cids.length === 0) return [];
       const text = await run(memoLookupSql(database, cids), 'JSONEachRow', options);
-      return parseJsonEachRow<MemoEntry>(text);
+      return pickMemo(parseJsonEachRow<{ instruction_cid: string; memo: string }>(text));
     },
     close,
     [Symbol.asyncDispose]: close,

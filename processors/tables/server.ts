@@ -24,13 +24,13 @@ import {
   ENGINE_FORMAT,
   memoLookupSql,
   parseJsonEachRow,
+  pickMemo,
   returnsRows,
   validCids,
 } from './sql.ts';
 import type {
   CallOptions,
   LineageRow,
-  MemoEntry,
   QueryOptions,
   ReceiptRow,
   TableStore,
@@ -294,7 +294,7 @@ export function createServerTableStore(init: ServerTableStoreInit): TableStore {
       const cids = validCids(instructionCids, 'instructionCids', ADAPTER);
       if (cids.length === 0) return [];
       const out = await text(live().admin, memoLookupSql(database, cids), 'JSONEachRow', options);
-      return parseJsonEachRow<MemoEntry>(out);
+      return pickMemo(parseJsonEachRow<{ instruction_cid: string; memo: string }>(out));
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -1,7 +1,8 @@
 // SQL shared by both adapters: kept to the subset a 2018 server (18.16) understands, so both
 // adapters send the same text (no query parameters, no Map, no DateTime64).
 import { CID } from 'multiformats/cid';
-import { quoteIdentifier, TABLES } from '../../schemas/clickhouse/ddl.ts';
+import { MEMO_FIELDS, quoteIdentifier, TABLES } from '../../schemas/clickhouse/ddl.ts';
+import type { MemoEntry } from './table-store.ts';
 import { InvalidCidError, TableStoreConfigError } from './errors.ts';
 
 /** Checks a table name given at run time is one of ours. */
@@ -10,10 +11,6 @@ export function assertTable(table: string, adapter: string): void {
     throw new TableStoreConfigError(`unknown table ${JSON.stringify(table)}`, 'table', adapter);
   }
 }
-
-/** Columns returned by a memo lookup, in `MemoEntry` order. */
-const MEMO_COLUMNS =
-  'instruction_cid, receipt_cid, invocation_cid, outcome, output, output_cid, executor, at_ms';
 
 /** Checks that every value parses as a CID and returns them de-duplicated. */
 export function validCids(values: readonly string[], field: string, adapter: string): string[] {
@@ -40,16 +37,52 @@ export function literal(value: string): string {
 }
 
 /**
- * One batched memo lookup: the executed receipt is preferred over a replayed one, then the
- * earliest. `LIMIT 1 BY` makes a FINAL unnecessary (duplicates are identical rows).
+ * One batched memo lookup. It reads only `instruction_cid` and the `memo` column (see
+ * `MEMO_EXPRESSION`); the receipt to return per instruction is chosen by {@link pickMemo}.
  */
 export function memoLookupSql(database: string, cids: readonly string[]): string {
   const db = quoteIdentifier(database);
-  return `SELECT ${MEMO_COLUMNS}
+  return `SELECT instruction_cid, memo
 FROM ${db}.receipts
-WHERE instruction_cid IN (${cids.map(literal).join(', ')})
-ORDER BY instruction_cid, replayed, at_ms, receipt_cid
-LIMIT 1 BY instruction_cid`;
+WHERE instruction_cid IN (${cids.map(literal).join(', ')})`;
+}
+
+/**
+ * One entry per instruction from the rows of {@link memoLookupSql}: the executed receipt before
+ * a replayed one, then the earliest, then the smallest receipt CID (duplicates of one event are
+ * identical, so no FINAL is needed).
+ */
+export function pickMemo(
+  rows: ReadonlyArray<{ instruction_cid: string; memo: string }>,
+): MemoEntry[] {
+  const best = new Map<string, { entry: MemoEntry; replayed: number }>();
+  for (const row of rows) {
+    const f = row.memo.split('\t');
+    const n = MEMO_FIELDS.length;
+    if (f.length < n) continue;
+    const entry: MemoEntry = {
+      instruction_cid: row.instruction_cid,
+      receipt_cid: f[0]!,
+      invocation_cid: f[1]!,
+      outcome: f[2] === 'error' ? 'error' : 'ok',
+      output: f.slice(n - 1).join('\t'),
+      output_cid: f[3]!,
+      executor: f[4]!,
+      at_ms: Number(f[5]),
+    };
+    const replayed = Number(f[6]);
+    const seen = best.get(row.instruction_cid);
+    if (
+      seen === undefined ||
+      replayed < seen.replayed ||
+      (replayed === seen.replayed &&
+        (entry.at_ms < seen.entry.at_ms ||
+          (entry.at_ms === seen.entry.at_ms && entry.receipt_cid < seen.entry.receipt_cid)))
+    ) {
+      best.set(row.instruction_cid, { entry, replayed });
+    }
+  }
+  return [...best.values()].map((b) => b.entry);
 }
 
 /** Rows as a JSONEachRow payload (one JSON object per line). */

@@ -19,6 +19,28 @@ export interface Capabilities {
   tableCompressBlock: boolean;
 }
 
+/**
+ * The `receipts.memo` column: what a memo lookup returns, in one column, so a batched lookup
+ * reads two columns per row (`instruction_cid`, `memo`) instead of eight — half the time on 1 M
+ * receipts. Tab-separated, the output (DAG-JSON, which never holds a raw tab) last; see
+ * {@link MEMO_FIELDS}. Computed by the engine, so rows and `SELECT *` do not include it.
+ */
+export const MEMO_EXPRESSION =
+  "concat(receipt_cid, '\\t', invocation_cid, '\\t', toString(outcome), '\\t', output_cid, '\\t', " +
+  "replaceAll(executor, '\\t', ' '), '\\t', toString(at_ms), '\\t', toString(replayed), '\\t', output)";
+
+/** Field order of {@link MEMO_EXPRESSION}. */
+export const MEMO_FIELDS = [
+  'receipt_cid',
+  'invocation_cid',
+  'outcome',
+  'output_cid',
+  'executor',
+  'at_ms',
+  'replayed',
+  'output',
+] as const;
+
 /** The tables and views, in creation order. */
 export const TABLES = ['receipts', 'lineage', 'workflows'] as const;
 /** Views over the tables. */
@@ -78,7 +100,8 @@ export function createStatements(database: string, caps: Capabilities): string[]
   executor ${lc('String')},
   at_ms UInt64,
   replayed UInt8,
-  at DateTime('UTC') MATERIALIZED toDateTime(intDiv(at_ms, 1000), 'UTC')${idx(
+  at DateTime('UTC') MATERIALIZED toDateTime(intDiv(at_ms, 1000), 'UTC'),
+  memo String MATERIALIZED ${MEMO_EXPRESSION}${idx(
     'INDEX receipts_receipt receipt_cid TYPE bloom_filter GRANULARITY 4',
   )}${idx('INDEX receipts_workflow workflow_cid TYPE bloom_filter GRANULARITY 4')}${idx(
     'INDEX receipts_output output_cid TYPE bloom_filter GRANULARITY 4',
