@@ -2,7 +2,7 @@
 // sustained rate (budget ≤ 2 s at 100 000 receipts/s), embedded ClickHouse (chdb).
 //
 //   node bench/tables-freshness.bench.ts [--rate 100000] [--seconds 3] [--batch 20000]
-//                                        [--flush-ms 100] [--workers 2] [--memory-log]
+//                                        [--flush-ms 100] [--workers 2] [--in-flight 2] [--memory-log]
 //
 // A producer appends DAG-CBOR receipt events to the embedded file log (default fsync policy; or
 // an in-memory log with --memory-log) at `--rate`; the live indexer
@@ -41,6 +41,7 @@ const SECONDS = arg('seconds', 3);
 const BATCH = arg('batch', 20_000);
 const FLUSH_MS = arg('flush-ms', 100);
 const WORKERS = arg('workers', 2);
+const IN_FLIGHT = arg('in-flight', 2);
 const LOG = process.argv.includes('--memory-log') ? 'memory' : 'file';
 const TOTAL = Math.round(RATE * SECONDS);
 const BUDGET_MS = 2000;
@@ -144,6 +145,7 @@ try {
     batchSize: BATCH,
     flushIntervalMs: FLUSH_MS,
     mapWorkers: WORKERS,
+    maxBatchesInFlight: IN_FLIGHT,
   });
   const ac = new AbortController();
   const running = indexer.run({ signal: ac.signal });
@@ -198,7 +200,7 @@ try {
   const sustainedS = ((producerDone || end) - start) / 1000;
   console.log(
     `\nchdb, target ${RATE.toLocaleString()} receipts/s for ${SECONDS} s ` +
-      `(${LOG} log, batch ${BATCH}, flush ${FLUSH_MS} ms, ${WORKERS} map workers), load average ${loadavg()[0]?.toFixed(1)}`,
+      `(${LOG} log, batch ${BATCH}, flush ${FLUSH_MS} ms, ${WORKERS} map workers, ${IN_FLIGHT} batches in flight), load average ${loadavg()[0]?.toFixed(1)}`,
   );
   console.log(
     `appended ${sent.toLocaleString()} in ${sustainedS.toFixed(2)} s = ${Math.round(sent / sustainedS).toLocaleString()}/s; ` +
