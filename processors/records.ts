@@ -33,7 +33,11 @@ export async function readToEnd(
   return positions;
 }
 
-/** Follows every partition of a stream from the given positions until `signal` aborts. */
+/**
+ * Follows every partition of a stream from the given positions until `signal` aborts. From the
+ * very beginning it is one read over all partitions ('earliest': no seeks, and on Kafka one
+ * consumer group instead of one per partition); otherwise one read per partition.
+ */
 export function follow(
   log: Log,
   stream: string,
@@ -41,10 +45,18 @@ export function follow(
   signal: AbortSignal,
 ): Observable<LogRecord> {
   const partitions = Object.keys(positions).map(Number);
+  if (partitions.every((p) => positions[p] === 0)) {
+    return fromAsyncIterable(log.read(stream, { from: 'earliest', follow: true, signal }));
+  }
   return merge(
     ...partitions.map((partition) =>
       fromAsyncIterable(
-        log.read(stream, { partition, from: positions[partition]!, follow: true, signal }),
+        log.read(stream, {
+          partition,
+          from: positions[partition] === 0 ? 'earliest' : positions[partition]!,
+          follow: true,
+          signal,
+        }),
       ),
     ),
   );
