@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { CID } from 'multiformats/cid';
 import type { ReceiptEvent } from '../schemas/events.ts';
 import { isIpldMap } from '../schemas/ipld.ts';
@@ -121,12 +120,4 @@ export function createMemo(): Memo {
       for (const key of byInstruction.keys()) yield get(key)!;
     },
   };
-}
-
-/** Folds receipt events into the memo as they pass (the events themselves pass unchanged). */
-export function indexReceipts(memo: Memo): MonoTypeOperatorFunction<ReceiptEvent> {
-  return map((event) => {
-    memo.put(event);
-    return event;
-  });
 }

@@ -218,6 +218,18 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   };
 
   const fail = (error: unknown): void => progress({ type: 'node:error', error });
+  /** Folds an event into the scheduler; an event it rejects (e.g. a workflow whose tasks
+   * repeat an instruction) goes to the dead-letter stream instead of stopping the node. */
+  const schedule = (record: LogRecord, event: NodeEvent): void => {
+    let outputs: SchedulerOutput[];
+    try {
+      outputs = scheduler.apply(event);
+    } catch (err) {
+      deadLetter(record, err as Error).catch(fail);
+      return;
+    }
+    write(outputs).catch(fail);
+  };
 
   // --- recovery: fold everything written so far -------------------------------------------
   // Receipts go into the memo by their routing headers and are decoded only when needed.
@@ -341,10 +353,10 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       follow(log, stream, receiptPositions[i]!, signal)
         .pipe(mergeMap(decodeOrDeadLetter))
         .subscribe({
-          next: ({ event }) => {
+          next: ({ record, event }) => {
             if (event.type !== 'receipt') return;
             memo.put(event);
-            write(scheduler.apply(event)).catch(fail);
+            schedule(record, event);
             receipts$.next(event);
           },
           error: fail,
@@ -357,8 +369,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     follow(log, S.invocations, invocationPositions, signal)
       .pipe(mergeMap(decodeOrDeadLetter))
       .subscribe({
-        next: ({ event }) => {
-          write(scheduler.apply(event)).catch(fail);
+        next: ({ record, event }) => {
+          schedule(record, event);
           note(event);
           if (event.type === 'workflow/completed' || event.type === 'workflow/failed') {
             rerunning.delete(event.workflow.toString());

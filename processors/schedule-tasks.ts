@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { mergeMap, type OperatorFunction } from 'rxjs';
 import type { CID } from 'multiformats/cid';
 import type {
   NodeEvent,
@@ -265,8 +264,23 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     return outputs;
   }
 
+  /** Forgets an ended run: a long-lived node must not keep every workflow it ever ran. */
+  function forget(run: Run): void {
+    runs.delete(run.key);
+    const keys = [
+      ...run.parsed.tasks.map((t) => t.instruction.toString()),
+      ...run.parsed.external.map((e) => e.instruction.toString()),
+    ];
+    for (const key of keys) {
+      const list = watchers.get(key)?.filter((w) => w.run !== run);
+      if (list === undefined || list.length === 0) watchers.delete(key);
+      else watchers.set(key, list);
+    }
+  }
+
   function end(run: Run, reason: string | null): SchedulerOutput {
     run.ended = true;
+    forget(run);
     const failed = run.parsed.tasks
       .filter((t) => run.outcome[t.index]?.[0] !== 'ok')
       .map((t) => t.instruction);
@@ -344,7 +358,10 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
         case 'workflow/completed':
         case 'workflow/failed': {
           const run = runs.get(event.workflow.toString());
-          if (run !== undefined) run.ended = true;
+          if (run !== undefined) {
+            run.ended = true;
+            forget(run);
+          }
           break;
         }
         default:
@@ -379,12 +396,4 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     },
   };
   return scheduler;
-}
-
-/**
- * The scheduler as an RxJS operator: events in (already decoded, in stream order), the
- * records to append out.
- */
-export function scheduleTasks(scheduler: Scheduler): OperatorFunction<NodeEvent, SchedulerOutput> {
-  return mergeMap((event) => scheduler.apply(event));
 }

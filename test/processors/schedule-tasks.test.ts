@@ -85,7 +85,7 @@ function live(clock = () => 0, workflowTimeoutMs?: number) {
   return { memo, s };
 }
 
-describe('scheduleTasks', () => {
+describe('scheduler', () => {
   it('releases each task as soon as its own inputs exist, not in layers', () => {
     // 0 ─► 1 ─► 2      3 (independent)      4 awaits 0 only
     const w = workflow([
