@@ -312,7 +312,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     switch (req.method) {
       case METHODS.discover:
       case 'rpc.discover':
-        return openRpcDocument(version);
+        return openRpcDocument(version, init.console !== undefined);
       case METHODS.health: {
         const healthy =
           init.health === undefined

@@ -133,7 +133,7 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
           });
           return;
         case '/rpc_discover':
-          sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0'));
+          sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0', init.console !== undefined));
           return;
         default:
           if (init.consoleFiles?.serve(req, res, path ?? '/') === true) return;

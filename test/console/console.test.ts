@@ -264,6 +264,13 @@ describe('console_* methods', () => {
     expect(bad.error?.code).toBe(-32602);
   });
 
+  it('lists its methods in the OpenRPC document', async () => {
+    const doc = await rpc<{ methods: Array<{ name: string }> }>(readOnly, 'rpc_discover');
+    expect(doc.result.methods.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['subscribe_run_workflow', 'console_workflows', 'console_rerun']),
+    );
+  });
+
   it('is read-only unless started with actions', async () => {
     const cid = model.workflows({ name: 'chain-3' })[0]!.cid;
     const submit = await rpc(readOnly, 'console_submit', {
