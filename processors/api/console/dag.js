@@ -1,5 +1,10 @@
 // The task DAG as SVG, placed by the layout the node computes (the same as `ipvm graph`):
 // rows by longest path from the roots, columns ordered by the parents' mean column.
+//
+// The picture is built once per workflow as one SVG string (the browser's parser draws a
+// thousand tasks far faster than a thousand components would), then kept live by setting each
+// task's state class in place; clicks are delegated from the <svg>.
+import { useLayoutEffect, useMemo, useRef } from 'preact/hooks';
 import { html } from './html.js';
 
 const W = 176;
@@ -8,7 +13,18 @@ const HGAP = 28;
 const VGAP = 46;
 const M = 16;
 
-const KIND_LABEL = { wasm: 'wasm', effect: 'effect', managed: 'managed effect' };
+const KIND_LABEL = { wasm: 'pure Wasm', effect: 'pure effect', managed: 'managed effect' };
+const KIND_GLYPH = { wasm: 'λ', effect: '↗', managed: '⚠' };
+/** Above this many tasks, nodes get no tooltip and edges no arrowhead (first render cost). */
+const TOOLTIP_LIMIT = 300;
+
+function esc(s) {
+  return String(s)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
+}
 
 function short(cid) {
   return cid.length <= 16 ? cid : `${cid.slice(0, 7)}…${cid.slice(-5)}`;
@@ -30,9 +46,14 @@ export function place(tasks) {
   return { pos, width, height };
 }
 
-export function Dag({ tasks, selected, onSelect }) {
-  const { pos, width, height } = place(tasks);
-  const edges = [];
+/** The SVG's inside: edges, then one <g class="task"> per task (states are set afterwards). */
+export function drawing(tasks, pos) {
+  const out = [
+    '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>',
+  ];
+  // Arrowheads are drawn per edge instance: on big graphs they cost more than they tell
+  // (edges always point down, from a task to the tasks awaiting it).
+  const marker = tasks.length <= TOOLTIP_LIMIT ? ' marker-end="url(#arrow)"' : '';
   for (const t of tasks) {
     const to = pos[t.index];
     for (const a of t.awaits) {
@@ -42,66 +63,73 @@ export function Dag({ tasks, selected, onSelect }) {
       const x2 = to.x + W / 2;
       const y2 = to.y;
       const my = (y1 + y2) / 2;
-      edges.push(
-        html`<path
-          class=${a.selector === 'await/ok' ? 'edge' : 'edge dashed'}
-          d=${`M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}`}
-          marker-end="url(#arrow)"
-        />`,
+      out.push(
+        `<path class="edge${a.selector === 'await/ok' ? '' : ' dashed'}" d="M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}"${marker}/>`,
       );
     }
   }
+  const tooltips = tasks.length <= TOOLTIP_LIMIT;
+  for (const t of tasks) {
+    const { x, y } = pos[t.index];
+    const func = t.func.length > 19 ? t.func.slice(0, 18) + '…' : t.func;
+    out.push(
+      `<g class="task ${esc(t.kind)}" data-index="${t.index}" data-kind="${esc(t.kind)}">`,
+      tooltips
+        ? `<title>${esc(`#${t.index} ${t.func} (${KIND_LABEL[t.kind]})\n${t.instruction}`)}</title>`
+        : '',
+      `<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="${t.kind === 'wasm' ? 9 : 0}"/>`,
+      t.kind === 'managed'
+        ? `<rect class="inner" x="${x + 3}" y="${y + 3}" width="${W - 6}" height="${H - 6}"/>`
+        : '',
+      `<text x="${x + 10}" y="${y + 19}" class="label">#${t.index} ${esc(func)}</text>`,
+      `<text x="${x + 10}" y="${y + 36}" class="cid">${esc(short(t.instruction))}</text>`,
+      `<text x="${x + W - 8}" y="${y + 19}" class="kind">${KIND_GLYPH[t.kind] ?? ''}</text>`,
+      '</g>',
+    );
+  }
+  return out.join('');
+}
+
+export function Dag({ cid, tasks, selected, onSelect }) {
+  const svg = useRef(null);
+  const nodes = useRef([]);
+  // The structure of a workflow never changes: draw it once per workflow.
+  const { width, height, inner } = useMemo(() => {
+    const { pos, width, height } = place(tasks);
+    return { width, height, inner: drawing(tasks, pos) };
+  }, [cid, tasks.length]);
+  useLayoutEffect(() => {
+    nodes.current = [...svg.current.querySelectorAll('g.task')];
+  }, [inner]);
+  // Live states and the selection, set in place.
+  useLayoutEffect(() => {
+    const gs = nodes.current;
+    for (const t of tasks) {
+      const g = gs[t.index];
+      if (g === undefined) continue;
+      if (g.dataset.state !== t.state) {
+        if (g.dataset.state) g.classList.remove(g.dataset.state);
+        g.classList.add(t.state);
+        g.dataset.state = t.state;
+      }
+      g.classList.toggle('selected', selected === t.index);
+    }
+  });
+  const onClick = (e) => {
+    const g = e.target.closest('g.task');
+    if (g) onSelect(Number(g.dataset.index));
+  };
   return html`<svg
+    ref=${svg}
     class="dag"
     width=${width}
     height=${height}
     viewBox=${`0 0 ${width} ${height}`}
     role="img"
     aria-label="task graph"
-  >
-    <defs>
-      <marker
-        id="arrow"
-        viewBox="0 0 10 10"
-        refX="10"
-        refY="5"
-        markerWidth="7"
-        markerHeight="7"
-        orient="auto-start-reverse"
-      >
-        <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />
-      </marker>
-    </defs>
-    ${edges}
-    ${tasks.map((t) => {
-      const { x, y } = pos[t.index];
-      const cls = `task ${t.state} ${t.kind}${selected === t.index ? ' selected' : ''}`;
-      return html`<g
-        class=${cls}
-        data-index=${t.index}
-        data-state=${t.state}
-        data-kind=${t.kind}
-        onClick=${() => onSelect(t.index)}
-      >
-        <title>
-          ${`#${t.index} ${t.func} (${KIND_LABEL[t.kind]}, ${t.state})\n${t.instruction}`}
-        </title>
-        <rect x=${x} y=${y} width=${W} height=${H} rx=${t.kind === 'wasm' ? 9 : 0} />
-        ${
-          t.kind === 'managed'
-            ? html`<rect class="inner" x=${x + 3} y=${y + 3} width=${W - 6} height=${H - 6} />`
-            : null
-        }
-        <text x=${x + 10} y=${y + 19} class="label">
-          ${`#${t.index} ${t.func.length > 19 ? t.func.slice(0, 18) + '…' : t.func}`}
-        </text>
-        <text x=${x + 10} y=${y + 36} class="cid">${short(t.instruction)}</text>
-        <text x=${x + W - 8} y=${y + 19} class="kind"
-          >${t.kind === 'wasm' ? 'λ' : t.kind === 'effect' ? '↗' : '⚠'}</text
-        >
-      </g>`;
-    })}
-  </svg>`;
+    onClick=${onClick}
+    dangerouslySetInnerHTML=${{ __html: inner }}
+  ></svg>`;
 }
 
 export function Legend() {

@@ -91,7 +91,9 @@ export function WorkflowPage({ call, cid, selected, changes, node, onError }) {
     </dl>
     <${Legend} />
     <div class="split">
-      <div class="canvas"><${Dag} tasks=${wf.tasks} selected=${selected} onSelect=${select} /></div>
+      <div class="canvas">
+        <${Dag} cid=${cid} tasks=${wf.tasks} selected=${selected} onSelect=${select} />
+      </div>
       ${
         selected !== null
           ? html`<${TaskPanel}
