@@ -54,7 +54,7 @@ import {
   routingOf,
   type EventRecord,
 } from './records.ts';
-import { withRetry, type RetryOptions } from './retry.ts';
+import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from './retry.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -74,7 +74,13 @@ export interface NodeInit {
   tickIntervalMs?: number;
   /** How often consumed positions are committed. @default 50 */
   commitIntervalMs?: number;
+  /** Retries of the node's own reads at start-up (a broker that is not serving yet). */
   retry?: RetryOptions;
+  /**
+   * Retries of a task's retryable failures when its `meta.retry` does not say.
+   * @default DEFAULT_TASK_RETRY (3 attempts, 100 ms backoff doubling up to 5 s)
+   */
+  taskRetry?: TaskRetryPolicy;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
   onProgress?: (event: NodeProgress) => void;
@@ -270,10 +276,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     );
   }
   const submissions = new Map<string, Uint8Array | NodeEvent>();
-  const releases: Array<[string, string]> = [];
+  /** Task releases of each workflow's latest submission (a new submission starts afresh). */
+  const releases = new Map<string, string[]>();
   const invocationPositions = await withRetry(() => {
     submissions.clear();
-    releases.length = 0;
+    releases.clear();
     return readToEnd(
       log,
       S.invocations,
@@ -298,6 +305,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           case 'workflow/submitted':
             submissions.set(r.workflow, event ?? record.value.slice());
             endedWorkflows.delete(r.workflow);
+            releases.delete(r.workflow);
             break;
           case 'workflow/completed':
           case 'workflow/failed':
@@ -307,9 +315,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
               (event as WorkflowEndedEvent | undefined) ?? record.value.slice(),
             );
             break;
-          case 'task/ready':
-            releases.push([r.workflow, r.instruction]);
+          case 'task/ready': {
+            const list = releases.get(r.workflow);
+            if (list === undefined) releases.set(r.workflow, [r.instruction]);
+            else list.push(r.instruction);
             break;
+          }
           default:
             break;
         }
@@ -324,7 +335,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       fail(err);
     }
   }
-  for (const [workflow, instruction] of releases) scheduler.released(workflow, instruction);
+  // A release whose task got only a retryable failure is void: the task is released again.
+  for (const [workflow, list] of releases) {
+    if (!submissions.has(workflow)) continue;
+    for (const instruction of list)
+      if (!memo.attempted(instruction, workflow)) scheduler.released(workflow, instruction);
+  }
   const due = scheduler.flush();
   await write(due);
   progress({
@@ -408,7 +424,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             runner,
             nodeId,
             concurrency: init.concurrency,
-            retry: init.retry,
+            taskRetry: init.taskRetry,
             onProgress: progress,
           }),
           mergeMap(async ({ item, receipt }) => {
@@ -438,6 +454,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     nodeId,
     async submit(workflow, options) {
       const parsed = parseWorkflow(workflow);
+      for (const t of parsed.tasks)
+        readRetryPolicy(t.task.meta, undefined, `tasks[${t.index}].meta`);
       const key = parsed.cid.toString();
       const event: NodeEvent = {
         type: 'workflow/submitted',

@@ -25,7 +25,7 @@ import type {
 import { isIpldMap, type IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow, readAwait, type ParsedWorkflow } from '../schemas/model.ts';
 import type { Await, Outcome } from '../schemas/types.ts';
-import type { Memo } from './memo.ts';
+import { isRetryableFailure, type Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 
 /** Something the scheduler wants appended: to `invocations` or to the `pure` stream. */
@@ -299,14 +299,15 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     const list = watchers.get(event.instruction.toString());
     if (list === undefined) return [];
     const outputs: SchedulerOutput[] = [];
+    const transient = isRetryableFailure(event.body.out);
     const touched = new Map<Run, number[]>();
     for (const { run, index, external } of list) {
       if (run.ended) continue;
       if (!external) {
-        run.outcome[index] ??= event.body.out;
-        if (event.workflow !== null && event.workflow.toString() === run.key) {
-          markWritten(run, index, event.receipt);
-        }
+        const own = event.workflow !== null && event.workflow.toString() === run.key;
+        // Another workflow's retryable failure says nothing about this task: it still runs here.
+        if (own || !transient) run.outcome[index] ??= event.body.out;
+        if (own) markWritten(run, index, event.receipt);
         const starts = touched.get(run) ?? [];
         starts.push(...run.dependents[index]!, index);
         touched.set(run, starts);
