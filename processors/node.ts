@@ -47,8 +47,10 @@ import {
   createAppender,
   createCommitTracker,
   createEcho,
+  deadLetteredPositions,
   decodeRecord,
   eventRecord,
+  positionKey,
   follow,
   readToEnd,
   routingOf,
@@ -183,7 +185,18 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
 
   await log.ensureStreams(topology.streams);
 
+  // Bad records already dead-lettered (by an earlier run): recovery reads every stream from
+  // offset 0 on each start, and each bad record must reach the dead-letter stream once.
+  const deadLettered = await withRetry(() => deadLetteredPositions(log, S.deadLetter, signal), {
+    attempts: 10,
+    baseDelayMs: 100,
+    ...init.retry,
+    signal,
+  });
   const deadLetter = (record: LogRecord, error: Error): Promise<unknown> => {
+    const at = positionKey(record);
+    if (deadLettered.has(at)) return Promise.resolve();
+    deadLettered.add(at);
     progress({
       type: 'node:dead-letter',
       stream: record.stream,
@@ -247,6 +260,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   // A broker that just created the streams may not serve them yet: retry what is retryable
   // (a retried read starts over, so the folds below are idempotent).
   const recoveryRetry = { attempts: 10, baseDelayMs: 100, ...init.retry, signal };
+  /** Bad records found while recovering: dead-lettered like on the live path. */
+  const recoveryDeadLetters: Array<Promise<unknown>> = [];
   const receiptPositions: Positions[] = [];
   for (const stream of receiptStreams) {
     receiptPositions.push(
@@ -265,7 +280,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
                 return;
               }
               const d = decodeRecord(record);
-              if (d instanceof Error || d.event.type !== 'receipt') return;
+              if (d instanceof Error) {
+                recoveryDeadLetters.push(deadLetter(copyOf(record), d));
+                return;
+              }
+              if (d.event.type !== 'receipt') return;
               seenReceipts++;
               memo.put(d.event);
             },
@@ -275,7 +294,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       ),
     );
   }
-  const submissions = new Map<string, Uint8Array | NodeEvent>();
+  /** The latest submission of each workflow not ended: its record, decoded when known. */
+  const submissions = new Map<string, { record: LogRecord; event?: NodeEvent }>();
   /** Task releases of each workflow's latest submission (a new submission starts afresh). */
   const releases = new Map<string, string[]>();
   const invocationPositions = await withRetry(() => {
@@ -289,7 +309,10 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         let event: NodeEvent | undefined;
         if (r === undefined) {
           const d = decodeRecord(record);
-          if (d instanceof Error) return;
+          if (d instanceof Error) {
+            recoveryDeadLetters.push(deadLetter(copyOf(record), d));
+            return;
+          }
           event = d.event;
           r = {
             type: event.type,
@@ -303,7 +326,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         seenInvocations++;
         switch (r.type) {
           case 'workflow/submitted':
-            submissions.set(r.workflow, event ?? record.value.slice());
+            submissions.set(r.workflow, { record: copyOf(record), event });
             endedWorkflows.delete(r.workflow);
             releases.delete(r.workflow);
             break;
@@ -328,13 +351,15 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       signal,
     );
   }, recoveryRetry);
-  for (const value of submissions.values()) {
+  for (const { record, event } of submissions.values()) {
     try {
-      scheduler.apply(value instanceof Uint8Array ? decodeEvent(value) : value);
+      scheduler.apply(event ?? decodeEvent(record.value));
     } catch (err) {
-      fail(err);
+      // Undecodable, or refused by the scheduler (e.g. an instruction twice): as when live.
+      recoveryDeadLetters.push(deadLetter(record, err as Error));
     }
   }
+  await Promise.all(recoveryDeadLetters);
   // A release whose task got only a retryable failure is void: the task is released again.
   for (const [workflow, list] of releases) {
     if (!submissions.has(workflow)) continue;
@@ -520,6 +545,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     },
   };
   return node;
+}
+
+/** A record whose bytes outlive the read (a backend may reuse its buffers). */
+function copyOf(record: LogRecord): LogRecord {
+  return { ...record, value: record.value.slice() };
 }
 
 function keyOf(event: TaskReadyEvent | WorkflowEndedEvent): string {
