@@ -101,6 +101,11 @@ export interface WorkflowView {
   errors: number;
   /** Receipts replayed from the memo for it, over all its runs. */
   replayed: number;
+  /**
+   * While it runs: awaits of instructions no task of it produces and no receipt in the log
+   * answers (`#task awaits CID`) — it waits for them until the node's await timeout.
+   */
+  unknownAwaits: string[];
 }
 
 /** The tasks of a workflow body, with no receipts yet. */
@@ -228,6 +233,7 @@ export async function readWorkflows(
           ok: 0,
           errors: 0,
           replayed: 0,
+          unknownAwaits: [],
         });
         break;
       }
@@ -250,6 +256,16 @@ export async function readWorkflows(
     w.done = w.tasks.filter((t) => t.status !== 'pending').length;
     w.ok = w.tasks.filter((t) => t.status === 'ok').length;
     w.errors = w.tasks.filter((t) => t.status === 'error').length;
+    if (w.status === 'running') {
+      const produced = new Set(out.flatMap((o) => o.tasks.map((t) => t.instruction)));
+      w.unknownAwaits = w.tasks.flatMap((t) =>
+        t.status !== 'pending'
+          ? []
+          : t.external
+              .filter((cid) => !produced.has(cid) && !receipts.byInstruction.has(cid))
+              .map((cid) => `#${t.index} awaits ${cid}`),
+      );
+    }
     // Every receipt replayed for it, over all its runs (a re-run replays each task once).
     w.replayed = Math.max(
       receipts.replays.get(w.workflow) ?? 0,

@@ -40,7 +40,12 @@ import {
 import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
-import { createScheduler, type SchedulerOutput } from './schedule-tasks.ts';
+import {
+  createScheduler,
+  DEFAULT_AWAIT_TIMEOUT_MS,
+  type SchedulerOutput,
+  type UnknownAwait,
+} from './schedule-tasks.ts';
 import { executeTasks, type ExecuteProgress, type TaskRunner } from './execute-tasks.ts';
 import {
   consume,
@@ -72,6 +77,11 @@ export interface NodeInit {
   concurrency?: number;
   /** @default 600_000 */
   workflowTimeoutMs?: number;
+  /**
+   * How long a workflow may wait for an await that nothing known can resolve (no task of it,
+   * no running workflow, not in the memo) before it fails. @default 60_000
+   */
+  awaitTimeoutMs?: number;
   /** How often deadlines are checked. @default 1_000 */
   tickIntervalMs?: number;
   /** How often consumed positions are committed. @default 50 */
@@ -93,7 +103,14 @@ export type NodeProgress =
   | ExecuteProgress
   | { type: 'node:recovered'; receipts: number; invocations: number; emitted: number; ms: number }
   | { type: 'node:dead-letter'; stream: string; partition: number; offset: number; reason: string }
-  | { type: 'node:error'; error: unknown };
+  | { type: 'node:error'; error: unknown }
+  | {
+      /** A submitted workflow awaits instructions nothing known produces (see submit). */
+      type: 'node:await-unknown';
+      workflow: string;
+      awaits: UnknownAwait[];
+      timeoutMs: number;
+    };
 
 /** A running node. */
 export interface IpvmNode {
@@ -101,10 +118,15 @@ export interface IpvmNode {
   readonly memo: Memo;
   readonly topology: Topology;
   readonly nodeId: string;
-  /** Validates a workflow and appends it to `invocations`. */
+  /**
+   * Validates a workflow and appends it to `invocations`. The result's `warnings` also name
+   * each await that no task of the workflow, no running workflow and the memo can resolve
+   * (located: task path and CID); such a workflow fails after `awaitTimeoutMs` unless the
+   * receipt appears. `name` is shown by `ipvm status` (a `{name, workflow}` wrapper's wins).
+   */
   submit(
     workflow: Uint8Array | string | IpldValue,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; name?: string | null },
   ): Promise<ParsedWorkflow>;
   /** Live receipt events (all, or one workflow's), from now on. */
   receipts(workflow?: CID): Observable<ReceiptEvent>;
@@ -134,6 +156,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     memo,
     nodeId,
     workflowTimeoutMs: init.workflowTimeoutMs,
+    awaitTimeoutMs: init.awaitTimeoutMs,
     parse: (event) => parsedSubmissions.get(event),
     hasEnded: (workflow) => endedWorkflows.has(workflow),
   });
@@ -486,14 +509,31 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         type: 'workflow/submitted',
         workflow: parsed.cid,
         body: parsed.workflow,
-        name: parsed.name,
+        name: parsed.name ?? options?.name ?? null,
         at: Date.now(),
       };
+      const unknown = scheduler.unknownAwaits(parsed);
+      const awaitTimeoutMs = init.awaitTimeoutMs ?? DEFAULT_AWAIT_TIMEOUT_MS;
+      if (unknown.length > 0) {
+        progress({
+          type: 'node:await-unknown',
+          workflow: key,
+          awaits: unknown,
+          timeoutMs: awaitTimeoutMs,
+        });
+      }
       parsedSubmissions.set(event, parsed); // the scheduler reuses this parse
       if (endedWorkflows.has(key)) rerunning.add(key);
       await appendEvents(S.invocations, [event], [key]);
       options?.signal?.throwIfAborted();
-      return parsed;
+      if (unknown.length === 0) return parsed;
+      return {
+        ...parsed,
+        warnings: [
+          ...parsed.warnings,
+          ...unknown.map((u) => unknownAwaitWarning(u, awaitTimeoutMs)),
+        ],
+      };
     },
     receipts(workflow) {
       const key = workflow?.toString();
@@ -545,6 +585,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     },
   };
   return node;
+}
+
+/** The located warning for an await nothing known can resolve. */
+export function unknownAwaitWarning(u: UnknownAwait, timeoutMs: number): string {
+  return `${u.path}: awaits ${u.instruction}, which is not produced by this workflow and not in the memo; the workflow fails if its receipt has not appeared within ${timeoutMs} ms`;
 }
 
 /** A record whose bytes outlive the read (a backend may reuse its buffers). */

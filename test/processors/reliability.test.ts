@@ -14,6 +14,8 @@ import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
+import { createTopology } from '../../streams/topology.ts';
+import { readWorkflows } from '../../cli/log-view.ts';
 
 /** A runner whose module is missing (a retryable failure) until `available` is set. */
 interface FlakyRunner extends TaskRunner {
@@ -203,6 +205,69 @@ describe('reliability', () => {
       await expect(node.submit(wf as unknown as IpldValue)).rejects.toThrow(
         /^tasks\[1\]\.meta\.retry\.attempts: expected an integer from 1 to 20, got 0$/,
       );
+    } finally {
+      await node.close();
+      await log.close();
+    }
+  });
+
+  it('warns at submission of an await nothing produces, shows it in status, bounds the wait', async () => {
+    const log = open();
+    const progress: NodeProgress[] = [];
+    const topology = { namespace: 'unknown' };
+    const node = await createNode(
+      init(log, { topology, awaitTimeoutMs: 400, onProgress: (e) => progress.push(e) }),
+    );
+    runner.available = true;
+    try {
+      // A chain whose nonces changed but whose second task kept the old await link.
+      const old = parseWorkflow(chain(inner.rsc, 1, 1, 'old')).tasks[0]!.instruction;
+      const wf = chain(inner.rsc, 2, 1, 'new') as { tasks: Array<{ run: { input: IpldValue } }> };
+      wf.tasks[1]!.run.input = { func: 'add_one', args: [{ 'await/ok': old }] };
+      const parsed = await node.submit(wf, { name: 'renonced' });
+      const warning = `tasks[1].run.input.args[0]: awaits ${old.toString()}, which is not produced by this workflow and not in the memo`;
+      expect(parsed.warnings.some((w) => w.startsWith(warning))).toBe(true);
+      expect(progress.find((e) => e.type === 'node:await-unknown')).toMatchObject({
+        workflow: parsed.cid.toString(),
+        awaits: [{ task: 1, path: 'tasks[1].run.input.args[0]', instruction: old.toString() }],
+      });
+      const views = await readWorkflows(log, createTopology(topology));
+      expect(views[0]).toMatchObject({
+        name: 'renonced',
+        status: 'running',
+        unknownAwaits: [`#1 awaits ${old.toString()}`],
+      });
+      const end = await node.ended(parsed.cid, within(10_000));
+      expect(end.type).toBe('workflow/failed');
+      expect(end.reason).toBe(
+        `tasks[1].run.input.args[0] awaits ${old.toString()}: not produced by this workflow and not in the memo after 400 ms`,
+      );
+    } finally {
+      await node.close();
+      await log.close();
+    }
+  });
+
+  it('resolves an await across workflows from the memo at once, with no warning', async () => {
+    const log = open();
+    const node = await createNode(init(log, { awaitTimeoutMs: 200 }));
+    runner.available = true;
+    try {
+      const first = parseWorkflow(chain(inner.rsc, 1, 5));
+      await node.submit(first.workflow as unknown as IpldValue);
+      await node.ended(first.cid, within(10_000));
+      const second = chain(inner.rsc, 1, 0, 'part2') as {
+        tasks: Array<{ run: { input: IpldValue } }>;
+      };
+      second.tasks[0]!.run.input = {
+        func: 'add_one',
+        args: [{ 'await/ok': first.tasks[0]!.instruction }],
+      };
+      const parsed = await node.submit(second);
+      expect(parsed.warnings).toEqual([]);
+      const end = await node.ended(parsed.cid, within(10_000));
+      expect(end.type).toBe('workflow/completed');
+      expect(node.memo.get(parsed.tasks[0]!.instruction.toString())!.body.out).toEqual(['ok', 7]);
     } finally {
       await node.close();
       await log.close();
