@@ -66,7 +66,7 @@ export interface ConsoleTask {
   durationMs: number | null;
   fuel: number | null;
   executor: string | null;
-  /** Retries by this node's executor (seen through its progress events). */
+  /** Retries before the receipt (its `attempts` − 1, else this node's progress events). */
   retries: number;
   /** `{kind, message}` of an error receipt. */
   error: { kind: string; message: string } | null;
@@ -229,7 +229,9 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
     t.fuel = r.fuel;
     t.executor = r.executor;
     t.error = r.body.out[0] === 'error' ? errorOf(r.body.out[1]) : null;
-    t.retries = retries.get(t.instruction) ?? t.retries;
+    // Receipts say how many tries they took; older ones only this node's progress events know.
+    t.retries =
+      r.attempts !== undefined ? r.attempts - 1 : (retries.get(t.instruction) ?? t.retries);
     emit({ workflow: wf.cid, task: index });
   };
 

@@ -151,6 +151,24 @@ describe('console read model', () => {
     expect(t.error?.message).toMatch(/unreachable/);
   });
 
+  it('shows the retries a receipt took', async () => {
+    // Content that is never found: retryable, retried per meta.retry, then an error receipt.
+    const missing = 'ipfs://bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
+    const parsed = await node.submit({
+      tasks: [
+        {
+          run: { rsc: missing, op: 'wasm/run', input: { func: 'add_one', args: [1] }, nnc: 'r' },
+          cause: null,
+          meta: { retry: { attempts: 3, backoff: 1 } },
+          prf: [],
+        },
+      ],
+    });
+    const cid = parsed.cid.toString();
+    await until(() => model.workflow(cid)?.status === 'failed', 'failed after retries');
+    expect(model.workflow(cid)!.tasks[0]).toMatchObject({ state: 'error', retries: 2 });
+  });
+
   it('forgets ended workflows beyond its bound, oldest first', async () => {
     const small = createConsoleModel({
       log,
@@ -198,7 +216,7 @@ describe('console_* methods', () => {
     const list = await rpc(readOnly, 'console_workflows', { name: 'chain-3' });
     expect(list.result).toHaveLength(1);
     const cid = list.result[0]!.cid;
-    expect((await rpc(readOnly, 'console_workflows', { status: 'failed' })).result.length).toBe(1);
+    expect((await rpc(readOnly, 'console_workflows', { status: 'failed' })).result.length).toBe(2);
     expect((await rpc(readOnly, 'console_workflows', { status: 'nope' })).error?.code).toBe(-32602);
     const wf = await rpc<{ tasks: Array<{ layer: number; column: number; kind: string }> }>(
       readOnly,
