@@ -173,7 +173,11 @@ Examples:
             memo: node.memo,
             onError: (err) => nodeLog.error({ err }, 'console read model stopped'),
           });
-          await consoleModel.ready();
+          // The API does not wait for the console to fold a long log: it shows what it has.
+          consoleModel
+            .ready()
+            .then(() => nodeLog.info({}, 'console caught up with the streams'))
+            .catch(() => undefined);
           api = await createApiServer({
             node,
             metrics,

@@ -202,8 +202,8 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
   const controller = new AbortController();
   const workflows = new Map<string, ConsoleWorkflow>();
   const indexOf = new Map<string, Map<string, number>>();
-  /** Ended workflows in the order they ended (may hold stale keys: checked on eviction). */
-  const endedOrder: string[] = [];
+  /** Ended workflows, oldest end first (a workflow that ends again moves to the back). */
+  const endedOrder = new Map<string, true>();
   /** Receipts read before their workflow's submission (the streams are read side by side). */
   const early = new Map<string, ReceiptEvent[]>();
   let earlyCount = 0;
@@ -239,6 +239,7 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
     const key = e.workflow.toString();
     const known = workflows.get(key);
     if (known !== undefined) {
+      endedOrder.delete(key);
       known.submissions++;
       known.status = 'running';
       known.name = e.name ?? known.name;
@@ -329,24 +330,21 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
       t.state = entry?.body.out[0] === 'error' ? 'error' : 'replayed';
       if (entry?.body.out[0] === 'error') t.error = errorOf(entry.body.out[1]);
     });
-    endedOrder.push(key);
+    endedOrder.delete(key);
+    endedOrder.set(key, true);
     evict();
     emit({ workflow: key });
   };
 
   const evict = (): void => {
-    let endedCount = 0;
-    for (const wf of workflows.values()) if (wf.status !== 'running') endedCount++;
-    while (endedCount > maxEnded && endedOrder.length > 0) {
-      const key = endedOrder.shift()!;
+    for (const key of endedOrder.keys()) {
+      if (endedOrder.size <= maxEnded) break;
+      endedOrder.delete(key);
       const wf = workflows.get(key);
-      if (wf === undefined || wf.status === 'running') continue;
-      // Ended again later: its newer position in the queue decides.
-      if (endedOrder.includes(key)) continue;
+      if (wf === undefined || wf.status === 'running') continue; // submitted again: kept
       workflows.delete(key);
       indexOf.delete(key);
       evicted++;
-      endedCount--;
     }
   };
 

@@ -138,6 +138,7 @@ export function Legend() {
     <span class="chip replayed">replayed</span>
     <span class="chip error">error</span>
     <span class="chip pending">pending</span>
+    <span class="chip ready">released</span>
     <span class="sep"></span>
     <span class="shape wasm">λ pure Wasm</span>
     <span class="shape effect">↗ pure effect</span>
