@@ -44,7 +44,7 @@ const workflow = {
 } as const;
 
 /** Builds the document for a given node version (with the console's methods when it is on). */
-export function openRpcDocument(version: string, console = false): Record<string, unknown> {
+export function openRpcDocument(version: string, withConsole = false): Record<string, unknown> {
   return {
     openrpc: '1.2.6',
     info: {
@@ -182,7 +182,7 @@ export function openRpcDocument(version: string, console = false): Record<string
         params: [{ name: 'subscription_id', required: true, schema: { type: 'string' } }],
         result: { name: 'unsubscribed', schema: { type: 'boolean' } },
       },
-      ...(console ? CONSOLE_METHODS : []),
+      ...(withConsole ? CONSOLE_METHODS : []),
     ],
   };
 }
