@@ -62,6 +62,11 @@ export function NodePage({ call, onError }) {
   }, []);
   if (n === null) return html`<section><p class="muted">Loading…</p></section>`;
   const lagOf = (stream) => n.lag.find((l) => l.stream === stream);
+  const cap = n.executor.concurrency ?? Infinity;
+  const slots = {
+    busy: Math.min(n.executor.inFlight, cap),
+    queued: Math.max(0, n.executor.inFlight - cap),
+  };
   return html`<section class="node">
     <div class="toolbar">
       <h1>Node</h1>
@@ -76,11 +81,14 @@ export function NodePage({ call, onError }) {
         <div class="big">${(n.memo.hitRatio * 100).toFixed(1)}%</div>
         memo hit ratio
       </div>
-      <div class="card">
+      <div
+        class="card"
+        title="tasks released without a receipt yet, against the executor's concurrency"
+      >
         <div class="big">
-          ${n.executor.inFlight}${n.executor.concurrency ? ` / ${n.executor.concurrency}` : ''}
+          ${slots.busy}${n.executor.concurrency ? ` / ${n.executor.concurrency}` : ''}
         </div>
-        executor slots in use
+        executor slots in use${slots.queued > 0 ? ` · ${slots.queued} queued` : ''}
       </div>
       <div class="card">
         <div class="big">${n.workflows.running}</div>
