@@ -46,8 +46,8 @@ function RateChart({ rate }) {
       <text x=${W - 2} y=${H + 14} class="tick end">now</text>
     </svg>
     <figcaption>
-      <span class="chip ok">executed</span> <span class="chip replayed">replayed</span> per second,
-      ${rate.bucketMs / 1000} s buckets
+      <span class="chip ok">executed</span> <span class="chip replayed">replayed</span>
+      ${` per second, ${rate.bucketMs / 1000} s buckets`}
     </figcaption>
   </figure>`;
 }
