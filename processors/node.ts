@@ -55,6 +55,10 @@ import {
   type EventRecord,
 } from './records.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
+import { attachEffects } from './effects/engine.ts';
+import type { EffectRunner } from './effects/effect-runner.ts';
+import { receiptStreamOf } from './effects/ops.ts';
+import type { OutboxProgress } from './effects/outbox.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -77,12 +81,18 @@ export interface NodeInit {
   retry?: RetryOptions;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
+  /**
+   * Runs effect ops (`http/*`, `random/bytes`, `time/now`; see `processors/effects/`). Without
+   * it effect tasks get an `unsupported` error receipt.
+   */
+  effects?: EffectRunner;
   onProgress?: (event: NodeProgress) => void;
 }
 
 /** Progress events of a node. */
 export type NodeProgress =
   | ExecuteProgress
+  | OutboxProgress
   | { type: 'node:recovered'; receipts: number; invocations: number; emitted: number; ms: number }
   | { type: 'node:dead-letter'; stream: string; partition: number; offset: number; reason: string }
   | { type: 'node:error'; error: unknown };
@@ -171,9 +181,23 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     invocations: topology.name('invocations'),
     pure: topology.name('pure'),
     effectsPure: topology.name('effects.pure'),
+    effectsManaged: topology.name('effects.managed'),
     deadLetter: topology.name('dead-letter'),
   };
-  const receiptStreams = [S.pure, S.effectsPure];
+  const receiptStreams = [S.pure, S.effectsPure, S.effectsManaged];
+  /** The stream a receipt goes to: `pure`, or the effect stream of its op. */
+  const receiptStream = (e: ReceiptEvent): string => topology.name(receiptStreamOf(e.run.op));
+  // Effects: a runner dispatching by op, and the outbox folded from effects.managed.
+  const fx =
+    init.effects === undefined
+      ? undefined
+      : attachEffects({
+          wasm: runner,
+          effects: init.effects,
+          appendIntent: (intent) =>
+            appendEvents(S.effectsManaged, [intent], [intent.instruction.toString()]),
+          onProgress: (e) => progress(e),
+        });
 
   await log.ensureStreams(topology.streams);
 
@@ -193,7 +217,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const write = (outputs: SchedulerOutput[]): Promise<unknown> => {
     if (outputs.length === 0) return Promise.resolve();
     const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
-    const pure: ReceiptEvent[] = [];
+    const byStream = new Map<string, ReceiptEvent[]>();
     for (const o of outputs) {
       if (o.stream === 'invocations') {
         inv.push(o.event);
@@ -203,17 +227,22 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         if (o.event.type === 'task/ready' && localTasks !== undefined) {
           localTasks.next({ record: null, event: o.event });
         }
-      } else pure.push(o.event);
+      } else {
+        const stream = receiptStream(o.event);
+        const list = byStream.get(stream);
+        if (list === undefined) byStream.set(stream, [o.event]);
+        else list.push(o.event);
+      }
     }
     return Promise.all([
       inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
-      pure.length === 0
-        ? undefined
-        : appendEvents(
-            S.pure,
-            pure,
-            pure.map((e) => e.instruction.toString()),
-          ),
+      ...[...byStream].map(([stream, list]) =>
+        appendEvents(
+          stream,
+          list,
+          list.map((e) => e.instruction.toString()),
+        ),
+      ),
     ]);
   };
 
@@ -251,6 +280,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             stream,
             (record) => {
               const r = routingOf(record);
+              if (fx !== undefined && stream === S.effectsManaged) {
+                // The outbox needs intents and the outcomes that settle them.
+                const d = decodeRecord(record);
+                if (!(d instanceof Error)) fx?.outbox.observe(d.event);
+              }
               if (r !== undefined) {
                 if (r.type !== 'receipt') return;
                 seenReceipts++;
@@ -354,6 +388,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         .pipe(mergeMap(decodeOrDeadLetter))
         .subscribe({
           next: ({ record, event }) => {
+            fx?.outbox.observe(event);
             if (event.type !== 'receipt') return;
             memo.put(event);
             schedule(record, event);
@@ -405,7 +440,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         .pipe(
           executeTasks<{ record: LogRecord | null; event: TaskReadyEvent }>({
             memo,
-            runner,
+            runner: fx?.runner ?? runner,
             nodeId,
             concurrency: init.concurrency,
             retry: init.retry,
@@ -413,13 +448,15 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           }),
           mergeMap(async ({ item, receipt }) => {
             if (receipt !== null)
-              await appendEvents(S.pure, [receipt], [receipt.instruction.toString()]);
+              await appendEvents(receiptStream(receipt), [receipt], [receipt.instruction.toString()]);
             if (item.record !== null) tracker.end(item.record);
           }),
           finalize(() => finished()),
         )
         .subscribe({ error: fail }),
     );
+    // Managed effects whose intent has no outcome: sent again, with the same key.
+    for (const ready of fx?.outbox.pending() ?? []) localTasks.next({ record: null, event: ready });
   }
   const commit = async (): Promise<void> => {
     const positions = tracker.take();
