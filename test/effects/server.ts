@@ -16,6 +16,8 @@ export interface TestServer {
   /** Bodies applied per Idempotency-Key (a key applied twice would show two entries). */
   applied: Map<string, string[]>;
   count(method: string, path: string): number;
+  /** Called for every request once it is recorded (and applied), before the response. */
+  onRequest: ((seen: Seen) => void) | undefined;
   close(): Promise<void>;
 }
 
@@ -35,7 +37,8 @@ export async function startTestServer(): Promise<TestServer> {
       const body = await readBody(req);
       const url = new URL(req.url ?? '/', 'http://x');
       const key = req.headers['idempotency-key'] as string | undefined;
-      seen.push({ method: req.method ?? '', path: url.pathname, key, body });
+      const entry = { method: req.method ?? '', path: url.pathname, key, body };
+      seen.push(entry);
       const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify(value));
@@ -77,6 +80,7 @@ export async function startTestServer(): Promise<TestServer> {
           if (!list.includes(body)) list.push(body);
           applied.set(key, list);
         }
+        out.onRequest?.(entry);
         return json(201, { stored: body });
       }
       return json(404, { error: 'unknown path' });
@@ -84,16 +88,18 @@ export async function startTestServer(): Promise<TestServer> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  return {
+  const out: TestServer = {
     port,
     base: `http://127.0.0.1:${port}`,
     seen,
     applied,
     count: (method, path) => seen.filter((s) => s.method === method && s.path === path).length,
+    onRequest: undefined,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+  return out;
 }
