@@ -41,7 +41,9 @@ const pct = (xs: number[], p: number): number => {
 };
 const us = (ms: number): string => `${(ms * 1000).toFixed(0)} µs`;
 const line = (label: string, xs: number[]): void =>
-  console.log(`${label.padEnd(52)} ${us(pct(xs, 50)).padStart(10)} ${us(pct(xs, 90)).padStart(10)}`);
+  console.log(
+    `${label.padEnd(52)} ${us(pct(xs, 50)).padStart(10)} ${us(pct(xs, 90)).padStart(10)}`,
+  );
 
 async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < Math.min(50, n); i++) await fn(-1 - i);
@@ -66,10 +68,17 @@ const port = (server.address() as AddressInfo).port;
 const base = `http://127.0.0.1:${port}`;
 const dir = mkdtempSync(join(tmpdir(), 'ipvm-bench-effects-'));
 
-console.log(`effects bench: n=${N}, fsync=${FSYNC}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `effects bench: n=${N}, fsync=${FSYNC}, load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log(`${'scenario'.padEnd(52)} ${'p50'.padStart(10)} ${'p90'.padStart(10)}`);
 try {
-  line('raw fetch() GET (floor)', await time(N * 4, async () => (await fetch(`${base}/doc`)).json()));
+  line(
+    'raw fetch() GET (floor)',
+    await time(N * 4, async () => (await fetch(`${base}/doc`)).json()),
+  );
   line(
     'raw undici request() GET (floor)',
     await time(N * 4, async () => (await undiciRequest(`${base}/doc`)).body.json()),
@@ -80,7 +89,12 @@ try {
   line(
     'effect runner http/get (no log)',
     await time(N * 4, () =>
-      effects.run({ op: 'http/get', rsc: `${base}/doc`, input: { response: 'json' }, instruction: 'b' }),
+      effects.run({
+        op: 'http/get',
+        rsc: `${base}/doc`,
+        input: { response: 'json' },
+        instruction: 'b',
+      }),
     ),
   );
   const log = createFileLog({
@@ -90,7 +104,9 @@ try {
   const node = await createNode({ log, runner: await createCoreRunner(), effects });
   const step = (op: string, input: IpldValue) => async (i: number) => {
     const wf = {
-      tasks: [{ run: { rsc: `${base}/doc`, op, input, nnc: `n${i}` }, cause: null, meta: {}, prf: [] }],
+      tasks: [
+        { run: { rsc: `${base}/doc`, op, input, nnc: `n${i}` }, cause: null, meta: {}, prf: [] },
+      ],
     };
     const cid = parseWorkflow(wf).cid;
     await node.submit(wf);

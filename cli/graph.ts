@@ -16,10 +16,11 @@ export const STATE_STYLE: Readonly<
 };
 
 /** The border of effect tasks, whatever their state: they reach outside the node. */
-export const EFFECT_STYLE: Readonly<Record<'pure' | 'managed', { stroke: string; label: string }>> = {
-  pure: { stroke: '#8e24aa', label: 'pure effect (effects.pure)' },
-  managed: { stroke: '#ef6c00', label: 'managed effect (effects.managed)' },
-};
+export const EFFECT_STYLE: Readonly<Record<'pure' | 'managed', { stroke: string; label: string }>> =
+  {
+    pure: { stroke: '#8e24aa', label: 'pure effect (effects.pure)' },
+    managed: { stroke: '#ef6c00', label: 'managed effect (effects.managed)' },
+  };
 
 export function stateOf(t: TaskView): NodeState {
   if (t.status === 'error') return 'error';

@@ -52,7 +52,9 @@ for (const file of readdirSync(join(here, 'workflows'))) {
   const text = readFileSync(join(here, 'workflows', file), 'utf8');
   for (const m of text.matchAll(/ipfs:\/\/(\w+)/g)) {
     if (!built.includes(m[1]!)) {
-      console.error(`examples/workflows/${file} names ${m[1]}, but the build produced ${built.join(', ')}`);
+      console.error(
+        `examples/workflows/${file} names ${m[1]}, but the build produced ${built.join(', ')}`,
+      );
       mismatched++;
     }
   }

@@ -55,10 +55,9 @@ import {
   type EventRecord,
 } from './records.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
-import { attachEffects } from './effects/engine.ts';
+import { attachEffects, type EffectsProgress } from './effects/engine.ts';
 import type { EffectRunner } from './effects/effect-runner.ts';
 import { receiptStreamOf } from './effects/ops.ts';
-import type { OutboxProgress } from './effects/outbox.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -92,7 +91,7 @@ export interface NodeInit {
 /** Progress events of a node. */
 export type NodeProgress =
   | ExecuteProgress
-  | OutboxProgress
+  | EffectsProgress
   | { type: 'node:recovered'; receipts: number; invocations: number; emitted: number; ms: number }
   | { type: 'node:dead-letter'; stream: string; partition: number; offset: number; reason: string }
   | { type: 'node:error'; error: unknown };
@@ -196,6 +195,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           effects: init.effects,
           appendIntent: (intent) =>
             appendEvents(S.effectsManaged, [intent], [intent.instruction.toString()]),
+          submit: (workflow) => node.submit(workflow),
           onProgress: (e) => progress(e),
         });
 
@@ -447,8 +447,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             onProgress: progress,
           }),
           mergeMap(async ({ item, receipt }) => {
+            // Effects a result asks for are submitted before the result is written.
+            if (receipt !== null) await fx?.emit(receipt);
             if (receipt !== null)
-              await appendEvents(receiptStream(receipt), [receipt], [receipt.instruction.toString()]);
+              await appendEvents(
+                receiptStream(receipt),
+                [receipt],
+                [receipt.instruction.toString()],
+              );
             if (item.record !== null) tracker.end(item.record);
           }),
           finalize(() => finished()),

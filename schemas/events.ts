@@ -245,7 +245,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
           method: str(r, 'method'),
           url: str(r, 'url'),
           headers: r.headers,
-          body: r.body as Uint8Array | null,
+          body: r.body,
         },
         at,
       };

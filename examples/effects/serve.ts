@@ -33,7 +33,8 @@ const server = createServer((req, res) => {
       res.end(JSON.stringify(value));
     };
     if (req.method === 'GET' && req.url === '/doc') return reply(200, { value: 20 });
-    if (req.method === 'GET' && req.url === '/results') return reply(200, Object.fromEntries(stored));
+    if (req.method === 'GET' && req.url === '/results')
+      return reply(200, Object.fromEntries(stored));
     if (req.method === 'POST' && req.url === '/results') {
       if (typeof key !== 'string') return reply(400, { error: 'Idempotency-Key required' });
       const replay = stored.has(key);
@@ -55,7 +56,9 @@ if (command.length > 0) {
   const code = await new Promise<number>((resolve) =>
     child.on('exit', (c, signal) => resolve(c ?? (signal === null ? 1 : 128))),
   );
-  console.error(`server: ${requests} request(s) received; stored ${JSON.stringify(Object.fromEntries(stored))}`);
+  console.error(
+    `server: ${requests} request(s) received; stored ${JSON.stringify(Object.fromEntries(stored))}`,
+  );
   server.closeAllConnections();
   server.close();
   process.exitCode = code;

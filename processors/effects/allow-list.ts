@@ -24,11 +24,11 @@ export interface AllowEntry {
 export interface AllowList {
   readonly entries: readonly AllowEntry[];
   /** The entry a URL matches, or a reason it matches none. */
-  checkUrl(url: URL): { ok: true } | { ok: false; reason: string };
+  checkUrl(this: void, url: URL): { ok: true } | { ok: false; reason: string };
   /** Whether a connection of `url` to `address` is allowed; a reason when not. */
-  checkAddress(url: URL, address: string): { ok: true } | { ok: false; reason: string };
+  checkAddress(this: void, url: URL, address: string): { ok: true } | { ok: false; reason: string };
   /** The list as written (`a.example:443,127.0.0.1:8080`). */
-  toString(): string;
+  toString(this: void): string;
 }
 
 /** A bad `--allow-net` value. */
@@ -126,6 +126,13 @@ export function parseAllowList(list: string | readonly string[] | undefined): Al
   const entries = raw.filter((s) => s.trim() !== '').map(parseEntry);
   const matches = (e: AllowEntry, host: string, port: number): boolean =>
     e.host === host && (e.port === undefined || e.port === port);
+  const render = (): string =>
+    entries
+      .map((e) => {
+        const h = isIP(e.host) === 6 ? `[${e.host}]` : e.host;
+        return e.port === undefined ? h : `${h}:${e.port}`;
+      })
+      .join(',');
   return {
     entries,
     checkUrl(url) {
@@ -139,7 +146,7 @@ export function parseAllowList(list: string | readonly string[] | undefined): Al
         reason:
           entries.length === 0
             ? `network access is not allowed (no --allow-net)`
-            : `${host}:${port} is not in --allow-net (${this.toString()})`,
+            : `${host}:${port} is not in --allow-net (${render()})`,
       };
     },
     checkAddress(url, address) {
@@ -157,12 +164,6 @@ export function parseAllowList(list: string | readonly string[] | undefined): Al
         reason: `${url.hostname} connected to private address ${a}, which --allow-net does not name`,
       };
     },
-    toString: () =>
-      entries
-        .map((e) => {
-          const h = isIP(e.host) === 6 ? `[${e.host}]` : e.host;
-          return e.port === undefined ? h : `${h}:${e.port}`;
-        })
-        .join(','),
+    toString: render,
   };
 }

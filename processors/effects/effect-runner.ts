@@ -165,7 +165,12 @@ export function createEffectRunner(init: EffectRunnerInit): EffectRunner {
       if (call.op === 'time/now') return { ok: true, value: clock(), fuel: 0, durationMs: 0 };
       if (call.op === 'random/bytes') {
         const length = isIpldMap(call.input) ? call.input.length : undefined;
-        if (typeof length !== 'number' || !Number.isInteger(length) || length < 1 || length > MAX_RANDOM_BYTES)
+        if (
+          typeof length !== 'number' ||
+          !Number.isInteger(length) ||
+          length < 1 ||
+          length > MAX_RANDOM_BYTES
+        )
           throw badInput(call, `input.length must be an integer 1–${MAX_RANDOM_BYTES}`);
         return { ok: true, value: random(length), fuel: 0, durationMs: 0 };
       }

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import type { Socket } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
 import type { AllowList } from './allow-list.ts';
 import { EffectError } from './errors.ts';
@@ -92,7 +91,7 @@ export function createHttpClient(init: HttpClientInit): HttpClient {
   const connect: buildConnector.connector = (opts, callback) => {
     base(opts, (err, socket) => {
       if (err !== null) return callback(err, null);
-      const address = (socket as Socket).remoteAddress ?? '';
+      const address = socket.remoteAddress ?? '';
       const host = opts.hostname.includes(':') ? `[${opts.hostname}]` : opts.hostname;
       const url = new URL(`${opts.protocol}//${host}:${opts.port}`);
       const verdict = allow.checkAddress(url, address);
@@ -108,7 +107,11 @@ export function createHttpClient(init: HttpClientInit): HttpClient {
     options: HttpSendOptions,
     signal: AbortSignal,
   ): Promise<{ status: number; headers: Record<string, string>; body: Uint8Array }> {
-    const fail = (kind: 'connection' | 'too-large' | 'timeout' | 'refused', why: string, cause?: unknown) =>
+    const fail = (
+      kind: 'connection' | 'too-large' | 'timeout' | 'refused',
+      why: string,
+      cause?: unknown,
+    ) =>
       new EffectError(req.method, why, {
         instruction: options.instruction,
         url: req.url,
@@ -185,7 +188,8 @@ export function createHttpClient(init: HttpClientInit): HttpClient {
         const next = new URL(location, req.url).toString();
         // 303 (and 301/302 after a POST, as browsers do) continue as a GET without a body.
         const asGet =
-          res.status === 303 || ((res.status === 301 || res.status === 302) && req.method === 'POST');
+          res.status === 303 ||
+          ((res.status === 301 || res.status === 302) && req.method === 'POST');
         req = asGet
           ? { method: 'GET', url: next, headers: withoutBodyHeaders(req.headers) }
           : { ...req, url: next };
@@ -199,7 +203,11 @@ export function createHttpClient(init: HttpClientInit): HttpClient {
 function classify(
   err: unknown,
   signal: AbortSignal,
-  fail: (kind: 'connection' | 'too-large' | 'timeout' | 'refused', why: string, cause?: unknown) => EffectError,
+  fail: (
+    kind: 'connection' | 'too-large' | 'timeout' | 'refused',
+    why: string,
+    cause?: unknown,
+  ) => EffectError,
 ): EffectError {
   const e = err as Error & { code?: string; [REFUSED]?: boolean };
   if (e[REFUSED] === true) return fail('refused', `refused: ${e.message}`, err);

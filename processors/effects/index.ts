@@ -11,3 +11,4 @@ export * from './http-client.ts';
 export * from './idempotency.ts';
 export * from './ops.ts';
 export * from './outbox.ts';
+export * from './emitted.ts';

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import type { CID } from 'multiformats/cid';
 import type { EffectIntentEvent, NodeEvent, TaskReadyEvent } from '../../schemas/events.ts';
 import type { RunResult } from '../execute-tasks.ts';
 import { EffectError } from './errors.ts';
@@ -78,7 +77,12 @@ export function createOutbox(init: OutboxInit): Outbox {
           req = init.effects.request(call);
         } catch (err) {
           if (err instanceof EffectError) {
-            return { ok: false, error: { kind: err.kind, message: err.message }, fuel: 0, durationMs: 0 };
+            return {
+              ok: false,
+              error: { kind: err.kind, message: err.message },
+              fuel: 0,
+              durationMs: 0,
+            };
           }
           throw err;
         }
@@ -92,18 +96,28 @@ export function createOutbox(init: OutboxInit): Outbox {
       const r = intent.request;
       return init.effects.send(
         call,
-        { method: r.method, url: r.url, headers: r.headers as Record<string, string>, body: r.body ?? undefined },
+        {
+          method: r.method,
+          url: r.url,
+          headers: r.headers as Record<string, string>,
+          body: r.body ?? undefined,
+        },
         options,
       );
     },
   };
 }
 
-function intentOf(ready: TaskReadyEvent, key: string, req: HttpRequest, at: number): EffectIntentEvent {
+function intentOf(
+  ready: TaskReadyEvent,
+  key: string,
+  req: HttpRequest,
+  at: number,
+): EffectIntentEvent {
   return {
     type: 'effect/intent',
     workflow: ready.workflow,
-    instruction: ready.instruction as CID,
+    instruction: ready.instruction,
     invocation: ready.invocation,
     task: ready.task,
     args: ready.args,

@@ -23,7 +23,8 @@ describe('allow-list', () => {
     expect(allow.checkUrl(url('http://[::1]:9000/')).ok).toBe(true);
     expect(allow.checkUrl(url('http://other.example.com/'))).toEqual({
       ok: false,
-      reason: 'other.example.com:80 is not in --allow-net (api.example.com,127.0.0.1:8080,[::1]:9000)',
+      reason:
+        'other.example.com:80 is not in --allow-net (api.example.com,127.0.0.1:8080,[::1]:9000)',
     });
     expect(allow.checkUrl(url('file:///etc/passwd')).ok).toBe(false);
     expect(parseAllowList(undefined).checkUrl(url('http://a.b/'))).toEqual({
@@ -36,7 +37,15 @@ describe('allow-list', () => {
     const allow = parseAllowList('api.example.com,127.0.0.1:8080,localhost:7000');
     const api = url('http://api.example.com/');
     expect(allow.checkAddress(api, '93.184.216.34').ok).toBe(true);
-    for (const a of ['127.0.0.1', '10.1.2.3', '192.168.0.9', '169.254.169.254', '::1', '::ffff:127.0.0.1', 'fd00::1'])
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '192.168.0.9',
+      '169.254.169.254',
+      '::1',
+      '::ffff:127.0.0.1',
+      'fd00::1',
+    ])
       expect(allow.checkAddress(api, a).ok, a).toBe(false);
     expect(allow.checkAddress(url('http://127.0.0.1:8080/'), '127.0.0.1').ok).toBe(true);
     expect(allow.checkAddress(url('http://localhost:7000/'), '::1').ok).toBe(true);
@@ -47,7 +56,9 @@ describe('allow-list', () => {
 
   it('names a bad entry', () => {
     expect(() => parseAllowList('a.b:99999')).toThrow(AllowListError);
-    expect(() => parseAllowList('a.b:99999')).toThrow('--allow-net a.b:99999: port must be 1–65535');
+    expect(() => parseAllowList('a.b:99999')).toThrow(
+      '--allow-net a.b:99999: port must be 1–65535',
+    );
     expect(() => parseAllowList('::1:80')).toThrow('write IPv6 addresses in brackets');
     expect(() => parseAllowList('a b')).toThrow('expected HOST[:PORT]');
   });

@@ -4,7 +4,11 @@
 import { readFile } from 'node:fs/promises';
 import { createFileLog } from '../../streams/file/index.ts';
 import { createNode } from '../../processors/node.ts';
-import { createEffectRunner, createHttpClient, parseAllowList } from '../../processors/effects/index.ts';
+import {
+  createEffectRunner,
+  createHttpClient,
+  parseAllowList,
+} from '../../processors/effects/index.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
 

@@ -2,7 +2,7 @@
 // number of requests reached the server, sometimes before the server answers) while a workflow
 // of 200 POSTs runs. After recovery every key reached the server, no key with two different
 // bodies, and exactly one outcome per key on effects.managed.
-// IPVM_EFFECTS_CRASH_KILLS (default 3) sets the kills; IPVM_EFFECTS_CRASH_SEED replays a run.
+// IPVM_EFFECTS_CRASH_KILLS (default 2) sets the kills; IPVM_EFFECTS_CRASH_SEED replays a run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { parseWorkflow } from '../../schemas/model.ts';
 import { idempotencyKey } from '../../processors/effects/index.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
-const KILLS = Number(process.env.IPVM_EFFECTS_CRASH_KILLS ?? 3);
+const KILLS = Number(process.env.IPVM_EFFECTS_CRASH_KILLS ?? 2);
 const SEED = Number(process.env.IPVM_EFFECTS_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const TASKS = 200;
 const CHILD = join(import.meta.dirname, 'crash-child.ts');
@@ -117,7 +117,9 @@ describe('effects crash safety', () => {
       await log.close();
     }
     const resent = server.seen.length - new Set(server.seen.map((s) => s.key)).size;
-    console.log(`${killed} kills, ${server.seen.length} requests for ${TASKS} keys (${resent} re-sent)`);
+    console.log(
+      `${killed} kills, ${server.seen.length} requests for ${TASKS} keys (${resent} re-sent)`,
+    );
     for (const t of parsed.tasks) {
       const instr = t.instruction.toString();
       const key = idempotencyKey(t.instruction, '');

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log } from '../../streams/log.ts';
-import { createNode, type IpvmNode } from '../../processors/node.ts';
+import {
+  createNode,
+  type IpvmNode,
+  type NodeInit,
+  type NodeProgress,
+} from '../../processors/node.ts';
+import type { TaskRunner } from '../../processors/execute-tasks.ts';
 import {
   createEffectRunner,
   createHttpClient,
@@ -35,7 +41,13 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function task(op: string, rsc: string, input: IpldValue, nnc = '', meta: IpldValue = {}): IpldValue {
+function task(
+  op: string,
+  rsc: string,
+  input: IpldValue,
+  nnc = '',
+  meta: IpldValue = {},
+): IpldValue {
   return { run: { rsc, op, input, nnc }, cause: null, meta, prf: [] };
 }
 
@@ -46,7 +58,11 @@ interface Opened {
   close(): Promise<void>;
 }
 
-async function open(logDir = dir, allow = `127.0.0.1:${server.port}`): Promise<Opened> {
+async function open(
+  logDir = dir,
+  allow = `127.0.0.1:${server.port}`,
+  extra: Partial<NodeInit> = {},
+): Promise<Opened> {
   const log = createFileLog({ dir: logDir });
   const effects = createEffectRunner({
     http: createHttpClient({ allow: parseAllowList(allow), maxBodyBytes: 1024 * 1024 }),
@@ -57,6 +73,7 @@ async function open(logDir = dir, allow = `127.0.0.1:${server.port}`): Promise<O
     effects,
     topology: { namespace: 'fx' },
     retry: { attempts: 4, baseDelayMs: 5 },
+    ...extra,
   });
   return {
     node,
@@ -99,7 +116,11 @@ describe('effects', () => {
       const o = await open();
       const [r] = await run(o, [get]);
       expect(r!.body.out[0]).toBe('ok');
-      const v = r!.body.out[1] as { status: number; headers: Record<string, string>; body: unknown };
+      const v = r!.body.out[1] as {
+        status: number;
+        headers: Record<string, string>;
+        body: unknown;
+      };
       expect(v.status).toBe(200);
       expect(v.body).toEqual({ value: 41 });
       expect(v.headers['content-type']).toBe('application/json');
@@ -185,13 +206,17 @@ describe('effects', () => {
     const [s, b, l, rd, rf, bi] = await run(o, [slow, big, loop, redirect, refused, badInput]);
     await o.close();
     expect(errorOf(s!).kind).toBe('timeout');
-    expect(errorOf(s!).message).toMatch(/^task bafyrmi\w+: GET http:\/\/127\.0\.0\.1:\d+\/slow: timed out/);
+    expect(errorOf(s!).message).toMatch(
+      /^task bafyrmi\w+: GET http:\/\/127\.0\.0\.1:\d+\/slow: timed out/,
+    );
     expect(errorOf(b!).kind).toBe('too-large');
     expect(errorOf(b!).message).toContain('/big: response body');
     expect(errorOf(l!).kind).toBe('redirect');
     expect(rd!.body.out[0]).toBe('ok');
     expect(errorOf(rf!).kind).toBe('refused');
-    expect(errorOf(rf!).message).toContain(`GET http://localhost:${server.port}/doc: refused: localhost:${server.port} is not in --allow-net`);
+    expect(errorOf(rf!).message).toContain(
+      `GET http://localhost:${server.port}/doc: refused: localhost:${server.port} is not in --allow-net`,
+    );
     expect(errorOf(bi!).kind).toBe('bad-input');
     expect(server.seen.slice(before).filter((x) => x.path.startsWith('/items'))).toHaveLength(0);
   });
@@ -228,8 +253,59 @@ describe('effects', () => {
     const o = await open();
     const end = await o.node.ended(parsed.cid);
     expect(end.receipts.map(String)).toEqual(live);
-    expect(parsed.tasks.map((t) => o.node.memo.get(t.instruction.toString())!.receipt.toString())).toEqual(live);
+    expect(
+      parsed.tasks.map((t) => o.node.memo.get(t.instruction.toString())!.receipt.toString()),
+    ).toEqual(live);
     await o.close();
     expect(server.seen.length).toBe(before);
+  });
+
+  it('runs the effects a Wasm result asks for (fx) as a follow-up linked to its receipt', async () => {
+    // A stand-in for a component whose result carries `fx` (the IPLD ⇄ WIT mapping is tested
+    // with the Wasm executor): ask → {fx: [...]}, refuse → asks for a wasm/run.
+    const post = {
+      rsc: `${server.base}/items/fx`,
+      op: 'http/post',
+      input: { body: 'from wasm' },
+      nnc: '',
+    };
+    const ask: IpldValue = {
+      n: 1,
+      fx: [JSON.stringify(post), { rsc: `${server.base}/doc`, op: 'http/get', input: {} }],
+    };
+    const refuse: IpldValue = {
+      fx: [{ rsc: 'ipfs://bafkqaaa', op: 'wasm/run', input: { func: 'f', args: [] } }],
+    };
+    const asking: TaskRunner = {
+      execute: (req) =>
+        Promise.resolve({
+          ok: true,
+          value: req.func === 'ask' ? ask : refuse,
+          fuel: 0,
+          durationMs: 0,
+        }),
+    };
+    const events: NodeProgress[] = [];
+    const o = await open(dir, `127.0.0.1:${server.port}`, {
+      runner: asking,
+      onProgress: (e) => events.push(e),
+    });
+    const wasm = (func: string) => task('wasm/run', 'ipfs://bafkqaaa', { func, args: [] });
+    const [asked] = await run(o, [wasm('ask'), wasm('refuse')]);
+    const emitted = events.find((e) => e.type === 'effect:emitted');
+    expect(emitted).toBeDefined();
+    const follow = parseWorkflow((emitted as { workflow: IpldValue }).workflow);
+    expect(follow.tasks.map((t) => t.task.cause?.toString())).toEqual([
+      asked!.receipt.toString(),
+      asked!.receipt.toString(),
+    ]);
+    const end = await o.node.ended(follow.cid);
+    expect(end.type).toBe('workflow/completed');
+    const refused = events.find((e) => e.type === 'effect:emit-refused') as { reason: string };
+    expect(refused.reason).toMatch(/fx\[0\]\.op: wasm\/run is not an effect/);
+    await o.close();
+    expect(server.seen.filter((x) => x.path === '/items/fx').map((x) => x.body)).toEqual([
+      'from wasm',
+    ]);
   });
 });
