@@ -72,7 +72,7 @@ async function open(
     runner: await createCoreRunner(),
     effects,
     topology: { namespace: 'fx' },
-    retry: { attempts: 4, baseDelayMs: 5 },
+    taskRetry: { attempts: 4, backoffMs: 5, maxBackoffMs: 50 },
     ...extra,
   });
   return {
