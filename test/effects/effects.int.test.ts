@@ -194,6 +194,35 @@ describe('effects', () => {
     expect(r!.body.out).toEqual(['ok', expect.objectContaining({ body: { attempts: 3 } })]);
   });
 
+  it('retries a refused connection, then writes a retryable receipt that is not memoized', async () => {
+    const closed = await startTestServer();
+    const url = `${closed.base}/doc`;
+    await closed.close(); // nothing listens there now
+    const o = await open(dir, '127.0.0.1');
+    const [r] = await run(o, [task('http/get', url, {}, 'closed')]);
+    await o.close();
+    expect(r!.body).toBeUndefined(); // not memoized
+    const events = await (async () => {
+      const log = createFileLog({ dir, readOnly: true });
+      try {
+        return await readStream(log, 'fx.effects.pure');
+      } finally {
+        await log.close();
+      }
+    })();
+    const receipt = events.find((e) => e.type === 'receipt') as ReceiptEvent;
+    const value = receipt.body.out[1] as {
+      kind: string;
+      message: string;
+      retryable: boolean;
+      attempts: number;
+    };
+    expect(value.kind).toBe('unavailable');
+    expect(value.retryable).toBe(true);
+    expect(value.attempts).toBe(4);
+    expect(value.message).toContain(`GET ${url}: connection failed: ECONNREFUSED`);
+  });
+
   it('enforces meta.time, the size cap, the redirect bound and the allow-list', async () => {
     const slow = task('http/get', `${server.base}/slow`, {}, '', { time: 200 });
     const big = task('http/get', `${server.base}/big`, {});
