@@ -1,10 +1,10 @@
 /**
  * The memo: instruction CID → receipt, the in-process index on the per-task hot path.
  *
- * It is a fold over the receipt streams (`pure`, `effects.pure`, and the outcomes on
- * `effects.managed`): rebuilt by reading them, and updated as receipts are appended. The first
- * receipt of an instruction wins; later ones for the same instruction (replays, or a race
- * between two nodes) only add the workflow they were written for, because a receipt is a pure function of its instruction. Failures marked
+ * It is a fold over the receipt streams (`pure`, `effects.pure`): rebuilt by reading them, and
+ * updated as receipts are appended. The first receipt of an instruction wins; later ones for
+ * the same instruction (replays, or a race between two nodes) only add the workflow they were
+ * written for, because a receipt is a pure function of its instruction. Failures marked
  * retryable (content that was missing, a lost worker) are not memoized: they say nothing about
  * the instruction.
  *
