@@ -86,6 +86,11 @@ export function createEffectRunner(init: EffectRunnerInit): EffectRunner {
     const input: IpldMap = isIpldMap(call.input) ? call.input : {};
     if (!isIpldMap(call.input) && call.input !== null)
       throw badInput(call, 'input must be a map ({headers?, body?, response?})');
+    if (
+      input.response !== undefined &&
+      !['bytes', 'text', 'json'].includes(input.response as string)
+    )
+      throw badInput(call, 'input.response must be "bytes", "text" or "json"');
     const headers: Record<string, string> = {};
     if (input.headers !== undefined) {
       if (!isIpldMap(input.headers)) throw badInput(call, 'input.headers must be a map');

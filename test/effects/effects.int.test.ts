@@ -230,9 +230,18 @@ describe('effects', () => {
     const redirect = task('http/get', `${server.base}/redirect`, { response: 'json' });
     const refused = task('http/get', `http://localhost:${server.port}/doc`, {}, 'refused');
     const badInput = task('http/post', `${server.base}/items/x`, { headers: { a: 1 } });
+    const badResponse = task('http/get', `${server.base}/doc`, { response: 'xml' });
     const before = server.seen.length;
     const o = await open();
-    const [s, b, l, rd, rf, bi] = await run(o, [slow, big, loop, redirect, refused, badInput]);
+    const [s, b, l, rd, rf, bi, br] = await run(o, [
+      slow,
+      big,
+      loop,
+      redirect,
+      refused,
+      badInput,
+      badResponse,
+    ]);
     await o.close();
     expect(errorOf(s!).kind).toBe('timeout');
     expect(errorOf(s!).message).toMatch(
@@ -247,6 +256,8 @@ describe('effects', () => {
       `GET http://localhost:${server.port}/doc: refused: localhost:${server.port} is not in --allow-net`,
     );
     expect(errorOf(bi!).kind).toBe('bad-input');
+    expect(errorOf(bi!).message).toContain('bad input: input.headers.a must be a string');
+    expect(errorOf(br!).message).toContain('input.response must be "bytes", "text" or "json"');
     expect(server.seen.slice(before).filter((x) => x.path.startsWith('/items'))).toHaveLength(0);
   });
 
