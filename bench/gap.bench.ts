@@ -67,13 +67,13 @@ try {
 
   for (const json of [false, true]) {
     const how = json ? 'DAG-JSON text' : 'IPLD value';
-    for (const n of [1, 10]) {
+    for (const n of [0, 1, 10]) {
       const req = { cmd: 'latency', rsc, n, runs: RUNS, json } as const;
       const mine = (await child.request<number[]>({ ...req, start: next() })).result;
       const inProc = (await here.handle({ id: 0, ...req, start: next() })) as number[];
       raw[`latency-${n}-${how}`] = { child: mine, inProcess: inProc };
       rows.push({
-        scenario: `${n}-task chain, submitted as ${how}: submit → end p50`,
+        scenario: `${n === 0 ? 'memo hit (N = 0)' : `${n}-task chain`}, submitted as ${how}: submit → end p50`,
         ours: ms(pct(mine, 50)),
         peer: ms(pct(inProc, 50)),
         ratio: lowerIsBetter(pct(mine, 50), pct(inProc, 50)),

@@ -67,17 +67,20 @@ export function createDriver(node: IpvmNode): Driver {
    */
   async function run(workflow: string | IpldMap, collect: boolean): Promise<RanWorkflow> {
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const key = parseWorkflow(workflow).cid.toString();
     if (collect) receiptsOf.set(key, []);
     const ended = new Promise<WorkflowEndedEvent>((resolve) => waiting.set(key, resolve));
     await node.submit(workflow);
     const end = await ended;
     const ms = performance.now() - t;
+    const used = process.cpuUsage(cpu);
     const receipts = receiptsOf.get(key) ?? [];
     receiptsOf.delete(key);
     return {
       cid: key,
       ms,
+      cpuMs: (used.user + used.system) / 1000,
       status: end.type,
       receipts,
       receiptCids: end.receipts.map((c) => c.toString()),

@@ -19,6 +19,11 @@ export interface RanWorkflow {
   cid: string;
   /** Submit → workflow end (this node) or → last receipt (peer). */
   ms: number;
+  /**
+   * CPU time of the process over the same span (this node only; meaningful when one workflow
+   * runs at a time — on a loaded machine it varies far less than `ms`).
+   */
+  cpuMs?: number;
   status: string;
   receipts: SeenReceipt[];
   /** Anything the figure needs said about it. */
