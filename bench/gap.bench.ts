@@ -67,11 +67,13 @@ try {
 
   for (const json of [false, true]) {
     const how = json ? 'DAG-JSON text' : 'IPLD value';
+    const p50 = new Map<number, [number, number]>();
     for (const n of [0, 1, 10]) {
       const req = { cmd: 'latency', rsc, n, runs: RUNS, json } as const;
       const mine = (await child.request<number[]>({ ...req, start: next() })).result;
       const inProc = (await here.handle({ id: 0, ...req, start: next() })) as number[];
       raw[`latency-${n}-${how}`] = { child: mine, inProcess: inProc };
+      p50.set(n, [pct(mine, 50), pct(inProc, 50)]);
       rows.push({
         scenario: `${n === 0 ? 'memo hit (N = 0)' : `${n}-task chain`}, submitted as ${how}: submit → end p50`,
         ours: ms(pct(mine, 50)),
@@ -80,6 +82,13 @@ try {
         note: `${RUNS} runs`,
       });
     }
+    const slope = (i: 0 | 1): number => (p50.get(10)![i] - p50.get(1)![i]) / 9;
+    rows.push({
+      scenario: `marginal chain step p50 (slope N = 1 → 10), as ${how}`,
+      ours: ms(slope(0)),
+      peer: ms(slope(1)),
+      ratio: lowerIsBetter(slope(0), slope(1)),
+    });
     for (const c of CONCURRENCY) {
       const req = { cmd: 'throughput', rsc, n: 1, c, seconds: SECONDS, json } as const;
       const mine = (await child.request<Throughput>({ ...req, start: next() })).result;
