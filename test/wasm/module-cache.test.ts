@@ -4,7 +4,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CID } from 'multiformats/cid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecuteResult, Executor } from '../../processors/wasm/index.ts';
+import type { ExecuteResult, Executor, ExecutorInit } from '../../processors/wasm/index.ts';
+import { createNode } from '../../processors/node.ts';
+import { wasmRunner } from '../../processors/wasm-runner.ts';
+import { createFileLog } from '../../streams/file/index.ts';
+import type { IpldMap } from '../../schemas/ipld.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
 import { readSimpleComponent } from '../../processors/wasm/component.ts';
 import { buildComponent, type ComponentName } from '../components/build.ts';
 import { createFixture, type Fixture } from './setup.ts';
@@ -173,5 +178,48 @@ describe('the disk cache', () => {
       await third.execute({ rsc: cid, func: func as string, args });
       expect(third.stats()).toMatchObject({ transpilations: 0, instrumentations: 0 });
     }
+  });
+});
+
+describe('receipts', () => {
+  /** A 3-task add_one chain through a node over a fresh log; its receipt CIDs in task order. */
+  async function receiptsOf(rsc: CID, init: Partial<ExecutorInit>, log: string): Promise<string[]> {
+    const exec = f.newExecutor(init);
+    const tasks: IpldMap[] = [];
+    for (let i = 0; i < 3; i++) {
+      const prev = tasks[i - 1];
+      const arg =
+        prev === undefined
+          ? 7
+          : { 'await/ok': parseWorkflow({ tasks: [prev] }).tasks[0]!.instruction };
+      tasks.push({
+        run: {
+          rsc: `ipfs://${rsc.toString()}`,
+          op: 'wasm/run',
+          input: { func: 'add_one', args: [arg] },
+          nnc: '',
+        },
+        cause: null,
+        meta: {},
+        prf: [],
+      });
+    }
+    await using fileLog = createFileLog({ dir: join(f.dir, log), fsync: 'none' });
+    await using node = await createNode({ log: fileLog, runner: wasmRunner(exec) });
+    const parsed = await node.submit({ tasks });
+    const end = await node.ended(parsed.cid);
+    expect(end.type).toBe('workflow/completed');
+    await exec.close();
+    return end.receipts.map((c) => c.toString());
+  }
+
+  it('are the same from a cold load, a disk cache hit and the jco path', async () => {
+    const rsc = await f.component('add-one');
+    const cold = await receiptsOf(rsc, { cacheDir: `${f.dir}/r-cache` }, 'log-cold');
+    expect(cold).toHaveLength(3);
+    expect(await receiptsOf(rsc, { cacheDir: `${f.dir}/r-cache` }, 'log-hit')).toEqual(cold);
+    expect(
+      await receiptsOf(rsc, { cacheDir: `${f.dir}/r-jco`, glueFree: false }, 'log-jco'),
+    ).toEqual(cold);
   });
 });
