@@ -1,6 +1,7 @@
 // The task DAG of a workflow as Mermaid text or as a standalone SVG, laid out here (layers by
 // longest path from the roots, ordered by the mean position of each task's parents), so no
 // browser or external renderer is needed.
+import { layers as layerOf, layoutDag } from '../processors/dag-layout.ts';
 import type { TaskView } from './log-view.ts';
 
 /** What a node's colour says. */
@@ -74,17 +75,7 @@ export function toMermaid(workflow: string, tasks: readonly TaskView[], colour: 
 }
 
 /** Layer of each task: 0 for roots, else one more than its deepest parent. */
-export function layers(tasks: readonly TaskView[]): number[] {
-  const layer = new Array<number>(tasks.length).fill(-1);
-  const visit = (i: number): number => {
-    if (layer[i]! >= 0) return layer[i]!;
-    const t = tasks[i]!;
-    layer[i] = t.awaits.length === 0 ? 0 : 1 + Math.max(...t.awaits.map((a) => visit(a.task)));
-    return layer[i];
-  };
-  tasks.forEach((_t, i) => visit(i));
-  return layer;
-}
+export const layers = (tasks: readonly TaskView[]): number[] => layerOf(tasks);
 
 const W = 210;
 const H = 56;
@@ -103,22 +94,9 @@ function xml(s: string): string {
 
 /** A standalone SVG picture of the DAG; `colour` fills the nodes by state and adds a legend. */
 export function toSvg(workflow: string, tasks: readonly TaskView[], colour: boolean): string {
-  const layer = layers(tasks);
-  const depth = tasks.length === 0 ? 0 : Math.max(...layer) + 1;
-  const rows: number[][] = Array.from({ length: depth }, () => []);
-  tasks.forEach((t, i) => rows[layer[i]!]!.push(t.index));
-  // Order each row by the mean column of its parents, to keep edges short and uncrossed.
-  const column = new Map<number, number>();
-  rows.forEach((row, r) => {
-    if (r > 0) {
-      const key = (i: number): number => {
-        const ps = tasks[i]!.awaits.map((a) => column.get(a.task) ?? 0);
-        return ps.length === 0 ? 0 : ps.reduce((x, y) => x + y, 0) / ps.length;
-      };
-      row.sort((a, b) => key(a) - key(b) || a - b);
-    }
-    row.forEach((i, c) => column.set(i, c));
-  });
+  // Rows are indexed by position in `tasks`; a TaskView's index is its position.
+  const { rows } = layoutDag(tasks);
+  const depth = rows.length;
   const widest = Math.max(1, ...rows.map((r) => r.length));
   const legendH = colour ? 40 : 0;
   // Wide enough for the rows, the title and the legend (~7.5 px per character at these sizes).
