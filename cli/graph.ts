@@ -16,6 +16,13 @@ export const STATE_STYLE: Readonly<
   error: { fill: '#fde4e1', stroke: '#c62828', label: 'error' },
 };
 
+/** The border of effect tasks, whatever their state: they reach outside the node. */
+export const EFFECT_STYLE: Readonly<Record<'pure' | 'managed', { stroke: string; label: string }>> =
+  {
+    pure: { stroke: '#8e24aa', label: 'pure effect (effects.pure)' },
+    managed: { stroke: '#ef6c00', label: 'managed effect (effects.managed)' },
+  };
+
 export function stateOf(t: TaskView): NodeState {
   if (t.status === 'error') return 'error';
   if (t.status === 'ok') return t.replayed ? 'replayed' : 'ok';
@@ -56,6 +63,13 @@ export function toMermaid(workflow: string, tasks: readonly TaskView[], colour: 
     for (const [state, style] of Object.entries(STATE_STYLE))
       lines.push(`  classDef ${state} fill:${style.fill},stroke:${style.stroke}`);
     for (const t of tasks) lines.push(`  class t${t.index} ${stateOf(t)}`);
+  }
+  // Effects keep their own border colour, with or without states.
+  for (const kind of ['pure', 'managed'] as const) {
+    const ids = tasks.filter((t) => t.effect === kind).map((t) => `t${t.index}`);
+    if (ids.length === 0) continue;
+    lines.push(`  classDef effect_${kind} stroke:${EFFECT_STYLE[kind].stroke},stroke-width:3px`);
+    lines.push(`  class ${ids.join(',')} effect_${kind}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -144,8 +158,9 @@ export function toSvg(workflow: string, tasks: readonly TaskView[], colour: bool
     out.push(
       `<title>${xml(`#${t.index} ${t.func}\ninstruction ${t.instruction}${t.receipt === null ? '' : `\nreceipt ${t.receipt}`}\n${STATE_STYLE[state].label}`)}</title>`,
     );
+    const fx = t.effect === undefined ? undefined : EFFECT_STYLE[t.effect];
     out.push(
-      `<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="8" fill="${style.fill}" stroke="${style.stroke}" stroke-width="1.5"/>`,
+      `<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="8" fill="${style.fill}" stroke="${fx?.stroke ?? style.stroke}" stroke-width="${fx === undefined ? 1.5 : 3}"${fx === undefined ? '' : ` data-effect="${t.effect}"`}/>`,
     );
     out.push(
       `<text x="${x + 12}" y="${y + 22}" font-weight="600" fill="#202124">#${t.index} ${xml(t.func.length > 24 ? t.func.slice(0, 23) + '…' : t.func)}</text>`,
