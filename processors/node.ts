@@ -55,6 +55,7 @@ import {
   type EventRecord,
 } from './records.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
+import type { Authority, ProofMap } from './auth/types.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -78,6 +79,15 @@ export interface NodeInit {
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
   onProgress?: (event: NodeProgress) => void;
+  /**
+   * Who may run what, and who signed what (`processors/auth/`). With it, submissions are
+   * authorized before anything is appended (refused: an `AuthError` from `submit`, a
+   * dead-letter for one read from the stream), in `ucan` mode a ready task runs only for a
+   * workflow authorized here, every receipt written is signed, and receipts read from the
+   * streams are verified before they reach the memo (refused: dead-letter). Without it the
+   * node behaves as `open` and writes unsigned receipts.
+   */
+  authority?: Authority;
 }
 
 /** Progress events of a node. */
@@ -96,7 +106,7 @@ export interface IpvmNode {
   /** Validates a workflow and appends it to `invocations`. */
   submit(
     workflow: Uint8Array | string | IpldValue,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; proofs?: ProofMap },
   ): Promise<ParsedWorkflow>;
   /** Live receipt events (all, or one workflow's), from now on. */
   receipts(workflow?: CID): Observable<ReceiptEvent>;
@@ -131,12 +141,31 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   });
   const appender = createAppender(log);
   const echo = createEcho();
+  const authority = init.authority;
+  /** Workflows authorized here (`ucan` mode: only their tasks run). */
+  const authorized = new Set<string>();
+  /** Authorizes a submission read from the stream (not submitted here); the error refuses it. */
+  const authorizeEvent = (event: NodeEvent): Error | undefined => {
+    if (authority === undefined || event.type !== 'workflow/submitted') return undefined;
+    const key = event.workflow.toString();
+    if (authorized.has(key)) return undefined;
+    try {
+      const parsed = parsedSubmissions.get(event) ?? parseWorkflow(event.body as unknown as IpldValue);
+      authority.authorize(parsed, event.proofs, { atMs: event.at });
+      authorized.add(key);
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  };
   /** Appends events, remembering them so that reading them back needs no decoding. */
   const appendEvents = async (
     stream: string,
     events: NodeEvent[],
     keys: string[],
   ): Promise<void> => {
+    if (authority !== undefined)
+      events = events.map((e) => (e.type === 'receipt' ? authority.sign(e) : e));
     const results = await appender.append(
       stream,
       events.map((e, i) => eventRecord(keys[i]!, e)),
@@ -221,6 +250,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   /** Folds an event into the scheduler; an event it rejects (e.g. a workflow whose tasks
    * repeat an instruction) goes to the dead-letter stream instead of stopping the node. */
   const schedule = (record: LogRecord, event: NodeEvent): void => {
+    const refused = authorizeEvent(event);
+    if (refused !== undefined) {
+      deadLetter(record, refused).catch(fail);
+      return;
+    }
     let outputs: SchedulerOutput[];
     try {
       outputs = scheduler.apply(event);
@@ -250,6 +284,15 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             log,
             stream,
             (record) => {
+              if (authority?.mode === 'ucan') {
+                // Every receipt is decoded and its signature checked before the memo sees it.
+                const d = decodeRecord(record);
+                if (d instanceof Error || d.event.type !== 'receipt') return;
+                if (authority.verifyForeign(d.event) !== undefined) return;
+                seenReceipts++;
+                memo.put(d.event);
+                return;
+              }
               const r = routingOf(record);
               if (r !== undefined) {
                 if (r.type !== 'receipt') return;
@@ -319,7 +362,10 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   }, recoveryRetry);
   for (const value of submissions.values()) {
     try {
-      scheduler.apply(value instanceof Uint8Array ? decodeEvent(value) : value);
+      const event = value instanceof Uint8Array ? decodeEvent(value) : value;
+      // Refused when first read (and dead-lettered then): not resumed.
+      if (authorizeEvent(event) !== undefined) continue;
+      scheduler.apply(event);
     } catch (err) {
       fail(err);
     }
@@ -347,11 +393,24 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     return [d];
   };
 
+  /** A receipt written elsewhere is verified first; a refused one is dead-lettered. */
+  const receiptOrDeadLetter = (record: LogRecord): EventRecord[] => {
+    const known = echo.recall(record);
+    if (known !== undefined) return [{ record, event: known }];
+    const decoded = decodeOrDeadLetter(record);
+    const event = decoded[0]?.event;
+    if (authority === undefined || event?.type !== 'receipt') return decoded;
+    const refused = authority.verifyForeign(event);
+    if (refused === undefined) return decoded;
+    deadLetter(record, refused).catch(fail);
+    return [];
+  };
+
   // Receipts: memo, scheduler, subscribers.
   receiptStreams.forEach((stream, i) => {
     subscriptions.push(
       follow(log, stream, receiptPositions[i]!, signal)
-        .pipe(mergeMap(decodeOrDeadLetter))
+        .pipe(mergeMap(receiptOrDeadLetter))
         .subscribe({
           next: ({ record, event }) => {
             if (event.type !== 'receipt') return;
@@ -397,6 +456,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
               tracker.end(record);
               return [];
             }
+            if (authority?.mode === 'ucan' && !authorized.has(event.workflow?.toString() ?? '')) {
+              // A ready task no authorized submission released (e.g. appended by a producer).
+              const why = new Error(
+                `task/ready of instruction ${event.instruction.toString()} refused: no authorized submission of workflow ${event.workflow?.toString() ?? '(none)'} on this node`,
+              );
+              deadLetter(record, why).then(() => tracker.end(record), fail);
+              return [];
+            }
             return [{ record: record, event }];
           }),
         ),
@@ -439,12 +506,16 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     async submit(workflow, options) {
       const parsed = parseWorkflow(workflow);
       const key = parsed.cid.toString();
+      const at = Date.now();
+      authority?.authorize(parsed, options?.proofs, { atMs: at }); // throws AuthError
+      authorized.add(key);
       const event: NodeEvent = {
         type: 'workflow/submitted',
         workflow: parsed.cid,
         body: parsed.workflow,
         name: parsed.name,
-        at: Date.now(),
+        ...(options?.proofs === undefined ? {} : { proofs: options.proofs }),
+        at,
       };
       parsedSubmissions.set(event, parsed); // the scheduler reuses this parse
       if (endedWorkflows.has(key)) rerunning.add(key);

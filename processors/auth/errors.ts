@@ -75,12 +75,10 @@ export class AuthError extends Error {
 export class InvalidDidError extends Error {
   override name = 'InvalidDidError';
   readonly retryable = false;
-  constructor(
-    readonly did: string,
-    reason: string,
-    options?: ErrorOptions,
-  ) {
+  readonly did: string;
+  constructor(did: string, reason: string, options?: ErrorOptions) {
     super(`invalid DID ${JSON.stringify(did.slice(0, 80))}: ${reason}`, options);
+    this.did = did;
   }
 }
 
@@ -88,12 +86,12 @@ export class InvalidDidError extends Error {
 export class ReceiptVerificationError extends Error {
   override name = 'ReceiptVerificationError';
   readonly retryable = false;
-  constructor(
-    readonly receipt: string,
-    readonly instruction: string,
-    reason: string,
-  ) {
+  readonly receipt: string;
+  readonly instruction: string;
+  constructor(receipt: string, instruction: string, reason: string) {
     super(`receipt ${receipt} of instruction ${instruction} refused: ${reason}`);
+    this.receipt = receipt;
+    this.instruction = instruction;
   }
 }
 

@@ -62,3 +62,37 @@ export type ProofMap = Record<string, string>;
 
 /** Arguments an adapter's policy language may look at. */
 export type Args = Record<string, IpldValue>;
+
+/** `open`: anyone who reaches the node runs anything (local use). `ucan`: proofs required. */
+export type AuthMode = 'open' | 'ucan';
+
+/**
+ * The engine's seam (`NodeInit.authority`): who may run what, and who signed what.
+ * Built by {@link createAuthority}; the engine calls it and knows nothing of UCAN.
+ */
+export interface Authority {
+  /** This node's `did:key`. */
+  readonly did: string;
+  readonly mode: AuthMode;
+  /**
+   * Checks that every task of a workflow is covered by a proof (no-op in `open` mode).
+   * `atMs` is the clock to check time bounds against (a submission read back from the log is
+   * checked at its own time, so recovery reaches the same verdict).
+   * @throws {AuthError} located by task index, instruction CID and proof
+   */
+  authorize(
+    workflow: import('../../schemas/model.ts').ParsedWorkflow,
+    proofs: ProofMap | undefined,
+    options?: { atMs?: number },
+  ): void;
+  /** The event with `iss` (this node's DID) and `sig` (Ed25519 over the receipt CID's bytes). */
+  sign<E extends import('../../schemas/events.ts').ReceiptEvent>(event: E): E;
+  /**
+   * Verifies a receipt event that arrived from elsewhere: its CID is that of its body, and its
+   * signature holds (and, in `ucan` mode, is present and by a trusted DID).
+   * @returns the reason to refuse it, or undefined
+   */
+  verifyForeign(
+    event: import('../../schemas/events.ts').ReceiptEvent,
+  ): import('./errors.ts').ReceiptVerificationError | undefined;
+}
