@@ -24,6 +24,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   rpcHost: 'IPVM_RPC_HOST',
   logLevel: 'IPVM_LOG_LEVEL',
   config: 'IPVM_CONFIG',
+  auth: 'IPVM_AUTH',
+  trust: 'IPVM_TRUST',
 };
 
 /** Keys a config file may set (camelCase; kebab-case is accepted too). */
@@ -38,6 +40,8 @@ export const CONFIG_KEYS = [
   'rpcPort',
   'rpcHost',
   'logLevel',
+  'auth',
+  'trust',
 ] as const;
 
 /** A config file that cannot be read or has unknown keys: a usage error (exit 2). */

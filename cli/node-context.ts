@@ -8,6 +8,7 @@ import { createFileLog } from '../streams/file/index.ts';
 import { resolveDataDir } from '../processors/content/index.ts';
 import type { IpvmNode, NodeProgress } from '../processors/node.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
+import type { Authority } from '../processors/auth/types.ts';
 import { UsageError } from './exit.ts';
 
 /** Flags shared by the commands that run a node. */
@@ -19,6 +20,10 @@ export interface NodeFlags {
   namespace?: string;
   concurrency?: string;
   fsync?: string;
+  /** `open` or `ucan`. */
+  auth?: string;
+  /** Root DIDs trusted to delegate, comma-separated. */
+  trust?: string;
 }
 
 /** Adds the flags that choose the streams (shared by every command that reads the log). */
@@ -39,6 +44,15 @@ export function nodeOptions(command: Command): Command {
       '--fsync <batch|none|MS>',
       'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)',
       'batch',
+    )
+    .option(
+      '--auth <open|ucan>',
+      'open: anyone who reaches the node runs anything; ucan: every task needs a UCAN proof (env IPVM_AUTH)',
+      'open',
+    )
+    .option(
+      '--trust <dids>',
+      'root DIDs allowed to delegate, comma-separated; the node itself always is (env IPVM_TRUST)',
     );
 }
 
@@ -125,6 +139,33 @@ export async function openWriteLog(flags: NodeFlags): Promise<ReadLog> {
   };
 }
 
+/** The node's authority from `--auth`, `--trust` and the data directory's key. */
+export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<Authority> {
+  const mode = flags.auth ?? 'open';
+  if (mode !== 'open' && mode !== 'ucan')
+    throw new UsageError(`--auth must be open or ucan (got ${mode})`);
+  const { createAuthority, loadIdentity, publicKeyOfDid, readRevoked } = await import(
+    '../processors/auth/index.ts'
+  );
+  const trust = (flags.trust ?? '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '');
+  for (const did of trust) {
+    try {
+      publicKeyOfDid(did);
+    } catch (err) {
+      throw new UsageError(`--trust: ${(err as Error).message}`);
+    }
+  }
+  return createAuthority({
+    identity: loadIdentity(dataDir),
+    mode,
+    trust,
+    revoked: readRevoked(dataDir),
+  });
+}
+
 /** Opens a node from flags. */
 export async function openNode(
   flags: NodeFlags,
@@ -142,6 +183,7 @@ export async function openNode(
       import('../processors/node.ts'),
     ]);
   const dataDir = resolveDataDir(flags.dataDir);
+  const authority = await openAuthority(flags, dataDir);
   const log = await openLog(flags, dataDir);
   const content = await createHeliaContentStore({ dataDir });
   const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
@@ -152,6 +194,9 @@ export async function openNode(
     runner: wasmRunner(executor),
     topology: { namespace: flags.namespace ?? 'ipvm' },
     concurrency,
+    authority,
+    // The node's DID is its id: written as `executor`, reported by the API's `node` method.
+    nodeId: authority.did,
     onProgress: (e) => {
       if (e.type === 'execute:ran') executed++;
       if (e.type === 'execute:hit') replayed++;

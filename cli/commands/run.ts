@@ -1,7 +1,7 @@
 // `ipvm run FILE`: run a workflow on a node and print each receipt as it arrives.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { dagJson } from '../../schemas/codecs.ts';
+import { dagJson, decodeAuto } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
@@ -54,7 +54,13 @@ export function registerRun(program: Command): void {
       .command('run')
       .description('Run a workflow on the node and print its receipts; exits 1 if the workflow fails')
       .argument('<file>', 'workflow file (DAG-JSON, DAG-CBOR or {name, workflow}), or - for stdin')
-      .option('--json', 'one JSON object per receipt, then one for the workflow'),
+      .option('--json', 'one JSON object per receipt, then one for the workflow')
+      .option(
+        '--proof <token>',
+        'a UCAN proof for the tasks (repeatable; also read from the file\'s {"proofs": …})',
+        (v: string, prev: string[]) => [...prev, v],
+        [] as string[],
+      ),
   )
     .addHelpText(
       'after',
@@ -67,9 +73,11 @@ Examples:
   ipvm run --json --data-dir /tmp/node workflow.json | jq .out
   cat workflow.cbor | ipvm run -`,
     )
-    .action(async (file: string, flags: NodeFlags & { json?: boolean }) => {
+    .action(async (file: string, flags: NodeFlags & { json?: boolean; proof?: string[] }) => {
       const bytes = await readInput(file, readFile);
       const parsed = parseWorkflow(bytes); // located errors before anything starts
+      const { readProofs } = await import('../../processors/auth/proofs.ts');
+      const proofs = readProofs(decodeAuto(bytes).value, flags.proof ?? []);
       const opened = await openNode(flags);
       try {
       const { node } = opened;
@@ -88,7 +96,7 @@ Examples:
         progress.tick({ replayed, ok: l.out[0] === 'ok' });
       };
       const sub = node.receipts(parsed.cid).subscribe((r) => print(r, r.replayed));
-      await node.submit(bytes);
+      await node.submit(bytes, { proofs });
       const end = await node.ended(parsed.cid);
       sub.unsubscribe();
       // A workflow that already ran ends at once: its receipts come from the memo.

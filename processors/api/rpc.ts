@@ -181,6 +181,39 @@ function readRun(
   }
 }
 
+/** An `AuthError` (`processors/auth/`), told by its shape so the API needs no UCAN code. */
+function isAuthRefusal(
+  err: unknown,
+): err is Error & { rule: string; location: Record<string, unknown> } {
+  return (
+    err instanceof Error &&
+    err.name === 'AuthError' &&
+    typeof (err as { rule?: unknown }).rule === 'string'
+  );
+}
+
+/**
+ * UCAN proofs beside the workflow in `subscribe_run_workflow`'s parameter:
+ * `{name?, workflow, proofs: {CID: token} | [token…]}`. Keys are recomputed by the authority.
+ */
+function readRunProofs(req: JsonRpcRequest): Record<string, string> | undefined {
+  const p = firstParam(req.params) as { proofs?: unknown } | null;
+  if (typeof p !== 'object' || p === null || Array.isArray(p) || p.proofs === undefined)
+    return undefined;
+  const list = Array.isArray(p.proofs)
+    ? (p.proofs as unknown[])
+    : typeof p.proofs === 'object' && p.proofs !== null
+      ? Object.values(p.proofs)
+      : [p.proofs];
+  const out: Record<string, string> = {};
+  list.forEach((t, i) => {
+    if (typeof t !== 'string')
+      throw new RpcError(RPC_ERROR.invalidParams, `params[0].proofs[${i}]: expected a token string`);
+    out[`#${i}`] = t;
+  });
+  return out;
+}
+
 /** Creates the handler. */
 export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
   const { node } = init;
@@ -256,9 +289,16 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     if (set === undefined) bySession.set(session, (set = new Set()));
     set.add(id);
     try {
-      await node.submit(parsed.bytes, { signal: sub.abort.signal });
+      await node.submit(parsed.bytes, { signal: sub.abort.signal, proofs: readRunProofs(req) });
     } catch (err) {
       end(id);
+      if (isAuthRefusal(err)) {
+        logger?.info({ workflow: parsed.cid.toString(), rule: err.rule }, 'workflow refused');
+        throw new RpcError(RPC_ERROR.unauthorized, `not authorized: ${err.message}`, {
+          cause: err,
+          data: { rule: err.rule, ...err.location, workflow: parsed.cid.toString() },
+        });
+      }
       const retryable = (err as { retryable?: unknown }).retryable === true;
       logger?.error({ err, workflow: parsed.cid.toString() }, 'workflow submission failed');
       throw new RpcError(

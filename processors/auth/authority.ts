@@ -63,14 +63,13 @@ export function createAuthority(init: AuthorityInit): Authority {
     options?: { atMs?: number },
   ): void {
     if (mode === 'open') return;
-    const supplied = proofs ?? {};
-    // Proofs are named by their CIDs; a map key that is not the token's CID is refused.
-    for (const [cid, token] of Object.entries(supplied)) {
+    // Proofs are named by their own CIDs, whatever key they were supplied under.
+    const supplied: ProofMap = {};
+    for (const [key, token] of Object.entries(proofs ?? {})) {
       const c = checkerOf(token);
       if (c === undefined)
-        throw new AuthError('Malformed', 'not a JWT UCAN nor a UCAN 1.0 token', { proof: cid });
-      if (c.cidOf(token) !== cid)
-        throw new AuthError('Malformed', `the token's CID is ${c.cidOf(token)}`, { proof: cid });
+        throw new AuthError('Malformed', 'not a JWT UCAN nor a UCAN 1.0 token', { proof: key });
+      supplied[c.cidOf(token)] = token;
     }
     const nowSeconds = Math.floor((options?.atMs ?? clock()) / 1000);
     const context = {

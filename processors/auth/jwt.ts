@@ -223,11 +223,17 @@ export interface DelegateOptions {
 /** Issues a JWT UCAN 0.8.1 signed by `issuer`'s key. */
 export async function delegateJwt(options: DelegateOptions): Promise<string> {
   const now = Math.floor((options.nowMs ?? Date.now()) / 1000);
+  // A delegation may not outlive its proofs: its expiry is clamped to theirs.
+  let exp = now + (options.expiresInSeconds ?? 3600);
+  for (const p of options.proofs ?? []) {
+    const e = ucans.parse(p).payload.exp;
+    if (typeof e === 'number' && e < exp) exp = e;
+  }
   const ucan = await ucans.sign(
     {
       iss: options.issuer.did,
       aud: options.audience,
-      exp: now + (options.expiresInSeconds ?? 3600),
+      exp,
       nbf: undefined,
       att: [
         {

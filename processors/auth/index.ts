@@ -1,0 +1,15 @@
+/**
+ * The authority layer: node identity, UCAN proof checking, receipt signatures and the
+ * node-local secret store. The only folder that imports `@ucans/ucans` and `iso-ucan`.
+ *
+ * @module
+ */
+export * from './types.ts';
+export * from './errors.ts';
+export { createAuthority, readRevoked, REVOKED_FILE, type AuthorityInit } from './authority.ts';
+export { generateIdentity, identityOf, loadIdentity, IDENTITY_FILE, type Identity } from './identity.ts';
+export { didOfPublicKey, publicKeyOfDid, ed25519Verify } from './ed25519.ts';
+export { createJwtChecker, delegateJwt, jwtCid, type DelegateOptions } from './jwt.ts';
+export { createUcan1Checker, envelopeCid } from './ucan1.ts';
+export { abilityCovers, resourceCovers, covers, type Capability } from './capability.ts';
+export { readProofs } from './proofs.ts';
