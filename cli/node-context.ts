@@ -170,6 +170,8 @@ export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<
 export async function openNode(
   flags: NodeFlags,
   onProgress?: (e: NodeProgress) => void,
+  /** The authority, when the caller opened it first (e.g. to refuse before starting). */
+  openedAuthority?: Authority,
 ): Promise<OpenNode> {
   const concurrency = Number(flags.concurrency ?? 16);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -183,7 +185,7 @@ export async function openNode(
       import('../processors/node.ts'),
     ]);
   const dataDir = resolveDataDir(flags.dataDir);
-  const authority = await openAuthority(flags, dataDir);
+  const authority = openedAuthority ?? (await openAuthority(flags, dataDir));
   const log = await openLog(flags, dataDir);
   const content = await createHeliaContentStore({ dataDir });
   const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });

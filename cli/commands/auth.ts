@@ -50,7 +50,9 @@ Examples:
         const auth = await import('../../processors/auth/index.ts');
         const expires = Number(flags.expires);
         if (!Number.isInteger(expires) || expires <= 0)
-          throw new UsageError(`--expires must be a positive number of seconds (got ${flags.expires})`);
+          throw new UsageError(
+            `--expires must be a positive number of seconds (got ${flags.expires})`,
+          );
         try {
           auth.publicKeyOfDid(flags.audience);
         } catch (err) {
@@ -77,7 +79,12 @@ Examples:
     .command('set')
     .description('Store a secret read from standard input (never echoed, never logged)')
     .argument('<name>', 'the name tasks use: {"secret": "NAME"}')
-    .option('--allow-host <host>', 'a host this secret may be sent to by a managed effect (repeatable)', collect, [])
+    .option(
+      '--allow-host <host>',
+      'a host this secret may be sent to by a managed effect (repeatable)',
+      collect,
+      [],
+    )
     .option('--data-dir <dir>', 'data directory (env IPVM_DATA_DIR)')
     .addHelpText(
       'after',
@@ -89,7 +96,9 @@ Examples:
       const { createSecretStore } = await import('../../processors/auth/secrets.ts');
       const chunks: Uint8Array[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Uint8Array);
-      const value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      const value = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
       const store = createSecretStore({ dataDir: resolveDataDir(flags.dataDir) });
       store.set(name, value, { allowHosts: flags.allowHost });
       process.stderr.write(`secret ${name} stored (${value.length} characters)\n`);

@@ -6,7 +6,8 @@ import { parseWorkflow } from '../../schemas/model.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { readInput } from '../io.ts';
-import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
+import { nodeOptions, openAuthority, openNode, type NodeFlags } from '../node-context.ts';
+import { resolveDataDir } from '../../processors/content/index.ts';
 import { createProgress } from '../progress.ts';
 
 /** One line of `ipvm run --json`. */
@@ -78,7 +79,10 @@ Examples:
       const parsed = parseWorkflow(bytes); // located errors before anything starts
       const { readProofs } = await import('../../processors/auth/proofs.ts');
       const proofs = readProofs(decodeAuto(bytes).value, flags.proof ?? []);
-      const opened = await openNode(flags);
+      // Refused before the node (and its log, content store, runtime) is even opened.
+      const authority = await openAuthority(flags, resolveDataDir(flags.dataDir));
+      authority.authorize(parsed, proofs);
+      const opened = await openNode(flags, undefined, authority);
       try {
       const { node } = opened;
       // A progress line on a terminal only; nothing when stderr is piped.

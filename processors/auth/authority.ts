@@ -103,9 +103,13 @@ export function createAuthority(init: AuthorityInit): Authority {
           grant = checkerOf(token)!.check(token, requirement, context);
           const prior = grant.singleUse === undefined ? undefined : used.get(grant.singleUse);
           if (prior !== undefined && prior !== key)
-            throw new AuthError('Replayed', `single-use invocation already used by workflow ${prior}`, {
-              proof: cid,
-            });
+            throw new AuthError(
+              'Replayed',
+              `single-use invocation already used by workflow ${prior}`,
+              {
+                proof: cid,
+              },
+            );
           break;
         } catch (err) {
           if (!(err instanceof AuthError)) throw err;

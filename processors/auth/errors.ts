@@ -49,7 +49,12 @@ export class AuthError extends Error {
   readonly retryable = false;
   readonly rule: AuthRule;
   readonly location: AuthLocation;
-  constructor(rule: AuthRule, message: string, location: AuthLocation = {}, options?: ErrorOptions) {
+  constructor(
+    rule: AuthRule,
+    message: string,
+    location: AuthLocation = {},
+    options?: ErrorOptions,
+  ) {
     const where = [
       location.task === undefined ? undefined : `task ${location.task}`,
       location.instruction === undefined ? undefined : `instruction ${location.instruction}`,

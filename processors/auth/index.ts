@@ -7,7 +7,13 @@
 export * from './types.ts';
 export * from './errors.ts';
 export { createAuthority, readRevoked, REVOKED_FILE, type AuthorityInit } from './authority.ts';
-export { generateIdentity, identityOf, loadIdentity, IDENTITY_FILE, type Identity } from './identity.ts';
+export {
+  generateIdentity,
+  identityOf,
+  loadIdentity,
+  IDENTITY_FILE,
+  type Identity,
+} from './identity.ts';
 export { didOfPublicKey, publicKeyOfDid, ed25519Verify } from './ed25519.ts';
 export { createJwtChecker, delegateJwt, jwtCid, type DelegateOptions } from './jwt.ts';
 export { createUcan1Checker, envelopeCid } from './ucan1.ts';

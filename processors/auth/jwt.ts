@@ -48,7 +48,12 @@ function parseOne(token: string, proof: string): Parsed {
   try {
     ucan = ucans.parse(token);
   } catch (err) {
-    throw new AuthError('Malformed', (err as Error).message.slice(0, 200), { proof }, { cause: err });
+    throw new AuthError(
+      'Malformed',
+      (err as Error).message.slice(0, 200),
+      { proof },
+      { cause: err },
+    );
   }
   const { header, payload } = ucan;
   if (header.alg !== 'EdDSA')
@@ -68,10 +73,15 @@ function parseOne(token: string, proof: string): Parsed {
     }
   }
   const att = (payload.att as unknown as Array<{ with: unknown; can: unknown }>).map((a, i) => {
-    const w = typeof a.with === 'string' ? a.with : ucans.capability.resourcePointer.encode(a.with as never);
+    const w =
+      typeof a.with === 'string'
+        ? a.with
+        : ucans.capability.resourcePointer.encode(a.with as never);
     const c = typeof a.can === 'string' ? a.can : ucans.capability.ability.encode(a.can as never);
     if (!/^[a-z][a-z0-9+.-]*:/i.test(w))
-      throw new AuthError('Malformed', `att[${i}].with is not a URI: ${JSON.stringify(w)}`, { proof });
+      throw new AuthError('Malformed', `att[${i}].with is not a URI: ${JSON.stringify(w)}`, {
+        proof,
+      });
     if (c !== '*' && !c.includes('/'))
       throw new AuthError('Malformed', `att[${i}].can is not namespaced: ${JSON.stringify(c)}`, {
         proof,
@@ -114,7 +124,11 @@ export function createJwtChecker(): ProofChecker {
     if (parsed.exp !== null && parsed.exp <= ctx.nowSeconds)
       throw new AuthError('Expired', `expired at ${parsed.exp} (now ${ctx.nowSeconds})`, loc);
     if (parsed.nbf !== undefined && parsed.nbf > ctx.nowSeconds)
-      throw new AuthError('TooEarly', `not valid before ${parsed.nbf} (now ${ctx.nowSeconds})`, loc);
+      throw new AuthError(
+        'TooEarly',
+        `not valid before ${parsed.nbf} (now ${ctx.nowSeconds})`,
+        loc,
+      );
     const proofs = parsed.prf.map((ref, i) => {
       const sub = `${where}.prf[${i}]`;
       const body = ref.startsWith('eyJ') ? ref : ctx.resolve(ref);
@@ -141,7 +155,11 @@ export function createJwtChecker(): ProofChecker {
     for (const [i, a] of parsed.att.entries()) {
       const m = /^prf:(\d+)$/.exec(a.with);
       if (m !== null && Number(m[1]) >= proofs.length)
-        throw new AuthError('UnavailableProof', `att[${i}] names ${a.with}, which does not exist`, loc);
+        throw new AuthError(
+          'UnavailableProof',
+          `att[${i}] names ${a.with}, which does not exist`,
+          loc,
+        );
     }
     const result = { parsed, proofs };
     seen.set(token, result);

@@ -58,7 +58,8 @@ export function createSecretStore(init: { dataDir: string }): SecretStore {
     },
     get(name) {
       const entry = read()[name];
-      if (entry === undefined) throw new SecretError(`no secret named ${JSON.stringify(name)} on this node`);
+      if (entry === undefined)
+        throw new SecretError(`no secret named ${JSON.stringify(name)} on this node`);
       return entry;
     },
     has: (name) => read()[name] !== undefined,

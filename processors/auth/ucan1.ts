@@ -140,7 +140,8 @@ export function createUcan1Checker(): ProofChecker {
             throw new AuthError('Malformed', `expected a delegation, got "${d.spec}"`, {
               proof: where,
             });
-          if (ctx.isRevoked(d.cid)) throw new AuthError('Revoked', 'delegation revoked', { proof: where });
+          if (ctx.isRevoked(d.cid))
+            throw new AuthError('Revoked', 'delegation revoked', { proof: where });
           timeBounds(d, ctx, where);
           proofs.push(d);
         }
@@ -170,7 +171,11 @@ export function createUcan1Checker(): ProofChecker {
               where,
             );
           if (!commandCovers(cur.cmd, next.cmd))
-            throw new AuthError('Overreach', `command ${cur.cmd} does not cover ${next.cmd}`, where);
+            throw new AuthError(
+              'Overreach',
+              `command ${cur.cmd} does not cover ${next.cmd}`,
+              where,
+            );
           let matched: boolean;
           try {
             matched = matchPolicy(p.args as never, (cur.pol ?? []) as never);

@@ -62,7 +62,13 @@ async function openNode(revoked: string[] = []): Promise<IpvmNode> {
 
 /** root → client (ipfs://*, wasm/run) → node (the module), as a client would hold it. */
 async function twoLinks(
-  opts: { issuer?: Identity; audience?: string; with?: string; can?: string; expires?: number } = {},
+  opts: {
+    issuer?: Identity;
+    audience?: string;
+    with?: string;
+    can?: string;
+    expires?: number;
+  } = {},
 ): Promise<Record<string, string>> {
   const first = await delegateJwt({
     issuer: opts.issuer ?? root,

@@ -11,7 +11,9 @@ import type { CheckContext } from '../../processors/auth/types.ts';
 const root = join(process.cwd(), '..', 'shared', 'fixtures', 'ucan');
 const present = existsSync(join(root, '1.0.0', 'invocation.json'));
 if (!present)
-  console.warn('UCAN fixture tests skipped: ../shared/fixtures/ucan not found next to the repository');
+  console.warn(
+    'UCAN fixture tests skipped: ../shared/fixtures/ucan not found next to the repository',
+  );
 
 interface Case1 {
   name: string;
