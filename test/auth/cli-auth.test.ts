@@ -137,6 +137,29 @@ describe('ipvm run --auth ucan', () => {
       executed: 3,
     });
   });
+
+  it('ipvm replay --verify checks receipt signatures too', async () => {
+    const ok = await ipvm('replay', '--verify', '--json', '--data-dir', dirs.node);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ verified: 3, unsigned: 0, mismatches: [] });
+    // A receipt with a good CID whose signature claims the node but is someone else's.
+    const { createFileLog } = await import('../../streams/file/index.ts');
+    const { decodeEvent, encodeEvent } = await import('../../schemas/events.ts');
+    const { generateIdentity } = await import('../../processors/auth/index.ts');
+    const log = createFileLog({ dir: join(dirs.node, 'log') });
+    try {
+      let first: Uint8Array | undefined;
+      for await (const r of log.read('ipvm.pure')) first ??= r.value;
+      const event = decodeEvent(first!) as import('../../schemas/events.ts').ReceiptEvent;
+      const forged = { ...event, sig: generateIdentity().sign(event.receipt.bytes) };
+      await log.append('ipvm.pure', [{ key: 'forged', value: encodeEvent(forged), headers: {} }]);
+    } finally {
+      await log.close();
+    }
+    const bad = await ipvm('replay', '--verify', '--json', '--data-dir', dirs.node);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(`signature of ${did.node} over receipt`);
+  });
 });
 
 /** A started node and a WebSocket client. */
