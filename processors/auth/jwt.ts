@@ -42,8 +42,24 @@ function base64urlDecode(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'base64url'));
 }
 
-/** Parses and verifies one token (no chain): syntax, signature, DIDs, capabilities' shape. */
+/**
+ * Tokens already parsed and signature-checked: a client reuses its proofs for every
+ * submission, and a signature verifies or not forever. Time bounds, audience, trust and
+ * revocation are checked again on every use.
+ */
+const verified = new Map<string, Parsed>();
+
 function parseOne(token: string, proof: string): Parsed {
+  const known = verified.get(token);
+  if (known !== undefined) return known;
+  const parsed = parseAndVerify(token, proof);
+  if (verified.size >= 4096) verified.delete(verified.keys().next().value!);
+  verified.set(token, parsed);
+  return parsed;
+}
+
+/** Parses and verifies one token (no chain): syntax, signature, DIDs, capabilities' shape. */
+function parseAndVerify(token: string, proof: string): Parsed {
   let ucan: ReturnType<typeof ucans.parse>;
   try {
     ucan = ucans.parse(token);
