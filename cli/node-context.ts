@@ -191,7 +191,12 @@ export async function openNode(
   const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
   let executed = 0;
   let replayed = 0;
-  const node = await createNode({
+  const progress = (e: NodeProgress): void => {
+    if (e.type === 'execute:ran') executed++;
+    if (e.type === 'execute:hit') replayed++;
+    onProgress?.(e);
+  };
+  const shared = await createNode({
     log,
     runner: wasmRunner(executor),
     topology: { namespace: flags.namespace ?? 'ipvm' },
@@ -199,12 +204,22 @@ export async function openNode(
     authority,
     // The node's DID is its id: written as `executor`, reported by the API's `node` method.
     nodeId: authority.did,
-    onProgress: (e) => {
-      if (e.type === 'execute:ran') executed++;
-      if (e.type === 'execute:hit') replayed++;
-      onProgress?.(e);
-    },
+    onProgress: progress,
   });
+  // Secret-tainted workflows run on a node-local log that never leaves this data directory.
+  const auth = await import('../processors/auth/index.ts');
+  const secrets = auth.createSecretStore({ dataDir });
+  const localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
+  const local = await createNode({
+    log: localLog,
+    runner: auth.withSecrets(wasmRunner(executor), secrets),
+    topology: { namespace: 'local' },
+    concurrency,
+    authority,
+    nodeId: authority.did,
+    onProgress: progress,
+  });
+  const node = auth.routeTainted({ shared, local, taint: auth.createTaintTracker(secrets) });
   return {
     node,
     log,
@@ -214,6 +229,7 @@ export async function openNode(
       await node.close();
       await executor.close();
       await content.close();
+      await localLog.close();
       await log.close();
     },
   };

@@ -19,3 +19,6 @@ export { createJwtChecker, delegateJwt, jwtCid, type DelegateOptions } from './j
 export { createUcan1Checker, envelopeCid } from './ucan1.ts';
 export { abilityCovers, resourceCovers, covers, type Capability } from './capability.ts';
 export { readProofs } from './proofs.ts';
+export { createSecretStore, SECRETS_FILE, type SecretStore, type SecretEntry } from './secrets.ts';
+export { createTaintTracker, resolveSecrets, secretsIn, type TaintTracker } from './taint.ts';
+export { routeTainted, withSecrets, REDACTED } from './local-node.ts';
