@@ -144,9 +144,8 @@ export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<
   const mode = flags.auth ?? 'open';
   if (mode !== 'open' && mode !== 'ucan')
     throw new UsageError(`--auth must be open or ucan (got ${mode})`);
-  const { createAuthority, loadIdentity, publicKeyOfDid, readRevoked } = await import(
-    '../processors/auth/index.ts'
-  );
+  const { createAuthority, loadIdentity, publicKeyOfDid, readRevoked } =
+    await import('../processors/auth/index.ts');
   const trust = (flags.trust ?? '')
     .split(',')
     .map((d) => d.trim())

@@ -208,7 +208,10 @@ function readRunProofs(req: JsonRpcRequest): Record<string, string> | undefined 
   const out: Record<string, string> = {};
   list.forEach((t, i) => {
     if (typeof t !== 'string')
-      throw new RpcError(RPC_ERROR.invalidParams, `params[0].proofs[${i}]: expected a token string`);
+      throw new RpcError(
+        RPC_ERROR.invalidParams,
+        `params[0].proofs[${i}]: expected a token string`,
+      );
     out[`#${i}`] = t;
   });
   return out;
@@ -292,6 +295,10 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       await node.submit(parsed.bytes, { signal: sub.abort.signal, proofs: readRunProofs(req) });
     } catch (err) {
       end(id);
+      if (err instanceof Error && err.name === 'SecretError')
+        throw new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, {
+          cause: err,
+        });
       if (isAuthRefusal(err)) {
         logger?.info({ workflow: parsed.cid.toString(), rule: err.rule }, 'workflow refused');
         throw new RpcError(RPC_ERROR.unauthorized, `not authorized: ${err.message}`, {

@@ -276,7 +276,7 @@ export async function delegateJwt(options: DelegateOptions): Promise<string> {
         },
       ],
       prf: options.proofs ?? [],
-    } as never,
+    },
     'EdDSA',
     (data) => Promise.resolve(options.issuer.sign(data)),
   );

@@ -4,6 +4,9 @@
  * @module
  */
 import type { IpldValue } from '../../schemas/ipld.ts';
+import type { ReceiptEvent } from '../../schemas/events.ts';
+import type { ParsedWorkflow } from '../../schemas/model.ts';
+import type { ReceiptVerificationError } from './errors.ts';
 
 /** What a task needs authority for: its resource and ability (an effect: its URL and op). */
 export interface Requirement {
@@ -81,18 +84,16 @@ export interface Authority {
    * @throws {AuthError} located by task index, instruction CID and proof
    */
   authorize(
-    workflow: import('../../schemas/model.ts').ParsedWorkflow,
+    workflow: ParsedWorkflow,
     proofs: ProofMap | undefined,
     options?: { atMs?: number },
   ): void;
   /** The event with `iss` (this node's DID) and `sig` (Ed25519 over the receipt CID's bytes). */
-  sign<E extends import('../../schemas/events.ts').ReceiptEvent>(event: E): E;
+  sign<E extends ReceiptEvent>(event: E): E;
   /**
    * Verifies a receipt event that arrived from elsewhere: its CID is that of its body, and its
    * signature holds (and, in `ucan` mode, is present and by a trusted DID).
    * @returns the reason to refuse it, or undefined
    */
-  verifyForeign(
-    event: import('../../schemas/events.ts').ReceiptEvent,
-  ): import('./errors.ts').ReceiptVerificationError | undefined;
+  verifyForeign(event: ReceiptEvent): ReceiptVerificationError | undefined;
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebSocket } from 'ws';
+import type { ReceiptEvent } from '../../schemas/events.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
@@ -150,7 +151,7 @@ describe('ipvm run --auth ucan', () => {
     try {
       let first: Uint8Array | undefined;
       for await (const r of log.read('ipvm.pure')) first ??= r.value;
-      const event = decodeEvent(first!) as import('../../schemas/events.ts').ReceiptEvent;
+      const event = decodeEvent(first!) as ReceiptEvent;
       const forged = { ...event, sig: generateIdentity().sign(event.receipt.bytes) };
       await log.append('ipvm.pure', [{ key: 'forged', value: encodeEvent(forged), headers: {} }]);
     } finally {
