@@ -128,9 +128,21 @@ const receipts = wfs.slice(0, 1_000).map((w) =>
     at: 0,
   }),
 );
-const signed = receipts.map((r) => ucan.sign(r));
-const signCost = perOp(1_000, (i) => ucan.sign(receipts[i]!));
-row('sign a receipt', `${signCost.toFixed(1)} µs`, `${(signCost / floorSign).toFixed(2)}× floor`);
+const signed = await Promise.all(receipts.map((r) => ucan.sign(r)));
+// Signing goes through WebCrypto (libuv's thread pool): the median of 5 rounds of 1 000
+// receipts signed at once, per receipt, wall time.
+const signRounds: number[] = [];
+for (let r = 0; r < 5; r++) {
+  const t = performance.now();
+  await Promise.all(receipts.map((x) => ucan.sign(x)));
+  signRounds.push(((performance.now() - t) * 1000) / receipts.length);
+}
+const signCost = signRounds.sort((a, b) => a - b)[2]!;
+row(
+  'sign a receipt (WebCrypto, 1 000 at once)',
+  `${signCost.toFixed(1)} µs`,
+  `${(signCost / floorSign).toFixed(2)}× floor (wall time per receipt)`,
+);
 const verifyCost = perOp(1_000, (i) => ucan.verifyForeign(signed[i]!));
 row(
   'verify a foreign receipt (CID + signature)',

@@ -150,7 +150,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     const key = event.workflow.toString();
     if (authorized.has(key)) return undefined;
     try {
-      const parsed = parsedSubmissions.get(event) ?? parseWorkflow(event.body as unknown as IpldValue);
+      const parsed =
+        parsedSubmissions.get(event) ?? parseWorkflow(event.body as unknown as IpldValue);
       authority.authorize(parsed, event.proofs, { atMs: event.at });
       authorized.add(key);
       return undefined;
@@ -165,7 +166,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     keys: string[],
   ): Promise<void> => {
     if (authority !== undefined)
-      events = events.map((e) => (e.type === 'receipt' ? authority.sign(e) : e));
+      events = await Promise.all(events.map((e) => (e.type === 'receipt' ? authority.sign(e) : e)));
     const results = await appender.append(
       stream,
       events.map((e, i) => eventRecord(keys[i]!, e)),

@@ -128,8 +128,8 @@ export function createAuthority(init: AuthorityInit): Authority {
     did: identity.did,
     mode,
     authorize,
-    sign(event) {
-      return { ...event, iss: identity.did, sig: identity.sign(event.receipt.bytes) };
+    async sign(event) {
+      return { ...event, iss: identity.did, sig: await identity.signAsync(event.receipt.bytes) };
     },
     verifyForeign(event: ReceiptEvent) {
       const refuse = (reason: string): ReceiptVerificationError =>

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, createPrivateKey, webcrypto, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { didOfPublicKey, ed25519Sign, rawKeys } from './ed25519.ts';
@@ -16,8 +16,13 @@ export const IDENTITY_FILE = 'identity.pem';
 export interface Identity {
   /** `did:key:z6Mk…` */
   readonly did: string;
-  /** Ed25519 signature of `message`. */
+  /** Ed25519 signature of `message`, on this thread (tokens, tests). */
   sign(message: Uint8Array): Uint8Array;
+  /**
+   * The same signature through WebCrypto, computed on libuv's thread pool: the engine signs
+   * receipts this way so that signing does not hold the event loop.
+   */
+  signAsync(message: Uint8Array): Promise<Uint8Array>;
   /** The private key (for adapters that sign tokens). */
   readonly privateKey: KeyObject;
   /** The raw public key. */
@@ -27,11 +32,22 @@ export interface Identity {
 /** An identity of a private key object. */
 export function identityOf(privateKey: KeyObject): Identity {
   const { publicKey } = rawKeys(privateKey);
+  let cryptoKey: Promise<webcrypto.CryptoKey> | undefined;
   return {
     did: didOfPublicKey(publicKey),
     privateKey,
     publicKey,
     sign: (message) => ed25519Sign(privateKey, message),
+    async signAsync(message) {
+      cryptoKey ??= webcrypto.subtle.importKey(
+        'pkcs8',
+        privateKey.export({ format: 'der', type: 'pkcs8' }),
+        { name: 'Ed25519' },
+        false,
+        ['sign'],
+      );
+      return new Uint8Array(await webcrypto.subtle.sign('Ed25519', await cryptoKey, message));
+    },
   };
 }
 

@@ -89,7 +89,7 @@ export interface Authority {
     options?: { atMs?: number },
   ): void;
   /** The event with `iss` (this node's DID) and `sig` (Ed25519 over the receipt CID's bytes). */
-  sign<E extends ReceiptEvent>(event: E): E;
+  sign<E extends ReceiptEvent>(event: E): Promise<E>;
   /**
    * Verifies a receipt event that arrived from elsewhere: its CID is that of its body, and its
    * signature holds (and, in `ucan` mode, is present and by a trusted DID).
