@@ -206,6 +206,32 @@ describe('engine with --auth ucan', () => {
     }
   });
 
+  it('dead-letters a ready task appended by a producer for no authorized workflow', async () => {
+    const node = await openNode();
+    try {
+      const wf = parseWorkflow(chain(runner.rsc, 1, 21, 'injected'));
+      const t = wf.tasks[0]!;
+      const before = runner.total;
+      await log.append(node.topology.name('invocations'), [
+        eventRecord(t.instruction.toString(), {
+          type: 'task/ready',
+          workflow: wf.cid,
+          instruction: t.instruction,
+          invocation: t.invocation,
+          task: t.task,
+          args: [21],
+          at: Date.now(),
+        }),
+      ]);
+      const dead = await deadLetters(node);
+      expect(dead, JSON.stringify(letters)).toHaveLength(1);
+      expect(dead[0]!.headers[DEAD_LETTER_HEADERS.reason]).toContain('no authorized submission');
+      expect(runner.total).toBe(before);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('refuses a forged receipt on the receipt stream and executes the instruction', async () => {
     const node = await openNode();
     try {
