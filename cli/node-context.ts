@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
 import { resolveDataDir } from '../processors/content/index.ts';
-import type { IpvmNode, NodeProgress } from '../processors/node.ts';
+import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import type { Authority } from '../processors/auth/types.ts';
 import { UsageError } from './exit.ts';
@@ -169,6 +169,7 @@ export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<
 export async function openNode(
   flags: NodeFlags,
   onProgress?: (e: NodeProgress) => void,
+  extra: Pick<NodeInit, 'workflowTimeoutMs' | 'awaitTimeoutMs'> = {},
   /** The authority, when the caller opened it first (e.g. to refuse before starting). */
   openedAuthority?: Authority,
 ): Promise<OpenNode> {
@@ -200,6 +201,7 @@ export async function openNode(
     runner: wasmRunner(executor),
     topology: { namespace: flags.namespace ?? 'ipvm' },
     concurrency,
+    ...extra,
     authority,
     // The node's DID is its id: written as `executor`, reported by the API's `node` method.
     nodeId: authority.did,
@@ -214,6 +216,7 @@ export async function openNode(
     runner: auth.withSecrets(wasmRunner(executor), secrets),
     topology: { namespace: 'local' },
     concurrency,
+    ...extra,
     authority,
     nodeId: authority.did,
     onProgress: progress,

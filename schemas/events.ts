@@ -72,6 +72,11 @@ export interface ReceiptEvent {
   /** Id of the node that produced the receipt. */
   executor: string;
   /**
+   * Tries it took when retryable failures were retried (absent: the first try settled it). An
+   * observation beside the receipt, like fuel: the receipt's own `meta` stays Homestar's.
+   */
+  attempts?: number;
+  /**
    * DID of the node that signed the receipt. It sits beside the receipt, not in it: the
    * receipt's own `iss` stays null, so its CID is the one Homestar computes.
    */
@@ -220,6 +225,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         fuel: numOrNull(m, 'fuel'),
         durationMs: numOrNull(m, 'durationMs'),
         executor: str(m, 'executor'),
+        ...(typeof m.attempts === 'number' ? { attempts: m.attempts } : {}),
         ...(m.iss === undefined ? {} : { iss: str(m, 'iss') }),
         ...(m.sig === undefined ? {} : { sig: bytesField(m, 'sig') }),
         at,

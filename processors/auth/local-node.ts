@@ -67,6 +67,7 @@ export function routeTainted(init: {
   const memo: Memo = {
     get: (key) => redactEntry(shared.memo.get(key) ?? local.memo.get(key)),
     written: (i, w) => shared.memo.written(i, w) || local.memo.written(i, w),
+    attempted: (i, w) => shared.memo.attempted(i, w) || local.memo.attempted(i, w),
     put: (e) => shared.memo.put(e),
     putLazy: (r, load) => shared.memo.putLazy(r, load),
     get size() {
