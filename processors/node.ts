@@ -196,8 +196,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     events: NodeEvent[],
     keys: string[],
   ): Promise<void> => {
-    if (authority !== undefined)
-      events = await Promise.all(events.map((e) => (e.type === 'receipt' ? authority.sign(e) : e)));
+    if (authority !== undefined && events.some((e) => e.type === 'receipt' && e.sig === undefined))
+      events = await Promise.all(
+        events.map((e) =>
+          e.type === 'receipt' && e.sig === undefined ? authority.sign(e) : Promise.resolve(e),
+        ),
+      );
     const results = await appender.append(
       stream,
       events.map((e, i) => eventRecord(keys[i]!, e)),
@@ -277,16 +281,20 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         }
       } else pure.push(o.event);
     }
-    return Promise.all([
-      inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
-      pure.length === 0
-        ? undefined
-        : appendEvents(
-            S.pure,
-            pure,
-            pure.map((e) => e.instruction.toString()),
-          ),
-    ]);
+    const append = (signed: ReceiptEvent[]): Promise<unknown> =>
+      Promise.all([
+        inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
+        signed.length === 0
+          ? undefined
+          : appendEvents(
+              S.pure,
+              signed,
+              signed.map((e) => e.instruction.toString()),
+            ),
+      ]);
+    // Receipts are signed first, so that a workflow's end is not appended before them.
+    if (authority === undefined || pure.length === 0) return append(pure);
+    return Promise.all(pure.map((e) => authority.sign(e))).then(append);
   };
 
   const fail = (error: unknown): void => progress({ type: 'node:error', error });
