@@ -144,8 +144,13 @@ export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<
   const mode = flags.auth ?? 'open';
   if (mode !== 'open' && mode !== 'ucan')
     throw new UsageError(`--auth must be open or ucan (got ${mode})`);
-  const { createAuthority, loadIdentity, publicKeyOfDid, readRevoked } =
-    await import('../processors/auth/index.ts');
+  // Light modules only: the UCAN libraries are imported in ucan mode alone.
+  const [{ createAuthority, loadCheckers, readRevoked }, { loadIdentity }, { publicKeyOfDid }] =
+    await Promise.all([
+      import('../processors/auth/authority.ts'),
+      import('../processors/auth/identity.ts'),
+      import('../processors/auth/ed25519.ts'),
+    ]);
   const trust = (flags.trust ?? '')
     .split(',')
     .map((d) => d.trim())
@@ -162,6 +167,7 @@ export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<
     mode,
     trust,
     revoked: readRevoked(dataDir),
+    checkers: mode === 'ucan' ? await loadCheckers() : [],
   });
 }
 
@@ -208,12 +214,17 @@ export async function openNode(
     onProgress: progress,
   });
   // Secret-tainted workflows run on a node-local log that never leaves this data directory.
-  const auth = await import('../processors/auth/index.ts');
-  const secrets = auth.createSecretStore({ dataDir });
+  const [{ createSecretStore }, { createTaintTracker }, { routeTainted, withSecrets }] =
+    await Promise.all([
+      import('../processors/auth/secrets.ts'),
+      import('../processors/auth/taint.ts'),
+      import('../processors/auth/local-node.ts'),
+    ]);
+  const secrets = createSecretStore({ dataDir });
   const localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
   const local = await createNode({
     log: localLog,
-    runner: auth.withSecrets(wasmRunner(executor), secrets),
+    runner: withSecrets(wasmRunner(executor), secrets),
     topology: { namespace: 'local' },
     concurrency,
     ...extra,
@@ -221,7 +232,7 @@ export async function openNode(
     nodeId: authority.did,
     onProgress: progress,
   });
-  const node = auth.routeTainted({ shared, local, taint: auth.createTaintTracker(secrets) });
+  const node = routeTainted({ shared, local, taint: createTaintTracker(secrets) });
   return {
     node,
     log,

@@ -15,7 +15,7 @@ export function registerAuth(program: Command): void {
     .description("Print this node's DID (did:key, Ed25519); the key is created on first use")
     .option('--data-dir <dir>', 'data directory (env IPVM_DATA_DIR)')
     .action(async (flags: DirFlags) => {
-      const { loadIdentity } = await import('../../processors/auth/index.ts');
+      const { loadIdentity } = await import('../../processors/auth/identity.ts');
       process.stdout.write(`${loadIdentity(resolveDataDir(flags.dataDir)).did}\n`);
     });
 

@@ -11,8 +11,6 @@ import { encodeReceipt, type ParsedWorkflow } from '../../schemas/model.ts';
 import { ed25519Verify } from './ed25519.ts';
 import { AuthError, ReceiptVerificationError } from './errors.ts';
 import type { Identity } from './identity.ts';
-import { createJwtChecker } from './jwt.ts';
-import { createUcan1Checker } from './ucan1.ts';
 import type { AuthMode, Authority, Grant, ProofChecker, ProofMap } from './types.ts';
 
 /** Construction options of {@link createAuthority}. */
@@ -26,7 +24,11 @@ export interface AuthorityInit {
   revoked?: Iterable<string>;
   /** @default Date.now */
   clock?: () => number;
-  /** Token formats. @default JWT UCAN and UCAN 1.0 */
+  /**
+   * Token formats; required in `ucan` mode. `index.ts` defaults them to JWT UCAN and UCAN 1.0;
+   * the CLI loads them ({@link loadCheckers}) only in `ucan` mode, since the UCAN libraries take
+   * a while to import and `open` mode never needs them.
+   */
   checkers?: ProofChecker[];
 }
 
@@ -50,7 +52,9 @@ export function createAuthority(init: AuthorityInit): Authority {
   const clock = init.clock ?? Date.now;
   const trusted = new Set([identity.did, ...(init.trust ?? [])]);
   const revoked = new Set(init.revoked ?? []);
-  const checkers = init.checkers ?? [createJwtChecker(), createUcan1Checker()];
+  const checkers = init.checkers ?? [];
+  if (mode === 'ucan' && checkers.length === 0)
+    throw new TypeError('ucan mode needs proof checkers (loadCheckers())');
   /** Single-use invocation → the workflow that used it. */
   const used = new Map<string, string>();
 
@@ -154,4 +158,13 @@ export function createAuthority(init: AuthorityInit): Authority {
       return undefined;
     },
   };
+}
+
+/** The JWT UCAN and UCAN 1.0 checkers, their libraries imported on first call. */
+export async function loadCheckers(): Promise<ProofChecker[]> {
+  const [{ createJwtChecker }, { createUcan1Checker }] = await Promise.all([
+    import('./jwt.ts'),
+    import('./ucan1.ts'),
+  ]);
+  return [createJwtChecker(), createUcan1Checker()];
 }

@@ -6,7 +6,16 @@
  */
 export * from './types.ts';
 export * from './errors.ts';
-export { createAuthority, readRevoked, REVOKED_FILE, type AuthorityInit } from './authority.ts';
+import { createAuthority as createAuthorityWith, type AuthorityInit } from './authority.ts';
+import type { Authority } from './types.ts';
+import { createJwtChecker } from './jwt.ts';
+import { createUcan1Checker } from './ucan1.ts';
+export { loadCheckers, readRevoked, REVOKED_FILE, type AuthorityInit } from './authority.ts';
+
+/** {@link createAuthorityWith} with both token formats (this barrel imports them anyway). */
+export function createAuthority(init: AuthorityInit): Authority {
+  return createAuthorityWith({ checkers: [createJwtChecker(), createUcan1Checker()], ...init });
+}
 export {
   generateIdentity,
   identityOf,

@@ -12,26 +12,20 @@
  * @module
  */
 import { AuthError } from './errors.ts';
-import { createJwtChecker } from './jwt.ts';
 import type { ProofMap } from './types.ts';
-import { createUcan1Checker } from './ucan1.ts';
-
-const checkers = [createJwtChecker(), createUcan1Checker()];
 
 /**
- * The proof map of a submission: the wrapper's `proofs` (a map CID → token, or a list of
- * tokens) plus loose tokens, each keyed by its own CID.
- * @throws {AuthError} `Malformed` for a token in no known format
+ * The proofs of a submission: the wrapper's `proofs` (a list of tokens, or a map CID → token)
+ * plus loose tokens. Keys are positional: the authority names each token by its own CID.
+ * @throws {AuthError} `Malformed` for a value that is not a string
  */
 export function readProofs(wrapper: unknown, tokens: readonly string[] = []): ProofMap | undefined {
   const out: ProofMap = {};
+  let n = 0;
   const add = (token: unknown, where: string): void => {
     if (typeof token !== 'string')
       throw new AuthError('Malformed', 'expected a token string', { proof: where });
-    const c = checkers.find((x) => x.accepts(token));
-    if (c === undefined)
-      throw new AuthError('Malformed', 'not a JWT UCAN nor a UCAN 1.0 token', { proof: where });
-    out[c.cidOf(token)] = token;
+    out[`#${n++}`] = token;
   };
   const proofs =
     typeof wrapper === 'object' && wrapper !== null && !(wrapper instanceof Uint8Array)
@@ -41,5 +35,5 @@ export function readProofs(wrapper: unknown, tokens: readonly string[] = []): Pr
   else if (typeof proofs === 'object' && proofs !== null)
     for (const [k, t] of Object.entries(proofs)) add(t, `proofs.${k}`);
   tokens.forEach((t, i) => add(t, `--proof #${i + 1}`));
-  return Object.keys(out).length === 0 ? undefined : out;
+  return n === 0 ? undefined : out;
 }
