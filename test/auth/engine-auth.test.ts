@@ -10,7 +10,7 @@ import { createFileLog } from '../../streams/file/index.ts';
 import type { Log, LogRecord } from '../../streams/log.ts';
 import { DEAD_LETTER_HEADERS } from '../../streams/dead-letter.ts';
 import { createNode, type IpvmNode } from '../../processors/node.ts';
-import { createAuthority } from '../../processors/auth/authority.ts';
+import { createAuthority } from '../../processors/auth/index.ts';
 import { delegateJwt, jwtCid } from '../../processors/auth/jwt.ts';
 import { generateIdentity, type Identity } from '../../processors/auth/identity.ts';
 import { ed25519Verify } from '../../processors/auth/ed25519.ts';
