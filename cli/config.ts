@@ -23,6 +23,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   rpcPort: 'IPVM_RPC_PORT',
   rpcHost: 'IPVM_RPC_HOST',
   logLevel: 'IPVM_LOG_LEVEL',
+  allowNet: 'IPVM_ALLOW_NET',
   config: 'IPVM_CONFIG',
   auth: 'IPVM_AUTH',
   trust: 'IPVM_TRUST',
@@ -42,6 +43,7 @@ export const CONFIG_KEYS = [
   'logLevel',
   'auth',
   'trust',
+  'allowNet',
 ] as const;
 
 /** A config file that cannot be read or has unknown keys: a usage error (exit 2). */

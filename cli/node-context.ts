@@ -24,6 +24,8 @@ export interface NodeFlags {
   auth?: string;
   /** Root DIDs trusted to delegate, comma-separated. */
   trust?: string;
+  /** `HOST[:PORT],…` effects may reach. */
+  allowNet?: string;
 }
 
 /** Adds the flags that choose the streams (shared by every command that reads the log). */
@@ -53,6 +55,10 @@ export function nodeOptions(command: Command): Command {
     .option(
       '--trust <dids>',
       'root DIDs allowed to delegate, comma-separated; the node itself always is (env IPVM_TRUST)',
+    )
+    .option(
+      '--allow-net <hosts>',
+      'HOST[:PORT],… that effects (http/*) may reach; private and loopback addresses only when named (env IPVM_ALLOW_NET)',
     );
 }
 
@@ -183,13 +189,21 @@ export async function openNode(
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError(`--concurrency must be a positive integer (got ${flags.concurrency})`);
   // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
-  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }] =
+  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }, fx] =
     await Promise.all([
       import('../processors/content/index.ts'),
       import('../processors/wasm/index.ts'),
       import('../processors/wasm-runner.ts'),
       import('../processors/node.ts'),
+      import('../processors/effects/index.ts'),
     ]);
+  let allow;
+  try {
+    allow = fx.parseAllowList(flags.allowNet);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const effects = fx.createEffectRunner({ http: fx.createHttpClient({ allow }) });
   const dataDir = resolveDataDir(flags.dataDir);
   const authority = openedAuthority ?? (await openAuthority(flags, dataDir));
   const log = await openLog(flags, dataDir);
@@ -205,6 +219,7 @@ export async function openNode(
   const shared = await createNode({
     log,
     runner: wasmRunner(executor),
+    effects,
     topology: { namespace: flags.namespace ?? 'ipvm' },
     concurrency,
     ...extra,
@@ -240,6 +255,7 @@ export async function openNode(
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();
+      await effects.close();
       await executor.close();
       await content.close();
       await localLog.close();

@@ -63,6 +63,9 @@ import {
 } from './records.ts';
 import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from './retry.ts';
 import type { Authority, ProofMap } from './auth/types.ts';
+import { attachEffects, type EffectsProgress } from './effects/engine.ts';
+import type { EffectRunner } from './effects/effect-runner.ts';
+import { receiptStreamOf } from './effects/ops.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -96,6 +99,11 @@ export interface NodeInit {
   taskRetry?: TaskRetryPolicy;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
+  /**
+   * Runs effect ops (`http/*`, `random/bytes`, `time/now`; see `processors/effects/`). Without
+   * it effect tasks get an `unsupported` error receipt.
+   */
+  effects?: EffectRunner;
   onProgress?: (event: NodeProgress) => void;
   /**
    * Who may run what, and who signed what (`processors/auth/`). With it, submissions are
@@ -111,6 +119,7 @@ export interface NodeInit {
 /** Progress events of a node. */
 export type NodeProgress =
   | ExecuteProgress
+  | EffectsProgress
   | { type: 'node:recovered'; receipts: number; invocations: number; emitted: number; ms: number }
   | { type: 'node:dead-letter'; stream: string; partition: number; offset: number; reason: string }
   | { type: 'node:error'; error: unknown }
@@ -236,9 +245,24 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     invocations: topology.name('invocations'),
     pure: topology.name('pure'),
     effectsPure: topology.name('effects.pure'),
+    effectsManaged: topology.name('effects.managed'),
     deadLetter: topology.name('dead-letter'),
   };
-  const receiptStreams = [S.pure, S.effectsPure];
+  const receiptStreams = [S.pure, S.effectsPure, S.effectsManaged];
+  /** The stream a receipt goes to: `pure`, or the effect stream of its op. */
+  const receiptStream = (e: ReceiptEvent): string => topology.name(receiptStreamOf(e.run.op));
+  // Effects: a runner dispatching by op, and the outbox folded from effects.managed.
+  const fx =
+    init.effects === undefined
+      ? undefined
+      : attachEffects({
+          wasm: runner,
+          effects: init.effects,
+          appendIntent: (intent) =>
+            appendEvents(S.effectsManaged, [intent], [intent.instruction.toString()]),
+          submit: (workflow) => node.submit(workflow),
+          onProgress: (e) => progress(e),
+        });
 
   await log.ensureStreams(topology.streams);
 
@@ -269,7 +293,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const write = (outputs: SchedulerOutput[]): Promise<unknown> => {
     if (outputs.length === 0) return Promise.resolve();
     const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
-    const pure: ReceiptEvent[] = [];
+    const byStream = new Map<string, ReceiptEvent[]>();
     for (const o of outputs) {
       if (o.stream === 'invocations') {
         inv.push(o.event);
@@ -279,22 +303,32 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         if (o.event.type === 'task/ready' && localTasks !== undefined) {
           localTasks.next({ record: null, event: o.event });
         }
-      } else pure.push(o.event);
+      } else {
+        const stream = receiptStream(o.event);
+        const list = byStream.get(stream);
+        if (list === undefined) byStream.set(stream, [o.event]);
+        else list.push(o.event);
+      }
     }
-    const append = (signed: ReceiptEvent[]): Promise<unknown> =>
+    const appendAll = (lists: Map<string, ReceiptEvent[]>): Promise<unknown> =>
       Promise.all([
         inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
-        signed.length === 0
-          ? undefined
-          : appendEvents(
-              S.pure,
-              signed,
-              signed.map((e) => e.instruction.toString()),
-            ),
+        ...[...lists].map(([stream, list]) =>
+          appendEvents(
+            stream,
+            list,
+            list.map((e) => e.instruction.toString()),
+          ),
+        ),
       ]);
     // Receipts are signed first, so that a workflow's end is not appended before them.
-    if (authority === undefined || pure.length === 0) return append(pure);
-    return Promise.all(pure.map((e) => authority.sign(e))).then(append);
+    if (authority === undefined || byStream.size === 0) return appendAll(byStream);
+    return Promise.all(
+      [...byStream].map(
+        async ([stream, list]) =>
+          [stream, await Promise.all(list.map((e) => authority.sign(e)))] as const,
+      ),
+    ).then((signed) => appendAll(new Map(signed)));
   };
 
   const fail = (error: unknown): void => progress({ type: 'node:error', error });
@@ -356,6 +390,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
                 return;
               }
               const r = routingOf(record);
+              if (fx !== undefined && stream === S.effectsManaged) {
+                // The outbox needs intents and the outcomes that settle them.
+                const d = decodeRecord(record);
+                if (!(d instanceof Error)) fx?.outbox.observe(d.event);
+              }
               if (r !== undefined) {
                 if (r.type !== 'receipt') return;
                 seenReceipts++;
@@ -496,6 +535,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         .pipe(mergeMap(receiptOrDeadLetter))
         .subscribe({
           next: ({ record, event }) => {
+            fx?.outbox.observe(event);
             if (event.type !== 'receipt') return;
             memo.put(event);
             schedule(record, event);
@@ -555,21 +595,29 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         .pipe(
           executeTasks<{ record: LogRecord | null; event: TaskReadyEvent }>({
             memo,
-            runner,
+            runner: fx?.runner ?? runner,
             nodeId,
             concurrency: init.concurrency,
             taskRetry: init.taskRetry,
             onProgress: progress,
           }),
           mergeMap(async ({ item, receipt }) => {
+            // Effects a result asks for are submitted before the result is written.
+            if (receipt !== null) await fx?.emit(receipt);
             if (receipt !== null)
-              await appendEvents(S.pure, [receipt], [receipt.instruction.toString()]);
+              await appendEvents(
+                receiptStream(receipt),
+                [receipt],
+                [receipt.instruction.toString()],
+              );
             if (item.record !== null) tracker.end(item.record);
           }),
           finalize(() => finished()),
         )
         .subscribe({ error: fail }),
     );
+    // Managed effects whose intent has no outcome: sent again, with the same key.
+    for (const ready of fx?.outbox.pending() ?? []) localTasks.next({ record: null, event: ready });
   }
   const commit = async (): Promise<void> => {
     const positions = tracker.take();
