@@ -260,7 +260,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           effects: init.effects,
           appendIntent: (intent) =>
             appendEvents(S.effectsManaged, [intent], [intent.instruction.toString()]),
-          submit: (workflow) => node.submit(workflow),
+          // In ucan mode a workflow a result asks for carries no proof and is refused: reported,
+          // never allowed to stop the executor.
+          submit: (workflow) =>
+            node.submit(workflow).catch((err: unknown) => {
+              if ((err as Error).name !== 'AuthError') throw err;
+              fail(err);
+            }),
           onProgress: (e) => progress(e),
         });
 
