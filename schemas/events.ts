@@ -3,9 +3,10 @@
  *
  * | stream | events |
  * |---|---|
- * | `invocations` | {@link WorkflowSubmittedEvent}, {@link TaskReadyEvent}, {@link WorkflowEndedEvent} |
+ * | `invocations` | {@link WorkflowSubmittedEvent}, {@link TaskReadyEvent}, {@link WorkflowEndedEvent}, schedules (`job-events.ts`) |
  * | `pure`, `effects.pure`, `effects.managed` | {@link ReceiptEvent} |
  * | `dead-letter` | {@link DeadLetterEvent} |
+ * | `verification` | `verification/mismatch` (`job-events.ts`) |
  *
  * Every envelope carries `v` (the envelope version, {@link EVENT_VERSION}) and `at` (producer
  * time, ms since the epoch). `at` and other observations (fuel, duration, executor) sit beside
@@ -15,6 +16,7 @@
  */
 import { CID } from 'multiformats/cid';
 import { dagCbor } from './codecs.ts';
+import { decodeJobEvent, type JobEvent } from './job-events.ts';
 import { SchemaError } from './errors.ts';
 import { isIpldMap, kindOf, type IpldMap, type IpldValue } from './ipld.ts';
 import { parseInstruction, parseReceipt, parseTask } from './model.ts';
@@ -98,7 +100,12 @@ export interface DeadLetterEvent {
 
 /** Any event. */
 export type NodeEvent =
-  WorkflowSubmittedEvent | TaskReadyEvent | ReceiptEvent | WorkflowEndedEvent | DeadLetterEvent;
+  | WorkflowSubmittedEvent
+  | TaskReadyEvent
+  | ReceiptEvent
+  | WorkflowEndedEvent
+  | DeadLetterEvent
+  | JobEvent;
 
 /** Encodes an event envelope (DAG-CBOR). */
 export function encodeEvent(event: NodeEvent): Uint8Array {
@@ -218,6 +225,10 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         at,
       };
     }
+    case 'schedule/created':
+    case 'schedule/removed':
+    case 'verification/mismatch':
+      return decodeJobEvent(m, m.type, at);
     default:
       throw new SchemaError('type', `unknown event type ${JSON.stringify(m.type ?? null)}`);
   }
