@@ -35,6 +35,8 @@ export interface RunRequest {
   func: string;
   args: IpldValue[];
   limits: { fuel?: number; memoryBytes?: number; timeMs?: number };
+  /** The task's `meta` and instruction CID, for runner wrappers (e.g. `meta.verification`). */
+  task?: { meta: IpldValue; instruction: string };
 }
 
 /** The outcome of a call. */
@@ -97,6 +99,7 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
                 func,
                 args: event.args,
                 limits: { fuel: limits.fuel, memoryBytes: limits.memory, timeMs: limits.time },
+                task: { meta: event.task.meta, instruction },
               },
               { signal: init.signal },
             ),
