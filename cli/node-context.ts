@@ -7,6 +7,7 @@ import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
 import { resolveDataDir } from '../processors/content/index.ts';
 import type { IpvmNode, NodeProgress } from '../processors/node.ts';
+import type { TaskRunner } from '../processors/execute-tasks.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import { UsageError } from './exit.ts';
 
@@ -168,6 +169,30 @@ export async function openNode(
       await executor.close();
       await content.close();
       await log.close();
+    },
+  };
+}
+
+/** A task runner without a node (re-execution by replay jobs), with what it opened. */
+export interface OpenRunner extends AsyncDisposable {
+  runner: TaskRunner;
+}
+
+/** Opens the content store and Wasm executor of the data directory as a task runner. */
+export async function openRunner(flags: NodeFlags): Promise<OpenRunner> {
+  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }] = await Promise.all([
+    import('../processors/content/index.ts'),
+    import('../processors/wasm/index.ts'),
+    import('../processors/wasm-runner.ts'),
+  ]);
+  const dataDir = resolveDataDir(flags.dataDir);
+  const content = await createHeliaContentStore({ dataDir });
+  const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
+  return {
+    runner: wasmRunner(executor),
+    async [Symbol.asyncDispose]() {
+      await executor.close();
+      await content.close();
     },
   };
 }

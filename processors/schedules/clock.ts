@@ -8,8 +8,8 @@
 /** A one-shot timer. */
 export interface Timer {
   /** Calls `fn` once, `ms` from now; returns a handle for {@link Timer.clear}. */
-  set(fn: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
+  set: (fn: () => void, ms: number) => unknown;
+  clear: (handle: unknown) => void;
 }
 
 /** The process's timers. */
@@ -20,12 +20,12 @@ export const systemTimer: Timer = {
 
 /** A clock and timer moved by hand: `advance(ms)` runs every timer due, in time order. */
 export interface ManualTime {
-  now(): number;
+  now: () => number;
   timer: Timer;
   /** Moves the clock forward, firing due timers at their own times; awaits `settle` after each. */
-  advance(ms: number, settle?: () => Promise<void>): Promise<void>;
+  advance: (ms: number, settle?: () => Promise<void>) => Promise<void>;
   /** Moves the clock without firing anything (a node that was down). */
-  jump(ms: number): void;
+  jump: (ms: number) => void;
 }
 
 /** A manual clock starting at `startMs`. */

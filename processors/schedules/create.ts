@@ -4,7 +4,6 @@
  *
  * @module
  */
-import type { IpldValue } from '../../schemas/ipld.ts';
 import {
   CATCH_UP_POLICIES,
   type CatchUpPolicy,
@@ -49,7 +48,7 @@ export function scheduleCreated(o: ScheduleOptions): ScheduleCreatedEvent {
     throw new ScheduleError('jitterMs', `expected a non-negative integer of ms (got ${jitterMs})`);
   if ('workflow' in o.target) {
     const next = series.next(o.at);
-    tickWorkflow(o.target.workflow as IpldValue, o.name, next ?? o.at);
+    tickWorkflow(o.target.workflow, o.name, next ?? o.at);
   }
   return {
     type: 'schedule/created',

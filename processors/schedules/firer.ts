@@ -28,9 +28,9 @@ export interface ScheduleFirerInit {
   /** Full name of the `invocations` stream. */
   stream: string;
   /** Submits a workflow (`{name, workflow}`), e.g. `node.submit`. */
-  submit(submission: IpldValue, options?: { signal?: AbortSignal }): Promise<unknown>;
+  submit: (submission: IpldValue, options?: { signal?: AbortSignal }) => Promise<unknown>;
   /** Runs a replay job for a tick; without it replay-job schedules are reported, not run. */
-  runJob?(job: ReplayJob, tickMs: number, schedule: string): Promise<unknown>;
+  runJob?: (job: ReplayJob, tickMs: number, schedule: string) => Promise<unknown>;
   /** @default Date.now */
   clock?: () => number;
   /** @default setTimeout */

@@ -55,7 +55,7 @@ export function createScheduleState(): ScheduleState {
           const tick = parseTickName(event.name);
           if (tick !== null) {
             let m = fired.get(tick.schedule);
-            if (m === undefined) fired.set(tick.schedule, (m = new Map()));
+            if (m === undefined) fired.set(tick.schedule, (m = new Map<number, string>()));
             m.set(tick.tickMs, key);
           }
           return false;

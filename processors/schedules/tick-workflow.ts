@@ -76,7 +76,7 @@ export function tickWorkflow(
   }
   const name = tickName(schedule, tickMs);
   const renamed = new Map<string, IpldValue>();
-  const tasks: IpldValue[] = new Array(base.tasks.length);
+  const tasks = new Array<IpldValue>(base.tasks.length);
   for (const index of base.order) {
     const { task, instruction } = base.tasks[index]!;
     const run = {
@@ -85,8 +85,8 @@ export function tickWorkflow(
       nnc: nonceFor(task.run.nnc, name),
     };
     const cid = cidOfBytes(dagCbor.encode(instructionValue(run)));
-    renamed.set(instruction.toString(), cid as unknown as IpldValue);
-    tasks[index] = { ...task, run } as unknown as IpldValue;
+    renamed.set(instruction.toString(), cid);
+    tasks[index] = { ...task, run };
   }
   const submission: IpldValue = { name, workflow: { tasks } };
   return { submission, parsed: parseWorkflow(submission) };

@@ -11,7 +11,7 @@ import { eventRecord } from '../records.ts';
 
 /** A sink for mismatches. */
 export interface MismatchRecorder {
-  record(event: VerificationMismatchEvent): void;
+  record: (event: VerificationMismatchEvent) => void;
   /** Resolves when every mismatch recorded so far is appended. */
   drain(): Promise<void>;
 }

@@ -34,12 +34,18 @@ function submitter(log: Log, at: () => number) {
   const submitted: Array<{ name: string | null; cid: string }> = [];
   return {
     submitted,
-    async submit(value: IpldValue): Promise<void> {
+    submit: async (value: IpldValue): Promise<void> => {
       const parsed = parseWorkflow(value);
       submitted.push({ name: parsed.name, cid: parsed.cid.toString() });
       await append(
         log,
-        { type: 'workflow/submitted', workflow: parsed.cid, body: parsed.workflow, name: parsed.name, at: at() },
+        {
+          type: 'workflow/submitted',
+          workflow: parsed.cid,
+          body: parsed.workflow,
+          name: parsed.name,
+          at: at(),
+        },
         parsed.cid.toString(),
       );
     },
@@ -74,7 +80,13 @@ async function create(
 }
 
 async function firer(log: Log, time: ManualTime, submit: (v: IpldValue) => Promise<void>) {
-  const f = await createScheduleFirer({ log, stream: STREAM, submit, clock: time.now, timer: time.timer });
+  const f = await createScheduleFirer({
+    log,
+    stream: STREAM,
+    submit,
+    clock: time.now,
+    timer: time.timer,
+  });
   // let the firer read back what was just appended
   await new Promise((r) => setTimeout(r, 20));
   return f;
@@ -85,7 +97,11 @@ const tickOf = (name: string | null): string => name!.slice(name!.lastIndexOf('@
 describe('next ticks (croner)', () => {
   it('spring forward: a 02:30 that does not exist fires at 03:00 local, once', () => {
     const s = tickSeries('30 2 * * *', 'America/New_York');
-    const ticks = s.between(Date.parse('2026-03-07T12:00:00Z'), Date.parse('2026-03-10T12:00:00Z'), 10);
+    const ticks = s.between(
+      Date.parse('2026-03-07T12:00:00Z'),
+      Date.parse('2026-03-10T12:00:00Z'),
+      10,
+    );
     expect(ticks.map(iso)).toEqual([
       '2026-03-08T07:00:00.000Z', // 03:00 EDT: the first instant after the gap
       '2026-03-09T06:30:00.000Z',
@@ -94,14 +110,28 @@ describe('next ticks (croner)', () => {
   });
   it('fall back: a repeated 01:30 fires once; hourly ticks stay one hour apart in UTC', () => {
     const s = tickSeries('0 30 1 * * *', 'America/New_York');
-    const ticks = s.between(Date.parse('2026-10-31T12:00:00Z'), Date.parse('2026-11-02T12:00:00Z'), 10);
+    const ticks = s.between(
+      Date.parse('2026-10-31T12:00:00Z'),
+      Date.parse('2026-11-02T12:00:00Z'),
+      10,
+    );
     expect(ticks.map(iso)).toEqual(['2026-11-01T05:30:00.000Z', '2026-11-02T06:30:00.000Z']);
     const hourly = tickSeries('0 * * * *', 'Europe/Berlin');
-    const h = hourly.between(Date.parse('2026-10-25T00:30:00Z'), Date.parse('2026-10-25T03:30:00Z'), 10);
-    expect(h.map(iso)).toEqual(['2026-10-25T01:00:00.000Z', '2026-10-25T02:00:00.000Z', '2026-10-25T03:00:00.000Z']);
+    const h = hourly.between(
+      Date.parse('2026-10-25T00:30:00Z'),
+      Date.parse('2026-10-25T03:30:00Z'),
+      10,
+    );
+    expect(h.map(iso)).toEqual([
+      '2026-10-25T01:00:00.000Z',
+      '2026-10-25T02:00:00.000Z',
+      '2026-10-25T03:00:00.000Z',
+    ]);
   });
   it('seconds, and located errors for bad patterns and zones', () => {
-    expect(tickSeries('*/10 * * * * *').next(Date.parse('2026-01-01T00:00:10Z'))).toBe(Date.parse('2026-01-01T00:00:20Z'));
+    expect(tickSeries('*/10 * * * * *').next(Date.parse('2026-01-01T00:00:10Z'))).toBe(
+      Date.parse('2026-01-01T00:00:20Z'),
+    );
     expect(() => tickSeries('61 * * * *')).toThrow(ScheduleError);
     expect(() => tickSeries('61 * * * *')).toThrow(/^cron: /);
     expect(() => tickSeries('* * * * *', 'Mars/Base')).toThrow(/^tz: unknown time zone/);
@@ -111,7 +141,9 @@ describe('next ticks (croner)', () => {
     expect(jitterOf('a', 1000, 5000)).toBe(j);
     expect(j).toBeGreaterThanOrEqual(0);
     expect(j).toBeLessThanOrEqual(5000);
-    expect(new Set([1, 2, 3, 4, 5, 6].map((t) => jitterOf('a', t * 60_000, 5000))).size).toBeGreaterThan(1);
+    expect(
+      new Set([1, 2, 3, 4, 5, 6].map((t) => jitterOf('a', t * 60_000, 5000))).size,
+    ).toBeGreaterThan(1);
     expect(catchUp([1, 2, 3], 'skip')).toEqual([]);
     expect(catchUp([1, 2, 3], 'latest')).toEqual([3]);
     expect(catchUp([1, 2, 3], 'all', 2)).toEqual([2, 3]);
@@ -122,7 +154,9 @@ describe('next ticks (croner)', () => {
     const c = tickWorkflow(chain(RSC, 3), 'job', Date.parse('2026-01-01T00:02:00Z'));
     expect(a.parsed.cid.toString()).toBe(b.parsed.cid.toString());
     expect(a.parsed.cid.toString()).not.toBe(c.parsed.cid.toString());
-    expect(a.parsed.tasks.map((t) => t.task.run.nnc)).toEqual(Array(3).fill('cron:job@2026-01-01T00:01:00.000Z'));
+    expect(a.parsed.tasks.map((t) => t.task.run.nnc)).toEqual(
+      Array(3).fill('cron:job@2026-01-01T00:01:00.000Z'),
+    );
     // the chain is still a chain: each task awaits the renamed previous one
     expect(a.parsed.external).toEqual([]);
     expect(a.parsed.tasks.map((t) => t.dependsOn)).toEqual([[], [0], [1]]);
@@ -228,11 +262,22 @@ describe('the firer', () => {
     const { log, time } = await setup('2026-01-01T00:00:30Z');
     const runner = await createCoreRunner();
     await log.ensureStreams([{ name: STREAM, partitions: 2 }]);
-    const node = await createNode({ log, runner, nodeId: 'n', topology: { namespace: 'ipvm' }, tickIntervalMs: 60_000 });
+    const node = await createNode({
+      log,
+      runner,
+      nodeId: 'n',
+      topology: { namespace: 'ipvm' },
+      tickIntervalMs: 60_000,
+    });
     try {
       await append(
         log,
-        scheduleCreated({ name: 'job', cron: '* * * * *', target: { workflow: chain(runner.rsc, 2) }, at: time.now() }),
+        scheduleCreated({
+          name: 'job',
+          cron: '* * * * *',
+          target: { workflow: chain(runner.rsc, 2) },
+          at: time.now(),
+        }),
         'job',
       );
       const submitted: string[] = [];

@@ -2,6 +2,7 @@
 // executors; a module that reads the host clock disagrees with itself, and that is reported.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CID } from 'multiformats/cid';
+import type { IpldValue } from '../../schemas/ipld.ts';
 import { createNode } from '../../processors/node.ts';
 import type { RunRequest, TaskRunner } from '../../processors/execute-tasks.ts';
 import { wasmRunner } from '../../processors/wasm-runner.ts';
@@ -45,7 +46,7 @@ function hostClockRunner(executor: Executor, clock: () => number): TaskRunner {
   };
 }
 
-const task = (rsc: CID, func: string, args: unknown[], meta: unknown) => ({
+const task = (rsc: CID, func: string, args: IpldValue[], meta: IpldValue): IpldValue => ({
   tasks: [
     {
       run: { rsc: `ipfs://${rsc.toString()}`, op: 'wasm/run', input: { func, args }, nnc: '' },
