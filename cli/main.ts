@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { applyConfig } from './config.ts';
 import { registerAdd } from './commands/add.ts';
 import { registerCar } from './commands/car.ts';
+import { registerCron } from './commands/cron.ts';
 import { registerGraph } from './commands/graph.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerReplay } from './commands/replay.ts';
@@ -63,6 +64,7 @@ registerAdd(program);
 registerCar(program);
 registerSql(program);
 registerReplay(program);
+registerCron(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 // Opens what a node needs from the command line's flags and environment: the log (file,
 // Kafka or JetStream), the content store, the Wasm executor and the node itself.
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -46,6 +47,8 @@ export function nodeOptions(command: Command): Command {
 /** A node with everything it opened, closed in reverse order. */
 export interface OpenNode extends AsyncDisposable {
   node: IpvmNode;
+  /** The node's task runner (with optimistic verification), for replay jobs. */
+  runner: TaskRunner;
   log: Log;
   dataDir: string;
   stats(): { executed: number; replayed: number };
@@ -135,23 +138,43 @@ export async function openNode(
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError(`--concurrency must be a positive integer (got ${flags.concurrency})`);
   // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
-  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }] =
-    await Promise.all([
-      import('../processors/content/index.ts'),
-      import('../processors/wasm/index.ts'),
-      import('../processors/wasm-runner.ts'),
-      import('../processors/node.ts'),
-    ]);
+  const [
+    { createHeliaContentStore },
+    { createExecutor },
+    { wasmRunner },
+    { createNode },
+    { verifyingRunner },
+    { mismatchRecorder },
+  ] = await Promise.all([
+    import('../processors/content/index.ts'),
+    import('../processors/wasm/index.ts'),
+    import('../processors/wasm-runner.ts'),
+    import('../processors/node.ts'),
+    import('../processors/verify/optimistic.ts'),
+    import('../processors/verify/record.ts'),
+  ]);
   const dataDir = resolveDataDir(flags.dataDir);
   const log = await openLog(flags, dataDir);
   const content = await createHeliaContentStore({ dataDir });
   const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
   let executed = 0;
   let replayed = 0;
+  const topology = createTopology({ namespace: flags.namespace ?? 'ipvm' });
+  const nodeId = randomUUID();
+  // Tasks asking for optimistic confirmations run N times; disagreements go on `verification`.
+  const recorder = mismatchRecorder(log, topology.name('verification'), (error) =>
+    onProgress?.({ type: 'node:error', error }),
+  );
+  const runner = verifyingRunner({
+    runner: wasmRunner(executor),
+    nodeId,
+    onMismatch: recorder.record,
+  });
   const node = await createNode({
     log,
-    runner: wasmRunner(executor),
-    topology: { namespace: flags.namespace ?? 'ipvm' },
+    runner,
+    topology,
+    nodeId,
     concurrency,
     onProgress: (e) => {
       if (e.type === 'execute:ran') executed++;
@@ -161,11 +184,13 @@ export async function openNode(
   });
   return {
     node,
+    runner,
     log,
     dataDir,
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();
+      await recorder.drain();
       await executor.close();
       await content.close();
       await log.close();

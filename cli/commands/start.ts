@@ -4,7 +4,10 @@ import type { Command } from 'commander';
 import type { ApiServer } from '../../processors/api/index.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
+import type { ScheduleFirer } from '../../processors/schedules/index.ts';
+import type { TableStore } from '../../processors/tables/table-store.ts';
 import { UsageError } from '../exit.ts';
+import { startFirer } from '../schedules.ts';
 import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
 
 interface StartFlags extends NodeFlags {
@@ -60,6 +63,7 @@ export function registerStart(program: Command): void {
       `
 Prints "ready" on stdout once the node processes (then "rpc ws://HOST:PORT" when the API is on).
 Logs are JSON lines on stderr (--log-level, IPVM_LOG_LEVEL).
+The node fires the schedules of \`ipvm cron\` (several nodes on one log fire each tick once).
 
 Examples:
   ipvm start --data-dir /var/lib/ipvm
@@ -128,6 +132,8 @@ Examples:
       const detach = metrics.attach(node);
       let api: ApiServer | undefined;
       let stopTables: (() => Promise<void>) | undefined;
+      let tableStore: TableStore | undefined;
+      let firer: ScheduleFirer | undefined;
       try {
         if (flags.tables === true) {
           const tables = await import('../../processors/tables/index.ts');
@@ -137,6 +143,7 @@ Examples:
             dataDir: opened.dataDir,
           });
           await store.migrate();
+          tableStore = store;
           const live = indexer.indexTables({
             log,
             store,
@@ -165,6 +172,11 @@ Examples:
             },
           });
         }
+        firer = await startFirer(
+          opened,
+          logger.child({ component: 'schedules' }),
+          () => tableStore,
+        );
         nodeLog.info(
           { nodeId: node.nodeId, backend: flags.backend ?? 'file', dataDir: opened.dataDir },
           'node started',
@@ -177,6 +189,7 @@ Examples:
         });
         nodeLog.info({}, 'draining');
       } finally {
+        await firer?.close();
         await api?.close();
         await stopTables?.();
         detach();
