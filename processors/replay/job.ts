@@ -84,7 +84,7 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
         : await countRecords(log, [...streams.receipts, streams.invocations], signal);
     let done = 0;
     const onRecord = (): void => progress?.(++done, total);
-    const { rebuildTables, reindexRange } = await import('../tables/index.ts');
+    const { rebuildTables, reindexRange, indexMismatches } = await import('../tables/index.ts');
     const tables = isWholeLog(job.range)
       ? await rebuildTables(
           { log, store: init.store, streams, onProgress: undefined },
@@ -94,6 +94,14 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
           return s;
         })
       : await reindexRange({ log, store: init.store, streams, filter, onRecord }, { signal });
+    await indexMismatches({
+      log,
+      store: init.store,
+      stream: topology.name('verification'),
+      fromStart: true,
+      filter: isWholeLog(job.range) ? undefined : filter,
+      signal,
+    });
     return { into: 'tables', mismatches: [], tables, ms: Math.round(performance.now() - started) };
   }
   const receiptStreams = [topology.name('pure'), topology.name('effects.pure')];

@@ -39,3 +39,9 @@ export function openTableStore(init: OpenTableStoreInit): TableStore {
 }
 export { catchUpTables, type CatchUpInit } from './catch-up.ts';
 export { reindexRange, type ReindexRangeInit } from './range.ts';
+export {
+  indexMismatches,
+  mismatchRow,
+  type MismatchRow,
+  type IndexMismatchesInit,
+} from './mismatches.ts';

@@ -173,6 +173,27 @@ describe('replay --verify --reexecute', () => {
       expect(recorded).toMatchObject([
         { type: 'verification/mismatch', kind: 'reexecute', func: 'add_one' },
       ]);
+      // ...and a tables job puts it in the analysts' table.
+      const store = createChdbTableStore({ dataDir: join(dir, 'verify-tables') });
+      try {
+        await runReplayJob({
+          log,
+          topology,
+          job: { into: 'tables', range: parseRange({}, Date.now()) },
+          store,
+        });
+        const rows = await store.query<{ instruction_cid: string; executors: string[] }>(
+          'SELECT instruction_cid, executors FROM verification_mismatches FINAL',
+        );
+        expect(rows).toEqual([
+          {
+            instruction_cid: corrupted.instruction.toString(),
+            executors: ['recorded:faulty', 'verifier'],
+          },
+        ]);
+      } finally {
+        await store.close();
+      }
       // A sample of 0.5 with one seed re-executes a fixed subset, the same every time.
       const half = () =>
         runReplayJob({
