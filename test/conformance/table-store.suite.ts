@@ -122,7 +122,7 @@ export function describeTableStore(name: string, make: () => Promise<TableStore>
         kind: 'optimistic',
         instruction: cidOf({ i: 'mismatch' }),
         receipt: null,
-        rsc: `ipfs://${WASM}`,
+        rsc: `ipfs://${WASM.toString()}`,
         func: 'now',
         executions: [
           { executor: 'n#1', outcome: 'ok', output: cidOf(1) },
