@@ -304,3 +304,36 @@ describe('the firer', () => {
     }
   });
 });
+
+describe('schedule events', () => {
+  it('round-trip through the envelope; a bad field is named', async () => {
+    const { decodeEvent, encodeEvent } = await import('../../schemas/events.ts');
+    const { dagCbor } = await import('../../schemas/codecs.ts');
+    const { SchemaError } = await import('../../schemas/errors.ts');
+    const event = scheduleCreated({
+      name: 'nightly',
+      cron: '0 3 * * *',
+      tz: 'Europe/Berlin',
+      catchUp: 'latest',
+      jitterMs: 500,
+      target: {
+        replay: { into: 'verify', from: '-24h', to: null, workflow: null, reexecute: 0.1 },
+      },
+      at: 1,
+    });
+    expect(decodeEvent(encodeEvent(event))).toEqual(event);
+    const bad = (patch: Record<string, unknown>) =>
+      dagCbor.encode({ v: 1, ...event, ...patch } as never);
+    expect(() => decodeEvent(bad({ catchUp: 'never' }))).toThrow(SchemaError);
+    expect(() => decodeEvent(bad({ catchUp: 'never' }))).toThrow(
+      /^catchUp: expected one of skip, latest, all/,
+    );
+    expect(() => decodeEvent(bad({ target: { replay: { into: 'disk' } } }))).toThrow(
+      /^target\.replay\.into: /,
+    );
+    expect(() => decodeEvent(bad({ jitterMs: -1 }))).toThrow(/^jitterMs: /);
+    expect(() => scheduleCreated({ ...event, name: 'a b', target: event.target })).toThrow(
+      /^name: /,
+    );
+  });
+});
