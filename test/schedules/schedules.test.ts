@@ -322,8 +322,7 @@ describe('schedule events', () => {
       at: 1,
     });
     expect(decodeEvent(encodeEvent(event))).toEqual(event);
-    const bad = (patch: Record<string, unknown>) =>
-      dagCbor.encode({ v: 1, ...event, ...patch } as never);
+    const bad = (patch: Record<string, unknown>) => dagCbor.encode({ v: 1, ...event, ...patch });
     expect(() => decodeEvent(bad({ catchUp: 'never' }))).toThrow(SchemaError);
     expect(() => decodeEvent(bad({ catchUp: 'never' }))).toThrow(
       /^catchUp: expected one of skip, latest, all/,
