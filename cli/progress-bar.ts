@@ -1,6 +1,5 @@
 // A progress bar for long jobs (replays) on a terminal's stderr; nothing at all when stderr is
 // not a TTY or when disabled (--json).
-import { SingleBar, Presets } from 'cli-progress';
 
 /** A bar updated with (done, total). */
 export interface Bar {
@@ -9,8 +8,9 @@ export interface Bar {
 }
 
 /** Creates a bar drawing on `stream` when it is a TTY and `enabled`. */
-export function createBar(stream: NodeJS.WriteStream, enabled: boolean): Bar {
+export async function createBar(stream: NodeJS.WriteStream, enabled: boolean): Promise<Bar> {
   if (!enabled || stream.isTTY !== true) return { update: () => undefined, stop: () => undefined };
+  const { SingleBar, Presets } = await import('cli-progress');
   const bar = new SingleBar(
     { stream, format: '[{bar}] {value}/{total} · {percentage}% · {duration}s', hideCursor: true },
     Presets.legacy,

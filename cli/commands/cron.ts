@@ -3,19 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { NodeEvent } from '../../schemas/events.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
 import type { ReplayJob, ScheduleCreatedEvent, ScheduleTarget } from '../../schemas/job-events.ts';
-import { parseWorkflow } from '../../schemas/model.ts';
-import { eventRecord } from '../../processors/records.ts';
-import {
-  createScheduleState,
-  foldInvocations,
-  scheduleCreated,
-  ScheduleError,
-  tickSeries,
-  tickWorkflow,
-  type ScheduleState,
-} from '../../processors/schedules/index.ts';
-import { parseRange } from '../../processors/replay/range.ts';
+import type { ScheduleState } from '../../processors/schedules/index.ts';
 import { UsageError } from '../exit.ts';
 import { readInput } from '../io.ts';
 import { logOptions, openReadLog, openWriteLog, type NodeFlags } from '../node-context.ts';
@@ -35,27 +25,44 @@ interface CronFlags extends NodeFlags {
   next?: string;
 }
 
+/** The modules the cron commands use, loaded on use so that other commands start fast. */
+async function load() {
+  const [model, records, schedules, range] = await Promise.all([
+    import('../../schemas/model.ts'),
+    import('../../processors/records.ts'),
+    import('../../processors/schedules/index.ts'),
+    import('../../processors/replay/range.ts'),
+  ]);
+  return { ...model, ...records, ...schedules, ...range };
+}
+type Modules = Awaited<ReturnType<typeof load>>;
+
 /** Bad input of a cron command (exit 1). */
 class CronError extends Error {
   override name = 'CronError';
   readonly retryable = false;
 }
 
-async function appendEvent(flags: NodeFlags, key: string, event: NodeEvent): Promise<void> {
+async function appendEvent(
+  m: Modules,
+  flags: NodeFlags,
+  key: string,
+  event: NodeEvent,
+): Promise<void> {
   const opened = await openWriteLog(flags);
   try {
     await opened.log.ensureStreams(opened.topology.streams);
-    await opened.log.append(opened.topology.name('invocations'), [eventRecord(key, event)]);
+    await opened.log.append(opened.topology.name('invocations'), [m.eventRecord(key, event)]);
   } finally {
     await opened[Symbol.asyncDispose]();
   }
 }
 
-async function fold(flags: NodeFlags): Promise<ScheduleState> {
-  const state = createScheduleState();
+async function fold(m: Modules, flags: NodeFlags): Promise<ScheduleState> {
+  const state = m.createScheduleState();
   const opened = await openReadLog(flags);
   try {
-    await foldInvocations(opened.log, opened.topology.name('invocations'), state);
+    await m.foldInvocations(opened.log, opened.topology.name('invocations'), state);
   } finally {
     await opened[Symbol.asyncDispose]();
   }
@@ -63,6 +70,7 @@ async function fold(flags: NodeFlags): Promise<ScheduleState> {
 }
 
 function targetOf(
+  m: Modules,
   file: string | undefined,
   flags: CronFlags,
   bytes: Uint8Array | null,
@@ -71,7 +79,7 @@ function targetOf(
     if (file !== undefined) throw new UsageError('give a workflow FILE or --replay, not both');
     if (flags.replay !== 'verify' && flags.replay !== 'tables')
       throw new UsageError(`--replay takes verify or tables (got ${flags.replay})`);
-    parseRange(flags, Date.now()); // validated now, resolved at each tick
+    m.parseRange(flags, Date.now()); // validated now, resolved at each tick
     const job: ReplayJob = {
       into: flags.replay,
       from: flags.from ?? null,
@@ -83,12 +91,12 @@ function targetOf(
   }
   if (bytes === null)
     throw new UsageError('give a workflow FILE (or - for stdin), or --replay verify|tables');
-  return { workflow: parseWorkflow(bytes).workflow as never };
+  return { workflow: m.parseWorkflow(bytes).workflow as unknown as IpldValue };
 }
 
-const describeTarget = (s: ScheduleCreatedEvent): string =>
+const describeTarget = (m: Modules, s: ScheduleCreatedEvent): string =>
   'workflow' in s.target
-    ? `workflow ${parseWorkflow(s.target.workflow).cid.toString()}`
+    ? `workflow ${m.parseWorkflow(s.target.workflow).cid.toString()}`
     : `replay ${s.target.replay.into}${s.target.replay.reexecute > 0 ? ` reexecute ${s.target.replay.reexecute}` : ''}${s.target.replay.from === null ? '' : ` from ${s.target.replay.from}`}`;
 
 const print = (line: string): boolean => process.stdout.write(line + '\n');
@@ -134,35 +142,37 @@ Examples:
   ipvm cron add often "*/10 * * * * *" wf.json --catch-up latest --jitter 2000`,
     )
     .action(async (name: string, pattern: string, file: string | undefined, flags: CronFlags) => {
+      const m = await load();
       const bytes = file === undefined ? null : await readInput(file, readFile);
       const jitterMs = Number(flags.jitter ?? 0);
       let event: ScheduleCreatedEvent;
       try {
-        event = scheduleCreated({
+        event = m.scheduleCreated({
           name,
           cron: pattern,
           tz: flags.tz ?? null,
           catchUp: flags.catchUp,
           jitterMs,
-          target: targetOf(file, flags, bytes),
+          target: targetOf(m, file, flags, bytes),
           at: Date.now(),
         });
       } catch (err) {
-        if (err instanceof ScheduleError)
+        if (err instanceof m.ScheduleError)
           throw Object.assign(new UsageError(err.message), { cause: err });
         throw err;
       }
-      await appendEvent(flags, name, event);
-      const next = tickSeries(event.cron, event.tz).next(event.at);
+      await appendEvent(m, flags, name, event);
+      const next = m.tickSeries(event.cron, event.tz).next(event.at);
       print(
-        `${name}: ${describeTarget(event)}, next tick ${next === null ? 'never' : new Date(next).toISOString()}`,
+        `${name}: ${describeTarget(m, event)}, next tick ${next === null ? 'never' : new Date(next).toISOString()}`,
       );
     });
 
   logOptions(
     cron.command('list').description('List the live schedules').option('--json', 'print JSON'),
   ).action(async (flags: CronFlags) => {
-    const state = await fold(flags);
+    const m = await load();
+    const state = await fold(m, flags);
     const now = Date.now();
     const rows = [...state.schedules.values()].map((s) => ({
       name: s.name,
@@ -170,8 +180,8 @@ Examples:
       tz: s.tz ?? 'UTC',
       catchUp: s.catchUp,
       jitterMs: s.jitterMs,
-      target: describeTarget(s),
-      next: new Date(tickSeries(s.cron, s.tz).next(now) ?? NaN).toISOString(),
+      target: describeTarget(m, s),
+      next: new Date(m.tickSeries(s.cron, s.tz).next(now) ?? NaN).toISOString(),
     }));
     if (flags.json === true) print(JSON.stringify(rows));
     else {
@@ -183,10 +193,11 @@ Examples:
 
   logOptions(cron.command('rm').description('Remove a schedule').argument('<name>')).action(
     async (name: string, flags: CronFlags) => {
-      const state = await fold(flags);
+      const m = await load();
+      const state = await fold(m, flags);
       if (!state.schedules.has(name))
         throw new CronError(`no schedule named ${JSON.stringify(name)}`);
-      await appendEvent(flags, name, { type: 'schedule/removed', name, at: Date.now() });
+      await appendEvent(m, flags, name, { type: 'schedule/removed', name, at: Date.now() });
       print(`${name}: removed`);
     },
   );
@@ -200,14 +211,15 @@ Examples:
       .option('--next <n>', 'next ticks shown', '3')
       .option('--json', 'print JSON'),
   ).action(async (name: string, flags: CronFlags) => {
-    const state = await fold(flags);
+    const m = await load();
+    const state = await fold(m, flags);
     const s = state.schedules.get(name);
     if (s === undefined) throw new CronError(`no schedule named ${JSON.stringify(name)}`);
-    const series = tickSeries(s.cron, s.tz);
+    const series = m.tickSeries(s.cron, s.tz);
     const now = Date.now();
     const cidOf = (t: number): string | null =>
       'workflow' in s.target
-        ? tickWorkflow(s.target.workflow, name, t).parsed.cid.toString()
+        ? m.tickWorkflow(s.target.workflow, name, t).parsed.cid.toString()
         : null;
     const past = series
       .previous(now, Number(flags.past ?? 10))

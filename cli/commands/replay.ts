@@ -2,8 +2,7 @@
 // receipts (re-hash; re-execute a sample). Cron-friendly: no prompt, a progress bar only on a
 // terminal, one summary line (or JSON), exit 1 on a mismatch.
 import type { Command } from 'commander';
-import { runReplayJob, type ReplaySummary } from '../../processors/replay/job.ts';
-import { isWholeLog, parseRange } from '../../processors/replay/range.ts';
+import type { ReplaySummary } from '../../processors/replay/job.ts';
 import { UsageError } from '../exit.ts';
 import {
   logOptions,
@@ -87,9 +86,14 @@ Examples:
       const seed = Number(flags.seed ?? 0);
       if (!Number.isSafeInteger(seed))
         throw new UsageError(`--seed takes an integer (got ${flags.seed})`);
+      // Loaded on use, so that other commands start fast.
+      const [{ runReplayJob }, { isWholeLog, parseRange }] = await Promise.all([
+        import('../../processors/replay/job.ts'),
+        import('../../processors/replay/range.ts'),
+      ]);
       const range = parseRange(flags, Date.now());
       const out: ReplaySummary[] = [];
-      const bar = createBar(process.stderr, flags.json !== true);
+      const bar = await createBar(process.stderr, flags.json !== true);
       if (verify) {
         const opened = await openReadLog(flags);
         const runner = fraction > 0 ? await openRunner(flags) : undefined;
