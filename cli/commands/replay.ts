@@ -3,6 +3,7 @@
 // terminal, one summary line (or JSON), exit 1 on a mismatch.
 import type { Command } from 'commander';
 import type { ReplaySummary } from '../../processors/replay/job.ts';
+import type { VerificationMismatchEvent } from '../../schemas/job-events.ts';
 import { UsageError } from '../exit.ts';
 import {
   logOptions,
@@ -97,6 +98,7 @@ Examples:
       if (verify) {
         const opened = await openReadLog(flags);
         const runner = fraction > 0 ? await openRunner(flags) : undefined;
+        const found: VerificationMismatchEvent[] = [];
         try {
           out.push(
             await runReplayJob({
@@ -104,6 +106,8 @@ Examples:
               topology: opened.topology,
               job: { into: 'verify', range, reexecute: fraction, seed },
               runner: runner?.runner,
+              recorder: { record: (e) => void found.push(e), drain: () => Promise.resolve() },
+              executor: 'ipvm-replay',
               onProgress: bar.update,
             }),
           );
@@ -112,6 +116,7 @@ Examples:
           await runner?.[Symbol.asyncDispose]();
           await opened[Symbol.asyncDispose]();
         }
+        if (found.length > 0) await recordMismatches(flags, found);
       }
       if (tables) {
         const { openTableStore } = await import('../../processors/tables/index.ts');
@@ -139,6 +144,31 @@ Examples:
       print(out, flags.json === true, isWholeLog(range));
       if (out.some((s) => s.mismatches.length > 0)) process.exitCode = 1;
     });
+}
+
+/** Appends re-execution mismatches to the `verification` stream, when the log can be written. */
+async function recordMismatches(
+  flags: ReplayFlags,
+  found: VerificationMismatchEvent[],
+): Promise<void> {
+  const { eventRecord } = await import('../../processors/records.ts');
+  try {
+    const opened = await openWriteLog(flags);
+    try {
+      const stream = opened.topology.name('verification');
+      await opened.log.ensureStreams([{ name: stream, partitions: 1 }]);
+      await opened.log.append(
+        stream,
+        found.map((e) => eventRecord(e.instruction?.toString() ?? e.rsc, e)),
+      );
+    } finally {
+      await opened[Symbol.asyncDispose]();
+    }
+  } catch (err) {
+    process.stderr.write(
+      `ipvm replay: mismatches not recorded on the verification stream (${(err as Error).message}); a job scheduled with ipvm cron records them in the node\n`,
+    );
+  }
 }
 
 function print(out: ReplaySummary[], json: boolean, whole: boolean): void {

@@ -225,8 +225,20 @@ describe('replay --verify --reexecute', () => {
         return err as { code: number; stdout: string; stderr: string };
       }
     };
+    const recorded = async (): Promise<number> => {
+      const log = createFileLog({ dir: join(dataDir, 'log'), readOnly: true });
+      let n = 0;
+      try {
+        for await (const _ of log.read('ipvm.verification')) n++;
+      } finally {
+        await log.close();
+      }
+      return n;
+    };
+    const before = await recorded();
     const res = await run(['replay', '--verify', '--reexecute', '--json']);
     expect(res.code).toBe(1);
+    expect(await recorded()).toBe(before + 1); // the CLI records what it found
     const summary = JSON.parse(res.stdout) as {
       verified: number;
       reexecuted: number;
@@ -237,15 +249,15 @@ describe('replay --verify --reexecute', () => {
       corrupted.instruction.toString(),
     ]);
     // A range ending before the faulty node wrote leaves the lie out: exit 0.
-    const before = await run([
+    const upTo = await run([
       'replay',
       '--verify',
       '--reexecute',
       '--to',
       new Date(corrupted.at).toISOString(),
     ]);
-    expect(before.code, before.stdout).toBe(0);
-    expect(before.stdout).toMatch(
+    expect(upTo.code, upTo.stdout).toBe(0);
+    expect(upTo.stdout).toMatch(
       new RegExp(
         `verified ${honest} receipts, ${honest} of ${honest} pure tasks re-executed, 0 mismatches`,
       ),
