@@ -21,6 +21,8 @@ export interface NodeFlags {
   namespace?: string;
   concurrency?: string;
   fsync?: string;
+  /** `HOST[:PORT],…` effects may reach. */
+  allowNet?: string;
 }
 
 /** Adds the flags that choose the streams (shared by every command that reads the log). */
@@ -41,6 +43,10 @@ export function nodeOptions(command: Command): Command {
       '--fsync <batch|none|MS>',
       'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)',
       'batch',
+    )
+    .option(
+      '--allow-net <hosts>',
+      'HOST[:PORT],… that effects (http/*) may reach; private and loopback addresses only when named (env IPVM_ALLOW_NET)',
     );
 }
 
@@ -144,6 +150,7 @@ export async function openNode(
     { createExecutor },
     { wasmRunner },
     { createNode },
+    fx,
     { verifyingRunner },
     { mismatchRecorder },
   ] = await Promise.all([
@@ -151,9 +158,17 @@ export async function openNode(
     import('../processors/wasm/index.ts'),
     import('../processors/wasm-runner.ts'),
     import('../processors/node.ts'),
+    import('../processors/effects/index.ts'),
     import('../processors/verify/optimistic.ts'),
     import('../processors/verify/record.ts'),
   ]);
+  let allow;
+  try {
+    allow = fx.parseAllowList(flags.allowNet);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const effects = fx.createEffectRunner({ http: fx.createHttpClient({ allow }) });
   const dataDir = resolveDataDir(flags.dataDir);
   const log = await openLog(flags, dataDir);
   const content = await createHeliaContentStore({ dataDir });
@@ -174,6 +189,7 @@ export async function openNode(
   const node = await createNode({
     log,
     runner,
+    effects,
     topology,
     nodeId,
     concurrency,
@@ -193,6 +209,7 @@ export async function openNode(
     async [Symbol.asyncDispose]() {
       await node.close();
       await recorder.drain();
+      await effects.close();
       await executor.close();
       await content.close();
       await log.close();

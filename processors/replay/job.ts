@@ -104,7 +104,12 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
     });
     return { into: 'tables', mismatches: [], tables, ms: Math.round(performance.now() - started) };
   }
-  const receiptStreams = [topology.name('pure'), topology.name('effects.pure')];
+  // Every stream a receipt can be on (managed effects' outcomes too; their intents are skipped).
+  const receiptStreams = [
+    topology.name('pure'),
+    topology.name('effects.pure'),
+    topology.name('effects.managed'),
+  ];
   const total = progress === undefined ? 0 : await countRecords(log, receiptStreams, signal);
   let done = 0;
   const checked = await checkReceipts(log, receiptStreams, filter, {

@@ -15,7 +15,6 @@
  *
  * @module
  */
-import { CID } from 'multiformats/cid';
 import { cidOf } from '../../schemas/cid.ts';
 import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
 import type { VerificationMismatchEvent, VerifiedExecution } from '../../schemas/job-events.ts';
@@ -77,7 +76,7 @@ export function verifyingRunner(init: VerifyingRunnerInit): TaskRunner {
     async execute(request: RunRequest, options) {
       let n: number;
       try {
-        n = confirmationsOf(request.task?.meta);
+        n = confirmationsOf(request.task?.task.meta);
       } catch (err) {
         return {
           ok: false,
@@ -99,12 +98,12 @@ export function verifyingRunner(init: VerifyingRunnerInit): TaskRunner {
       const listed = executions
         .map((e) => `${e.executor} → ${e.outcome} ${e.output.toString()}`)
         .join(', ');
-      const where = request.task?.instruction ?? `${request.rsc}#${request.func}`;
+      const where = request.task?.instruction.toString() ?? `${request.rsc}#${request.func}`;
       const reason = `optimistic verification of ${where}: ${n} executions disagree: ${listed}`;
       init.onMismatch?.({
         type: 'verification/mismatch',
         kind: 'optimistic',
-        instruction: request.task === undefined ? null : CID.parse(request.task.instruction),
+        instruction: request.task?.instruction ?? null,
         receipt: null,
         rsc: request.rsc,
         func: request.func,

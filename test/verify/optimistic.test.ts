@@ -127,8 +127,18 @@ describe('meta.verification', () => {
       args: [41],
       limits: {},
       task: {
-        meta: { verification: { optimistic: { confirmations: 3 } } },
-        instruction: addOne.toString(),
+        type: 'task/ready',
+        workflow: null,
+        instruction: addOne,
+        invocation: addOne,
+        task: {
+          run: { rsc: `ipfs://${addOne.toString()}`, op: 'wasm/run', input: {}, nnc: '' },
+          cause: null,
+          meta: { verification: { optimistic: { confirmations: 3 } } },
+          prf: [],
+        },
+        args: [41],
+        at: 0,
       },
     });
     expect(r).toMatchObject({ ok: true, value: 42 });
