@@ -7,6 +7,7 @@ import { applyConfig } from './config.ts';
 import { registerAdd } from './commands/add.ts';
 import { registerAuth } from './commands/auth.ts';
 import { registerCar } from './commands/car.ts';
+import { registerCron } from './commands/cron.ts';
 import { registerGraph } from './commands/graph.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerReplay } from './commands/replay.ts';
@@ -65,6 +66,7 @@ registerCar(program);
 registerSql(program);
 registerReplay(program);
 registerAuth(program);
+registerCron(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,6 +7,7 @@ import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
 import { resolveDataDir } from '../processors/content/index.ts';
 import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
+import type { TaskRunner } from '../processors/execute-tasks.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import type { Authority } from '../processors/auth/types.ts';
 import { UsageError } from './exit.ts';
@@ -65,6 +66,8 @@ export function nodeOptions(command: Command): Command {
 /** A node with everything it opened, closed in reverse order. */
 export interface OpenNode extends AsyncDisposable {
   node: IpvmNode;
+  /** The node's task runner (with optimistic verification), for replay jobs. */
+  runner: TaskRunner;
   log: Log;
   dataDir: string;
   stats(): { executed: number; replayed: number };
@@ -189,14 +192,23 @@ export async function openNode(
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError(`--concurrency must be a positive integer (got ${flags.concurrency})`);
   // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
-  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }, fx] =
-    await Promise.all([
-      import('../processors/content/index.ts'),
-      import('../processors/wasm/index.ts'),
-      import('../processors/wasm-runner.ts'),
-      import('../processors/node.ts'),
-      import('../processors/effects/index.ts'),
-    ]);
+  const [
+    { createHeliaContentStore },
+    { createExecutor },
+    { wasmRunner },
+    { createNode },
+    fx,
+    { verifyingRunner },
+    { mismatchRecorder },
+  ] = await Promise.all([
+    import('../processors/content/index.ts'),
+    import('../processors/wasm/index.ts'),
+    import('../processors/wasm-runner.ts'),
+    import('../processors/node.ts'),
+    import('../processors/effects/index.ts'),
+    import('../processors/verify/optimistic.ts'),
+    import('../processors/verify/record.ts'),
+  ]);
   let allow;
   try {
     allow = fx.parseAllowList(flags.allowNet);
@@ -216,16 +228,27 @@ export async function openNode(
     if (e.type === 'execute:hit') replayed++;
     onProgress?.(e);
   };
+  const topology = createTopology({ namespace: flags.namespace ?? 'ipvm' });
+  // The node's DID is its id: written as `executor`, reported by the API's `node` method.
+  const nodeId = authority.did;
+  // Tasks asking for optimistic confirmations run N times; disagreements go on `verification`.
+  const recorder = mismatchRecorder(log, topology.name('verification'), (error) =>
+    onProgress?.({ type: 'node:error', error }),
+  );
+  const runner = verifyingRunner({
+    runner: wasmRunner(executor),
+    nodeId,
+    onMismatch: recorder.record,
+  });
   const shared = await createNode({
     log,
-    runner: wasmRunner(executor),
+    runner,
     effects,
-    topology: { namespace: flags.namespace ?? 'ipvm' },
+    topology,
+    nodeId,
     concurrency,
     ...extra,
     authority,
-    // The node's DID is its id: written as `executor`, reported by the API's `node` method.
-    nodeId: authority.did,
     onProgress: progress,
   });
   // Secret-tainted workflows run on a node-local log that never leaves this data directory.
@@ -244,22 +267,48 @@ export async function openNode(
     concurrency,
     ...extra,
     authority,
-    nodeId: authority.did,
+    nodeId,
     onProgress: progress,
   });
   const node = routeTainted({ shared, local, taint: createTaintTracker(secrets) });
   return {
     node,
+    runner,
     log,
     dataDir,
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();
+      await recorder.drain();
       await effects.close();
       await executor.close();
       await content.close();
       await localLog.close();
       await log.close();
+    },
+  };
+}
+
+/** A task runner without a node (re-execution by replay jobs), with what it opened. */
+export interface OpenRunner extends AsyncDisposable {
+  runner: TaskRunner;
+}
+
+/** Opens the content store and Wasm executor of the data directory as a task runner. */
+export async function openRunner(flags: NodeFlags): Promise<OpenRunner> {
+  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }] = await Promise.all([
+    import('../processors/content/index.ts'),
+    import('../processors/wasm/index.ts'),
+    import('../processors/wasm-runner.ts'),
+  ]);
+  const dataDir = resolveDataDir(flags.dataDir);
+  const content = await createHeliaContentStore({ dataDir });
+  const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
+  return {
+    runner: wasmRunner(executor),
+    async [Symbol.asyncDispose]() {
+      await executor.close();
+      await content.close();
     },
   };
 }

@@ -3,10 +3,11 @@
  *
  * | stream | events |
  * |---|---|
- * | `invocations` | {@link WorkflowSubmittedEvent}, {@link TaskReadyEvent}, {@link WorkflowEndedEvent} |
+ * | `invocations` | {@link WorkflowSubmittedEvent}, {@link TaskReadyEvent}, {@link WorkflowEndedEvent}, schedules (`job-events.ts`) |
  * | `pure`, `effects.pure` | {@link ReceiptEvent} |
  * | `effects.managed` | {@link EffectIntentEvent} (before the request), {@link ReceiptEvent} (the outcome) |
  * | `dead-letter` | {@link DeadLetterEvent} |
+ * | `verification` | `verification/mismatch` (`job-events.ts`) |
  *
  * Every envelope carries `v` (the envelope version, {@link EVENT_VERSION}) and `at` (producer
  * time, ms since the epoch). `at` and other observations (fuel, duration, executor) sit beside
@@ -16,6 +17,7 @@
  */
 import { CID } from 'multiformats/cid';
 import { dagCbor } from './codecs.ts';
+import { decodeJobEvent, type JobEvent } from './job-events.ts';
 import { SchemaError } from './errors.ts';
 import { isIpldMap, kindOf, type IpldMap, type IpldValue } from './ipld.ts';
 import { parseInstruction, parseReceipt, parseTask } from './model.ts';
@@ -145,7 +147,8 @@ export type NodeEvent =
   | ReceiptEvent
   | EffectIntentEvent
   | WorkflowEndedEvent
-  | DeadLetterEvent;
+  | DeadLetterEvent
+  | JobEvent;
 
 /** Encodes an event envelope (DAG-CBOR). */
 export function encodeEvent(event: NodeEvent): Uint8Array {
@@ -306,6 +309,10 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         at,
       };
     }
+    case 'schedule/created':
+    case 'schedule/removed':
+    case 'verification/mismatch':
+      return decodeJobEvent(m, m.type, at);
     default:
       throw new SchemaError('type', `unknown event type ${JSON.stringify(m.type ?? null)}`);
   }

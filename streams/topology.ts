@@ -19,6 +19,7 @@ export const STREAM_NAMES = [
   'effects.pure',
   'effects.managed',
   'dead-letter',
+  'verification',
 ] as const;
 
 /** A logical stream name. */
@@ -36,6 +37,8 @@ export const STREAMS = {
   effectsManaged: 'effects.managed',
   /** Records that could not be decoded or validated, with the reason. */
   deadLetter: 'dead-letter',
+  /** Verification mismatches (optimistic confirmations, re-executions); keyed by instruction CID. */
+  verification: 'verification',
 } as const satisfies Record<string, StreamName>;
 
 /** @default 'ipvm' */
@@ -48,6 +51,7 @@ export const DEFAULT_PARTITIONS: Readonly<Record<StreamName, number>> = {
   'effects.pure': 4,
   'effects.managed': 4,
   'dead-letter': 1,
+  verification: 1,
 };
 
 /** Construction options of {@link createTopology}. */

@@ -106,6 +106,7 @@ async function catchUp(
     log = files.createFileLog({ dir });
     const topology = createTopology({ namespace: env.IPVM_NAMESPACE ?? 'ipvm' });
     await tables.catchUpTables({ log, store, streams: indexer.tableStreams(topology) });
+    await tables.indexMismatches({ log, store, stream: topology.name('verification') });
   } catch (err) {
     process.stderr.write(`ipvm sql: tables not brought up to date (${(err as Error).message})\n`);
   } finally {

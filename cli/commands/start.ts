@@ -6,7 +6,9 @@ import type { ConsoleModel } from '../../processors/api/console-model.ts';
 import type { TableStore } from '../../processors/tables/table-store.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
+import type { ScheduleFirer } from '../../processors/schedules/index.ts';
 import { UsageError } from '../exit.ts';
+import { startFirer } from '../schedules.ts';
 import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
 
 interface StartFlags extends NodeFlags {
@@ -67,6 +69,7 @@ export function registerStart(program: Command): void {
       `
 Prints "ready" on stdout once the node processes (then "rpc ws://HOST:PORT" when the API is on).
 Logs are JSON lines on stderr (--log-level, IPVM_LOG_LEVEL).
+The node fires the schedules of \`ipvm cron\` (several nodes on one log fire each tick once).
 
 Examples:
   ipvm start --data-dir /var/lib/ipvm
@@ -139,6 +142,7 @@ Examples:
       let api: ApiServer | undefined;
       let stopTables: (() => Promise<void>) | undefined;
       let tableStore: TableStore | undefined;
+      let firer: ScheduleFirer | undefined;
       try {
         if (flags.tables === true) {
           const tables = await import('../../processors/tables/index.ts');
@@ -199,6 +203,11 @@ Examples:
             },
           });
         }
+        firer = await startFirer(
+          opened,
+          logger.child({ component: 'schedules' }),
+          () => tableStore,
+        );
         nodeLog.info(
           { nodeId: node.nodeId, backend: flags.backend ?? 'file', dataDir: opened.dataDir },
           'node started',
@@ -211,6 +220,7 @@ Examples:
         });
         nodeLog.info({}, 'draining');
       } finally {
+        await firer?.close();
         await api?.close();
         await consoleModel?.close();
         await stopTables?.();

@@ -38,3 +38,10 @@ export function openTableStore(init: OpenTableStoreInit): TableStore {
   return createChdbTableStore({ dataDir: init.dataDir ?? '.ipvm', database: init.database });
 }
 export { catchUpTables, type CatchUpInit } from './catch-up.ts';
+export { reindexRange, type ReindexRangeInit } from './range.ts';
+export {
+  indexMismatches,
+  mismatchRow,
+  type MismatchRow,
+  type IndexMismatchesInit,
+} from './mismatches.ts';

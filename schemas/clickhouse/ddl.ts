@@ -42,7 +42,7 @@ export const MEMO_FIELDS = [
 ] as const;
 
 /** The tables and views, in creation order. */
-export const TABLES = ['receipts', 'lineage', 'workflows'] as const;
+export const TABLES = ['receipts', 'lineage', 'workflows', 'verification_mismatches'] as const;
 /** Views over the tables. */
 export const VIEWS = ['workflow_status'] as const;
 
@@ -137,6 +137,22 @@ SETTINGS ${lookupSettings}`,
   at_ms UInt64
 ) ENGINE = ReplacingMergeTree
 ORDER BY (workflow_cid, event)`,
+
+    // Verification mismatches (the \`verification\` stream): one row per disagreement, for
+    // analysts — which instructions, which executors, which outputs.
+    `CREATE TABLE IF NOT EXISTS ${db}.verification_mismatches (
+  instruction_cid String,
+  kind Enum8('optimistic' = 1, 'reexecute' = 2),
+  receipt_cid String,
+  resource String,
+  function ${lc('String')},
+  executors Array(String),
+  outcomes Array(String),
+  output_cids Array(String),
+  reason String,
+  at_ms UInt64
+) ENGINE = ReplacingMergeTree
+ORDER BY (instruction_cid, kind, at_ms)`,
 
     // Every aggregate here is idempotent under duplicate rows, so no FINAL is needed.
     `CREATE VIEW IF NOT EXISTS ${db}.workflow_status AS

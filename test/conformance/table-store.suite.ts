@@ -17,6 +17,7 @@ import {
 } from '../../processors/tables/errors.ts';
 import type { TableStoreError } from '../../processors/tables/errors.ts';
 import { receiptEventToRows, workflowEventToRow } from '../../processors/tables/rows.ts';
+import { mismatchRow } from '../../processors/tables/mismatches.ts';
 import type { ReceiptRow, TableStore } from '../../processors/tables/table-store.ts';
 import { makeEnded, makeReceiptEvent, makeSubmitted, WASM, WASM2 } from '../tables/make-events.ts';
 
@@ -67,6 +68,7 @@ export function describeTableStore(name: string, make: () => Promise<TableStore>
       expect(tables.map((t) => t.name)).toEqual([
         'lineage',
         'receipts',
+        'verification_mismatches',
         'workflow_status',
         'workflows',
       ]);
@@ -110,6 +112,39 @@ export function describeTableStore(name: string, make: () => Promise<TableStore>
         .insertJsonEachRow('nope' as 'receipts', '{}')
         .catch((e: unknown) => e);
       expect((bad as TableStoreError).retryable).toBe(false);
+    });
+
+    it('keeps verification mismatches for analysts', async () => {
+      await using store = await make();
+      await store.migrate();
+      const row = mismatchRow({
+        type: 'verification/mismatch',
+        kind: 'optimistic',
+        instruction: cidOf({ i: 'mismatch' }),
+        receipt: null,
+        rsc: `ipfs://${WASM.toString()}`,
+        func: 'now',
+        executions: [
+          { executor: 'n#1', outcome: 'ok', output: cidOf(1) },
+          { executor: 'n#2', outcome: 'ok', output: cidOf(2) },
+        ],
+        reason: 'disagree',
+        at: 7000,
+      });
+      await store.insertJsonEachRow('verification_mismatches', JSON.stringify(row));
+      await store.insertJsonEachRow('verification_mismatches', JSON.stringify(row));
+      const rows = await store.query(
+        'SELECT instruction_cid, kind, executors, output_cids, at_ms FROM verification_mismatches FINAL',
+      );
+      expect(rows).toEqual([
+        {
+          instruction_cid: row.instruction_cid,
+          kind: 'optimistic',
+          executors: ['n#1', 'n#2'],
+          output_cids: [cidOf(1).toString(), cidOf(2).toString()],
+          at_ms: 7000,
+        },
+      ]);
     });
 
     it('re-indexing the same rows changes nothing', async () => {
