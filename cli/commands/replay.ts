@@ -190,7 +190,7 @@ function print(out: ReplaySummary[], json: boolean, whole: boolean): void {
     const re =
       v.reexecuted === undefined ? '' : `, ${v.reexecuted} of ${v.eligible} pure tasks re-executed`;
     process.stdout.write(
-      `verified ${v.verified} receipts (${v.unsigned ?? 0} unsigned)${re}, ${v.mismatches.length} mismatches\n`,
+      `verified ${v.verified} receipts${re}, ${v.mismatches.length} mismatches, ${v.unsigned ?? 0} unsigned\n`,
     );
     for (const x of v.mismatches)
       process.stdout.write(`  ${x.stream}/${x.partition}@${x.offset}: ${x.reason}\n`);
