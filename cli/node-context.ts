@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
-import { resolveDataDir } from '../processors/content/index.ts';
+import { resolveDataDir, type ContentStore } from '../processors/content/index.ts';
 import type { IpvmNode, NodeProgress } from '../processors/node.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import { UsageError } from './exit.ts';
@@ -47,6 +47,8 @@ export interface OpenNode extends AsyncDisposable {
   node: IpvmNode;
   log: Log;
   dataDir: string;
+  /** The content store (UnixFS in the data directory). */
+  content: ContentStore;
   stats(): { executed: number; replayed: number };
 }
 
@@ -162,6 +164,7 @@ export async function openNode(
     node,
     log,
     dataDir,
+    content,
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();

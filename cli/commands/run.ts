@@ -1,45 +1,23 @@
 // `ipvm run FILE`: run a workflow on a node and print each receipt as it arrives.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { dagJson } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
-import type { ReceiptEvent } from '../../schemas/events.ts';
-import type { IpldValue } from '../../schemas/ipld.ts';
+import {
+  memoLine,
+  receiptLine,
+  toJson,
+  workflowEnd,
+  type ReceiptLine,
+  type WorkflowEnd,
+} from '../../processors/api/receipt-line.ts';
 import { readInput } from '../io.ts';
 import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
 import { createProgress } from '../progress.ts';
+import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
 
-/** One line of `ipvm run --json`. */
-export interface RunLine {
-  instruction: string;
-  receipt: string;
-  workflow: string;
-  func: string;
-  out: ['ok' | 'error', unknown];
-  replayed: boolean;
-  fuel: number | null;
-  durationMs: number | null;
-}
-
-/** IPLD → plain JSON through DAG-JSON (links become {"/": cid}, bytes {"/": {"bytes": …}}). */
-export function toJson(value: IpldValue): unknown {
-  return JSON.parse(dagJson.stringify(value)) as unknown;
-}
-
-/** The `--json` line of a receipt (shared by `ipvm run` and `ipvm watch`). */
-export function receiptLine(r: ReceiptEvent, replayed: boolean): RunLine {
-  const input = r.run.input as { func?: unknown } | null;
-  return {
-    instruction: r.instruction.toString(),
-    receipt: r.receipt.toString(),
-    workflow: r.workflow?.toString() ?? '',
-    func: typeof input?.func === 'string' ? input.func : r.run.op,
-    out: [r.body.out[0], toJson(r.body.out[1])],
-    replayed,
-    fuel: r.fuel,
-    durationMs: r.durationMs,
-  };
-}
+/** One line of `ipvm run --json` (the same shape the API's face methods send). */
+export type RunLine = ReceiptLine;
+export { receiptLine, toJson };
 
 /** The human line of a receipt: `ok  add_one bafyrmi… → 2`. */
 export function humanLine(l: RunLine): string {
@@ -50,77 +28,116 @@ export function humanLine(l: RunLine): string {
 
 export function registerRun(program: Command): void {
   nodeOptions(
-    program
-      .command('run')
-      .description('Run a workflow on the node and print its receipts; exits 1 if the workflow fails')
+    remoteOption(program.command('run'))
+      .description(
+        'Run a workflow on the node and print its receipts; exits 1 if the workflow fails',
+      )
       .argument('<file>', 'workflow file (DAG-JSON, DAG-CBOR or {name, workflow}), or - for stdin')
       .option('--json', 'one JSON object per receipt, then one for the workflow'),
   )
     .addHelpText(
       'after',
       `
+When a node runs on the data directory (\`ipvm start\`), or with --node URL / IPVM_NODE, the
+workflow is submitted through that node's API and its receipts print the same way.
 A progress line is drawn on stderr when it is a terminal. Exit codes: 0 completed, 1 failed or
-bad workflow, 2 usage, 3 infrastructure (e.g. the data dir's log is locked by \`ipvm start\`).
+bad workflow, 2 usage, 3 infrastructure (e.g. the node named by --node is unreachable).
 
 Examples:
   ipvm run examples/workflows/add-one.json
   ipvm run --json --data-dir /tmp/node workflow.json | jq .out
   cat workflow.cbor | ipvm run -`,
     )
-    .action(async (file: string, flags: NodeFlags & { json?: boolean }) => {
+    .action(async (file: string, flags: NodeFlags & RemoteFlags & { json?: boolean }) => {
       const bytes = await readInput(file, readFile);
       const parsed = parseWorkflow(bytes); // located errors before anything starts
-      const opened = await openNode(flags);
-      try {
-      const { node } = opened;
-      // A progress line on a terminal only; nothing when stderr is piped.
-      const progress = createProgress(process.stderr, parsed.tasks.length);
-      const seen = new Set<string>();
-      let replayedCount = 0;
-      const print = (r: ReceiptEvent, replayed: boolean): void => {
-        const key = r.instruction.toString();
-        if (seen.has(key)) return;
-        seen.add(key);
-        if (replayed) replayedCount++;
-        const l = receiptLine(r, replayed);
-        progress.clear();
-        process.stdout.write((flags.json === true ? JSON.stringify(l) : humanLine(l)) + '\n');
-        progress.tick({ replayed, ok: l.out[0] === 'ok' });
+      const report = createReport(parsed.tasks.length, flags.json === true);
+      // A running node holds the data directory: submit through its API.
+      const remote = async ({ url }: { url: string }): Promise<void> => {
+        const client = await connectNode(url);
+        try {
+          const run = await client.run(bytes);
+          for await (const l of run.receipts) report.print(l);
+          report.end(parsed.cid.toString(), await run.ended, null);
+        } finally {
+          await client.close();
+        }
       };
-      const sub = node.receipts(parsed.cid).subscribe((r) => print(r, r.replayed));
-      await node.submit(bytes);
-      const end = await node.ended(parsed.cid);
-      sub.unsubscribe();
-      // A workflow that already ran ends at once: its receipts come from the memo.
-      for (const t of parsed.tasks) {
-        const entry = node.memo.get(t.instruction.toString());
-        if (entry === undefined || seen.has(t.instruction.toString())) continue;
-        print({ type: 'receipt', instruction: entry.instruction, invocation: entry.invocation, receipt: entry.receipt, workflow: parsed.cid, run: t.task.run, body: entry.body, replayed: true, fuel: null, durationMs: null, executor: node.nodeId, at: Date.now() }, true);
-      }
+      await throughNode(flags, remote, async () => {
+        const opened = await openNode(flags);
+        try {
+          const { node } = opened;
+          const sub = node
+            .receipts(parsed.cid)
+            .subscribe((r) => report.print(receiptLine(r, r.replayed)));
+          await node.submit(bytes);
+          const end = await node.ended(parsed.cid);
+          sub.unsubscribe();
+          // A workflow that already ran ends at once: its receipts come from the memo.
+          for (const t of parsed.tasks) {
+            const entry = node.memo.get(t.instruction.toString());
+            if (entry === undefined) continue;
+            report.print(memoLine(entry, parsed.cid, t.task.run));
+          }
+          report.end(parsed.cid.toString(), workflowEnd(end), opened.stats().executed);
+        } finally {
+          await opened[Symbol.asyncDispose]();
+        }
+      });
+    });
+}
+
+/**
+ * Prints receipts (one line each, once per instruction) and the summary, the same way whether
+ * they come from an embedded node or through a running node's API.
+ */
+function createReport(
+  tasks: number,
+  json: boolean,
+): {
+  print(l: RunLine): void;
+  end(workflow: string, e: WorkflowEnd, executed: number | null): void;
+} {
+  // A progress line on a terminal only; nothing when stderr is piped.
+  const progress = createProgress(process.stderr, tasks);
+  const seen = new Set<string>();
+  let replayedCount = 0;
+  let ranCount = 0;
+  return {
+    print(l) {
+      if (seen.has(l.instruction)) return;
+      seen.add(l.instruction);
+      if (l.replayed) replayedCount++;
+      // Executed receipts carry their duration; a task failed by what it awaited never ran.
+      else if (l.durationMs !== null) ranCount++;
+      progress.clear();
+      process.stdout.write((json ? JSON.stringify(l) : humanLine(l)) + '\n');
+      progress.tick({ replayed: l.replayed, ok: l.out[0] === 'ok' });
+    },
+    end(workflow, e, executedHere) {
       progress.done();
-      const { executed } = opened.stats();
+      // Embedded: what this process executed; through a node: the receipts that ran.
+      const executed = executedHere ?? ranCount;
       const summary = {
-        workflow: parsed.cid.toString(),
-        status: end.type === 'workflow/completed' ? 'completed' : 'failed',
-        tasks: parsed.tasks.length,
+        workflow,
+        status: e.status,
+        tasks,
         executed,
         replayed: replayedCount,
-        failed: end.failed.map(String),
-        reason: end.reason,
+        failed: e.failed,
+        reason: e.reason,
       };
-      if (flags.json === true) process.stdout.write(JSON.stringify(summary) + '\n');
+      if (json) process.stdout.write(JSON.stringify(summary) + '\n');
       else {
-        const notRun = summary.tasks - executed - replayedCount;
+        const notRun = tasks - executed - replayedCount;
         process.stderr.write(
-          `workflow ${summary.workflow} ${summary.status}: ${summary.tasks} tasks, ${executed} executed, ${replayedCount} replayed` +
+          `workflow ${workflow} ${e.status}: ${tasks} tasks, ${executed} executed, ${replayedCount} replayed` +
             (notRun > 0 ? `, ${notRun} not run` : '') +
-            (end.reason === null ? '' : ` (${end.reason})`) +
+            (e.reason === null ? '' : ` (${e.reason})`) +
             '\n',
         );
       }
-      if (end.type !== 'workflow/completed') process.exitCode = 1;
-      } finally {
-        await opened[Symbol.asyncDispose]();
-      }
-    });
+      if (e.status !== 'completed') process.exitCode = 1;
+    },
+  };
 }

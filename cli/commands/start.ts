@@ -5,7 +5,10 @@ import type { ApiServer } from '../../processors/api/index.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
 import { UsageError } from '../exit.ts';
-import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
+import { writeDiscovery } from '../discovery.ts';
+import { faceInit } from '../face-server.ts';
+import { nodeOptions, openNode, type NodeFlags, type OpenNode } from '../node-context.ts';
+import type { TableStore } from '../../processors/tables/index.ts';
 
 interface StartFlags extends NodeFlags {
   rpcPort?: string;
@@ -22,8 +25,10 @@ export function commandLogger(command: Command): Logger {
   return createLogger({ level });
 }
 
+/** The API's port; a free loopback port by default, so the CLI can reach the node. */
 function parsePort(value: string | undefined): number | undefined {
-  if (value === undefined || value === '' || value === 'off') return undefined;
+  if (value === undefined || value === '') return 0;
+  if (value === 'off') return undefined;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new UsageError(`--rpc-port must be a port number 0-65535 or "off" (got ${value})`);
@@ -37,7 +42,7 @@ export function registerStart(program: Command): void {
       .description('Start a long-lived node consuming the invocations stream until SIGINT/SIGTERM')
       .option(
         '--rpc-port <port>',
-        `serve the JSON-RPC API (HTTP + WebSocket) and /metrics on this port; 0 picks one (env IPVM_RPC_PORT; default off; Homestar uses ${HOMESTAR_DEFAULT_PORT})`,
+        `serve the JSON-RPC API (HTTP + WebSocket) and /metrics on this port; 0 picks one, off serves none (env IPVM_RPC_PORT; default 0, announced in DATA_DIR/node.json for the CLI; Homestar uses ${HOMESTAR_DEFAULT_PORT})`,
       )
       .option(
         '--rpc-host <host>',
@@ -59,7 +64,9 @@ export function registerStart(program: Command): void {
       'after',
       `
 Prints "ready" on stdout once the node processes (then "rpc ws://HOST:PORT" when the API is on).
-Logs are JSON lines on stderr (--log-level, IPVM_LOG_LEVEL).
+While it runs, DATA_DIR/node.json names its API, and \`ipvm run\`, \`status\`, \`watch\`, \`sql\` and
+\`call\` on the same data directory go through it. Logs are JSON lines on stderr (--log-level,
+IPVM_LOG_LEVEL).
 
 Examples:
   ipvm start --data-dir /var/lib/ipvm
@@ -71,10 +78,12 @@ Examples:
     .action(async (flags: StartFlags) => {
       const rpcPort = parsePort(flags.rpcPort);
       const logger = commandLogger(command);
-      const [{ consumerLag, createNodeMetrics }, { createApiServer }] = await Promise.all([
-        import('../../processors/metrics.ts'),
-        import('../../processors/api/index.ts'),
-      ]);
+      const [{ consumerLag, createNodeMetrics }, { createApiServer }, { createFaceMethods }] =
+        await Promise.all([
+          import('../../processors/metrics.ts'),
+          import('../../processors/api/index.ts'),
+          import('../../processors/api/face.ts'),
+        ]);
       const nodeLog = logger.child({ component: 'node' });
       let lag: (() => ReturnType<typeof consumerLag>) | undefined;
       const metrics = createNodeMetrics({
@@ -122,11 +131,14 @@ Examples:
         }
       });
       const { node, log } = opened;
+      let tableStore: TableStore | undefined;
       if ((flags.backend ?? 'file') === 'file')
         lag = () =>
           consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
       const detach = metrics.attach(node);
       let api: ApiServer | undefined;
+      let removeDiscovery: (() => void) | undefined;
+      let face: ReturnType<typeof faceInit> | undefined;
       let stopTables: (() => Promise<void>) | undefined;
       try {
         if (flags.tables === true) {
@@ -137,6 +149,7 @@ Examples:
             dataDir: opened.dataDir,
           });
           await store.migrate();
+          tableStore = store;
           const live = indexer.indexTables({
             log,
             store,
@@ -153,7 +166,15 @@ Examples:
           nodeLog.info({ store: store.kind }, 'indexing tables');
         }
         if (rpcPort !== undefined) {
+          face = faceInit({
+            opened,
+            tables: tableStore,
+            openTables: () => openEmbeddedTables(opened, flags.clickhouseUrl),
+          });
           api = await createApiServer({
+            extensions: [
+              createFaceMethods({ ...face, logger: logger.child({ component: 'api' }) }),
+            ],
             node,
             metrics,
             host: flags.rpcHost,
@@ -163,6 +184,13 @@ Examples:
               await log.partitions(node.topology.name('invocations'), { signal });
               return true;
             },
+          });
+          removeDiscovery = writeDiscovery(opened.dataDir, {
+            url: api.url,
+            httpUrl: api.httpUrl,
+            pid: process.pid,
+            nodeId: node.nodeId,
+            startedAt: Date.now(),
           });
         }
         nodeLog.info(
@@ -177,11 +205,34 @@ Examples:
         });
         nodeLog.info({}, 'draining');
       } finally {
+        removeDiscovery?.();
         await api?.close();
+        await face?.close();
         await stopTables?.();
         detach();
         await opened[Symbol.asyncDispose]();
       }
       nodeLog.info({}, 'stopped');
     });
+}
+
+/**
+ * The tables of a node started without `--tables`, opened when `ipvm sql` first asks through
+ * the API and brought up to date from the node's log before each query.
+ */
+async function openEmbeddedTables(
+  opened: OpenNode,
+  clickhouseUrl: string | undefined,
+): Promise<{ store: TableStore; catchUp: () => Promise<void> }> {
+  const tables = await import('../../processors/tables/index.ts');
+  const indexer = await import('../../processors/index-tables.ts');
+  const store = tables.openTableStore({ clickhouseUrl, dataDir: opened.dataDir });
+  await store.migrate();
+  const streams = indexer.tableStreams(opened.node.topology);
+  return {
+    store,
+    catchUp: async () => {
+      await tables.catchUpTables({ log: opened.log, store, streams });
+    },
+  };
 }

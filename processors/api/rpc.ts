@@ -58,6 +58,18 @@ export interface RpcHandlerInit {
   version?: string;
   /** Largest workflow accepted, in bytes of the request. @default 16 MiB */
   maxRequestBytes?: number;
+  /** More methods (e.g. {@link createFaceMethods}), tried after the built-in ones. */
+  extensions?: readonly RpcExtension[];
+}
+
+/** A set of methods added to the handler. */
+export interface RpcExtension {
+  /** Answers a method it knows (`undefined` result = not mine), or throws an {@link RpcError}. */
+  call(method: string, params: unknown, session: RpcSession): Promise<unknown> | undefined;
+  /** The session's socket closed: end what it opened. */
+  closeSession?(session: RpcSession): void;
+  /** The handler closes. */
+  close?(): void;
 }
 
 /** The JSON-RPC handler. */
@@ -137,7 +149,8 @@ function isByteArray(value: unknown): value is number[] {
   );
 }
 
-function badWorkflow(err: unknown): RpcError {
+/** The JSON-RPC error for a workflow that does not parse (with its location). */
+export function badWorkflow(err: unknown): RpcError {
   if (err instanceof SchemaError)
     return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, {
       cause: err,
@@ -334,8 +347,13 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
         if (subs.get(id)?.session !== session) return false;
         return end(id);
       }
-      default:
+      default: {
+        for (const ext of init.extensions ?? []) {
+          const answer = ext.call(req.method, req.params, session);
+          if (answer !== undefined) return answer;
+        }
         throw new RpcError(RPC_ERROR.methodNotFound, `method not found: ${req.method}`);
+      }
     }
   }
 
@@ -438,12 +456,14 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     closeSession(session) {
       for (const id of [...(bySession.get(session) ?? [])]) end(id);
       bySession.delete(session);
+      for (const ext of init.extensions ?? []) ext.closeSession?.(session);
     },
     get subscriptions() {
       return subs.size;
     },
     close() {
       for (const id of [...subs.keys()]) end(id);
+      for (const ext of init.extensions ?? []) ext.close?.();
     },
   };
 }
