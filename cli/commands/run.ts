@@ -13,6 +13,7 @@ import {
 import { readInput } from '../io.ts';
 import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
 import { createProgress } from '../progress.ts';
+import { commandLogger, logProgress } from '../logging.ts';
 import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
 
 /** One line of `ipvm run --json` (the same shape the API's face methods send). */
@@ -48,43 +49,54 @@ Examples:
   ipvm run --json --data-dir /tmp/node workflow.json | jq .out
   cat workflow.cbor | ipvm run -`,
     )
-    .action(async (file: string, flags: NodeFlags & RemoteFlags & { json?: boolean }) => {
-      const bytes = await readInput(file, readFile);
-      const parsed = parseWorkflow(bytes); // located errors before anything starts
-      const report = createReport(parsed.tasks.length, flags.json === true);
-      // A running node holds the data directory: submit through its API.
-      const remote = async ({ url }: { url: string }): Promise<void> => {
-        const client = await connectNode(url);
-        try {
-          const run = await client.run(bytes);
-          for await (const l of run.receipts) report.print(l);
-          report.end(parsed.cid.toString(), await run.ended, null);
-        } finally {
-          await client.close();
-        }
-      };
-      await throughNode(flags, remote, async () => {
-        const opened = await openNode(flags);
-        try {
-          const { node } = opened;
-          const sub = node
-            .receipts(parsed.cid)
-            .subscribe((r) => report.print(receiptLine(r, r.replayed)));
-          await node.submit(bytes);
-          const end = await node.ended(parsed.cid);
-          sub.unsubscribe();
-          // A workflow that already ran ends at once: its receipts come from the memo.
-          for (const t of parsed.tasks) {
-            const entry = node.memo.get(t.instruction.toString());
-            if (entry === undefined) continue;
-            report.print(memoLine(entry, parsed.cid, t.task.run));
+    .action(
+      async (
+        file: string,
+        flags: NodeFlags & RemoteFlags & { json?: boolean },
+        command: Command,
+      ) => {
+        const bytes = await readInput(file, readFile);
+        const parsed = parseWorkflow(bytes); // located errors before anything starts
+        const report = createReport(parsed.tasks.length, flags.json === true);
+        const logger = commandLogger(command);
+        // A running node holds the data directory: submit through its API.
+        const remote = async ({ url }: { url: string }): Promise<void> => {
+          logger.debug({ node: url }, 'submitting through the running node');
+          const client = await connectNode(url);
+          try {
+            const run = await client.run(bytes);
+            for await (const l of run.receipts) report.print(l);
+            report.end(parsed.cid.toString(), await run.ended, null);
+          } finally {
+            await client.close();
           }
-          report.end(parsed.cid.toString(), workflowEnd(end), opened.stats().executed);
-        } finally {
-          await opened[Symbol.asyncDispose]();
-        }
-      });
-    });
+        };
+        await throughNode(flags, remote, async () => {
+          const opened = await openNode(
+            flags,
+            logProgress(logger.child({ component: 'node' }), { recovery: 'debug' }),
+          );
+          try {
+            const { node } = opened;
+            const sub = node
+              .receipts(parsed.cid)
+              .subscribe((r) => report.print(receiptLine(r, r.replayed)));
+            await node.submit(bytes);
+            const end = await node.ended(parsed.cid);
+            sub.unsubscribe();
+            // A workflow that already ran ends at once: its receipts come from the memo.
+            for (const t of parsed.tasks) {
+              const entry = node.memo.get(t.instruction.toString());
+              if (entry === undefined) continue;
+              report.print(memoLine(entry, parsed.cid, t.task.run));
+            }
+            report.end(parsed.cid.toString(), workflowEnd(end), opened.stats().executed);
+          } finally {
+            await opened[Symbol.asyncDispose]();
+          }
+        });
+      },
+    );
 }
 
 /**

@@ -3,8 +3,8 @@
 import type { Command } from 'commander';
 import type { ApiServer } from '../../processors/api/index.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
-import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
 import { UsageError } from '../exit.ts';
+import { commandLogger, logProgress } from '../logging.ts';
 import { writeDiscovery } from '../discovery.ts';
 import { faceInit } from '../face-server.ts';
 import { nodeOptions, openNode, type NodeFlags, type OpenNode } from '../node-context.ts';
@@ -17,13 +17,7 @@ interface StartFlags extends NodeFlags {
   clickhouseUrl?: string;
 }
 
-/** The logger of a command, at the level of `--log-level` / IPVM_LOG_LEVEL / the config file. */
-export function commandLogger(command: Command): Logger {
-  const level = command.optsWithGlobals<{ logLevel?: string }>().logLevel ?? 'info';
-  if (!isLogLevel(level))
-    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got ${level})`);
-  return createLogger({ level });
-}
+export { commandLogger };
 
 /** The API's port; a free loopback port by default, so the CLI can reach the node. */
 function parsePort(value: string | undefined): number | undefined {
@@ -91,44 +85,10 @@ Examples:
         // Cheap on the embedded log only (see consumerLag).
         lag: async () => (lag === undefined ? [] : [await lag()]),
       });
+      const logEvent = logProgress(nodeLog);
       const opened = await openNode(flags, (e) => {
         metrics.onProgress(e);
-        switch (e.type) {
-          case 'node:recovered':
-            nodeLog.info(
-              {
-                receipts: e.receipts,
-                invocations: e.invocations,
-                emitted: e.emitted,
-                ms: Math.round(e.ms),
-              },
-              'recovered',
-            );
-            break;
-          case 'node:dead-letter':
-            nodeLog.warn(
-              { stream: e.stream, partition: e.partition, offset: e.offset, reason: e.reason },
-              'dead letter',
-            );
-            break;
-          case 'node:error':
-            nodeLog.error({ err: e.error }, 'node error');
-            break;
-          case 'execute:ran':
-            nodeLog.debug(
-              { instruction: e.instruction, ok: e.ok, fuel: e.fuel, ms: e.durationMs },
-              'task executed',
-            );
-            break;
-          case 'execute:retry':
-            nodeLog.warn(
-              { instruction: e.instruction, attempt: e.attempt, err: e.error },
-              'task retried',
-            );
-            break;
-          default:
-            break;
-        }
+        logEvent(e);
       });
       const { node, log } = opened;
       let tableStore: TableStore | undefined;
