@@ -64,6 +64,11 @@ const COMMANDS: ReadonlyArray<
     async () => (await import('./commands/run.ts')).registerRun,
   ],
   [
+    'call',
+    'Call one function of a Wasm module and print its result',
+    async () => (await import('./commands/call.ts')).registerCall,
+  ],
+  [
     'watch',
     'Follow receipts live and print them',
     async () => (await import('./commands/watch.ts')).registerWatch,

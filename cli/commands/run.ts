@@ -3,18 +3,16 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseWorkflow } from '../../schemas/model.ts';
 import {
-  memoLine,
   receiptLine,
   toJson,
-  workflowEnd,
   type ReceiptLine,
-  type WorkflowEnd,
 } from '../../processors/api/receipt-line.ts';
 import { readInput } from '../io.ts';
-import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
+import { nodeOptions, type NodeFlags } from '../node-context.ts';
 import { createProgress } from '../progress.ts';
-import { commandLogger, logProgress } from '../logging.ts';
-import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
+import { commandLogger } from '../logging.ts';
+import { runWorkflow, type RunSink } from '../run-workflow.ts';
+import { remoteOption, type RemoteFlags } from '../remote.ts';
 
 /** One line of `ipvm run --json` (the same shape the API's face methods send). */
 export type RunLine = ReceiptLine;
@@ -57,44 +55,12 @@ Examples:
       ) => {
         const bytes = await readInput(file, readFile);
         const parsed = parseWorkflow(bytes); // located errors before anything starts
-        const report = createReport(parsed.tasks.length, flags.json === true);
-        const logger = commandLogger(command);
-        // A running node holds the data directory: submit through its API.
-        const remote = async ({ url }: { url: string }): Promise<void> => {
-          logger.debug({ node: url }, 'submitting through the running node');
-          const client = await connectNode(url);
-          try {
-            const run = await client.run(bytes);
-            for await (const l of run.receipts) report.print(l);
-            report.end(parsed.cid.toString(), await run.ended, null);
-          } finally {
-            await client.close();
-          }
-        };
-        await throughNode(flags, remote, async () => {
-          const opened = await openNode(
-            flags,
-            logProgress(logger.child({ component: 'node' }), { recovery: 'debug' }),
-          );
-          try {
-            const { node } = opened;
-            const sub = node
-              .receipts(parsed.cid)
-              .subscribe((r) => report.print(receiptLine(r, r.replayed)));
-            await node.submit(bytes);
-            const end = await node.ended(parsed.cid);
-            sub.unsubscribe();
-            // A workflow that already ran ends at once: its receipts come from the memo.
-            for (const t of parsed.tasks) {
-              const entry = node.memo.get(t.instruction.toString());
-              if (entry === undefined) continue;
-              report.print(memoLine(entry, parsed.cid, t.task.run));
-            }
-            report.end(parsed.cid.toString(), workflowEnd(end), opened.stats().executed);
-          } finally {
-            await opened[Symbol.asyncDispose]();
-          }
-        });
+        await runWorkflow(
+          flags,
+          commandLogger(command),
+          () => Promise.resolve(bytes),
+          () => createReport(parsed.tasks.length, flags.json === true),
+        );
       },
     );
 }
@@ -103,13 +69,7 @@ Examples:
  * Prints receipts (one line each, once per instruction) and the summary, the same way whether
  * they come from an embedded node or through a running node's API.
  */
-function createReport(
-  tasks: number,
-  json: boolean,
-): {
-  print(l: RunLine): void;
-  end(workflow: string, e: WorkflowEnd, executed: number | null): void;
-} {
+function createReport(tasks: number, json: boolean): RunSink {
   // A progress line on a terminal only; nothing when stderr is piped.
   const progress = createProgress(process.stderr, tasks);
   const seen = new Set<string>();

@@ -153,6 +153,17 @@ describe('ipvm beside a running node', () => {
     expect(JSON.parse(sqlRemote.stdout)).toEqual(JSON.parse(sql.stdout));
     expect(sqlRemote.stderr).not.toMatch(/Code: 76|Cannot lock/);
 
+    // One call, no workflow file: the module stored on the way, the result printed, memoized.
+    const wasm = 'examples/wasm/out/math.wasm';
+    const [call, callRemote] = await both(['call', wasm, 'add', '2', '3']);
+    expect([call.stdout, callRemote.stdout]).toEqual(['5\n', '5\n']);
+    const [again2, again2Remote] = await both(['call', '--json', wasm, 'add', '2', '3']);
+    expect(stable(again2Remote.stdout)).toEqual(stable(again2.stdout));
+    expect(stable(again2Remote.stdout)[0]).toMatchObject({ out: ['ok', 5], replayed: true });
+    const [trap, trapRemote] = await both(['call', wasm, 'divide', '1', '0']);
+    expect([trap.code, trapRemote.code]).toEqual([1, 1]);
+    expect(trapRemote.stderr).toMatch(/divide by zero/);
+
     const [drop, dropRemote] = await both(['sql', 'DROP TABLE receipts']);
     expect([drop.code, dropRemote.code]).toEqual([2, 2]);
     expect(dropRemote.stderr).toMatch(/--write/);
@@ -162,7 +173,7 @@ describe('ipvm beside a running node', () => {
     const elsewhere = join(base, 'empty');
     const viaFlag = await ipvm(['status', '--json', '--node', url, '--data-dir', elsewhere]);
     expect(viaFlag.code, viaFlag.stderr).toBe(0);
-    expect((JSON.parse(viaFlag.stdout) as unknown[]).length).toBe(2);
+    expect((JSON.parse(viaFlag.stdout) as unknown[]).length).toBe(4); // 2 runs, 2 calls
     const viaEnv = await ipvm(['run', ADD_ONE, '--data-dir', elsewhere], { IPVM_NODE: url });
     expect(viaEnv.code, viaEnv.stderr).toBe(0);
     expect(viaEnv.stdout).toMatch(/\(replayed\)/);

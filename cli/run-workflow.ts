@@ -1,0 +1,78 @@
+// Runs one workflow and hands its receipts to a sink, on the embedded node or through the running
+// node the flags point at: the path `ipvm run` and `ipvm call` share.
+import { parseWorkflow, type ParsedWorkflow } from '../schemas/model.ts';
+import {
+  memoLine,
+  receiptLine,
+  workflowEnd,
+  type ReceiptLine,
+  type WorkflowEnd,
+} from '../processors/api/receipt-line.ts';
+import type { Logger } from '../processors/logger.ts';
+import { logProgress } from './logging.ts';
+import { openNode, type NodeFlags } from './node-context.ts';
+import { connectNode, throughNode, type RemoteFlags } from './remote.ts';
+
+/** Where receipts go. */
+export interface RunSink {
+  /** A receipt (possibly twice: the sink keeps one per instruction). */
+  print(l: ReceiptLine): void;
+  /** The end; `executed` is what this process ran (embedded) or null (through a node). */
+  end(workflow: string, e: WorkflowEnd, executed: number | null): void;
+}
+
+/**
+ * Runs a workflow. `prepare` gets a function that stores content where the node will read it
+ * (the node's content store, or the running node's through its API) and returns the workflow.
+ */
+export async function runWorkflow(
+  flags: NodeFlags & RemoteFlags,
+  logger: Logger,
+  prepare: (add: (bytes: Uint8Array) => Promise<string>) => Promise<Uint8Array>,
+  sink: (parsed: ParsedWorkflow) => RunSink,
+): Promise<void> {
+  await throughNode(
+    flags,
+    // A running node holds the data directory: submit through its API.
+    async ({ url }) => {
+      logger.debug({ node: url }, 'submitting through the running node');
+      const client = await connectNode(url);
+      try {
+        const bytes = await prepare((b) => client.add(b));
+        const parsed = parseWorkflow(bytes);
+        const report = sink(parsed);
+        const run = await client.run(bytes);
+        for await (const l of run.receipts) report.print(l);
+        report.end(parsed.cid.toString(), await run.ended, null);
+      } finally {
+        await client.close();
+      }
+    },
+    async () => {
+      const opened = await openNode(
+        flags,
+        logProgress(logger.child({ component: 'node' }), { recovery: 'debug' }),
+      );
+      try {
+        const { node } = opened;
+        const bytes = await prepare(async (b) => (await opened.content.add(b)).toString());
+        const parsed = parseWorkflow(bytes);
+        const report = sink(parsed);
+        const sub = node
+          .receipts(parsed.cid)
+          .subscribe((r) => report.print(receiptLine(r, r.replayed)));
+        await node.submit(bytes);
+        const end = await node.ended(parsed.cid);
+        sub.unsubscribe();
+        // A workflow that already ran ends at once: its receipts come from the memo.
+        for (const t of parsed.tasks) {
+          const entry = node.memo.get(t.instruction.toString());
+          if (entry !== undefined) report.print(memoLine(entry, parsed.cid, t.task.run));
+        }
+        report.end(parsed.cid.toString(), workflowEnd(end), opened.stats().executed);
+      } finally {
+        await opened[Symbol.asyncDispose]();
+      }
+    },
+  );
+}
