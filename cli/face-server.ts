@@ -24,14 +24,12 @@ export function faceInit(init: FaceServerInit): FaceInit & { close(): Promise<vo
   return {
     node,
     workflows: ({ signal }) => readWorkflows(log, node.topology, { signal }),
-    events: ({ from, follow, ends, signal }) =>
-      readEvents(
-        log,
-        ends
-          ? [...receiptStreams(node.topology), node.topology.name('invocations')]
-          : receiptStreams(node.topology),
-        { from, follow, signal },
-      ),
+    events: ({ from, follow, signal }) =>
+      readEvents(log, [...receiptStreams(node.topology), node.topology.name('invocations')], {
+        from,
+        follow,
+        signal,
+      }),
     add: (bytes, { signal }) => content.add(bytes, { signal }),
     sql: async (query, { format, write, signal }) => {
       if (write !== true) assertReadOnlySql(query);

@@ -21,13 +21,13 @@ import { WebSocket } from 'ws';
 import { dagJson } from '../schemas/codecs.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow } from '../schemas/model.ts';
-import type { ReceiptLine, WorkflowEnd } from '../processors/api/receipt-line.ts';
+import type { ReceiptLine, Rejection, WorkflowEnd } from '../processors/api/receipt-line.ts';
 import type { FaceNote, Submitted, SubmittedTask } from '../processors/api/face.ts';
 import type { WorkflowView } from '../cli/log-view.ts';
 import { NodeConnectionError, NodeRpcError } from './errors.ts';
 
 export { NodeConnectionError, NodeRpcError };
-export type { ReceiptLine, WorkflowEnd, Submitted, SubmittedTask, WorkflowView };
+export type { ReceiptLine, Rejection, WorkflowEnd, Submitted, SubmittedTask, WorkflowView };
 
 /** A workflow: DAG-JSON text, DAG-JSON or DAG-CBOR bytes, or the decoded document. */
 export type WorkflowInput = string | Uint8Array | IpldValue;
@@ -52,7 +52,7 @@ export interface Run extends Submitted {
 }
 
 /** What {@link IpvmClient.watch} yields. */
-export type WatchItem = { receipt: ReceiptLine } | { end: WorkflowEnd };
+export type WatchItem = { receipt: ReceiptLine } | { end: WorkflowEnd } | { rejected: Rejection };
 
 /** A connection to a node. */
 export interface IpvmClient extends AsyncDisposable {

@@ -55,6 +55,7 @@ import {
   type EventRecord,
 } from './records.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
+import { rejectionRecord } from './rejections.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -185,7 +186,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       offset: record.offset,
       reason: error.message,
     });
-    return appender.append(S.deadLetter, [deadLetterFor(record, error)]);
+    return Promise.all([
+      appender.append(S.deadLetter, [deadLetterFor(record, error)]),
+      // Its producer sees why, under its own key (processors/rejections.ts).
+      record.stream === S.invocations
+        ? appender.append(S.invocations, [rejectionRecord(record, error)])
+        : undefined,
+    ]);
   };
 
   /** Ready tasks released by this node's scheduler, for its own executor. */

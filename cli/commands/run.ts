@@ -2,11 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseWorkflow } from '../../schemas/model.ts';
-import {
-  receiptLine,
-  toJson,
-  type ReceiptLine,
-} from '../../processors/api/receipt-line.ts';
+import { receiptLine, toJson, type ReceiptLine } from '../../processors/api/receipt-line.ts';
 import { readInput } from '../io.ts';
 import { nodeOptions, type NodeFlags } from '../node-context.ts';
 import { createProgress } from '../progress.ts';

@@ -87,6 +87,15 @@ Examples:
             printed.add(l.receipt);
             process.stdout.write((flags.json === true ? JSON.stringify(l) : humanLine(l)) + '\n');
             maybeStop();
+          } else if ('rejected' in item) {
+            if (workflow !== undefined) continue;
+            const r = item.rejected;
+            process.stdout.write(
+              (flags.json === true
+                ? JSON.stringify(item)
+                : `REJECTED ${r.key === '' ? '-' : r.key} ${r.stream}/${r.partition}@${r.offset}: ${r.reason}`) +
+                '\n',
+            );
           } else if (item.end.workflow === workflow) {
             ended = item.end;
             maybeStop();
@@ -113,9 +122,11 @@ Examples:
           async () => {
             const opened = await openReadLog(flags);
             try {
-              const streams = receiptStreams(opened.topology);
-              // With --workflow, the invocations stream says when the workflow has ended.
-              if (workflow !== undefined) streams.push(opened.topology.name('invocations'));
+              // `invocations` says when a workflow has ended, and what was rejected.
+              const streams = [
+                ...receiptStreams(opened.topology),
+                opened.topology.name('invocations'),
+              ];
               await show(
                 eventItems(
                   readEvents(opened.log, streams, {
@@ -145,5 +156,9 @@ async function* eventItems(events: AsyncIterable<NodeEvent>): AsyncGenerator<Wat
     if (e.type === 'receipt') yield { receipt: receiptLine(e, e.replayed) };
     else if (e.type === 'workflow/completed' || e.type === 'workflow/failed')
       yield { end: workflowEnd(e) };
+    else if (e.type === 'workflow/rejected') {
+      const { type: _t, at: _a, ...rejected } = e;
+      yield { rejected };
+    }
   }
 }

@@ -16,7 +16,8 @@
  * | `ipvm_sql` | `[query, {format?, write?}]` (statements that change the tables need `write`) | the result text (`table`, `csv`) or rows (`json`) |
  *
  * A notification's `params.result` is `{receipt: ReceiptLine}`, `{end: WorkflowEnd}` (the
- * subscription is over) or, for a watch that does not follow, `{done: true}`.
+ * subscription is over), `{rejected: Rejection}` (a watch without a workflow: a record of
+ * `invocations` the node could not take) or, for a watch that does not follow, `{done: true}`.
  *
  * @module
  */
@@ -33,6 +34,7 @@ import {
   receiptLine,
   workflowEnd,
   type ReceiptLine,
+  type Rejection,
   type WorkflowEnd,
 } from './receipt-line.ts';
 import { badWorkflow, type RpcExtension, type RpcSession } from './rpc.ts';
@@ -64,14 +66,15 @@ export interface Submitted {
 }
 
 /** What a subscription sends. */
-export type FaceNote = { receipt: ReceiptLine } | { end: WorkflowEnd } | { done: true };
+export type FaceNote =
+  { receipt: ReceiptLine } | { end: WorkflowEnd } | { rejected: Rejection } | { done: true };
 
 /** Construction options of {@link createFaceMethods}. */
 export interface FaceInit {
   node: IpvmNode;
   /** The workflows in the log, for `ipvm_status`. */
   workflows?: (options: { signal?: AbortSignal }) => Promise<unknown[]>;
-  /** Events of the receipt streams (and `invocations` with `ends`), for `ipvm_watch`. */
+  /** Events of the receipt streams and `invocations`, for `ipvm_watch`. */
   events?: (options: {
     from: ReadFrom;
     follow: boolean;
@@ -266,6 +269,9 @@ export function createFaceMethods(init: FaceInit): RpcExtension {
             e.workflow.toString() === workflow
           ) {
             send(id, { end: workflowEnd(e) });
+          } else if (e.type === 'workflow/rejected' && workflow === undefined) {
+            const { type: _t, at: _a, ...rejected } = e;
+            send(id, { rejected });
           }
         }
         send(id, { done: true });

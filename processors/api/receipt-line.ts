@@ -39,6 +39,15 @@ export interface WorkflowEnd {
   reason: string | null;
 }
 
+/** A record of `invocations` the node could not take, and why. */
+export interface Rejection {
+  key: string;
+  reason: string;
+  stream: string;
+  partition: number;
+  offset: number;
+}
+
 /** IPLD → plain JSON through DAG-JSON (links become {"/": cid}, bytes {"/": {"bytes": …}}). */
 export function toJson(value: IpldValue): unknown {
   return JSON.parse(dagJson.stringify(value)) as unknown;
