@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
 import { resolveDataDir, type ContentStore } from '../processors/content/index.ts';
-import type { IpvmNode, NodeProgress } from '../processors/node.ts';
+import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import { UsageError } from './exit.ts';
 
@@ -131,6 +131,7 @@ export async function openWriteLog(flags: NodeFlags): Promise<ReadLog> {
 export async function openNode(
   flags: NodeFlags,
   onProgress?: (e: NodeProgress) => void,
+  extra: Pick<NodeInit, 'workflowTimeoutMs' | 'awaitTimeoutMs'> = {},
 ): Promise<OpenNode> {
   const concurrency = Number(flags.concurrency ?? 16);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -154,6 +155,7 @@ export async function openNode(
     runner: wasmRunner(executor),
     topology: { namespace: flags.namespace ?? 'ipvm' },
     concurrency,
+    ...extra,
     onProgress: (e) => {
       if (e.type === 'execute:ran') executed++;
       if (e.type === 'execute:hit') replayed++;

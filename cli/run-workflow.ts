@@ -9,6 +9,7 @@ import {
   type WorkflowEnd,
 } from '../processors/api/receipt-line.ts';
 import type { Logger } from '../processors/logger.ts';
+import type { NodeInit } from '../processors/node.ts';
 import { logProgress } from './logging.ts';
 import { openNode, type NodeFlags } from './node-context.ts';
 import { connectNode, throughNode, type RemoteFlags } from './remote.ts';
@@ -17,8 +18,10 @@ import { connectNode, throughNode, type RemoteFlags } from './remote.ts';
 export interface RunSink {
   /** A receipt (possibly twice: the sink keeps one per instruction). */
   print(l: ReceiptLine): void;
-  /** The end; `executed` is what this process ran (embedded) or null (through a node). */
-  end(workflow: string, e: WorkflowEnd, executed: number | null): void;
+  /** What the node says of the submission (e.g. an await nothing produces). */
+  warn?(warnings: readonly string[]): void;
+  /** The end. */
+  end(workflow: string, e: WorkflowEnd): void;
 }
 
 /**
@@ -30,6 +33,7 @@ export async function runWorkflow(
   logger: Logger,
   prepare: (add: (bytes: Uint8Array) => Promise<string>) => Promise<Uint8Array>,
   sink: (parsed: ParsedWorkflow) => RunSink,
+  extra: Pick<NodeInit, 'workflowTimeoutMs' | 'awaitTimeoutMs'> = {},
 ): Promise<void> {
   await throughNode(
     flags,
@@ -42,8 +46,9 @@ export async function runWorkflow(
         const parsed = parseWorkflow(bytes);
         const report = sink(parsed);
         const run = await client.run(bytes);
+        report.warn?.(run.warnings);
         for await (const l of run.receipts) report.print(l);
-        report.end(parsed.cid.toString(), await run.ended, null);
+        report.end(parsed.cid.toString(), await run.ended);
       } finally {
         await client.close();
       }
@@ -52,6 +57,7 @@ export async function runWorkflow(
       const opened = await openNode(
         flags,
         logProgress(logger.child({ component: 'node' }), { recovery: 'debug' }),
+        extra,
       );
       try {
         const { node } = opened;
@@ -61,7 +67,8 @@ export async function runWorkflow(
         const sub = node
           .receipts(parsed.cid)
           .subscribe((r) => report.print(receiptLine(r, r.replayed)));
-        await node.submit(bytes);
+        const submitted = await node.submit(bytes);
+        report.warn?.(submitted.warnings);
         const end = await node.ended(parsed.cid);
         sub.unsubscribe();
         // A workflow that already ran ends at once: its receipts come from the memo.
@@ -69,7 +76,7 @@ export async function runWorkflow(
           const entry = node.memo.get(t.instruction.toString());
           if (entry !== undefined) report.print(memoLine(entry, parsed.cid, t.task.run));
         }
-        report.end(parsed.cid.toString(), workflowEnd(end), opened.stats().executed);
+        report.end(parsed.cid.toString(), workflowEnd(end));
       } finally {
         await opened[Symbol.asyncDispose]();
       }

@@ -6,6 +6,7 @@ import { receiptLine, toJson, type ReceiptLine } from '../../processors/api/rece
 import { readInput } from '../io.ts';
 import { nodeOptions, type NodeFlags } from '../node-context.ts';
 import { createProgress } from '../progress.ts';
+import { UsageError } from '../exit.ts';
 import { commandLogger } from '../logging.ts';
 import { runWorkflow, type RunSink } from '../run-workflow.ts';
 import { remoteOption, type RemoteFlags } from '../remote.ts';
@@ -28,7 +29,13 @@ export function registerRun(program: Command): void {
         'Run a workflow on the node and print its receipts; exits 1 if the workflow fails',
       )
       .argument('<file>', 'workflow file (DAG-JSON, DAG-CBOR or {name, workflow}), or - for stdin')
-      .option('--json', 'one JSON object per receipt, then one for the workflow'),
+      .option('--json', 'one JSON object per receipt, then one for the workflow')
+      .option('--timeout <ms>', 'fail the workflow if it has not ended after MS ms', '600000')
+      .option(
+        '--await-timeout <ms>',
+        'fail it after MS ms when it awaits a CID no task produces and the memo lacks',
+        '60000',
+      ),
   )
     .addHelpText(
       'after',
@@ -46,9 +53,12 @@ Examples:
     .action(
       async (
         file: string,
-        flags: NodeFlags & RemoteFlags & { json?: boolean },
+        flags: NodeFlags & RemoteFlags & { json?: boolean; timeout: string; awaitTimeout: string },
         command: Command,
       ) => {
+        // For the embedded node; a running node applies its own.
+        const workflowTimeoutMs = positiveMs(flags.timeout, '--timeout');
+        const awaitTimeoutMs = positiveMs(flags.awaitTimeout, '--await-timeout');
         const bytes = await readInput(file, readFile);
         const parsed = parseWorkflow(bytes); // located errors before anything starts
         await runWorkflow(
@@ -56,6 +66,7 @@ Examples:
           commandLogger(command),
           () => Promise.resolve(bytes),
           () => createReport(parsed.tasks.length, flags.json === true),
+          { workflowTimeoutMs, awaitTimeoutMs },
         );
       },
     );
@@ -76,16 +87,19 @@ function createReport(tasks: number, json: boolean): RunSink {
       if (seen.has(l.instruction)) return;
       seen.add(l.instruction);
       if (l.replayed) replayedCount++;
-      // Executed receipts carry their duration; a task failed by what it awaited never ran.
-      else if (l.durationMs !== null) ranCount++;
+      else ranCount++;
       progress.clear();
       process.stdout.write((json ? JSON.stringify(l) : humanLine(l)) + '\n');
       progress.tick({ replayed: l.replayed, ok: l.out[0] === 'ok' });
     },
-    end(workflow, e, executedHere) {
+    warn(warnings) {
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    },
+    end(workflow, e) {
       progress.done();
-      // Embedded: what this process executed; through a node: the receipts that ran.
-      const executed = executedHere ?? ranCount;
+      // Counted from this workflow's own receipts: the node may also be finishing other
+      // workflows left in the log, which are not this run's work.
+      const executed = ranCount;
       const summary = {
         workflow,
         status: e.status,
@@ -108,4 +122,11 @@ function createReport(tasks: number, json: boolean): RunSink {
       if (e.status !== 'completed') process.exitCode = 1;
     },
   };
+}
+
+function positiveMs(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${flag} must be a positive number of milliseconds (got ${text})`);
+  return n;
 }

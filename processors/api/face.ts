@@ -63,6 +63,8 @@ export interface Submitted {
   workflow: string;
   name: string | null;
   tasks: SubmittedTask[];
+  /** What the node noticed (unknown keys, awaits nothing produces, …). */
+  warnings: string[];
 }
 
 /** What a subscription sends. */
@@ -185,12 +187,13 @@ export function createFaceMethods(init: FaceInit): RpcExtension {
   };
 
   const submit = async (parsed: ParsedWorkflow): Promise<Submitted> => {
+    let warnings: string[];
     try {
-      await node.submit(
+      ({ warnings } = await node.submit(
         parsed.name === null
           ? parsed.bytes
           : ({ name: parsed.name, workflow: parsed.workflow } as never),
-      );
+      ));
     } catch (err) {
       const retryable = (err as { retryable?: unknown }).retryable === true;
       throw new RpcError(
@@ -199,7 +202,12 @@ export function createFaceMethods(init: FaceInit): RpcExtension {
         { cause: err, retryable },
       );
     }
-    return { workflow: parsed.cid.toString(), name: parsed.name, tasks: taskList(parsed) };
+    return {
+      workflow: parsed.cid.toString(),
+      name: parsed.name,
+      tasks: taskList(parsed),
+      warnings,
+    };
   };
 
   /**
