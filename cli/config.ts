@@ -24,6 +24,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   rpcHost: 'IPVM_RPC_HOST',
   logLevel: 'IPVM_LOG_LEVEL',
   node: 'IPVM_NODE',
+  allowNet: 'IPVM_ALLOW_NET',
   config: 'IPVM_CONFIG',
 };
 
@@ -40,6 +41,7 @@ export const CONFIG_KEYS = [
   'rpcHost',
   'logLevel',
   'node',
+  'allowNet',
 ] as const;
 
 /** A config file that cannot be read or has unknown keys: a usage error (exit 2). */

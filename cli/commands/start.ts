@@ -2,19 +2,21 @@
 // optional JSON-RPC/WebSocket API (Homestar-compatible) and Prometheus metrics.
 import type { Command } from 'commander';
 import type { ApiServer } from '../../processors/api/index.ts';
+import type { ConsoleModel } from '../../processors/api/console-model.ts';
+import type { TableStore } from '../../processors/tables/table-store.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
 import { UsageError } from '../exit.ts';
 import { commandLogger, logProgress } from '../logging.ts';
 import { writeDiscovery } from '../discovery.ts';
 import { faceInit } from '../face-server.ts';
 import { nodeOptions, openNode, type NodeFlags, type OpenNode } from '../node-context.ts';
-import type { TableStore } from '../../processors/tables/index.ts';
 
 interface StartFlags extends NodeFlags {
   rpcPort?: string;
   rpcHost: string;
   tables?: boolean;
   clickhouseUrl?: string;
+  consoleActions?: boolean;
 }
 
 export { commandLogger };
@@ -51,6 +53,10 @@ export function registerStart(program: Command): void {
         '--clickhouse-url <url>',
         'index into a ClickHouse server instead of the embedded engine (env IPVM_CLICKHOUSE_URL)',
         process.env.IPVM_CLICKHOUSE_URL,
+      )
+      .option(
+        '--console-actions',
+        'let the console (served on the API port) submit and re-run workflows; without it the console is read-only',
       ),
   );
   command
@@ -65,6 +71,7 @@ IPVM_LOG_LEVEL).
 Examples:
   ipvm start --data-dir /var/lib/ipvm
   ipvm start --rpc-port ${HOMESTAR_DEFAULT_PORT}              # Homestar clients connect to ws://127.0.0.1:${HOMESTAR_DEFAULT_PORT}
+                                               # and the console is at http://127.0.0.1:${HOMESTAR_DEFAULT_PORT}/
   ipvm start --tables                          # then: ipvm sql "SELECT count() FROM receipts"
   ipvm start --backend kafka --brokers 127.0.0.1:9092
   ipvm start --backend nats --nats-url nats://127.0.0.1:4222`,
@@ -79,6 +86,7 @@ Examples:
           import('../../processors/api/face.ts'),
         ]);
       const nodeLog = logger.child({ component: 'node' });
+      let consoleModel: ConsoleModel | undefined;
       let lag: (() => ReturnType<typeof consumerLag>) | undefined;
       const metrics = createNodeMetrics({
         processMetrics: true,
@@ -89,9 +97,9 @@ Examples:
       const opened = await openNode(flags, (e) => {
         metrics.onProgress(e);
         logEvent(e);
+        if (e.type === 'execute:retry') consoleModel?.noteRetry(e.instruction);
       });
       const { node, log } = opened;
-      let tableStore: TableStore | undefined;
       if ((flags.backend ?? 'file') === 'file')
         lag = () =>
           consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
@@ -100,6 +108,7 @@ Examples:
       let removeDiscovery: (() => void) | undefined;
       let face: ReturnType<typeof faceInit> | undefined;
       let stopTables: (() => Promise<void>) | undefined;
+      let tableStore: TableStore | undefined;
       try {
         if (flags.tables === true) {
           const tables = await import('../../processors/tables/index.ts');
@@ -131,12 +140,38 @@ Examples:
             tables: tableStore,
             openTables: () => openEmbeddedTables(opened, flags.clickhouseUrl),
           });
+          const { createConsoleModel, createConsoleRpc, loadConsoleFiles } =
+            await import('../../processors/api/console.ts');
+          consoleModel = createConsoleModel({
+            log,
+            topology: node.topology,
+            memo: node.memo,
+            onError: (err) => nodeLog.error({ err }, 'console read model stopped'),
+          });
+          // The API does not wait for the console to fold a long log: it shows what it has.
+          consoleModel
+            .ready()
+            .then(() => nodeLog.info({}, 'console caught up with the streams'))
+            .catch(() => undefined);
           api = await createApiServer({
             extensions: [
-              createFaceMethods({ ...face, logger: logger.child({ component: 'api' }) }),
+              createFaceMethods({
+                ...face,
+                onReplayedFromMemo: (n) => metrics.onReplayedFromMemo(n),
+                logger: logger.child({ component: 'api' }),
+              }),
             ],
             node,
             metrics,
+            console: createConsoleRpc({
+              node,
+              model: consoleModel,
+              actions: flags.consoleActions === true,
+              lag: async () => (lag === undefined ? [] : [await lag()]),
+              concurrency: Number(flags.concurrency ?? 16),
+              tables: tableStore,
+            }),
+            consoleFiles: await loadConsoleFiles(),
             host: flags.rpcHost,
             port: rpcPort,
             logger: logger.child({ component: 'api' }),
@@ -158,7 +193,7 @@ Examples:
           'node started',
         );
         process.stdout.write('ready\n');
-        if (api !== undefined) process.stdout.write(`rpc ${api.url}\n`);
+        if (api !== undefined) process.stdout.write(`rpc ${api.url}\nconsole ${api.httpUrl}/\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
@@ -168,6 +203,7 @@ Examples:
         removeDiscovery?.();
         await api?.close();
         await face?.close();
+        await consoleModel?.close();
         await stopTables?.();
         detach();
         await opened[Symbol.asyncDispose]();

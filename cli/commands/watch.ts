@@ -85,7 +85,10 @@ Examples:
             const l = item.receipt;
             if (workflow !== undefined && l.workflow !== workflow) continue;
             printed.add(l.receipt);
-            process.stdout.write((flags.json === true ? JSON.stringify(l) : humanLine(l)) + '\n');
+            process.stdout.write(
+              (flags.json === true ? JSON.stringify(l) : `${l.stream.padEnd(15)} ${humanLine(l)}`) +
+                '\n',
+            );
             maybeStop();
           } else if ('rejected' in item) {
             if (workflow !== undefined) continue;

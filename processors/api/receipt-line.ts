@@ -10,6 +10,7 @@ import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import type { Instruction, Receipt } from '../../schemas/types.ts';
 import type { CID } from 'multiformats/cid';
+import { receiptStreamOf } from '../effects/ops.ts';
 
 /** One receipt as plain JSON. */
 export interface ReceiptLine {
@@ -17,8 +18,10 @@ export interface ReceiptLine {
   receipt: string;
   /** The workflow whose run produced it ('' when none). */
   workflow: string;
-  /** The function called (or the operation when there is none). */
+  /** The Wasm function, or for other ops `op rsc` (`http/get https://…`). */
   func: string;
+  /** The stream the receipt is written to: `pure`, `effects.pure` or `effects.managed`. */
+  stream: string;
   /** The outcome; the value as DAG-JSON turned into plain JSON (links are `{"/": cid}`). */
   out: ['ok' | 'error', unknown];
   /** True when answered from the memo. */
@@ -60,7 +63,8 @@ export function receiptLine(r: ReceiptEvent, replayed: boolean): ReceiptLine {
     instruction: r.instruction.toString(),
     receipt: r.receipt.toString(),
     workflow: r.workflow?.toString() ?? '',
-    func: typeof input?.func === 'string' ? input.func : r.run.op,
+    func: typeof input?.func === 'string' ? input.func : `${r.run.op} ${r.run.rsc}`,
+    stream: receiptStreamOf(r.run.op),
     out: [r.body.out[0], toJson(r.body.out[1])],
     replayed,
     fuel: r.fuel,
