@@ -3,10 +3,25 @@
 // type stripping (Node >= 22.18), so there is no build step between an edit and a run.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
+  // An older system Node (e.g. through `npm link`): hand over to the node@22 the project
+  // installs in node_modules, so `ipvm` works on the PATH without `npx`.
+  const { existsSync } = await import('node:fs');
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath, URL } = await import('node:url');
+  const local = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
+  if (existsSync(local)) {
+    const child = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: 'inherit',
+    });
+    process.exit(child.status ?? 1);
+  }
   process.stderr.write(
     `ipvm needs Node >= 22.18 (found ${process.versions.node}); run it through npm (npx ipvm …), ` +
       'which uses the node@22 installed in node_modules.\n',
   );
   process.exit(1);
 }
+// V8's compile cache (Node >= 22.1) keeps start-up near Node's own on every run after the first.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 await import('./main.ts');

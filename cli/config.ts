@@ -23,6 +23,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   rpcPort: 'IPVM_RPC_PORT',
   rpcHost: 'IPVM_RPC_HOST',
   logLevel: 'IPVM_LOG_LEVEL',
+  node: 'IPVM_NODE',
   allowNet: 'IPVM_ALLOW_NET',
   config: 'IPVM_CONFIG',
   auth: 'IPVM_AUTH',
@@ -43,6 +44,7 @@ export const CONFIG_KEYS = [
   'logLevel',
   'auth',
   'trust',
+  'node',
   'allowNet',
 ] as const;
 

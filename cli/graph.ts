@@ -7,6 +7,9 @@ import type { TaskView } from './log-view.ts';
 /** What a node's colour says. */
 export type NodeState = 'pending' | 'ok' | 'replayed' | 'error';
 
+/** Width reserved per character of the bold 13 px title (CIDs are wide: digits and lowercase). */
+const TITLE_CHAR_PX = 8.2;
+
 export const STATE_STYLE: Readonly<
   Record<NodeState, { fill: string; stroke: string; label: string }>
 > = {
@@ -104,7 +107,7 @@ export function toSvg(workflow: string, tasks: readonly TaskView[], colour: bool
   const width = Math.ceil(
     Math.max(
       MARGIN * 2 + widest * W + (widest - 1) * HGAP,
-      MARGIN * 2 + (9 + workflow.length) * 7.5,
+      MARGIN * 2 + (9 + workflow.length) * TITLE_CHAR_PX,
       MARGIN * 2 + (colour ? legendW : 0),
     ),
   );
@@ -128,7 +131,8 @@ export function toSvg(workflow: string, tasks: readonly TaskView[], colour: bool
   );
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(
-    `<text x="${MARGIN}" y="${MARGIN + 4}" font-size="13" font-weight="600" fill="#202124">workflow ${xml(workflow)}</text>`,
+    // Fitted to the width reserved for it, so no font can push it past the edge.
+    `<text x="${MARGIN}" y="${MARGIN + 4}" font-size="13" font-weight="600" fill="#202124" textLength="${((9 + workflow.length) * TITLE_CHAR_PX).toFixed(0)}" lengthAdjust="spacingAndGlyphs">workflow ${xml(workflow)}</text>`,
   );
   for (const t of tasks) {
     const to = pos.get(t.index)!;

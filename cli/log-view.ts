@@ -3,7 +3,8 @@
 import type { Log, ReadFrom } from '../streams/log.ts';
 import { StreamNotFoundError } from '../streams/errors.ts';
 import type { Topology } from '../streams/topology.ts';
-import { decodeEvent, type NodeEvent, type ReceiptEvent } from '../schemas/events.ts';
+import type { NodeEvent, ReceiptEvent } from '../schemas/events.ts';
+import { decodeInvocation } from '../schemas/submission.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow } from '../schemas/model.ts';
 import { effectKind } from '../processors/effects/ops.ts';
@@ -46,7 +47,7 @@ export async function* readEvents(
       })) {
         let event: NodeEvent;
         try {
-          event = decodeEvent(record.value);
+          event = decodeInvocation(record.value, record.timestamp);
         } catch {
           continue;
         }

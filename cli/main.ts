@@ -4,18 +4,6 @@
 // argument, bad config file) · 3 infrastructure trouble worth retrying (broker down, log locked).
 import { Command, CommanderError, Option } from 'commander';
 import { applyConfig } from './config.ts';
-import { registerAdd } from './commands/add.ts';
-import { registerAuth } from './commands/auth.ts';
-import { registerCar } from './commands/car.ts';
-import { registerCron } from './commands/cron.ts';
-import { registerGraph } from './commands/graph.ts';
-import { registerInspect } from './commands/inspect.ts';
-import { registerReplay } from './commands/replay.ts';
-import { registerRun } from './commands/run.ts';
-import { registerSql } from './commands/sql.ts';
-import { registerStart } from './commands/start.ts';
-import { registerStatus } from './commands/status.ts';
-import { registerWatch } from './commands/watch.ts';
 import { EXIT } from './exit.ts';
 
 const program = new Command('ipvm')
@@ -51,22 +39,109 @@ Examples:
   ipvm start --rpc-port 1337`,
   );
 
-program.hook('preAction', (_program, action) => {
+program.hook('preAction', async (_program, action) => {
   applyConfig(action);
+  // Every command checks --log-level (exit 2 for a bad one), whether or not it logs.
+  (await import('./logging.ts')).commandLogger(action);
 });
 
-registerInspect(program);
-registerRun(program);
-registerWatch(program);
-registerStatus(program);
-registerGraph(program);
-registerStart(program);
-registerAdd(program);
-registerCar(program);
-registerSql(program);
-registerReplay(program);
-registerAuth(program);
-registerCron(program);
+/**
+ * The commands, each loaded only when it runs: `ipvm --help` and the start of every command
+ * pay for one command's imports, not all of them. Commander has no lazy subcommands of its own,
+ * so the others are listed by name and summary only.
+ */
+const COMMANDS: ReadonlyArray<
+  readonly [name: string, summary: string, load: () => Promise<(p: Command) => unknown>]
+> = [
+  [
+    'inspect',
+    'Parse a workflow and print its CIDs as JSON',
+    async () => (await import('./commands/inspect.ts')).registerInspect,
+  ],
+  [
+    'run',
+    'Run a workflow on the node and print its receipts',
+    async () => (await import('./commands/run.ts')).registerRun,
+  ],
+  [
+    'call',
+    'Call one function of a Wasm module and print its result',
+    async () => (await import('./commands/call.ts')).registerCall,
+  ],
+  [
+    'watch',
+    'Follow receipts live and print them',
+    async () => (await import('./commands/watch.ts')).registerWatch,
+  ],
+  [
+    'status',
+    'Show the workflows and their progress',
+    async () => (await import('./commands/status.ts')).registerStatus,
+  ],
+  [
+    'graph',
+    'Draw the task DAG (Mermaid or SVG)',
+    async () => (await import('./commands/graph.ts')).registerGraph,
+  ],
+  [
+    'start',
+    'Start a long-lived node',
+    async () => (await import('./commands/start.ts')).registerStart,
+  ],
+  [
+    'add',
+    'Store a file and print its CID',
+    async () => (await import('./commands/add.ts')).registerAdd,
+  ],
+  [
+    'car',
+    'Export or import CAR files',
+    async () => (await import('./commands/car.ts')).registerCar,
+  ],
+  [
+    'sql',
+    "Run ClickHouse SQL over the node's tables",
+    async () => (await import('./commands/sql.ts')).registerSql,
+  ],
+  [
+    'replay',
+    'Rebuild the tables or re-verify every receipt',
+    async () => (await import('./commands/replay.ts')).registerReplay,
+  ],
+  [
+    'cron',
+    'Schedules: run a workflow or a replay job on a cron pattern',
+    async () => (await import('./commands/cron.ts')).registerCron,
+  ],
+  // One module registers all three (they share the identity and secret stores).
+  ['id', "Print this node's DID", async () => (await import('./commands/auth.ts')).registerAuth],
+  [
+    'ucan',
+    'Issue UCAN tokens signed by this node',
+    async () => (await import('./commands/auth.ts')).registerAuth,
+  ],
+  [
+    'secret',
+    "This node's local secrets",
+    async () => (await import('./commands/auth.ts')).registerAuth,
+  ],
+];
+
+/** The command named on the command line (after global flags), if any. */
+function commandName(argv: readonly string[]): string | undefined {
+  const withValue = new Set(['--config', '--log-level']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (withValue.has(a)) i++;
+    else if (!a.startsWith('-')) return a === 'help' ? (argv[i + 1] ?? a) : a;
+  }
+  return undefined;
+}
+
+const chosen = COMMANDS.find(([name]) => name === commandName(process.argv.slice(2)));
+if (chosen !== undefined) (await chosen[2]())(program);
+for (const [name, summary] of COMMANDS)
+  if (!program.commands.some((c) => c.name() === name)) program.command(name).description(summary);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
-import { resolveDataDir } from '../processors/content/index.ts';
+import { resolveDataDir, type ContentStore } from '../processors/content/index.ts';
 import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
 import type { TaskRunner } from '../processors/execute-tasks.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
@@ -70,6 +70,8 @@ export interface OpenNode extends AsyncDisposable {
   runner: TaskRunner;
   log: Log;
   dataDir: string;
+  /** The content store (UnixFS in the data directory). */
+  content: ContentStore;
   stats(): { executed: number; replayed: number };
 }
 
@@ -276,6 +278,7 @@ export async function openNode(
     runner,
     log,
     dataDir,
+    content,
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();

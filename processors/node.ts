@@ -63,6 +63,7 @@ import {
 } from './records.ts';
 import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from './retry.ts';
 import type { Authority, ProofMap } from './auth/types.ts';
+import { rejectionRecord } from './rejections.ts';
 import { attachEffects, type EffectsProgress } from './effects/engine.ts';
 import type { EffectRunner } from './effects/effect-runner.ts';
 import { receiptStreamOf } from './effects/ops.ts';
@@ -291,7 +292,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       offset: record.offset,
       reason: error.message,
     });
-    return appender.append(S.deadLetter, [deadLetterFor(record, error)]);
+    return Promise.all([
+      appender.append(S.deadLetter, [deadLetterFor(record, error)]),
+      // Its producer sees why, under its own key (processors/rejections.ts).
+      record.stream === S.invocations
+        ? appender.append(S.invocations, [rejectionRecord(record, error)])
+        : undefined,
+    ]);
   };
 
   /** Ready tasks released by this node's scheduler, for its own executor. */

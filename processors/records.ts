@@ -7,6 +7,7 @@
 import { Observable, merge } from 'rxjs';
 import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../streams/log.ts';
 import { decodeEvent, encodeEvent, type NodeEvent } from '../schemas/events.ts';
+import { decodeInvocation } from '../schemas/submission.ts';
 import { deadLetterInfo } from '../streams/dead-letter.ts';
 
 /** A decoded record. */
@@ -129,7 +130,11 @@ export function createEcho(limit = 65_536): Echo {
 /** Decodes a record, or returns the error (the caller dead-letters it). */
 export function decodeRecord(record: LogRecord): EventRecord | Error {
   try {
-    return { record, event: decodeEvent(record.value) };
+    // `invocations` also takes plain workflow documents from producers (schemas/submission.ts).
+    const event = record.stream.endsWith('invocations')
+      ? decodeInvocation(record.value, record.timestamp)
+      : decodeEvent(record.value);
+    return { record, event };
   } catch (err) {
     return err as Error;
   }

@@ -3,7 +3,7 @@
  *
  * | stream | events |
  * |---|---|
- * | `invocations` | {@link WorkflowSubmittedEvent}, {@link TaskReadyEvent}, {@link WorkflowEndedEvent}, schedules (`job-events.ts`) |
+ * | `invocations` | {@link WorkflowSubmittedEvent} (or a plain workflow document: see `decodeInvocation` in `submission.ts`), {@link TaskReadyEvent}, {@link WorkflowEndedEvent}, {@link WorkflowRejectedEvent}, schedules (`job-events.ts`) |
  * | `pure`, `effects.pure` | {@link ReceiptEvent} |
  * | `effects.managed` | {@link EffectIntentEvent} (before the request), {@link ReceiptEvent} (the outcome) |
  * | `dead-letter` | {@link DeadLetterEvent} |
@@ -140,6 +140,24 @@ export interface DeadLetterEvent {
   at: number;
 }
 
+/**
+ * A record on `invocations` the node could not take (neither an event nor a workflow document),
+ * written back on `invocations` under the record's own key so its producer sees why.
+ * Key: the rejected record's key.
+ */
+export interface WorkflowRejectedEvent {
+  type: 'workflow/rejected';
+  /** The rejected record's key ('' when it had none). */
+  key: string;
+  /** The located error message. */
+  reason: string;
+  /** Where the rejected record is. */
+  stream: string;
+  partition: number;
+  offset: number;
+  at: number;
+}
+
 /** Any event. */
 export type NodeEvent =
   | WorkflowSubmittedEvent
@@ -148,6 +166,7 @@ export type NodeEvent =
   | EffectIntentEvent
   | WorkflowEndedEvent
   | DeadLetterEvent
+  | WorkflowRejectedEvent
   | JobEvent;
 
 /** Encodes an event envelope (DAG-CBOR). */
@@ -313,6 +332,16 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
     case 'schedule/removed':
     case 'verification/mismatch':
       return decodeJobEvent(m, m.type, at);
+    case 'workflow/rejected':
+      return {
+        type: m.type,
+        key: str(m, 'key'),
+        reason: str(m, 'reason'),
+        stream: str(m, 'stream'),
+        partition: num(m, 'partition'),
+        offset: num(m, 'offset'),
+        at,
+      };
     default:
       throw new SchemaError('type', `unknown event type ${JSON.stringify(m.type ?? null)}`);
   }

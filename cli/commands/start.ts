@@ -5,11 +5,13 @@ import type { ApiServer } from '../../processors/api/index.ts';
 import type { ConsoleModel } from '../../processors/api/console-model.ts';
 import type { TableStore } from '../../processors/tables/table-store.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
-import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
 import type { ScheduleFirer } from '../../processors/schedules/index.ts';
 import { UsageError } from '../exit.ts';
 import { startFirer } from '../schedules.ts';
-import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
+import { commandLogger, logProgress } from '../logging.ts';
+import { writeDiscovery } from '../discovery.ts';
+import { faceInit } from '../face-server.ts';
+import { nodeOptions, openNode, type NodeFlags, type OpenNode } from '../node-context.ts';
 
 interface StartFlags extends NodeFlags {
   rpcPort?: string;
@@ -19,16 +21,12 @@ interface StartFlags extends NodeFlags {
   consoleActions?: boolean;
 }
 
-/** The logger of a command, at the level of `--log-level` / IPVM_LOG_LEVEL / the config file. */
-export function commandLogger(command: Command): Logger {
-  const level = command.optsWithGlobals<{ logLevel?: string }>().logLevel ?? 'info';
-  if (!isLogLevel(level))
-    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got ${level})`);
-  return createLogger({ level });
-}
+export { commandLogger };
 
+/** The API's port; a free loopback port by default, so the CLI can reach the node. */
 function parsePort(value: string | undefined): number | undefined {
-  if (value === undefined || value === '' || value === 'off') return undefined;
+  if (value === undefined || value === '') return 0;
+  if (value === 'off') return undefined;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new UsageError(`--rpc-port must be a port number 0-65535 or "off" (got ${value})`);
@@ -42,7 +40,7 @@ export function registerStart(program: Command): void {
       .description('Start a long-lived node consuming the invocations stream until SIGINT/SIGTERM')
       .option(
         '--rpc-port <port>',
-        `serve the JSON-RPC API (HTTP + WebSocket) and /metrics on this port; 0 picks one (env IPVM_RPC_PORT; default off; Homestar uses ${HOMESTAR_DEFAULT_PORT})`,
+        `serve the JSON-RPC API (HTTP + WebSocket) and /metrics on this port; 0 picks one, off serves none (env IPVM_RPC_PORT; default 0, announced in DATA_DIR/node.json for the CLI; Homestar uses ${HOMESTAR_DEFAULT_PORT})`,
       )
       .option(
         '--rpc-host <host>',
@@ -68,7 +66,9 @@ export function registerStart(program: Command): void {
       'after',
       `
 Prints "ready" on stdout once the node processes (then "rpc ws://HOST:PORT" when the API is on).
-Logs are JSON lines on stderr (--log-level, IPVM_LOG_LEVEL).
+While it runs, DATA_DIR/node.json names its API, and \`ipvm run\`, \`status\`, \`watch\`, \`sql\` and
+\`call\` on the same data directory go through it. Logs are JSON lines on stderr (--log-level,
+IPVM_LOG_LEVEL).
 The node fires the schedules of \`ipvm cron\` (several nodes on one log fire each tick once).
 
 Examples:
@@ -82,10 +82,12 @@ Examples:
     .action(async (flags: StartFlags) => {
       const rpcPort = parsePort(flags.rpcPort);
       const logger = commandLogger(command);
-      const [{ consumerLag, createNodeMetrics }, { createApiServer }] = await Promise.all([
-        import('../../processors/metrics.ts'),
-        import('../../processors/api/index.ts'),
-      ]);
+      const [{ consumerLag, createNodeMetrics }, { createApiServer }, { createFaceMethods }] =
+        await Promise.all([
+          import('../../processors/metrics.ts'),
+          import('../../processors/api/index.ts'),
+          import('../../processors/api/face.ts'),
+        ]);
       const nodeLog = logger.child({ component: 'node' });
       let consoleModel: ConsoleModel | undefined;
       let lag: (() => ReturnType<typeof consumerLag>) | undefined;
@@ -94,45 +96,11 @@ Examples:
         // Cheap on the embedded log only (see consumerLag).
         lag: async () => (lag === undefined ? [] : [await lag()]),
       });
+      const logEvent = logProgress(nodeLog);
       const opened = await openNode(flags, (e) => {
         metrics.onProgress(e);
-        switch (e.type) {
-          case 'node:recovered':
-            nodeLog.info(
-              {
-                receipts: e.receipts,
-                invocations: e.invocations,
-                emitted: e.emitted,
-                ms: Math.round(e.ms),
-              },
-              'recovered',
-            );
-            break;
-          case 'node:dead-letter':
-            nodeLog.warn(
-              { stream: e.stream, partition: e.partition, offset: e.offset, reason: e.reason },
-              'dead letter',
-            );
-            break;
-          case 'node:error':
-            nodeLog.error({ err: e.error }, 'node error');
-            break;
-          case 'execute:ran':
-            nodeLog.debug(
-              { instruction: e.instruction, ok: e.ok, fuel: e.fuel, ms: e.durationMs },
-              'task executed',
-            );
-            break;
-          case 'execute:retry':
-            consoleModel?.noteRetry(e.instruction);
-            nodeLog.warn(
-              { instruction: e.instruction, attempt: e.attempt, err: e.error },
-              'task retried',
-            );
-            break;
-          default:
-            break;
-        }
+        logEvent(e);
+        if (e.type === 'execute:retry') consoleModel?.noteRetry(e.instruction);
       });
       const { node, log } = opened;
       if ((flags.backend ?? 'file') === 'file')
@@ -140,6 +108,8 @@ Examples:
           consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
       const detach = metrics.attach(node);
       let api: ApiServer | undefined;
+      let removeDiscovery: (() => void) | undefined;
+      let face: ReturnType<typeof faceInit> | undefined;
       let stopTables: (() => Promise<void>) | undefined;
       let tableStore: TableStore | undefined;
       let firer: ScheduleFirer | undefined;
@@ -169,6 +139,11 @@ Examples:
           nodeLog.info({ store: store.kind }, 'indexing tables');
         }
         if (rpcPort !== undefined) {
+          face = faceInit({
+            opened,
+            tables: tableStore,
+            openTables: () => openEmbeddedTables(opened, flags.clickhouseUrl),
+          });
           const { createConsoleModel, createConsoleRpc, loadConsoleFiles } =
             await import('../../processors/api/console.ts');
           consoleModel = createConsoleModel({
@@ -183,6 +158,13 @@ Examples:
             .then(() => nodeLog.info({}, 'console caught up with the streams'))
             .catch(() => undefined);
           api = await createApiServer({
+            extensions: [
+              createFaceMethods({
+                ...face,
+                onReplayedFromMemo: (n) => metrics.onReplayedFromMemo(n),
+                logger: logger.child({ component: 'api' }),
+              }),
+            ],
             node,
             metrics,
             console: createConsoleRpc({
@@ -201,6 +183,13 @@ Examples:
               await log.partitions(node.topology.name('invocations'), { signal });
               return true;
             },
+          });
+          removeDiscovery = writeDiscovery(opened.dataDir, {
+            url: api.url,
+            httpUrl: api.httpUrl,
+            pid: process.pid,
+            nodeId: node.nodeId,
+            startedAt: Date.now(),
           });
         }
         firer = await startFirer(
@@ -221,7 +210,9 @@ Examples:
         nodeLog.info({}, 'draining');
       } finally {
         await firer?.close();
+        removeDiscovery?.();
         await api?.close();
+        await face?.close();
         await consoleModel?.close();
         await stopTables?.();
         detach();
@@ -229,4 +220,25 @@ Examples:
       }
       nodeLog.info({}, 'stopped');
     });
+}
+
+/**
+ * The tables of a node started without `--tables`, opened when `ipvm sql` first asks through
+ * the API and brought up to date from the node's log before each query.
+ */
+async function openEmbeddedTables(
+  opened: OpenNode,
+  clickhouseUrl: string | undefined,
+): Promise<{ store: TableStore; catchUp: () => Promise<void> }> {
+  const tables = await import('../../processors/tables/index.ts');
+  const indexer = await import('../../processors/index-tables.ts');
+  const store = tables.openTableStore({ clickhouseUrl, dataDir: opened.dataDir });
+  await store.migrate();
+  const streams = indexer.tableStreams(opened.node.topology);
+  return {
+    store,
+    catchUp: async () => {
+      await tables.catchUpTables({ log: opened.log, store, streams });
+    },
+  };
 }

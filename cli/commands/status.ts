@@ -4,8 +4,9 @@ import { CID } from 'multiformats/cid';
 import { UsageError } from '../exit.ts';
 import { readWorkflows, type WorkflowView } from '../log-view.ts';
 import { logOptions, openReadLog, type NodeFlags } from '../node-context.ts';
+import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
 
-interface StatusFlags extends NodeFlags {
+interface StatusFlags extends NodeFlags, RemoteFlags {
   json?: boolean;
   limit: string;
 }
@@ -70,8 +71,7 @@ function detail(w: WorkflowView): string {
 
 export function registerStatus(program: Command): void {
   logOptions(
-    program
-      .command('status')
+    remoteOption(program.command('status'))
       .description(
         'Show the workflows in the log and their progress (one workflow in detail with a CID)',
       )
@@ -82,8 +82,9 @@ export function registerStatus(program: Command): void {
     .addHelpText(
       'after',
       `
-Reads the log without taking its lock, so it works beside a running node. With a CID, exits 1
-when the workflow failed or is not in the log.
+Asks the node running on the data directory (or --node URL / IPVM_NODE) when there is one, else
+reads the log without taking its lock. With a CID, exits 1 when the workflow failed or is not
+in the log.
 
 Examples:
   ipvm status
@@ -102,13 +103,31 @@ Examples:
       const limit = Number(flags.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new UsageError(`--limit must be a positive integer (got ${flags.limit})`);
-      const opened = await openReadLog(flags);
-      let workflows: WorkflowView[];
-      try {
-        workflows = await readWorkflows(opened.log, opened.topology);
-      } finally {
-        await opened[Symbol.asyncDispose]();
-      }
+      // Through a running node when there is one (the only way to --node a remote one); else
+      // the log, read without its lock.
+      const opened = await throughNode<{ workflows: WorkflowView[]; dataDir: string }>(
+        flags,
+        async ({ url, where }) => {
+          const client = await connectNode(url);
+          try {
+            return { workflows: await client.status(), dataDir: where };
+          } finally {
+            await client.close();
+          }
+        },
+        async () => {
+          const read = await openReadLog(flags);
+          try {
+            return {
+              workflows: await readWorkflows(read.log, read.topology),
+              dataDir: read.dataDir,
+            };
+          } finally {
+            await read[Symbol.asyncDispose]();
+          }
+        },
+      );
+      const { workflows } = opened;
       if (wanted !== undefined) {
         const w = workflows.find((x) => x.workflow === wanted);
         if (w === undefined) {

@@ -2,13 +2,16 @@
 import type { Command } from 'commander';
 import { CID } from 'multiformats/cid';
 import type { ReadFrom } from '../../streams/log.ts';
-import type { WorkflowEndedEvent } from '../../schemas/events.ts';
+import type { NodeEvent } from '../../schemas/events.ts';
+import { workflowEnd, type WorkflowEnd } from '../../processors/api/receipt-line.ts';
+import type { WatchItem } from '../../client/index.ts';
 import { UsageError } from '../exit.ts';
 import { readEvents, receiptStreams } from '../log-view.ts';
 import { logOptions, openReadLog, type NodeFlags } from '../node-context.ts';
+import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
 import { humanLine, receiptLine } from './run.ts';
 
-interface WatchFlags extends NodeFlags {
+interface WatchFlags extends NodeFlags, RemoteFlags {
   workflow?: string;
   from: string;
   follow: boolean;
@@ -36,8 +39,7 @@ function parseCid(value: string): CID {
 
 export function registerWatch(program: Command): void {
   logOptions(
-    program
-      .command('watch')
+    remoteOption(program.command('watch'))
       .description('Follow receipts live as they are written to the log, and print them')
       .option(
         '--workflow <cid>',
@@ -54,8 +56,8 @@ export function registerWatch(program: Command): void {
     .addHelpText(
       'after',
       `
-Reads the log without taking its lock, so it can watch a running \`ipvm start\` (file backend) or
-any node on Kafka/NATS. Receipts from several partitions interleave; each partition stays in order.
+Goes through the node running on the data directory (or --node URL / IPVM_NODE) when there is
+one, else reads the log without taking its lock (any node on Kafka/NATS too). Receipts from several partitions interleave; each partition stays in order.
 
 Examples:
   ipvm watch                                        # receipts from now on, until Ctrl-C
@@ -66,51 +68,100 @@ Examples:
       const from = parseFrom(flags.from);
       const workflow =
         flags.workflow === undefined ? undefined : parseCid(flags.workflow).toString();
-      const opened = await openReadLog(flags);
       const controller = new AbortController();
       const stop = (): void => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       const printed = new Set<string>();
-      let ended: WorkflowEndedEvent | undefined;
+      let ended: WorkflowEnd | undefined;
       let graceTimer: NodeJS.Timeout | undefined;
       const maybeStop = (): void => {
-        if (ended !== undefined && ended.receipts.every((r) => printed.has(r.toString()))) stop();
+        if (ended !== undefined && ended.receipts.every((r) => printed.has(r))) stop();
       };
-      try {
-        const streams = receiptStreams(opened.topology);
-        // With --workflow, the invocations stream says when the workflow has ended.
-        if (workflow !== undefined) streams.push(opened.topology.name('invocations'));
-        for await (const event of readEvents(opened.log, streams, {
-          from,
-          follow: flags.follow,
-          signal: controller.signal,
-        })) {
-          if (event.type === 'receipt') {
-            if (workflow !== undefined && event.workflow?.toString() !== workflow) continue;
-            const l = receiptLine(event, event.replayed);
+      /** Prints what the log (or the node) says, the same way on both paths. */
+      const show = async (items: AsyncIterable<WatchItem>): Promise<void> => {
+        for await (const item of items) {
+          if ('receipt' in item) {
+            const l = item.receipt;
+            if (workflow !== undefined && l.workflow !== workflow) continue;
             printed.add(l.receipt);
             process.stdout.write(
               (flags.json === true ? JSON.stringify(l) : `${l.stream.padEnd(15)} ${humanLine(l)}`) +
                 '\n',
             );
             maybeStop();
-          } else if (
-            (event.type === 'workflow/completed' || event.type === 'workflow/failed') &&
-            event.workflow.toString() === workflow
-          ) {
-            ended = event;
+          } else if ('rejected' in item) {
+            if (workflow !== undefined) continue;
+            const r = item.rejected;
+            process.stdout.write(
+              (flags.json === true
+                ? JSON.stringify(item)
+                : `REJECTED ${r.key === '' ? '-' : r.key} ${r.stream}/${r.partition}@${r.offset}: ${r.reason}`) +
+                '\n',
+            );
+          } else if (item.end.workflow === workflow) {
+            ended = item.end;
             maybeStop();
             // Receipts written before the watch started (--from latest) never come: stop anyway.
             graceTimer ??= setTimeout(stop, END_GRACE_MS);
           }
         }
+      };
+      try {
+        await throughNode(
+          flags,
+          async ({ url }) => {
+            const client = await connectNode(url);
+            try {
+              await show(
+                client.watch({ workflow, from, follow: flags.follow, signal: controller.signal }),
+              ).catch((err: unknown) => {
+                if (!controller.signal.aborted) throw err;
+              });
+            } finally {
+              await client.close();
+            }
+          },
+          async () => {
+            const opened = await openReadLog(flags);
+            try {
+              // `invocations` says when a workflow has ended, and what was rejected.
+              const streams = [
+                ...receiptStreams(opened.topology),
+                opened.topology.name('invocations'),
+              ];
+              await show(
+                eventItems(
+                  readEvents(opened.log, streams, {
+                    from,
+                    follow: flags.follow,
+                    signal: controller.signal,
+                  }),
+                ),
+              );
+            } finally {
+              await opened[Symbol.asyncDispose]();
+            }
+          },
+        );
       } finally {
         clearTimeout(graceTimer);
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        await opened[Symbol.asyncDispose]();
       }
-      if (ended?.type === 'workflow/failed') process.exitCode = 1;
+      if (ended?.status === 'failed') process.exitCode = 1;
     });
+}
+
+/** Receipts and workflow ends of a stream of events. */
+async function* eventItems(events: AsyncIterable<NodeEvent>): AsyncGenerator<WatchItem> {
+  for await (const e of events) {
+    if (e.type === 'receipt') yield { receipt: receiptLine(e, e.replayed) };
+    else if (e.type === 'workflow/completed' || e.type === 'workflow/failed')
+      yield { end: workflowEnd(e) };
+    else if (e.type === 'workflow/rejected') {
+      const { type: _t, at: _a, ...rejected } = e;
+      yield { rejected };
+    }
+  }
 }

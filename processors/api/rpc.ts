@@ -68,6 +68,18 @@ export interface RpcHandlerInit {
   maxRequestBytes?: number;
   /** The console's methods (`console_*`, see `console-rpc.ts`); absent: not served. */
   console?: ConsoleRpc;
+  /** More methods (e.g. {@link createFaceMethods}), tried after the built-in ones. */
+  extensions?: readonly RpcExtension[];
+}
+
+/** A set of methods added to the handler. */
+export interface RpcExtension {
+  /** Answers a method it knows (`undefined` result = not mine), or throws an {@link RpcError}. */
+  call(method: string, params: unknown, session: RpcSession): Promise<unknown> | undefined;
+  /** The session's socket closed: end what it opened. */
+  closeSession?(session: RpcSession): void;
+  /** The handler closes. */
+  close?(): void;
 }
 
 /** The JSON-RPC handler. */
@@ -147,7 +159,8 @@ function isByteArray(value: unknown): value is number[] {
   );
 }
 
-function badWorkflow(err: unknown): RpcError {
+/** The JSON-RPC error for a workflow that does not parse (with its location). */
+export function badWorkflow(err: unknown): RpcError {
   if (err instanceof SchemaError)
     return new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, {
       cause: err,
@@ -192,7 +205,7 @@ function readRun(
 }
 
 /** An `AuthError` (`processors/auth/`), told by its shape so the API needs no UCAN code. */
-function isAuthRefusal(
+export function isAuthRefusal(
   err: unknown,
 ): err is Error & { rule: string; location: Record<string, unknown> } {
   return (
@@ -411,10 +424,15 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
         if (subs.get(id)?.session !== session) return false;
         return end(id);
       }
-      default:
+      default: {
         if (init.console?.handles(req.method) === true)
           return init.console.call(req.method, req.params, session);
+        for (const ext of init.extensions ?? []) {
+          const answer = ext.call(req.method, req.params, session);
+          if (answer !== undefined) return answer;
+        }
         throw new RpcError(RPC_ERROR.methodNotFound, `method not found: ${req.method}`);
+      }
     }
   }
 
@@ -518,6 +536,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       init.console?.closeSession(session);
       for (const id of [...(bySession.get(session) ?? [])]) end(id);
       bySession.delete(session);
+      for (const ext of init.extensions ?? []) ext.closeSession?.(session);
     },
     get subscriptions() {
       return subs.size;
@@ -525,6 +544,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     close() {
       for (const id of [...subs.keys()]) end(id);
       init.console?.close();
+      for (const ext of init.extensions ?? []) ext.close?.();
     },
   };
 }

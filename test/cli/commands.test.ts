@@ -324,10 +324,10 @@ describe('ipvm start --rpc-port', () => {
     );
     const url = started.match[1]!;
     try {
-      // A second writer on the same data dir is refused with the infrastructure exit code.
-      const locked = await ipvm(['run', '--data-dir', dataDir, ADD_ONE]);
-      expect(locked.code).toBe(3);
-      expect(locked.stderr).toMatch(/another node is running/);
+      // `ipvm run` on the same data dir goes through the running node (node.json).
+      const through = await ipvm(['run', '--data-dir', dataDir, ADD_ONE]);
+      expect(through.code, through.stderr).toBe(0);
+      expect(through.stdout).toMatch(/\(replayed\)/);
 
       const ws = new WebSocket(url);
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -364,7 +364,8 @@ describe('ipvm start --rpc-port', () => {
 
       const http = url.replace('ws:', 'http:');
       const metrics = await (await fetch(`${http}/metrics`)).text();
-      expect(metrics).toMatch(/^ipvm_tasks_replayed_total 3$/m);
+      // Three through `ipvm run`, three through subscribe_run_workflow.
+      expect(metrics).toMatch(/^ipvm_tasks_replayed_total 6$/m);
       expect(metrics).toMatch(
         /^ipvm_consumer_lag_records\{consumer="executor",stream="ipvm.invocations"\} 0$/m,
       );

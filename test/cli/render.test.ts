@@ -60,6 +60,10 @@ describe('graph', () => {
     tasks[1]!.func = '<script>';
     const svg = toSvg('bafyW', tasks, true);
     expect(svg.match(/<g class="task /g)).toHaveLength(5);
+    // The title is fitted inside the picture: its reserved length ends before the right edge.
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]);
+    const title = /<text x="(\d+)"[^>]*textLength="(\d+)"[^>]*>workflow /.exec(svg)!;
+    expect(Number(title[1]) + Number(title[2])).toBeLessThanOrEqual(width);
     expect(svg.match(/<path class="edge"/g)).toHaveLength(5);
     expect(svg).toContain('stroke-dasharray'); // the await/error edge
     expect(svg).toContain('&lt;script&gt;');

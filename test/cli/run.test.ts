@@ -132,4 +132,25 @@ describe('ipvm run', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/tasks\[0\]\.run\.rsc: /);
   });
+
+  it('--log-level debug logs each task on stderr, JSON lines beside the receipts', async () => {
+    const res = await ipvm(
+      'run',
+      '--log-level',
+      'debug',
+      '--data-dir',
+      dataDir,
+      'examples/workflows/divide-by-zero.json',
+    );
+    expect(res.code).toBe(1);
+    const logs = res.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(logs.map((l) => l.msg)).toContain('recovered');
+    expect(logs.every((l) => l.level >= 20)).toBe(true);
+    // Nothing at info for a plain run: stderr stays the summary line.
+    const quiet = await ipvm('run', '--data-dir', dataDir, 'examples/workflows/add-one.json');
+    expect(quiet.stderr.trim().split('\n')).toHaveLength(1);
+  }, 60_000);
 });
