@@ -22,6 +22,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   fsync: 'IPVM_FSYNC',
   rpcPort: 'IPVM_RPC_PORT',
   rpcHost: 'IPVM_RPC_HOST',
+  rpcAllowedHosts: 'IPVM_RPC_ALLOWED_HOSTS',
+  rpcAllowedOrigins: 'IPVM_RPC_ALLOWED_ORIGINS',
   logLevel: 'IPVM_LOG_LEVEL',
   config: 'IPVM_CONFIG',
 };
@@ -37,6 +39,8 @@ export const CONFIG_KEYS = [
   'fsync',
   'rpcPort',
   'rpcHost',
+  'rpcAllowedHosts',
+  'rpcAllowedOrigins',
   'logLevel',
 ] as const;
 

@@ -823,5 +823,24 @@ export function decodeAuto(
   if (first === 0x7b || first === 0x5b) {
     return { value: dagJson.decode(bytes, limits), codec: 'dag-json' };
   }
-  return { value: dagCbor.decode(bytes, limits), codec: 'dag-cbor' };
+  try {
+    return { value: dagCbor.decode(bytes, limits), codec: 'dag-cbor' };
+  } catch (err) {
+    // Text that is not JSON (a typo, a YAML file, an error page) is not a CBOR problem.
+    if (first !== undefined && isTextStart(first)) {
+      const head = new TextDecoder().decode(bytes.subarray(i, i + 24));
+      throw new DecodeError(
+        'input',
+        i,
+        `not JSON or CBOR (text beginning ${JSON.stringify(head)}; a workflow is DAG-JSON starting with { or DAG-CBOR)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Printable ASCII that no DAG-CBOR map or list starts with (those start at 0x80–0x9f, 0xa0–0xbf). */
+function isTextStart(byte: number): boolean {
+  return byte >= 0x20 && byte < 0x7f;
 }

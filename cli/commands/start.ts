@@ -10,6 +10,8 @@ import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
 interface StartFlags extends NodeFlags {
   rpcPort?: string;
   rpcHost: string;
+  rpcAllowedHosts?: string;
+  rpcAllowedOrigins?: string;
   tables?: boolean;
   clickhouseUrl?: string;
 }
@@ -20,6 +22,13 @@ export function commandLogger(command: Command): Logger {
   if (!isLogLevel(level))
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got ${level})`);
   return createLogger({ level });
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 function parsePort(value: string | undefined): number | undefined {
@@ -43,6 +52,14 @@ export function registerStart(program: Command): void {
         '--rpc-host <host>',
         'address the API binds (env IPVM_RPC_HOST); anything but loopback exposes the node',
         DEFAULT_API_HOST,
+      )
+      .option(
+        '--rpc-allowed-hosts <list>',
+        'Host names the API answers besides loopback and --rpc-host, comma-separated (env IPVM_RPC_ALLOWED_HOSTS)',
+      )
+      .option(
+        '--rpc-allowed-origins <list>',
+        'browser origins allowed to call the API besides loopback ones, comma-separated (env IPVM_RPC_ALLOWED_ORIGINS)',
       )
       .option(
         '--tables',
@@ -102,6 +119,13 @@ Examples:
               'dead letter',
             );
             break;
+          case 'node:await-unknown':
+            for (const a of e.awaits)
+              nodeLog.warn(
+                { workflow: e.workflow, task: a.task, path: a.path, instruction: a.instruction },
+                `${a.path}: awaits ${a.instruction}, which is not produced by this workflow and not in the memo (failing after ${e.timeoutMs} ms)`,
+              );
+            break;
           case 'node:error':
             nodeLog.error({ err: e.error }, 'node error');
             break;
@@ -158,6 +182,8 @@ Examples:
             metrics,
             host: flags.rpcHost,
             port: rpcPort,
+            allowedHosts: list(flags.rpcAllowedHosts),
+            allowedOrigins: list(flags.rpcAllowedOrigins),
             logger: logger.child({ component: 'api' }),
             health: async ({ signal }) => {
               await log.partitions(node.topology.name('invocations'), { signal });
