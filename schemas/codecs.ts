@@ -827,7 +827,7 @@ export function decodeAuto(
     return { value: dagCbor.decode(bytes, limits), codec: 'dag-cbor' };
   } catch (err) {
     // Text that is not JSON (a typo, a YAML file, an error page) is not a CBOR problem.
-    if (first !== undefined && isTextStart(first)) {
+    if (looksLikeText(bytes.subarray(i, i + 64))) {
       const head = new TextDecoder().decode(bytes.subarray(i, i + 24));
       throw new DecodeError(
         'input',
@@ -840,7 +840,10 @@ export function decodeAuto(
   }
 }
 
-/** Printable ASCII that no DAG-CBOR map or list starts with (those start at 0x80–0x9f, 0xa0–0xbf). */
-function isTextStart(byte: number): boolean {
-  return byte >= 0x20 && byte < 0x7f;
+/** Printable ASCII (and tabs, newlines) throughout: text, not a CBOR item with binary parts. */
+function looksLikeText(head: Uint8Array): boolean {
+  if (head.length === 0) return false;
+  for (const b of head)
+    if (!((b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d)) return false;
+  return true;
 }

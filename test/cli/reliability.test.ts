@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import { createNode } from '../../processors/node.ts';
-import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
 
