@@ -25,6 +25,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   rpcAllowedHosts: 'IPVM_RPC_ALLOWED_HOSTS',
   rpcAllowedOrigins: 'IPVM_RPC_ALLOWED_ORIGINS',
   logLevel: 'IPVM_LOG_LEVEL',
+  allowNet: 'IPVM_ALLOW_NET',
   config: 'IPVM_CONFIG',
 };
 
@@ -42,6 +43,7 @@ export const CONFIG_KEYS = [
   'rpcAllowedHosts',
   'rpcAllowedOrigins',
   'logLevel',
+  'allowNet',
 ] as const;
 
 /** A config file that cannot be read or has unknown keys: a usage error (exit 2). */

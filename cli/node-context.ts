@@ -19,6 +19,8 @@ export interface NodeFlags {
   namespace?: string;
   concurrency?: string;
   fsync?: string;
+  /** `HOST[:PORT],…` effects may reach. */
+  allowNet?: string;
 }
 
 /** Adds the flags that choose the streams (shared by every command that reads the log). */
@@ -39,6 +41,10 @@ export function nodeOptions(command: Command): Command {
       '--fsync <batch|none|MS>',
       'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)',
       'batch',
+    )
+    .option(
+      '--allow-net <hosts>',
+      'HOST[:PORT],… that effects (http/*) may reach; private and loopback addresses only when named (env IPVM_ALLOW_NET)',
     );
 }
 
@@ -135,13 +141,21 @@ export async function openNode(
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError(`--concurrency must be a positive integer (got ${flags.concurrency})`);
   // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
-  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }] =
+  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }, fx] =
     await Promise.all([
       import('../processors/content/index.ts'),
       import('../processors/wasm/index.ts'),
       import('../processors/wasm-runner.ts'),
       import('../processors/node.ts'),
+      import('../processors/effects/index.ts'),
     ]);
+  let allow;
+  try {
+    allow = fx.parseAllowList(flags.allowNet);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const effects = fx.createEffectRunner({ http: fx.createHttpClient({ allow }) });
   const dataDir = resolveDataDir(flags.dataDir);
   const log = await openLog(flags, dataDir);
   const content = await createHeliaContentStore({ dataDir });
@@ -151,6 +165,7 @@ export async function openNode(
   const node = await createNode({
     log,
     runner: wasmRunner(executor),
+    effects,
     topology: { namespace: flags.namespace ?? 'ipvm' },
     concurrency,
     ...extra,
@@ -167,6 +182,7 @@ export async function openNode(
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();
+      await effects.close();
       await executor.close();
       await content.close();
       await log.close();

@@ -2,6 +2,8 @@
 // optional JSON-RPC/WebSocket API (Homestar-compatible) and Prometheus metrics.
 import type { Command } from 'commander';
 import type { ApiServer } from '../../processors/api/index.ts';
+import type { ConsoleModel } from '../../processors/api/console-model.ts';
+import type { TableStore } from '../../processors/tables/table-store.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
 import { UsageError } from '../exit.ts';
@@ -14,6 +16,7 @@ interface StartFlags extends NodeFlags {
   rpcAllowedOrigins?: string;
   tables?: boolean;
   clickhouseUrl?: string;
+  consoleActions?: boolean;
 }
 
 /** The logger of a command, at the level of `--log-level` / IPVM_LOG_LEVEL / the config file. */
@@ -69,6 +72,10 @@ export function registerStart(program: Command): void {
         '--clickhouse-url <url>',
         'index into a ClickHouse server instead of the embedded engine (env IPVM_CLICKHOUSE_URL)',
         process.env.IPVM_CLICKHOUSE_URL,
+      )
+      .option(
+        '--console-actions',
+        'let the console (served on the API port) submit and re-run workflows; without it the console is read-only',
       ),
   );
   command
@@ -81,6 +88,7 @@ Logs are JSON lines on stderr (--log-level, IPVM_LOG_LEVEL).
 Examples:
   ipvm start --data-dir /var/lib/ipvm
   ipvm start --rpc-port ${HOMESTAR_DEFAULT_PORT}              # Homestar clients connect to ws://127.0.0.1:${HOMESTAR_DEFAULT_PORT}
+                                               # and the console is at http://127.0.0.1:${HOMESTAR_DEFAULT_PORT}/
   ipvm start --tables                          # then: ipvm sql "SELECT count() FROM receipts"
   ipvm start --backend kafka --brokers 127.0.0.1:9092
   ipvm start --backend nats --nats-url nats://127.0.0.1:4222`,
@@ -93,6 +101,7 @@ Examples:
         import('../../processors/api/index.ts'),
       ]);
       const nodeLog = logger.child({ component: 'node' });
+      let consoleModel: ConsoleModel | undefined;
       let lag: (() => ReturnType<typeof consumerLag>) | undefined;
       const metrics = createNodeMetrics({
         processMetrics: true,
@@ -136,6 +145,7 @@ Examples:
             );
             break;
           case 'execute:retry':
+            consoleModel?.noteRetry(e.instruction);
             nodeLog.warn(
               { instruction: e.instruction, attempt: e.attempt, err: e.error },
               'task retried',
@@ -152,6 +162,7 @@ Examples:
       const detach = metrics.attach(node);
       let api: ApiServer | undefined;
       let stopTables: (() => Promise<void>) | undefined;
+      let tableStore: TableStore | undefined;
       try {
         if (flags.tables === true) {
           const tables = await import('../../processors/tables/index.ts');
@@ -161,6 +172,7 @@ Examples:
             dataDir: opened.dataDir,
           });
           await store.migrate();
+          tableStore = store;
           const live = indexer.indexTables({
             log,
             store,
@@ -177,9 +189,31 @@ Examples:
           nodeLog.info({ store: store.kind }, 'indexing tables');
         }
         if (rpcPort !== undefined) {
+          const { createConsoleModel, createConsoleRpc, loadConsoleFiles } =
+            await import('../../processors/api/console.ts');
+          consoleModel = createConsoleModel({
+            log,
+            topology: node.topology,
+            memo: node.memo,
+            onError: (err) => nodeLog.error({ err }, 'console read model stopped'),
+          });
+          // The API does not wait for the console to fold a long log: it shows what it has.
+          consoleModel
+            .ready()
+            .then(() => nodeLog.info({}, 'console caught up with the streams'))
+            .catch(() => undefined);
           api = await createApiServer({
             node,
             metrics,
+            console: createConsoleRpc({
+              node,
+              model: consoleModel,
+              actions: flags.consoleActions === true,
+              lag: async () => (lag === undefined ? [] : [await lag()]),
+              concurrency: Number(flags.concurrency ?? 16),
+              tables: tableStore,
+            }),
+            consoleFiles: await loadConsoleFiles(),
             host: flags.rpcHost,
             port: rpcPort,
             allowedHosts: list(flags.rpcAllowedHosts),
@@ -196,7 +230,7 @@ Examples:
           'node started',
         );
         process.stdout.write('ready\n');
-        if (api !== undefined) process.stdout.write(`rpc ${api.url}\n`);
+        if (api !== undefined) process.stdout.write(`rpc ${api.url}\nconsole ${api.httpUrl}/\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
@@ -204,6 +238,7 @@ Examples:
         nodeLog.info({}, 'draining');
       } finally {
         await api?.close();
+        await consoleModel?.close();
         await stopTables?.();
         detach();
         await opened[Symbol.asyncDispose]();

@@ -20,6 +20,7 @@ import type { Receipt } from '../../schemas/types.ts';
 import type { Logger } from '../logger.ts';
 import type { NodeMetrics } from '../metrics.ts';
 import type { IpvmNode } from '../node.ts';
+import type { ConsoleRpc } from './console-rpc.ts';
 import { RPC_ERROR, RpcError } from './errors.ts';
 import { encodeReceiptNotification, subscriptionMessage } from './notification.ts';
 import { openRpcDocument } from './openrpc.ts';
@@ -67,6 +68,8 @@ export interface RpcHandlerInit {
   maxRequestBytes?: number;
   /** Open subscriptions one session (connection) may hold. @default 64 */
   maxSubscriptionsPerConnection?: number;
+  /** The console's methods (`console_*`, see `console-rpc.ts`); absent: not served. */
+  console?: ConsoleRpc;
 }
 
 /** The JSON-RPC handler. */
@@ -342,7 +345,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     switch (req.method) {
       case METHODS.discover:
       case 'rpc.discover':
-        return openRpcDocument(version);
+        return openRpcDocument(version, init.console !== undefined);
       case METHODS.health: {
         const healthy =
           init.health === undefined
@@ -368,6 +371,8 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
         return end(id);
       }
       default:
+        if (init.console?.handles(req.method) === true)
+          return init.console.call(req.method, req.params, session);
         throw new RpcError(RPC_ERROR.methodNotFound, `method not found: ${req.method}`);
     }
   }
@@ -480,6 +485,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       for (const f of after) f();
     },
     closeSession(session) {
+      init.console?.closeSession(session);
       for (const id of [...(bySession.get(session) ?? [])]) end(id);
       bySession.delete(session);
     },
@@ -488,6 +494,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     },
     close() {
       for (const id of [...subs.keys()]) end(id);
+      init.console?.close();
     },
   };
 }

@@ -28,6 +28,7 @@ import type { Logger } from '../logger.ts';
 import { ApiListenError, RPC_ERROR } from './errors.ts';
 import { createGuard, type GuardInit } from './guard.ts';
 import { createRpcHandler, type RpcHandlerInit, type RpcSession } from './rpc.ts';
+import type { ConsoleFiles } from './console-static.ts';
 import { openRpcDocument } from './openrpc.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from './defaults.ts';
 
@@ -44,6 +45,8 @@ export interface ApiServerInit
   maxRequestBytes?: number;
   /** Logger (component `api`). */
   logger?: Logger;
+  /** The console's files (`GET /` and its assets); absent: no console. */
+  consoleFiles?: ConsoleFiles;
   signal?: AbortSignal;
 }
 
@@ -144,9 +147,10 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
           });
           return;
         case '/rpc_discover':
-          sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0'));
+          sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0', init.console !== undefined));
           return;
         default:
+          if (init.consoleFiles?.serve(req, res, path ?? '/') === true) return;
           sendJson(res, 404, { error: `no route GET ${path}; JSON-RPC is POST / or a WebSocket` });
           return;
       }

@@ -222,6 +222,7 @@ export function createExecutor(init: ExecutorInit): Executor {
     onProgress: init.onProgress,
     onBackgroundError: (err, cid) => logger?.warn({ err, cid }, 'writing the module cache failed'),
     maxModules: init.maxModules ?? DEFAULT_MAX_MODULES,
+    glueFree: init.glueFree ?? true,
   });
   const runner = createRunner();
   let pool: Piscina | undefined;
