@@ -15,6 +15,7 @@ const CONFINED = [
     packages: ['helia', '@helia/*', 'blockstore-fs', 'libp2p', '@libp2p/*'],
   },
   { folder: 'processors/wasm', packages: ['@bytecodealliance/jco', 'binaryen'] },
+  { folder: 'processors/effects', packages: ['undici'] },
 ];
 const EXEMPT = ['test/**', '**/*.test.ts', 'bench/**'];
 const USING = {
@@ -124,7 +125,18 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: false },
       globals: Object.fromEntries(
-        ['window', 'document', 'location', 'WebSocket', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'addEventListener', 'removeEventListener'].map((g) => [g, 'readonly']),
+        [
+          'window',
+          'document',
+          'location',
+          'WebSocket',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'addEventListener',
+          'removeEventListener',
+        ].map((g) => [g, 'readonly']),
       ),
     },
   },
