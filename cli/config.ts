@@ -27,6 +27,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   logLevel: 'IPVM_LOG_LEVEL',
   allowNet: 'IPVM_ALLOW_NET',
   config: 'IPVM_CONFIG',
+  auth: 'IPVM_AUTH',
+  trust: 'IPVM_TRUST',
 };
 
 /** Keys a config file may set (camelCase; kebab-case is accepted too). */
@@ -43,6 +45,8 @@ export const CONFIG_KEYS = [
   'rpcAllowedHosts',
   'rpcAllowedOrigins',
   'logLevel',
+  'auth',
+  'trust',
   'allowNet',
 ] as const;
 

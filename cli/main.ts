@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { applyConfig } from './config.ts';
 import { registerAdd } from './commands/add.ts';
+import { registerAuth } from './commands/auth.ts';
 import { registerCar } from './commands/car.ts';
 import { registerGraph } from './commands/graph.ts';
 import { registerInspect } from './commands/inspect.ts';
@@ -63,6 +64,7 @@ registerAdd(program);
 registerCar(program);
 registerSql(program);
 registerReplay(program);
+registerAuth(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,7 @@ import { createFileLog } from '../streams/file/index.ts';
 import { resolveDataDir } from '../processors/content/index.ts';
 import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
+import type { Authority } from '../processors/auth/types.ts';
 import { UsageError } from './exit.ts';
 
 /** Flags shared by the commands that run a node. */
@@ -19,6 +20,10 @@ export interface NodeFlags {
   namespace?: string;
   concurrency?: string;
   fsync?: string;
+  /** `open` or `ucan`. */
+  auth?: string;
+  /** Root DIDs trusted to delegate, comma-separated. */
+  trust?: string;
   /** `HOST[:PORT],…` effects may reach. */
   allowNet?: string;
 }
@@ -41,6 +46,15 @@ export function nodeOptions(command: Command): Command {
       '--fsync <batch|none|MS>',
       'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)',
       'batch',
+    )
+    .option(
+      '--auth <open|ucan>',
+      'open: anyone who reaches the node runs anything; ucan: every task needs a UCAN proof (env IPVM_AUTH)',
+      'open',
+    )
+    .option(
+      '--trust <dids>',
+      'root DIDs allowed to delegate, comma-separated; the node itself always is (env IPVM_TRUST)',
     )
     .option(
       '--allow-net <hosts>',
@@ -131,11 +145,45 @@ export async function openWriteLog(flags: NodeFlags): Promise<ReadLog> {
   };
 }
 
+/** The node's authority from `--auth`, `--trust` and the data directory's key. */
+export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<Authority> {
+  const mode = flags.auth ?? 'open';
+  if (mode !== 'open' && mode !== 'ucan')
+    throw new UsageError(`--auth must be open or ucan (got ${mode})`);
+  // Light modules only: the UCAN libraries are imported in ucan mode alone.
+  const [{ createAuthority, loadCheckers, readRevoked }, { loadIdentity }, { publicKeyOfDid }] =
+    await Promise.all([
+      import('../processors/auth/authority.ts'),
+      import('../processors/auth/identity.ts'),
+      import('../processors/auth/ed25519.ts'),
+    ]);
+  const trust = (flags.trust ?? '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '');
+  for (const did of trust) {
+    try {
+      publicKeyOfDid(did);
+    } catch (err) {
+      throw new UsageError(`--trust: ${(err as Error).message}`);
+    }
+  }
+  return createAuthority({
+    identity: loadIdentity(dataDir),
+    mode,
+    trust,
+    revoked: readRevoked(dataDir),
+    checkers: mode === 'ucan' ? await loadCheckers() : [],
+  });
+}
+
 /** Opens a node from flags. */
 export async function openNode(
   flags: NodeFlags,
   onProgress?: (e: NodeProgress) => void,
   extra: Pick<NodeInit, 'workflowTimeoutMs' | 'awaitTimeoutMs'> = {},
+  /** The authority, when the caller opened it first (e.g. to refuse before starting). */
+  openedAuthority?: Authority,
 ): Promise<OpenNode> {
   const concurrency = Number(flags.concurrency ?? 16);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -157,24 +205,49 @@ export async function openNode(
   }
   const effects = fx.createEffectRunner({ http: fx.createHttpClient({ allow }) });
   const dataDir = resolveDataDir(flags.dataDir);
+  const authority = openedAuthority ?? (await openAuthority(flags, dataDir));
   const log = await openLog(flags, dataDir);
   const content = await createHeliaContentStore({ dataDir });
   const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
   let executed = 0;
   let replayed = 0;
-  const node = await createNode({
+  const progress = (e: NodeProgress): void => {
+    if (e.type === 'execute:ran') executed++;
+    if (e.type === 'execute:hit') replayed++;
+    onProgress?.(e);
+  };
+  const shared = await createNode({
     log,
     runner: wasmRunner(executor),
     effects,
     topology: { namespace: flags.namespace ?? 'ipvm' },
     concurrency,
     ...extra,
-    onProgress: (e) => {
-      if (e.type === 'execute:ran') executed++;
-      if (e.type === 'execute:hit') replayed++;
-      onProgress?.(e);
-    },
+    authority,
+    // The node's DID is its id: written as `executor`, reported by the API's `node` method.
+    nodeId: authority.did,
+    onProgress: progress,
   });
+  // Secret-tainted workflows run on a node-local log that never leaves this data directory.
+  const [{ createSecretStore }, { createTaintTracker }, { routeTainted, withSecrets }] =
+    await Promise.all([
+      import('../processors/auth/secrets.ts'),
+      import('../processors/auth/taint.ts'),
+      import('../processors/auth/local-node.ts'),
+    ]);
+  const secrets = createSecretStore({ dataDir });
+  const localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
+  const local = await createNode({
+    log: localLog,
+    runner: withSecrets(wasmRunner(executor), secrets),
+    topology: { namespace: 'local' },
+    concurrency,
+    ...extra,
+    authority,
+    nodeId: authority.did,
+    onProgress: progress,
+  });
+  const node = routeTainted({ shared, local, taint: createTaintTracker(secrets) });
   return {
     node,
     log,
@@ -185,6 +258,7 @@ export async function openNode(
       await effects.close();
       await executor.close();
       await content.close();
+      await localLog.close();
       await log.close();
     },
   };

@@ -62,6 +62,7 @@ import {
   type EventRecord,
 } from './records.ts';
 import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from './retry.ts';
+import type { Authority, ProofMap } from './auth/types.ts';
 import { attachEffects, type EffectsProgress } from './effects/engine.ts';
 import type { EffectRunner } from './effects/effect-runner.ts';
 import { receiptStreamOf } from './effects/ops.ts';
@@ -104,6 +105,15 @@ export interface NodeInit {
    */
   effects?: EffectRunner;
   onProgress?: (event: NodeProgress) => void;
+  /**
+   * Who may run what, and who signed what (`processors/auth/`). With it, submissions are
+   * authorized before anything is appended (refused: an `AuthError` from `submit`, a
+   * dead-letter for one read from the stream), in `ucan` mode a ready task runs only for a
+   * workflow authorized here, every receipt written is signed, and receipts read from the
+   * streams are verified before they reach the memo (refused: dead-letter). Without it the
+   * node behaves as `open` and writes unsigned receipts.
+   */
+  authority?: Authority;
 }
 
 /** Progress events of a node. */
@@ -135,7 +145,7 @@ export interface IpvmNode {
    */
   submit(
     workflow: Uint8Array | string | IpldValue,
-    options?: { signal?: AbortSignal; name?: string | null },
+    options?: { signal?: AbortSignal; name?: string | null; proofs?: ProofMap },
   ): Promise<ParsedWorkflow>;
   /** Live receipt events (all, or one workflow's), from now on. */
   receipts(workflow?: CID): Observable<ReceiptEvent>;
@@ -171,12 +181,36 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   });
   const appender = createAppender(log);
   const echo = createEcho();
+  const authority = init.authority;
+  /** Workflows authorized here (`ucan` mode: only their tasks run). */
+  const authorized = new Set<string>();
+  /** Authorizes a submission read from the stream (not submitted here); the error refuses it. */
+  const authorizeEvent = (event: NodeEvent): Error | undefined => {
+    if (authority === undefined || event.type !== 'workflow/submitted') return undefined;
+    const key = event.workflow.toString();
+    if (authorized.has(key)) return undefined;
+    try {
+      const parsed =
+        parsedSubmissions.get(event) ?? parseWorkflow(event.body as unknown as IpldValue);
+      authority.authorize(parsed, event.proofs, { atMs: event.at });
+      authorized.add(key);
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  };
   /** Appends events, remembering them so that reading them back needs no decoding. */
   const appendEvents = async (
     stream: string,
     events: NodeEvent[],
     keys: string[],
   ): Promise<void> => {
+    if (authority !== undefined && events.some((e) => e.type === 'receipt' && e.sig === undefined))
+      events = await Promise.all(
+        events.map((e) =>
+          e.type === 'receipt' && e.sig === undefined ? authority.sign(e) : Promise.resolve(e),
+        ),
+      );
     const results = await appender.append(
       stream,
       events.map((e, i) => eventRecord(keys[i]!, e)),
@@ -226,7 +260,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           effects: init.effects,
           appendIntent: (intent) =>
             appendEvents(S.effectsManaged, [intent], [intent.instruction.toString()]),
-          submit: (workflow) => node.submit(workflow),
+          // In ucan mode a workflow a result asks for carries no proof and is refused: reported,
+          // never allowed to stop the executor.
+          submit: (workflow) =>
+            node.submit(workflow).catch((err: unknown) => {
+              if ((err as Error).name !== 'AuthError') throw err;
+              fail(err);
+            }),
           onProgress: (e) => progress(e),
         });
 
@@ -276,22 +316,36 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         else list.push(o.event);
       }
     }
-    return Promise.all([
-      inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
-      ...[...byStream].map(([stream, list]) =>
-        appendEvents(
-          stream,
-          list,
-          list.map((e) => e.instruction.toString()),
+    const appendAll = (lists: Map<string, ReceiptEvent[]>): Promise<unknown> =>
+      Promise.all([
+        inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
+        ...[...lists].map(([stream, list]) =>
+          appendEvents(
+            stream,
+            list,
+            list.map((e) => e.instruction.toString()),
+          ),
         ),
+      ]);
+    // Receipts are signed first, so that a workflow's end is not appended before them.
+    if (authority === undefined || byStream.size === 0) return appendAll(byStream);
+    return Promise.all(
+      [...byStream].map(
+        async ([stream, list]) =>
+          [stream, await Promise.all(list.map((e) => authority.sign(e)))] as const,
       ),
-    ]);
+    ).then((signed) => appendAll(new Map(signed)));
   };
 
   const fail = (error: unknown): void => progress({ type: 'node:error', error });
   /** Folds an event into the scheduler; an event it rejects (e.g. a workflow whose tasks
    * repeat an instruction) goes to the dead-letter stream instead of stopping the node. */
   const schedule = (record: LogRecord, event: NodeEvent): void => {
+    const refused = authorizeEvent(event);
+    if (refused !== undefined) {
+      deadLetter(record, refused).catch(fail);
+      return;
+    }
     let outputs: SchedulerOutput[];
     try {
       outputs = scheduler.apply(event);
@@ -323,6 +377,24 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             log,
             stream,
             (record) => {
+              if (authority?.mode === 'ucan') {
+                // Every receipt is decoded and its signature checked before the memo sees it.
+                const d = decodeRecord(record);
+                const refused =
+                  d instanceof Error
+                    ? d
+                    : d.event.type === 'receipt'
+                      ? authority.verifyForeign(d.event)
+                      : undefined;
+                if (refused !== undefined) {
+                  recoveryDeadLetters.push(deadLetter(copyOf(record), refused));
+                  return;
+                }
+                if (d instanceof Error || d.event.type !== 'receipt') return;
+                seenReceipts++;
+                memo.put(d.event);
+                return;
+              }
               const r = routingOf(record);
               if (fx !== undefined && stream === S.effectsManaged) {
                 // The outbox needs intents and the outcomes that settle them.
@@ -410,7 +482,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   }, recoveryRetry);
   for (const { record, event } of submissions.values()) {
     try {
-      scheduler.apply(event ?? decodeEvent(record.value));
+      const e = event ?? decodeEvent(record.value);
+      // In ucan mode a submission without a covering proof is refused here as when live.
+      const refused = authorizeEvent(e);
+      if (refused !== undefined) throw refused;
+      scheduler.apply(e);
     } catch (err) {
       // Undecodable, or refused by the scheduler (e.g. an instruction twice): as when live.
       recoveryDeadLetters.push(deadLetter(record, err as Error));
@@ -445,11 +521,24 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     return [d];
   };
 
+  /** A receipt written elsewhere is verified first; a refused one is dead-lettered. */
+  const receiptOrDeadLetter = (record: LogRecord): EventRecord[] => {
+    const known = echo.recall(record);
+    if (known !== undefined) return [{ record, event: known }];
+    const decoded = decodeOrDeadLetter(record);
+    const event = decoded[0]?.event;
+    if (authority === undefined || event?.type !== 'receipt') return decoded;
+    const refused = authority.verifyForeign(event);
+    if (refused === undefined) return decoded;
+    deadLetter(record, refused).catch(fail);
+    return [];
+  };
+
   // Receipts: memo, scheduler, subscribers.
   receiptStreams.forEach((stream, i) => {
     subscriptions.push(
       follow(log, stream, receiptPositions[i]!, signal)
-        .pipe(mergeMap(decodeOrDeadLetter))
+        .pipe(mergeMap(receiptOrDeadLetter))
         .subscribe({
           next: ({ record, event }) => {
             fx?.outbox.observe(event);
@@ -494,6 +583,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             const event = d instanceof Error ? d : 'type' in d ? d : d.event;
             if (event instanceof Error || event.type !== 'task/ready') {
               tracker.end(record);
+              return [];
+            }
+            if (authority?.mode === 'ucan' && !authorized.has(event.workflow?.toString() ?? '')) {
+              // A ready task no authorized submission released (e.g. appended by a producer).
+              const why = new Error(
+                `task/ready of instruction ${event.instruction.toString()} refused: no authorized submission of workflow ${event.workflow?.toString() ?? '(none)'} on this node`,
+              );
+              deadLetter(record, why).then(() => tracker.end(record), fail);
               return [];
             }
             return [{ record: record, event }];
@@ -548,12 +645,16 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       for (const t of parsed.tasks)
         readRetryPolicy(t.task.meta, undefined, `tasks[${t.index}].meta`);
       const key = parsed.cid.toString();
+      const at = Date.now();
+      authority?.authorize(parsed, options?.proofs, { atMs: at }); // throws AuthError
+      authorized.add(key);
       const event: NodeEvent = {
         type: 'workflow/submitted',
         workflow: parsed.cid,
         body: parsed.workflow,
         name: parsed.name ?? options?.name ?? null,
-        at: Date.now(),
+        ...(options?.proofs === undefined ? {} : { proofs: options.proofs }),
+        at,
       };
       const unknown = scheduler.unknownAwaits(parsed);
       const awaitTimeoutMs = init.awaitTimeoutMs ?? DEFAULT_AWAIT_TIMEOUT_MS;

@@ -32,6 +32,11 @@ export interface WorkflowSubmittedEvent {
   body: Workflow;
   /** Optional name from the `{name, workflow}` wrapper. */
   name: string | null;
+  /**
+   * UCAN proofs supplied with the submission (token CID → token), outside the workflow and so
+   * outside its CID. Absent when none were given.
+   */
+  proofs?: Record<string, string>;
   at: number;
 }
 
@@ -75,6 +80,13 @@ export interface ReceiptEvent {
    * observation beside the receipt, like fuel: the receipt's own `meta` stays Homestar's.
    */
   attempts?: number;
+  /**
+   * DID of the node that signed the receipt. It sits beside the receipt, not in it: the
+   * receipt's own `iss` stays null, so its CID is the one Homestar computes.
+   */
+  iss?: string;
+  /** Ed25519 signature by {@link ReceiptEvent.iss} over the bytes of the receipt CID. */
+  sig?: Uint8Array;
   at: number;
 }
 
@@ -176,6 +188,19 @@ function str(map: IpldMap, key: string): string {
   return v;
 }
 
+function bytesField(map: IpldMap, key: string): Uint8Array {
+  const v = map[key];
+  if (!(v instanceof Uint8Array)) throw new SchemaError(key, `expected bytes, got ${kindOf(v)}`);
+  return v;
+}
+
+function proofMap(value: IpldValue | undefined): Record<string, string> {
+  if (!isIpldMap(value)) throw new SchemaError('proofs', `expected a map, got ${kindOf(value)}`);
+  for (const [k, v] of Object.entries(value))
+    if (typeof v !== 'string') throw new SchemaError(`proofs.${k}`, 'expected a token string');
+  return value as Record<string, string>;
+}
+
 /**
  * Decodes and validates an event envelope.
  * @throws {DecodeError} not DAG-CBOR (with the offset)
@@ -200,6 +225,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         workflow: link(m, 'workflow'),
         body: { tasks: body.tasks.map((t, i) => parseTask(t, `body.tasks[${i}]`)) },
         name: m.name === null || m.name === undefined ? null : str(m, 'name'),
+        ...(m.proofs === undefined ? {} : { proofs: proofMap(m.proofs) }),
         at,
       };
     }
@@ -230,6 +256,8 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         durationMs: numOrNull(m, 'durationMs'),
         executor: str(m, 'executor'),
         ...(typeof m.attempts === 'number' ? { attempts: m.attempts } : {}),
+        ...(m.iss === undefined ? {} : { iss: str(m, 'iss') }),
+        ...(m.sig === undefined ? {} : { sig: bytesField(m, 'sig') }),
         at,
       };
     case 'effect/intent': {

@@ -20,7 +20,10 @@ export function registerReplay(program: Command): void {
       .command('replay')
       .description('Fold the streams from offset 0: rebuild the tables, or re-verify every receipt')
       .option('--into <target>', 'what to rebuild: tables')
-      .option('--verify', 're-derive every receipt CID from its receipt and check it')
+      .option(
+        '--verify',
+        're-derive every receipt CID from its receipt and check it, and its signature when signed',
+      )
       .option(
         '--clickhouse-url <url>',
         'rebuild a ClickHouse server instead of the embedded tables (env IPVM_CLICKHOUSE_URL)',
@@ -49,6 +52,8 @@ Examples:
         const opened = await openReadLog(flags);
         try {
           let checked = 0;
+          let unsigned = 0;
+          const { ed25519Verify } = await import('../../processors/auth/ed25519.ts');
           const mismatches: Array<{
             stream: string;
             partition: number;
@@ -76,6 +81,13 @@ Examples:
                     ...where,
                     reason: `ran ${ran} is not the invocation ${invocation}`,
                   });
+                } else if (event.sig === undefined || event.iss === undefined) {
+                  unsigned++;
+                } else if (!ed25519Verify(event.iss, event.receipt.bytes, event.sig)) {
+                  mismatches.push({
+                    ...where,
+                    reason: `signature of ${event.iss} over receipt ${receipt} does not verify`,
+                  });
                 }
               } catch (err) {
                 mismatches.push({ ...where, reason: (err as Error).message });
@@ -83,6 +95,7 @@ Examples:
             }
           }
           summary.verified = checked;
+          summary.unsigned = unsigned;
           summary.mismatches = mismatches;
           failed = mismatches.length > 0;
         } finally {
@@ -120,7 +133,9 @@ Examples:
             offset: number;
             reason: string;
           }>;
-          process.stdout.write(`verified ${verified} receipts, ${m.length} mismatches\n`);
+          process.stdout.write(
+            `verified ${verified} receipts (${String(summary.unsigned)} unsigned), ${m.length} mismatches\n`,
+          );
           for (const x of m)
             process.stdout.write(`  ${x.stream}/${x.partition}@${x.offset}: ${x.reason}\n`);
         }

@@ -1,14 +1,15 @@
 // `ipvm run FILE`: run a workflow on a node and print each receipt as it arrives.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { dagJson } from '../../schemas/codecs.ts';
+import { dagJson, decodeAuto } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { receiptStreamOf } from '../../processors/effects/ops.ts';
 import { UsageError } from '../exit.ts';
 import { readInput } from '../io.ts';
-import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
+import { nodeOptions, openAuthority, openNode, type NodeFlags } from '../node-context.ts';
+import { resolveDataDir } from '../../processors/content/index.ts';
 import { createProgress } from '../progress.ts';
 
 /** One line of `ipvm run --json`. */
@@ -68,6 +69,12 @@ export function registerRun(program: Command): void {
         '--await-timeout <ms>',
         'fail it after MS ms when it awaits a CID no task produces and the memo lacks',
         '60000',
+      )
+      .option(
+        '--proof <token>',
+        'a UCAN proof for the tasks (repeatable; also read from the file\'s {"proofs": …})',
+        (v: string, prev: string[]) => [...prev, v],
+        [] as string[],
       ),
   )
     .addHelpText(
@@ -84,13 +91,28 @@ Examples:
     .action(
       async (
         file: string,
-        flags: NodeFlags & { json?: boolean; timeout: string; awaitTimeout: string },
+        flags: NodeFlags & {
+          json?: boolean;
+          timeout: string;
+          awaitTimeout: string;
+          proof?: string[];
+        },
       ) => {
         const workflowTimeoutMs = positiveMs(flags.timeout, '--timeout');
         const awaitTimeoutMs = positiveMs(flags.awaitTimeout, '--await-timeout');
         const bytes = await readInput(file, readFile);
         const parsed = parseWorkflow(bytes); // located errors before anything starts
-        const opened = await openNode(flags, undefined, { workflowTimeoutMs, awaitTimeoutMs });
+        const { readProofs } = await import('../../processors/auth/proofs.ts');
+        const proofs = readProofs(decodeAuto(bytes).value, flags.proof ?? []);
+        // Refused before the node (and its log, content store, runtime) is even opened.
+        const authority = await openAuthority(flags, resolveDataDir(flags.dataDir));
+        authority.authorize(parsed, proofs);
+        const opened = await openNode(
+          flags,
+          undefined,
+          { workflowTimeoutMs, awaitTimeoutMs },
+          authority,
+        );
         try {
           const { node } = opened;
           // A progress line on a terminal only; nothing when stderr is piped.
@@ -112,7 +134,7 @@ Examples:
             progress.tick({ replayed, ok: l.out[0] === 'ok' });
           };
           const sub = node.receipts(parsed.cid).subscribe((r) => print(r, r.replayed));
-          const submitted = await node.submit(bytes);
+          const submitted = await node.submit(bytes, { proofs });
           for (const w of submitted.warnings) process.stderr.write(`warning: ${w}\n`);
           const end = await node.ended(parsed.cid);
           sub.unsubscribe();

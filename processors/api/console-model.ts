@@ -388,7 +388,9 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
       case 'workflow/submitted':
         submitted(e);
         break;
-      case 'task/ready': {
+      case 'task/ready':
+      case 'effect/intent': {
+        // A managed effect's intent: its request is about to go out (as good as released).
         if (e.workflow === null) break;
         const key = e.workflow.toString();
         const wf = workflows.get(key);

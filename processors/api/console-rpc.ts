@@ -255,7 +255,16 @@ export function createConsoleRpc(init: ConsoleRpcInit): ConsoleRpc {
             nnc: run === undefined ? null : jsonText(run.nnc),
             input: run === undefined ? null : jsonText(run.input),
           },
-          args: input?.args === undefined ? null : jsonText(resolveAwaits(input.args, node.memo)),
+          // Effects take their whole input (as the executor does: `[input]`).
+          args:
+            run === undefined
+              ? null
+              : jsonText(
+                  resolveAwaits(
+                    run.op === 'wasm/run' ? (input?.args ?? null) : [run.input],
+                    node.memo,
+                  ),
+                ),
           output:
             entry === undefined || t.state === 'pending' || t.state === 'ready'
               ? null

@@ -10,6 +10,8 @@ export const RPC_ERROR = {
   internalError: -32603,
   /** jsonrpsee's ServerIsBusy, which Homestar returns when it cannot take a workflow. */
   serverBusy: -32009,
+  /** The node runs in `ucan` mode and a task's proof is missing or refused (`data.rule`). */
+  unauthorized: -32001,
 } as const;
 
 /** A request the API answers with a JSON-RPC error object. */

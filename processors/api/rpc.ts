@@ -193,6 +193,42 @@ function readRun(
   }
 }
 
+/** An `AuthError` (`processors/auth/`), told by its shape so the API needs no UCAN code. */
+function isAuthRefusal(
+  err: unknown,
+): err is Error & { rule: string; location: Record<string, unknown> } {
+  return (
+    err instanceof Error &&
+    err.name === 'AuthError' &&
+    typeof (err as { rule?: unknown }).rule === 'string'
+  );
+}
+
+/**
+ * UCAN proofs beside the workflow in `subscribe_run_workflow`'s parameter:
+ * `{name?, workflow, proofs: {CID: token} | [token…]}`. Keys are recomputed by the authority.
+ */
+function readRunProofs(req: JsonRpcRequest): Record<string, string> | undefined {
+  const p = firstParam(req.params) as { proofs?: unknown } | null;
+  if (typeof p !== 'object' || p === null || Array.isArray(p) || p.proofs === undefined)
+    return undefined;
+  const list = Array.isArray(p.proofs)
+    ? (p.proofs as unknown[])
+    : typeof p.proofs === 'object' && p.proofs !== null
+      ? Object.values(p.proofs)
+      : [p.proofs];
+  const out: Record<string, string> = {};
+  list.forEach((t, i) => {
+    if (typeof t !== 'string')
+      throw new RpcError(
+        RPC_ERROR.invalidParams,
+        `params[0].proofs[${i}]: expected a token string`,
+      );
+    out[`#${i}`] = t;
+  });
+  return out;
+}
+
 /** Creates the handler. */
 export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
   const { node } = init;
@@ -278,9 +314,24 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     let warnings: string[];
     try {
       // The user's name (if any) goes on the submission, so `ipvm status` shows it.
-      ({ warnings } = await node.submit(parsed.bytes, { signal: sub.abort.signal, name }));
+      ({ warnings } = await node.submit(parsed.bytes, {
+        signal: sub.abort.signal,
+        name,
+        proofs: readRunProofs(req),
+      }));
     } catch (err) {
       end(id);
+      if (err instanceof Error && err.name === 'SecretError')
+        throw new RpcError(RPC_ERROR.invalidParams, `invalid workflow: ${err.message}`, {
+          cause: err,
+        });
+      if (isAuthRefusal(err)) {
+        logger?.info({ workflow: parsed.cid.toString(), rule: err.rule }, 'workflow refused');
+        throw new RpcError(RPC_ERROR.unauthorized, `not authorized: ${err.message}`, {
+          cause: err,
+          data: { rule: err.rule, ...err.location, workflow: parsed.cid.toString() },
+        });
+      }
       const retryable = (err as { retryable?: unknown }).retryable === true;
       logger?.error({ err, workflow: parsed.cid.toString() }, 'workflow submission failed');
       throw new RpcError(

@@ -69,6 +69,8 @@ export function drawing(tasks, pos) {
     }
   }
   const tooltips = tasks.length <= TOOLTIP_LIMIT;
+  // Big graphs drop the kind glyph (the node's outline still tells the kind apart).
+  const big = !tooltips;
   for (const t of tasks) {
     const { x, y } = pos[t.index];
     const func = t.func.length > 19 ? t.func.slice(0, 18) + '…' : t.func;
@@ -83,7 +85,9 @@ export function drawing(tasks, pos) {
         : '',
       `<text x="${x + 10}" y="${y + 19}" class="label">#${t.index} ${esc(func)}</text>`,
       `<text x="${x + 10}" y="${y + 36}" class="cid">${esc(short(t.instruction))}</text>`,
-      `<text x="${x + W - 8}" y="${y + 19}" class="kind">${KIND_GLYPH[t.kind] ?? ''}</text>`,
+      big
+        ? ''
+        : `<text x="${x + W - 8}" y="${y + 19}" class="kind">${KIND_GLYPH[t.kind] ?? ''}</text>`,
       '</g>',
     );
   }
@@ -121,7 +125,7 @@ export function Dag({ cid, tasks, selected, onSelect }) {
   };
   return html`<svg
     ref=${svg}
-    class="dag"
+    class=${tasks.length > TOOLTIP_LIMIT ? 'dag big' : 'dag'}
     width=${width}
     height=${height}
     viewBox=${`0 0 ${width} ${height}`}

@@ -1,0 +1,170 @@
+/**
+ * The node's authority: checks submissions against their proofs, signs the receipts the node
+ * writes and verifies the receipts it reads. See {@link Authority}.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ReceiptEvent } from '../../schemas/events.ts';
+import { encodeReceipt, type ParsedWorkflow } from '../../schemas/model.ts';
+import { ed25519Verify } from './ed25519.ts';
+import { AuthError, ReceiptVerificationError } from './errors.ts';
+import type { Identity } from './identity.ts';
+import type { AuthMode, Authority, Grant, ProofChecker, ProofMap } from './types.ts';
+
+/** Construction options of {@link createAuthority}. */
+export interface AuthorityInit {
+  identity: Identity;
+  /** @default 'open' */
+  mode?: AuthMode;
+  /** Root DIDs allowed to delegate (this node's own DID is always trusted). */
+  trust?: Iterable<string>;
+  /** CIDs of revoked tokens. */
+  revoked?: Iterable<string>;
+  /** @default Date.now */
+  clock?: () => number;
+  /**
+   * Token formats; required in `ucan` mode. `index.ts` defaults them to JWT UCAN and UCAN 1.0;
+   * the CLI loads them ({@link loadCheckers}) only in `ucan` mode, since the UCAN libraries take
+   * a while to import and `open` mode never needs them.
+   */
+  checkers?: ProofChecker[];
+}
+
+/** File of revoked token CIDs in a data directory, one a line. */
+export const REVOKED_FILE = 'revoked';
+
+/** The revoked CIDs listed in `<dataDir>/revoked` (none when absent). */
+export function readRevoked(dataDir: string): string[] {
+  const file = join(dataDir, REVOKED_FILE);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+/** Creates the authority. */
+export function createAuthority(init: AuthorityInit): Authority {
+  const { identity } = init;
+  const mode = init.mode ?? 'open';
+  const clock = init.clock ?? Date.now;
+  const trusted = new Set([identity.did, ...(init.trust ?? [])]);
+  const revoked = new Set(init.revoked ?? []);
+  const checkers = init.checkers ?? [];
+  if (mode === 'ucan' && checkers.length === 0)
+    throw new TypeError('ucan mode needs proof checkers (loadCheckers())');
+  /** Single-use invocation → the workflow that used it. */
+  const used = new Map<string, string>();
+
+  const checkerOf = (token: string): ProofChecker | undefined =>
+    checkers.find((c) => c.accepts(token));
+
+  function authorize(
+    workflow: ParsedWorkflow,
+    proofs: ProofMap | undefined,
+    options?: { atMs?: number },
+  ): void {
+    if (mode === 'open') return;
+    // Proofs are named by their own CIDs, whatever key they were supplied under.
+    const supplied: ProofMap = {};
+    for (const [key, token] of Object.entries(proofs ?? {})) {
+      const c = checkerOf(token);
+      if (c === undefined)
+        throw new AuthError('Malformed', 'not a JWT UCAN nor a UCAN 1.0 token', { proof: key });
+      supplied[c.cidOf(token)] = token;
+    }
+    const nowSeconds = Math.floor((options?.atMs ?? clock()) / 1000);
+    const context = {
+      nowSeconds,
+      audience: identity.did,
+      trusted,
+      isRevoked: (cid: string) => revoked.has(cid),
+      resolve: (cid: string) => supplied[cid],
+    };
+    const key = workflow.cid.toString();
+    const grants: Grant[] = [];
+    for (const t of workflow.tasks) {
+      const where = { task: t.index, instruction: t.instruction.toString() };
+      const linked = t.task.prf.map((l) => l.toString());
+      for (const l of linked)
+        if (supplied[l] === undefined)
+          throw new AuthError('UnavailableProof', 'linked by the task but not supplied', {
+            ...where,
+            proof: l,
+          });
+      // A task names its proofs with `prf`; one that names none may use any supplied proof.
+      const candidates = linked.length > 0 ? linked : Object.keys(supplied);
+      if (candidates.length === 0)
+        throw new AuthError('InvalidClaim', 'no proof for this task', where);
+      const requirement = { rsc: t.task.run.rsc, op: t.task.run.op };
+      let first: AuthError | undefined;
+      let grant: Grant | undefined;
+      for (const cid of candidates) {
+        const token = supplied[cid]!;
+        try {
+          grant = checkerOf(token)!.check(token, requirement, context);
+          const prior = grant.singleUse === undefined ? undefined : used.get(grant.singleUse);
+          if (prior !== undefined && prior !== key)
+            throw new AuthError(
+              'Replayed',
+              `single-use invocation already used by workflow ${prior}`,
+              {
+                proof: cid,
+              },
+            );
+          break;
+        } catch (err) {
+          if (!(err instanceof AuthError)) throw err;
+          grant = undefined;
+          // The most specific refusal is the one of the proof the task itself names.
+          first ??= err;
+        }
+      }
+      if (grant === undefined) throw first!.at(where);
+      grants.push(grant);
+    }
+    for (const g of grants) if (g.singleUse !== undefined) used.set(g.singleUse, key);
+  }
+
+  return {
+    did: identity.did,
+    mode,
+    authorize,
+    async sign(event) {
+      return { ...event, iss: identity.did, sig: await identity.signAsync(event.receipt.bytes) };
+    },
+    verifyForeign(event: ReceiptEvent) {
+      const refuse = (reason: string): ReceiptVerificationError =>
+        new ReceiptVerificationError(
+          event.receipt.toString(),
+          event.instruction.toString(),
+          reason,
+        );
+      let cid: string;
+      try {
+        cid = encodeReceipt(event.body).cid.toString();
+      } catch (err) {
+        return refuse(`body does not encode: ${(err as Error).message}`);
+      }
+      if (cid !== event.receipt.toString()) return refuse(`tampered: its body hashes to ${cid}`);
+      if (event.iss === undefined || event.sig === undefined)
+        return mode === 'ucan' ? refuse('unsigned') : undefined;
+      if (mode === 'ucan' && !trusted.has(event.iss))
+        return refuse(`signed by ${event.iss}, which this node does not trust`);
+      if (!ed25519Verify(event.iss, event.receipt.bytes, event.sig))
+        return refuse(`forged: the signature is not ${event.iss}'s`);
+      return undefined;
+    },
+  };
+}
+
+/** The JWT UCAN and UCAN 1.0 checkers, their libraries imported on first call. */
+export async function loadCheckers(): Promise<ProofChecker[]> {
+  const [{ createJwtChecker }, { createUcan1Checker }] = await Promise.all([
+    import('./jwt.ts'),
+    import('./ucan1.ts'),
+  ]);
+  return [createJwtChecker(), createUcan1Checker()];
+}

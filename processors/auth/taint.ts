@@ -1,0 +1,106 @@
+/**
+ * Secret taint. A task argument `{"secret": "NAME"}` names a node-local secret; that task and
+ * every task downstream of it (through `await/*` links, inside the workflow or onto an
+ * instruction tainted earlier on this node) are tainted by NAME. A workflow with a tainted task
+ * is *node-local*: it runs on a node-local log (see `local-node.ts`), so its submission, ready
+ * tasks, receipts and outputs never reach a shared stream, the tables, a CAR export or another
+ * node.
+ *
+ * @module
+ */
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { isIpldMap } from '../../schemas/ipld.ts';
+import type { ParsedWorkflow } from '../../schemas/model.ts';
+import { SecretError } from './errors.ts';
+import type { SecretStore } from './secrets.ts';
+
+/** The name of a `{"secret": "NAME"}` argument, or undefined. */
+export function secretName(value: unknown): string | undefined {
+  if (!isIpldMap(value)) return undefined;
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === 'secret' && typeof value.secret === 'string'
+    ? value.secret
+    : undefined;
+}
+
+/** Every secret named anywhere in `value`. */
+export function secretsIn(value: unknown, out = new Set<string>()): Set<string> {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    const name = secretName(v);
+    if (name !== undefined) out.add(name);
+    else if (Array.isArray(v)) stack.push(...(v as unknown[]));
+    else if (isIpldMap(v)) stack.push(...Object.values(v));
+  }
+  return out;
+}
+
+/** `value` with every `{"secret": NAME}` replaced by the secret's value. */
+export function resolveSecrets(value: IpldValue, lookup: (name: string) => string): IpldValue {
+  const name = secretName(value);
+  if (name !== undefined) return lookup(name);
+  if (Array.isArray(value)) return value.map((v) => resolveSecrets(v, lookup));
+  if (isIpldMap(value)) {
+    const out: Record<string, IpldValue> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = resolveSecrets(v, lookup);
+    return out;
+  }
+  return value;
+}
+
+/** Managed and pure effects that send data to a host. */
+const SENDS_TO_HOST = /^http\//;
+
+/** Which tasks of workflows are tainted, by which secrets; remembered across workflows. */
+export interface TaintTracker {
+  /**
+   * The tainted tasks of a workflow (index → secret names); empty when it uses no secret.
+   * @throws {SecretError} a secret this node does not hold, or a tainted value sent by an
+   *   effect to a host not allowed for one of its secrets (located by task and instruction)
+   */
+  analyse(workflow: ParsedWorkflow): Map<number, Set<string>>;
+  /** True when the instruction is tainted (its receipt is node-local). */
+  isTainted(instruction: string): boolean;
+}
+
+/** Creates a tracker over a secret store. */
+export function createTaintTracker(store: SecretStore): TaintTracker {
+  const tainted = new Map<string, Set<string>>();
+  return {
+    analyse(workflow) {
+      const byTask = new Map<number, Set<string>>();
+      for (const i of workflow.order) {
+        const t = workflow.tasks[i]!;
+        const names = secretsIn(t.task.run.input);
+        for (const d of t.dependsOn) for (const n of byTask.get(d) ?? []) names.add(n);
+        for (const a of t.awaits)
+          for (const n of tainted.get(a.instruction.toString()) ?? []) names.add(n);
+        if (names.size === 0) continue;
+        const where = `task ${i} (instruction ${t.instruction.toString()})`;
+        for (const n of names) {
+          if (!store.has(n))
+            throw new SecretError(`${where}: no secret named ${JSON.stringify(n)} on this node`);
+          const { rsc, op } = t.task.run;
+          if (SENDS_TO_HOST.test(op)) {
+            let host: string;
+            try {
+              host = new URL(rsc).host;
+            } catch {
+              host = rsc;
+            }
+            if (!store.get(n).allowHosts.includes(host))
+              throw new SecretError(
+                `${where}: ${op} to ${host} would send a value derived from secret ${JSON.stringify(n)}, which is not allowed to go there (ipvm secret set ${n} --allow-host ${host})`,
+              );
+          }
+        }
+        byTask.set(i, names);
+      }
+      for (const [i, names] of byTask)
+        tainted.set(workflow.tasks[i]!.instruction.toString(), names);
+      return byTask;
+    },
+    isTainted: (instruction) => tainted.has(instruction),
+  };
+}

