@@ -16,6 +16,7 @@ const CONFINED = [
   },
   { folder: 'processors/wasm', packages: ['@bytecodealliance/jco', 'binaryen'] },
   { folder: 'processors/effects', packages: ['undici'] },
+  { folder: 'processors/auth', packages: ['@ucans/ucans', 'iso-ucan'] },
 ];
 const EXEMPT = ['test/**', '**/*.test.ts', 'bench/**'];
 const USING = {
