@@ -40,6 +40,13 @@ export function logProgress(
           'dead letter',
         );
         break;
+      case 'node:await-unknown':
+        for (const a of e.awaits)
+          log.warn(
+            { workflow: e.workflow, task: a.task, path: a.path, instruction: a.instruction },
+            `${a.path}: awaits ${a.instruction}, which is not produced by this workflow and not in the memo (failing after ${e.timeoutMs} ms)`,
+          );
+        break;
       case 'node:error':
         log.error({ err: e.error }, 'node error');
         break;

@@ -823,5 +823,27 @@ export function decodeAuto(
   if (first === 0x7b || first === 0x5b) {
     return { value: dagJson.decode(bytes, limits), codec: 'dag-json' };
   }
-  return { value: dagCbor.decode(bytes, limits), codec: 'dag-cbor' };
+  try {
+    return { value: dagCbor.decode(bytes, limits), codec: 'dag-cbor' };
+  } catch (err) {
+    // Text that is not JSON (a typo, a YAML file, an error page) is not a CBOR problem.
+    if (looksLikeText(bytes.subarray(i, i + 64))) {
+      const head = new TextDecoder().decode(bytes.subarray(i, i + 24));
+      throw new DecodeError(
+        'input',
+        i,
+        `not JSON or CBOR (text beginning ${JSON.stringify(head)}; a workflow is DAG-JSON starting with { or DAG-CBOR)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Printable ASCII (and tabs, newlines) throughout: text, not a CBOR item with binary parts. */
+function looksLikeText(head: Uint8Array): boolean {
+  if (head.length === 0) return false;
+  for (const b of head)
+    if (!((b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d)) return false;
+  return true;
 }

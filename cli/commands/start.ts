@@ -16,12 +16,21 @@ import { nodeOptions, openNode, type NodeFlags, type OpenNode } from '../node-co
 interface StartFlags extends NodeFlags {
   rpcPort?: string;
   rpcHost: string;
+  rpcAllowedHosts?: string;
+  rpcAllowedOrigins?: string;
   tables?: boolean;
   clickhouseUrl?: string;
   consoleActions?: boolean;
 }
 
 export { commandLogger };
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
 
 /** The API's port; a free loopback port by default, so the CLI can reach the node. */
 function parsePort(value: string | undefined): number | undefined {
@@ -46,6 +55,14 @@ export function registerStart(program: Command): void {
         '--rpc-host <host>',
         'address the API binds (env IPVM_RPC_HOST); anything but loopback exposes the node',
         DEFAULT_API_HOST,
+      )
+      .option(
+        '--rpc-allowed-hosts <list>',
+        'Host names the API answers besides loopback and --rpc-host, comma-separated (env IPVM_RPC_ALLOWED_HOSTS)',
+      )
+      .option(
+        '--rpc-allowed-origins <list>',
+        'browser origins allowed to call the API besides loopback ones, comma-separated (env IPVM_RPC_ALLOWED_ORIGINS)',
       )
       .option(
         '--tables',
@@ -178,6 +195,8 @@ Examples:
             consoleFiles: await loadConsoleFiles(),
             host: flags.rpcHost,
             port: rpcPort,
+            allowedHosts: list(flags.rpcAllowedHosts),
+            allowedOrigins: list(flags.rpcAllowedOrigins),
             logger: logger.child({ component: 'api' }),
             health: async ({ signal }) => {
               await log.partitions(node.topology.name('invocations'), { signal });

@@ -66,6 +66,8 @@ export interface RpcHandlerInit {
   version?: string;
   /** Largest workflow accepted, in bytes of the request. @default 16 MiB */
   maxRequestBytes?: number;
+  /** Open subscriptions one session (connection) may hold. @default 64 */
+  maxSubscriptionsPerConnection?: number;
   /** The console's methods (`console_*`, see `console-rpc.ts`); absent: not served. */
   console?: ConsoleRpc;
   /** More methods (e.g. {@link createFaceMethods}), tried after the built-in ones. */
@@ -246,6 +248,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
   const logger = init.logger;
   const version = init.version ?? '0.1.0';
   const maxBytes = init.maxRequestBytes ?? 16 * 1024 * 1024;
+  const maxSubscriptions = init.maxSubscriptionsPerConnection ?? 64;
   const subs = new Map<string, WorkflowSubscription>();
   const bySession = new Map<RpcSession, Set<string>>();
 
@@ -288,6 +291,13 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       throw new RpcError(
         RPC_ERROR.methodNotFound,
         `${req.method} needs a WebSocket connection (subscriptions cannot be served over HTTP)`,
+      );
+    const open = bySession.get(session)?.size ?? 0;
+    if (open >= maxSubscriptions)
+      throw new RpcError(
+        RPC_ERROR.serverBusy,
+        `too many subscriptions on this connection (at most ${maxSubscriptions}); unsubscribe first`,
+        { retryable: true },
       );
     const { name, parsed } = readRun(
       firstParam(req.params),
@@ -498,8 +508,19 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       if (wantsExact) {
         try {
           exact = dagJson.decode(text);
-        } catch {
-          exact = undefined;
+        } catch (err) {
+          // Too deep or otherwise not DAG-JSON: a located error (byte offset), never a stack
+          // overflow further on.
+          const id = (message as { id?: unknown } | null)?.id;
+          session.send(
+            JSON.stringify(
+              errorResponse(
+                typeof id === 'string' || typeof id === 'number' ? id : null,
+                badWorkflow(err),
+              ),
+            ),
+          );
+          return;
         }
       }
       const paramsOf = (v: IpldValue | undefined): IpldValue | undefined =>

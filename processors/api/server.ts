@@ -9,7 +9,8 @@
  * | `GET /node` | the `node` method's result |
  * | `GET /rpc_discover` | the OpenRPC document |
  *
- * Loopback only unless told otherwise: the API can run arbitrary workflows.
+ * Loopback only unless told otherwise: the API can run arbitrary workflows. Every route passes
+ * `guard.ts` first (Host and Origin allow-lists, no wildcard CORS, per-connection limits).
  *
  * @example
  * ```ts
@@ -24,7 +25,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
-import { ApiListenError } from './errors.ts';
+import { ApiListenError, RPC_ERROR } from './errors.ts';
+import { createGuard, type GuardInit } from './guard.ts';
 import { createRpcHandler, type RpcHandlerInit, type RpcSession } from './rpc.ts';
 import type { ConsoleFiles } from './console-static.ts';
 import { openRpcDocument } from './openrpc.ts';
@@ -33,7 +35,8 @@ import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from './defaults.ts';
 export { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT };
 
 /** Construction options of {@link createApiServer}. */
-export interface ApiServerInit extends Omit<RpcHandlerInit, 'listeners'> {
+export interface ApiServerInit
+  extends Omit<RpcHandlerInit, 'listeners' | 'maxSubscriptionsPerConnection'>, GuardInit {
   /** Address to bind. @default {@link DEFAULT_API_HOST} */
   host?: string;
   /** Port to bind; 0 picks a free one. */
@@ -84,7 +87,13 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
   const maxBytes = init.maxRequestBytes ?? 16 * 1024 * 1024;
   const logger = init.logger;
   let urls: string[] = [];
-  const rpc = createRpcHandler({ ...init, maxRequestBytes: maxBytes, listeners: () => urls });
+  const guard = createGuard({ ...init, boundHost: host });
+  const rpc = createRpcHandler({
+    ...init,
+    maxRequestBytes: maxBytes,
+    maxSubscriptionsPerConnection: guard.maxSubscriptionsPerConnection,
+    listeners: () => urls,
+  });
   const sockets = new Set<WebSocket>();
 
   const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
@@ -98,10 +107,15 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
-    // Browsers (Homestar's clients run there too) call the API cross-origin.
-    res.setHeader('access-control-allow-origin', '*');
-    res.setHeader('access-control-allow-methods', 'GET, POST');
-    res.setHeader('access-control-allow-headers', 'content-type');
+    // Every route goes through the guard: Host and Origin allow-lists, CORS for allowed
+    // origins only.
+    const verdict = guard.check(req);
+    if (!verdict.ok) {
+      logger?.warn({ host: req.headers.host, origin: req.headers.origin }, verdict.reason);
+      sendJson(res, verdict.status, { error: verdict.reason });
+      return;
+    }
+    for (const [k, v] of Object.entries(verdict.headers)) res.setHeader(k, v);
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
       return;
@@ -145,7 +159,8 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
       res.writeHead(405, { allow: 'GET, POST, OPTIONS' }).end();
       return;
     }
-    const body = await readBody(req, maxBytes);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const body = declared > maxBytes ? null : await readBody(req, maxBytes);
     if (body === null) {
       sendJson(res, 413, {
         jsonrpc: '2.0',
@@ -178,6 +193,14 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxBytes });
   server.on('upgrade', (req, socket, head) => {
+    const verdict = guard.check(req);
+    if (!verdict.ok) {
+      logger?.warn({ host: req.headers.host, origin: req.headers.origin }, verdict.reason);
+      socket.end(
+        `HTTP/1.1 ${verdict.status} Refused\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${verdict.reason}\n`,
+      );
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
@@ -190,13 +213,29 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
         if (ws.readyState === ws.OPEN) ws.send(text);
       },
     };
+    let inFlight = 0;
     ws.on('message', (data, isBinary) => {
+      if (inFlight >= guard.maxInFlightPerConnection) {
+        session.send(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            error: {
+              code: RPC_ERROR.serverBusy,
+              message: `too many requests in flight on this connection (at most ${guard.maxInFlightPerConnection})`,
+            },
+            id: null,
+          }),
+        );
+        return;
+      }
       const text = isBinary
         ? Buffer.from(data as Buffer).toString('utf8')
         : (data as Buffer).toString('utf8');
+      inFlight++;
       rpc
         .handle(text, session)
-        .catch((err: unknown) => logger?.error({ err }, 'websocket message failed'));
+        .catch((err: unknown) => logger?.error({ err }, 'websocket message failed'))
+        .finally(() => inFlight--);
     });
     ws.on('close', () => {
       sockets.delete(ws);

@@ -30,6 +30,8 @@ const node = await createNode({
   concurrency: 8,
   commitIntervalMs: Number(process.env.IPVM_COMMIT_MS ?? 20),
 });
+// One line per receipt this life sees, so the parent can kill after a drawn number of them.
+node.receipts().subscribe(() => process.stdout.write('R\n'));
 process.stdout.write('UP\n');
 await node.submit(bytes); // re-submitting a running or ended workflow changes nothing
 const end = await node.ended(parsed.cid);

@@ -1,17 +1,18 @@
-// Crash safety on Kafka and JetStream: fewer kills than on the file log (each restart of a
-// Kafka consumer waits for the group to rebalance), IPVM_CRASH_KILLS_BROKERS to raise them.
+// Crash safety on Kafka and JetStream: a smoke of 3 kills each in `npm test` (each restart of a
+// Kafka consumer waits for the group to rebalance); `npm run test:crash` raises them
+// (IPVM_CRASH_KILLS_BROKERS). Kills come after a seeded number of receipts (IPVM_CRASH_SEED).
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createKafkaLog } from '../../streams/kafka/index.ts';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { startKafka, startNats, startOrSkip, uniqueName } from '../harness/servers.ts';
 import { cleanup, crashScenario, prepare } from './crash-scenario.ts';
 
-const KILLS = Number(process.env.IPVM_CRASH_KILLS_BROKERS ?? 5);
+const KILLS = Number(process.env.IPVM_CRASH_KILLS_BROKERS ?? 3);
 const nats = await startOrSkip('JetStream', startNats);
 const kafka = await startOrSkip('Kafka', startKafka);
 let files: Awaited<ReturnType<typeof prepare>>;
 beforeAll(async () => {
-  files = await prepare(200);
+  files = await prepare(Number(process.env.IPVM_CRASH_TASKS ?? 200));
 });
 afterAll(async () => {
   await cleanup(files);
@@ -28,7 +29,7 @@ describe.skipIf(nats === undefined)('engine crash safety: JetStream', () => {
         place: (_f, hint) => uniqueName(`crash${hint}`),
         open: () => createJetStreamLog({ servers: nats!.url, storage: 'file' }),
         namespace: (place) => place,
-        lifeMs: [50, 400],
+        label: 'JetStream',
       },
       KILLS,
     );
@@ -44,7 +45,7 @@ describe.skipIf(kafka === undefined)('engine crash safety: Kafka', () => {
         place: (_f, hint) => uniqueName(`crash${hint}`),
         open: () => createKafkaLog({ brokers: kafka!.brokers }),
         namespace: (place) => place,
-        lifeMs: [200, 4000],
+        label: 'Kafka',
       },
       KILLS,
     );

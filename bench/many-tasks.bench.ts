@@ -1,0 +1,56 @@
+// Memory of a wide workflow: N independent tasks submitted at once on the embedded log, run to
+// completion, with the peak RSS beside the floor measured in the same process (the node started
+// and idle, no workflow) and the bytes per task between the two.
+//
+//   node bench/many-tasks.bench.ts [--tasks 100000] [--concurrency 16]
+//
+// One process per measurement (peak RSS is per process); quote the median of a few runs.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFileLog } from '../streams/file/index.ts';
+import { createNode } from '../processors/node.ts';
+import { parseWorkflow } from '../schemas/model.ts';
+import type { IpldValue } from '../schemas/ipld.ts';
+import { createCoreRunner } from '../test/harness/core-runner.ts';
+import { arg } from './lib/report.ts';
+
+const N = Number(arg('tasks', '100000'));
+const CONCURRENCY = Number(arg('concurrency', '16'));
+const MiB = 1024 * 1024;
+const peakRss = (): number => process.resourceUsage().maxRSS * 1024;
+
+const dir = await mkdtemp(join(tmpdir(), 'ipvm-many-'));
+const log = createFileLog({ dir, fsync: 'none' });
+const runner = await createCoreRunner();
+const node = await createNode({ log, runner, concurrency: CONCURRENCY });
+globalThis.gc?.();
+const floor = process.memoryUsage().rss;
+const tasks: IpldValue[] = [];
+for (let i = 0; i < N; i++) {
+  tasks.push({
+    run: { rsc: runner.rsc, op: 'wasm/run', input: { func: 'add_one', args: [i] }, nnc: '' },
+    cause: null,
+    meta: {},
+    prf: [],
+  });
+}
+const started = performance.now();
+const parsed = parseWorkflow({ tasks });
+await node.submit({ tasks });
+const end = await node.ended(parsed.cid);
+const ms = performance.now() - started;
+const peak = peakRss();
+await node.close();
+await log.close();
+await rm(dir, { recursive: true, force: true });
+console.log(
+  JSON.stringify({
+    tasks: N,
+    status: end.type,
+    seconds: +(ms / 1000).toFixed(1),
+    floorMiB: Math.round(floor / MiB),
+    peakMiB: Math.round(peak / MiB),
+    bytesPerTask: Math.round((peak - floor) / N),
+  }),
+);
