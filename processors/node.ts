@@ -78,6 +78,20 @@ export interface NodeInit {
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
   onProgress?: (event: NodeProgress) => void;
+  /**
+   * Scale-out seam (`processors/cluster/`): with several nodes on one namespace, each workflow
+   * is scheduled by one owner, and released tasks reach executors only through the shared
+   * `executor` consumer (no local fast path), so the work spreads over the nodes.
+   */
+  cluster?: ClusterSeam;
+}
+
+/** What the node asks of a cluster (see `processors/cluster/`). */
+export interface ClusterSeam {
+  /** Whether this node schedules `workflow` now. */
+  owns(workflow: string): boolean;
+  /** Calls `listener` whenever ownership may have changed; returns the unsubscribe. */
+  onChange(listener: () => void): () => void;
 }
 
 /** Progress events of a node. */
@@ -128,6 +142,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     workflowTimeoutMs: init.workflowTimeoutMs,
     parse: (event) => parsedSubmissions.get(event),
     hasEnded: (workflow) => endedWorkflows.has(workflow),
+    owns: init.cluster?.owns,
   });
   const appender = createAppender(log);
   const echo = createEcho();
@@ -400,7 +415,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             return [{ record: record, event }];
           }),
         ),
-        (localTasks = new Subject()),
+        init.cluster === undefined ? (localTasks = new Subject()) : [],
       )
         .pipe(
           executeTasks<{ record: LogRecord | null; event: TaskReadyEvent }>({
@@ -426,6 +441,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     if (positions !== null) await log.commit(EXECUTOR, S.invocations, positions);
   };
   const commitTimer = setInterval(() => void commit().catch(fail), init.commitIntervalMs ?? 50);
+  // Ownership moved (a node joined or left): write what is due for the runs owned now.
+  const unwatchCluster = init.cluster?.onChange(() => void write(scheduler.flush()).catch(fail));
   const tickTimer = setInterval(
     () => void write(scheduler.tick()).catch(fail),
     init.tickIntervalMs ?? 1_000,
@@ -485,6 +502,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       closing ??= (async () => {
         clearInterval(tickTimer);
         clearInterval(commitTimer);
+        unwatchCluster?.();
         controller.abort();
         localTasks?.complete();
         localTasks = undefined;

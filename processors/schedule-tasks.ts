@@ -52,6 +52,13 @@ export interface SchedulerInit {
    * @default DEFAULT_WORKFLOW_TIMEOUT_MS
    */
   workflowTimeoutMs?: number;
+  /**
+   * Scale-out seam: whether this node schedules `workflow` (writes its task/ready, replayed
+   * receipts and end). Runs it does not own are still folded, so that it can take them over:
+   * after ownership changes, {@link Scheduler.flush} writes what is due for the runs it now
+   * owns. @default every workflow
+   */
+  owns?: (workflow: string) => boolean;
 }
 
 /** @default 600_000 (10 minutes) */
@@ -182,7 +189,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
   /** Releases, replays or fails what is due in `run`, starting from `start` task indices. */
   function advance(run: Run, start: Iterable<number>): SchedulerOutput[] {
     const outputs: SchedulerOutput[] = [];
-    if (run.ended) return outputs;
+    if (run.ended || init.owns?.(run.key) === false) return outputs;
     const now = clock();
     const queue = [...start];
     const queued = new Set(queue);
@@ -374,7 +381,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       const now = clock();
       const outputs: SchedulerOutput[] = [];
       for (const run of runs.values()) {
-        if (!run.ended && now >= run.deadline) {
+        if (!run.ended && now >= run.deadline && init.owns?.(run.key) !== false) {
           outputs.push(end(run, `timed out after ${timeoutMs} ms`));
         }
       }
