@@ -8,6 +8,7 @@ import { registerAdd } from './commands/add.ts';
 import { registerCar } from './commands/car.ts';
 import { registerGraph } from './commands/graph.ts';
 import { registerInspect } from './commands/inspect.ts';
+import { registerNodes } from './commands/nodes.ts';
 import { registerReplay } from './commands/replay.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSql } from './commands/sql.ts';
@@ -63,6 +64,7 @@ registerAdd(program);
 registerCar(program);
 registerSql(program);
 registerReplay(program);
+registerNodes(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 // Opens what a node needs from the command line's flags and environment: the log (file,
 // Kafka or JetStream), the content store, the Wasm executor and the node itself.
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -147,10 +148,45 @@ export async function openNode(
   const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
   let executed = 0;
   let replayed = 0;
+  const namespace = flags.namespace ?? 'ipvm';
+  const nodeId = randomUUID();
+  // On a broker, nodes of one namespace form a cluster: they heartbeat on its `nodes` stream
+  // and each workflow is scheduled by one of them.
+  let running = 0;
+  const runner = wasmRunner(executor);
+  const cluster =
+    (flags.backend ?? 'file') === 'file'
+      ? undefined
+      : await (
+          await import('../processors/cluster/index.ts')
+        ).joinCluster({
+          log,
+          namespace,
+          nodeId,
+          announce: () => ({
+            addrs: [],
+            load: { running, concurrency },
+            modules: executor.stats().compilations,
+            capabilities: { effectHosts: [], secrets: [] },
+            lag: null,
+          }),
+          onError: (error) => onProgress?.({ type: 'node:error', error }),
+        });
   const node = await createNode({
     log,
-    runner: wasmRunner(executor),
-    topology: { namespace: flags.namespace ?? 'ipvm' },
+    runner: {
+      async execute(request, options) {
+        running++;
+        try {
+          return await runner.execute(request, options);
+        } finally {
+          running--;
+        }
+      },
+    },
+    nodeId,
+    cluster,
+    topology: { namespace },
     concurrency,
     onProgress: (e) => {
       if (e.type === 'execute:ran') executed++;
@@ -165,6 +201,7 @@ export async function openNode(
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();
+      await cluster?.close();
       await executor.close();
       await content.close();
       await log.close();

@@ -52,7 +52,9 @@ export function registerRun(program: Command): void {
   nodeOptions(
     program
       .command('run')
-      .description('Run a workflow on the node and print its receipts; exits 1 if the workflow fails')
+      .description(
+        'Run a workflow on the node and print its receipts; exits 1 if the workflow fails',
+      )
       .argument('<file>', 'workflow file (DAG-JSON, DAG-CBOR or {name, workflow}), or - for stdin')
       .option('--json', 'one JSON object per receipt, then one for the workflow'),
   )
@@ -72,53 +74,69 @@ Examples:
       const parsed = parseWorkflow(bytes); // located errors before anything starts
       const opened = await openNode(flags);
       try {
-      const { node } = opened;
-      // A progress line on a terminal only; nothing when stderr is piped.
-      const progress = createProgress(process.stderr, parsed.tasks.length);
-      const seen = new Set<string>();
-      let replayedCount = 0;
-      const print = (r: ReceiptEvent, replayed: boolean): void => {
-        const key = r.instruction.toString();
-        if (seen.has(key)) return;
-        seen.add(key);
-        if (replayed) replayedCount++;
-        const l = receiptLine(r, replayed);
-        progress.clear();
-        process.stdout.write((flags.json === true ? JSON.stringify(l) : humanLine(l)) + '\n');
-        progress.tick({ replayed, ok: l.out[0] === 'ok' });
-      };
-      const sub = node.receipts(parsed.cid).subscribe((r) => print(r, r.replayed));
-      await node.submit(bytes);
-      const end = await node.ended(parsed.cid);
-      sub.unsubscribe();
-      // A workflow that already ran ends at once: its receipts come from the memo.
-      for (const t of parsed.tasks) {
-        const entry = node.memo.get(t.instruction.toString());
-        if (entry === undefined || seen.has(t.instruction.toString())) continue;
-        print({ type: 'receipt', instruction: entry.instruction, invocation: entry.invocation, receipt: entry.receipt, workflow: parsed.cid, run: t.task.run, body: entry.body, replayed: true, fuel: null, durationMs: null, executor: node.nodeId, at: Date.now() }, true);
-      }
-      progress.done();
-      const { executed } = opened.stats();
-      const summary = {
-        workflow: parsed.cid.toString(),
-        status: end.type === 'workflow/completed' ? 'completed' : 'failed',
-        tasks: parsed.tasks.length,
-        executed,
-        replayed: replayedCount,
-        failed: end.failed.map(String),
-        reason: end.reason,
-      };
-      if (flags.json === true) process.stdout.write(JSON.stringify(summary) + '\n');
-      else {
-        const notRun = summary.tasks - executed - replayedCount;
-        process.stderr.write(
-          `workflow ${summary.workflow} ${summary.status}: ${summary.tasks} tasks, ${executed} executed, ${replayedCount} replayed` +
-            (notRun > 0 ? `, ${notRun} not run` : '') +
-            (end.reason === null ? '' : ` (${end.reason})`) +
-            '\n',
-        );
-      }
-      if (end.type !== 'workflow/completed') process.exitCode = 1;
+        const { node } = opened;
+        // A progress line on a terminal only; nothing when stderr is piped.
+        const progress = createProgress(process.stderr, parsed.tasks.length);
+        const seen = new Set<string>();
+        let replayedCount = 0;
+        const print = (r: ReceiptEvent, replayed: boolean): void => {
+          const key = r.instruction.toString();
+          if (seen.has(key)) return;
+          seen.add(key);
+          if (replayed) replayedCount++;
+          const l = receiptLine(r, replayed);
+          progress.clear();
+          process.stdout.write((flags.json === true ? JSON.stringify(l) : humanLine(l)) + '\n');
+          progress.tick({ replayed, ok: l.out[0] === 'ok' });
+        };
+        const sub = node.receipts(parsed.cid).subscribe((r) => print(r, r.replayed));
+        await node.submit(bytes);
+        const end = await node.ended(parsed.cid);
+        sub.unsubscribe();
+        // A workflow that already ran ends at once: its receipts come from the memo.
+        for (const t of parsed.tasks) {
+          const entry = node.memo.get(t.instruction.toString());
+          if (entry === undefined || seen.has(t.instruction.toString())) continue;
+          print(
+            {
+              type: 'receipt',
+              instruction: entry.instruction,
+              invocation: entry.invocation,
+              receipt: entry.receipt,
+              workflow: parsed.cid,
+              run: t.task.run,
+              body: entry.body,
+              replayed: true,
+              fuel: null,
+              durationMs: null,
+              executor: node.nodeId,
+              at: Date.now(),
+            },
+            true,
+          );
+        }
+        progress.done();
+        const { executed } = opened.stats();
+        const summary = {
+          workflow: parsed.cid.toString(),
+          status: end.type === 'workflow/completed' ? 'completed' : 'failed',
+          tasks: parsed.tasks.length,
+          executed,
+          replayed: replayedCount,
+          failed: end.failed.map(String),
+          reason: end.reason,
+        };
+        if (flags.json === true) process.stdout.write(JSON.stringify(summary) + '\n');
+        else {
+          const notRun = summary.tasks - executed - replayedCount;
+          process.stderr.write(
+            `workflow ${summary.workflow} ${summary.status}: ${summary.tasks} tasks, ${executed} executed, ${replayedCount} replayed` +
+              (notRun > 0 ? `, ${notRun} not run` : '') +
+              (end.reason === null ? '' : ` (${end.reason})`) +
+              '\n',
+          );
+        }
+        if (end.type !== 'workflow/completed') process.exitCode = 1;
       } finally {
         await opened[Symbol.asyncDispose]();
       }

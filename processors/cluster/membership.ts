@@ -118,20 +118,29 @@ export async function joinCluster(init: MembershipInit): Promise<Membership> {
   const fail = (error: unknown): void =>
     init.onError?.(new ClusterError(`membership of ${nodeId}`, { cause: error }));
 
+  // Follows the stream until closed; a broken read is reported and started again (a missed
+  // heartbeat costs nothing: the next one comes within an interval).
   const following = (async () => {
-    for await (const r of log.read(stream, {
-      from: 'latest',
-      follow: true,
-      signal: controller.signal,
-    })) {
-      const a = decodeAnnouncement(r.value);
-      if (a === undefined || a.id === nodeId) continue;
-      // Judge liveness by arrival here, not the sender's clock.
-      if (a.leaving === true) peers.delete(a.id);
-      else peers.set(a.id, { ...a, at: clock() });
-      recompute();
+    while (!controller.signal.aborted) {
+      try {
+        for await (const r of log.read(stream, {
+          from: 'latest',
+          follow: true,
+          signal: controller.signal,
+        })) {
+          const a = decodeAnnouncement(r.value);
+          if (a === undefined || a.id === nodeId) continue;
+          // Judge liveness by arrival here, not by the sender's clock.
+          if (a.leaving === true) peers.delete(a.id);
+          else peers.set(a.id, { ...a, at: clock() });
+          recompute();
+        }
+      } catch (error) {
+        fail(error);
+        await new Promise((resolve) => setTimeout(resolve, intervalMs / 2));
+      }
     }
-  })().catch(fail);
+  })();
 
   await announce();
   const timer = setInterval(() => {
@@ -147,6 +156,7 @@ export async function joinCluster(init: MembershipInit): Promise<Membership> {
       let mine = owners.get(workflow);
       if (mine === undefined) {
         mine = rendezvous(ids, workflow) === nodeId;
+        if (owners.size > 100_000) owners.clear(); // a cache, bounded
         owners.set(workflow, mine);
       }
       return mine;
