@@ -142,7 +142,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     workflowTimeoutMs: init.workflowTimeoutMs,
     parse: (event) => parsedSubmissions.get(event),
     hasEnded: (workflow) => endedWorkflows.has(workflow),
-    owns: init.cluster?.owns,
+    owns: init.cluster === undefined ? undefined : (workflow) => init.cluster!.owns(workflow),
   });
   const appender = createAppender(log);
   const echo = createEcho();
@@ -190,7 +190,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   };
   const receiptStreams = [S.pure, S.effectsPure];
 
-  await log.ensureStreams(topology.streams);
+  // A broker under load may drop a connection while nodes start together: retry what is
+  // retryable.
+  await withRetry(() => log.ensureStreams(topology.streams), {
+    attempts: 10,
+    baseDelayMs: 100,
+    ...init.retry,
+  });
 
   const deadLetter = (record: LogRecord, error: Error): Promise<unknown> => {
     progress({

@@ -4,6 +4,7 @@
 // (killed) or says it leaves (closed) its workflows move to the survivors.
 import { createHash } from 'node:crypto';
 import type { Log } from '../../streams/log.ts';
+import { withRetry } from '../retry.ts';
 import { ClusterError } from './errors.ts';
 import {
   DEFAULT_HEARTBEAT_MS,
@@ -88,6 +89,12 @@ export async function joinCluster(init: MembershipInit): Promise<Membership> {
   const { log, nodeId } = init;
   const intervalMs = init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const ttlMs = init.ttlMs ?? intervalMs * 3 + 500;
+  // Silence is measured in this node's own heartbeats read back from the stream, not in wall
+  // time: a node whose event loop stalls (parsing a large workflow) or whose reads lag would
+  // otherwise declare everyone dead, own every workflow and write what the others write.
+  const missedBeats = Math.max(2, Math.ceil(ttlMs / intervalMs));
+  let beats = 0;
+  const heardAt = new Map<string, number>();
   const clock = init.clock ?? Date.now;
   const stream = nodesStream(init.namespace);
   const controller = new AbortController();
@@ -97,11 +104,18 @@ export async function joinCluster(init: MembershipInit): Promise<Membership> {
   const owners = new Map<string, boolean>();
   let closed = false;
 
-  await log.ensureStreams([{ name: stream, partitions: 1 }], { signal: init.signal });
+  await withRetry(
+    () => log.ensureStreams([{ name: stream, partitions: 1 }], { signal: init.signal }),
+    { attempts: 10, baseDelayMs: 100, signal: init.signal },
+  );
 
   const recompute = (): void => {
-    const now = clock();
-    for (const [id, a] of peers) if (now - a.at > ttlMs) peers.delete(id);
+    for (const id of peers.keys()) {
+      if (beats - heardAt.get(id)! > missedBeats) {
+        peers.delete(id);
+        heardAt.delete(id);
+      }
+    }
     const next = [nodeId, ...[...peers.keys()].filter((id) => id !== nodeId)].sort();
     if (next.join('\n') === ids.join('\n')) return;
     ids = next;
@@ -129,10 +143,15 @@ export async function joinCluster(init: MembershipInit): Promise<Membership> {
           signal: controller.signal,
         })) {
           const a = decodeAnnouncement(r.value);
-          if (a === undefined || a.id === nodeId) continue;
-          // Judge liveness by arrival here, not by the sender's clock.
-          if (a.leaving === true) peers.delete(a.id);
-          else peers.set(a.id, { ...a, at: clock() });
+          if (a === undefined) continue;
+          if (a.id === nodeId) beats++;
+          else if (a.leaving === true) {
+            peers.delete(a.id);
+            heardAt.delete(a.id);
+          } else {
+            peers.set(a.id, a);
+            heardAt.set(a.id, beats);
+          }
           recompute();
         }
       } catch (error) {
@@ -143,10 +162,7 @@ export async function joinCluster(init: MembershipInit): Promise<Membership> {
   })();
 
   await announce();
-  const timer = setInterval(() => {
-    recompute();
-    announce().catch(fail);
-  }, intervalMs);
+  const timer = setInterval(() => void announce().catch(fail), intervalMs);
   await new Promise((resolve) => setTimeout(resolve, intervalMs * 1.2));
   recompute();
 

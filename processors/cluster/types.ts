@@ -38,7 +38,11 @@ export interface MembershipInit {
   announce: () => Omit<NodeAnnouncement, 'id' | 'at' | 'leaving'>;
   /** @default DEFAULT_HEARTBEAT_MS */
   heartbeatMs?: number;
-  /** A node not heard of for this long is gone. @default 3 × heartbeatMs + 500 */
+  /**
+   * A node silent for this long is gone. Counted in this node's own heartbeats read back
+   * (ttlMs / heartbeatMs of them), so a stall here never expires the others.
+   * @default 3 × heartbeatMs + 500
+   */
   ttlMs?: number;
   clock?: () => number;
   signal?: AbortSignal;

@@ -40,6 +40,10 @@ export interface ClusterRun {
   instructions: string[];
   ended: string | null;
   ms: number;
+  /** Views of the live nodes that changed after the workflow was submitted, per node. */
+  viewChanges: Map<string, string[]>;
+  /** For each instruction with more than one receipt record: who wrote them. */
+  duplicates: Map<string, string[]>;
 }
 
 export interface ClusterOptions {
@@ -105,6 +109,7 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
     const bytes = (await import('node:fs/promises')).readFile(files.workflow);
     const parsed = parseWorkflow(new Uint8Array(await bytes));
     const started = performance.now();
+    const before = new Map([...output].map(([id, text]) => [id, text.length]));
     const event: NodeEvent = {
       type: 'workflow/submitted',
       workflow: parsed.cid,
@@ -157,6 +162,7 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
     const distinct = new Map<string, Set<string>>();
     const outputs = new Map<string, unknown>();
     const executions = new Map<string, number>();
+    const writers = new Map<string, string[]>();
     for await (const r of log.read(topology.name('pure'))) {
       const e = decodeEvent(r.value) as ReceiptEvent;
       const key = e.instruction.toString();
@@ -166,7 +172,16 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
       distinct.set(key, set);
       if (!outputs.has(key)) outputs.set(key, e.body.out);
       if (!e.replayed) executions.set(e.executor, (executions.get(e.executor) ?? 0) + 1);
+      const w = writers.get(key) ?? [];
+      w.push(`${e.executor}${e.replayed ? ' (replayed)' : ''}`);
+      writers.set(key, w);
     }
+    const viewChanges = new Map(
+      [...output].map(([id, text]) => [
+        id,
+        [...text.slice(before.get(id)).matchAll(/MEMBERS \d+/g)].map((m) => m[0]),
+      ]),
+    );
     return {
       records,
       distinct,
@@ -176,6 +191,8 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
       instructions: files.instructions,
       ended,
       ms,
+      viewChanges,
+      duplicates: new Map([...writers].filter(([, w]) => w.length > 1)),
     };
   } catch (error) {
     const logs = [...output].map(([id, text]) => `--- ${id}\n${text.slice(-2000)}`).join('\n');

@@ -34,6 +34,9 @@ function check(run: ClusterRun, label: string): void {
     `${label}: seed ${SEED}, ${run.instructions.length} tasks in ${Math.round(run.ms)} ms, ` +
       `executions ${shares}, killed ${run.killed === null ? 'none' : `${run.killed.node} after ${run.killed.afterReceipts} receipts`}`,
   );
+  const changes = [...run.viewChanges].filter(([, c]) => c.length > 0);
+  if (changes.length > 0) console.log(`${label}: views changed during the run:`, changes);
+  if (run.duplicates.size > 0) console.log(`${label}: duplicate receipts:`, [...run.duplicates]);
   expect(run.ended).toBe('workflow/completed');
   const lost = run.instructions.filter((cid) => !run.records.has(cid));
   const duplicated = run.instructions.filter((cid) => run.records.get(cid)! > 1);
