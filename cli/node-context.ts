@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
-import { resolveDataDir } from '../processors/content/index.ts';
+import { resolveDataDir, type ContentStore } from '../processors/content/index.ts';
 import type { IpvmNode, NodeProgress } from '../processors/node.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import { UsageError } from './exit.ts';
@@ -20,6 +20,8 @@ export interface NodeFlags {
   namespace?: string;
   concurrency?: string;
   fsync?: string;
+  peer?: string[];
+  p2pListen?: string;
 }
 
 /** Adds the flags that choose the streams (shared by every command that reads the log). */
@@ -37,6 +39,15 @@ export function nodeOptions(command: Command): Command {
   return logOptions(command)
     .option('--concurrency <n>', 'tasks executed at once (env IPVM_CONCURRENCY)', '16')
     .option(
+      '--peer <multiaddr>',
+      'a node to fetch content from over libp2p/bitswap (repeatable; /ip4/…/tcp/…/p2p/<peer id>)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option(
+      '--p2p-listen <multiaddr>',
+      'where the content exchange listens (on by default with --backend kafka|nats or --peer)',
+    )
+    .option(
       '--fsync <batch|none|MS>',
       'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)',
       'batch',
@@ -48,6 +59,8 @@ export interface OpenNode extends AsyncDisposable {
   node: IpvmNode;
   log: Log;
   dataDir: string;
+  /** The content store (with its content exchange on a cluster or with `--peer`). */
+  content: ContentStore;
   stats(): { executed: number; replayed: number };
 }
 
@@ -144,7 +157,18 @@ export async function openNode(
     ]);
   const dataDir = resolveDataDir(flags.dataDir);
   const log = await openLog(flags, dataDir);
-  const content = await createHeliaContentStore({ dataDir });
+  const clustered = (flags.backend ?? 'file') !== 'file';
+  const networked = clustered || (flags.peer ?? []).length > 0 || flags.p2pListen !== undefined;
+  const content = await createHeliaContentStore({
+    dataDir,
+    network: networked
+      ? {
+          listen: flags.p2pListen === undefined ? undefined : [flags.p2pListen],
+          peers: flags.peer,
+          onError: (error) => onProgress?.({ type: 'node:error', error }),
+        }
+      : undefined,
+  });
   const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
   let executed = 0;
   let replayed = 0;
@@ -154,24 +178,37 @@ export async function openNode(
   // and each workflow is scheduled by one of them.
   let running = 0;
   const runner = wasmRunner(executor);
-  const cluster =
-    (flags.backend ?? 'file') === 'file'
-      ? undefined
-      : await (
-          await import('../processors/cluster/index.ts')
-        ).joinCluster({
-          log,
-          namespace,
-          nodeId,
-          announce: () => ({
-            addrs: [],
-            load: { running, concurrency },
-            modules: executor.stats().compilations,
-            capabilities: { effectHosts: [], secrets: [] },
-            lag: null,
-          }),
-          onError: (error) => onProgress?.({ type: 'node:error', error }),
-        });
+  const cluster = !clustered
+    ? undefined
+    : await (
+        await import('../processors/cluster/index.ts')
+      ).joinCluster({
+        log,
+        namespace,
+        nodeId,
+        announce: () => ({
+          peerId: content.network?.peerId,
+          addrs: content.network?.multiaddrs() ?? [],
+          load: { running, concurrency },
+          modules: executor.stats().compilations,
+          capabilities: { effectHosts: [], secrets: [] },
+          lag: null,
+        }),
+        onError: (error) => onProgress?.({ type: 'node:error', error }),
+      });
+  // Peers announced on the membership stream serve content too.
+  const dialPeers = (): void => {
+    const connected = content.network?.connections() ?? {};
+    for (const peer of cluster?.peers() ?? []) {
+      if (peer.peerId === undefined || peer.peerId in connected || peer.addrs[0] === undefined)
+        continue;
+      content.network
+        ?.dial(peer.addrs[0])
+        .catch((error: unknown) => onProgress?.({ type: 'node:error', error }));
+    }
+  };
+  dialPeers();
+  cluster?.onChange(dialPeers);
   const node = await createNode({
     log,
     runner: {
@@ -198,6 +235,7 @@ export async function openNode(
     node,
     log,
     dataDir,
+    content,
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();

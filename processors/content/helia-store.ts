@@ -1,10 +1,12 @@
-// A ContentStore on Helia's UnixFS over a filesystem blockstore, with no network at all.
+// A ContentStore on Helia's UnixFS over a filesystem blockstore: with no network at all, or
+// with a content exchange (network.ts) through which missing blocks come from peers.
 // Helia-side modules are imported lazily on first construction: their import alone costs
 // hundreds of milliseconds, which processes that never touch content should not pay.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CID } from 'multiformats/cid';
 import { ContentError, ContentNotFoundError, CarError } from './errors.ts';
+import type { StartedNetwork } from './network.ts';
 import type { CarSink, ContentCallOptions, ContentStore, ContentStoreInit } from './types.ts';
 
 const RAW_CODE = 0x55;
@@ -108,7 +110,30 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
   const L = await libs();
   const blockstore = new L.fsMod.FsBlockstore(join(init.dataDir, 'blocks'));
   await blockstore.open();
-  const fs = L.unixfsMod.unixfs({ blockstore });
+  let network: StartedNetwork | undefined;
+  if (init.network !== undefined) {
+    const { startContentNetwork } = await import('./network.ts');
+    network = await startContentNetwork(blockstore, init.network).catch(async (error: unknown) => {
+      await blockstore.close();
+      throw error;
+    });
+  }
+  const fs = L.unixfsMod.unixfs({ blockstore: network?.blockstore ?? blockstore });
+  /** The caller's signal, bounded by the fetch timeout when peers may be asked. */
+  const bounded = (signal: AbortSignal | undefined): AbortSignal | undefined => {
+    if (network === undefined) return signal;
+    const timeout = AbortSignal.timeout(network.fetchTimeoutMs);
+    return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+  };
+  const notFound = (cid: CID, err: unknown, signal: AbortSignal | undefined): Error => {
+    if (signal?.aborted === true) return signal.reason as Error;
+    if (network === undefined) return new ContentNotFoundError(cid, { cause: err });
+    const peers = Object.keys(network.connections()).length;
+    return new ContentNotFoundError(cid, {
+      cause: err,
+      detail: `not stored here, and none of ${peers} connected peers sent it within ${network.fetchTimeoutMs} ms`,
+    });
+  };
   const importerOptions = {
     cidVersion: 1 as const,
     rawLeaves: true,
@@ -126,8 +151,13 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
     try {
       return await concat(blockstore.get(cid, { signal }));
     } catch (err) {
-      if (isNotFound(err)) throw new ContentNotFoundError(cid, { cause: err });
-      throw err;
+      if (!isNotFound(err)) throw err;
+      if (network === undefined) throw new ContentNotFoundError(cid, { cause: err });
+    }
+    try {
+      return await concat(network.getBlock(cid, { signal: bounded(signal) }));
+    } catch (err) {
+      throw notFound(cid, err, signal);
     }
   };
 
@@ -148,8 +178,13 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
         return getBlock(cid, options.signal);
       }
       try {
-        return await concat(fs.cat(cid, { signal: options.signal, offline: true }));
+        return await concat(
+          fs.cat(cid, { signal: bounded(options.signal), offline: network === undefined }),
+        );
       } catch (err) {
+        if (network !== undefined && !(err instanceof ContentError)) {
+          throw notFound(cid, err, options.signal);
+        }
         if (isNotFound(err)) throw new ContentNotFoundError(cid, { cause: err });
         throw err;
       }
@@ -218,9 +253,12 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
       return roots;
     },
 
+    network,
+
     async close() {
       if (closed) return;
       closed = true;
+      await network?.stop();
       await blockstore.close();
     },
 

@@ -3,11 +3,12 @@
 // receipts. The parent submits the workflow, watches the receipts, stops the survivors and
 // reads the streams back to count receipts per instruction and executions per node.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Log } from '../../streams/log.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type NodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
-import { parseWorkflow } from '../../schemas/model.ts';
+import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import { eventRecord } from '../../processors/records.ts';
 import { prepare } from '../processors/crash-scenario.ts';
 
@@ -106,18 +107,9 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
         });
       }),
     );
-    const bytes = (await import('node:fs/promises')).readFile(files.workflow);
-    const parsed = parseWorkflow(new Uint8Array(await bytes));
     const started = performance.now();
     const before = new Map([...output].map(([id, text]) => [id, text.length]));
-    const event: NodeEvent = {
-      type: 'workflow/submitted',
-      workflow: parsed.cid,
-      body: parsed.workflow,
-      name: parsed.name,
-      at: Date.now(),
-    };
-    await log.append(topology.name('invocations'), [eventRecord(parsed.cid.toString(), event)]);
+    const parsed = await submitWorkflow(log, options.namespace, await readFile(files.workflow));
 
     const killAt = Math.floor(options.tasks * (0.15 + random() * 0.45));
     const victim = `node-${Math.floor(random() * options.nodes)}`;
@@ -203,6 +195,25 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
     await log.close();
     await (await import('../processors/crash-scenario.ts')).cleanup(files);
   }
+}
+
+/** Appends a workflow submission to a namespace's `invocations`, as `node.submit` does. */
+export async function submitWorkflow(
+  log: Log,
+  namespace: string,
+  bytes: Uint8Array,
+): Promise<ParsedWorkflow> {
+  const parsed = parseWorkflow(new Uint8Array(bytes));
+  const event: NodeEvent = {
+    type: 'workflow/submitted',
+    workflow: parsed.cid,
+    body: parsed.workflow,
+    name: parsed.name,
+    at: Date.now(),
+  };
+  const topology = createTopology({ namespace });
+  await log.append(topology.name('invocations'), [eventRecord(parsed.cid.toString(), event)]);
+  return parsed;
 }
 
 /** The value task `i` of the crash workflow must produce (`add_one` chains of stride 10). */
