@@ -99,7 +99,13 @@ export interface WorkflowView {
   done: number;
   ok: number;
   errors: number;
+  /** Receipts replayed from the memo for it, over all its runs. */
   replayed: number;
+  /**
+   * While it runs: awaits of instructions no task of it produces and no receipt in the log
+   * answers (`#task awaits CID`) — it waits for them until the node's await timeout.
+   */
+  unknownAwaits: string[];
 }
 
 /** The tasks of a workflow body, with no receipts yet. */
@@ -134,26 +140,45 @@ export interface ReceiptIndex {
   byInstruction: Map<string, ReceiptEvent>;
   /** The receipt written for a given workflow: key `${workflow} ${instruction}`. */
   byWorkflow: Map<string, ReceiptEvent>;
+  /** Receipts replayed from the memo for each workflow, over all its runs. */
+  replays: Map<string, number>;
 }
 
 export function emptyReceiptIndex(): ReceiptIndex {
-  return { byInstruction: new Map(), byWorkflow: new Map() };
+  return { byInstruction: new Map(), byWorkflow: new Map(), replays: new Map() };
+}
+
+/** A retryable failure (never memoized): a later receipt of the same task supersedes it. */
+function transient(r: ReceiptEvent): boolean {
+  const v = r.body.out[1] as { retryable?: unknown } | null;
+  return r.body.out[0] === 'error' && v?.retryable === true;
 }
 
 export function indexReceipt(index: ReceiptIndex, r: ReceiptEvent): void {
   const instruction = r.instruction.toString();
-  if (!index.byInstruction.has(instruction)) index.byInstruction.set(instruction, r);
-  const key = `${r.workflow?.toString() ?? ''} ${instruction}`;
-  if (!index.byWorkflow.has(key)) index.byWorkflow.set(key, r);
+  const first = index.byInstruction.get(instruction);
+  if (first === undefined || (transient(first) && !transient(r)))
+    index.byInstruction.set(instruction, r);
+  const workflow = r.workflow?.toString() ?? '';
+  const key = `${workflow} ${instruction}`;
+  const mine = index.byWorkflow.get(key);
+  if (mine === undefined || (transient(mine) && !transient(r))) index.byWorkflow.set(key, r);
+  if (r.replayed) index.replays.set(workflow, (index.replays.get(workflow) ?? 0) + 1);
 }
 
 /** Marks the tasks' status from receipts: the workflow's own first, else the memo's. */
-export function applyReceipts(workflow: string, tasks: TaskView[], index: ReceiptIndex): void {
+export function applyReceipts(
+  workflow: string,
+  tasks: TaskView[],
+  index: ReceiptIndex,
+  running = false,
+): void {
   for (const t of tasks) {
     const r =
       index.byWorkflow.get(`${workflow} ${t.instruction}`) ??
       index.byInstruction.get(t.instruction);
-    if (r === undefined) continue;
+    // A retryable failure of an earlier run is tried again: pending while the workflow runs.
+    if (r === undefined || (running && transient(r))) continue;
     t.status = r.body.out[0];
     t.replayed = r.replayed || r.workflow?.toString() !== workflow;
     t.receipt = r.receipt.toString();
@@ -208,6 +233,7 @@ export async function readWorkflows(
           ok: 0,
           errors: 0,
           replayed: 0,
+          unknownAwaits: [],
         });
         break;
       }
@@ -226,11 +252,25 @@ export async function readWorkflows(
   }
   const out = [...workflows.values()];
   for (const w of out) {
-    applyReceipts(w.workflow, w.tasks, receipts);
+    applyReceipts(w.workflow, w.tasks, receipts, w.status === 'running');
     w.done = w.tasks.filter((t) => t.status !== 'pending').length;
     w.ok = w.tasks.filter((t) => t.status === 'ok').length;
     w.errors = w.tasks.filter((t) => t.status === 'error').length;
-    w.replayed = w.tasks.filter((t) => t.replayed).length;
+    if (w.status === 'running') {
+      const produced = new Set(out.flatMap((o) => o.tasks.map((t) => t.instruction)));
+      w.unknownAwaits = w.tasks.flatMap((t) =>
+        t.status !== 'pending'
+          ? []
+          : t.external
+              .filter((cid) => !produced.has(cid) && !receipts.byInstruction.has(cid))
+              .map((cid) => `#${t.index} awaits ${cid}`),
+      );
+    }
+    // Every receipt replayed for it, over all its runs (a re-run replays each task once).
+    w.replayed = Math.max(
+      receipts.replays.get(w.workflow) ?? 0,
+      w.tasks.filter((t) => t.replayed).length,
+    );
   }
   return out.sort((a, b) => a.submittedAt - b.submittedAt);
 }

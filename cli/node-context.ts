@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
 import { resolveDataDir, type ContentStore } from '../processors/content/index.ts';
-import type { IpvmNode, NodeProgress } from '../processors/node.ts';
+import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import { UsageError } from './exit.ts';
 
@@ -143,6 +143,7 @@ export async function openWriteLog(flags: NodeFlags): Promise<ReadLog> {
 export async function openNode(
   flags: NodeFlags,
   onProgress?: (e: NodeProgress) => void,
+  extra: Pick<NodeInit, 'workflowTimeoutMs' | 'awaitTimeoutMs'> = {},
 ): Promise<OpenNode> {
   const concurrency = Number(flags.concurrency ?? 16);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -225,6 +226,7 @@ export async function openNode(
     cluster,
     topology: { namespace },
     concurrency,
+    ...extra,
     onProgress: (e) => {
       if (e.type === 'execute:ran') executed++;
       if (e.type === 'execute:hit') replayed++;

@@ -4,8 +4,10 @@
  * Memo first: an instruction with a receipt is never run again — its receipt is replayed for
  * the task's workflow (and nothing at all is written when that workflow already has it, e.g. a
  * task read again after a crash). Two tasks of one instruction in flight at once run it once.
- * Retryable failures (content missing, worker lost) are retried with backoff; when retries run
- * out the receipt says so with `retryable: true` and is not memoized. Traps and limit breaches
+ * Retryable failures (content missing, worker lost, a queue deadline) are retried with backoff
+ * by the task's policy (`meta.retry`, else {@link ExecuteTasksInit.taskRetry}); when retries run
+ * out the receipt says so with `retryable: true` and `attempts`, and is not memoized, so a later
+ * run of the workflow runs the task again. Traps and limit breaches
  * are terminal error receipts.
  *
  * @module
@@ -17,7 +19,7 @@ import { WASM_RUN, readLimits } from '../schemas/model.ts';
 import type { Outcome } from '../schemas/types.ts';
 import type { Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
-import { withRetry, type RetryOptions } from './retry.ts';
+import { DEFAULT_TASK_RETRY, readRetryPolicy, withRetry, type TaskRetryPolicy } from './retry.ts';
 
 /** What the engine asks of a Wasm runtime (see `processors/wasm/`). */
 export interface TaskRunner {
@@ -49,7 +51,11 @@ export interface ExecuteTasksInit {
   nodeId: string;
   /** Tasks run at once. @default 16 */
   concurrency?: number;
-  retry?: RetryOptions;
+  /**
+   * Retries of retryable failures, for tasks without `meta.retry`.
+   * @default DEFAULT_TASK_RETRY
+   */
+  taskRetry?: TaskRetryPolicy;
   clock?: () => number;
   signal?: AbortSignal;
   /** Observes each task's fate. */
@@ -81,6 +87,7 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
     const { run: instr } = event.task;
     const started = clock();
     let out: Outcome;
+    let attempts = 1;
     let fuel: number | null = null;
     let durationMs: number | null = null;
     if (instr.op !== WASM_RUN) {
@@ -88,36 +95,50 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
     } else {
       const func = isIpldMap(instr.input) ? (instr.input.func as string) : '';
       const limits = readLimits(event.task.meta);
+      let policy: TaskRetryPolicy | Error;
       try {
-        const result = await withRetry(
-          () =>
-            runner.execute(
-              {
-                rsc: instr.rsc,
-                func,
-                args: event.args,
-                limits: { fuel: limits.fuel, memoryBytes: limits.memory, timeMs: limits.time },
-              },
-              { signal: init.signal },
-            ),
-          {
-            ...init.retry,
-            signal: init.signal,
-            onRetry: (error, attempt) =>
-              init.onProgress?.({ type: 'execute:retry', instruction, attempt, error }),
-          },
-        );
-        fuel = result.fuel;
-        durationMs = result.durationMs;
-        out = result.ok ? ['ok', result.value] : failure(result.error.kind, result.error.message);
+        policy = readRetryPolicy(event.task.meta, init.taskRetry ?? DEFAULT_TASK_RETRY);
       } catch (err) {
-        const e = err as Error & { retryable?: boolean };
-        out = failure(
-          e.retryable === true ? 'unavailable' : 'internal',
-          `${e.name}: ${e.message}`,
-          true,
-        );
-        durationMs = clock() - started;
+        policy = err as Error;
+      }
+      if (policy instanceof Error) out = failure('invalid-meta', policy.message);
+      else {
+        try {
+          const result = await withRetry(
+            (attempt) => {
+              attempts = attempt;
+              return runner.execute(
+                {
+                  rsc: instr.rsc,
+                  func,
+                  args: event.args,
+                  limits: { fuel: limits.fuel, memoryBytes: limits.memory, timeMs: limits.time },
+                },
+                { signal: init.signal },
+              );
+            },
+            {
+              attempts: policy.attempts,
+              baseDelayMs: policy.backoffMs,
+              maxDelayMs: policy.maxBackoffMs,
+              signal: init.signal,
+              onRetry: (error, attempt) =>
+                init.onProgress?.({ type: 'execute:retry', instruction, attempt, error }),
+            },
+          );
+          fuel = result.fuel;
+          durationMs = result.durationMs;
+          out = result.ok ? ['ok', result.value] : failure(result.error.kind, result.error.message);
+        } catch (err) {
+          const e = err as Error & { retryable?: boolean };
+          out = failure(
+            e.retryable === true ? 'unavailable' : 'internal',
+            `${e.name}: ${e.message}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`,
+            true,
+          );
+          (out[1] as { attempts?: number }).attempts = attempts;
+          durationMs = clock() - started;
+        }
       }
     }
     const receipt = newReceiptEvent({
@@ -131,6 +152,7 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
       executor: nodeId,
       at: clock(),
     });
+    if (attempts > 1) receipt.attempts = attempts;
     memo.put(receipt);
     init.onProgress?.({
       type: 'execute:ran',

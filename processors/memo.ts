@@ -32,10 +32,16 @@ export interface Memo {
   /** The receipt of an instruction, by the instruction CID's string form. */
   get(instruction: string): MemoEntry | undefined;
   /**
-   * True when a receipt event for this instruction was written for this workflow (`null`: a
-   * task submitted alone), memoized or not.
+   * True when a receipt event that settles this instruction was written for this workflow
+   * (`null`: a task submitted alone), memoized or not. A retryable failure settles nothing: a
+   * later run of the workflow runs the task again.
    */
   written(instruction: string, workflow: string | null): boolean;
+  /**
+   * True when only a retryable failure was written for this instruction and workflow: the task
+   * was tried and must be tried again (recovery releases it anew).
+   */
+  attempted(instruction: string, workflow: string | null): boolean;
   /**
    * Records a receipt event: memoizes it unless its instruction already has a receipt or its
    * failure is retryable, and notes the workflow it was written for.
@@ -78,6 +84,8 @@ function entryOf(event: ReceiptEvent): MemoEntry {
 export function createMemo(): Memo {
   const byInstruction = new Map<string, MemoEntry | (() => ReceiptEvent)>();
   const writtenFor = new Map<string, Set<string> | string>();
+  /** `${workflow} ${instruction}` tried with only a retryable failure so far (rare: a Set). */
+  const attempts = new Set<string>();
   const noteWritten = (key: string, w: string): void => {
     const seen = writtenFor.get(key);
     // Most instructions run in one workflow: keep a string until a second one shows up.
@@ -93,23 +101,39 @@ export function createMemo(): Memo {
     byInstruction.set(instruction, entry);
     return entry;
   };
+  const written = (instruction: string, workflow: string | null): boolean => {
+    const seen = writtenFor.get(instruction);
+    const w = workflow ?? SOLO;
+    return seen === undefined ? false : typeof seen === 'string' ? seen === w : seen.has(w);
+  };
   return {
     get,
-    written(instruction, workflow) {
-      const seen = writtenFor.get(instruction);
-      const w = workflow ?? SOLO;
-      return seen === undefined ? false : typeof seen === 'string' ? seen === w : seen.has(w);
+    written,
+    attempted(instruction, workflow) {
+      return attempts.has(`${workflow ?? SOLO} ${instruction}`);
     },
     put(event) {
       const key = event.instruction.toString();
-      noteWritten(key, event.workflow?.toString() ?? SOLO);
-      if (byInstruction.has(key) || isRetryableFailure(event.body.out)) return false;
+      const w = event.workflow?.toString() ?? SOLO;
+      if (isRetryableFailure(event.body.out)) {
+        if (!written(key, w)) attempts.add(`${w} ${key}`);
+        return false;
+      }
+      noteWritten(key, w);
+      attempts.delete(`${w} ${key}`);
+      if (byInstruction.has(key)) return false;
       byInstruction.set(key, entryOf(event));
       return true;
     },
     putLazy(routing, load) {
+      if (routing.outcome === 'transient') {
+        if (!written(routing.instruction, routing.workflow))
+          attempts.add(`${routing.workflow} ${routing.instruction}`);
+        return false;
+      }
       noteWritten(routing.instruction, routing.workflow);
-      if (byInstruction.has(routing.instruction) || routing.outcome === 'transient') return false;
+      attempts.delete(`${routing.workflow} ${routing.instruction}`);
+      if (byInstruction.has(routing.instruction)) return false;
       byInstruction.set(routing.instruction, load);
       return true;
     },

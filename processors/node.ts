@@ -40,21 +40,28 @@ import {
 import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
-import { createScheduler, type SchedulerOutput } from './schedule-tasks.ts';
+import {
+  createScheduler,
+  DEFAULT_AWAIT_TIMEOUT_MS,
+  type SchedulerOutput,
+  type UnknownAwait,
+} from './schedule-tasks.ts';
 import { executeTasks, type ExecuteProgress, type TaskRunner } from './execute-tasks.ts';
 import {
   consume,
   createAppender,
   createCommitTracker,
   createEcho,
+  deadLetteredPositions,
   decodeRecord,
   eventRecord,
+  positionKey,
   follow,
   readToEnd,
   routingOf,
   type EventRecord,
 } from './records.ts';
-import { withRetry, type RetryOptions } from './retry.ts';
+import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from './retry.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -70,11 +77,22 @@ export interface NodeInit {
   concurrency?: number;
   /** @default 600_000 */
   workflowTimeoutMs?: number;
+  /**
+   * How long a workflow may wait for an await that nothing known can resolve (no task of it,
+   * no running workflow, not in the memo) before it fails. @default 60_000
+   */
+  awaitTimeoutMs?: number;
   /** How often deadlines are checked. @default 1_000 */
   tickIntervalMs?: number;
   /** How often consumed positions are committed. @default 50 */
   commitIntervalMs?: number;
+  /** Retries of the node's own reads at start-up (a broker that is not serving yet). */
   retry?: RetryOptions;
+  /**
+   * Retries of a task's retryable failures when its `meta.retry` does not say.
+   * @default DEFAULT_TASK_RETRY (3 attempts, 100 ms backoff doubling up to 5 s)
+   */
+  taskRetry?: TaskRetryPolicy;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
   onProgress?: (event: NodeProgress) => void;
@@ -99,7 +117,14 @@ export type NodeProgress =
   | ExecuteProgress
   | { type: 'node:recovered'; receipts: number; invocations: number; emitted: number; ms: number }
   | { type: 'node:dead-letter'; stream: string; partition: number; offset: number; reason: string }
-  | { type: 'node:error'; error: unknown };
+  | { type: 'node:error'; error: unknown }
+  | {
+      /** A submitted workflow awaits instructions nothing known produces (see submit). */
+      type: 'node:await-unknown';
+      workflow: string;
+      awaits: UnknownAwait[];
+      timeoutMs: number;
+    };
 
 /** A running node. */
 export interface IpvmNode {
@@ -107,10 +132,15 @@ export interface IpvmNode {
   readonly memo: Memo;
   readonly topology: Topology;
   readonly nodeId: string;
-  /** Validates a workflow and appends it to `invocations`. */
+  /**
+   * Validates a workflow and appends it to `invocations`. The result's `warnings` also name
+   * each await that no task of the workflow, no running workflow and the memo can resolve
+   * (located: task path and CID); such a workflow fails after `awaitTimeoutMs` unless the
+   * receipt appears. `name` is shown by `ipvm status` (a `{name, workflow}` wrapper's wins).
+   */
   submit(
     workflow: Uint8Array | string | IpldValue,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; name?: string | null },
   ): Promise<ParsedWorkflow>;
   /** Live receipt events (all, or one workflow's), from now on. */
   receipts(workflow?: CID): Observable<ReceiptEvent>;
@@ -140,6 +170,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     memo,
     nodeId,
     workflowTimeoutMs: init.workflowTimeoutMs,
+    awaitTimeoutMs: init.awaitTimeoutMs,
     parse: (event) => parsedSubmissions.get(event),
     hasEnded: (workflow) => endedWorkflows.has(workflow),
     owns: init.cluster === undefined ? undefined : (workflow) => init.cluster!.owns(workflow),
@@ -198,7 +229,18 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     ...init.retry,
   });
 
+  // Bad records already dead-lettered (by an earlier run): recovery reads every stream from
+  // offset 0 on each start, and each bad record must reach the dead-letter stream once.
+  const deadLettered = await withRetry(() => deadLetteredPositions(log, S.deadLetter, signal), {
+    attempts: 10,
+    baseDelayMs: 100,
+    ...init.retry,
+    signal,
+  });
   const deadLetter = (record: LogRecord, error: Error): Promise<unknown> => {
+    const at = positionKey(record);
+    if (deadLettered.has(at)) return Promise.resolve();
+    deadLettered.add(at);
     progress({
       type: 'node:dead-letter',
       stream: record.stream,
@@ -262,6 +304,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   // A broker that just created the streams may not serve them yet: retry what is retryable
   // (a retried read starts over, so the folds below are idempotent).
   const recoveryRetry = { attempts: 10, baseDelayMs: 100, ...init.retry, signal };
+  /** Bad records found while recovering: dead-lettered like on the live path. */
+  const recoveryDeadLetters: Array<Promise<unknown>> = [];
   const receiptPositions: Positions[] = [];
   for (const stream of receiptStreams) {
     receiptPositions.push(
@@ -280,7 +324,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
                 return;
               }
               const d = decodeRecord(record);
-              if (d instanceof Error || d.event.type !== 'receipt') return;
+              if (d instanceof Error) {
+                recoveryDeadLetters.push(deadLetter(copyOf(record), d));
+                return;
+              }
+              if (d.event.type !== 'receipt') return;
               seenReceipts++;
               memo.put(d.event);
             },
@@ -290,11 +338,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       ),
     );
   }
-  const submissions = new Map<string, Uint8Array | NodeEvent>();
-  const releases: Array<[string, string]> = [];
+  /** The latest submission of each workflow not ended: its record, decoded when known. */
+  const submissions = new Map<string, { record: LogRecord; event?: NodeEvent }>();
+  /** Task releases of each workflow's latest submission (a new submission starts afresh). */
+  const releases = new Map<string, string[]>();
   const invocationPositions = await withRetry(() => {
     submissions.clear();
-    releases.length = 0;
+    releases.clear();
     return readToEnd(
       log,
       S.invocations,
@@ -303,7 +353,10 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         let event: NodeEvent | undefined;
         if (r === undefined) {
           const d = decodeRecord(record);
-          if (d instanceof Error) return;
+          if (d instanceof Error) {
+            recoveryDeadLetters.push(deadLetter(copyOf(record), d));
+            return;
+          }
           event = d.event;
           r = {
             type: event.type,
@@ -317,8 +370,9 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         seenInvocations++;
         switch (r.type) {
           case 'workflow/submitted':
-            submissions.set(r.workflow, event ?? record.value.slice());
+            submissions.set(r.workflow, { record: copyOf(record), event });
             endedWorkflows.delete(r.workflow);
+            releases.delete(r.workflow);
             break;
           case 'workflow/completed':
           case 'workflow/failed':
@@ -328,9 +382,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
               (event as WorkflowEndedEvent | undefined) ?? record.value.slice(),
             );
             break;
-          case 'task/ready':
-            releases.push([r.workflow, r.instruction]);
+          case 'task/ready': {
+            const list = releases.get(r.workflow);
+            if (list === undefined) releases.set(r.workflow, [r.instruction]);
+            else list.push(r.instruction);
             break;
+          }
           default:
             break;
         }
@@ -338,14 +395,21 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       signal,
     );
   }, recoveryRetry);
-  for (const value of submissions.values()) {
+  for (const { record, event } of submissions.values()) {
     try {
-      scheduler.apply(value instanceof Uint8Array ? decodeEvent(value) : value);
+      scheduler.apply(event ?? decodeEvent(record.value));
     } catch (err) {
-      fail(err);
+      // Undecodable, or refused by the scheduler (e.g. an instruction twice): as when live.
+      recoveryDeadLetters.push(deadLetter(record, err as Error));
     }
   }
-  for (const [workflow, instruction] of releases) scheduler.released(workflow, instruction);
+  await Promise.all(recoveryDeadLetters);
+  // A release whose task got only a retryable failure is void: the task is released again.
+  for (const [workflow, list] of releases) {
+    if (!submissions.has(workflow)) continue;
+    for (const instruction of list)
+      if (!memo.attempted(instruction, workflow)) scheduler.released(workflow, instruction);
+  }
   const due = scheduler.flush();
   await write(due);
   progress({
@@ -429,7 +493,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             runner,
             nodeId,
             concurrency: init.concurrency,
-            retry: init.retry,
+            taskRetry: init.taskRetry,
             onProgress: progress,
           }),
           mergeMap(async ({ item, receipt }) => {
@@ -461,19 +525,38 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     nodeId,
     async submit(workflow, options) {
       const parsed = parseWorkflow(workflow);
+      for (const t of parsed.tasks)
+        readRetryPolicy(t.task.meta, undefined, `tasks[${t.index}].meta`);
       const key = parsed.cid.toString();
       const event: NodeEvent = {
         type: 'workflow/submitted',
         workflow: parsed.cid,
         body: parsed.workflow,
-        name: parsed.name,
+        name: parsed.name ?? options?.name ?? null,
         at: Date.now(),
       };
+      const unknown = scheduler.unknownAwaits(parsed);
+      const awaitTimeoutMs = init.awaitTimeoutMs ?? DEFAULT_AWAIT_TIMEOUT_MS;
+      if (unknown.length > 0) {
+        progress({
+          type: 'node:await-unknown',
+          workflow: key,
+          awaits: unknown,
+          timeoutMs: awaitTimeoutMs,
+        });
+      }
       parsedSubmissions.set(event, parsed); // the scheduler reuses this parse
       if (endedWorkflows.has(key)) rerunning.add(key);
       await appendEvents(S.invocations, [event], [key]);
       options?.signal?.throwIfAborted();
-      return parsed;
+      if (unknown.length === 0) return parsed;
+      return {
+        ...parsed,
+        warnings: [
+          ...parsed.warnings,
+          ...unknown.map((u) => unknownAwaitWarning(u, awaitTimeoutMs)),
+        ],
+      };
     },
     receipts(workflow) {
       const key = workflow?.toString();
@@ -526,6 +609,16 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     },
   };
   return node;
+}
+
+/** The located warning for an await nothing known can resolve. */
+export function unknownAwaitWarning(u: UnknownAwait, timeoutMs: number): string {
+  return `${u.path}: awaits ${u.instruction}, which is not produced by this workflow and not in the memo; the workflow fails if its receipt has not appeared within ${timeoutMs} ms`;
+}
+
+/** A record whose bytes outlive the read (a backend may reuse its buffers). */
+function copyOf(record: LogRecord): LogRecord {
+  return { ...record, value: record.value.slice() };
 }
 
 function keyOf(event: TaskReadyEvent | WorkflowEndedEvent): string {

@@ -56,3 +56,93 @@ export async function withRetry<T>(
     }
   }
 }
+
+/**
+ * How a task's retryable failures (content not there yet, a lost worker, a full queue) are
+ * retried before its receipt says `retryable: true`. Read from the task's `meta.retry`
+ * (`{attempts, backoff}`), falling back to the node's defaults.
+ */
+export interface TaskRetryPolicy {
+  /** Tries in all, the first included (1: never retried). @default 3 */
+  attempts: number;
+  /** First backoff ceiling in ms; it doubles per attempt (full jitter). @default 100 */
+  backoffMs: number;
+  /** Largest backoff ceiling in ms. @default 5_000 */
+  maxBackoffMs: number;
+}
+
+/** @see TaskRetryPolicy */
+export const DEFAULT_TASK_RETRY: TaskRetryPolicy = {
+  attempts: 3,
+  backoffMs: 100,
+  maxBackoffMs: 5_000,
+};
+
+/** Bounds of `meta.retry`: a task cannot ask for more than this. */
+export const MAX_TASK_ATTEMPTS = 20;
+export const MAX_TASK_BACKOFF_MS = 60_000;
+
+/** A task's `meta.retry` that is not `{attempts?: 1…20, backoff?: 0…60000}` (terminal). */
+export class RetryPolicyError extends Error {
+  override name = 'RetryPolicyError';
+  readonly retryable = false;
+  /** Field path, e.g. `tasks[2].meta.retry.attempts`. */
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.path = path;
+  }
+}
+
+/**
+ * The retry policy of a task from its `meta` (`meta.retry.attempts`, `meta.retry.backoff` in
+ * ms), over `defaults`.
+ * @throws {RetryPolicyError} naming the field when `meta.retry` is malformed
+ */
+export function readRetryPolicy(
+  meta: unknown,
+  defaults: TaskRetryPolicy = DEFAULT_TASK_RETRY,
+  path = 'meta',
+): TaskRetryPolicy {
+  const retry = isPlainMap(meta) ? meta.retry : undefined;
+  if (retry === undefined || retry === null) return defaults;
+  const at = `${path}.retry`;
+  if (!isPlainMap(retry)) throw new RetryPolicyError(at, 'expected {attempts, backoff}');
+  const policy = { ...defaults };
+  if (retry.attempts !== undefined) {
+    const n = retry.attempts;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_TASK_ATTEMPTS)
+      throw new RetryPolicyError(
+        `${at}.attempts`,
+        `expected an integer from 1 to ${MAX_TASK_ATTEMPTS}, got ${describe(n)}`,
+      );
+    policy.attempts = n;
+  }
+  if (retry.backoff !== undefined) {
+    const ms = retry.backoff;
+    if (typeof ms !== 'number' || !(ms >= 0 && ms <= MAX_TASK_BACKOFF_MS))
+      throw new RetryPolicyError(
+        `${at}.backoff`,
+        `expected milliseconds from 0 to ${MAX_TASK_BACKOFF_MS}, got ${describe(ms)}`,
+      );
+    policy.backoffMs = ms;
+    policy.maxBackoffMs = Math.max(policy.maxBackoffMs, ms);
+  }
+  return policy;
+}
+
+function isPlainMap(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array) &&
+    (value as { asCID?: unknown }).asCID === undefined
+  );
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  return value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value;
+}

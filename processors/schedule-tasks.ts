@@ -25,7 +25,7 @@ import type {
 import { isIpldMap, type IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow, readAwait, type ParsedWorkflow } from '../schemas/model.ts';
 import type { Await, Outcome } from '../schemas/types.ts';
-import type { Memo } from './memo.ts';
+import { isRetryableFailure, type Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 
 /** Something the scheduler wants appended: to `invocations` or to the `pure` stream. */
@@ -53,6 +53,12 @@ export interface SchedulerInit {
    */
   workflowTimeoutMs?: number;
   /**
+   * A workflow awaiting an instruction nobody produces ({@link UnknownAwait}) fails this long
+   * after submission if the receipt has not appeared.
+   * @default DEFAULT_AWAIT_TIMEOUT_MS
+   */
+  awaitTimeoutMs?: number;
+  /**
    * Scale-out seam: whether this node schedules `workflow` (writes its task/ready, replayed
    * receipts and end). Runs it does not own are still folded, so that it can take them over:
    * after ownership changes, {@link Scheduler.flush} writes what is due for the runs it now
@@ -63,6 +69,21 @@ export interface SchedulerInit {
 
 /** @default 600_000 (10 minutes) */
 export const DEFAULT_WORKFLOW_TIMEOUT_MS = 600_000;
+
+/** @default 60_000 (1 minute) */
+export const DEFAULT_AWAIT_TIMEOUT_MS = 60_000;
+
+/** An await of an instruction that no task of its workflow, no running workflow and the memo
+ * know: it can only be resolved by a receipt that arrives later (another producer, a node that
+ * joins), so the wait is bounded by {@link SchedulerInit.awaitTimeoutMs}. */
+export interface UnknownAwait {
+  /** Index of the awaiting task. */
+  task: number;
+  /** Where the await sits, e.g. `tasks[1].run.input.args[0]`. */
+  path: string;
+  /** The awaited instruction CID. */
+  instruction: string;
+}
 
 /** The scheduler's state machine. Every method returns what must be appended next. */
 export interface Scheduler {
@@ -79,6 +100,8 @@ export interface Scheduler {
   flush(): SchedulerOutput[];
   /** Workflows not ended yet. */
   readonly active: number;
+  /** The awaits of `parsed` that nothing known can resolve (checked before submitting it). */
+  unknownAwaits(parsed: ParsedWorkflow): UnknownAwait[];
 }
 
 interface Run {
@@ -97,6 +120,8 @@ interface Run {
   remaining: number;
   dependents: number[][];
   deadline: number;
+  /** When awaits nobody could resolve at submission must have resolved, or null. */
+  awaitDeadline: number | null;
   ended: boolean;
 }
 
@@ -105,6 +130,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
   const { memo, nodeId } = init;
   const clock = init.clock ?? Date.now;
   const timeoutMs = init.workflowTimeoutMs ?? DEFAULT_WORKFLOW_TIMEOUT_MS;
+  const awaitTimeoutMs = init.awaitTimeoutMs ?? DEFAULT_AWAIT_TIMEOUT_MS;
   const runs = new Map<string, Run>();
   /** instruction → runs with a task of that instruction, or a task awaiting it from outside. */
   const watchers = new Map<string, Array<{ run: Run; index: number; external: boolean }>>();
@@ -138,6 +164,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       remaining: n,
       dependents: Array.from({ length: n }, () => []),
       deadline: event.at + timeoutMs,
+      awaitDeadline: null,
       ended: false,
     };
     for (const t of parsed.tasks) {
@@ -148,9 +175,34 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       if (entry !== undefined) run.outcome[t.index] = entry.body.out;
       if (!rerun && memo.written(instr, key)) markWritten(run, t.index, entry?.receipt);
     }
+    if (unknownAwaits(parsed).length > 0) run.awaitDeadline = event.at + awaitTimeoutMs;
     for (const e of parsed.external) watch(e.instruction, run, e.task, true);
     runs.set(key, run);
     return run;
+  }
+
+  function unknownAwaits(parsed: ParsedWorkflow): UnknownAwait[] {
+    const unknown: UnknownAwait[] = [];
+    for (const e of parsed.external) {
+      const instruction = e.instruction.toString();
+      if (memo.get(instruction) !== undefined) continue;
+      // A task of a workflow that is running will produce it.
+      if (watchers.get(instruction)?.some((w) => !w.external && !w.run.ended) === true) continue;
+      unknown.push({ task: e.task, path: e.path, instruction });
+    }
+    return unknown;
+  }
+
+  /** The unknown awaits of a run still unresolved, with the tasks still waiting on them. */
+  function stillUnknown(run: Run): UnknownAwait[] {
+    return run.parsed.external
+      .filter(
+        (e) =>
+          !run.written[e.task] &&
+          !run.released[e.task] &&
+          memo.get(e.instruction.toString()) === undefined,
+      )
+      .map((e) => ({ task: e.task, path: e.path, instruction: e.instruction.toString() }));
   }
 
   function markWritten(run: Run, index: number, receipt: CID | undefined): void {
@@ -306,14 +358,15 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     const list = watchers.get(event.instruction.toString());
     if (list === undefined) return [];
     const outputs: SchedulerOutput[] = [];
+    const transient = isRetryableFailure(event.body.out);
     const touched = new Map<Run, number[]>();
     for (const { run, index, external } of list) {
       if (run.ended) continue;
       if (!external) {
-        run.outcome[index] ??= event.body.out;
-        if (event.workflow !== null && event.workflow.toString() === run.key) {
-          markWritten(run, index, event.receipt);
-        }
+        const own = event.workflow !== null && event.workflow.toString() === run.key;
+        // Another workflow's retryable failure says nothing about this task: it still runs here.
+        if (own || !transient) run.outcome[index] ??= event.body.out;
+        if (own) markWritten(run, index, event.receipt);
         const starts = touched.get(run) ?? [];
         starts.push(...run.dependents[index]!, index);
         touched.set(run, starts);
@@ -342,6 +395,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     set replaying(value: boolean) {
       replaying = value;
     },
+    unknownAwaits,
     get active() {
       let n = 0;
       for (const r of runs.values()) if (!r.ended) n++;
@@ -381,8 +435,21 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       const now = clock();
       const outputs: SchedulerOutput[] = [];
       for (const run of runs.values()) {
-        if (!run.ended && now >= run.deadline && init.owns?.(run.key) !== false) {
+        if (run.ended || init.owns?.(run.key) === false) continue;
+        if (now >= run.deadline) {
           outputs.push(end(run, `timed out after ${timeoutMs} ms`));
+        } else if (run.awaitDeadline !== null && now >= run.awaitDeadline) {
+          run.awaitDeadline = null;
+          const unknown = stillUnknown(run);
+          if (unknown.length > 0) {
+            const where = unknown.map((u) => `${u.path} awaits ${u.instruction}`).join('; ');
+            outputs.push(
+              end(
+                run,
+                `${where}: not produced by this workflow and not in the memo after ${awaitTimeoutMs} ms`,
+              ),
+            );
+          }
         }
       }
       return outputs;

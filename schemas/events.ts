@@ -66,6 +66,11 @@ export interface ReceiptEvent {
   durationMs: number | null;
   /** Id of the node that produced the receipt. */
   executor: string;
+  /**
+   * Tries it took when retryable failures were retried (absent: the first try settled it). An
+   * observation beside the receipt, like fuel: the receipt's own `meta` stays Homestar's.
+   */
+  attempts?: number;
   at: number;
 }
 
@@ -194,6 +199,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         fuel: numOrNull(m, 'fuel'),
         durationMs: numOrNull(m, 'durationMs'),
         executor: str(m, 'executor'),
+        ...(typeof m.attempts === 'number' ? { attempts: m.attempts } : {}),
         at,
       };
     case 'workflow/completed':

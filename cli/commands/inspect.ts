@@ -30,9 +30,7 @@ export function inspectWorkflow(bytes: Uint8Array): InspectOutput {
       task: t.taskCid.toString(),
       invocation: t.invocation.toString(),
       awaits: t.awaits.map((a) => a.instruction.toString()),
-      external: parsed.external
-        .filter((e) => e.task === t.index)
-        .map((e) => e.instruction.toString()),
+      external: parsed.external.filter((e) => e.task === t.index).map((e) => e.instruction.toString()),
     })),
     warnings: parsed.warnings,
   };
@@ -41,9 +39,7 @@ export function inspectWorkflow(bytes: Uint8Array): InspectOutput {
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description(
-      'Parse a workflow (DAG-JSON, DAG-CBOR or {name, workflow}) and print its CIDs as JSON',
-    )
+    .description('Parse a workflow (DAG-JSON, DAG-CBOR or {name, workflow}) and print its CIDs as JSON')
     .argument('<file>', 'workflow file, or - for standard input')
     .addHelpText(
       'after',

@@ -27,7 +27,7 @@ function summaryTable(workflows: WorkflowView[]): string {
   const rows = workflows.map((w) => [
     w.workflow,
     w.name ?? '-',
-    w.status,
+    w.unknownAwaits.length === 0 ? w.status : `${w.status} (awaits unknown CID)`,
     `${w.done}/${w.tasks.length}`,
     String(w.errors),
     String(w.replayed),
@@ -53,6 +53,9 @@ function detail(w: WorkflowView): string {
     `progress   ${w.done}/${w.tasks.length} tasks, ${w.ok} ok, ${w.errors} errors, ${w.replayed} replayed`,
     `submitted  ${time(w.submittedAt)}${w.submissions > 1 ? ` (${w.submissions} times)` : ''}`,
     `ended      ${time(w.endedAt)}`,
+    ...w.unknownAwaits.map(
+      (a) => `waiting    ${a}: not produced by this workflow and not in the memo`,
+    ),
     '',
   ];
   for (const t of w.tasks) {

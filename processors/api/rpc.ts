@@ -34,6 +34,13 @@ export const METHODS = {
   unsubscribeRunWorkflow: 'unsubscribe_run_workflow',
 } as const;
 
+/**
+ * Notification sent on a `subscribe_run_workflow` subscription when its workflow was accepted
+ * with warnings (e.g. an await no task produces and the memo lacks):
+ * `{subscription, result: {workflow, warnings: string[]}}`. Not Homestar's: its clients ignore it.
+ */
+export const WARNING_METHOD = 'ipvm_workflow_warning';
+
 /** Where a message came from and where answers go. */
 export interface RpcSession {
   /** Sends one text message (a response, a batch of responses or a notification). */
@@ -285,8 +292,10 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     let set = bySession.get(session);
     if (set === undefined) bySession.set(session, (set = new Set()));
     set.add(id);
+    let warnings: string[];
     try {
-      await node.submit(parsed.bytes, { signal: sub.abort.signal });
+      // The user's name (if any) goes on the submission, so `ipvm status` shows it.
+      ({ warnings } = await node.submit(parsed.bytes, { signal: sub.abort.signal, name }));
     } catch (err) {
       end(id);
       const retryable = (err as { retryable?: unknown }).retryable === true;
@@ -306,6 +315,20 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       },
       'workflow subscribed',
     );
+    if (warnings.length > 0) {
+      logger?.warn(
+        { workflow: parsed.cid.toString(), warnings },
+        'workflow submitted with warnings',
+      );
+      // After the subscription id (queued below): a notification Homestar clients can ignore.
+      sub.queue?.unshift(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          method: WARNING_METHOD,
+          params: { subscription: id, result: { workflow: parsed.cid.toString(), warnings } },
+        }),
+      );
+    }
     after.push(() => {
       const queued = sub.queue ?? [];
       sub.queue = null;

@@ -62,3 +62,20 @@ export class ExecutorClosedError extends Error {
     super('executor is closed');
   }
 }
+
+/**
+ * A task waited longer than the queue timeout for a free worker. Retryable: it never ran, so
+ * nothing about the task is known (its receipt is not memoized).
+ */
+export class QueueTimeoutError extends Error {
+  override name = 'QueueTimeoutError';
+  readonly retryable = true;
+  /** The queue timeout that expired. */
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number, waitedMs: number) {
+    super(
+      `no free worker within the queue timeout of ${timeoutMs} ms (waited ${Math.round(waitedMs)} ms); the task did not run`,
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}

@@ -14,6 +14,7 @@ import {
 } from './errors.ts';
 import { missingImports, type GuestLog } from './host.ts';
 import { createLoader } from './loader.ts';
+import { createWorkerGate } from './worker-gate.ts';
 import { findExport, jsName } from './names.ts';
 import {
   createRunner,
@@ -59,6 +60,8 @@ export const DEFAULT_MAX_MODULES = 1024;
 export const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024 * 1024;
 /** Default time limit: 60 s. */
 export const DEFAULT_TIME_MS = 60_000;
+/** Default queue timeout: 30 s waiting for a free worker, then a retryable failure. */
+export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
 /** Fuel a task may use on the calling thread before it moves to a worker (≈ a millisecond or less of work). */
 export const DEFAULT_INLINE_FUEL = 100_000;
 /** Memory a task may use on the calling thread before it moves to a worker. */
@@ -201,6 +204,8 @@ export function createExecutor(init: ExecutorInit): Executor {
   const inlineFuel = BigInt(init.inlineFuel ?? DEFAULT_INLINE_FUEL);
   const inlinePages = Math.floor((init.inlineMemoryBytes ?? DEFAULT_INLINE_MEMORY_BYTES) / PAGE);
   const poolSize = Math.max(1, init.poolSize ?? availableParallelism());
+  const gate = createWorkerGate(poolSize);
+  const queueTimeoutMs = init.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS;
   const stats: ExecutorStats = {
     compilations: 0,
     transpilations: 0,
@@ -307,6 +312,8 @@ export function createExecutor(init: ExecutorInit): Executor {
     timeMs: number,
     signal?: AbortSignal,
   ): Promise<RunOutcome | 'time'> => {
+    // The time limit covers execution only: its clock starts once a worker slot is ours.
+    const release = await gate.acquire(queueTimeoutMs, signal);
     // A cleared timer rather than AbortSignal.timeout: at thousands of tasks per second those
     // would pile up until their (long) deadlines.
     const deadline = new AbortController();
@@ -339,6 +346,7 @@ export function createExecutor(init: ExecutorInit): Executor {
       throw new WorkerLostError(task.prepared.cid, { cause: err });
     } finally {
       clearTimeout(timer);
+      release();
     }
   };
 

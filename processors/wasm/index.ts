@@ -20,12 +20,14 @@ export {
   DEFAULT_INLINE_FUEL,
   DEFAULT_INLINE_MEMORY_BYTES,
   DEFAULT_MAX_MODULES,
+  DEFAULT_QUEUE_TIMEOUT_MS,
 } from './executor.ts';
 export {
   WasmTaskError,
   ValueMappingError,
   WorkerLostError,
   ExecutorClosedError,
+  QueueTimeoutError,
   type WasmFailureKind,
 } from './errors.ts';
 export type { GuestLog, GuestLogLevel } from './host.ts';

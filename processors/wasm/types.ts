@@ -100,6 +100,12 @@ export interface ExecutorInit {
   /** Worker threads for tasks that may run long. @default os.availableParallelism() */
   poolSize?: number;
   /**
+   * How long a task may wait for a free worker before it fails with the retryable
+   * `QueueTimeoutError` (it never ran, so it is not memoized). The time limit (`timeMs`) only
+   * starts once a worker takes the task. @default {@link DEFAULT_QUEUE_TIMEOUT_MS}
+   */
+  queueTimeoutMs?: number;
+  /**
    * Fuel a task may use on the calling thread before it is re-run in a worker with its full
    * limits (0 sends every task to the pool). @default {@link DEFAULT_INLINE_FUEL}
    */

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toArray, take, firstValueFrom } from 'rxjs';
 import type { Log } from '../../streams/log.ts';
+import { createTopology } from '../../streams/topology.ts';
 import { createNode, type NodeInit } from '../../processors/node.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseTask, parseWorkflow } from '../../schemas/model.ts';
@@ -201,6 +202,55 @@ export function describeEngine(name: string, makeFixture: () => Promise<EngineFi
       }
       expect(reasons.some((r) => /dag-cbor at byte/.test(r))).toBe(true);
       expect(reasons.some((r) => /tasks\[1\]: duplicate instruction/.test(r))).toBe(true);
+    });
+
+    it('dead-letters bad records written while no node ran, once across restarts', async () => {
+      const topology = createTopology({ namespace });
+      const one = (chain(runner.rsc, 1, 77) as { tasks: IpldValue[] }).tasks[0]!;
+      const twice = encodeEvent({
+        type: 'workflow/submitted',
+        workflow: parseWorkflow({ tasks: [one] }).cid,
+        body: { tasks: [parseTask(one), parseTask(one)] },
+        name: null,
+        at: 0,
+      });
+      {
+        await using log = await fixture.open();
+        await log.ensureStreams(topology.streams);
+        // An outside producer's junk on invocations and on a receipt stream, and a submission
+        // the scheduler must refuse, all before any node starts.
+        await log.append(topology.name('invocations'), [
+          { key: 'junk', value: new Uint8Array([0xff, 0x00, 0x13]) },
+          { key: 'twice', value: twice },
+        ]);
+        await log.append(topology.name('pure'), [{ key: 'junk', value: new Uint8Array([0x9f]) }]);
+      }
+      const seen: Array<{ stream: string; partition: number; offset: number }> = [];
+      const onProgress: NodeInit['onProgress'] = (e) => {
+        if (e.type === 'node:dead-letter') seen.push(e);
+      };
+      for (let start = 0; start < 2; start++) {
+        await using log = await fixture.open();
+        await using node = await createNode(nodeInit(log, { onProgress }));
+        const parsed = await node.submit(chain(runner.rsc, 1, 300 + start));
+        expect((await node.ended(parsed.cid)).type).toBe('workflow/completed');
+      }
+      // Recovery dead-lettered each once; the second start found them already there.
+      expect(seen.map((e) => e.stream).sort()).toEqual(
+        [topology.name('invocations'), topology.name('invocations'), topology.name('pure')].sort(),
+      );
+      await using log = await fixture.open();
+      const letters: Array<Record<string, string>> = [];
+      for await (const r of log.read(topology.name('dead-letter'))) letters.push(r.headers);
+      expect(letters).toHaveLength(3);
+      for (const h of letters) {
+        expect(h['dead-letter-reason']).toMatch(/dag-cbor at byte|duplicate instruction/);
+        expect(h['dead-letter-partition']).toMatch(/^\d+$/);
+        expect(h['dead-letter-offset']).toMatch(/^\d+$/);
+      }
+      expect(letters.map((h) => h['dead-letter-stream']).sort()).toEqual(
+        seen.map((e) => e.stream).sort(),
+      );
     });
   });
 }
