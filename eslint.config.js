@@ -38,6 +38,17 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
+    // The console's browser modules: plain ESM served as they are, outside the TS project.
+    files: ['processors/api/console/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { projectService: false },
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'WebSocket', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'addEventListener', 'removeEventListener'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     // Command-line faces, scripts, tests and benchmarks may print.
     files: ['cli/**', 'bench/**', 'test/**', 'infra/**', 'examples/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },

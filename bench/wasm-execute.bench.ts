@@ -8,7 +8,7 @@
 // - the same warm task forced through the worker pool (the inline-vs-pool choice);
 // - cold task on a 1 MB core module never seen before (content read, instrument, compile,
 //   instantiate, call) — budget ≤ 5 ms; raw `new WebAssembly.Module` of the same bytes as floor;
-//   a cold tiny component (jco transpile) for reference;
+//   a cold tiny component, glue-free and through jco (transpile), for reference;
 // - per-call overhead of jco's generated glue vs a direct core export call;
 // - fuel instrumentation overhead on a tight loop (instrumented vs original module).
 // The machine is shared (2 cores): the load average is printed with the figures.
@@ -248,7 +248,20 @@ try {
     '  instrumenting 1 MB in a loop (JIT fully warm)',
     `${((performance.now() - ti) / 10).toFixed(2)} ms`,
   );
-  const coldComponent = createExecutor({ content, cacheDir: join(dir, 'cache-cold'), poolSize: 1 });
+  const glueFree = createExecutor({ content, cacheDir: join(dir, 'cache-free'), poolSize: 1 });
+  const tf = performance.now();
+  await glueFree.execute({ rsc: addOne, func: 'add_one', args: [1] });
+  line(
+    'cold task, tiny component (glue-free: read in-house, no jco)',
+    `${(performance.now() - tf).toFixed(1)} ms`,
+  );
+  await glueFree.close();
+  const coldComponent = createExecutor({
+    content,
+    cacheDir: join(dir, 'cache-cold'),
+    poolSize: 1,
+    glueFree: false,
+  });
   const tc = performance.now();
   await coldComponent.execute({ rsc: addOne, func: 'add_one', args: [1] });
   line(
@@ -258,7 +271,7 @@ try {
   await coldComponent.close();
 
   // per-call overhead of jco's glue: call the cached glue's export vs the core export directly
-  const cacheDir = join(dir, 'cache', addOne.toString());
+  const cacheDir = join(dir, 'cache-cold', addOne.toString());
   const meta = JSON.parse(readFileSync(join(cacheDir, 'meta.json'), 'utf8')) as { files: string[] };
   const glue = (await import(pathToFileURL(join(cacheDir, 'glue.mjs')).href)) as {
     instantiate: (

@@ -23,6 +23,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   rpcPort: 'IPVM_RPC_PORT',
   rpcHost: 'IPVM_RPC_HOST',
   logLevel: 'IPVM_LOG_LEVEL',
+  allowNet: 'IPVM_ALLOW_NET',
   config: 'IPVM_CONFIG',
 };
 
@@ -38,6 +39,7 @@ export const CONFIG_KEYS = [
   'rpcPort',
   'rpcHost',
   'logLevel',
+  'allowNet',
 ] as const;
 
 /** A config file that cannot be read or has unknown keys: a usage error (exit 2). */

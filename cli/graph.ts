@@ -1,6 +1,7 @@
 // The task DAG of a workflow as Mermaid text or as a standalone SVG, laid out here (layers by
 // longest path from the roots, ordered by the mean position of each task's parents), so no
 // browser or external renderer is needed.
+import { layers as layerOf, layoutDag } from '../processors/dag-layout.ts';
 import type { TaskView } from './log-view.ts';
 
 /** What a node's colour says. */
@@ -14,6 +15,13 @@ export const STATE_STYLE: Readonly<
   replayed: { fill: '#e1ecff', stroke: '#1a57c4', label: 'replayed from memo' },
   error: { fill: '#fde4e1', stroke: '#c62828', label: 'error' },
 };
+
+/** The border of effect tasks, whatever their state: they reach outside the node. */
+export const EFFECT_STYLE: Readonly<Record<'pure' | 'managed', { stroke: string; label: string }>> =
+  {
+    pure: { stroke: '#8e24aa', label: 'pure effect (effects.pure)' },
+    managed: { stroke: '#ef6c00', label: 'managed effect (effects.managed)' },
+  };
 
 export function stateOf(t: TaskView): NodeState {
   if (t.status === 'error') return 'error';
@@ -56,21 +64,18 @@ export function toMermaid(workflow: string, tasks: readonly TaskView[], colour: 
       lines.push(`  classDef ${state} fill:${style.fill},stroke:${style.stroke}`);
     for (const t of tasks) lines.push(`  class t${t.index} ${stateOf(t)}`);
   }
+  // Effects keep their own border colour, with or without states.
+  for (const kind of ['pure', 'managed'] as const) {
+    const ids = tasks.filter((t) => t.effect === kind).map((t) => `t${t.index}`);
+    if (ids.length === 0) continue;
+    lines.push(`  classDef effect_${kind} stroke:${EFFECT_STYLE[kind].stroke},stroke-width:3px`);
+    lines.push(`  class ${ids.join(',')} effect_${kind}`);
+  }
   return lines.join('\n') + '\n';
 }
 
 /** Layer of each task: 0 for roots, else one more than its deepest parent. */
-export function layers(tasks: readonly TaskView[]): number[] {
-  const layer = new Array<number>(tasks.length).fill(-1);
-  const visit = (i: number): number => {
-    if (layer[i]! >= 0) return layer[i]!;
-    const t = tasks[i]!;
-    layer[i] = t.awaits.length === 0 ? 0 : 1 + Math.max(...t.awaits.map((a) => visit(a.task)));
-    return layer[i];
-  };
-  tasks.forEach((_t, i) => visit(i));
-  return layer;
-}
+export const layers = (tasks: readonly TaskView[]): number[] => layerOf(tasks);
 
 const W = 210;
 const H = 56;
@@ -89,22 +94,9 @@ function xml(s: string): string {
 
 /** A standalone SVG picture of the DAG; `colour` fills the nodes by state and adds a legend. */
 export function toSvg(workflow: string, tasks: readonly TaskView[], colour: boolean): string {
-  const layer = layers(tasks);
-  const depth = tasks.length === 0 ? 0 : Math.max(...layer) + 1;
-  const rows: number[][] = Array.from({ length: depth }, () => []);
-  tasks.forEach((t, i) => rows[layer[i]!]!.push(t.index));
-  // Order each row by the mean column of its parents, to keep edges short and uncrossed.
-  const column = new Map<number, number>();
-  rows.forEach((row, r) => {
-    if (r > 0) {
-      const key = (i: number): number => {
-        const ps = tasks[i]!.awaits.map((a) => column.get(a.task) ?? 0);
-        return ps.length === 0 ? 0 : ps.reduce((x, y) => x + y, 0) / ps.length;
-      };
-      row.sort((a, b) => key(a) - key(b) || a - b);
-    }
-    row.forEach((i, c) => column.set(i, c));
-  });
+  // Rows are indexed by position in `tasks`; a TaskView's index is its position.
+  const { rows } = layoutDag(tasks);
+  const depth = rows.length;
   const widest = Math.max(1, ...rows.map((r) => r.length));
   const legendH = colour ? 40 : 0;
   // Wide enough for the rows, the title and the legend (~7.5 px per character at these sizes).
@@ -166,8 +158,9 @@ export function toSvg(workflow: string, tasks: readonly TaskView[], colour: bool
     out.push(
       `<title>${xml(`#${t.index} ${t.func}\ninstruction ${t.instruction}${t.receipt === null ? '' : `\nreceipt ${t.receipt}`}\n${STATE_STYLE[state].label}`)}</title>`,
     );
+    const fx = t.effect === undefined ? undefined : EFFECT_STYLE[t.effect];
     out.push(
-      `<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="8" fill="${style.fill}" stroke="${style.stroke}" stroke-width="1.5"/>`,
+      `<rect x="${x}" y="${y}" width="${W}" height="${H}" rx="8" fill="${style.fill}" stroke="${fx?.stroke ?? style.stroke}" stroke-width="${fx === undefined ? 1.5 : 3}"${fx === undefined ? '' : ` data-effect="${t.effect}"`}/>`,
     );
     out.push(
       `<text x="${x + 12}" y="${y + 22}" font-weight="600" fill="#202124">#${t.index} ${xml(t.func.length > 24 ? t.func.slice(0, 23) + '…' : t.func)}</text>`,

@@ -6,10 +6,11 @@ import type { Topology } from '../streams/topology.ts';
 import { decodeEvent, type NodeEvent, type ReceiptEvent } from '../schemas/events.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow } from '../schemas/model.ts';
+import { effectKind } from '../processors/effects/ops.ts';
 
 /** Streams that carry receipts. */
 export function receiptStreams(topology: Topology): string[] {
-  return [topology.name('pure'), topology.name('effects.pure')];
+  return [topology.name('pure'), topology.name('effects.pure'), topology.name('effects.managed')];
 }
 
 /**
@@ -82,6 +83,8 @@ export interface TaskView {
   status: 'pending' | 'ok' | 'error';
   replayed: boolean;
   receipt: string | null;
+  /** Set for effect tasks: which effect stream their receipt goes to. */
+  effect?: 'pure' | 'managed';
 }
 
 /** What is known of one workflow. */
@@ -124,7 +127,8 @@ export function tasksOf(body: Uint8Array | string | IpldValue): TaskView[] {
     return {
       index: t.index,
       instruction: t.instruction.toString(),
-      func: typeof input?.func === 'string' ? input.func : t.task.run.op,
+      func: typeof input?.func === 'string' ? input.func : `${t.task.run.op} ${t.task.run.rsc}`,
+      ...(effectKind(t.task.run.op) === undefined ? {} : { effect: effectKind(t.task.run.op) }),
       awaits: inside,
       external,
       status: 'pending',

@@ -20,6 +20,8 @@ export interface NodeFlags {
   namespace?: string;
   concurrency?: string;
   fsync?: string;
+  /** `HOST[:PORT],…` effects may reach. */
+  allowNet?: string;
   peer?: string[];
   p2pListen?: string;
 }
@@ -51,6 +53,10 @@ export function nodeOptions(command: Command): Command {
       '--fsync <batch|none|MS>',
       'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)',
       'batch',
+    )
+    .option(
+      '--allow-net <hosts>',
+      'HOST[:PORT],… that effects (http/*) may reach; private and loopback addresses only when named (env IPVM_ALLOW_NET)',
     );
 }
 
@@ -149,13 +155,21 @@ export async function openNode(
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError(`--concurrency must be a positive integer (got ${flags.concurrency})`);
   // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
-  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }] =
+  const [{ createHeliaContentStore }, { createExecutor }, { wasmRunner }, { createNode }, fx] =
     await Promise.all([
       import('../processors/content/index.ts'),
       import('../processors/wasm/index.ts'),
       import('../processors/wasm-runner.ts'),
       import('../processors/node.ts'),
+      import('../processors/effects/index.ts'),
     ]);
+  let allow;
+  try {
+    allow = fx.parseAllowList(flags.allowNet);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const effects = fx.createEffectRunner({ http: fx.createHttpClient({ allow }) });
   const dataDir = resolveDataDir(flags.dataDir);
   const log = await openLog(flags, dataDir);
   const clustered = (flags.backend ?? 'file') !== 'file';
@@ -192,7 +206,10 @@ export async function openNode(
           addrs: content.network?.multiaddrs() ?? [],
           load: { running, concurrency },
           modules: executor.stats().compilations,
-          capabilities: { effectHosts: [], secrets: [] },
+          capabilities: {
+            effectHosts: (flags.allowNet ?? '').split(',').filter((h) => h !== ''),
+            secrets: [],
+          },
           lag: null,
         }),
         onError: (error) => onProgress?.({ type: 'node:error', error }),
@@ -225,6 +242,7 @@ export async function openNode(
     nodeId,
     cluster,
     topology: { namespace },
+    effects,
     concurrency,
     ...extra,
     onProgress: (e) => {
@@ -242,6 +260,7 @@ export async function openNode(
     async [Symbol.asyncDispose]() {
       await node.close();
       await cluster?.close();
+      await effects.close();
       await executor.close();
       await content.close();
       await log.close();

@@ -20,29 +20,41 @@ const dataDir = resolveDataDir(
 );
 
 const wabt = await wabtInit();
-const wat = readFileSync(join(here, 'wasm', 'add-one.wat'), 'utf8');
-const wit = readFileSync(join(here, 'wasm', 'add-one.wit'), 'utf8');
-const parsed = wabt.parseWat('add-one.wat', wat, {});
-parsed.resolveNames();
-parsed.validate();
-const core = new Uint8Array(parsed.toBinary({}).buffer);
-parsed.destroy();
-const component = await newComponent(await embedWit(core, wit, 'math'));
-mkdirSync(join(here, 'wasm', 'out'), { recursive: true });
-const out = join(here, 'wasm', 'out', 'math.wasm');
-writeFileSync(out, component);
+/** Builds examples/wasm/NAME.wat + NAME.wit (world WORLD) into a component. */
+async function build(name: string, world: string): Promise<Uint8Array> {
+  const wat = readFileSync(join(here, 'wasm', `${name}.wat`), 'utf8');
+  const wit = readFileSync(join(here, 'wasm', `${name}.wit`), 'utf8');
+  const parsed = wabt.parseWat(`${name}.wat`, wat, {});
+  parsed.resolveNames();
+  parsed.validate();
+  const core = new Uint8Array(parsed.toBinary({}).buffer);
+  parsed.destroy();
+  const component = await newComponent(await embedWit(core, wit, world));
+  mkdirSync(join(here, 'wasm', 'out'), { recursive: true });
+  writeFileSync(join(here, 'wasm', 'out', `${world}.wasm`), component);
+  return component;
+}
 
 const store = await createHeliaContentStore({ dataDir });
-const cid = (await store.add(component)).toString();
+const built: string[] = [];
+for (const [name, world] of [
+  ['add-one', 'math'],
+  ['transform', 'transform'],
+] as const) {
+  const cid = (await store.add(await build(name, world))).toString();
+  built.push(cid);
+  console.log(`${cid}  ${join(here, 'wasm', 'out', `${world}.wasm`)} → ${dataDir}`);
+}
 await store.close();
-console.log(`${cid}  ${out} → ${dataDir}`);
 
 let mismatched = 0;
 for (const file of readdirSync(join(here, 'workflows'))) {
   const text = readFileSync(join(here, 'workflows', file), 'utf8');
   for (const m of text.matchAll(/ipfs:\/\/(\w+)/g)) {
-    if (m[1] !== cid) {
-      console.error(`examples/workflows/${file} names ${m[1]}, but the build produced ${cid}`);
+    if (!built.includes(m[1]!)) {
+      console.error(
+        `examples/workflows/${file} names ${m[1]}, but the build produced ${built.join(', ')}`,
+      );
       mismatched++;
     }
   }

@@ -28,6 +28,11 @@ export interface TaskRunner {
    * resolve with `ok: false`; transient ones reject with an error whose `retryable` is true.
    */
   execute(request: RunRequest, options?: { signal?: AbortSignal }): Promise<RunResult>;
+  /**
+   * Whether this runner runs `op` besides `wasm/run` (e.g. the effect ops of
+   * `processors/effects/`). Absent: `wasm/run` only; other ops get an `unsupported` receipt.
+   */
+  supports?(op: string): boolean;
 }
 
 /** One call. */
@@ -37,6 +42,10 @@ export interface RunRequest {
   func: string;
   args: IpldValue[];
   limits: { fuel?: number; memoryBytes?: number; timeMs?: number };
+  /** The instruction's ability (`wasm/run`, `http/get`, …). */
+  op?: string;
+  /** The ready task this call runs; for ops other than `wasm/run`, `args` is `[input]`. */
+  task?: TaskReadyEvent;
 }
 
 /** The outcome of a call. */
@@ -90,7 +99,7 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
     let attempts = 1;
     let fuel: number | null = null;
     let durationMs: number | null = null;
-    if (instr.op !== WASM_RUN) {
+    if (instr.op !== WASM_RUN && runner.supports?.(instr.op) !== true) {
       out = failure('unsupported', `op ${instr.op} is not supported by this node`, true);
     } else {
       const func = isIpldMap(instr.input) ? (instr.input.func as string) : '';
@@ -113,6 +122,8 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
                   func,
                   args: event.args,
                   limits: { fuel: limits.fuel, memoryBytes: limits.memory, timeMs: limits.time },
+                  op: instr.op,
+                  task: event,
                 },
                 { signal: init.signal },
               );

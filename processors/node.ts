@@ -62,6 +62,9 @@ import {
   type EventRecord,
 } from './records.ts';
 import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from './retry.ts';
+import { attachEffects, type EffectsProgress } from './effects/engine.ts';
+import type { EffectRunner } from './effects/effect-runner.ts';
+import { receiptStreamOf } from './effects/ops.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -95,6 +98,11 @@ export interface NodeInit {
   taskRetry?: TaskRetryPolicy;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
+  /**
+   * Runs effect ops (`http/*`, `random/bytes`, `time/now`; see `processors/effects/`). Without
+   * it effect tasks get an `unsupported` error receipt.
+   */
+  effects?: EffectRunner;
   onProgress?: (event: NodeProgress) => void;
   /**
    * Scale-out seam (`processors/cluster/`): with several nodes on one namespace, each workflow
@@ -115,6 +123,7 @@ export interface ClusterSeam {
 /** Progress events of a node. */
 export type NodeProgress =
   | ExecuteProgress
+  | EffectsProgress
   | { type: 'node:recovered'; receipts: number; invocations: number; emitted: number; ms: number }
   | { type: 'node:dead-letter'; stream: string; partition: number; offset: number; reason: string }
   | { type: 'node:error'; error: unknown }
@@ -217,9 +226,24 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     invocations: topology.name('invocations'),
     pure: topology.name('pure'),
     effectsPure: topology.name('effects.pure'),
+    effectsManaged: topology.name('effects.managed'),
     deadLetter: topology.name('dead-letter'),
   };
-  const receiptStreams = [S.pure, S.effectsPure];
+  const receiptStreams = [S.pure, S.effectsPure, S.effectsManaged];
+  /** The stream a receipt goes to: `pure`, or the effect stream of its op. */
+  const receiptStream = (e: ReceiptEvent): string => topology.name(receiptStreamOf(e.run.op));
+  // Effects: a runner dispatching by op, and the outbox folded from effects.managed.
+  const fx =
+    init.effects === undefined
+      ? undefined
+      : attachEffects({
+          wasm: runner,
+          effects: init.effects,
+          appendIntent: (intent) =>
+            appendEvents(S.effectsManaged, [intent], [intent.instruction.toString()]),
+          submit: (workflow) => node.submit(workflow),
+          onProgress: (e) => progress(e),
+        });
 
   // A broker under load may drop a connection while nodes start together: retry what is
   // retryable.
@@ -256,27 +280,37 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const write = (outputs: SchedulerOutput[]): Promise<unknown> => {
     if (outputs.length === 0) return Promise.resolve();
     const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
-    const pure: ReceiptEvent[] = [];
+    const byStream = new Map<string, ReceiptEvent[]>();
     for (const o of outputs) {
       if (o.stream === 'invocations') {
         inv.push(o.event);
         // Local fast path: run what this node released without waiting for the append to be
         // durable and read back. Correct without it: a task/ready lost in a crash is released
         // again on recovery, and the consumer below skips what already ran.
-        if (o.event.type === 'task/ready' && localTasks !== undefined) {
+        // In a cluster, released tasks go through the shared consumer only (work sharing).
+        if (
+          o.event.type === 'task/ready' &&
+          localTasks !== undefined &&
+          init.cluster === undefined
+        ) {
           localTasks.next({ record: null, event: o.event });
         }
-      } else pure.push(o.event);
+      } else {
+        const stream = receiptStream(o.event);
+        const list = byStream.get(stream);
+        if (list === undefined) byStream.set(stream, [o.event]);
+        else list.push(o.event);
+      }
     }
     return Promise.all([
       inv.length === 0 ? undefined : appendEvents(S.invocations, inv, inv.map(keyOf)),
-      pure.length === 0
-        ? undefined
-        : appendEvents(
-            S.pure,
-            pure,
-            pure.map((e) => e.instruction.toString()),
-          ),
+      ...[...byStream].map(([stream, list]) =>
+        appendEvents(
+          stream,
+          list,
+          list.map((e) => e.instruction.toString()),
+        ),
+      ),
     ]);
   };
 
@@ -316,6 +350,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             stream,
             (record) => {
               const r = routingOf(record);
+              if (fx !== undefined && stream === S.effectsManaged) {
+                // The outbox needs intents and the outcomes that settle them.
+                const d = decodeRecord(record);
+                if (!(d instanceof Error)) fx?.outbox.observe(d.event);
+              }
               if (r !== undefined) {
                 if (r.type !== 'receipt') return;
                 seenReceipts++;
@@ -439,6 +478,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         .pipe(mergeMap(decodeOrDeadLetter))
         .subscribe({
           next: ({ record, event }) => {
+            fx?.outbox.observe(event);
             if (event.type !== 'receipt') return;
             memo.put(event);
             schedule(record, event);
@@ -485,26 +525,34 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             return [{ record: record, event }];
           }),
         ),
-        init.cluster === undefined ? (localTasks = new Subject()) : [],
+        (localTasks = new Subject()),
       )
         .pipe(
           executeTasks<{ record: LogRecord | null; event: TaskReadyEvent }>({
             memo,
-            runner,
+            runner: fx?.runner ?? runner,
             nodeId,
             concurrency: init.concurrency,
             taskRetry: init.taskRetry,
             onProgress: progress,
           }),
           mergeMap(async ({ item, receipt }) => {
+            // Effects a result asks for are submitted before the result is written.
+            if (receipt !== null) await fx?.emit(receipt);
             if (receipt !== null)
-              await appendEvents(S.pure, [receipt], [receipt.instruction.toString()]);
+              await appendEvents(
+                receiptStream(receipt),
+                [receipt],
+                [receipt.instruction.toString()],
+              );
             if (item.record !== null) tracker.end(item.record);
           }),
           finalize(() => finished()),
         )
         .subscribe({ error: fail }),
     );
+    // Managed effects whose intent has no outcome: sent again, with the same key.
+    for (const ready of fx?.outbox.pending() ?? []) localTasks.next({ record: null, event: ready });
   }
   const commit = async (): Promise<void> => {
     const positions = tracker.take();

@@ -176,7 +176,7 @@ function routingHeaders(event: NodeEvent): Record<string, string> {
   const headers: Record<string, string> = { [ROUTING.type]: event.type };
   if ('workflow' in event && event.workflow !== null)
     headers[ROUTING.workflow] = event.workflow.toString();
-  if (event.type === 'task/ready' || event.type === 'receipt') {
+  if (event.type === 'task/ready' || event.type === 'receipt' || event.type === 'effect/intent') {
     headers[ROUTING.instruction] = event.instruction.toString();
   }
   if (event.type === 'receipt') {

@@ -40,7 +40,12 @@ export async function withRetry<T>(
       return await fn(attempt);
     } catch (err) {
       if (!isRetryable(err) || attempt >= attempts || options.signal?.aborted === true) throw err;
-      const delay = Math.random() * Math.min(max, base * 2 ** (attempt - 1));
+      // A delay the failure asks for (an HTTP `Retry-After`) raises the backoff, up to `max`.
+      const asked = (err as { retryAfterMs?: unknown }).retryAfterMs;
+      const delay = Math.max(
+        Math.random() * Math.min(max, base * 2 ** (attempt - 1)),
+        typeof asked === 'number' ? Math.min(max, asked) : 0,
+      );
       options.onRetry?.(err, attempt, delay);
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, delay);

@@ -23,7 +23,7 @@ import type {
   WorkflowSubmittedEvent,
 } from '../schemas/events.ts';
 import { isIpldMap, type IpldValue } from '../schemas/ipld.ts';
-import { parseWorkflow, readAwait, type ParsedWorkflow } from '../schemas/model.ts';
+import { WASM_RUN, parseWorkflow, readAwait, type ParsedWorkflow } from '../schemas/model.ts';
 import type { Await, Outcome } from '../schemas/types.ts';
 import { isRetryableFailure, type Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
@@ -292,10 +292,13 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
           outputs.push({ stream: 'pure', event: ev });
         } else if (!missing) {
           const input = t.task.run.input;
+          // Wasm calls take `input.args`; other ops (effects) take their whole input.
           const args =
-            isIpldMap(input) && Array.isArray(input.args)
-              ? (substitute(input.args, values) as IpldValue[])
-              : [];
+            t.task.run.op !== WASM_RUN
+              ? [substitute(input, values)]
+              : isIpldMap(input) && Array.isArray(input.args)
+                ? (substitute(input.args, values) as IpldValue[])
+                : [];
           run.released[index] = true;
           outputs.push({
             stream: 'invocations',

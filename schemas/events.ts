@@ -4,7 +4,8 @@
  * | stream | events |
  * |---|---|
  * | `invocations` | {@link WorkflowSubmittedEvent}, {@link TaskReadyEvent}, {@link WorkflowEndedEvent} |
- * | `pure`, `effects.pure`, `effects.managed` | {@link ReceiptEvent} |
+ * | `pure`, `effects.pure` | {@link ReceiptEvent} |
+ * | `effects.managed` | {@link EffectIntentEvent} (before the request), {@link ReceiptEvent} (the outcome) |
  * | `dead-letter` | {@link DeadLetterEvent} |
  *
  * Every envelope carries `v` (the envelope version, {@link EVENT_VERSION}) and `at` (producer
@@ -42,7 +43,10 @@ export interface TaskReadyEvent {
   instruction: CID;
   invocation: CID;
   task: Task;
-  /** The instruction's `input.args` with every await replaced by its value. */
+  /**
+   * The instruction's `input.args` with every await replaced by its value; for ops other than
+   * `wasm/run` (effects), `[input]` with every await replaced.
+   */
   args: IpldValue[];
   at: number;
 }
@@ -71,6 +75,27 @@ export interface ReceiptEvent {
    * observation beside the receipt, like fuel: the receipt's own `meta` stays Homestar's.
    */
   attempts?: number;
+  at: number;
+}
+
+/**
+ * A managed effect about to be sent (the outbox): appended to `effects.managed`, and durable,
+ * before the request goes out; its outcome follows as a {@link ReceiptEvent}. An intent without
+ * an outcome is re-sent on recovery, byte for byte, with the same key. Key: the instruction CID.
+ */
+export interface EffectIntentEvent {
+  type: 'effect/intent';
+  workflow: CID | null;
+  instruction: CID;
+  invocation: CID;
+  /** The task, so recovery can run it again without its workflow. */
+  task: Task;
+  /** As in {@link TaskReadyEvent.args}: for effects, `[input]` with every await replaced. */
+  args: IpldValue[];
+  /** The `Idempotency-Key` the request carries. */
+  key: string;
+  /** The request exactly as sent. */
+  request: { method: string; url: string; headers: IpldMap; body: Uint8Array | null };
   at: number;
 }
 
@@ -103,7 +128,12 @@ export interface DeadLetterEvent {
 
 /** Any event. */
 export type NodeEvent =
-  WorkflowSubmittedEvent | TaskReadyEvent | ReceiptEvent | WorkflowEndedEvent | DeadLetterEvent;
+  | WorkflowSubmittedEvent
+  | TaskReadyEvent
+  | ReceiptEvent
+  | EffectIntentEvent
+  | WorkflowEndedEvent
+  | DeadLetterEvent;
 
 /** Encodes an event envelope (DAG-CBOR). */
 export function encodeEvent(event: NodeEvent): Uint8Array {
@@ -202,6 +232,30 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         ...(typeof m.attempts === 'number' ? { attempts: m.attempts } : {}),
         at,
       };
+    case 'effect/intent': {
+      if (!Array.isArray(m.args)) throw new SchemaError('args', 'expected a list');
+      const r = m.request;
+      if (!isIpldMap(r) || !isIpldMap(r.headers))
+        throw new SchemaError('request', 'expected {method, url, headers, body}');
+      if (r.body !== null && !(r.body instanceof Uint8Array))
+        throw new SchemaError('request.body', 'expected bytes or null');
+      return {
+        type: m.type,
+        workflow: linkOrNull(m, 'workflow'),
+        instruction: link(m, 'instruction'),
+        invocation: link(m, 'invocation'),
+        task: parseTask(m.task, 'task'),
+        args: m.args,
+        key: str(m, 'key'),
+        request: {
+          method: str(r, 'method'),
+          url: str(r, 'url'),
+          headers: r.headers,
+          body: r.body,
+        },
+        at,
+      };
+    }
     case 'workflow/completed':
     case 'workflow/failed':
       return {

@@ -19,6 +19,11 @@ export interface RanWorkflow {
   cid: string;
   /** Submit → workflow end (this node) or → last receipt (peer). */
   ms: number;
+  /**
+   * CPU time of the process over the same span (this node only; meaningful when one workflow
+   * runs at a time — on a loaded machine it varies far less than `ms`).
+   */
+  cpuMs?: number;
   status: string;
   receipts: SeenReceipt[];
   /** Anything the figure needs said about it. */
@@ -34,7 +39,16 @@ export type ChildRequest =
    * `n = 0` is a one-task workflow whose task is already memoized (submit → end with nothing run).
    * Result: milliseconds per run.
    */
-  | { id: number; cmd: 'latency'; rsc: string; n: number; runs: number; start: number }
+  | {
+      id: number;
+      cmd: 'latency';
+      rsc: string;
+      n: number;
+      runs: number;
+      start: number;
+      /** Submit DAG-JSON text (what a client sends) rather than an IPLD value. */
+      json?: boolean;
+    }
   /** `c` fresh `n`-task chains kept in flight for `seconds`. Result: {@link Throughput}. */
   | {
       id: number;
@@ -44,6 +58,8 @@ export type ChildRequest =
       c: number;
       seconds: number;
       start: number;
+      /** Submit DAG-JSON text (what a client sends) rather than an IPLD value. */
+      json?: boolean;
     }
   | { id: number; cmd: 'exit' };
 
@@ -79,6 +95,10 @@ export async function startOurNode(options: {
   wasm: string[];
   fsync?: string;
   concurrency?: number;
+  /** Data directory to use and keep (default: a fresh temp dir, removed on exit). */
+  dataDir?: string;
+  /** `false`: every component through jco (see the executor's `glueFree`). */
+  glueFree?: boolean;
 }): Promise<OurNode> {
   const args = [
     '--fsync',
@@ -87,6 +107,8 @@ export async function startOurNode(options: {
     String(options.concurrency ?? 256),
   ];
   for (const w of options.wasm) args.push('--wasm', w);
+  if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
+  if (options.glueFree === false) args.push('--no-glue-free');
   const child: ChildProcess = fork(join(import.meta.dirname, 'our-node-child.ts'), args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

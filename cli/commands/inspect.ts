@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseWorkflow } from '../../schemas/index.ts';
+import { effectKind } from '../../processors/effects/ops.ts';
 import { readInput } from '../io.ts';
 
 /** The JSON printed by `ipvm inspect` (a contract other tools rely on). */
@@ -15,8 +16,15 @@ export interface InspectOutput {
     invocation: string;
     awaits: string[];
     external: string[];
+    /** Effect tasks only: what they reach and which effect stream records them. */
+    effect?: { op: string; rsc: string; kind: 'pure' | 'managed' };
   }>;
   warnings: string[];
+}
+
+function effectOf(op: string, rsc: string): { effect?: NonNullable<InspectOutput['tasks'][number]['effect']> } {
+  const kind = effectKind(op);
+  return kind === undefined ? {} : { effect: { op, rsc, kind } };
 }
 
 export function inspectWorkflow(bytes: Uint8Array): InspectOutput {
@@ -31,6 +39,7 @@ export function inspectWorkflow(bytes: Uint8Array): InspectOutput {
       invocation: t.invocation.toString(),
       awaits: t.awaits.map((a) => a.instruction.toString()),
       external: parsed.external.filter((e) => e.task === t.index).map((e) => e.instruction.toString()),
+      ...effectOf(t.task.run.op, t.task.run.rsc),
     })),
     warnings: parsed.warnings,
   };

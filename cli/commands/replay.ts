@@ -5,6 +5,7 @@ import { decodeEvent } from '../../schemas/events.ts';
 import { encodeReceipt } from '../../schemas/model.ts';
 import { UsageError } from '../exit.ts';
 import { logOptions, openReadLog, openWriteLog, type NodeFlags } from '../node-context.ts';
+import { receiptStreams } from '../log-view.ts';
 
 interface ReplayFlags extends NodeFlags {
   into?: string;
@@ -54,10 +55,7 @@ Examples:
             offset: number;
             reason: string;
           }> = [];
-          for (const stream of [
-            opened.topology.name('pure'),
-            opened.topology.name('effects.pure'),
-          ]) {
+          for (const stream of receiptStreams(opened.topology)) {
             for await (const record of opened.log.read(stream)) {
               const where = { stream, partition: record.partition, offset: record.offset };
               try {

@@ -5,6 +5,7 @@ import { dagJson } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
+import { receiptStreamOf } from '../../processors/effects/ops.ts';
 import { UsageError } from '../exit.ts';
 import { readInput } from '../io.ts';
 import { nodeOptions, openNode, type NodeFlags } from '../node-context.ts';
@@ -15,7 +16,10 @@ export interface RunLine {
   instruction: string;
   receipt: string;
   workflow: string;
+  /** The Wasm function, or for other ops `op rsc` (`http/get https://…`). */
   func: string;
+  /** The stream the receipt is written to: `pure`, `effects.pure` or `effects.managed`. */
+  stream: string;
   out: ['ok' | 'error', unknown];
   replayed: boolean;
   fuel: number | null;
@@ -34,7 +38,8 @@ export function receiptLine(r: ReceiptEvent, replayed: boolean): RunLine {
     instruction: r.instruction.toString(),
     receipt: r.receipt.toString(),
     workflow: r.workflow?.toString() ?? '',
-    func: typeof input?.func === 'string' ? input.func : r.run.op,
+    func: typeof input?.func === 'string' ? input.func : `${r.run.op} ${r.run.rsc}`,
+    stream: receiptStreamOf(r.run.op),
     out: [r.body.out[0], toJson(r.body.out[1])],
     replayed,
     fuel: r.fuel,

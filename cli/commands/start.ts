@@ -2,6 +2,8 @@
 // optional JSON-RPC/WebSocket API (Homestar-compatible) and Prometheus metrics.
 import type { Command } from 'commander';
 import type { ApiServer } from '../../processors/api/index.ts';
+import type { ConsoleModel } from '../../processors/api/console-model.ts';
+import type { TableStore } from '../../processors/tables/table-store.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../../processors/logger.ts';
 import { UsageError } from '../exit.ts';
@@ -12,6 +14,7 @@ interface StartFlags extends NodeFlags {
   rpcHost: string;
   tables?: boolean;
   clickhouseUrl?: string;
+  consoleActions?: boolean;
 }
 
 /** The logger of a command, at the level of `--log-level` / IPVM_LOG_LEVEL / the config file. */
@@ -52,6 +55,10 @@ export function registerStart(program: Command): void {
         '--clickhouse-url <url>',
         'index into a ClickHouse server instead of the embedded engine (env IPVM_CLICKHOUSE_URL)',
         process.env.IPVM_CLICKHOUSE_URL,
+      )
+      .option(
+        '--console-actions',
+        'let the console (served on the API port) submit and re-run workflows; without it the console is read-only',
       ),
   );
   command
@@ -64,6 +71,7 @@ Logs are JSON lines on stderr (--log-level, IPVM_LOG_LEVEL).
 Examples:
   ipvm start --data-dir /var/lib/ipvm
   ipvm start --rpc-port ${HOMESTAR_DEFAULT_PORT}              # Homestar clients connect to ws://127.0.0.1:${HOMESTAR_DEFAULT_PORT}
+                                               # and the console is at http://127.0.0.1:${HOMESTAR_DEFAULT_PORT}/
   ipvm start --tables                          # then: ipvm sql "SELECT count() FROM receipts"
   ipvm start --backend kafka --brokers 127.0.0.1:9092
   ipvm start --backend nats --nats-url nats://127.0.0.1:4222
@@ -81,6 +89,7 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
         import('../../processors/api/index.ts'),
       ]);
       const nodeLog = logger.child({ component: 'node' });
+      let consoleModel: ConsoleModel | undefined;
       let lag: (() => ReturnType<typeof consumerLag>) | undefined;
       const metrics = createNodeMetrics({
         processMetrics: true,
@@ -117,6 +126,7 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
             );
             break;
           case 'execute:retry':
+            consoleModel?.noteRetry(e.instruction);
             nodeLog.warn(
               { instruction: e.instruction, attempt: e.attempt, err: e.error },
               'task retried',
@@ -133,6 +143,7 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
       const detach = metrics.attach(node);
       let api: ApiServer | undefined;
       let stopTables: (() => Promise<void>) | undefined;
+      let tableStore: TableStore | undefined;
       try {
         if (flags.tables === true) {
           const tables = await import('../../processors/tables/index.ts');
@@ -142,6 +153,7 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
             dataDir: opened.dataDir,
           });
           await store.migrate();
+          tableStore = store;
           const live = indexer.indexTables({
             log,
             store,
@@ -158,9 +170,31 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
           nodeLog.info({ store: store.kind }, 'indexing tables');
         }
         if (rpcPort !== undefined) {
+          const { createConsoleModel, createConsoleRpc, loadConsoleFiles } =
+            await import('../../processors/api/console.ts');
+          consoleModel = createConsoleModel({
+            log,
+            topology: node.topology,
+            memo: node.memo,
+            onError: (err) => nodeLog.error({ err }, 'console read model stopped'),
+          });
+          // The API does not wait for the console to fold a long log: it shows what it has.
+          consoleModel
+            .ready()
+            .then(() => nodeLog.info({}, 'console caught up with the streams'))
+            .catch(() => undefined);
           api = await createApiServer({
             node,
             metrics,
+            console: createConsoleRpc({
+              node,
+              model: consoleModel,
+              actions: flags.consoleActions === true,
+              lag: async () => (lag === undefined ? [] : [await lag()]),
+              concurrency: Number(flags.concurrency ?? 16),
+              tables: tableStore,
+            }),
+            consoleFiles: await loadConsoleFiles(),
             host: flags.rpcHost,
             port: rpcPort,
             p2p: opened.content.network,
@@ -182,7 +216,7 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
           'node started',
         );
         process.stdout.write('ready\n');
-        if (api !== undefined) process.stdout.write(`rpc ${api.url}\n`);
+        if (api !== undefined) process.stdout.write(`rpc ${api.url}\nconsole ${api.httpUrl}/\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
@@ -190,6 +224,7 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
         nodeLog.info({}, 'draining');
       } finally {
         await api?.close();
+        await consoleModel?.close();
         await stopTables?.();
         detach();
         await opened[Symbol.asyncDispose]();

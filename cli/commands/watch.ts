@@ -90,7 +90,10 @@ Examples:
             if (workflow !== undefined && event.workflow?.toString() !== workflow) continue;
             const l = receiptLine(event, event.replayed);
             printed.add(l.receipt);
-            process.stdout.write((flags.json === true ? JSON.stringify(l) : humanLine(l)) + '\n');
+            process.stdout.write(
+              (flags.json === true ? JSON.stringify(l) : `${l.stream.padEnd(15)} ${humanLine(l)}`) +
+                '\n',
+            );
             maybeStop();
           } else if (
             (event.type === 'workflow/completed' || event.type === 'workflow/failed') &&

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { CONSOLE_METHODS } from './console-openrpc.ts';
 
 const link = {
   title: 'IPLD link',
@@ -42,8 +43,8 @@ const workflow = {
   },
 } as const;
 
-/** Builds the document for a given node version. */
-export function openRpcDocument(version: string): Record<string, unknown> {
+/** Builds the document for a given node version (with the console's methods when it is on). */
+export function openRpcDocument(version: string, withConsole = false): Record<string, unknown> {
   return {
     openrpc: '1.2.6',
     info: {
@@ -181,6 +182,7 @@ export function openRpcDocument(version: string): Record<string, unknown> {
         params: [{ name: 'subscription_id', required: true, schema: { type: 'string' } }],
         result: { name: 'unsubscribed', schema: { type: 'boolean' } },
       },
+      ...(withConsole ? CONSOLE_METHODS : []),
     ],
   };
 }

@@ -20,6 +20,7 @@ import type { Receipt } from '../../schemas/types.ts';
 import type { Logger } from '../logger.ts';
 import type { NodeMetrics } from '../metrics.ts';
 import type { IpvmNode } from '../node.ts';
+import type { ConsoleRpc } from './console-rpc.ts';
 import { RPC_ERROR, RpcError } from './errors.ts';
 import { encodeReceiptNotification, subscriptionMessage } from './notification.ts';
 import { openRpcDocument } from './openrpc.ts';
@@ -70,6 +71,8 @@ export interface RpcHandlerInit {
   version?: string;
   /** Largest workflow accepted, in bytes of the request. @default 16 MiB */
   maxRequestBytes?: number;
+  /** The console's methods (`console_*`, see `console-rpc.ts`); absent: not served. */
+  console?: ConsoleRpc;
 }
 
 /** A node's libp2p identity, for the `node` method. */
@@ -362,7 +365,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     switch (req.method) {
       case METHODS.discover:
       case 'rpc.discover':
-        return openRpcDocument(version);
+        return openRpcDocument(version, init.console !== undefined);
       case METHODS.health: {
         const healthy =
           init.health === undefined
@@ -385,6 +388,8 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
         return end(id);
       }
       default:
+        if (init.console?.handles(req.method) === true)
+          return init.console.call(req.method, req.params, session);
         throw new RpcError(RPC_ERROR.methodNotFound, `method not found: ${req.method}`);
     }
   }
@@ -486,6 +491,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       for (const f of after) f();
     },
     closeSession(session) {
+      init.console?.closeSession(session);
       for (const id of [...(bySession.get(session) ?? [])]) end(id);
       bySession.delete(session);
     },
@@ -494,6 +500,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     },
     close() {
       for (const id of [...subs.keys()]) end(id);
+      init.console?.close();
     },
   };
 }

@@ -26,6 +26,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
 import { ApiListenError } from './errors.ts';
 import { createRpcHandler, nodeInfo, type RpcHandlerInit, type RpcSession } from './rpc.ts';
+import type { ConsoleFiles } from './console-static.ts';
 import { openRpcDocument } from './openrpc.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from './defaults.ts';
 
@@ -41,6 +42,8 @@ export interface ApiServerInit extends Omit<RpcHandlerInit, 'listeners'> {
   maxRequestBytes?: number;
   /** Logger (component `api`). */
   logger?: Logger;
+  /** The console's files (`GET /` and its assets); absent: no console. */
+  consoleFiles?: ConsoleFiles;
   signal?: AbortSignal;
 }
 
@@ -127,9 +130,10 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
           sendJson(res, 200, nodeInfo(init.node.nodeId, urls, init.p2p));
           return;
         case '/rpc_discover':
-          sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0'));
+          sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0', init.console !== undefined));
           return;
         default:
+          if (init.consoleFiles?.serve(req, res, path ?? '/') === true) return;
           sendJson(res, 404, { error: `no route GET ${path}; JSON-RPC is POST / or a WebSocket` });
           return;
       }

@@ -1,10 +1,14 @@
 // A ContentStore on Helia's UnixFS over a filesystem blockstore: with no network at all, or
 // with a content exchange (network.ts) through which missing blocks come from peers.
-// Helia-side modules are imported lazily on first construction: their import alone costs
-// hundreds of milliseconds, which processes that never touch content should not pay.
+// Libraries are imported lazily, each on first use: opening needs only the blockstore; UnixFS
+// (~20 MiB and most of a second to import) only for files of more than one chunk; CAR and codecs
+// only for CAR import/export. A file of one chunk or less is a single raw block, stored and read
+// without UnixFS (the same block and CID as `ipfs add`), so a node running small modules never
+// loads it.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CID } from 'multiformats/cid';
+import { sha256 } from 'multiformats/hashes/sha2';
 import { ContentError, ContentNotFoundError, CarError } from './errors.ts';
 import type { StartedNetwork } from './network.ts';
 import type { CarSink, ContentCallOptions, ContentStore, ContentStoreInit } from './types.ts';
@@ -20,28 +24,30 @@ export const UNIXFS_CHUNK_BYTES = 262_144;
 /** Links per interior node `ipfs add` uses by default (balanced layout). */
 export const UNIXFS_MAX_LINKS = 174;
 
-type Libs = Awaited<ReturnType<typeof loadLibs>>;
-let libsPromise: Promise<Libs> | undefined;
-
-async function loadLibs() {
-  const [unixfsMod, fsMod, importerChunker, importerLayout, car, dagPb, dagCbor] =
-    await Promise.all([
-      import('@helia/unixfs'),
-      import('blockstore-fs'),
-      import('ipfs-unixfs-importer/chunker'),
-      import('ipfs-unixfs-importer/layout'),
-      import('@ipld/car'),
-      import('@ipld/dag-pb'),
-      import('@ipld/dag-cbor'),
-    ]);
-  return { unixfsMod, fsMod, importerChunker, importerLayout, car, dagPb, dagCbor };
+async function loadUnixfs() {
+  const [unixfsMod, importerChunker, importerLayout] = await Promise.all([
+    import('@helia/unixfs'),
+    import('ipfs-unixfs-importer/chunker'),
+    import('ipfs-unixfs-importer/layout'),
+  ]);
+  return { unixfsMod, importerChunker, importerLayout };
+}
+async function loadCar() {
+  const [car, dagPb, dagCbor] = await Promise.all([
+    import('@ipld/car'),
+    import('@ipld/dag-pb'),
+    import('@ipld/dag-cbor'),
+  ]);
+  return { car, dagPb, dagCbor };
 }
 
-// The import is cached per process on purpose: it is code loading, not state.
-function libs(): Promise<Libs> {
-  libsPromise ??= loadLibs();
-  return libsPromise;
-}
+// Imports are cached per process on purpose: they are code loading, not state.
+let unixfsLibs: ReturnType<typeof loadUnixfs> | undefined;
+let carLibs: ReturnType<typeof loadCar> | undefined;
+const unixfsLib = (): ReturnType<typeof loadUnixfs> => (unixfsLibs ??= loadUnixfs());
+const carLib = (): ReturnType<typeof loadCar> => (carLibs ??= loadCar());
+type UnixFS = ReturnType<Awaited<ReturnType<typeof loadUnixfs>>['unixfsMod']['unixfs']>;
+type ImporterOptions = NonNullable<Parameters<UnixFS['addBytes']>[1]>;
 
 function isNotFound(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -107,8 +113,8 @@ function collectCids(value: unknown, out: CID[]): void {
  * ```
  */
 export async function createHeliaContentStore(init: ContentStoreInit): Promise<ContentStore> {
-  const L = await libs();
-  const blockstore = new L.fsMod.FsBlockstore(join(init.dataDir, 'blocks'));
+  const { FsBlockstore } = await import('blockstore-fs');
+  const blockstore = new FsBlockstore(join(init.dataDir, 'blocks'));
   await blockstore.open();
   let network: StartedNetwork | undefined;
   if (init.network !== undefined) {
@@ -118,7 +124,6 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
       throw error;
     });
   }
-  const fs = L.unixfsMod.unixfs({ blockstore: network?.blockstore ?? blockstore });
   /** The caller's signal, bounded by the fetch timeout when peers may be asked. */
   const bounded = (signal: AbortSignal | undefined): AbortSignal | undefined => {
     if (network === undefined) return signal;
@@ -134,13 +139,18 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
       detail: `not stored here, and none of ${peers} connected peers sent it within ${network.fetchTimeoutMs} ms`,
     });
   };
-  const importerOptions = {
-    cidVersion: 1 as const,
-    rawLeaves: true,
-    reduceSingleLeafToSelf: true,
-    chunker: L.importerChunker.fixedSize({ chunkSize: UNIXFS_CHUNK_BYTES }),
-    layout: L.importerLayout.balanced({ maxChildrenPerNode: UNIXFS_MAX_LINKS }),
-  };
+  let unixfs: Promise<{ fs: UnixFS; importerOptions: ImporterOptions }> | undefined;
+  const files = (): Promise<{ fs: UnixFS; importerOptions: ImporterOptions }> =>
+    (unixfs ??= unixfsLib().then((L) => ({
+      fs: L.unixfsMod.unixfs({ blockstore: network?.blockstore ?? blockstore }),
+      importerOptions: {
+        cidVersion: 1 as const,
+        rawLeaves: true,
+        reduceSingleLeafToSelf: true,
+        chunker: L.importerChunker.fixedSize({ chunkSize: UNIXFS_CHUNK_BYTES }),
+        layout: L.importerLayout.balanced({ maxChildrenPerNode: UNIXFS_MAX_LINKS }),
+      },
+    })));
   let closed = false;
 
   const checkOpen = (): void => {
@@ -165,6 +175,17 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
     async add(content, options: ContentCallOptions = {}) {
       checkOpen();
       throwIfAborted(options.signal);
+      if (
+        content instanceof Uint8Array &&
+        content.byteLength > 0 &&
+        content.byteLength <= UNIXFS_CHUNK_BYTES
+      ) {
+        // One chunk with raw leaves, reduced to itself: the file is one raw block.
+        const cid = CID.createV1(RAW_CODE, await sha256.digest(content));
+        await blockstore.put(cid, content, { signal: options.signal });
+        return cid;
+      }
+      const { fs, importerOptions } = await files();
       if (content instanceof Uint8Array) {
         return fs.addBytes(content, { ...importerOptions, signal: options.signal });
       }
@@ -177,6 +198,7 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
       if (cid.code === RAW_CODE || cid.code === DAG_CBOR_CODE) {
         return getBlock(cid, options.signal);
       }
+      const { fs } = await files();
       try {
         return await concat(
           fs.cat(cid, { signal: bounded(options.signal), offline: network === undefined }),
@@ -198,6 +220,7 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
 
     async exportCar(roots, out: CarSink, options: ContentCallOptions = {}) {
       checkOpen();
+      const L = await carLib();
       const { writer, out: bytes } = L.car.CarWriter.create(roots);
       const pump = (async () => {
         for await (const chunk of bytes) await out(chunk);
@@ -227,6 +250,7 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
 
     async importCar(input, options: ContentCallOptions = {}) {
       checkOpen();
+      const L = await carLib();
       let reader;
       try {
         reader =

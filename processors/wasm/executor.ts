@@ -117,6 +117,8 @@ function bindComponent(
   }
   const fn = byName.get(witName)!;
   const result = fn.result;
+  // built once per binding, not per call (a template string per argument per task shows up)
+  const paths = fn.params.map((_, i) => `args[${i}]`);
   const scalar = (t: WitType | undefined): t is { kind: Scalar } =>
     t !== undefined && SCALARS.has(t.kind);
   const direct: DirectCall | undefined =
@@ -139,7 +141,7 @@ function bindComponent(
         );
       }
       const ctx = { link };
-      return fn.params.map((param, i) => lowerValue(args[i], param.type, `args[${i}]`, ctx));
+      return fn.params.map((param, i) => lowerValue(args[i], param.type, paths[i]!, ctx));
     },
     lift: (v) => (result ? liftValue(v, result, 'result') : null),
   };
@@ -222,6 +224,7 @@ export function createExecutor(init: ExecutorInit): Executor {
     onProgress: init.onProgress,
     onBackgroundError: (err, cid) => logger?.warn({ err, cid }, 'writing the module cache failed'),
     maxModules: init.maxModules ?? DEFAULT_MAX_MODULES,
+    glueFree: init.glueFree ?? true,
   });
   const runner = createRunner();
   let pool: Piscina | undefined;

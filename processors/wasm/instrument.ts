@@ -26,6 +26,8 @@ import {
 
 /** Export name of the fuel global. */
 export const FUEL_EXPORT = '__ipvm_fuel';
+/** Bump when the instrumenter's output changes: cached instrumented modules are keyed by it. */
+export const INSTRUMENT_VERSION = 1;
 /** Export name of the "a memory.grow was refused" flag global. */
 export const GROW_FAILED_EXPORT = '__ipvm_grow_failed';
 /** Import module/name under which the module's memory is supplied by the host. */

@@ -1,4 +1,5 @@
 // The one place that loads jco. Its import costs ~100 ms, so it is loaded on first use only.
+import { readFileSync } from 'node:fs';
 import type * as JcoModule from '@bytecodealliance/jco';
 
 type JcoApi = typeof JcoModule;
@@ -28,4 +29,18 @@ export async function embedWit(
 export async function newComponent(embedded: Uint8Array): Promise<Uint8Array> {
   const jco = await loadJco();
   return jco.componentNew(embedded);
+}
+
+let version: string | undefined;
+/**
+ * The installed jco's version, read from its package.json without loading jco (a cache key of
+ * transpiled glue: a different jco may generate different glue).
+ */
+export function jcoVersion(): string {
+  if (version === undefined) {
+    const main = import.meta.resolve('@bytecodealliance/jco');
+    const pkg = readFileSync(new URL('../package.json', main), 'utf8');
+    version = (JSON.parse(pkg) as { version: string }).version;
+  }
+  return version;
 }

@@ -2,7 +2,11 @@
 // transpiled with jco (core modules carrying component-type metadata are made components
 // first), every core module instrumented, and everything compiled once per process.
 // Transpiled glue and instrumented modules are kept on disk under cacheDir/<cid>/, so a restart
-// skips jco and the instrumenter; compiled modules are kept in memory.
+// skips jco and the instrumenter; compiled modules are kept in memory. A disk entry is trusted
+// only if its key (CID, layout, instrumenter and jco versions) matches and every file's hash
+// matches its meta.json; anything else is removed and rebuilt.
+// Components of the simplest shape (component.ts) skip jco altogether.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,33 +14,71 @@ import type { CID } from 'multiformats/cid';
 import type { ContentStore } from '../content/index.ts';
 import { WasmFormatError, hasComponentTypeMetadata, readCoreModule, wasmKind } from './binary.ts';
 import { WasmTaskError } from './errors.ts';
-import { instrumentCore, MEMORY_IMPORT, type InstrumentReport } from './instrument.ts';
-import { loadJco } from './jco.ts';
+import { readSimpleComponent, type SimpleComponent } from './component.ts';
+import {
+  instrumentCore,
+  INSTRUMENT_VERSION,
+  MEMORY_IMPORT,
+  type InstrumentReport,
+} from './instrument.ts';
+import { jcoVersion, loadJco } from './jco.ts';
 import type { Prepared, PreparedComponent, PreparedCore } from './runner.ts';
 import type { ExecutorProgress, ExecutorStats } from './types.ts';
 import { parseWorld, type WitWorld } from './wit.ts';
 import type { FuncType } from './binary.ts';
 
-/** Bump when the on-disk layout or the instrumentation changes. */
-const CACHE_VERSION = 1;
+/** Bump when the on-disk layout changes. */
+const CACHE_VERSION = 2;
 const GLUE_FILE = 'glue.mjs';
+const CORE_FILE = 'module.wasm';
 
-interface ComponentMeta {
+/** What a cache entry was built by and for; all of it must match for the entry to be used. */
+interface CacheKey {
   version: number;
+  cid: string;
+  instrumenter: number;
+  /** jco's version, for entries holding jco's glue. */
+  jco?: string;
+  /** sha-256 (hex) of every file of the entry but meta.json. */
+  sha256: Record<string, string>;
+}
+interface ComponentMeta extends CacheKey {
   kind: 'component';
   files: string[];
   reports: Record<string, InstrumentReport>;
   world: WitWorld;
   imports: string[];
+  /** Set for glue-free components (component.ts): WIT export → core export. */
+  coreExports?: Record<string, string>;
 }
-interface CoreMeta {
-  version: number;
+interface CoreMeta extends CacheKey {
   kind: 'core';
   report: InstrumentReport;
   funcs: Record<string, FuncType>;
   imports: string[];
 }
 type Meta = ComponentMeta | CoreMeta;
+
+/** Raised when a disk cache entry cannot be trusted; the entry is then rebuilt. */
+class StaleCacheError extends Error {
+  override name = 'StaleCacheError';
+}
+
+const sha256 = (data: Uint8Array | string): string =>
+  createHash('sha256').update(data).digest('hex');
+
+function hashes(files: Record<string, Uint8Array | string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, data] of Object.entries(files)) out[name] = sha256(data);
+  return out;
+}
+
+/** The scalar core types a canonical-ABI lowering of `kind` uses. */
+function coreTypeOf(kind: string): string {
+  if (kind === 's64' || kind === 'u64') return 'i64';
+  if (kind === 'f32' || kind === 'f64') return kind;
+  return 'i32';
+}
 
 export interface LoaderDeps {
   content: ContentStore;
@@ -46,6 +88,8 @@ export interface LoaderDeps {
   onBackgroundError?: (err: unknown, cid: string) => void;
   /** Prepared modules kept in memory. */
   maxModules: number;
+  /** Run simple components without jco (component.ts). */
+  glueFree: boolean;
 }
 
 export interface Loader {
@@ -74,6 +118,8 @@ export function createLoader(deps: LoaderDeps): Loader {
   const memory = new Map<string, Promise<Prepared>>();
   const loaded = new Map<string, Prepared>();
   const background = new Set<Promise<void>>();
+  /** Cache writes in flight by CID: a reload waits for its module's write. */
+  const writing = new Map<string, Promise<void>>();
 
   const compile = (cid: string, bytes: Uint8Array): WebAssembly.Module => {
     try {
@@ -122,17 +168,43 @@ export function createLoader(deps: LoaderDeps): Loader {
     }
   };
 
+  /** A file of a cache entry, checked against the hash its meta.json recorded. */
+  const readChecked = async (dir: string, meta: Meta, name: string): Promise<Uint8Array> => {
+    const bytes = new Uint8Array(await readFile(join(dir, name)));
+    if (meta.sha256[name] !== sha256(bytes)) throw new StaleCacheError(`${name} is damaged`);
+    return bytes;
+  };
+
+  /** The entry under `dir`; undefined when there is none; StaleCacheError when it is not usable. */
   const fromDisk = async (cid: string, dir: string): Promise<Prepared | undefined> => {
+    let text: string;
+    try {
+      text = await readFile(join(dir, 'meta.json'), 'utf8');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT' && !existsSync(dir)) return undefined;
+      throw new StaleCacheError('meta.json is missing', { cause: err });
+    }
     let meta: Meta;
     try {
-      meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Meta;
-    } catch {
-      return undefined;
+      meta = JSON.parse(text) as Meta;
+    } catch (err) {
+      throw new StaleCacheError('meta.json is damaged', { cause: err });
     }
-    if (meta.version !== CACHE_VERSION) return undefined;
-    deps.onProgress?.({ type: 'wasm:loaded-from-disk', cid });
+    if (
+      meta.version !== CACHE_VERSION ||
+      meta.cid !== cid ||
+      meta.instrumenter !== INSTRUMENT_VERSION ||
+      typeof meta.sha256 !== 'object'
+    )
+      throw new StaleCacheError('built by another version or for another module');
+    const glue = meta.kind === 'component' && meta.coreExports === undefined;
+    if (meta.kind === 'component' && !glue && !deps.glueFree)
+      throw new StaleCacheError('a glue-free entry, and glue-free components are off');
+    if (glue && meta.jco !== jcoVersion())
+      throw new StaleCacheError(`glue from jco ${meta.jco}, this is jco ${jcoVersion()}`);
     if (meta.kind === 'core') {
-      const bytes = new Uint8Array(await readFile(join(dir, 'module.wasm')));
+      const bytes = await readChecked(dir, meta, CORE_FILE);
+      deps.onProgress?.({ type: 'wasm:loaded-from-disk', cid });
       const p: PreparedCore = {
         kind: 'core',
         cid,
@@ -143,18 +215,38 @@ export function createLoader(deps: LoaderDeps): Loader {
       };
       return p;
     }
+    const bytes: Record<string, Uint8Array> = {};
+    for (const f of meta.files) bytes[f] = await readChecked(dir, meta, f);
+    // The glue is imported by path: check it now, since an import cannot be taken back.
+    if (glue) await readChecked(dir, meta, GLUE_FILE);
+    deps.onProgress?.({ type: 'wasm:loaded-from-disk', cid });
     const modules: Record<string, WebAssembly.Module> = {};
-    for (const f of meta.files)
-      modules[f] = compile(cid, new Uint8Array(await readFile(join(dir, f))));
+    for (const f of meta.files) modules[f] = compile(cid, bytes[f]!);
     return {
       kind: 'component',
       cid,
-      gluePath: join(dir, GLUE_FILE),
+      ...(glue ? { gluePath: join(dir, GLUE_FILE) } : { coreExports: meta.coreExports }),
       modules,
       reports: meta.reports,
       world: meta.world,
       imports: meta.imports,
     };
+  };
+
+  /** Write an entry off the task's path (the disk copy only saves a restart's work). */
+  const writeInBackground = (
+    cid: string,
+    dir: string,
+    files: Record<string, Uint8Array | string>,
+  ): void => {
+    const write = writeDir(dir, files)
+      .catch((err: unknown) => deps.onBackgroundError?.(err, cid))
+      .finally(() => {
+        background.delete(write);
+        if (writing.get(cid) === write) writing.delete(cid);
+      });
+    background.add(write);
+    writing.set(cid, write);
   };
 
   const prepareCore = (cid: string, dir: string, bytes: Uint8Array): PreparedCore => {
@@ -172,13 +264,67 @@ export function createLoader(deps: LoaderDeps): Loader {
     }
     const imports = info.imports.map((i) => `${i.module}#${i.name}`);
     const module = compile(cid, instrumented);
-    const meta: CoreMeta = { version: CACHE_VERSION, kind: 'core', report, funcs, imports };
-    // The disk copy only saves a restart's work: write it off the task's path.
-    const write = writeDir(dir, { 'module.wasm': instrumented, 'meta.json': JSON.stringify(meta) })
-      .catch((err: unknown) => deps.onBackgroundError?.(err, cid))
-      .finally(() => background.delete(write));
-    background.add(write);
+    const meta: CoreMeta = {
+      version: CACHE_VERSION,
+      cid,
+      instrumenter: INSTRUMENT_VERSION,
+      sha256: hashes({ [CORE_FILE]: instrumented }),
+      kind: 'core',
+      report,
+      funcs,
+      imports,
+    };
+    writeInBackground(cid, dir, { [CORE_FILE]: instrumented, 'meta.json': JSON.stringify(meta) });
     return { kind: 'core', cid, module, report, funcs, imports };
+  };
+
+  /**
+   * A glue-free component: its core module is run directly. Undefined when the core module's
+   * exports do not have the types the lifts promise (jco then reports the module's problem).
+   */
+  const prepareSimple = (
+    cid: string,
+    dir: string,
+    simple: SimpleComponent,
+  ): PreparedComponent | undefined => {
+    let info;
+    try {
+      info = readCoreModule(simple.core);
+    } catch {
+      return undefined;
+    }
+    for (const f of simple.world.exports) {
+      const index = info.funcExports.get(simple.coreExports[f.name]!);
+      const t = index === undefined ? undefined : info.types[info.funcTypes[index]!];
+      const want = f.params.map((p) => coreTypeOf(p.type.kind)).join();
+      const result = f.result ? [coreTypeOf(f.result.kind)] : [];
+      if (t === undefined || t.params.join() !== want || t.results.join() !== result.join())
+        return undefined;
+    }
+    const { bytes: instrumented, report } = instrument(cid, simple.core);
+    const module = compile(cid, instrumented);
+    const meta: ComponentMeta = {
+      version: CACHE_VERSION,
+      cid,
+      instrumenter: INSTRUMENT_VERSION,
+      sha256: hashes({ [CORE_FILE]: instrumented }),
+      kind: 'component',
+      files: [CORE_FILE],
+      reports: { [CORE_FILE]: report },
+      world: simple.world,
+      imports: [],
+      coreExports: simple.coreExports,
+    };
+    writeInBackground(cid, dir, { [CORE_FILE]: instrumented, 'meta.json': JSON.stringify(meta) });
+    return {
+      kind: 'component',
+      cid,
+      coreExports: simple.coreExports,
+      modules: { [CORE_FILE]: module },
+      reports: meta.reports,
+      world: simple.world,
+      imports: [],
+    };
   };
 
   const prepareComponent = async (
@@ -227,6 +373,10 @@ export function createLoader(deps: LoaderDeps): Loader {
     if (!files[GLUE_FILE]) throw invalid(cid, new Error('jco produced no glue'));
     const meta: ComponentMeta = {
       version: CACHE_VERSION,
+      cid,
+      instrumenter: INSTRUMENT_VERSION,
+      jco: jcoVersion(),
+      sha256: hashes(files),
       kind: 'component',
       files: wasmFiles,
       reports,
@@ -250,8 +400,15 @@ export function createLoader(deps: LoaderDeps): Loader {
   const load = async (cid: CID, signal?: AbortSignal): Promise<Prepared> => {
     const key = cid.toString();
     const dir = join(deps.cacheDir, key);
-    // A damaged cache entry is removed and rebuilt rather than failing the task.
-    const cached = await fromDisk(key, dir).catch(async () => {
+    await writing.get(key);
+    // A damaged or stale cache entry is removed and rebuilt rather than trusted or failing the
+    // task (a compile error of a damaged module is caught here too).
+    const cached = await fromDisk(key, dir).catch(async (err: unknown) => {
+      deps.onProgress?.({
+        type: 'wasm:cache-rejected',
+        cid: key,
+        reason: err instanceof Error ? err.message : String(err),
+      });
       await rm(dir, { recursive: true, force: true });
       return undefined;
     });
@@ -270,7 +427,9 @@ export function createLoader(deps: LoaderDeps): Loader {
       kind = 'component';
     }
     await mkdir(deps.cacheDir, { recursive: true });
-    return kind === 'component' ? prepareComponent(key, dir, bytes) : prepareCore(key, dir, bytes);
+    if (kind === 'core') return prepareCore(key, dir, bytes);
+    const simple = deps.glueFree ? readSimpleComponent(bytes) : undefined;
+    return (simple && prepareSimple(key, dir, simple)) ?? prepareComponent(key, dir, bytes);
   };
 
   return {

@@ -17,8 +17,13 @@ import type { WitWorld } from './wit.ts';
 export interface PreparedComponent {
   kind: 'component';
   cid: string;
-  /** Absolute path of jco's transpiled glue (ESM). */
-  gluePath: string;
+  /** Absolute path of jco's transpiled glue (ESM); absent for a glue-free component. */
+  gluePath?: string;
+  /**
+   * Set for a glue-free component (one core module, scalar exports only; see component.ts):
+   * WIT export name → the core export it lifts. Its exports are only ever called directly.
+   */
+  coreExports?: Record<string, string>;
   /** Instrumented core modules by the file name the glue asks for. */
   modules: Record<string, WebAssembly.Module>;
   reports: Record<string, InstrumentReport>;
@@ -190,9 +195,15 @@ export function createRunner(): Runner {
     let call: Record<string, unknown>;
     if (task.prepared.kind === 'core') {
       call = instantiateCore(task.prepared.module, {}, task.prepared.report).exports;
+    } else if (task.prepared.gluePath === undefined) {
+      const [module, ...rest] = Object.values(task.prepared.modules);
+      if (!module || rest.length > 0)
+        throw new WasmTaskError('invalid-module', 'a glue-free component has one core module');
+      call = {};
+      instantiateCore(module, {}, reportOf(task.prepared, module));
     } else {
       const prepared = task.prepared;
-      const glue = await loadGlue(prepared.gluePath);
+      const glue = await loadGlue(task.prepared.gluePath);
       const imports = strictImports(
         hostImports({
           get epochMs() {
@@ -316,8 +327,10 @@ export function createRunner(): Runner {
       let core = warm.direct.get(d.name);
       if (core === undefined) {
         core = null;
+        const p = task.prepared;
+        const name = (p.kind === 'component' ? p.coreExports?.[d.name] : undefined) ?? d.name;
         for (const e of metered) {
-          const f = e[d.name];
+          const f = e[name];
           if (typeof f === 'function' && f.length === d.params.length) {
             core = f as (...a: unknown[]) => unknown;
             break;

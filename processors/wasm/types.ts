@@ -78,6 +78,8 @@ export type ExecutorProgress =
   | { type: 'wasm:instrumented'; cid: string; ms: number }
   | { type: 'wasm:compiled'; cid: string; bytes: number; ms: number }
   | { type: 'wasm:loaded-from-disk'; cid: string }
+  /** A disk cache entry was damaged, stale or for another build: it is removed and rebuilt. */
+  | { type: 'wasm:cache-rejected'; cid: string; reason: string }
   | { type: 'wasm:escalated'; cid: string; reason: 'fuel' | 'memory' }
   | { type: 'wasm:worker-terminated'; cid: string; reason: 'time' | 'abort' };
 
@@ -117,6 +119,12 @@ export interface ExecutorInit {
    * recompiled from the disk cache when needed. @default {@link DEFAULT_MAX_MODULES}
    */
   maxModules?: number;
+  /**
+   * Run components of the simplest shape (one core module, no imports, scalar-only exports)
+   * from their core module without jco. `false` transpiles every component with jco (the
+   * results are the same; tests and benchmarks compare the two). @default true
+   */
+  glueFree?: boolean;
   /** Receives guest output (`print`, `wasi:logging`, stdout/stderr) and executor diagnostics. */
   logger?: ExecutorLogger;
   /** Progress events (cache fills, escalations, worker terminations). */

@@ -8,6 +8,7 @@ import {
   ContentNotFoundError,
   InvalidResourceError,
   createHeliaContentStore,
+  UNIXFS_CHUNK_BYTES,
   parseResource,
   resolveDataDir,
   resolveResource,
@@ -93,6 +94,21 @@ describe('helia content store', () => {
     expect(cid.toString()).toBe(expectedFileCid(bytes));
     expect(cid.toString().startsWith('bafybei')).toBe(true);
     expect(await store.get(cid)).toEqual(bytes);
+  });
+
+  it('stores one-chunk files as raw blocks without UnixFS, as the importer would', async () => {
+    // the bytes path takes the raw-block shortcut; a stream always goes through the importer
+    for (const n of [1, 1000, UNIXFS_CHUNK_BYTES, UNIXFS_CHUNK_BYTES + 1]) {
+      const bytes = pseudoRandom(n, n);
+      // eslint-disable-next-line @typescript-eslint/require-await -- an async source on purpose
+      async function* once() {
+        yield bytes;
+      }
+      const direct = await store.add(bytes);
+      expect(direct.toString(), `${n} bytes`).toBe((await store.add(once())).toString());
+      expect(direct.toString()).toBe(expectedFileCid(bytes));
+      expect(await store.get(direct)).toEqual(bytes);
+    }
   });
 
   it('accepts a byte stream and gives the same CID as bytes', async () => {

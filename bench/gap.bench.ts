@@ -1,0 +1,139 @@
+// The node in its own process (as restate.bench.ts and homestar.bench.ts drive it) against the
+// same node in this process, in one run: the same driver (lib/our-node-driver.ts), the same
+// wiring (file log, content store, executor), the same workflows. Each workflow is submitted
+// either as an IPLD value (a library caller) or as DAG-JSON text (a client on the wire).
+//
+//   node bench/gap.bench.ts [--seconds 3] [--concurrency 16,64] [--runs 50] [--fsync batch|none]
+//
+// The child is driven by one IPC request per scenario, so the process boundary itself costs
+// nothing per workflow; what differs is measured here.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFileLog, type FsyncPolicy } from '../streams/file/index.ts';
+import { createNode } from '../processors/node.ts';
+import { createHeliaContentStore } from '../processors/content/index.ts';
+import { createExecutor } from '../processors/wasm/index.ts';
+import { wasmRunner } from '../processors/wasm-runner.ts';
+import { createDriver } from './lib/our-node-driver.ts';
+import { startOurNode, type Throughput } from './lib/our-node-protocol.ts';
+import {
+  arg,
+  higherIsBetter,
+  lowerIsBetter,
+  ms,
+  pct,
+  printTable,
+  rate,
+  writeResults,
+  type Row,
+} from './lib/report.ts';
+import { smallFileCid } from './peers/kubo-stand-in.ts';
+
+const SECONDS = Number(arg('seconds', '3'));
+const RUNS = Number(arg('runs', '50'));
+const CONCURRENCY = arg('concurrency', '16,64').split(',').map(Number);
+const FSYNC = arg('fsync', 'batch');
+const TITLE = `this node in a child process vs in process — one run (file log, fsync ${FSYNC})`;
+
+const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-gap-'));
+const examples = join(import.meta.dirname, '..', 'examples');
+execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], {
+  stdio: 'ignore',
+});
+const wasmFile = join(examples, 'wasm', 'out', 'math.wasm');
+const wasm = new Uint8Array(readFileSync(wasmFile));
+const rsc = `ipfs://${await smallFileCid(wasm)}`;
+
+const fsync: FsyncPolicy =
+  FSYNC === 'batch' ? 'batch' : FSYNC === 'none' ? 'none' : { intervalMs: Number(FSYNC) };
+const content = await createHeliaContentStore({ dataDir: join(root, 'here') });
+await content.add(wasm);
+const executor = createExecutor({ content, cacheDir: join(root, 'here', 'cache') });
+const log = createFileLog({ dir: join(root, 'here', 'log'), fsync });
+const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256 });
+const here = createDriver(node);
+const child = await startOurNode({ wasm: [wasmFile], fsync: FSYNC });
+
+let start = 1;
+const next = (): number => (start += 10_000_000);
+const rows: Row[] = [];
+const raw: Record<string, unknown> = {};
+
+/**
+ * Each side twice, in the order child, in process, in process, child: whichever runs second
+ * would otherwise share the machine with the first one's leftover background work.
+ */
+async function both<T>(
+  inChild: () => Promise<T>,
+  inProcess: () => Promise<T>,
+  merge: (a: T, b: T) => T,
+): Promise<[T, T]> {
+  const c1 = await inChild();
+  const p1 = await inProcess();
+  const p2 = await inProcess();
+  const c2 = await inChild();
+  return [merge(c1, c2), merge(p1, p2)];
+}
+try {
+  // warm both
+  await here.handle({ id: 0, cmd: 'latency', rsc, n: 1, runs: 5, start: next() });
+  await child.request({ cmd: 'latency', rsc, n: 1, runs: 5, start: next() });
+
+  for (const json of [false, true]) {
+    const how = json ? 'DAG-JSON text' : 'IPLD value';
+    const p50 = new Map<number, [number, number]>();
+    for (const n of [0, 1, 10]) {
+      const req = { cmd: 'latency', rsc, n, runs: RUNS, json } as const;
+      const [mine, inProc] = await both(
+        async () => (await child.request<number[]>({ ...req, start: next() })).result,
+        async () => (await here.handle({ id: 0, ...req, start: next() })) as number[],
+        (a, b) => [...a, ...b],
+      );
+      raw[`latency-${n}-${how}`] = { child: mine, inProcess: inProc };
+      p50.set(n, [pct(mine, 50), pct(inProc, 50)]);
+      rows.push({
+        scenario: `${n === 0 ? 'memo hit (N = 0)' : `${n}-task chain`}, submitted as ${how}: submit → end p50`,
+        ours: ms(pct(mine, 50)),
+        peer: ms(pct(inProc, 50)),
+        ratio: lowerIsBetter(pct(mine, 50), pct(inProc, 50)),
+        note: `${RUNS} runs`,
+      });
+    }
+    const slope = (i: 0 | 1): number => (p50.get(10)![i] - p50.get(1)![i]) / 9;
+    rows.push({
+      scenario: `marginal chain step p50 (slope N = 1 → 10), as ${how}`,
+      ours: ms(slope(0)),
+      peer: ms(slope(1)),
+      ratio: lowerIsBetter(slope(0), slope(1)),
+    });
+    for (const c of CONCURRENCY) {
+      const req = { cmd: 'throughput', rsc, n: 1, c, seconds: SECONDS, json } as const;
+      const [mine, inProc] = await both(
+        async () => (await child.request<Throughput>({ ...req, start: next() })).result,
+        async () => (await here.handle({ id: 0, ...req, start: next() })) as Throughput,
+        (a, b) => ({ workflows: a.workflows + b.workflows, seconds: a.seconds + b.seconds }),
+      );
+      const [a, b] = [mine.workflows / mine.seconds, inProc.workflows / inProc.seconds];
+      raw[`throughput-${c}-${how}`] = { child: mine, inProcess: inProc };
+      rows.push({
+        scenario: `steps/s, ${c} single-step workflows in flight, as ${how}`,
+        ours: rate(a, '/s'),
+        peer: rate(b, '/s'),
+        ratio: higherIsBetter(a, b),
+      });
+    }
+  }
+} finally {
+  await child.close();
+  here.close();
+  await node.close();
+  await log.close();
+  await executor.close();
+  await content.close();
+}
+
+printTable(TITLE, 'in process', rows);
+console.log(`results: ${writeResults('gap', { title: TITLE, peer: 'in process', rows, raw })}`);
+rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,65 @@
+// A CPU profile of the steps/s scenario, summarized: the node in this process (file log, content
+// store, real executor), `c` single-step workflows kept in flight for `seconds`, profiled with
+// the inspector for the throughput phase only (after a warm-up).
+//
+//   node bench/steps-profile.ts [--seconds 5] [--c 64] [--fsync batch|none] [--json] [--out FILE]
+//
+// Prints steps/s, then self time by file and by function; --out keeps the .cpuprofile (open it
+// in Chrome DevTools or speedscope).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFileLog, type FsyncPolicy } from '../streams/file/index.ts';
+import { createNode } from '../processors/node.ts';
+import { createHeliaContentStore } from '../processors/content/index.ts';
+import { createExecutor } from '../processors/wasm/index.ts';
+import { wasmRunner } from '../processors/wasm-runner.ts';
+import { createDriver } from './lib/our-node-driver.ts';
+import type { Throughput } from './lib/our-node-protocol.ts';
+import { summarize, type Profile } from './lib/profile-summary.ts';
+import { arg, flag, machine } from './lib/report.ts';
+import { smallFileCid } from './peers/kubo-stand-in.ts';
+
+const SECONDS = Number(arg('seconds', '5'));
+const C = Number(arg('c', '64'));
+const FSYNC = arg('fsync', 'batch');
+const OUT = arg('out', '');
+const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-profile-'));
+const examples = join(import.meta.dirname, '..', 'examples');
+execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], {
+  stdio: 'ignore',
+});
+const wasm = new Uint8Array(readFileSync(join(examples, 'wasm', 'out', 'math.wasm')));
+const rsc = `ipfs://${await smallFileCid(wasm)}`;
+const fsync: FsyncPolicy =
+  FSYNC === 'batch' ? 'batch' : FSYNC === 'none' ? 'none' : { intervalMs: Number(FSYNC) };
+const content = await createHeliaContentStore({ dataDir: root });
+await content.add(wasm);
+const executor = createExecutor({ content, cacheDir: join(root, 'cache') });
+const log = createFileLog({ dir: join(root, 'log'), fsync });
+const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256 });
+const driver = createDriver(node);
+
+const req = { id: 0, cmd: 'throughput', rsc, n: 1, c: C, json: flag('json') } as const;
+await driver.handle({ ...req, seconds: 1, start: 1 });
+const session = new Session();
+session.connect();
+await session.post('Profiler.enable');
+await session.post('Profiler.start');
+const r = (await driver.handle({ ...req, seconds: SECONDS, start: 1e8 })) as Throughput;
+const { profile } = await session.post('Profiler.stop');
+session.disconnect();
+driver.close();
+await node.close();
+await log.close();
+await executor.close();
+await content.close();
+rmSync(root, { recursive: true, force: true });
+
+console.log(
+  `steps/s with ${C} single-step workflows in flight (fsync ${FSYNC}): ${(r.workflows / r.seconds).toFixed(0)} (${JSON.stringify(machine())})`,
+);
+if (OUT !== '') writeFileSync(OUT, JSON.stringify(profile));
+console.log(summarize(profile as unknown as Profile, { top: Number(arg('top', '25')) }));

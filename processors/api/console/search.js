@@ -1,0 +1,76 @@
+// Memo search: by instruction CID, receipt CID, output CID (reverse lookup) or function name.
+import { useEffect, useState } from 'preact/hooks';
+import { html } from './html.js';
+
+export function SearchPage({ call, query }) {
+  const [q, setQ] = useState(query);
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    setQ(query);
+    if (query === '') return;
+    setResult(null);
+    setError(null);
+    call('console_memo_search', { query }).then(setResult, (e) => setError(e.message));
+  }, [query]);
+  const submit = (e) => {
+    e.preventDefault();
+    location.hash = `#/search/${encodeURIComponent(q.trim())}`;
+  };
+  return html`<section>
+    <div class="toolbar"><h1>Memo search</h1></div>
+    <form class="search" onSubmit=${submit}>
+      <input
+        id="search-input"
+        type="search"
+        size="70"
+        placeholder="instruction, receipt or output CID, or a function name"
+        value=${q}
+        onInput=${(e) => setQ(e.target.value)}
+      />
+      <button type="submit" id="search-button">Search</button>
+    </form>
+    ${error !== null ? html`<p class="error">${error}</p>` : null}
+    ${
+      result === null
+        ? null
+        : result.hits.length === 0
+          ? html`<p class="muted" id="search-empty">
+              Nothing in the ${result.source === 'tables' ? 'tables' : 'memo'} for ${result.query}.
+            </p>`
+          : html`<p class="muted">
+                ${result.hits.length}${result.truncated ? '+' : ''} hit(s) from the
+                ${result.source === 'tables' ? 'ClickHouse tables' : 'in-process memo'}
+              </p>
+              <table class="list" id="search-results">
+                <thead>
+                  <tr>
+                    <th>matched</th>
+                    <th>function</th>
+                    <th>outcome</th>
+                    <th>instruction</th>
+                    <th>receipt</th>
+                    <th>output CID</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${result.hits.map(
+                    (h) =>
+                      html`<tr>
+                        <td><span class="badge">${h.match}</span></td>
+                        <td><code>${h.func}</code></td>
+                        <td>
+                          <span class=${`badge ${h.outcome === 'ok' ? 'completed' : 'failed'}`}
+                            >${h.outcome}</span
+                          >
+                        </td>
+                        <td><code class="wrap">${h.instruction}</code></td>
+                        <td><code class="wrap">${h.receipt}</code></td>
+                        <td><code class="wrap">${h.outputCid}</code></td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>`
+    }
+  </section>`;
+}

@@ -1,0 +1,112 @@
+// One workflow: its DAG, live; a click on a task opens its details.
+import { useEffect, useState } from 'preact/hooks';
+import { html } from './html.js';
+import { Dag, Legend } from './dag.js';
+import { TaskPanel } from './task.js';
+import { Cid, ms, Status, time } from './util.js';
+
+function Actions({ call, cid, onError }) {
+  const rerun = async (mode) => {
+    try {
+      const res = await call('console_rerun', { cid, mode });
+      location.hash = `#/w/${res.cid}`;
+    } catch (err) {
+      onError(err.message);
+    }
+  };
+  return html`<span class="actions">
+    <button
+      id="rerun-replay"
+      onClick=${() => rerun('replay')}
+      title="submit the same workflow: the memo answers"
+    >
+      Re-run (replay)
+    </button>
+    <button
+      id="rerun-nonce"
+      onClick=${() => rerun('nonce')}
+      title="fresh nonces: every task runs again"
+    >
+      Re-run (new nonce)
+    </button>
+  </span>`;
+}
+
+export function WorkflowPage({ call, cid, selected, changes, node, onError }) {
+  const [wf, setWf] = useState(null);
+  const [missing, setMissing] = useState(null);
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    let stale = false;
+    setWf(null);
+    setMissing(null);
+    call('console_workflow', { cid })
+      .then((r) => !stale && setWf(r))
+      .catch((e) => !stale && setMissing(e.message));
+    return () => (stale = true);
+  }, [cid]);
+  useEffect(() => {
+    if (changes === null) return;
+    const summary = changes.workflows.find((s) => s.cid === cid);
+    const mine = changes.tasks.filter((t) => t.workflow === cid);
+    if (summary === undefined && mine.length === 0) return;
+    if (wf === null) {
+      // Submitted just now: it may not have been known at the first fetch.
+      call('console_workflow', { cid }).then(setWf, () => undefined);
+      return;
+    }
+    const tasks = wf.tasks.slice();
+    for (const t of mine) tasks[t.index] = { ...tasks[t.index], state: t.state };
+    setWf({ ...wf, summary: summary ?? wf.summary, tasks });
+    if (selected !== null && mine.some((t) => t.index === selected)) setVersion((v) => v + 1);
+  }, [changes]);
+  if (missing !== null) return html`<section><p class="error">${missing}</p></section>`;
+  if (wf === null) return html`<section><p class="muted">Loading…</p></section>`;
+  const s = wf.summary;
+  const select = (i) => (location.hash = `#/w/${cid}/${i}`);
+  return html`<section class="workflow">
+    <div class="toolbar">
+      <h1>${s.name ?? '(unnamed workflow)'}</h1>
+      <${Status} status=${s.status} />
+      <span class="grow"></span>
+      ${node?.actions ? html`<${Actions} call=${call} cid=${cid} onError=${onError} />` : null}
+    </div>
+    <dl class="facts">
+      <dt>workflow</dt>
+      <dd><code>${s.cid}</code></dd>
+      <dt>tasks</dt>
+      <dd id="progress">
+        ${s.done} / ${s.tasks} done · ${s.failed} failed · ${s.replayed} replayed
+      </dd>
+      <dt>started</dt>
+      <dd>${time(s.submittedAt)}</dd>
+      <dt>duration</dt>
+      <dd>${ms(s.durationMs)}</dd>
+      ${
+        wf.reason
+          ? html`<dt>reason</dt>
+              <dd class="error">${wf.reason}</dd>`
+          : null
+      }
+    </dl>
+    <${Legend} />
+    <div class="split">
+      <div class="canvas">
+        <${Dag} cid=${cid} tasks=${wf.tasks} selected=${selected} onSelect=${select} />
+      </div>
+      ${
+        selected !== null
+          ? html`<${TaskPanel}
+              call=${call}
+              workflow=${cid}
+              index=${selected}
+              version=${version}
+              onClose=${() => (location.hash = `#/w/${cid}`)}
+            />`
+          : null
+      }
+    </div>
+  </section>`;
+}
+
+export { Cid };

@@ -1,0 +1,193 @@
+// The console in a real headless browser (Debian's Chromium through playwright-core), against
+// `ipvm start --rpc-port 0 --console-actions` on a data directory holding the example component:
+// submit the example workflow and watch its DAG turn green, open the failed task of
+// divide-by-zero and read its error, search a receipt CID, look at the node page. A screenshot
+// of each page goes to test/.cache/console/ for a person to look at.
+//
+// Without a browser the suite skips with a message, except in CI (CI=true) where it fails.
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseWorkflow } from '../../schemas/model.ts';
+import { findChromium, launchChromium, type Browser } from './browser.ts';
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const ADD_ONE = join(root, 'examples', 'workflows', 'add-one.json');
+const DIVIDE = join(root, 'examples', 'workflows', 'divide-by-zero.json');
+const SHOTS = join(root, 'test', '.cache', 'console');
+const chromiumPath = findChromium();
+const inCi = process.env.CI === 'true';
+
+if (chromiumPath === undefined && !inCi)
+  console.log(
+    'console browser tests skipped: no Chromium at /usr/lib/chromium/chromium or /usr/bin/chromium ' +
+      '(install it with `npm run setup` or `apt-get install chromium`, or set IPVM_CHROMIUM)',
+  );
+
+/** Starts `ipvm start` and resolves with the console URL it prints. */
+function startNode(
+  dataDir: string,
+  extra: string[],
+): Promise<{ child: ChildProcessWithoutNullStreams; url: string }> {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('IPVM_')),
+  );
+  const child = spawn(
+    process.execPath,
+    [join(root, 'cli', 'bin.js'), 'start', '--data-dir', dataDir, '--rpc-port', '0', ...extra],
+    { cwd: root, env },
+  );
+  let stdout = '';
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready: ${stdout}\n${stderr}`)), 30_000);
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /^console (http:\/\/\S+)$/m.exec(stdout);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]! });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`ipvm start exited ${code}: ${stderr}`));
+    });
+  });
+}
+
+async function stopNode(child: ChildProcessWithoutNullStreams | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless browser', () => {
+  let dataDir: string;
+  let node: ChildProcessWithoutNullStreams | undefined;
+  let url: string;
+  let browser: Browser | undefined;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    if (chromiumPath === undefined)
+      throw new Error('CI=true but no Chromium: run infra/setup.d/40-chromium.sh');
+    dataDir = await mkdtemp(join(tmpdir(), 'ipvm-console-'));
+    await mkdir(SHOTS, { recursive: true });
+    // The example component goes into the content store; the browser starts meanwhile.
+    const [, b] = await Promise.all([
+      exec(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], {
+        cwd: root,
+      }),
+      launchChromium(chromiumPath),
+    ]);
+    browser = b;
+    ({ child: node, url } = await startNode(dataDir, ['--console-actions']));
+    page = await browser.context.newPage();
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopNode(node);
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('submits the example workflow and watches its DAG turn green', async () => {
+    const cid = parseWorkflow(await readFile(ADD_ONE)).cid.toString();
+    await page.goto(url);
+    await page.locator('#connection.live').waitFor();
+    await page.locator('text=No workflows yet.').waitFor();
+    await page.setInputFiles('#submit-file', ADD_ONE);
+    await page.waitForURL(`**/#/w/${cid}`);
+    const tasks = page.locator('svg.dag g.task');
+    await expect.poll(() => tasks.count()).toBe(3);
+    // Live: every task turns green (executed) without reloading the page.
+    await page.locator('svg.dag g.task[data-state="ok"]').nth(2).waitFor({ timeout: 15_000 });
+    expect(await page.locator('svg.dag g.task[data-state="ok"]').count()).toBe(3);
+    expect(await page.locator('svg.dag g.task[data-kind="wasm"]').count()).toBe(3);
+    await expect.poll(() => page.locator('.badge.completed').count()).toBe(1);
+    expect(await page.locator('#progress').textContent()).toContain('3 / 3 done');
+    // The task's output: add(add_one(add_one(1)), 10) = 13.
+    await page.locator('svg.dag g.task[data-index="2"]').click();
+    await expect.poll(() => page.locator('#output-json').textContent()).toBe('13');
+    await page.screenshot({ path: join(SHOTS, 'workflow.png'), fullPage: true });
+
+    await page.goto(`${url}#/`);
+    const row = page.locator(`#workflows tr[data-cid="${cid}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('add-one');
+    expect(await row.textContent()).toContain('completed');
+    await page.screenshot({ path: join(SHOTS, 'workflows.png'), fullPage: true });
+  });
+
+  it('opens the failed task of divide-by-zero and reads its error', async () => {
+    const cid = parseWorkflow(await readFile(DIVIDE)).cid.toString();
+    await page.goto(`${url}#/`);
+    await page.setInputFiles('#submit-file', DIVIDE);
+    await page.waitForURL(`**/#/w/${cid}`);
+    await page.locator('svg.dag g.task[data-state="error"]').nth(1).waitFor({ timeout: 15_000 });
+    // Its first task is add-one's first: answered from the memo (blue).
+    expect(await page.locator('svg.dag g.task[data-index="0"]').getAttribute('data-state')).toBe(
+      'replayed',
+    );
+    await page.locator('svg.dag g.task[data-index="1"]').click();
+    const error = page.locator('#task-error');
+    await error.waitFor();
+    expect(await error.textContent()).toBe('trap: trap: divide by zero');
+    expect(await page.locator('#task-panel').textContent()).toContain('divide');
+    await page.screenshot({ path: join(SHOTS, 'failed-task.png'), fullPage: true });
+
+    // The list filters by status.
+    await page.goto(`${url}#/`);
+    await page.locator('#status-filter').selectOption('failed');
+    await expect.poll(() => page.locator('#workflows tbody tr').count()).toBe(1);
+    expect(await page.locator('#workflows tbody tr').getAttribute('data-cid')).toBe(cid);
+  });
+
+  it('searches the memo by receipt CID and by output CID', async () => {
+    const cid = parseWorkflow(await readFile(ADD_ONE)).cid.toString();
+    await page.goto(`${url}#/w/${cid}/2`);
+    const receipt = (await page.locator('#task-receipt').textContent())!;
+    expect(receipt).toMatch(/^bafy/);
+    await page.goto(`${url}#/search/`);
+    await page.fill('#search-input', receipt);
+    await page.click('#search-button');
+    const results = page.locator('#search-results tbody tr');
+    await expect.poll(() => results.count()).toBe(1);
+    const text = (await results.textContent())!;
+    expect(text).toContain('receipt');
+    expect(text).toContain('add');
+    const instruction = (await results.locator('td').nth(3).textContent())!;
+    await page.screenshot({ path: join(SHOTS, 'search.png'), fullPage: true });
+    // Reverse lookup: which instruction produced this value?
+    const output = (await results.locator('td').nth(5).textContent())!;
+    await page.fill('#search-input', output);
+    await page.click('#search-button');
+    await expect.poll(() => results.first().locator('td').first().textContent()).toBe('output');
+    expect(await results.first().locator('td').nth(3).textContent()).toBe(instruction);
+  });
+
+  it('shows the node: streams, memo, rate chart', async () => {
+    await page.goto(`${url}#/node`);
+    await page.locator('#rate-chart').waitFor();
+    await expect
+      .poll(async () => Number(await page.locator('#memo-entries').textContent()))
+      .toBe(5);
+    expect(await page.locator('#streams').textContent()).toContain('ipvm.invocations');
+    expect(await page.locator('#rate-chart rect.bar.executed[height]').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, 'node.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
