@@ -109,6 +109,11 @@ const COMMANDS: ReadonlyArray<
     async () => (await import('./commands/replay.ts')).registerReplay,
   ],
   [
+    'nodes',
+    'List the live nodes of a cluster',
+    async () => (await import('./commands/nodes.ts')).registerNodes,
+  ],
+  [
     'cron',
     'Schedules: run a workflow or a replay job on a cron pattern',
     async () => (await import('./commands/cron.ts')).registerCron,

@@ -27,6 +27,8 @@ export interface NodeFlags {
   trust?: string;
   /** `HOST[:PORT],…` effects may reach. */
   allowNet?: string;
+  peer?: string[];
+  p2pListen?: string;
 }
 
 /** Adds the flags that choose the streams (shared by every command that reads the log). */
@@ -43,6 +45,15 @@ export function logOptions(command: Command): Command {
 export function nodeOptions(command: Command): Command {
   return logOptions(command)
     .option('--concurrency <n>', 'tasks executed at once (env IPVM_CONCURRENCY)', '16')
+    .option(
+      '--peer <multiaddr>',
+      'a node to fetch content from over libp2p/bitswap (repeatable; /ip4/…/tcp/…/p2p/<peer id>)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option(
+      '--p2p-listen <multiaddr>',
+      'where the content exchange listens (on by default with --backend kafka|nats or --peer)',
+    )
     .option(
       '--fsync <batch|none|MS>',
       'file log fsync policy: per batch, never, or every MS ms (env IPVM_FSYNC)',
@@ -70,7 +81,7 @@ export interface OpenNode extends AsyncDisposable {
   runner: TaskRunner;
   log: Log;
   dataDir: string;
-  /** The content store (UnixFS in the data directory). */
+  /** The content store (with its content exchange on a cluster or with `--peer`). */
   content: ContentStore;
   stats(): { executed: number; replayed: number };
 }
@@ -221,7 +232,18 @@ export async function openNode(
   const dataDir = resolveDataDir(flags.dataDir);
   const authority = openedAuthority ?? (await openAuthority(flags, dataDir));
   const log = await openLog(flags, dataDir);
-  const content = await createHeliaContentStore({ dataDir });
+  const clustered = (flags.backend ?? 'file') !== 'file';
+  const networked = clustered || (flags.peer ?? []).length > 0 || flags.p2pListen !== undefined;
+  const content = await createHeliaContentStore({
+    dataDir,
+    network: networked
+      ? {
+          listen: flags.p2pListen === undefined ? undefined : [flags.p2pListen],
+          peers: flags.peer,
+          onError: (error) => onProgress?.({ type: 'node:error', error }),
+        }
+      : undefined,
+  });
   const executor = createExecutor({ content, cacheDir: join(dataDir, 'cache') });
   let executed = 0;
   let replayed = 0;
@@ -230,7 +252,8 @@ export async function openNode(
     if (e.type === 'execute:hit') replayed++;
     onProgress?.(e);
   };
-  const topology = createTopology({ namespace: flags.namespace ?? 'ipvm' });
+  const namespace = flags.namespace ?? 'ipvm';
+  const topology = createTopology({ namespace });
   // The node's DID is its id: written as `executor`, reported by the API's `node` method.
   const nodeId = authority.did;
   // Tasks asking for optimistic confirmations run N times; disagreements go on `verification`.
@@ -242,18 +265,6 @@ export async function openNode(
     nodeId,
     onMismatch: recorder.record,
   });
-  const shared = await createNode({
-    log,
-    runner,
-    effects,
-    topology,
-    nodeId,
-    concurrency,
-    ...extra,
-    authority,
-    onProgress: progress,
-  });
-  // Secret-tainted workflows run on a node-local log that never leaves this data directory.
   const [{ createSecretStore }, { createTaintTracker }, { routeTainted, withSecrets }] =
     await Promise.all([
       import('../processors/auth/secrets.ts'),
@@ -261,6 +272,65 @@ export async function openNode(
       import('../processors/auth/local-node.ts'),
     ]);
   const secrets = createSecretStore({ dataDir });
+  // On a broker, nodes of one namespace form a cluster: they heartbeat on its `nodes` stream
+  // and each workflow is scheduled by one of them.
+  let running = 0;
+  const cluster = !clustered
+    ? undefined
+    : await (
+        await import('../processors/cluster/index.ts')
+      ).joinCluster({
+        log,
+        namespace,
+        nodeId,
+        announce: () => ({
+          peerId: content.network?.peerId,
+          addrs: content.network?.multiaddrs() ?? [],
+          load: { running, concurrency },
+          modules: executor.stats().compilations,
+          capabilities: {
+            effectHosts: (flags.allowNet ?? '').split(',').filter((h) => h !== ''),
+            secrets: secrets.names(),
+          },
+          lag: null,
+        }),
+        onError: (error) => onProgress?.({ type: 'node:error', error }),
+      });
+  // Peers announced on the membership stream serve content too.
+  const dialPeers = (): void => {
+    const connected = content.network?.connections() ?? {};
+    for (const peer of cluster?.peers() ?? []) {
+      if (peer.peerId === undefined || peer.peerId in connected || peer.addrs[0] === undefined)
+        continue;
+      content.network
+        ?.dial(peer.addrs[0])
+        .catch((error: unknown) => onProgress?.({ type: 'node:error', error }));
+    }
+  };
+  dialPeers();
+  cluster?.onChange(dialPeers);
+  const shared = await createNode({
+    log,
+    runner: {
+      async execute(request, options) {
+        running++;
+        try {
+          return await runner.execute(request, options);
+        } finally {
+          running--;
+        }
+      },
+    },
+    effects,
+    topology,
+    nodeId,
+    cluster,
+    concurrency,
+    ...extra,
+    authority,
+    onProgress: progress,
+  });
+  // Secret-tainted workflows run on a node-local log that never leaves this data directory.
   const localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
   const local = await createNode({
     log: localLog,
@@ -283,6 +353,7 @@ export async function openNode(
     async [Symbol.asyncDispose]() {
       await node.close();
       await recorder.drain();
+      await cluster?.close();
       await effects.close();
       await executor.close();
       await content.close();

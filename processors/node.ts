@@ -115,6 +115,20 @@ export interface NodeInit {
    * node behaves as `open` and writes unsigned receipts.
    */
   authority?: Authority;
+  /**
+   * Scale-out seam (`processors/cluster/`): with several nodes on one namespace, each workflow
+   * is scheduled by one owner, and released tasks reach executors only through the shared
+   * `executor` consumer (no local fast path), so the work spreads over the nodes.
+   */
+  cluster?: ClusterSeam;
+}
+
+/** What the node asks of a cluster (see `processors/cluster/`). */
+export interface ClusterSeam {
+  /** Whether this node schedules `workflow` now. */
+  owns(workflow: string): boolean;
+  /** Calls `listener` whenever ownership may have changed; returns the unsubscribe. */
+  onChange(listener: () => void): () => void;
 }
 
 /** Progress events of a node. */
@@ -179,6 +193,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     awaitTimeoutMs: init.awaitTimeoutMs,
     parse: (event) => parsedSubmissions.get(event),
     hasEnded: (workflow) => endedWorkflows.has(workflow),
+    owns: init.cluster === undefined ? undefined : (workflow) => init.cluster!.owns(workflow),
   });
   const appender = createAppender(log);
   const echo = createEcho();
@@ -271,7 +286,13 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
           onProgress: (e) => progress(e),
         });
 
-  await log.ensureStreams(topology.streams);
+  // A broker under load may drop a connection while nodes start together: retry what is
+  // retryable.
+  await withRetry(() => log.ensureStreams(topology.streams), {
+    attempts: 10,
+    baseDelayMs: 100,
+    ...init.retry,
+  });
 
   // Bad records already dead-lettered (by an earlier run): recovery reads every stream from
   // offset 0 on each start, and each bad record must reach the dead-letter stream once.
@@ -313,7 +334,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         // Local fast path: run what this node released without waiting for the append to be
         // durable and read back. Correct without it: a task/ready lost in a crash is released
         // again on recovery, and the consumer below skips what already ran.
-        if (o.event.type === 'task/ready' && localTasks !== undefined) {
+        // In a cluster, released tasks go through the shared consumer only (work sharing).
+        if (
+          o.event.type === 'task/ready' &&
+          localTasks !== undefined &&
+          init.cluster === undefined
+        ) {
           localTasks.next({ record: null, event: o.event });
         }
       } else {
@@ -637,6 +663,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     if (positions !== null) await log.commit(EXECUTOR, S.invocations, positions);
   };
   const commitTimer = setInterval(() => void commit().catch(fail), init.commitIntervalMs ?? 50);
+  // Ownership moved (a node joined or left): write what is due for the runs owned now.
+  const unwatchCluster = init.cluster?.onChange(() => void write(scheduler.flush()).catch(fail));
   const tickTimer = setInterval(
     () => void write(scheduler.tick()).catch(fail),
     init.tickIntervalMs ?? 1_000,
@@ -719,6 +747,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       closing ??= (async () => {
         clearInterval(tickTimer);
         clearInterval(commitTimer);
+        unwatchCluster?.();
         controller.abort();
         localTasks?.complete();
         localTasks = undefined;

@@ -58,6 +58,13 @@ export interface SchedulerInit {
    * @default DEFAULT_AWAIT_TIMEOUT_MS
    */
   awaitTimeoutMs?: number;
+  /**
+   * Scale-out seam: whether this node schedules `workflow` (writes its task/ready, replayed
+   * receipts and end). Runs it does not own are still folded, so that it can take them over:
+   * after ownership changes, {@link Scheduler.flush} writes what is due for the runs it now
+   * owns. @default every workflow
+   */
+  owns?: (workflow: string) => boolean;
 }
 
 /** @default 600_000 (10 minutes) */
@@ -234,7 +241,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
   /** Releases, replays or fails what is due in `run`, starting from `start` task indices. */
   function advance(run: Run, start: Iterable<number>): SchedulerOutput[] {
     const outputs: SchedulerOutput[] = [];
-    if (run.ended) return outputs;
+    if (run.ended || init.owns?.(run.key) === false) return outputs;
     const now = clock();
     const queue = [...start];
     const queued = new Set(queue);
@@ -431,7 +438,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       const now = clock();
       const outputs: SchedulerOutput[] = [];
       for (const run of runs.values()) {
-        if (run.ended) continue;
+        if (run.ended || init.owns?.(run.key) === false) continue;
         if (now >= run.deadline) {
           outputs.push(end(run, `timed out after ${timeoutMs} ms`));
         } else if (run.awaitDeadline !== null && now >= run.awaitDeadline) {

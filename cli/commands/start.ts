@@ -94,7 +94,12 @@ Examples:
                                                # and the console is at http://127.0.0.1:${HOMESTAR_DEFAULT_PORT}/
   ipvm start --tables                          # then: ipvm sql "SELECT count() FROM receipts"
   ipvm start --backend kafka --brokers 127.0.0.1:9092
-  ipvm start --backend nats --nats-url nats://127.0.0.1:4222`,
+  ipvm start --backend nats --nats-url nats://127.0.0.1:4222
+  ipvm start --backend kafka --brokers 127.0.0.1:9092 --peer /ip4/10.0.0.2/tcp/4001/p2p/12D3KooW…
+
+On Kafka or NATS, nodes of one --namespace form a cluster: they share the tasks, heartbeat on
+<namespace>.nodes (see ipvm nodes) and fetch content they lack from each other over
+libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
     )
     .action(async (flags: StartFlags) => {
       const rpcPort = parsePort(flags.rpcPort);
@@ -197,6 +202,7 @@ Examples:
             port: rpcPort,
             allowedHosts: list(flags.rpcAllowedHosts),
             allowedOrigins: list(flags.rpcAllowedOrigins),
+            p2p: opened.content.network,
             logger: logger.child({ component: 'api' }),
             health: async ({ signal }) => {
               await log.partitions(node.topology.name('invocations'), { signal });
@@ -217,7 +223,13 @@ Examples:
           () => tableStore,
         );
         nodeLog.info(
-          { nodeId: node.nodeId, backend: flags.backend ?? 'file', dataDir: opened.dataDir },
+          {
+            nodeId: node.nodeId,
+            backend: flags.backend ?? 'file',
+            dataDir: opened.dataDir,
+            peerId: opened.content.network?.peerId,
+            p2p: opened.content.network?.multiaddrs(),
+          },
           'node started',
         );
         process.stdout.write('ready\n');

@@ -62,6 +62,11 @@ export interface RpcHandlerInit {
   health?: (options: { signal?: AbortSignal }) => Promise<boolean>;
   /** The addresses the server listens on, for the `node` method. */
   listeners?: () => string[];
+  /**
+   * The node's libp2p identity (content exchange): the `node` method then reports its peer id,
+   * multiaddrs and connections, as Homestar's does.
+   */
+  p2p?: NodePeer;
   /** Version in the OpenRPC document. @default '0.1.0' */
   version?: string;
   /** Largest workflow accepted, in bytes of the request. @default 16 MiB */
@@ -82,6 +87,31 @@ export interface RpcExtension {
   closeSession?(session: RpcSession): void;
   /** The handler closes. */
   close?(): void;
+}
+
+/** A node's libp2p identity, for the `node` method. */
+export interface NodePeer {
+  readonly peerId: string;
+  multiaddrs(): string[];
+  /** Connected peers: peer id → remote multiaddr. */
+  connections(): Record<string, string>;
+}
+
+/** The `node` method's answer (Homestar's shape). */
+export function nodeInfo(
+  nodeId: string,
+  listeners: string[],
+  p2p: NodePeer | undefined,
+): {
+  static: { peer_id: string };
+  dynamic: { listeners: string[]; connections: Record<string, string> };
+} {
+  if (p2p === undefined)
+    return { static: { peer_id: nodeId }, dynamic: { listeners, connections: {} } };
+  return {
+    static: { peer_id: p2p.peerId },
+    dynamic: { listeners: p2p.multiaddrs(), connections: p2p.connections() },
+  };
 }
 
 /** The JSON-RPC handler. */
@@ -420,10 +450,7 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       case METHODS.metrics:
         return init.metrics === undefined ? { metrics: [] } : init.metrics.homestar();
       case METHODS.node:
-        return {
-          static: { peer_id: node.nodeId },
-          dynamic: { listeners: init.listeners?.() ?? [], connections: {} },
-        };
+        return nodeInfo(node.nodeId, init.listeners?.() ?? [], init.p2p);
       case METHODS.subscribeRunWorkflow:
         return subscribe(req, exactParams, session, after);
       case METHODS.unsubscribeRunWorkflow: {

@@ -27,7 +27,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
 import { ApiListenError, RPC_ERROR } from './errors.ts';
 import { createGuard, type GuardInit } from './guard.ts';
-import { createRpcHandler, type RpcHandlerInit, type RpcSession } from './rpc.ts';
+import { createRpcHandler, nodeInfo, type RpcHandlerInit, type RpcSession } from './rpc.ts';
 import type { ConsoleFiles } from './console-static.ts';
 import { openRpcDocument } from './openrpc.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from './defaults.ts';
@@ -141,10 +141,7 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
           return;
         }
         case '/node':
-          sendJson(res, 200, {
-            static: { peer_id: init.node.nodeId },
-            dynamic: { listeners: urls, connections: {} },
-          });
+          sendJson(res, 200, nodeInfo(init.node.nodeId, urls, init.p2p));
           return;
         case '/rpc_discover':
           sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0', init.console !== undefined));

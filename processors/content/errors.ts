@@ -18,8 +18,9 @@ export class ContentNotFoundError extends ContentError {
   override name = 'ContentNotFoundError';
   /** The CID that was asked for. */
   readonly cid: string;
-  constructor(cid: CID | string, options: { cause?: unknown } = {}) {
-    super(`content not found: ${String(cid)}`, { cause: options.cause, retryable: true });
+  constructor(cid: CID | string, options: { cause?: unknown; detail?: string } = {}) {
+    const detail = options.detail === undefined ? '' : ` (${options.detail})`;
+    super(`content not found: ${String(cid)}${detail}`, { cause: options.cause, retryable: true });
     this.cid = String(cid);
   }
 }

@@ -1,4 +1,5 @@
-// A ContentStore on Helia's UnixFS over a filesystem blockstore, with no network at all.
+// A ContentStore on Helia's UnixFS over a filesystem blockstore: with no network at all, or
+// with a content exchange (network.ts) through which missing blocks come from peers.
 // Libraries are imported lazily, each on first use: opening needs only the blockstore; UnixFS
 // (~20 MiB and most of a second to import) only for files of more than one chunk; CAR and codecs
 // only for CAR import/export. A file of one chunk or less is a single raw block, stored and read
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { ContentError, ContentNotFoundError, CarError } from './errors.ts';
+import type { StartedNetwork } from './network.ts';
 import type { CarSink, ContentCallOptions, ContentStore, ContentStoreInit } from './types.ts';
 
 const RAW_CODE = 0x55;
@@ -114,10 +116,33 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
   const { FsBlockstore } = await import('blockstore-fs');
   const blockstore = new FsBlockstore(join(init.dataDir, 'blocks'));
   await blockstore.open();
+  let network: StartedNetwork | undefined;
+  if (init.network !== undefined) {
+    const { startContentNetwork } = await import('./network.ts');
+    network = await startContentNetwork(blockstore, init.network).catch(async (error: unknown) => {
+      await blockstore.close();
+      throw error;
+    });
+  }
+  /** The caller's signal, bounded by the fetch timeout when peers may be asked. */
+  const bounded = (signal: AbortSignal | undefined): AbortSignal | undefined => {
+    if (network === undefined) return signal;
+    const timeout = AbortSignal.timeout(network.fetchTimeoutMs);
+    return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+  };
+  const notFound = (cid: CID, err: unknown, signal: AbortSignal | undefined): Error => {
+    if (signal?.aborted === true) return signal.reason as Error;
+    if (network === undefined) return new ContentNotFoundError(cid, { cause: err });
+    const peers = Object.keys(network.connections()).length;
+    return new ContentNotFoundError(cid, {
+      cause: err,
+      detail: `not stored here, and none of ${peers} connected peers sent it within ${network.fetchTimeoutMs} ms`,
+    });
+  };
   let unixfs: Promise<{ fs: UnixFS; importerOptions: ImporterOptions }> | undefined;
   const files = (): Promise<{ fs: UnixFS; importerOptions: ImporterOptions }> =>
     (unixfs ??= unixfsLib().then((L) => ({
-      fs: L.unixfsMod.unixfs({ blockstore }),
+      fs: L.unixfsMod.unixfs({ blockstore: network?.blockstore ?? blockstore }),
       importerOptions: {
         cidVersion: 1 as const,
         rawLeaves: true,
@@ -136,8 +161,13 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
     try {
       return await concat(blockstore.get(cid, { signal }));
     } catch (err) {
-      if (isNotFound(err)) throw new ContentNotFoundError(cid, { cause: err });
-      throw err;
+      if (!isNotFound(err)) throw err;
+      if (network === undefined) throw new ContentNotFoundError(cid, { cause: err });
+    }
+    try {
+      return await concat(network.getBlock(cid, { signal: bounded(signal) }));
+    } catch (err) {
+      throw notFound(cid, err, signal);
     }
   };
 
@@ -170,8 +200,13 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
       }
       const { fs } = await files();
       try {
-        return await concat(fs.cat(cid, { signal: options.signal, offline: true }));
+        return await concat(
+          fs.cat(cid, { signal: bounded(options.signal), offline: network === undefined }),
+        );
       } catch (err) {
+        if (network !== undefined && !(err instanceof ContentError)) {
+          throw notFound(cid, err, options.signal);
+        }
         if (isNotFound(err)) throw new ContentNotFoundError(cid, { cause: err });
         throw err;
       }
@@ -242,9 +277,12 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
       return roots;
     },
 
+    network,
+
     async close() {
       if (closed) return;
       closed = true;
+      await network?.stop();
       await blockstore.close();
     },
 

@@ -49,6 +49,8 @@ export interface ContentStore {
     input: Uint8Array | AsyncIterable<Uint8Array>,
     options?: ContentCallOptions,
   ): Promise<CID[]>;
+  /** The content exchange with other nodes, when the store was opened with `network`. */
+  readonly network: ContentNetwork | undefined;
   /** Close the blockstore; later calls reject. Idempotent. */
   close(): Promise<void>;
   /** Same as {@link ContentStore.close}, for `await using`. */
@@ -59,4 +61,36 @@ export interface ContentStore {
 export interface ContentStoreInit {
   /** Directory holding the blockstore (`<dataDir>/blocks`); created when missing. */
   dataDir: string;
+  /**
+   * Exchange blocks with other nodes over libp2p + bitswap. Without it the store uses no
+   * network at all.
+   */
+  network?: ContentNetworkInit;
+}
+
+/** Options of the content exchange (libp2p: TCP, Noise, Yamux, identify; bitswap). */
+export interface ContentNetworkInit {
+  /** Multiaddrs to listen on. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[];
+  /** Peers to dial at start (`/ip4/…/tcp/…/p2p/<peer id>`). More can be dialled later. */
+  peers?: string[];
+  /**
+   * How long a read waits for peers to send a block missing here before it fails with
+   * {@link ContentNotFoundError}. @default 10_000
+   */
+  fetchTimeoutMs?: number;
+  /** Reports a peer given at start that could not be dialled. */
+  onError?: (error: Error) => void;
+}
+
+/** The content exchange of a store opened with `network`. */
+export interface ContentNetwork {
+  /** This node's libp2p peer id. */
+  readonly peerId: string;
+  /** The multiaddrs it listens on, with `/p2p/<peer id>`. */
+  multiaddrs(): string[];
+  /** Connected peers: peer id → remote multiaddr. */
+  connections(): Record<string, string>;
+  /** Connects to a peer (no-op for this node's own address). Retryable on failure. */
+  dial(multiaddr: string, options?: ContentCallOptions): Promise<void>;
 }

@@ -8,8 +8,11 @@
 // - the record key and headers travel in the `Ipvm-Key` and `Ipvm-Headers` message headers; the
 //   `msg-id` record header becomes `Nats-Msg-Id` (server-side de-duplication);
 // - `read` uses ordered consumers (ephemeral, in memory); `consume` uses one durable pull
-//   consumer per (consumer, partition) with `AckPolicy.All`; `commit` acks the delivered message
-//   just before the position, and `committed` reads the consumers' ack floors.
+//   consumer per (consumer, partition) with `AckPolicy.Explicit`, shared by every process
+//   consuming as that consumer (so several nodes split the messages); `commit` acks this
+//   process's delivered messages before the position, one by one — never those delivered to
+//   another process, which come again after `ack_wait` if that process dies — and `committed`
+//   reads the consumers' ack floors.
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
@@ -536,7 +539,14 @@ class JetStreamLog implements Log {
       if (!isNotFound(error))
         throw classify(error, `cannot consume ${stream}`, { stream, consumer, partition });
     }
-    if (info !== undefined && info.num_ack_pending === 0 && info.num_redelivered === 0) return;
+    if (info !== undefined) {
+      const idle = info.num_ack_pending === 0 && info.num_redelivered === 0;
+      const current = info.config.ack_policy === AckPolicy.Explicit;
+      if (idle && current) return;
+      // Another process is pulling from it: its deliveries are its own (what a dead process
+      // held comes again after ack_wait), and recreating the consumer would cut it off.
+      if (info.num_waiting > 0 && current) return;
+    }
     let startSeq: number | undefined;
     if (info !== undefined) {
       startSeq = Math.max(info.ack_floor.stream_seq + 1, info.config.opt_start_seq ?? 1);
@@ -559,7 +569,7 @@ class JetStreamLog implements Log {
   ): Promise<void> {
     const config: Partial<ConsumerConfig> = {
       durable_name: durable,
-      ack_policy: AckPolicy.All,
+      ack_policy: AckPolicy.Explicit,
       ack_wait: (this.#init.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) * 1_000_000,
       filter_subject: this.#subject(stream, partition),
       max_ack_pending: -1,
@@ -619,6 +629,9 @@ class JetStreamLog implements Log {
       if (list !== undefined)
         for (let i = 0; i < list.length && list[i]!.seq <= position; i++) index = i;
       if (index >= 0) {
+        // Explicit acks: each delivered message is acked; the server handles one connection's
+        // acks in order, so a confirmed last ack means the earlier ones are applied too.
+        for (let i = 0; i < index; i++) list![i]!.ack();
         const msg = list![index]!;
         try {
           await msg.ackAck({ timeout: this.#timeout });
@@ -663,7 +676,16 @@ class JetStreamLog implements Log {
   ): Promise<number | undefined> {
     try {
       const info = await jsm.consumers.info(jsName(stream), durable);
-      const floor = Math.max(info.ack_floor.stream_seq, (info.config.opt_start_seq ?? 1) - 1);
+      const start = (info.config.opt_start_seq ?? 1) - 1;
+      let floor = Math.max(info.ack_floor.stream_seq, start);
+      // With explicit acks the server moves the floor over sequence numbers of other
+      // partitions: walk back (a few steps) to this partition's last acked message, so the
+      // position is exactly one past it.
+      const subject = this.#subject(stream, partition);
+      for (let steps = 0; floor > start && steps < 64; steps++, floor--) {
+        const msg = await jsm.streams.getMessage(jsName(stream), { seq: floor }).catch(() => null);
+        if (msg === null || msg.subject === subject) break;
+      }
       return floor > 0 ? floor : undefined;
     } catch (error) {
       if (isNotFound(error)) return undefined;

@@ -509,8 +509,9 @@ class KafkaLog implements Log {
     if (!follow && remaining.size === 0) return;
 
     const channel = new Channel<LogRecord[]>(this.#init.bufferSize ?? DEFAULT_BUFFER_SIZE);
+    const groupId = `ipvm-read-${randomUUID()}`;
     const consumer = this.#kafka.consumer({
-      groupId: `ipvm-read-${randomUUID()}`,
+      groupId,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: this.#init.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_TIME_MS,
       sessionTimeout: this.#init.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
@@ -520,6 +521,18 @@ class KafkaLog implements Log {
     signal.addEventListener('abort', onAbort, { once: true });
     const wantedSet = new Set(wanted);
     try {
+      // A new group starts at the earliest offsets by itself; any other start is committed for
+      // the throwaway group before it joins. (A seek after `run()` fails with "consumer group
+      // was not initialized" while the group is still joining, e.g. on a loaded broker.)
+      if (from !== 'earliest') {
+        await this.#withAdmin((admin) =>
+          admin.setOffsets({
+            groupId,
+            topic: stream,
+            partitions: wanted.map((p) => ({ partition: p, offset: String(start.get(p)) })),
+          }),
+        );
+      }
       await consumer.connect();
       await consumer.subscribe({ topics: [stream], fromBeginning: true });
       consumer.on(consumer.events.CRASH, (event) => {
@@ -534,13 +547,6 @@ class KafkaLog implements Log {
           await channel.push(batch.messages.map((m) => toRecord(stream, batch.partition, m)));
         },
       });
-      // A new group starts at the earliest offsets by itself: seek only when needed, as a seek
-      // discards what was already fetched.
-      if (from !== 'earliest') {
-        for (const p of wanted) {
-          consumer.seek({ topic: stream, partition: p, offset: String(start.get(p)) });
-        }
-      }
       const others = Array.from({ length: partitions }, (_, p) => p).filter(
         (p) => !wantedSet.has(p),
       );
@@ -570,6 +576,9 @@ class KafkaLog implements Log {
       dispose();
       channel.close();
       await consumer.disconnect().catch(() => undefined);
+      // The offsets committed above would otherwise stay until the broker's retention.
+      if (from !== 'earliest')
+        await this.#withAdmin((admin) => admin.deleteGroups([groupId])).catch(() => undefined);
     }
   }
 

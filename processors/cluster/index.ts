@@ -1,0 +1,11 @@
+// Public face of the cluster area.
+export type { Membership, MembershipInit, NodeAnnouncement } from './types.ts';
+export { DEFAULT_HEARTBEAT_MS } from './types.ts';
+export { ClusterError } from './errors.ts';
+export {
+  joinCluster,
+  listLiveNodes,
+  nodesStream,
+  rendezvous,
+  decodeAnnouncement,
+} from './membership.ts';

@@ -1,0 +1,70 @@
+// A cluster node process for the scale-out tests. Usage:
+//   cluster-child.ts <namespace> <engine.wasm> [<workflow.json to submit>]
+// Backend from env IPVM_TEST_BACKEND (kafka | nats) with KAFKA_BROKERS / NATS_URL, node id
+// from IPVM_NODE_ID. Joins the namespace's cluster, runs tasks until SIGTERM, and prints
+// `UP <id>` then `MEMBERS <n>` whenever its view of the live nodes changes.
+import { readFile } from 'node:fs/promises';
+import type { Log } from '../../streams/log.ts';
+import { createKafkaLog } from '../../streams/kafka/index.ts';
+import { createJetStreamLog } from '../../streams/jetstream/index.ts';
+import { createNode } from '../../processors/node.ts';
+import { joinCluster } from '../../processors/cluster/index.ts';
+import { createCoreRunner } from '../harness/core-runner.ts';
+
+const [namespace, wasm, submit] = process.argv.slice(2) as [string, string, string | undefined];
+const backend = process.env.IPVM_TEST_BACKEND;
+const nodeId = process.env.IPVM_NODE_ID ?? `node-${process.pid}`;
+const concurrency = 8;
+const runner = await createCoreRunner(new Uint8Array(await readFile(wasm)));
+const log: Log =
+  backend === 'kafka'
+    ? createKafkaLog({ brokers: process.env.KAFKA_BROKERS!.split(','), sessionTimeoutMs: 6_000 })
+    : createJetStreamLog({
+        servers: process.env.NATS_URL!,
+        storage: 'file',
+        ackWaitMs: Number(process.env.IPVM_ACK_WAIT_MS ?? 4_000),
+      });
+let running = 0;
+const membership = await joinCluster({
+  log,
+  namespace,
+  nodeId,
+  heartbeatMs: 500,
+  announce: () => ({
+    addrs: [],
+    load: { running, concurrency },
+    modules: 1,
+    capabilities: { effectHosts: [], secrets: [] },
+    lag: null,
+  }),
+  onError: (e) => process.stderr.write(`membership: ${e.message}: ${String(e.cause)}\n`),
+});
+const node = await createNode({
+  log,
+  runner: {
+    async execute(request, options) {
+      running++;
+      try {
+        return await runner.execute(request, options);
+      } finally {
+        running--;
+      }
+    },
+  },
+  nodeId,
+  topology: { namespace },
+  concurrency,
+  commitIntervalMs: 20,
+  cluster: membership,
+  onProgress: (e) => {
+    if (e.type === 'node:error') process.stderr.write(`node error: ${String(e.error)}\n`);
+  },
+});
+process.stdout.write(`UP ${nodeId}\nMEMBERS ${membership.live().length}\n`);
+membership.onChange(() => process.stdout.write(`MEMBERS ${membership.live().length}\n`));
+if (submit !== undefined) await node.submit(new Uint8Array(await readFile(submit)));
+await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+await node.close();
+await membership.close();
+await log.close();
+process.exit(0);
