@@ -9,7 +9,8 @@ import { resolveDataDir, type ContentStore } from '../processors/content/index.t
 import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
 import type { TaskRunner } from '../processors/execute-tasks.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
-import type { Authority } from '../processors/auth/types.ts';
+import type { AuthMode, Authority } from '../processors/auth/types.ts';
+import type { ReceiptCheck } from '../processors/auth/verify-receipt.ts';
 import { UsageError } from './exit.ts';
 
 /** Flags shared by the commands that run a node. */
@@ -41,9 +42,23 @@ export function logOptions(command: Command): Command {
     .option('--namespace <name>', 'stream name prefix (env IPVM_NAMESPACE)', 'ipvm');
 }
 
+/** Adds `--auth` and `--trust` (also to commands that index receipts into the tables). */
+export function authOptions(command: Command): Command {
+  return command
+    .option(
+      '--auth <open|ucan>',
+      'open: anyone who reaches the node runs anything; ucan: every task needs a UCAN proof (env IPVM_AUTH)',
+      'open',
+    )
+    .option(
+      '--trust <dids>',
+      'root DIDs allowed to delegate, comma-separated; the node itself always is (env IPVM_TRUST)',
+    );
+}
+
 /** Adds the shared node flags to a command. */
 export function nodeOptions(command: Command): Command {
-  return logOptions(command)
+  return authOptions(logOptions(command))
     .option('--concurrency <n>', 'tasks executed at once (env IPVM_CONCURRENCY)', '16')
     .option(
       '--peer <multiaddr>',
@@ -60,15 +75,6 @@ export function nodeOptions(command: Command): Command {
       'batch',
     )
     .option(
-      '--auth <open|ucan>',
-      'open: anyone who reaches the node runs anything; ucan: every task needs a UCAN proof (env IPVM_AUTH)',
-      'open',
-    )
-    .option(
-      '--trust <dids>',
-      'root DIDs allowed to delegate, comma-separated; the node itself always is (env IPVM_TRUST)',
-    )
-    .option(
       '--allow-net <hosts>',
       'HOST[:PORT],… that effects (http/*) may reach; private and loopback addresses only when named (env IPVM_ALLOW_NET)',
     );
@@ -83,6 +89,8 @@ export interface OpenNode extends AsyncDisposable {
   dataDir: string;
   /** The content store (with its content exchange on a cluster or with `--peer`). */
   content: ContentStore;
+  /** The node's identity and rules (its `receiptCheck` verifies receipts for the tables). */
+  authority: Authority;
   stats(): { executed: number; replayed: number };
 }
 
@@ -161,18 +169,15 @@ export async function openWriteLog(flags: NodeFlags): Promise<ReadLog> {
   };
 }
 
-/** The node's authority from `--auth`, `--trust` and the data directory's key. */
-export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<Authority> {
+function authModeOf(flags: NodeFlags): AuthMode {
   const mode = flags.auth ?? 'open';
   if (mode !== 'open' && mode !== 'ucan')
     throw new UsageError(`--auth must be open or ucan (got ${mode})`);
-  // Light modules only: the UCAN libraries are imported in ucan mode alone.
-  const [{ createAuthority, loadCheckers, readRevoked }, { loadIdentity }, { publicKeyOfDid }] =
-    await Promise.all([
-      import('../processors/auth/authority.ts'),
-      import('../processors/auth/identity.ts'),
-      import('../processors/auth/ed25519.ts'),
-    ]);
+  return mode;
+}
+
+async function trustOf(flags: NodeFlags): Promise<string[]> {
+  const { publicKeyOfDid } = await import('../processors/auth/ed25519.ts');
   const trust = (flags.trust ?? '')
     .split(',')
     .map((d) => d.trim())
@@ -184,6 +189,28 @@ export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<
       throw new UsageError(`--trust: ${(err as Error).message}`);
     }
   }
+  return trust;
+}
+
+/**
+ * The rules receipts are verified by before they enter the tables, from `--auth`, `--trust`
+ * and the data directory's key, without loading the UCAN libraries.
+ */
+export async function openReceiptCheck(flags: NodeFlags, dataDir: string): Promise<ReceiptCheck> {
+  const mode = authModeOf(flags);
+  const { loadIdentity } = await import('../processors/auth/identity.ts');
+  return { mode, trusted: [loadIdentity(dataDir).did, ...(await trustOf(flags))] };
+}
+
+/** The node's authority from `--auth`, `--trust` and the data directory's key. */
+export async function openAuthority(flags: NodeFlags, dataDir: string): Promise<Authority> {
+  const mode = authModeOf(flags);
+  // Light modules only: the UCAN libraries are imported in ucan mode alone.
+  const [{ createAuthority, loadCheckers, readRevoked }, { loadIdentity }] = await Promise.all([
+    import('../processors/auth/authority.ts'),
+    import('../processors/auth/identity.ts'),
+  ]);
+  const trust = await trustOf(flags);
   return createAuthority({
     identity: loadIdentity(dataDir),
     mode,
@@ -349,6 +376,7 @@ export async function openNode(
     log,
     dataDir,
     content,
+    authority,
     stats: () => ({ executed, replayed }),
     async [Symbol.asyncDispose]() {
       await node.close();

@@ -31,6 +31,7 @@ export async function startFirer(
       topology: node.topology,
       job: { into: job.into, range, reexecute: job.reexecute },
       store: tables,
+      verify: opened.authority.receiptCheck,
       runner: opened.runner,
       recorder: mismatchRecorder(log, node.topology.name('verification')),
       executor: `${node.nodeId}:verify`,

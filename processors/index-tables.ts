@@ -20,6 +20,7 @@
  *
  * @module
  */
+import type { ReceiptCheck } from './auth/verify-receipt.ts';
 import type { NodeEvent } from '../schemas/events.ts';
 import type { Log, LogRecord, Positions } from '../streams/log.ts';
 import type { Topology } from '../streams/topology.ts';
@@ -80,6 +81,14 @@ export type IndexerProgressEvent =
       /** Why the record was not indexed. */
       reason: string;
     }
+  | {
+      type: 'tables:refused';
+      stream: string;
+      partition: number;
+      offset: number;
+      /** Why the receipt failed verification (forged, tampered, unsigned, untrusted signer). */
+      reason: string;
+    }
   | { type: 'tables:retry'; attempt: number; delayMs: number; error: Error };
 
 /** Counters since the indexer started. */
@@ -92,6 +101,8 @@ export interface IndexerStats {
   workflows: number;
   /** Records that could not be decoded or mapped to rows. */
   undecodable: number;
+  /** Receipts refused by verification (never a row). */
+  refused: number;
   /** Records of event types the tables do not record. */
   ignored: number;
   /** Batches written. */
@@ -120,6 +131,13 @@ export interface BatcherInit {
   mapWorkers?: number;
   /** Attempts of a retryable insert or commit. @default 8 */
   retryAttempts?: number;
+  /**
+   * Verify every receipt before it becomes a row (`Authority.receiptCheck`): its body hashes to
+   * its CID, its signature by `iss` holds, and in `ucan` mode it is signed by a trusted DID. A
+   * refused receipt is counted (`refused`) and reported (`tables:refused`), never a row. This
+   * turns off the undecoded fast path for receipts. Without it receipts are indexed unchecked.
+   */
+  verify?: ReceiptCheck;
   /**
    * Full batches that may be mapped or inserted while the next one is read; `add` waits beyond
    * that (backpressure). @default 2
@@ -190,7 +208,11 @@ export function createTableBatcher(init: BatcherInit): TableBatcher {
   if (!(flushIntervalMs >= 0)) {
     throw new TableStoreConfigError('flushIntervalMs must be ≥ 0', 'flushIntervalMs', 'indexer');
   }
-  const mapper = createRowMapper({ workers: init.mapWorkers ?? 0, decode: init.decode });
+  const mapper = createRowMapper({
+    workers: init.mapWorkers ?? 0,
+    decode: init.decode,
+    verify: init.verify,
+  });
   const maxInFlight = init.maxBatchesInFlight ?? DEFAULT_MAX_BATCHES_IN_FLIGHT;
   if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
     throw new TableStoreConfigError(
@@ -206,6 +228,7 @@ export function createTableBatcher(init: BatcherInit): TableBatcher {
     lineage: 0,
     workflows: 0,
     undecodable: 0,
+    refused: 0,
     ignored: 0,
     batches: 0,
   };
@@ -242,6 +265,11 @@ export function createTableBatcher(init: BatcherInit): TableBatcher {
       const where = batch.where[s.index];
       stats.undecodable++;
       if (where) init.onProgress?.({ type: 'tables:skipped', ...where, reason: s.reason });
+    }
+    for (const s of mapped.refused) {
+      const where = batch.where[s.index];
+      stats.refused++;
+      if (where) init.onProgress?.({ type: 'tables:refused', ...where, reason: s.reason });
     }
     stats.ignored += mapped.ignored;
     try {

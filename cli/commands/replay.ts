@@ -6,7 +6,9 @@ import type { ReplaySummary } from '../../processors/replay/job.ts';
 import type { VerificationMismatchEvent } from '../../schemas/job-events.ts';
 import { UsageError } from '../exit.ts';
 import {
+  authOptions,
   logOptions,
+  openReceiptCheck,
   openReadLog,
   openRunner,
   openWriteLog,
@@ -37,29 +39,31 @@ export function parseFraction(value: string | boolean | undefined): number {
 }
 
 export function registerReplay(program: Command): void {
-  logOptions(
-    program
-      .command('replay')
-      .description('Fold a range of the streams: rebuild the tables, or verify the receipts')
-      .option('--into <target>', 'tables (re-index) or verify (check receipts)')
-      .option('--verify', 'same as --into verify (may be given with --into tables)')
-      .option(
-        '--from <offset|time>',
-        'start of the range: an offset, an ISO time, or -24h (default: the beginning)',
-      )
-      .option('--to <offset|time>', 'end of the range, exclusive (default: the end)')
-      .option('--workflow <cid>', "only this workflow's events")
-      .option(
-        '--reexecute [fraction]',
-        're-execute a seeded sample (default all) of the pure tasks and compare',
-      )
-      .option('--seed <n>', 'seed of the --reexecute sample', '0')
-      .option(
-        '--clickhouse-url <url>',
-        'rebuild a ClickHouse server instead of the embedded tables (env IPVM_CLICKHOUSE_URL)',
-        process.env.IPVM_CLICKHOUSE_URL,
-      )
-      .option('--json', 'print the summary as one JSON line'),
+  authOptions(
+    logOptions(
+      program
+        .command('replay')
+        .description('Fold a range of the streams: rebuild the tables, or verify the receipts')
+        .option('--into <target>', 'tables (re-index) or verify (check receipts)')
+        .option('--verify', 'same as --into verify (may be given with --into tables)')
+        .option(
+          '--from <offset|time>',
+          'start of the range: an offset, an ISO time, or -24h (default: the beginning)',
+        )
+        .option('--to <offset|time>', 'end of the range, exclusive (default: the end)')
+        .option('--workflow <cid>', "only this workflow's events")
+        .option(
+          '--reexecute [fraction]',
+          're-execute a seeded sample (default all) of the pure tasks and compare',
+        )
+        .option('--seed <n>', 'seed of the --reexecute sample', '0')
+        .option(
+          '--clickhouse-url <url>',
+          'rebuild a ClickHouse server instead of the embedded tables (env IPVM_CLICKHOUSE_URL)',
+          process.env.IPVM_CLICKHOUSE_URL,
+        )
+        .option('--json', 'print the summary as one JSON line'),
+    ),
   )
     .addHelpText(
       'after',
@@ -132,6 +136,7 @@ Examples:
               topology: opened.topology,
               job: { into: 'tables', range },
               store,
+              verify: await openReceiptCheck(flags, opened.dataDir),
               onProgress: bar.update,
             }),
           );

@@ -3,7 +3,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { logOptions, openWriteLog, type NodeFlags } from '../node-context.ts';
+import {
+  authOptions,
+  logOptions,
+  openReceiptCheck,
+  openWriteLog,
+  type NodeFlags,
+} from '../node-context.ts';
 import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
 import { assertReadOnlySql } from '../sql-guard.ts';
 import { InvalidArgumentError, Option } from 'commander';
@@ -38,20 +44,22 @@ More in schemas/clickhouse/README.md.`;
 export function registerSql(program: Command, ctx: SqlCommandContext = {}): Command {
   const write = ctx.write ?? ((text: string) => void process.stdout.write(text));
   return remoteOption(
-    logOptions(
-      program
-        .command('sql')
-        .description("run ClickHouse SQL over the node's memo and reverse-lookup tables")
-        .argument('<query>', 'the SQL statement')
-        .addOption(
-          new Option('--format <format>', 'output format').choices(FORMATS).default('table'),
-        )
-        .option(
-          '--clickhouse-url <url>',
-          'query a ClickHouse server instead (default: $IPVM_CLICKHOUSE_URL)',
-        )
-        .option('--database <name>', 'database of the tables', 'ipvm')
-        .option('--write', 'allow statements that change the tables (INSERT, ALTER, DROP, …)'),
+    authOptions(
+      logOptions(
+        program
+          .command('sql')
+          .description("run ClickHouse SQL over the node's memo and reverse-lookup tables")
+          .argument('<query>', 'the SQL statement')
+          .addOption(
+            new Option('--format <format>', 'output format').choices(FORMATS).default('table'),
+          )
+          .option(
+            '--clickhouse-url <url>',
+            'query a ClickHouse server instead (default: $IPVM_CLICKHOUSE_URL)',
+          )
+          .option('--database <name>', 'database of the tables', 'ipvm')
+          .option('--write', 'allow statements that change the tables (INSERT, ALTER, DROP, …)'),
+      ),
     ),
   )
     .addHelpText('after', EXAMPLES)
@@ -159,6 +167,7 @@ async function catchUp(store: TableStore, flags: NodeFlags): Promise<void> {
     await tables.catchUpTables({
       log: opened.log,
       store,
+      verify: await openReceiptCheck(flags, opened.dataDir),
       streams: indexer.tableStreams(opened.topology),
     });
     await tables.indexMismatches({

@@ -149,6 +149,11 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
             log,
             store,
             streams: indexer.tableStreams(node.topology),
+            verify: opened.authority.receiptCheck,
+            onProgress: (e) => {
+              // A receipt that failed verification never becomes a row; say which and why.
+              if (e.type === 'tables:refused') nodeLog.warn(e, 'receipt refused by the tables');
+            },
           });
           const running = live.run().catch((err: unknown) => {
             nodeLog.error({ err }, 'table indexer stopped');
@@ -269,7 +274,12 @@ async function openEmbeddedTables(
   return {
     store,
     catchUp: async () => {
-      await tables.catchUpTables({ log: opened.log, store, streams });
+      await tables.catchUpTables({
+        log: opened.log,
+        store,
+        streams,
+        verify: opened.authority.receiptCheck,
+      });
     },
   };
 }

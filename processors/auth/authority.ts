@@ -7,10 +7,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReceiptEvent } from '../../schemas/events.ts';
-import { encodeReceipt, type ParsedWorkflow } from '../../schemas/model.ts';
-import { ed25519Verify } from './ed25519.ts';
-import { AuthError, ReceiptVerificationError } from './errors.ts';
+import type { ParsedWorkflow } from '../../schemas/model.ts';
+import { AuthError } from './errors.ts';
 import type { Identity } from './identity.ts';
+import { verifyReceiptEvent, type ReceiptCheck } from './verify-receipt.ts';
 import type { AuthMode, Authority, Grant, ProofChecker, ProofMap } from './types.ts';
 
 /** Construction options of {@link createAuthority}. */
@@ -57,6 +57,7 @@ export function createAuthority(init: AuthorityInit): Authority {
     throw new TypeError('ucan mode needs proof checkers (loadCheckers())');
   /** Single-use invocation → the workflow that used it. */
   const used = new Map<string, string>();
+  const receiptCheck: ReceiptCheck = { mode, trusted: [...trusted] };
 
   const checkerOf = (token: string): ProofChecker | undefined =>
     checkers.find((c) => c.accepts(token));
@@ -135,28 +136,8 @@ export function createAuthority(init: AuthorityInit): Authority {
     async sign(event) {
       return { ...event, iss: identity.did, sig: await identity.signAsync(event.receipt.bytes) };
     },
-    verifyForeign(event: ReceiptEvent) {
-      const refuse = (reason: string): ReceiptVerificationError =>
-        new ReceiptVerificationError(
-          event.receipt.toString(),
-          event.instruction.toString(),
-          reason,
-        );
-      let cid: string;
-      try {
-        cid = encodeReceipt(event.body).cid.toString();
-      } catch (err) {
-        return refuse(`body does not encode: ${(err as Error).message}`);
-      }
-      if (cid !== event.receipt.toString()) return refuse(`tampered: its body hashes to ${cid}`);
-      if (event.iss === undefined || event.sig === undefined)
-        return mode === 'ucan' ? refuse('unsigned') : undefined;
-      if (mode === 'ucan' && !trusted.has(event.iss))
-        return refuse(`signed by ${event.iss}, which this node does not trust`);
-      if (!ed25519Verify(event.iss, event.receipt.bytes, event.sig))
-        return refuse(`forged: the signature is not ${event.iss}'s`);
-      return undefined;
-    },
+    receiptCheck,
+    verifyForeign: (event: ReceiptEvent) => verifyReceiptEvent(event, receiptCheck, trusted),
   };
 }
 

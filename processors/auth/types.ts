@@ -7,6 +7,7 @@ import type { IpldValue } from '../../schemas/ipld.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { ParsedWorkflow } from '../../schemas/model.ts';
 import type { ReceiptVerificationError } from './errors.ts';
+import type { ReceiptCheck } from './verify-receipt.ts';
 
 /** What a task needs authority for: its resource and ability (an effect: its URL and op). */
 export interface Requirement {
@@ -96,4 +97,9 @@ export interface Authority {
    * @returns the reason to refuse it, or undefined
    */
   verifyForeign(event: ReceiptEvent): ReceiptVerificationError | undefined;
+  /**
+   * The rules {@link Authority.verifyForeign} applies, as plain data: the table indexer verifies
+   * receipts with them (`verifyReceiptEvent`), on its map workers too.
+   */
+  readonly receiptCheck: ReceiptCheck;
 }

@@ -11,6 +11,7 @@ import type { TaskRunner } from '../execute-tasks.ts';
 import type { IndexerStats } from '../index-tables.ts';
 import { tableStreams } from '../index-tables.ts';
 import type { TableStore } from '../tables/table-store.ts';
+import type { ReceiptCheck } from '../auth/verify-receipt.ts';
 import { checkReceipts, type Finding } from '../verify/receipts.ts';
 import { reexecute } from '../verify/reexecute.ts';
 import type { MismatchRecorder } from '../verify/record.ts';
@@ -33,6 +34,8 @@ export interface ReplayJobInit {
   job: ReplayJobSpec;
   /** Needed by `tables` jobs. */
   store?: TableStore;
+  /** Receipts are verified by these rules before they become rows (`Authority.receiptCheck`). */
+  verify?: ReceiptCheck;
   /** Needed to re-execute. */
   runner?: TaskRunner;
   /** Receives re-execution mismatches (the `verification` stream). */
@@ -89,13 +92,16 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
     const { rebuildTables, reindexRange, indexMismatches } = await import('../tables/index.ts');
     const tables = isWholeLog(job.range)
       ? await rebuildTables(
-          { log, store: init.store, streams, onProgress: undefined },
+          { log, store: init.store, streams, verify: init.verify, onProgress: undefined },
           { signal },
         ).then((s) => {
           progress?.(total, total);
           return s;
         })
-      : await reindexRange({ log, store: init.store, streams, filter, onRecord }, { signal });
+      : await reindexRange(
+          { log, store: init.store, streams, filter, onRecord, verify: init.verify },
+          { signal },
+        );
     await indexMismatches({
       log,
       store: init.store,

@@ -7,6 +7,7 @@
  * @module
  */
 import { Worker } from 'node:worker_threads';
+import { verifyReceiptEvent, type ReceiptCheck } from '../auth/verify-receipt.ts';
 import { decodeEvent } from '../../schemas/events.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
 import { TableStoreConfigError } from './errors.ts';
@@ -25,22 +26,31 @@ export interface MappedRecords {
   counts: { receipts: number; lineage: number; workflows: number };
   /** Records that could not be decoded or mapped: index in the batch and why. */
   skipped: Array<{ index: number; reason: string }>;
+  /** Receipts that failed verification (forged, tampered, unsigned or untrusted in `ucan`). */
+  refused: Array<{ index: number; reason: string }>;
   /** Records of event types the tables do not record. */
   ignored: number;
 }
 
-/** Maps one batch in the calling thread. */
+/**
+ * Maps one batch in the calling thread. With `verify`, every receipt is decoded and verified
+ * (`verifyReceiptEvent`) before it becomes a row; a refused one is listed, never a row.
+ */
 export function mapRecords(
   values: readonly Uint8Array[],
   decode: (bytes: Uint8Array) => NodeEvent = decodeEvent,
+  verify?: ReceiptCheck,
 ): MappedRecords {
   let receipts = '';
   let lineage = '';
   let workflows = '';
   const counts = { receipts: 0, lineage: 0, workflows: 0 };
   const skipped: MappedRecords['skipped'] = [];
+  const refused: MappedRecords['refused'] = [];
   let ignored = 0;
-  const fast = decode === decodeEvent;
+  // The fast path maps receipt bytes without decoding them; verification needs the decoded body.
+  const fast = decode === decodeEvent && verify === undefined;
+  const trusted = verify && new Set(verify.trusted);
   for (let index = 0; index < values.length; index++) {
     if (fast) {
       const rows = fastReceiptRows(values[index]!);
@@ -56,6 +66,11 @@ export function mapRecords(
       const event = decode(values[index]!);
       switch (event.type) {
         case 'receipt': {
+          const refusal = verify && verifyReceiptEvent(event, verify, trusted);
+          if (refusal) {
+            refused.push({ index, reason: refusal.message });
+            break;
+          }
           const rows = receiptEventToRows(event);
           receipts += JSON.stringify(rows.receipt) + '\n';
           counts.receipts++;
@@ -76,7 +91,7 @@ export function mapRecords(
       skipped.push({ index, reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
     }
   }
-  return { receipts, lineage, workflows, counts, skipped, ignored };
+  return { receipts, lineage, workflows, counts, skipped, refused, ignored };
 }
 
 /** Maps batches, in this thread or on workers. */
@@ -93,6 +108,13 @@ export interface RowMapperInit {
   workers?: number;
   /** Custom decoder (calling thread only). @default decodeEvent */
   decode?: (bytes: Uint8Array) => NodeEvent;
+  /** Verify receipts against these rules before they become rows (on the workers too). */
+  verify?: ReceiptCheck;
+}
+
+/** What a map worker is started with. */
+export interface MapWorkerData {
+  verify?: ReceiptCheck;
 }
 
 /** The request a worker receives: payloads packed into one transferable buffer. */
@@ -114,7 +136,7 @@ export function createRowMapper(init: RowMapperInit = {}): RowMapper {
   }
   if (n === 0) {
     return {
-      map: (values) => Promise.resolve(mapRecords(values, init.decode)),
+      map: (values) => Promise.resolve(mapRecords(values, init.decode, init.verify)),
       close: () => Promise.resolve(),
     };
   }
@@ -126,7 +148,9 @@ export function createRowMapper(init: RowMapperInit = {}): RowMapper {
   let nextId = 0;
   let broken: Error | undefined;
   const workers = Array.from({ length: n }, () => {
-    const w = new Worker(new URL('./row-mapper.worker.ts', import.meta.url));
+    const w = new Worker(new URL('./row-mapper.worker.ts', import.meta.url), {
+      workerData: { verify: init.verify } satisfies MapWorkerData,
+    });
     w.unref(); // idle workers never keep the process alive; a pending map refs them
     w.on('message', (msg: MapResponse) => {
       const p = pending.get(msg.id);
@@ -183,6 +207,7 @@ export function createRowMapper(init: RowMapperInit = {}): RowMapper {
         out.counts.workflows += r.counts.workflows;
         out.ignored += r.ignored;
         for (const s of r.skipped) out.skipped.push({ index: s.index + k * per, reason: s.reason });
+        for (const s of r.refused) out.refused.push({ index: s.index + k * per, reason: s.reason });
       });
       return out;
     },

@@ -1,7 +1,9 @@
 // Worker thread of the row mapper (see row-mapper.ts): unpacks a batch of payloads, maps them
 // and answers with JSONEachRow text per table.
-import { parentPort } from 'node:worker_threads';
-import { mapRecords, type MapRequest, type MapResponse } from './row-mapper.ts';
+import { parentPort, workerData } from 'node:worker_threads';
+import { mapRecords, type MapRequest, type MapResponse, type MapWorkerData } from './row-mapper.ts';
+
+const { verify } = (workerData ?? {}) as MapWorkerData;
 
 parentPort?.on('message', (req: MapRequest) => {
   let reply: MapResponse;
@@ -13,7 +15,7 @@ parentPort?.on('message', (req: MapRequest) => {
       values[i] = req.bytes.subarray(start, end);
       start = end;
     }
-    reply = { id: req.id, result: mapRecords(values) };
+    reply = { id: req.id, result: mapRecords(values, undefined, verify) };
   } catch (e) {
     reply = { id: req.id, error: e instanceof Error ? e.message : String(e) };
   }
