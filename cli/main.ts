@@ -79,6 +79,11 @@ const COMMANDS: ReadonlyArray<
     async () => (await import('./commands/status.ts')).registerStatus,
   ],
   [
+    'cancel',
+    'Cancel a running workflow',
+    async () => (await import('./commands/cancel.ts')).registerCancel,
+  ],
+  [
     'graph',
     'Draw the task DAG (Mermaid or SVG)',
     async () => (await import('./commands/graph.ts')).registerGraph,
