@@ -1,7 +1,8 @@
 // Builds a project written by `ipvm init` into a component: AssemblyScript (asc) or WAT
 // (wabt) → core module → component, or JavaScript through `jco componentize`.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import {
   ComponentBuildError,
   componentizeJs,
@@ -40,12 +41,8 @@ async function ascToCore(source: string, filename: string): Promise<Uint8Array> 
     { runtime: 'stub', optimizeLevel: 3, noAssert: true },
   );
   if (out.error !== null || out.binary === null) {
-    // stderr holds each diagnostic with its `in FILE(line,column)`; drop asc's colour codes.
-    // eslint-disable-next-line no-control-regex
-    const text = out.stderr
-      .toString()
-      .replace(/\x1b\[[0-9;]*m/g, '')
-      .trim();
+    // stderr (an in-memory stream) holds each diagnostic with its `in FILE(line,column)`, coloured.
+    const text = stripVTControlCharacters((out.stderr as { toString(): string }).toString()).trim();
     throw new ComponentBuildError(text || String(out.error), { cause: out.error, file: filename });
   }
   return out.binary;
@@ -60,6 +57,8 @@ export async function buildProject(dir: string, signal?: AbortSignal): Promise<s
   const outDir = join(dir, 'build');
   const out = join(outDir, 'component.wasm');
   await mkdir(outDir, { recursive: true });
+  // A failed build must not leave the previous component looking like its output.
+  await rm(out, { force: true });
   if (m.lang === 'js') {
     await componentizeJs({
       source: join(dir, m.source),

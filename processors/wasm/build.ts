@@ -2,6 +2,7 @@
 // component (jco embed + jco new), JavaScript → component (jco componentize). `ipvm build`,
 // the example build and the test components all go through here.
 import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import wabtInit from 'wabt';
@@ -64,6 +65,15 @@ export async function coreToComponent(
   }
 }
 
+const SHIM_HINT =
+  'jco cannot read the WIT file with @bytecodealliance/preview2-shim 0.26: add "overrides": ' +
+  '{"@bytecodealliance/preview2-shim": "0.25.0"} to package.json and reinstall node_modules';
+
+/** The first lines of a tool's output (its stack trace is noise to the user). */
+function firstLines(text: string, n = 4): string {
+  return text.split('\n').slice(0, n).join('\n');
+}
+
 /** What {@link componentizeJs} builds. */
 export interface ComponentizeJsInit {
   /** The JavaScript module (ESM) exporting the world's functions. */
@@ -84,7 +94,16 @@ export interface ComponentizeJsInit {
  */
 export async function componentizeJs(init: ComponentizeJsInit): Promise<void> {
   const jco = fileURLToPath(new URL('./jco.js', import.meta.resolve('@bytecodealliance/jco')));
-  const args = ['componentize', init.source, '--wit', init.wit, '-n', init.world, '-o', init.out];
+  const args = [
+    'componentize',
+    resolve(init.source),
+    '--wit',
+    resolve(init.wit),
+    '-n',
+    init.world,
+    '-o',
+    resolve(init.out),
+  ];
   try {
     await promisify(execFile)(process.execPath, [jco, ...args], {
       signal: init.signal,
@@ -93,7 +112,9 @@ export async function componentizeJs(init: ComponentizeJsInit): Promise<void> {
   } catch (err) {
     if (init.signal?.aborted === true) throw err;
     const e = err as { stderr?: string; message: string };
-    throw new ComponentBuildError(`jco componentize: ${(e.stderr || e.message).trim()}`, {
+    const text = (e.stderr || e.message).trim();
+    const hint = text.includes('os error 44') ? `\n${SHIM_HINT}` : '';
+    throw new ComponentBuildError(`jco componentize: ${firstLines(text)}${hint}`, {
       cause: err,
       file: init.source,
     });

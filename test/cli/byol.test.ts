@@ -1,6 +1,7 @@
 // Bring your own language as a user runs it: `ipvm init --lang …` writes a starter, `ipvm build
 // --add` turns it into a stored component, `ipvm run` calls its function through a workflow.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +73,14 @@ describe('ipvm init + build', () => {
     expect((await ipvm('init', '--lang', 'as', 'broken')).code).toBe(0);
     const file = join(cwd, 'broken', 'add.ts');
     await writeFile(file, (await readFile(file, 'utf8')).replace('a + b;', 'a + ;'));
+    expect((await ipvm('build', 'broken')).code).toBe(1);
+    // a build that succeeded once, then broke: no stale component is left as its output
+    await writeFile(file, (await readFile(file, 'utf8')).replace('a + ;', 'a + b;'));
+    expect((await ipvm('build', 'broken')).code).toBe(0);
+    await writeFile(file, (await readFile(file, 'utf8')).replace('a + b;', 'a + ;'));
     const as = await ipvm('build', 'broken');
     expect(as.code).toBe(1);
+    expect(existsSync(join(cwd, 'broken', 'build', 'component.wasm'))).toBe(false);
     expect(as.stderr).toContain('broken/add.ts does not build');
     expect(as.stderr).toMatch(/add\.ts\(3,\d+\)/);
 
