@@ -19,6 +19,17 @@ export function registerInit(program: Command, print = (line: string) => console
     .addOption(
       new Option('--lang <lang>', 'source language').choices(LANGUAGES).makeOptionMandatory(),
     )
+    .addHelpText(
+      'after',
+      `
+Writes NAME/ with a function add(a, b) in the chosen language (as: AssemblyScript, wat:
+WebAssembly text, js: JavaScript), its WIT world (world.wit, world NAME), ipvm-build.json and a
+README.
+
+Examples:
+  ipvm init --lang as demo && ipvm build demo --add   # prints the component's path and CID
+  ipvm init --lang wat my-math`,
+    )
     .action(async (name: string, opts: { lang: Language }) => {
       if (!WIT_NAME.test(name))
         throw new UsageError(

@@ -92,6 +92,13 @@ describe('ipvm init + build', () => {
     expect(w.stderr).toMatch(/add\.wat:5:\d+: error/);
   }, 60_000);
 
+  it('a folder without ipvm-build.json is named, exit 1', async () => {
+    const r = await ipvm('build', 'nowhere');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(join('nowhere', 'ipvm-build.json'));
+    expect(r.stderr).toContain('ipvm init --lang');
+  });
+
   it('refuses a name that is not a WIT identifier, and an unknown language (exit 2)', async () => {
     expect((await ipvm('init', '--lang', 'as', 'My_Project')).code).toBe(2);
     expect((await ipvm('init', '--lang', 'cobol', 'x')).code).toBe(2);
