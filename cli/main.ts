@@ -99,6 +99,16 @@ const COMMANDS: ReadonlyArray<
     async () => (await import('./commands/add.ts')).registerAdd,
   ],
   [
+    'init',
+    'Write a starter project (as, wat, js)',
+    async () => (await import('./commands/init.ts')).registerInit,
+  ],
+  [
+    'build',
+    'Build a project into a component',
+    async () => (await import('./commands/build.ts')).registerBuild,
+  ],
+  [
     'car',
     'Export or import CAR files',
     async () => (await import('./commands/car.ts')).registerCar,
