@@ -85,7 +85,8 @@ export function routeTainted(init: {
     async submit(workflow, options) {
       const parsed = parseWorkflow(workflow);
       const tainted = taint.analyse(parsed); // throws SecretError before anything is written
-      return (tainted.size > 0 ? local : shared).submit(parsed.bytes, options);
+      // The submission as given: a `{name, workflow}` wrapper keeps its name.
+      return (tainted.size > 0 ? local : shared).submit(workflow, options);
     },
     receipts(workflow): Observable<ReceiptEvent> {
       return merge(shared.receipts(workflow), local.receipts(workflow).pipe(map(redact)));
