@@ -33,9 +33,22 @@ export async function readManifest(dir: string): Promise<BuildManifest> {
   return m as BuildManifest;
 }
 
+/**
+ * The part of asc's API used here. Declared locally on purpose: asc's own type declarations
+ * augment the global `Array` (its `at()` returns `T`, not `T | undefined`), which would weaken
+ * every array access in the project once the compiler sees them.
+ */
+interface AscApi {
+  compileString(
+    sources: Record<string, string>,
+    options: { runtime: string; optimizeLevel: number; noAssert: boolean },
+  ): Promise<{ error: Error | null; binary: Uint8Array | null; stderr: unknown }>;
+}
+
 /** AssemblyScript → core module, with asc's located diagnostics on failure. */
 async function ascToCore(source: string, filename: string): Promise<Uint8Array> {
-  const asc = (await import('assemblyscript/asc')).default;
+  const specifier: string = 'assemblyscript/asc';
+  const asc = ((await import(specifier)) as { default: AscApi }).default;
   const out = await asc.compileString(
     { [filename]: source },
     { runtime: 'stub', optimizeLevel: 3, noAssert: true },

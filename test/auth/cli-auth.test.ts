@@ -133,7 +133,7 @@ describe('ipvm run --auth ucan', () => {
       'examples/workflows/add-one.json',
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').at(-1))).toMatchObject({
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({
       status: 'completed',
       executed: 3,
     });

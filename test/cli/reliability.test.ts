@@ -48,7 +48,7 @@ describe('ipvm run when things go wrong', () => {
     expect((await ipvm('add', '--data-dir', data, 'examples/wasm/out/math.wasm')).code).toBe(0);
     const second = await ipvm('run', '--json', '--data-dir', data, example);
     expect(second.code, second.stderr).toBe(0);
-    expect(JSON.parse(second.stdout.trim().split('\n').at(-1))).toMatchObject({
+    expect(JSON.parse(second.stdout.trim().split('\n').at(-1)!)).toMatchObject({
       status: 'completed',
       tasks: 3,
       executed: 3,
@@ -76,7 +76,7 @@ describe('ipvm run when things go wrong', () => {
       await log.close();
     }
     const first = await ipvm('run', '--json', '--data-dir', data, example);
-    expect(JSON.parse(first.stdout.trim().split('\n').at(-1))).toMatchObject({
+    expect(JSON.parse(first.stdout.trim().split('\n').at(-1)!)).toMatchObject({
       tasks: 3,
       executed: 3,
       replayed: 0,

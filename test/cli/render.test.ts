@@ -175,7 +175,7 @@ describe('progress', () => {
     p.tick({ replayed: false, ok: true });
     p.tick({ replayed: true, ok: true });
     p.tick({ replayed: false, ok: false });
-    const last = stream.out.at(-1);
+    const last = stream.out.at(-1)!;
     expect(last.startsWith('\r\x1b[2K')).toBe(true);
     expect(last.slice(5)).toMatch(/^\[#{18}\.{6}\] 3\/4 tasks · 1 replayed · 1 failed · \d\.\d s$/);
     p.done();

@@ -98,7 +98,7 @@ export function describeEngine(name: string, makeFixture: () => Promise<EngineFi
         expect((await node.ended(parsed.cid)).type).toBe('workflow/completed');
         const receipts = await seen;
         expect(receipts.filter((r) => r.replayed)).toHaveLength(5);
-        expect(receipts.at(-1).body.out).toEqual(['ok', 8]);
+        expect(receipts.at(-1)!.body.out).toEqual(['ok', 8]);
         expect(runner.total).toBe(7);
         // Re-running the first workflow replays each of its tasks once and executes nothing.
         const again = firstValueFrom(node.receipts(parseWorkflow(wf).cid).pipe(take(5), toArray()));

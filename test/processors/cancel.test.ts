@@ -129,7 +129,7 @@ describe('workflow/cancel', () => {
     feed(cancelEvent(w.cid, null, 6));
     const r1 = receipt(w, 1, 3);
     feed(r1);
-    const liveEnd = log.at(-1);
+    const liveEnd = log.at(-1)!;
     expect(liveEnd.type).toBe('workflow/failed');
     expect((liveEnd as { reason: string }).reason).toBe('cancelled');
     const cancelAt = log.findIndex((e) => e.type === 'workflow/cancel');

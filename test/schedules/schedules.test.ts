@@ -242,7 +242,7 @@ describe('the firer', () => {
     await f.idle();
     await f.close();
     expect(s.submitted).toHaveLength(7);
-    expect(tickOf(s.submitted.at(-1).name)).toBe('2026-01-01T01:00:00.000Z');
+    expect(tickOf(s.submitted.at(-1)!.name)).toBe('2026-01-01T01:00:00.000Z');
   });
 
   it('a removed schedule stops', async () => {
