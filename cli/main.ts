@@ -163,6 +163,14 @@ if (chosen !== undefined) (await chosen[2]())(program);
 for (const [name, summary] of COMMANDS)
   if (!program.commands.some((c) => c.name() === name)) program.command(name).description(summary);
 
+// A reader that goes away (`ipvm watch | head`) ends the command quietly, like a Unix tool
+// killed by SIGPIPE (Node ignores that signal and reports EPIPE on the stream instead). Work the
+// command had started is not lost: the log is crash-safe and the next node resumes it.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.brokenPipe);
+  throw err;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
