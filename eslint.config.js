@@ -19,17 +19,22 @@ const CONFINED = [
   { folder: 'processors/auth', packages: ['@ucans/ucans', 'iso-ucan'] },
 ];
 const EXEMPT = ['test/**', '**/*.test.ts', 'bench/**'];
+/**
+ * User code outside the node that imports client libraries as a user would: the producer and
+ * subscriber examples talk to Kafka and NATS directly (they are what a user copies).
+ */
+const USER_CODE = { files: ['examples/**/*.ts'], folders: ['streams/kafka', 'streams/jetstream'] };
 const USING = {
   selector: "VariableDeclaration[kind='await using'], VariableDeclaration[kind='using']",
   message: 'Node 22 cannot run `using` declarations: close in a finally block.',
 };
 
 /**
- * The restrictions for files outside every folder but `own` (a CONFINED row or none).
- * @param {{folder: string, packages: string[]} | undefined} own
+ * The restrictions for files outside every folder but `own` (CONFINED rows, or none).
+ * @param {...({folder: string, packages: string[]} | undefined)} own
  */
-function confinement(own) {
-  const rows = CONFINED.filter((row) => row !== own);
+function confinement(...own) {
+  const rows = CONFINED.filter((row) => !own.includes(row));
   /** @param {{folder: string}} row */
   const message = (row) => `only ${row.folder}/ may import this client library (eslint.config.js)`;
   // esquery regexes cannot contain a slash: written as \u002F.
@@ -115,6 +120,10 @@ export default tseslint.config(
     ignores: EXEMPT,
     rules: confinement(row),
   })),
+  {
+    files: USER_CODE.files,
+    rules: confinement(...CONFINED.filter((row) => USER_CODE.folders.includes(row.folder))),
+  },
   {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

@@ -10,6 +10,8 @@ export const EXIT = {
   usage: 2,
   /** Infrastructure trouble (broker unreachable, log locked by another writer): retry later. */
   retryable: 3,
+  /** The reader of standard output went away (`ipvm watch | head`): 128 + SIGPIPE, as a shell reports it. */
+  brokenPipe: 141,
 } as const;
 
 /** A bad flag value or combination (exit 2). */

@@ -8,6 +8,7 @@ import { decodeInvocation } from '../schemas/submission.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow } from '../schemas/model.ts';
 import { effectKind } from '../processors/effects/ops.ts';
+import { outcomeText } from './outcome-text.ts';
 
 /** Streams that carry receipts. */
 export function receiptStreams(topology: Topology): string[] {
@@ -84,6 +85,8 @@ export interface TaskView {
   status: 'pending' | 'ok' | 'error';
   replayed: boolean;
   receipt: string | null;
+  /** One line for its receipt's outcome (`→ 2`, `✗ Kind: message`), once it has one. */
+  output?: string;
   /** Set for effect tasks: which effect stream their receipt goes to. */
   effect?: 'pure' | 'managed';
 }
@@ -187,6 +190,7 @@ export function applyReceipts(
     t.status = r.body.out[0];
     t.replayed = r.replayed || r.workflow?.toString() !== workflow;
     t.receipt = r.receipt.toString();
+    t.output = outcomeText(r.body.out);
   }
 }
 

@@ -79,6 +79,11 @@ const COMMANDS: ReadonlyArray<
     async () => (await import('./commands/status.ts')).registerStatus,
   ],
   [
+    'cancel',
+    'Cancel a running workflow',
+    async () => (await import('./commands/cancel.ts')).registerCancel,
+  ],
+  [
     'graph',
     'Draw the task DAG (Mermaid or SVG)',
     async () => (await import('./commands/graph.ts')).registerGraph,
@@ -92,6 +97,16 @@ const COMMANDS: ReadonlyArray<
     'add',
     'Store a file and print its CID',
     async () => (await import('./commands/add.ts')).registerAdd,
+  ],
+  [
+    'init',
+    'Write a starter project (as, wat, js)',
+    async () => (await import('./commands/init.ts')).registerInit,
+  ],
+  [
+    'build',
+    'Build a project into a component',
+    async () => (await import('./commands/build.ts')).registerBuild,
   ],
   [
     'car',
@@ -147,6 +162,14 @@ const chosen = COMMANDS.find(([name]) => name === commandName(process.argv.slice
 if (chosen !== undefined) (await chosen[2]())(program);
 for (const [name, summary] of COMMANDS)
   if (!program.commands.some((c) => c.name() === name)) program.command(name).description(summary);
+
+// A reader that goes away (`ipvm watch | head`) ends the command quietly, like a Unix tool
+// killed by SIGPIPE (Node ignores that signal and reports EPIPE on the stream instead). Work the
+// command had started is not lost: the log is crash-safe and the next node resumes it.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.brokenPipe);
+  throw err;
+});
 
 try {
   await program.parseAsync(process.argv);

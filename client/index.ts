@@ -24,10 +24,19 @@ import { parseWorkflow } from '../schemas/model.ts';
 import type { ReceiptLine, Rejection, WorkflowEnd } from '../processors/api/receipt-line.ts';
 import type { FaceNote, Submitted, SubmittedTask } from '../processors/api/face.ts';
 import type { WorkflowView } from '../cli/log-view.ts';
+import type { Cancelled } from '../processors/api/cancel-rpc.ts';
 import { NodeConnectionError, NodeRpcError } from './errors.ts';
 
 export { NodeConnectionError, NodeRpcError };
-export type { ReceiptLine, Rejection, WorkflowEnd, Submitted, SubmittedTask, WorkflowView };
+export type {
+  Cancelled,
+  ReceiptLine,
+  Rejection,
+  WorkflowEnd,
+  Submitted,
+  SubmittedTask,
+  WorkflowView,
+};
 
 /** A workflow: DAG-JSON text, DAG-JSON or DAG-CBOR bytes, or the decoded document. */
 export type WorkflowInput = string | Uint8Array | IpldValue;
@@ -71,6 +80,12 @@ export interface IpvmClient extends AsyncDisposable {
   receipts(workflow: string, options?: CallOptions): AsyncIterable<ReceiptLine>;
   /** Resolves when the workflow ends (at once if it has). */
   ended(workflow: string, options?: CallOptions): Promise<WorkflowEnd>;
+  /**
+   * Cancels a running workflow: nothing more of it is released, running tasks finish, then it
+   * ends `failed` (await {@link IpvmClient.ended}). A {@link NodeRpcError} (invalid params,
+   * `data.state` `ended` or `unknown`) when it is not running.
+   */
+  cancel(workflow: string, options?: CallOptions & { reason?: string }): Promise<Cancelled>;
   /** The workflows in the node's log, oldest first (`ipvm status --json`). */
   status(options?: CallOptions): Promise<WorkflowView[]>;
   /** Receipts (and, with `workflow`, its end) from the node's log. */
@@ -355,6 +370,10 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     },
     async ended(workflow, o = {}) {
       return (await call('ipvm_ended', [workflow], o)) as WorkflowEnd;
+    },
+    async cancel(workflow, o = {}) {
+      const params = o.reason === undefined ? [workflow] : [workflow, { reason: o.reason }];
+      return (await call('ipvm_cancel', params, o)) as Cancelled;
     },
     async status(o = {}) {
       return (await call('ipvm_status', [], o)) as WorkflowView[];

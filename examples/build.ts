@@ -7,8 +7,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import wabtInit from 'wabt';
-import { embedWit, newComponent } from '../processors/wasm/index.ts';
+import { coreToComponent, watToCore } from '../processors/wasm/build.ts';
 import { createHeliaContentStore, resolveDataDir } from '../processors/content/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,17 +18,11 @@ const dataDir = resolveDataDir(
     : undefined,
 );
 
-const wabt = await wabtInit();
 /** Builds examples/wasm/NAME.wat + NAME.wit (world WORLD) into a component. */
 async function build(name: string, world: string): Promise<Uint8Array> {
   const wat = readFileSync(join(here, 'wasm', `${name}.wat`), 'utf8');
   const wit = readFileSync(join(here, 'wasm', `${name}.wit`), 'utf8');
-  const parsed = wabt.parseWat(`${name}.wat`, wat, {});
-  parsed.resolveNames();
-  parsed.validate();
-  const core = new Uint8Array(parsed.toBinary({}).buffer);
-  parsed.destroy();
-  const component = await newComponent(await embedWit(core, wit, world));
+  const component = await coreToComponent(await watToCore(wat, `${name}.wat`), wit, world);
   mkdirSync(join(here, 'wasm', 'out'), { recursive: true });
   writeFileSync(join(here, 'wasm', 'out', `${world}.wasm`), component);
   return component;

@@ -3,6 +3,12 @@
  * longest path from the roots, each row ordered by the mean column of its parents, so edges stay
  * short and mostly uncrossed. No external renderer is needed and both faces draw the same picture.
  *
+ * Kept over `@dagrejs/dagre` (measured by `bench/dag-layout.bench.ts` on seeded random DAGs, each
+ * task awaiting 0–3 of the 40 before it): at 1 000 tasks this layout takes ~8 ms and dagre
+ * ~17 s (2 cores, loaded), for about the same crossings (dagre ~3 % fewer); at 100 tasks 0.3 ms
+ * against ~120 ms, with fewer crossings here. The console lays a workflow out on every open, so a
+ * layout measured in seconds does not fit; this one is a sort per row over tasks plus awaits.
+ *
  * @module
  */
 

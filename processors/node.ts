@@ -64,6 +64,7 @@ import {
 import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from './retry.ts';
 import type { Authority, ProofMap } from './auth/types.ts';
 import { rejectionRecord } from './rejections.ts';
+import { WorkflowNotRunningError, cancelEvent } from './cancel.ts';
 import { attachEffects, type EffectsProgress } from './effects/engine.ts';
 import type { EffectRunner } from './effects/effect-runner.ts';
 import { receiptStreamOf } from './effects/ops.ts';
@@ -166,6 +167,13 @@ export interface IpvmNode {
   receipts(workflow?: CID): Observable<ReceiptEvent>;
   /** Live workflow end events. */
   ends(): Observable<WorkflowEndedEvent>;
+  /**
+   * Asks the scheduler to cancel a running workflow (appends a `workflow/cancel` request): no
+   * task of it is released any more, tasks already running finish, then it ends `failed` with a
+   * reason starting `cancelled`. Resolves once the request is appended; a second request for
+   * the same run changes nothing. @throws {WorkflowNotRunningError} ended or unknown
+   */
+  cancel(workflow: CID, options?: { reason?: string | null; signal?: AbortSignal }): Promise<void>;
   /** Resolves when the workflow ends (at once if it already has). */
   ended(workflow: CID, options?: { signal?: AbortSignal }): Promise<WorkflowEndedEvent>;
   /** Graceful drain: stops reading, finishes appends and commits. Idempotent. */
@@ -460,9 +468,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   const submissions = new Map<string, { record: LogRecord; event?: NodeEvent }>();
   /** Task releases of each workflow's latest submission (a new submission starts afresh). */
   const releases = new Map<string, string[]>();
+  /** Cancel requests of each workflow's latest submission, folded after it. */
+  const cancels = new Map<string, LogRecord>();
   const invocationPositions = await withRetry(() => {
     submissions.clear();
     releases.clear();
+    cancels.clear();
     return readToEnd(
       log,
       S.invocations,
@@ -491,6 +502,11 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
             submissions.set(r.workflow, { record: copyOf(record), event });
             endedWorkflows.delete(r.workflow);
             releases.delete(r.workflow);
+            cancels.delete(r.workflow);
+            break;
+          case 'workflow/cancel':
+            if (submissions.has(r.workflow) && !cancels.has(r.workflow))
+              cancels.set(r.workflow, copyOf(record));
             break;
           case 'workflow/completed':
           case 'workflow/failed':
@@ -522,6 +538,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       scheduler.apply(e);
     } catch (err) {
       // Undecodable, or refused by the scheduler (e.g. an instruction twice): as when live.
+      recoveryDeadLetters.push(deadLetter(record, err as Error));
+    }
+  }
+  for (const [workflow, record] of cancels) {
+    if (!submissions.has(workflow)) continue;
+    try {
+      scheduler.apply(decodeEvent(record.value));
+    } catch (err) {
       recoveryDeadLetters.push(deadLetter(record, err as Error));
     }
   }
@@ -719,6 +743,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       return key === undefined
         ? receipts$.asObservable()
         : receipts$.pipe(filter((r) => r.workflow?.toString() === key));
+    },
+    async cancel(workflow, options) {
+      const key = workflow.toString();
+      if (!scheduler.running(key))
+        throw new WorkflowNotRunningError(key, endedWorkflows.has(key) ? 'ended' : 'unknown');
+      const event = cancelEvent(workflow, options?.reason ?? null, Date.now());
+      await appendEvents(S.invocations, [event], [key]);
+      options?.signal?.throwIfAborted();
     },
     ends: () => ends$.asObservable(),
     ended(workflow, options) {

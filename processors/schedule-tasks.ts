@@ -6,7 +6,8 @@
  * A task whose instruction is memoized is not released: its receipt is replayed for the
  * workflow. `await/ok` on a failed task, or `await/error` on a successful one, fails the waiting
  * task with an error receipt (it never runs). The workflow ends `completed` or `failed`, naming
- * the failed tasks, or `failed` with a reason on timeout.
+ * the failed tasks, or `failed` with a reason on timeout. A `workflow/cancel` stops releases:
+ * tasks already released finish, then the workflow ends `failed` with a `cancelled` reason.
  *
  * The scheduler knows what it already emitted by what it has read back from the streams, so
  * after a crash it is rebuilt by folding the streams from offset 0 and emits only what is
@@ -19,6 +20,7 @@ import type {
   NodeEvent,
   ReceiptEvent,
   TaskReadyEvent,
+  WorkflowCancelEvent,
   WorkflowEndedEvent,
   WorkflowSubmittedEvent,
 } from '../schemas/events.ts';
@@ -100,6 +102,8 @@ export interface Scheduler {
   flush(): SchedulerOutput[];
   /** Workflows not ended yet. */
   readonly active: number;
+  /** Whether `workflow` was submitted and has not ended (a cancelled run ends later). */
+  running(workflow: string): boolean;
   /** The awaits of `parsed` that nothing known can resolve (checked before submitting it). */
   unknownAwaits(parsed: ParsedWorkflow): UnknownAwait[];
 }
@@ -123,6 +127,8 @@ interface Run {
   /** When awaits nobody could resolve at submission must have resolved, or null. */
   awaitDeadline: number | null;
   ended: boolean;
+  /** The end reason once a `workflow/cancel` was folded, or null. */
+  cancelled: string | null;
 }
 
 /** Creates a scheduler, in replay mode until {@link Scheduler.flush} is called. */
@@ -166,6 +172,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       deadline: event.at + timeoutMs,
       awaitDeadline: null,
       ended: false,
+      cancelled: null,
     };
     for (const t of parsed.tasks) {
       for (const d of t.dependsOn) run.dependents[d]!.push(t.index);
@@ -242,6 +249,11 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
   function advance(run: Run, start: Iterable<number>): SchedulerOutput[] {
     const outputs: SchedulerOutput[] = [];
     if (run.ended || init.owns?.(run.key) === false) return outputs;
+    if (run.cancelled !== null) {
+      // Nothing more is released or replayed; the run ends once its running tasks have.
+      if (run.released.every((r, i) => !r || run.written[i])) outputs.push(end(run, run.cancelled));
+      return outputs;
+    }
     const now = clock();
     const queue = [...start];
     const queued = new Set(queue);
@@ -384,6 +396,14 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     return outputs;
   }
 
+  /** Folds a cancel request; a second one, or one for a run not known, changes nothing. */
+  function cancel(event: WorkflowCancelEvent): Run | undefined {
+    const run = runs.get(event.workflow.toString());
+    if (run === undefined || run.ended || run.cancelled !== null) return undefined;
+    run.cancelled = cancelReason(event.reason);
+    return run;
+  }
+
   function released(workflow: string, instruction: string): void {
     const run = runs.get(workflow);
     const index = run?.indexOf.get(instruction);
@@ -399,6 +419,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       replaying = value;
     },
     unknownAwaits,
+    running: (workflow: string) => runs.get(workflow)?.ended === false,
     get active() {
       let n = 0;
       for (const r of runs.values()) if (!r.ended) n++;
@@ -419,6 +440,11 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
         case 'receipt':
           outputs = onReceipt(event);
           break;
+        case 'workflow/cancel': {
+          const run = cancel(event);
+          if (run !== undefined && !replaying) outputs = advance(run, []);
+          break;
+        }
         case 'workflow/completed':
         case 'workflow/failed': {
           const run = runs.get(event.workflow.toString());
@@ -473,4 +499,9 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     },
   };
   return scheduler;
+}
+
+/** The end reason of a cancelled workflow: always starts with `cancelled`. */
+export function cancelReason(reason: string | null): string {
+  return reason === null || reason === '' ? 'cancelled' : `cancelled: ${reason}`;
 }

@@ -3,7 +3,7 @@
  *
  * | stream | events |
  * |---|---|
- * | `invocations` | {@link WorkflowSubmittedEvent} (or a plain workflow document: see `decodeInvocation` in `submission.ts`), {@link TaskReadyEvent}, {@link WorkflowEndedEvent}, {@link WorkflowRejectedEvent}, schedules (`job-events.ts`) |
+ * | `invocations` | {@link WorkflowSubmittedEvent} (or a plain workflow document: see `decodeInvocation` in `submission.ts`), {@link TaskReadyEvent}, {@link WorkflowEndedEvent}, {@link WorkflowRejectedEvent}, {@link WorkflowCancelEvent}, schedules (`job-events.ts`) |
  * | `pure`, `effects.pure` | {@link ReceiptEvent} |
  * | `effects.managed` | {@link EffectIntentEvent} (before the request), {@link ReceiptEvent} (the outcome) |
  * | `dead-letter` | {@link DeadLetterEvent} |
@@ -126,6 +126,20 @@ export interface WorkflowEndedEvent {
   at: number;
 }
 
+/**
+ * A request to cancel a running workflow. The scheduler releases none of its tasks after it;
+ * tasks already released finish (their receipts are kept), then the workflow ends `failed` with
+ * a reason naming the cancellation. A cancel of a workflow that is not running is folded as
+ * nothing. Key: the workflow CID.
+ */
+export interface WorkflowCancelEvent {
+  type: 'workflow/cancel';
+  workflow: CID;
+  /** Why, as given by whoever cancelled (null when not given). */
+  reason: string | null;
+  at: number;
+}
+
 /** A record that could not be decoded or validated. */
 export interface DeadLetterEvent {
   type: 'dead-letter';
@@ -167,6 +181,7 @@ export type NodeEvent =
   | WorkflowEndedEvent
   | DeadLetterEvent
   | WorkflowRejectedEvent
+  | WorkflowCancelEvent
   | JobEvent;
 
 /** Encodes an event envelope (DAG-CBOR). */
@@ -313,6 +328,13 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         workflow: link(m, 'workflow'),
         receipts: links(m, 'receipts'),
         failed: links(m, 'failed'),
+        reason: m.reason === null || m.reason === undefined ? null : str(m, 'reason'),
+        at,
+      };
+    case 'workflow/cancel':
+      return {
+        type: m.type,
+        workflow: link(m, 'workflow'),
         reason: m.reason === null || m.reason === undefined ? null : str(m, 'reason'),
         at,
       };

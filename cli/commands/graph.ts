@@ -1,8 +1,11 @@
 // `ipvm graph FILE`: the task DAG of a workflow as Mermaid text or an SVG picture, coloured by
 // what the log says about each task when a data directory is given.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseWorkflow } from '../../schemas/model.ts';
+import { resolveDataDir } from '../../processors/content/index.ts';
 import { UsageError } from '../exit.ts';
 import { toMermaid, toSvg } from '../graph.ts';
 import { applyReceipts, readReceipts, tasksOf } from '../log-view.ts';
@@ -27,9 +30,10 @@ export function registerGraph(program: Command): void {
     .addHelpText(
       'after',
       `
-Edges point from a task to the tasks awaiting it (dashed: await/error or await/*). With a data
-directory (--data-dir, IPVM_DATA_DIR or the config file), nodes are coloured: executed ok,
-replayed from the memo, error, or pending.
+Edges point from a task to the tasks awaiting it (dashed: await/error or await/*). Nodes are
+coloured from the data directory (--data-dir, IPVM_DATA_DIR, the config file, or the default .ipvm
+when it has a log): executed ok, replayed from the memo, error, or pending; the SVG also shows
+each task's output or error under its function name.
 
 Examples:
   ipvm graph examples/workflows/add-one.json
@@ -41,10 +45,9 @@ Examples:
       const bytes = await readInput(file, readFile);
       const parsed = parseWorkflow(bytes);
       const tasks = tasksOf(bytes);
-      const source = command.getOptionValueSource('dataDir');
-      const colour = flags.dataDir !== undefined && source !== undefined && source !== 'default';
-      if (colour) {
-        const opened = await openReadLog(flags);
+      const colour = colourFrom(flags, command.getOptionValueSource('dataDir'));
+      if (colour !== undefined) {
+        const opened = await openReadLog({ ...flags, dataDir: colour });
         try {
           applyReceipts(
             parsed.cid.toString(),
@@ -57,8 +60,25 @@ Examples:
       }
       const out =
         flags.format === 'svg'
-          ? toSvg(parsed.cid.toString(), tasks, colour)
-          : toMermaid(parsed.cid.toString(), tasks, colour);
+          ? toSvg(parsed.cid.toString(), tasks, colour !== undefined, parsed.name)
+          : toMermaid(parsed.cid.toString(), tasks, colour !== undefined);
       process.stdout.write(out);
     });
+}
+
+/**
+ * The data directory whose log colours the graph: one given by a flag, the environment or the
+ * config file, else the default one when something has run there (it has a log); `undefined`
+ * draws without states.
+ */
+export function colourFrom(
+  flags: { dataDir?: string; backend?: string },
+  source: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
+  if (flags.dataDir !== undefined && source !== undefined && source !== 'default')
+    return flags.dataDir;
+  if ((flags.backend ?? 'file') !== 'file') return undefined;
+  const dir = resolveDataDir(undefined, env);
+  return existsSync(join(dir, 'log')) ? dir : undefined;
 }

@@ -82,4 +82,12 @@ export const CONSOLE_METHODS: ReadonlyArray<Record<string, unknown>> = [
       { name: 'mode', schema: { enum: ['replay', 'nonce'] } },
     ],
   ),
+  method(
+    'console_cancel',
+    'Cancels a running workflow: nothing more is released, running tasks finish, it ends failed (only with --console-actions)',
+    [
+      { name: 'cid', required: true, schema: str },
+      { name: 'reason', schema: str },
+    ],
+  ),
 ];

@@ -1,6 +1,6 @@
 /**
  * The console's JSON-RPC methods, served by the API beside Homestar's (see `rpc.ts`). Reads
- * come from the {@link ConsoleModel}; actions (submit, re-run) change the node and are refused
+ * come from the {@link ConsoleModel}; actions (submit, re-run, cancel) change the node and are refused
  * unless the API was started with `actions: true` (`ipvm start --console-actions`).
  *
  * | method | params | result |
@@ -14,6 +14,7 @@
  * | `console_unsubscribe` | `[id]` | true when it ended a subscription |
  * | `console_submit` | `{workflow, name?}` | the submitted workflow's CID (actions only) |
  * | `console_rerun` | `{cid, mode: "replay" \| "nonce"}` | the new run's CID (actions only) |
+ * | `console_cancel` | `{cid, reason?}` | `{workflow, cancelled: true}`; the run ends `failed` (actions only) |
  *
  * Notifications are coalesced: at most one every {@link NOTIFY_INTERVAL_MS}, carrying the
  * summaries of the workflows that changed and the new states of the tasks that changed.
@@ -27,6 +28,7 @@ import { layoutDag } from '../dag-layout.ts';
 import type { ConsumerLag } from '../metrics.ts';
 import type { IpvmNode } from '../node.ts';
 import type { TableStore } from '../tables/table-store.ts';
+import { cancelOverRpc } from './cancel-rpc.ts';
 import { withFreshNonces } from './console-actions.ts';
 import type { ConsoleModel, TaskState } from './console-model.ts';
 import { createMemoSearch, SearchQueryError } from './console-search.ts';
@@ -74,6 +76,7 @@ const METHODS = [
   'console_unsubscribe',
   'console_submit',
   'console_rerun',
+  'console_cancel',
 ] as const;
 
 function paramObject(params: unknown): Record<string, unknown> {
@@ -341,6 +344,9 @@ export function createConsoleRpc(init: ConsoleRpcInit): ConsoleRpc {
         const workflow = mode === 'replay' ? wf.body : (withFreshNonces(wf.body) as never);
         return submit(wf.name === null ? workflow : { name: wf.name, workflow });
       }
+      case 'console_cancel':
+        forbidActions(method);
+        return cancelOverRpc(node, p.cid, 'params.cid', stringParam(p, 'reason', false) ?? null);
       default:
         throw new RpcError(RPC_ERROR.methodNotFound, `method not found: ${method}`);
     }

@@ -9,6 +9,7 @@
  * | `ipvm_submit` | `[workflow DAG-JSON text, {name?}?]` | `{workflow, name, tasks}` |
  * | `ipvm_receipts` | `[workflow CID]` | a subscription id; then `ipvm_receipts` notifications |
  * | `ipvm_ended` | `[workflow CID]` | a {@link WorkflowEnd}, once the workflow ends |
+ * | `ipvm_cancel` | `[workflow CID, {reason?}?]` | `{workflow, cancelled: true}` (the end follows); invalid params when it is not running |
  * | `ipvm_status` | `[]` | the workflows in the log (the `ipvm status --json` views) |
  * | `ipvm_watch` | `[{workflow?, from?, follow?}]` | a subscription id; then `ipvm_watch` notifications |
  * | `ipvm_unsubscribe` | `[subscription id]` | `true`, or `false` if unknown |
@@ -28,6 +29,7 @@ import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import type { ReadFrom } from '../../streams/log.ts';
 import type { IpvmNode } from '../node.ts';
 import type { Logger } from '../logger.ts';
+import { cancelOverRpc } from './cancel-rpc.ts';
 import { RPC_ERROR, RpcError } from './errors.ts';
 import {
   memoLine,
@@ -45,6 +47,7 @@ export const FACE_METHODS = {
   submit: 'ipvm_submit',
   receipts: 'ipvm_receipts',
   ended: 'ipvm_ended',
+  cancel: 'ipvm_cancel',
   status: 'ipvm_status',
   watch: 'ipvm_watch',
   unsubscribe: 'ipvm_unsubscribe',
@@ -347,6 +350,11 @@ export function createFaceMethods(init: FaceInit): RpcExtension {
         } finally {
           subs.delete(id);
         }
+      }
+      case FACE_METHODS.cancel: {
+        const [cid, options] = list(params);
+        const reason = (options as { reason?: unknown } | undefined)?.reason;
+        return cancelOverRpc(node, cid, 'params[0]', typeof reason === 'string' ? reason : null);
       }
       case FACE_METHODS.status:
         if (init.workflows === undefined) throw unavailable(method);

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { WorkflowNotRunningError } from '../cancel.ts';
 import { merge, map, type Observable } from 'rxjs';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
@@ -85,10 +86,20 @@ export function routeTainted(init: {
     async submit(workflow, options) {
       const parsed = parseWorkflow(workflow);
       const tainted = taint.analyse(parsed); // throws SecretError before anything is written
-      return (tainted.size > 0 ? local : shared).submit(parsed.bytes, options);
+      // The submission as given: a `{name, workflow}` wrapper keeps its name.
+      return (tainted.size > 0 ? local : shared).submit(workflow, options);
     },
     receipts(workflow): Observable<ReceiptEvent> {
       return merge(shared.receipts(workflow), local.receipts(workflow).pipe(map(redact)));
+    },
+    async cancel(workflow, options) {
+      // A workflow runs on one of the two nodes: the local one when it handles secrets.
+      try {
+        await local.cancel(workflow, options);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotRunningError) || err.state !== 'unknown') throw err;
+        await shared.cancel(workflow, options);
+      }
     },
     ends: () => merge(shared.ends(), local.ends()),
     async ended(workflow, options) {

@@ -17,6 +17,12 @@ export interface Capabilities {
   lowCardinality: boolean;
   /** Per-table compression block sizes (`min_compress_block_size` as a MergeTree setting). */
   tableCompressBlock: boolean;
+  /**
+   * The `DateTime64` type (from 20.x): the materialized `at` columns keep milliseconds. Without
+   * it (18.16) `at` is a `DateTime` in seconds, and `at_ms` (`UInt64` ms, in every table) is the
+   * portable timestamp.
+   */
+  dateTime64: boolean;
 }
 
 /**
@@ -51,12 +57,17 @@ export type TableName = (typeof TABLES)[number];
 
 /**
  * Capabilities of a ClickHouse version string such as `18.16.1` or `26.7.2.1`.
- * @example capabilitiesFor('18.16.1') // { skipIndexes: false, lowCardinality: false, tableCompressBlock: false }
+ * @example capabilitiesFor('18.16.1') // { skipIndexes: false, lowCardinality: false, tableCompressBlock: false, dateTime64: false }
  */
 export function capabilitiesFor(version: string): Capabilities {
   const major = Number.parseInt(version.replace(/^"|"$/g, '').split('.')[0] ?? '0', 10);
   const modern = Number.isFinite(major) && major >= 20;
-  return { skipIndexes: modern, lowCardinality: modern, tableCompressBlock: modern };
+  return {
+    skipIndexes: modern,
+    lowCardinality: modern,
+    tableCompressBlock: modern,
+    dateTime64: modern,
+  };
 }
 
 /** A safe SQL identifier (database names come from configuration). */
@@ -75,6 +86,10 @@ export function createStatements(database: string, caps: Capabilities): string[]
   const db = quoteIdentifier(database);
   const lc = (t: string): string => (caps.lowCardinality ? `LowCardinality(${t})` : t);
   const idx = (s: string): string => (caps.skipIndexes ? `,\n  ${s}` : '');
+  // `at_ms` as a time for analysts: milliseconds where the engine has DateTime64, else seconds.
+  const at = caps.dateTime64
+    ? "at DateTime64(3, 'UTC') MATERIALIZED fromUnixTimestamp64Milli(toInt64(at_ms), 'UTC')"
+    : "at DateTime('UTC') MATERIALIZED toDateTime(intDiv(at_ms, 1000), 'UTC')";
   // Compression blocks near one granule, so a point read decompresses little beyond its rows.
   const lookupSettings = `index_granularity = 256${caps.tableCompressBlock ? ', min_compress_block_size = 4096' : ''}`;
   return [
@@ -100,7 +115,7 @@ export function createStatements(database: string, caps: Capabilities): string[]
   executor ${lc('String')},
   at_ms UInt64,
   replayed UInt8,
-  at DateTime('UTC') MATERIALIZED toDateTime(intDiv(at_ms, 1000), 'UTC'),
+  ${at},
   memo String MATERIALIZED ${MEMO_EXPRESSION}${idx(
     'INDEX receipts_receipt receipt_cid TYPE bloom_filter GRANULARITY 4',
   )}${idx('INDEX receipts_workflow workflow_cid TYPE bloom_filter GRANULARITY 4')}${idx(
@@ -134,7 +149,8 @@ SETTINGS ${lookupSettings}`,
   task_count UInt32,
   receipt_count UInt32,
   failed Array(String),
-  at_ms UInt64
+  at_ms UInt64,
+  ${at}
 ) ENGINE = ReplacingMergeTree
 ORDER BY (workflow_cid, event)`,
 
@@ -150,7 +166,8 @@ ORDER BY (workflow_cid, event)`,
   outcomes Array(String),
   output_cids Array(String),
   reason String,
-  at_ms UInt64
+  at_ms UInt64,
+  ${at}
 ) ENGINE = ReplacingMergeTree
 ORDER BY (instruction_cid, kind, at_ms)`,
 

@@ -81,7 +81,8 @@ export function describeSecretsStayLocal(openShared: () => Promise<Log>, namespa
       const plain = parseWorkflow({
         tasks: [{ ...t0, run: { ...t0.run, input: { func: 'add_one', args: [99] } } }],
       });
-      await node.submit(plain.bytes);
+      // Named, so the name is checked to reach the shared stream through the router.
+      await node.submit({ name: 'plain-run', workflow: plain.workflow } as never);
       expect((await node.ended(plain.cid)).type).toBe('workflow/completed');
 
       // Read every shared stream back raw: none of the tainted workflow's CIDs or values.
@@ -104,6 +105,7 @@ export function describeSecretsStayLocal(openShared: () => Promise<Log>, namespa
       const sharedRaw = await scan(sharedLog, namespace);
       expect(sharedRaw.records).toBeGreaterThan(0); // the plain workflow is there
       expect(sharedRaw.text).toContain(plain.cid.toString());
+      expect(sharedRaw.text).toContain('plain-run');
       for (const n of needles) expect(sharedRaw.text, n).not.toContain(n);
       // The CBOR of the secret-derived outputs (7340118, 7340119) is absent too.
       for (const v of [7340118, 7340119]) {

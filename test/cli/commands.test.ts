@@ -2,7 +2,7 @@
 // real data directory holding the example component (built from source), plus the shared-flag
 // sources (flag > environment > ipvm.config.json) and the exit codes.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -244,7 +244,8 @@ describe('ipvm watch', () => {
 
 describe('ipvm graph', () => {
   it('prints Mermaid, coloured with a data dir', async () => {
-    const plain = await ipvm(['graph', ADD_ONE]);
+    // An empty working directory: no default .ipvm there, so no states.
+    const plain = await ipvm(['graph', ADD_ONE], { cwd: tmpdir() });
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(/^flowchart TD\n/);
     expect(plain.stdout).toContain('t0 --> t1');
@@ -254,6 +255,28 @@ describe('ipvm graph', () => {
     expect(coloured.stdout).toContain('class t0 replayed');
     expect(coloured.stdout).toContain('class t1 error');
     expect(coloured.stdout).toContain('class t2 error');
+  });
+
+  it('colours from the default data directory (.ipvm) when no --data-dir is given', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'ipvm-cli-graph-'));
+    try {
+      await symlink(dataDir, join(cwd, '.ipvm'));
+      const res = await ipvm(['graph', DIVIDE], { cwd });
+      expect(res.code).toBe(0);
+      expect(res.stdout).toContain('class t1 error');
+      const svg = await ipvm(['graph', DIVIDE, '--format', 'svg'], { cwd });
+      // Outputs and errors drawn under the function names, not only in hover titles.
+      const outputs = [...svg.stdout.matchAll(/<text class="output"[^>]*>([^<]*)</g)].map(
+        (m) => m[1],
+      );
+      expect(outputs).toEqual([
+        '→ 2',
+        '✗ trap: divide by zero',
+        expect.stringMatching(/^✗ await: .*…$/),
+      ]);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 
   it('renders an SVG document', async () => {

@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, NodeRpcError } from 'ipvm-node/client';
+import { createFileLog } from '../../streams/file/index.ts';
+import { createTopology } from '../../streams/topology.ts';
+import { eventRecord } from '../../processors/records.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -223,6 +227,70 @@ describe('the client library', () => {
     } finally {
       await client.close();
     }
+  }, 60_000);
+});
+
+/** A workflow whose task awaits a CID no task produces: it runs until cancelled. */
+async function waitsForever(nnc: string): Promise<{ text: string; cid: string }> {
+  const add = JSON.parse(await readFile(join(root, ADD_ONE), 'utf8')) as {
+    tasks: Array<{ run: { rsc: string } }>;
+  };
+  const first = add.tasks[0]!;
+  const input = { func: 'add_one', args: [{ 'await/ok': { '/': first.run.rsc.slice(7) } }] };
+  const text = JSON.stringify({ tasks: [{ ...first, run: { ...first.run, input, nnc } }] });
+  return { text, cid: parseWorkflow(text).cid.toString() };
+}
+
+describe('ipvm cancel', () => {
+  it('cancels through the running node; an ended workflow is an error', async () => {
+    const { text, cid } = await waitsForever('remote');
+    const client = await connect(url);
+    try {
+      await client.submit(text);
+      const res = await ipvm(['cancel', cid, '--reason', 'cli test', '--data-dir', nodeDir]);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain(`cancelled ${cid}`);
+      const end = await client.ended(cid);
+      expect(end.status).toBe('failed');
+      expect(JSON.stringify(end)).toContain('cancelled: cli test');
+      const again = await ipvm(['cancel', cid, '--data-dir', nodeDir]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('it has already ended');
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
+  it('without a node, appends the request; the next node folds it into the end', async () => {
+    const { text, cid } = await waitsForever('embedded');
+    const topology = createTopology({ namespace: 'ipvm' });
+    const parsed = parseWorkflow(text);
+    const log = createFileLog({ dir: join(embeddedDir, 'log') });
+    const submitted = {
+      type: 'workflow/submitted' as const,
+      workflow: parsed.cid,
+      body: parsed.workflow,
+      name: null,
+      at: Date.now(),
+    };
+    await log.append(topology.name('invocations'), [eventRecord(cid, submitted)]);
+    await log.close();
+    const res = await ipvm(['cancel', cid, '--data-dir', embeddedDir]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('appended to the log');
+    expect((await ipvm(['status', cid, '--data-dir', embeddedDir])).stdout).toMatch(/running/);
+    // Any node on the data directory ends it at recovery.
+    expect((await ipvm(['run', ADD_ONE, '--data-dir', embeddedDir])).code).toBe(0);
+    const status = await ipvm(['status', cid, '--data-dir', embeddedDir]);
+    expect(status.stdout).toMatch(/status +failed \(cancelled\)/);
+    const unknown = await ipvm([
+      'cancel',
+      (await waitsForever('never')).cid,
+      '--data-dir',
+      embeddedDir,
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('knows no such workflow');
   }, 60_000);
 });
 

@@ -1,6 +1,6 @@
 // `ipvm run` as a user runs it: a spawned process on a real data directory, with the example
 // component built from source by `npm run examples`.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,5 +152,20 @@ describe('ipvm run', () => {
     // Nothing at info for a plain run: stderr stays the summary line.
     const quiet = await ipvm('run', '--data-dir', dataDir, 'examples/workflows/add-one.json');
     expect(quiet.stderr.trim().split('\n')).toHaveLength(1);
+  }, 60_000);
+
+  it('ends quietly when its reader goes away (ipvm run --json | head)', async () => {
+    const child = spawn(
+      process.execPath,
+      [bin, 'run', '--json', '--data-dir', dataDir, 'examples/workflows/divide-by-zero.json'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    // The reader is gone before the first receipt is printed: every write meets a closed pipe.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|at .*\.ts:\d+/);
+    expect(code).toBe(141); // 128 + SIGPIPE, as a shell reports a writer whose reader left
   }, 60_000);
 });

@@ -1,11 +1,11 @@
 // Builds the test components from the WAT and WIT sources beside this file: WAT → core module
-// (wabt), + WIT metadata (jco embed), → component (jco new). Outputs are cached under
+// (wabt, through processors/wasm/build.ts), + WIT metadata (jco embed), → component (jco new). Outputs are cached under
 // test/.cache/components keyed by a hash of the sources, so only the first run pays.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import wabtInit from 'wabt';
+import { watToCore } from '../../processors/wasm/build.ts';
 import { embedWit, newComponent } from '../../processors/wasm/jco.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,8 +27,6 @@ export type ComponentName = (typeof COMPONENT_NAMES)[number];
 /** Plain core modules (WAT only). */
 export const CORE_MODULE_NAMES = ['add-one-core'] as const;
 export type CoreModuleName = (typeof CORE_MODULE_NAMES)[number];
-
-let wabtPromise: ReturnType<typeof wabtInit> | undefined;
 
 function source(name: string, ext: string): string {
   return readFileSync(join(here, `${name}.${ext}`), 'utf8');
@@ -53,17 +51,8 @@ function keyOf(kind: string, ...parts: string[]): string {
 }
 
 /** Assemble a WAT source into a core module. */
-export async function watToWasm(wat: string, filename = 'module.wat'): Promise<Uint8Array> {
-  wabtPromise ??= wabtInit();
-  const wabt = await wabtPromise;
-  const parsed = wabt.parseWat(filename, wat, { bulk_memory: true });
-  try {
-    parsed.resolveNames();
-    parsed.validate();
-    return new Uint8Array(parsed.toBinary({}).buffer);
-  } finally {
-    parsed.destroy();
-  }
+export function watToWasm(wat: string, filename = 'module.wat'): Promise<Uint8Array> {
+  return watToCore(wat, filename);
 }
 
 /** The core module of a test (no component metadata). */

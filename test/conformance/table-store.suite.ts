@@ -10,6 +10,7 @@ import {
   WORKFLOW_STATUS,
   withCid,
 } from '../../schemas/clickhouse/queries.ts';
+import { capabilitiesFor } from '../../schemas/clickhouse/ddl.ts';
 import {
   InvalidCidError,
   TableQueryError,
@@ -56,6 +57,12 @@ async function load(store: TableStore, h: ReturnType<typeof history>): Promise<v
   await store.upsertWorkflows(h.workflows.map(workflowEventToRow));
 }
 
+/** Whether the store's engine has DateTime64 (20.x and later; the 18.16 server has not). */
+async function dateTime64(store: TableStore): Promise<boolean> {
+  const [v] = await store.query<{ v: string }>('SELECT version() AS v');
+  return capabilitiesFor(v?.v ?? '0').dateTime64;
+}
+
 export function describeTableStore(name: string, make: () => Promise<TableStore>): void {
   describe(`table store conformance: ${name}`, () => {
     it('migrate is idempotent and creates the tables', async () => {
@@ -87,7 +94,33 @@ export function describeTableStore(name: string, make: () => Promise<TableStore>
       const [row] = await store.query<{ at: string }>(
         `SELECT toString(at) AS at FROM receipts WHERE at_ms = 1000`,
       );
-      expect(row?.at).toBe('1970-01-01 00:00:01');
+      const modern = await dateTime64(store);
+      expect(row?.at).toBe(modern ? '1970-01-01 00:00:01.000' : '1970-01-01 00:00:01');
+    });
+
+    it('gives analysts every timestamp as a time: DateTime64(3) where the engine has it', async () => {
+      await using store = await make();
+      await store.migrate();
+      const wf = cidOf({ workflow: 'timed' });
+      const e = makeReceiptEvent({ i: 9, func: 'add', workflow: wf, at: 1_234 });
+      await store.insertReceipts([receiptEventToRows(e).receipt]);
+      await store.upsertWorkflows([workflowEventToRow(makeSubmitted(wf, 1, 2_345))]);
+      const modern = await dateTime64(store);
+      const type = modern ? "DateTime64(3, 'UTC')" : "DateTime('UTC')";
+      for (const [table, text] of [
+        ['receipts', modern ? '1970-01-01 00:00:01.234' : '1970-01-01 00:00:01'],
+        ['workflows', modern ? '1970-01-01 00:00:02.345' : '1970-01-01 00:00:02'],
+      ] as const) {
+        const [row] = await store.query<{ t: string; s: string }>(
+          `SELECT toTypeName(at) AS t, toString(at) AS s FROM ${table}`,
+        );
+        expect({ table, ...row }).toEqual({ table, t: type, s: text });
+      }
+      const [m] = await store.query<{ t: string }>(
+        `SELECT type AS t FROM system.columns WHERE database = '${store.database}' ` +
+          "AND table = 'verification_mismatches' AND name = 'at'",
+      );
+      expect(m?.t).toBe(type);
     });
 
     it('takes rows serialised as JSONEachRow, the same as typed rows', async () => {

@@ -1,12 +1,13 @@
 // The console in a real headless browser (Debian's Chromium through playwright-core), against
 // `ipvm start --rpc-port 0 --console-actions` on a data directory holding the example component:
 // submit the example workflow and watch its DAG turn green, open the failed task of
-// divide-by-zero and read its error, search a receipt CID, look at the node page. A screenshot
+// divide-by-zero and read its error, search a receipt CID, look at the node page, cancel a
+// workflow that waits for a receipt nobody produces. A screenshot
 // of each page goes to test/.cache/console/ for a person to look at.
 //
 // Without a browser the suite skips with a message, except in CI (CI=true) where it fails.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -188,6 +189,43 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     expect(await page.locator('#streams').textContent()).toContain('ipvm.invocations');
     expect(await page.locator('#rate-chart rect.bar.executed[height]').count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, 'node.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('cancels a running workflow from its page', async () => {
+    // Its first task awaits a CID no task produces: it runs until cancelled (or the await
+    // timeout), and nothing of it is released meanwhile.
+    const add = JSON.parse(await readFile(ADD_ONE, 'utf8')) as {
+      tasks: Array<{ run: { rsc: string; input: { args: unknown[] } } }>;
+    };
+    const first = add.tasks[0]!;
+    const waits = {
+      name: 'waits-forever',
+      workflow: {
+        tasks: [
+          {
+            ...first,
+            run: {
+              ...first.run,
+              input: { func: 'add_one', args: [{ 'await/ok': { '/': first.run.rsc.slice(7) } }] },
+            },
+          },
+        ],
+      },
+    };
+    const file = join(dataDir, 'waits-forever.json');
+    await writeFile(file, JSON.stringify(waits));
+    const cid = parseWorkflow(await readFile(file)).cid.toString();
+    await page.goto(`${url}#/`);
+    await page.setInputFiles('#submit-file', file);
+    await page.waitForURL(`**/#/w/${cid}`);
+    await page.locator('.badge.running').waitFor();
+    await page.click('#cancel');
+    await page.locator('.badge.failed').waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator('dd.error').textContent()).toBe('cancelled');
+    expect(await page.locator('#cancel').count()).toBe(0);
+    expect(await page.locator('svg.dag g.task[data-state="ok"]').count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, 'cancelled.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
 });

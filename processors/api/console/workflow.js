@@ -5,7 +5,17 @@ import { Dag, Legend } from './dag.js';
 import { TaskPanel } from './task.js';
 import { Cid, ms, Status, time } from './util.js';
 
-function Actions({ call, cid, onError }) {
+function Actions({ call, cid, running, onError }) {
+  const [cancelling, setCancelling] = useState(false);
+  const cancel = async () => {
+    setCancelling(true);
+    try {
+      await call('console_cancel', { cid });
+    } catch (err) {
+      setCancelling(false);
+      onError(err.message);
+    }
+  };
   const rerun = async (mode) => {
     try {
       const res = await call('console_rerun', { cid, mode });
@@ -15,6 +25,18 @@ function Actions({ call, cid, onError }) {
     }
   };
   return html`<span class="actions">
+    ${
+      running
+        ? html`<button
+            id="cancel"
+            disabled=${cancelling}
+            onClick=${cancel}
+            title="release nothing more; running tasks finish, then the workflow ends failed"
+          >
+            ${cancelling ? 'Cancelling…' : 'Cancel'}
+          </button>`
+        : null
+    }
     <button
       id="rerun-replay"
       onClick=${() => rerun('replay')}
@@ -55,6 +77,11 @@ export function WorkflowPage({ call, cid, selected, changes, node, onError }) {
       call('console_workflow', { cid }).then(setWf, () => undefined);
       return;
     }
+    if (summary !== undefined && summary.status !== 'running' && wf.summary.status === 'running') {
+      // It ended: fetch it again for its end reason (e.g. cancelled).
+      call('console_workflow', { cid }).then(setWf, () => undefined);
+      return;
+    }
     const tasks = wf.tasks.slice();
     for (const t of mine) tasks[t.index] = { ...tasks[t.index], state: t.state };
     setWf({ ...wf, summary: summary ?? wf.summary, tasks });
@@ -69,7 +96,17 @@ export function WorkflowPage({ call, cid, selected, changes, node, onError }) {
       <h1>${s.name ?? '(unnamed workflow)'}</h1>
       <${Status} status=${s.status} />
       <span class="grow"></span>
-      ${node?.actions ? html`<${Actions} call=${call} cid=${cid} onError=${onError} />` : null}
+      ${
+        node?.actions
+          ? html`<${Actions}
+              key=${cid}
+              call=${call}
+              cid=${cid}
+              running=${s.status === 'running'}
+              onError=${onError}
+            />`
+          : null
+      }
     </div>
     <dl class="facts">
       <dt>workflow</dt>

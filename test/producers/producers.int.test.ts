@@ -1,0 +1,138 @@
+// The producer examples as a user runs them: a real broker (Kafka, NATS JetStream), `ipvm start`
+// on it, then `node examples/producers/<broker>.ts WORKFLOW`: the workflow file goes to
+// `<ns>.invocations` as it is, the node computes the CIDs and runs it, and the example's
+// subscriber prints every receipt's output and the end; a malformed message comes back to the
+// example as a visible rejection with its located reason.
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKafka, startNats, startOrSkip } from '../harness/servers.ts';
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'cli', 'bin.js');
+const base = await mkdtemp(join(tmpdir(), 'ipvm-producers-'));
+const built = join(base, 'built');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function node(args: string[]): Promise<Result> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, args, { cwd: root, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as Result;
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** `ipvm start` on the broker, on a copy of the data directory with the example Wasm. */
+async function startNode(name: string, backend: string[]): Promise<() => Promise<void>> {
+  const dir = join(base, name);
+  await cp(built, dir, { recursive: true });
+  const child: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    [bin, 'start', '--data-dir', dir, '--log-level', 'warn', ...backend],
+    { cwd: root },
+  );
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node not ready: ${out}`)), 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready\n')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`ipvm start exited ${code}: ${out}`)));
+  });
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+afterAll(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+/** add-one.json: add_one(1) = 2, add_one(2) = 3, add(3, 10) = 13, under the CID `ipvm run` prints. */
+const ADD_ONE_CID = 'bafyrmigni2dqkwcbfhcxilc4qptnhhigsbfybl7dnqfaweq3wqlbmurtzu';
+
+function expectAddOne(r: Result): void {
+  expect(r.code, r.stderr + r.stdout).toBe(0);
+  const outputs = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('ok '))
+    .map((l) => l.split('  (')[0]);
+  expect(outputs).toEqual(['ok add_one → 2', 'ok add_one → 3', 'ok add → 13']);
+  expect(r.stdout).toMatch(new RegExp(`^completed ${ADD_ONE_CID}$`, 'm'));
+}
+
+function expectRejected(r: Result): void {
+  expect(r.code).toBe(1);
+  expect(r.stdout).toContain('rejected: tasks[0].run: expected a map, got integer\n');
+}
+
+// Both brokers start together with the example Wasm's build (Kafka's start-up is most of this
+// file's time).
+const [kafka, nats] = await Promise.all([
+  startOrSkip('Kafka', startKafka),
+  startOrSkip('NATS', startNats),
+  exec(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', built], { cwd: root }),
+  // Not a workflow: `tasks[0].run` must be a map. The node names the field in its rejection.
+  writeFile(join(base, 'malformed.json'), '{"tasks":[{"run":5,"meta":{},"prf":[]}]}'),
+]);
+const cases = [
+  { name: 'kafka', server: kafka, flags: kafka && ['--brokers', kafka.brokers.join(',')] },
+  { name: 'nats', server: nats, flags: nats && ['--nats-url', nats.url] },
+].map((c) => ({ ...c, ns: `prod${c.name}${Date.now().toString(36)}` }));
+const stops: Array<Promise<() => Promise<void>>> = [];
+
+beforeAll(async () => {
+  for (const c of cases) {
+    if (c.flags === undefined) continue;
+    const backend = ['--backend', c.name, ...c.flags, '--namespace', c.ns];
+    stops.push(startNode(c.name, backend));
+  }
+  await Promise.all(stops);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(stops.map(async (stop) => (await stop.catch(() => undefined))?.()));
+  await Promise.all([kafka?.stop(), nats?.stop()]);
+});
+
+for (const c of cases) {
+  describe.skipIf(c.flags === undefined)(`examples/producers/${c.name}.ts`, () => {
+    const example = (file: string): Promise<Result> =>
+      node([
+        join(root, 'examples', 'producers', `${c.name}.ts`),
+        file,
+        ...c.flags!,
+        '--namespace',
+        c.ns,
+      ]);
+
+    it('runs add-one.json and prints every output, then the end', async () => {
+      expectAddOne(await example(join(root, 'examples', 'workflows', 'add-one.json')));
+    }, 60_000);
+
+    it('shows the rejection of a malformed message', async () => {
+      expectRejected(await example(join(base, 'malformed.json')));
+    }, 60_000);
+  });
+}
