@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const api = await createApiServer({
     node,
     port: 0,
-    console: createConsoleRpc({ node, model }),
+    extensions: [createConsoleRpc({ node, model })],
     consoleFiles: await loadConsoleFiles(),
   });
   const browser = await launchChromium(chromium);

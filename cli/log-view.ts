@@ -9,6 +9,9 @@ import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow } from '../schemas/model.ts';
 import { effectKind } from '../processors/effects/ops.ts';
 import { outcomeText } from './outcome-text.ts';
+import type { TaskView, WorkflowView } from '../processors/api/workflow-view.ts';
+
+export type { TaskView, WorkflowView };
 
 /** Streams that carry receipts. */
 export function receiptStreams(topology: Topology): string[] {
@@ -71,48 +74,6 @@ export async function* readEvents(
     await new Promise<void>((resolve) => (wake = resolve));
     wake = undefined;
   }
-}
-
-/** What is known of one task of a workflow. */
-export interface TaskView {
-  index: number;
-  instruction: string;
-  func: string;
-  /** Indices of the tasks it awaits inside the workflow, with the await kind. */
-  awaits: Array<{ task: number; selector: string }>;
-  /** Awaited instructions outside the workflow. */
-  external: string[];
-  status: 'pending' | 'ok' | 'error';
-  replayed: boolean;
-  receipt: string | null;
-  /** One line for its receipt's outcome (`→ 2`, `✗ Kind: message`), once it has one. */
-  output?: string;
-  /** Set for effect tasks: which effect stream their receipt goes to. */
-  effect?: 'pure' | 'managed';
-}
-
-/** What is known of one workflow. */
-export interface WorkflowView {
-  workflow: string;
-  name: string | null;
-  status: 'running' | 'completed' | 'failed';
-  /** Times submitted. */
-  submissions: number;
-  submittedAt: number;
-  endedAt: number | null;
-  reason: string | null;
-  tasks: TaskView[];
-  /** Tasks with a receipt. */
-  done: number;
-  ok: number;
-  errors: number;
-  /** Receipts replayed from the memo for it, over all its runs. */
-  replayed: number;
-  /**
-   * While it runs: awaits of instructions no task of it produces and no receipt in the log
-   * answers (`#task awaits CID`) — it waits for them until the node's await timeout.
-   */
-  unknownAwaits: string[];
 }
 
 /** The tasks of a workflow body, with no receipts yet. */

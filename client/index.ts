@@ -23,7 +23,7 @@ import type { IpldValue } from '../schemas/ipld.ts';
 import { parseWorkflow } from '../schemas/model.ts';
 import type { ReceiptLine, Rejection, WorkflowEnd } from '../processors/api/receipt-line.ts';
 import type { FaceNote, Submitted, SubmittedTask } from '../processors/api/face.ts';
-import type { WorkflowView } from '../cli/log-view.ts';
+import type { WorkflowView } from '../processors/api/workflow-view.ts';
 import type { Cancelled } from '../processors/api/cancel-rpc.ts';
 import { NodeConnectionError, NodeRpcError } from './errors.ts';
 

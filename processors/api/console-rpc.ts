@@ -34,7 +34,8 @@ import type { ConsoleModel, TaskState } from './console-model.ts';
 import { createMemoSearch, SearchQueryError } from './console-search.ts';
 import { jsonText, resolveAwaits, valueView } from './console-views.ts';
 import { RPC_ERROR, RpcError } from './errors.ts';
-import type { RpcSession } from './rpc.ts';
+import type { RpcExtension, RpcSession } from './extension.ts';
+import { CONSOLE_METHODS } from './console-openrpc.ts';
 
 /** @default 250 */
 export const NOTIFY_INTERVAL_MS = 250;
@@ -56,11 +57,8 @@ export interface ConsoleRpcInit {
   tables?: TableStore;
 }
 
-/** The console's methods, for the RPC handler. */
-export interface ConsoleRpc {
-  /** True for the methods this handles. */
-  handles(method: string): boolean;
-  call(method: string, params: unknown, session: RpcSession): Promise<unknown>;
+/** The console's methods, plugged into the RPC handler as one of its extensions. */
+export interface ConsoleRpc extends RpcExtension {
   /** Ends the subscriptions of a closed session. */
   closeSession(session: RpcSession): void;
   close(): void;
@@ -353,8 +351,9 @@ export function createConsoleRpc(init: ConsoleRpcInit): ConsoleRpc {
   }
 
   return {
-    handles: (method) => (METHODS as readonly string[]).includes(method),
-    call,
+    methods: CONSOLE_METHODS,
+    call: (method, params, session) =>
+      (METHODS as readonly string[]).includes(method) ? call(method, params, session) : undefined,
     closeSession(session) {
       for (const [id, sub] of subs) if (sub.session === session) end(id);
     },

@@ -39,7 +39,9 @@ import {
   type Rejection,
   type WorkflowEnd,
 } from './receipt-line.ts';
-import { badWorkflow, isAuthRefusal, type RpcExtension, type RpcSession } from './rpc.ts';
+import type { RpcExtension, RpcSession } from './extension.ts';
+import type { WorkflowView } from './workflow-view.ts';
+import { badWorkflow, isAuthRefusal } from './rpc.ts';
 
 /** Method names of {@link createFaceMethods}. */
 export const FACE_METHODS = {
@@ -78,7 +80,7 @@ export type FaceNote =
 export interface FaceInit {
   node: IpvmNode;
   /** The workflows in the log, for `ipvm_status`. */
-  workflows?: (options: { signal?: AbortSignal }) => Promise<unknown[]>;
+  workflows?: (options: { signal?: AbortSignal }) => Promise<WorkflowView[]>;
   /** Events of the receipt streams and `invocations`, for `ipvm_watch`. */
   events?: (options: {
     from: ReadFrom;

@@ -5,8 +5,6 @@
  *
  * @module
  */
-import { CONSOLE_METHODS } from './console-openrpc.ts';
-
 const link = {
   title: 'IPLD link',
   type: 'object',
@@ -43,8 +41,11 @@ const workflow = {
   },
 } as const;
 
-/** Builds the document for a given node version (with the console's methods when it is on). */
-export function openRpcDocument(version: string, withConsole = false): Record<string, unknown> {
+/** Builds the document for a given node version, listing `extra` methods (plugged-in sets). */
+export function openRpcDocument(
+  version: string,
+  extra: ReadonlyArray<Record<string, unknown>> = [],
+): Record<string, unknown> {
   return {
     openrpc: '1.2.6',
     info: {
@@ -182,7 +183,7 @@ export function openRpcDocument(version: string, withConsole = false): Record<st
         params: [{ name: 'subscription_id', required: true, schema: { type: 'string' } }],
         result: { name: 'unsubscribed', schema: { type: 'boolean' } },
       },
-      ...(withConsole ? CONSOLE_METHODS : []),
+      ...extra,
     ],
   };
 }

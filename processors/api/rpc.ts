@@ -20,7 +20,7 @@ import type { Receipt } from '../../schemas/types.ts';
 import type { Logger } from '../logger.ts';
 import type { NodeMetrics } from '../metrics.ts';
 import type { IpvmNode } from '../node.ts';
-import type { ConsoleRpc } from './console-rpc.ts';
+import type { RpcExtension, RpcSession } from './extension.ts';
 import { RPC_ERROR, RpcError } from './errors.ts';
 import { encodeReceiptNotification, subscriptionMessage } from './notification.ts';
 import { openRpcDocument } from './openrpc.ts';
@@ -42,13 +42,7 @@ export const METHODS = {
  */
 export const WARNING_METHOD = 'ipvm_workflow_warning';
 
-/** Where a message came from and where answers go. */
-export interface RpcSession {
-  /** Sends one text message (a response, a batch of responses or a notification). */
-  send(text: string): void;
-  /** True when the client can receive notifications later (WebSocket); false for HTTP. */
-  readonly streaming: boolean;
-}
+export type { RpcExtension, RpcSession };
 
 /** Construction options of {@link createRpcHandler}. */
 export interface RpcHandlerInit {
@@ -73,20 +67,11 @@ export interface RpcHandlerInit {
   maxRequestBytes?: number;
   /** Open subscriptions one session (connection) may hold. @default 64 */
   maxSubscriptionsPerConnection?: number;
-  /** The console's methods (`console_*`, see `console-rpc.ts`); absent: not served. */
-  console?: ConsoleRpc;
-  /** More methods (e.g. {@link createFaceMethods}), tried after the built-in ones. */
+  /**
+   * More methods, tried after the built-in ones: the face's (`face.ts`), the console's
+   * (`console-rpc.ts`).
+   */
   extensions?: readonly RpcExtension[];
-}
-
-/** A set of methods added to the handler. */
-export interface RpcExtension {
-  /** Answers a method it knows (`undefined` result = not mine), or throws an {@link RpcError}. */
-  call(method: string, params: unknown, session: RpcSession): Promise<unknown> | undefined;
-  /** The session's socket closed: end what it opened. */
-  closeSession?(session: RpcSession): void;
-  /** The handler closes. */
-  close?(): void;
 }
 
 /** A node's libp2p identity, for the `node` method. */
@@ -439,7 +424,10 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     switch (req.method) {
       case METHODS.discover:
       case 'rpc.discover':
-        return openRpcDocument(version, init.console !== undefined);
+        return openRpcDocument(
+          version,
+          (init.extensions ?? []).flatMap((e) => e.methods ?? []),
+        );
       case METHODS.health: {
         const healthy =
           init.health === undefined
@@ -462,8 +450,6 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
         return end(id);
       }
       default: {
-        if (init.console?.handles(req.method) === true)
-          return init.console.call(req.method, req.params, session);
         for (const ext of init.extensions ?? []) {
           const answer = ext.call(req.method, req.params, session);
           if (answer !== undefined) return answer;
@@ -581,7 +567,6 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
       for (const f of after) f();
     },
     closeSession(session) {
-      init.console?.closeSession(session);
       for (const id of [...(bySession.get(session) ?? [])]) end(id);
       bySession.delete(session);
       for (const ext of init.extensions ?? []) ext.closeSession?.(session);
@@ -591,7 +576,6 @@ export function createRpcHandler(init: RpcHandlerInit): RpcHandler {
     },
     close() {
       for (const id of [...subs.keys()]) end(id);
-      init.console?.close();
       for (const ext of init.extensions ?? []) ext.close?.();
     },
   };

@@ -144,7 +144,14 @@ export async function createApiServer(init: ApiServerInit): Promise<ApiServer> {
           sendJson(res, 200, nodeInfo(init.node.nodeId, urls, init.p2p));
           return;
         case '/rpc_discover':
-          sendJson(res, 200, openRpcDocument(init.version ?? '0.1.0', init.console !== undefined));
+          sendJson(
+            res,
+            200,
+            openRpcDocument(
+              init.version ?? '0.1.0',
+              (init.extensions ?? []).flatMap((e) => e.methods ?? []),
+            ),
+          );
           return;
         default:
           if (init.consoleFiles?.serve(req, res, path ?? '/') === true) return;

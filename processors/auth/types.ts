@@ -7,7 +7,6 @@ import type { IpldValue } from '../../schemas/ipld.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { ParsedWorkflow } from '../../schemas/model.ts';
 import type { ReceiptVerificationError } from './errors.ts';
-import type { ReceiptCheck } from './verify-receipt.ts';
 
 /** What a task needs authority for: its resource and ability (an effect: its URL and op). */
 export interface Requirement {
@@ -69,6 +68,14 @@ export type Args = Record<string, IpldValue>;
 
 /** `open`: anyone who reaches the node runs anything (local use). `ucan`: proofs required. */
 export type AuthMode = 'open' | 'ucan';
+
+/** What a receipt is checked against: plain data, so it can cross to a worker thread. */
+export interface ReceiptCheck {
+  /** In `ucan` mode a receipt must be signed by a trusted DID. */
+  mode: AuthMode;
+  /** DIDs whose signatures are accepted in `ucan` mode (the node's own among them). */
+  trusted: readonly string[];
+}
 
 /**
  * The engine's seam (`NodeInit.authority`): who may run what, and who signed what.

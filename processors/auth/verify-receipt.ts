@@ -10,15 +10,9 @@ import type { ReceiptEvent } from '../../schemas/events.ts';
 import { encodeReceipt } from '../../schemas/model.ts';
 import { ed25519Verify } from './ed25519.ts';
 import { ReceiptVerificationError } from './errors.ts';
-import type { AuthMode } from './types.ts';
+import type { ReceiptCheck } from './types.ts';
 
-/** What a receipt is checked against: plain data, so it can cross to a worker thread. */
-export interface ReceiptCheck {
-  /** In `ucan` mode a receipt must be signed by a trusted DID. */
-  mode: AuthMode;
-  /** DIDs whose signatures are accepted in `ucan` mode (the node's own among them). */
-  trusted: readonly string[];
-}
+export type { ReceiptCheck };
 
 /**
  * Checks that the event's body hashes to its receipt CID and that its signature (over the CID's

@@ -76,13 +76,12 @@ beforeAll(async () => {
   withActions = await createApiServer({
     node,
     port: 0,
-    extensions: [createFaceMethods({ node })],
-    console: createConsoleRpc({ node, model, actions: true }),
+    extensions: [createFaceMethods({ node }), createConsoleRpc({ node, model, actions: true })],
   });
   readOnly = await createApiServer({
     node,
     port: 0,
-    console: createConsoleRpc({ node, model }),
+    extensions: [createConsoleRpc({ node, model })],
   });
 });
 

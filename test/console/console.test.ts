@@ -95,13 +95,13 @@ beforeAll(async () => {
   readOnly = await createApiServer({
     node,
     port: 0,
-    console: createConsoleRpc({ node, model }),
+    extensions: [createConsoleRpc({ node, model })],
     consoleFiles,
   });
   withActions = await createApiServer({
     node,
     port: 0,
-    console: createConsoleRpc({ node, model, actions: true, concurrency: 16 }),
+    extensions: [createConsoleRpc({ node, model, actions: true, concurrency: 16 })],
     consoleFiles,
   });
 });
