@@ -7,10 +7,9 @@
 //
 // Times are measured inside the child from submit to the workflow's end (its receipt durable),
 // after the node is up; "node up" is fork → ready, measured here.
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync, rmSync } from 'node:fs';
 import { writeFileSync, writeSync } from 'node:fs';
-import { fork, execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { readSimpleComponent } from '../processors/wasm/component.ts';
 import { startOurNode, type RanWorkflow } from './lib/our-node-protocol.ts';
@@ -25,20 +24,13 @@ import {
   writeResults,
   type Row,
 } from './lib/report.ts';
-import { smallFileCid } from './peers/kubo-stand-in.ts';
+import { buildExampleModule } from './lib/example-module.ts';
 
 const RUNS = Number(arg('runs', '5'));
 const FSYNC = arg('fsync', 'batch');
 const TITLE = `this node — cold start on the example component (file log, fsync ${FSYNC})`;
 
-const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-cold-'));
-const examples = join(import.meta.dirname, '..', 'examples');
-execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], {
-  stdio: 'ignore',
-});
-const wasmFile = join(examples, 'wasm', 'out', 'math.wasm');
-const wasm = new Uint8Array(readFileSync(wasmFile));
-const rsc = `ipfs://${await smallFileCid(wasm)}`;
+const { root, wasm, wasmFile, rsc } = await buildExampleModule('cold');
 
 const med = (xs: number[]): number => pct(xs, 50);
 

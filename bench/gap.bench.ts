@@ -7,11 +7,9 @@
 //
 // The child is driven by one IPC request per scenario, so the process boundary itself costs
 // nothing per workflow; what differs is measured here.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createFileLog, type FsyncPolicy } from '../streams/file/index.ts';
+import { createFileLog } from '../streams/file/index.ts';
 import { createNode } from '../processors/node.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
@@ -29,7 +27,7 @@ import {
   writeResults,
   type Row,
 } from './lib/report.ts';
-import { smallFileCid } from './peers/kubo-stand-in.ts';
+import { buildExampleModule, fsyncPolicy } from './lib/example-module.ts';
 
 const SECONDS = Number(arg('seconds', '3'));
 const RUNS = Number(arg('runs', '50'));
@@ -37,17 +35,9 @@ const CONCURRENCY = arg('concurrency', '16,64').split(',').map(Number);
 const FSYNC = arg('fsync', 'batch');
 const TITLE = `this node in a child process vs in process — one run (file log, fsync ${FSYNC})`;
 
-const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-gap-'));
-const examples = join(import.meta.dirname, '..', 'examples');
-execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], {
-  stdio: 'ignore',
-});
-const wasmFile = join(examples, 'wasm', 'out', 'math.wasm');
-const wasm = new Uint8Array(readFileSync(wasmFile));
-const rsc = `ipfs://${await smallFileCid(wasm)}`;
+const { root, wasm, wasmFile, rsc } = await buildExampleModule('gap');
 
-const fsync: FsyncPolicy =
-  FSYNC === 'batch' ? 'batch' : FSYNC === 'none' ? 'none' : { intervalMs: Number(FSYNC) };
+const fsync = fsyncPolicy(FSYNC);
 const content = await createHeliaContentStore({ dataDir: join(root, 'here') });
 await content.add(wasm);
 const executor = createExecutor({ content, cacheDir: join(root, 'here', 'cache') });

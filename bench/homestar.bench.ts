@@ -19,9 +19,7 @@
 // its library API in a child process. Along the way both sides are checked to agree: the same
 // workflow CID, invocation CIDs (`ran`), instruction CIDs (Homestar's receipts table), outputs
 // and receipt CIDs.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dagJson } from '../schemas/codecs.ts';
 import {
@@ -48,6 +46,7 @@ import {
 import { PeerUnavailableError } from './peers/errors.ts';
 import { startHomestar, type Homestar } from './peers/homestar.ts';
 import { smallFileCid } from './peers/kubo-stand-in.ts';
+import { buildExampleModule } from './lib/example-module.ts';
 
 const INDEPENDENT = arg('independent', '10,100').split(',').filter(Boolean).map(Number);
 const CHAINS = arg('chains', '10,100,1000').split(',').filter(Boolean).map(Number);
@@ -60,14 +59,7 @@ const IMAGE_RUNS = Number(arg('image-runs', '3'));
 const IMAGE_BYTES = Number(arg('image-bytes', String(64 * 1024)));
 const TITLE = `this node vs Homestar 0.3.0 — add_one workflows (this node: file log, fsync ${FSYNC}; Homestar: SQLite WAL, synchronous=NORMAL)`;
 
-const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-homestar-'));
-const examples = join(import.meta.dirname, '..', 'examples');
-execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], {
-  stdio: 'ignore',
-});
-const wasmFile = join(examples, 'wasm', 'out', 'math.wasm');
-const wasm = new Uint8Array(readFileSync(wasmFile));
-const cid = await smallFileCid(wasm);
+const { root, wasm, wasmFile, cid } = await buildExampleModule('homestar');
 const image = await buildBenchComponent('image');
 const imageFile = join(root, 'image.wasm');
 writeFileSync(imageFile, image);

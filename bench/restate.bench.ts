@@ -11,9 +11,7 @@
 //   empty workflows) a one-task workflow whose task is memoized, so nothing runs.
 // Figures: submit → result p50/p99 for N = 0, 1, 3, 10 (sequential), the marginal step (slope
 // of p50 between N = 1 and N = 10), and steps/s with c single-step workflows in flight.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOurNode, type Throughput } from './lib/our-node-protocol.ts';
 import {
@@ -29,8 +27,8 @@ import {
   type Row,
 } from './lib/report.ts';
 import { PeerUnavailableError } from './peers/errors.ts';
-import { smallFileCid } from './peers/kubo-stand-in.ts';
 import { startRestate, type Restate } from './peers/restate.ts';
+import { buildExampleModule } from './lib/example-module.ts';
 
 const RUNS = Number(arg('runs', '100'));
 const SECONDS = Number(arg('seconds', '3'));
@@ -39,13 +37,7 @@ const FSYNC = arg('fsync', 'batch');
 const STEPS = [0, 1, 3, 10];
 const TITLE = `this node vs Restate 1.7 — durable N-step workflows (this node: file log, fsync ${FSYNC}; Restate: defaults, WAL fsync)`;
 
-const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-restate-'));
-const examples = join(import.meta.dirname, '..', 'examples');
-execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], {
-  stdio: 'ignore',
-});
-const wasmFile = join(examples, 'wasm', 'out', 'math.wasm');
-const rsc = `ipfs://${await smallFileCid(new Uint8Array(readFileSync(wasmFile)))}`;
+const { root, wasmFile, rsc } = await buildExampleModule('restate');
 
 let restate: Restate;
 try {

@@ -6,12 +6,10 @@
 //
 // Prints steps/s, then self time by file and by function; --out keeps the .cpuprofile (open it
 // in Chrome DevTools or speedscope).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFileLog, type FsyncPolicy } from '../streams/file/index.ts';
+import { createFileLog } from '../streams/file/index.ts';
 import { createNode } from '../processors/node.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
@@ -20,21 +18,14 @@ import { createDriver } from './lib/our-node-driver.ts';
 import type { Throughput } from './lib/our-node-protocol.ts';
 import { summarize, type Profile } from './lib/profile-summary.ts';
 import { arg, flag, machine } from './lib/report.ts';
-import { smallFileCid } from './peers/kubo-stand-in.ts';
+import { buildExampleModule, fsyncPolicy } from './lib/example-module.ts';
 
 const SECONDS = Number(arg('seconds', '5'));
 const C = Number(arg('c', '64'));
 const FSYNC = arg('fsync', 'batch');
 const OUT = arg('out', '');
-const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-profile-'));
-const examples = join(import.meta.dirname, '..', 'examples');
-execFileSync(process.execPath, [join(examples, 'build.ts'), '--data-dir', join(root, 'build')], {
-  stdio: 'ignore',
-});
-const wasm = new Uint8Array(readFileSync(join(examples, 'wasm', 'out', 'math.wasm')));
-const rsc = `ipfs://${await smallFileCid(wasm)}`;
-const fsync: FsyncPolicy =
-  FSYNC === 'batch' ? 'batch' : FSYNC === 'none' ? 'none' : { intervalMs: Number(FSYNC) };
+const { root, wasm, rsc } = await buildExampleModule('profile');
+const fsync = fsyncPolicy(FSYNC);
 const content = await createHeliaContentStore({ dataDir: root });
 await content.add(wasm);
 const executor = createExecutor({ content, cacheDir: join(root, 'cache') });

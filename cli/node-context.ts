@@ -9,6 +9,7 @@ import { resolveDataDir, type ContentStore } from '../processors/content/index.t
 import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
 import type { TaskRunner } from '../processors/execute-tasks.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
+import { countingRunner } from '../processors/cluster/load.ts';
 import type { AuthMode, Authority } from '../processors/auth/types.ts';
 import type { ReceiptCheck } from '../processors/auth/verify-receipt.ts';
 import { UsageError } from './exit.ts';
@@ -301,7 +302,7 @@ export async function openNode(
   const secrets = createSecretStore({ dataDir });
   // On a broker, nodes of one namespace form a cluster: they heartbeat on its `nodes` stream
   // and each workflow is scheduled by one of them.
-  let running = 0;
+  const counted = countingRunner(runner);
   const cluster = !clustered
     ? undefined
     : await (
@@ -313,7 +314,7 @@ export async function openNode(
         announce: () => ({
           peerId: content.network?.peerId,
           addrs: content.network?.multiaddrs() ?? [],
-          load: { running, concurrency },
+          load: { running: counted.running(), concurrency },
           modules: executor.stats().compilations,
           capabilities: {
             effectHosts: (flags.allowNet ?? '').split(',').filter((h) => h !== ''),
@@ -338,16 +339,7 @@ export async function openNode(
   cluster?.onChange(dialPeers);
   const shared = await createNode({
     log,
-    runner: {
-      async execute(request, options) {
-        running++;
-        try {
-          return await runner.execute(request, options);
-        } finally {
-          running--;
-        }
-      },
-    },
+    runner: counted.runner,
     effects,
     topology,
     nodeId,

@@ -9,3 +9,4 @@ export {
   rendezvous,
   decodeAnnouncement,
 } from './membership.ts';
+export { countingRunner } from './load.ts';

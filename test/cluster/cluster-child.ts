@@ -8,7 +8,7 @@ import type { Log } from '../../streams/log.ts';
 import { createKafkaLog } from '../../streams/kafka/index.ts';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { createNode } from '../../processors/node.ts';
-import { joinCluster } from '../../processors/cluster/index.ts';
+import { countingRunner, joinCluster } from '../../processors/cluster/index.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
 
 const [namespace, wasm, submit] = process.argv.slice(2) as [string, string, string | undefined];
@@ -24,7 +24,7 @@ const log: Log =
         storage: 'file',
         ackWaitMs: Number(process.env.IPVM_ACK_WAIT_MS ?? 4_000),
       });
-let running = 0;
+const counted = countingRunner(runner);
 const membership = await joinCluster({
   log,
   namespace,
@@ -32,7 +32,7 @@ const membership = await joinCluster({
   heartbeatMs: 500,
   announce: () => ({
     addrs: [],
-    load: { running, concurrency },
+    load: { running: counted.running(), concurrency },
     modules: 1,
     capabilities: { effectHosts: [], secrets: [] },
     lag: null,
@@ -41,16 +41,7 @@ const membership = await joinCluster({
 });
 const node = await createNode({
   log,
-  runner: {
-    async execute(request, options) {
-      running++;
-      try {
-        return await runner.execute(request, options);
-      } finally {
-        running--;
-      }
-    },
-  },
+  runner: counted.runner,
   nodeId,
   topology: { namespace },
   concurrency,

@@ -11,20 +11,9 @@ import { decodeEvent, type NodeEvent, type ReceiptEvent } from '../../schemas/ev
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import { eventRecord } from '../../processors/records.ts';
 import { prepare } from '../processors/crash-scenario.ts';
+import { seededRandom } from '../harness/random.ts';
 
 const CHILD = join(import.meta.dirname, 'cluster-child.ts');
-
-/** A small seeded PRNG (mulberry32), so a failing run can be repeated from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ClusterRun {
   /** Receipt records per instruction. */
@@ -69,7 +58,7 @@ function start(id: string, options: ClusterOptions, wasm: string): ChildProcess 
 
 export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
   const files = await prepare(options.tasks);
-  const random = seeded(options.seed);
+  const random = seededRandom(options.seed);
   const log = options.open();
   const topology = createTopology({ namespace: options.namespace });
   const children = new Map<string, ChildProcess>();

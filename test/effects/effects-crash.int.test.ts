@@ -15,23 +15,12 @@ import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { idempotencyKey } from '../../processors/effects/index.ts';
 import { startTestServer, type TestServer } from './server.ts';
+import { seededRandom } from '../harness/random.ts';
 
 const KILLS = Number(process.env.IPVM_EFFECTS_CRASH_KILLS ?? 2);
 const SEED = Number(process.env.IPVM_EFFECTS_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const TASKS = 200;
 const CHILD = join(import.meta.dirname, 'crash-child.ts');
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('effects crash safety', () => {
   let server: TestServer;
@@ -47,7 +36,7 @@ describe('effects crash safety', () => {
 
   it(`sends each of ${TASKS} POSTs with one body per key and records one outcome each, across ${KILLS} kills`, async () => {
     console.log(`effects crash test seed ${SEED} (IPVM_EFFECTS_CRASH_SEED=${SEED} to replay)`);
-    const random = rng(SEED);
+    const random = seededRandom(SEED);
     const tasks: IpldValue[] = Array.from({ length: TASKS }, (_, i) => ({
       run: {
         rsc: `${server.base}/items/${i}`,

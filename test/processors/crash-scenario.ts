@@ -13,6 +13,7 @@ import { dagJson } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { createCoreRunner, engineModule } from '../harness/core-runner.ts';
+import { seededRandom } from '../harness/random.ts';
 
 const CHILD = join(import.meta.dirname, 'crash-child.ts');
 
@@ -60,18 +61,6 @@ export async function prepare(tasksCount = 1000): Promise<Files> {
 
 export const cleanup = (files: Files): Promise<void> =>
   rm(files.base, { recursive: true, force: true });
-
-/** A small seeded generator (mulberry32): every random choice of a crash run comes from it. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** The seed of this run: `IPVM_CRASH_SEED` reproduces a failure; printed either way. */
 export function crashSeed(label: string): number {
