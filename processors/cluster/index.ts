@@ -1,7 +1,7 @@
 // Public face of the cluster area.
 export type { Membership, MembershipInit, NodeAnnouncement } from './types.ts';
 export { DEFAULT_HEARTBEAT_MS } from './types.ts';
-export { ClusterError } from './errors.ts';
+export { AnnouncementError, ClusterError } from './errors.ts';
 export {
   joinCluster,
   listLiveNodes,

@@ -5,7 +5,10 @@
 import { createHash } from 'node:crypto';
 import type { Log } from '../../streams/log.ts';
 import { withRetry } from '../retry.ts';
-import { ClusterError } from './errors.ts';
+import { deadLetterFor } from '../../streams/dead-letter.ts';
+import type { LogRecord } from '../../streams/log.ts';
+import { createTopology } from '../../streams/topology.ts';
+import { AnnouncementError, ClusterError } from './errors.ts';
 import {
   DEFAULT_HEARTBEAT_MS,
   type Membership,
@@ -21,12 +24,29 @@ export function nodesStream(namespace: string): string {
   return namespace === '' ? 'nodes' : `${namespace}.nodes`;
 }
 
-/** Decodes one heartbeat; `undefined` for a record that is not one (another producer). */
-export function decodeAnnouncement(bytes: Uint8Array): NodeAnnouncement | undefined {
+/**
+ * Decodes one heartbeat.
+ * @throws {AnnouncementError} naming the field, for a record that is not one (another producer)
+ */
+export function decodeAnnouncement(bytes: Uint8Array): NodeAnnouncement {
+  let v: unknown;
   try {
-    const v = JSON.parse(decoder.decode(bytes)) as Partial<NodeAnnouncement>;
-    if (typeof v.id !== 'string' || typeof v.at !== 'number') return undefined;
-    return v as NodeAnnouncement;
+    v = JSON.parse(decoder.decode(bytes));
+  } catch (err) {
+    throw new AnnouncementError('value', 'not JSON', { cause: err });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new AnnouncementError('value', 'expected a JSON object');
+  const a = v as Partial<NodeAnnouncement>;
+  if (typeof a.id !== 'string' || a.id === '')
+    throw new AnnouncementError('id', 'expected a non-empty string');
+  if (typeof a.at !== 'number') throw new AnnouncementError('at', 'expected a number (ms)');
+  return a as NodeAnnouncement;
+}
+
+function announcementOrUndefined(bytes: Uint8Array): NodeAnnouncement | undefined {
+  try {
+    return decodeAnnouncement(bytes);
   } catch {
     return undefined;
   }
@@ -68,7 +88,7 @@ export async function listLiveNodes(
       follow: true,
       signal: controller.signal,
     })) {
-      const a = decodeAnnouncement(r.value);
+      const a = announcementOrUndefined(r.value); // the joined nodes dead-letter bad ones
       if (a === undefined) continue;
       if (a.leaving === true) seen.delete(a.id);
       else seen.set(a.id, a);
@@ -132,6 +152,14 @@ export async function joinCluster(init: MembershipInit): Promise<Membership> {
   const fail = (error: unknown): void =>
     init.onError?.(new ClusterError(`membership of ${nodeId}`, { cause: error }));
 
+  // A record that is not an announcement goes to the dead-letter stream with its reason, written
+  // by one node only (chosen like a workflow's owner, by its position) so it is stored once.
+  const deadLetters = createTopology({ namespace: init.namespace }).name('dead-letter');
+  const deadLetter = (record: LogRecord, error: unknown): void => {
+    if (rendezvous(ids, `${record.stream}/${record.partition}@${record.offset}`) !== nodeId) return;
+    log.append(deadLetters, [deadLetterFor(record, error)]).catch(fail);
+  };
+
   // Follows the stream until closed; a broken read is reported and started again (a missed
   // heartbeat costs nothing: the next one comes within an interval).
   const following = (async () => {
@@ -142,8 +170,13 @@ export async function joinCluster(init: MembershipInit): Promise<Membership> {
           follow: true,
           signal: controller.signal,
         })) {
-          const a = decodeAnnouncement(r.value);
-          if (a === undefined) continue;
+          let a: NodeAnnouncement;
+          try {
+            a = decodeAnnouncement(r.value);
+          } catch (error) {
+            deadLetter(r, error);
+            continue;
+          }
           if (a.id === nodeId) beats++;
           else if (a.leaving === true) {
             peers.delete(a.id);

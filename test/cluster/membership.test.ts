@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Log } from '../../streams/log.ts';
+import { DEAD_LETTER_HEADERS } from '../../streams/dead-letter.ts';
 import { createFileLog } from '../../streams/file/index.ts';
 import { joinCluster, listLiveNodes, type Membership } from '../../processors/cluster/index.ts';
 
@@ -52,6 +53,33 @@ const until = async (check: () => boolean, ms = 5_000): Promise<void> => {
 };
 
 describe('cluster membership', () => {
+  it('dead-letters a record that is not an announcement once, naming the field', async () => {
+    const [a, b] = await Promise.all([join_('a'), join_('b')]);
+    await until(() => [a, b].every((m) => m.live().length === 2));
+    const bad = [
+      { key: 'x', value: new TextEncoder().encode('not json') },
+      { key: 'y', value: new TextEncoder().encode(JSON.stringify({ at: 1 })) },
+    ];
+    await log.append('ns.nodes', bad);
+    const reasons = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const r of log.read('ns.dead-letter'))
+        out.push(r.headers[DEAD_LETTER_HEADERS.reason] ?? '');
+      return out;
+    };
+    await log.ensureStreams([{ name: 'ns.dead-letter', partitions: 1 }]);
+    const end = Date.now() + 5_000;
+    let got: string[] = [];
+    while (Date.now() < end && got.length < 2) {
+      got = await reasons();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300)); // a second writer would show by now
+    got = await reasons();
+    expect(got.sort()).toEqual(['id: expected a non-empty string', 'value: not JSON']);
+    expect(a.live()).toHaveLength(2); // the members carry on
+  });
+
   it('agrees on one owner per workflow, and hands over when a member leaves', async () => {
     const [a, b, c] = await Promise.all([join_('a'), join_('b'), join_('c')]);
     await until(() => [a, b, c].every((m) => m.live().length === 3));
