@@ -42,7 +42,16 @@ export function createSecretStore(init: { dataDir: string }): SecretStore {
   const file = join(init.dataDir, SECRETS_FILE);
   const read = (): Record<string, SecretEntry> => {
     if (!existsSync(file)) return {};
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, SecretEntry>;
+    let all: unknown;
+    try {
+      all = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      // Never the file's text in the message: it holds the secrets.
+      throw new SecretError(`${file}: not JSON (${(err as Error).name})`);
+    }
+    if (typeof all !== 'object' || all === null || Array.isArray(all))
+      throw new SecretError(`${file}: expected an object of name → {value, allowHosts}`);
+    return all as Record<string, SecretEntry>;
   };
   return {
     set(name, value, options) {

@@ -1,6 +1,6 @@
 // Secrets: the store, taint propagation, the host rule for effects, and the node-local route
 // with the shared streams on the embedded file log (test/auth/secrets-kafka.int.test.ts: Kafka).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,26 @@ const task = (op: string, rsc: string, args: IpldValue[]): IpldValue => ({
 });
 
 describe('secrets', () => {
+  it('names a damaged store without repeating its contents', async () => {
+    const damaged = await mkdtemp(join(tmpdir(), 'ipvm-secrets-bad-'));
+    try {
+      await writeFile(join(damaged, 'secrets.json'), '{"token": {"value": "hunter2"');
+      const store = createSecretStore({ dataDir: damaged });
+      let error: unknown;
+      try {
+        store.names();
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).name).toBe('SecretError');
+      expect((error as Error).message).toContain(join(damaged, 'secrets.json'));
+      expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('hunter2');
+    } finally {
+      await rm(damaged, { recursive: true, force: true });
+    }
+  });
+
   it('taints the task naming a secret and everything downstream, across workflows too', () => {
     const store = createSecretStore({ dataDir: dir });
     store.set('token', 'abc');
