@@ -8,14 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
-import { createNode } from '../processors/node.ts';
+import { createNode } from '../processors/engine/node.ts';
 import {
   createAuthority,
   delegateJwt,
   generateIdentity,
   type Authority,
 } from '../processors/auth/index.ts';
-import { newReceiptEvent } from '../processors/receipts.ts';
+import { newReceiptEvent } from '../processors/engine/receipts.ts';
 import { parseWorkflow } from '../schemas/model.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { createCoreRunner } from '../test/harness/core-runner.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createFileLog } from '../streams/file/index.ts';
-import { createNode } from '../processors/node.ts';
+import { createNode } from '../processors/engine/node.ts';
 import { createApiServer } from '../processors/api/index.ts';
 import {
   createConsoleModel,

@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as undiciRequest } from 'undici';
 import { createFileLog } from '../streams/file/index.ts';
-import { createNode } from '../processors/node.ts';
+import { createNode } from '../processors/engine/node.ts';
 import {
   createEffectRunner,
   createHttpClient,

@@ -26,7 +26,7 @@ import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
 import type { FsyncPolicy } from '../streams/file/index.ts';
-import { createNode, type IpvmNode } from '../processors/node.ts';
+import { createNode, type IpvmNode } from '../processors/engine/node.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
 import { wasmRunner } from '../processors/wasm-runner.ts';

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
-import { createNode } from '../processors/node.ts';
+import { createNode } from '../processors/engine/node.ts';
 import { parseWorkflow } from '../schemas/model.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { createCoreRunner } from '../test/harness/core-runner.ts';

@@ -2,7 +2,7 @@
 // any command runs, and the node's progress events become log lines at the levels below.
 import type { Command } from 'commander';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../processors/logger.ts';
-import type { NodeProgress } from '../processors/node.ts';
+import type { NodeProgress } from '../processors/engine/node.ts';
 import { UsageError } from './exit.ts';
 
 /** The logger of a command, at the level of `--log-level` / IPVM_LOG_LEVEL / the config file. */

@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import type { Log } from '../streams/log.ts';
 import { createFileLog } from '../streams/file/index.ts';
 import { resolveDataDir, type ContentStore } from '../processors/content/index.ts';
-import type { IpvmNode, NodeInit, NodeProgress } from '../processors/node.ts';
-import type { TaskRunner } from '../processors/execute-tasks.ts';
+import type { IpvmNode, NodeInit, NodeProgress } from '../processors/engine/node.ts';
+import type { TaskRunner } from '../processors/engine/execute-tasks.ts';
 import { createTopology, type Topology } from '../streams/topology.ts';
 import { countingRunner } from '../processors/cluster/load.ts';
 import type { AuthMode, Authority } from '../processors/auth/types.ts';
@@ -245,7 +245,7 @@ export async function openNode(
     import('../processors/content/index.ts'),
     import('../processors/wasm/index.ts'),
     import('../processors/wasm-runner.ts'),
-    import('../processors/node.ts'),
+    import('../processors/engine/node.ts'),
     import('../processors/effects/index.ts'),
     import('../processors/verify/optimistic.ts'),
     import('../processors/verify/record.ts'),

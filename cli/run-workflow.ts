@@ -12,7 +12,7 @@ import {
   type WorkflowEnd,
 } from '../processors/api/receipt-line.ts';
 import type { Logger } from '../processors/logger.ts';
-import type { NodeInit } from '../processors/node.ts';
+import type { NodeInit } from '../processors/engine/node.ts';
 import { logProgress } from './logging.ts';
 import { openAuthority, openNode, type NodeFlags } from './node-context.ts';
 import { connectNode, throughNode, type RemoteFlags } from './remote.ts';

@@ -31,7 +31,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Log } from '../streams/log.ts';
 import type { ReceiptEvent } from '../schemas/events.ts';
-import type { IpvmNode, NodeProgress } from './node.ts';
+import type { IpvmNode, NodeProgress } from './engine/node.ts';
 
 /** Lag of one consumer on one stream. */
 export interface ConsumerLag {

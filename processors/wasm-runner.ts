@@ -6,7 +6,7 @@
  */
 import type { Executor } from './wasm/index.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
-import type { TaskRunner } from './execute-tasks.ts';
+import type { TaskRunner } from './engine/execute-tasks.ts';
 
 /** A {@link TaskRunner} over an {@link Executor}. */
 export function wasmRunner(executor: Executor): TaskRunner {

@@ -1,7 +1,7 @@
 // What a benchmark asks of this node, run against a node in the same process: the node child
 // (our-node-child.ts) serves it over IPC, and gap.bench.ts runs it in process too, so the two
 // differ by nothing but the process boundary.
-import type { IpvmNode } from '../../processors/node.ts';
+import type { IpvmNode } from '../../processors/engine/node.ts';
 import { dagJson } from '../../schemas/codecs.ts';
 import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';

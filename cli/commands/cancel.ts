@@ -4,8 +4,8 @@
 // `failed` with a reason starting `cancelled`.
 import type { Command } from 'commander';
 import { CID } from 'multiformats/cid';
-import { WorkflowNotRunningError, cancelEvent } from '../../processors/cancel.ts';
-import { eventRecord } from '../../processors/records.ts';
+import { WorkflowNotRunningError, cancelEvent } from '../../processors/engine/cancel.ts';
+import { eventRecord } from '../../processors/engine/records.ts';
 import { UsageError } from '../exit.ts';
 import { readWorkflows } from '../log-view.ts';
 import { logOptions, openWriteLog, type NodeFlags } from '../node-context.ts';

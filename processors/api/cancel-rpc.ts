@@ -5,8 +5,8 @@
  * @module
  */
 import { CID } from 'multiformats/cid';
-import { WorkflowNotRunningError } from '../cancel.ts';
-import type { IpvmNode } from '../node.ts';
+import { WorkflowNotRunningError } from '../engine/cancel.ts';
+import type { IpvmNode } from '../engine/node.ts';
 import { RPC_ERROR, RpcError } from './errors.ts';
 
 /** What a cancel request answers: the request was appended; the end follows. */

@@ -19,8 +19,8 @@ import type { NodeEvent, ReceiptEvent, WorkflowEndedEvent } from '../../schemas/
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { Instruction } from '../../schemas/types.ts';
-import type { Memo } from '../memo.ts';
-import { decodeRecord, follow, readToEnd } from '../records.ts';
+import type { Memo } from '../engine/memo.ts';
+import { decodeRecord, follow, readToEnd } from '../engine/records.ts';
 
 /** @default 500 */
 export const DEFAULT_MAX_ENDED_WORKFLOWS = 500;

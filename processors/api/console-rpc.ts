@@ -26,7 +26,7 @@ import { dagJson } from '../../schemas/codecs.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { layoutDag } from '../dag-layout.ts';
 import type { ConsumerLag } from '../metrics.ts';
-import type { IpvmNode } from '../node.ts';
+import type { IpvmNode } from '../engine/node.ts';
 import type { TableStore } from '../tables/table-store.ts';
 import { cancelOverRpc } from './cancel-rpc.ts';
 import { withFreshNonces } from './console-actions.ts';

@@ -8,7 +8,7 @@
  */
 import { CID } from 'multiformats/cid';
 import { cidOf } from '../../schemas/cid.ts';
-import type { Memo, MemoEntry } from '../memo.ts';
+import type { Memo, MemoEntry } from '../engine/memo.ts';
 import type { TableStore } from '../tables/table-store.ts';
 
 /** One hit. */

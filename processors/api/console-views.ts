@@ -9,7 +9,7 @@ import { dagJson } from '../../schemas/codecs.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import type { Await } from '../../schemas/types.ts';
 import { readAwait } from '../../schemas/model.ts';
-import type { Memo } from '../memo.ts';
+import type { Memo } from '../engine/memo.ts';
 
 /** Bytes beyond this are not sent whole (the hex view shows the first {@link HEX_PREVIEW_BYTES}). */
 export const MAX_INLINE_BYTES = 1024 * 1024;

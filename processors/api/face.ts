@@ -27,7 +27,7 @@ import type { Subscription } from 'rxjs';
 import type { ReceiptEvent, NodeEvent } from '../../schemas/events.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import type { ReadFrom } from '../../streams/log.ts';
-import type { IpvmNode } from '../node.ts';
+import type { IpvmNode } from '../engine/node.ts';
 import type { Logger } from '../logger.ts';
 import { cancelOverRpc } from './cancel-rpc.ts';
 import { RPC_ERROR, RpcError } from './errors.ts';

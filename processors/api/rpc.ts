@@ -19,7 +19,7 @@ import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import type { Receipt } from '../../schemas/types.ts';
 import type { Logger } from '../logger.ts';
 import type { NodeMetrics } from '../metrics.ts';
-import type { IpvmNode } from '../node.ts';
+import type { IpvmNode } from '../engine/node.ts';
 import type { RpcExtension, RpcSession } from './extension.ts';
 import { RPC_ERROR, RpcError } from './errors.ts';
 import { encodeReceiptNotification, subscriptionMessage } from './notification.ts';

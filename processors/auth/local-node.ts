@@ -11,14 +11,14 @@
  *
  * @module
  */
-import { WorkflowNotRunningError } from '../cancel.ts';
+import { WorkflowNotRunningError } from '../engine/cancel.ts';
 import { merge, map, type Observable } from 'rxjs';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { Receipt } from '../../schemas/types.ts';
-import type { TaskRunner } from '../execute-tasks.ts';
-import type { Memo, MemoEntry } from '../memo.ts';
-import type { IpvmNode } from '../node.ts';
+import type { TaskRunner } from '../engine/execute-tasks.ts';
+import type { Memo, MemoEntry } from '../engine/memo.ts';
+import type { IpvmNode } from '../engine/node.ts';
 import { SecretError } from './errors.ts';
 import type { SecretStore } from './secrets.ts';
 import { resolveSecrets, type TaintTracker } from './taint.ts';

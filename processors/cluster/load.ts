@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { TaskRunner } from '../execute-tasks.ts';
+import type { TaskRunner } from '../engine/execute-tasks.ts';
 
 /** A runner that counts the calls in flight, beside the count. */
 export function countingRunner(runner: TaskRunner): { runner: TaskRunner; running(): number } {

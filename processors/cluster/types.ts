@@ -1,6 +1,6 @@
 // The cluster contract: membership on the `nodes` stream and workflow ownership.
 import type { Log } from '../../streams/log.ts';
-import type { ClusterSeam } from '../node.ts';
+import type { ClusterSeam } from '../engine/node.ts';
 
 /** @default 1000 */
 export const DEFAULT_HEARTBEAT_MS = 1_000;

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { dagJson } from '../../schemas/codecs.ts';
 import { isIpldMap, type IpldMap, type IpldValue } from '../../schemas/ipld.ts';
-import type { RunResult } from '../execute-tasks.ts';
+import type { RunResult } from '../engine/execute-tasks.ts';
 import { EffectError } from './errors.ts';
 import type { HttpClient, HttpRequest } from './http-client.ts';
 

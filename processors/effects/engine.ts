@@ -8,7 +8,7 @@
 import type { EffectIntentEvent, ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { WASM_RUN } from '../../schemas/model.ts';
-import type { TaskRunner } from '../execute-tasks.ts';
+import type { TaskRunner } from '../engine/execute-tasks.ts';
 import type { EffectRunner } from './effect-runner.ts';
 import { emittedWorkflow } from './emitted.ts';
 import { effectKind, isEffectOp } from './ops.ts';

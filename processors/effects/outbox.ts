@@ -9,7 +9,7 @@
  * @module
  */
 import type { EffectIntentEvent, NodeEvent, TaskReadyEvent } from '../../schemas/events.ts';
-import type { RunResult } from '../execute-tasks.ts';
+import type { RunResult } from '../engine/execute-tasks.ts';
 import { EffectError } from './errors.ts';
 import type { EffectCall, EffectRunner } from './effect-runner.ts';
 import type { HttpRequest } from './http-client.ts';

@@ -7,7 +7,7 @@
  */
 import type { Log, LogRecord } from '../../streams/log.ts';
 import type { Topology } from '../../streams/topology.ts';
-import type { TaskRunner } from '../execute-tasks.ts';
+import type { TaskRunner } from '../engine/execute-tasks.ts';
 import type { IndexerStats } from '../index-tables.ts';
 import { tableStreams } from '../index-tables.ts';
 import type { TableStore } from '../tables/table-store.ts';

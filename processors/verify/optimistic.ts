@@ -18,7 +18,7 @@
 import { cidOf } from '../../schemas/cid.ts';
 import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
 import type { VerificationMismatchEvent, VerifiedExecution } from '../../schemas/job-events.ts';
-import type { RunRequest, RunResult, TaskRunner } from '../execute-tasks.ts';
+import type { RunRequest, RunResult, TaskRunner } from '../engine/execute-tasks.ts';
 import { VerificationConfigError } from './errors.ts';
 
 /** Confirmations a task may ask for at most. @default 16 */

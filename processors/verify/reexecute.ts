@@ -15,9 +15,9 @@ import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
 import { encodeReceipt, readAwait, WASM_RUN } from '../../schemas/model.ts';
 import type { Outcome } from '../../schemas/types.ts';
 import type { Log, LogRecord } from '../../streams/log.ts';
-import type { TaskRunner } from '../execute-tasks.ts';
-import { isRetryableFailure } from '../memo.ts';
-import { failure, receiptMeta } from '../receipts.ts';
+import type { TaskRunner } from '../engine/execute-tasks.ts';
+import { isRetryableFailure } from '../engine/memo.ts';
+import { failure, receiptMeta } from '../engine/receipts.ts';
 import type { Finding } from './receipts.ts';
 
 /** Options of {@link reexecute}. */

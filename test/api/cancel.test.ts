@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log } from '../../streams/log.ts';
-import { createNode, type IpvmNode } from '../../processors/node.ts';
+import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
 import { createApiServer, type ApiServer } from '../../processors/api/index.ts';
 import { createFaceMethods } from '../../processors/api/face.ts';
 import {
@@ -18,7 +18,7 @@ import {
 } from '../../processors/api/console.ts';
 import { readEvents } from '../../cli/log-view.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
-import type { TaskRunner } from '../../processors/execute-tasks.ts';
+import type { TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
 

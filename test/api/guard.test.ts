@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log } from '../../streams/log.ts';
 import { createTopology } from '../../streams/topology.ts';
-import { createNode, type IpvmNode } from '../../processors/node.ts';
+import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
 import { createApiServer, type ApiServer } from '../../processors/api/index.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { readWorkflows } from '../../cli/log-view.ts';

@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log, LogRecord } from '../../streams/log.ts';
 import { DEAD_LETTER_HEADERS } from '../../streams/dead-letter.ts';
-import { createNode, type IpvmNode } from '../../processors/node.ts';
+import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
 import { createAuthority } from '../../processors/auth/index.ts';
 import { delegateJwt, jwtCid } from '../../processors/auth/jwt.ts';
 import { generateIdentity, type Identity } from '../../processors/auth/identity.ts';
 import { ed25519Verify } from '../../processors/auth/ed25519.ts';
 import { encodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { encodeReceipt, parseWorkflow } from '../../schemas/model.ts';
-import { eventRecord } from '../../processors/records.ts';
+import { eventRecord } from '../../processors/engine/records.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
 

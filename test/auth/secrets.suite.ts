@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 import type { Log } from '../../streams/log.ts';
 import { createFileLog } from '../../streams/file/index.ts';
 import { createTopology } from '../../streams/topology.ts';
-import { createNode } from '../../processors/node.ts';
+import { createNode } from '../../processors/engine/node.ts';
 import {
   createAuthority,
   createSecretStore,

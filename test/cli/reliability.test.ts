@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
-import { createNode } from '../../processors/node.ts';
+import { createNode } from '../../processors/engine/node.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
 

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { Log } from '../../streams/log.ts';
 import { createKafkaLog } from '../../streams/kafka/index.ts';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
-import { createNode } from '../../processors/node.ts';
+import { createNode } from '../../processors/engine/node.ts';
 import { countingRunner, joinCluster } from '../../processors/cluster/index.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
 

@@ -9,8 +9,8 @@ import type { Log } from '../../streams/log.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type NodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
-import { eventRecord } from '../../processors/records.ts';
-import { prepare } from '../processors/crash-scenario.ts';
+import { eventRecord } from '../../processors/engine/records.ts';
+import { prepare } from '../engine/crash-scenario.ts';
 import { seededRandom } from '../harness/random.ts';
 
 const CHILD = join(import.meta.dirname, 'cluster-child.ts');
@@ -182,7 +182,7 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
     controller.abort();
     for (const child of children.values()) if (child.exitCode === null) child.kill('SIGKILL');
     await log.close();
-    await (await import('../processors/crash-scenario.ts')).cleanup(files);
+    await (await import('../engine/crash-scenario.ts')).cleanup(files);
   }
 }
 

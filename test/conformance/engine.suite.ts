@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toArray, take, firstValueFrom } from 'rxjs';
 import type { Log } from '../../streams/log.ts';
 import { createTopology } from '../../streams/topology.ts';
-import { createNode, type NodeInit } from '../../processors/node.ts';
+import { createNode, type NodeInit } from '../../processors/engine/node.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseTask, parseWorkflow } from '../../schemas/model.ts';
 import { encodeEvent } from '../../schemas/events.ts';

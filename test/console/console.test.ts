@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log } from '../../streams/log.ts';
-import { createNode, type IpvmNode } from '../../processors/node.ts';
+import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
 import { createApiServer, type ApiServer } from '../../processors/api/index.ts';
 import {
   CONSOLE_FORBIDDEN,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cidOf } from '../../schemas/cid.ts';
-import { createMemo } from '../../processors/memo.ts';
+import { createMemo } from '../../processors/engine/memo.ts';
 import { createMemoSearch, type MemoHit } from '../../processors/api/console-search.ts';
 import { createChdbTableStore } from '../../processors/tables/chdb.ts';
 import { receiptEventToRows } from '../../processors/tables/rows.ts';

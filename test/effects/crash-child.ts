@@ -3,7 +3,7 @@
 // Submits the workflow unless it is already there, runs until it ends, prints END and exits.
 import { readFile } from 'node:fs/promises';
 import { createFileLog } from '../../streams/file/index.ts';
-import { createNode } from '../../processors/node.ts';
+import { createNode } from '../../processors/engine/node.ts';
 import {
   createEffectRunner,
   createHttpClient,

@@ -11,8 +11,8 @@ import {
   type IpvmNode,
   type NodeInit,
   type NodeProgress,
-} from '../../processors/node.ts';
-import type { TaskRunner } from '../../processors/execute-tasks.ts';
+} from '../../processors/engine/node.ts';
+import type { TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import {
   createEffectRunner,
   createHttpClient,

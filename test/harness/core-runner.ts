@@ -6,7 +6,7 @@
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
 import * as raw from 'multiformats/codecs/raw';
-import type { RunRequest, RunResult, TaskRunner } from '../../processors/execute-tasks.ts';
+import type { RunRequest, RunResult, TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import { watToWasm } from '../components/build.ts';
 
 export const ENGINE_WAT = `(module

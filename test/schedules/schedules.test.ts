@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
-import { eventRecord } from '../../processors/records.ts';
-import { createNode } from '../../processors/node.ts';
+import { eventRecord } from '../../processors/engine/records.ts';
+import { createNode } from '../../processors/engine/node.ts';
 import {
   catchUp,
   createManualTime,

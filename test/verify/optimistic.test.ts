@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CID } from 'multiformats/cid';
 import type { IpldValue } from '../../schemas/ipld.ts';
-import { createNode } from '../../processors/node.ts';
-import type { RunRequest, TaskRunner } from '../../processors/execute-tasks.ts';
+import { createNode } from '../../processors/engine/node.ts';
+import type { RunRequest, TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import { wasmRunner } from '../../processors/wasm-runner.ts';
 import type { Executor } from '../../processors/wasm/index.ts';
 import { confirmationsOf, verifyingRunner } from '../../processors/verify/optimistic.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { CID } from 'multiformats/cid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecuteResult, Executor, ExecutorInit } from '../../processors/wasm/index.ts';
-import { createNode } from '../../processors/node.ts';
+import { createNode } from '../../processors/engine/node.ts';
 import { wasmRunner } from '../../processors/wasm-runner.ts';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { IpldMap } from '../../schemas/ipld.ts';

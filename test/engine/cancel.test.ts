@@ -2,10 +2,10 @@
 // finishes, the run ends `failed` with a `cancelled` reason, and a scheduler rebuilt from the
 // log at any point after the request ends it the same way.
 import { describe, expect, it } from 'vitest';
-import { createMemo } from '../../processors/memo.ts';
-import { newReceiptEvent } from '../../processors/receipts.ts';
-import { createScheduler, type SchedulerOutput } from '../../processors/schedule-tasks.ts';
-import { cancelEvent } from '../../processors/cancel.ts';
+import { createMemo } from '../../processors/engine/memo.ts';
+import { newReceiptEvent } from '../../processors/engine/receipts.ts';
+import { createScheduler, type SchedulerOutput } from '../../processors/engine/schedule-tasks.ts';
+import { cancelEvent } from '../../processors/engine/cancel.ts';
 import { dagCbor } from '../../schemas/codecs.ts';
 import {
   EVENT_VERSION,

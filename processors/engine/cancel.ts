@@ -5,7 +5,7 @@
  * @module
  */
 import type { CID } from 'multiformats/cid';
-import type { WorkflowCancelEvent } from '../schemas/events.ts';
+import type { WorkflowCancelEvent } from '../../schemas/events.ts';
 
 /**
  * The workflow is not running: it ended already, or this node never saw it. Terminal: the same

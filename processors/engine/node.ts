@@ -27,18 +27,18 @@ import {
   type Subscription,
 } from 'rxjs';
 import type { CID } from 'multiformats/cid';
-import type { Log, LogRecord, Positions } from '../streams/log.ts';
-import { deadLetterFor } from '../streams/dead-letter.ts';
-import { createTopology, type Topology, type TopologyInit } from '../streams/topology.ts';
+import type { Log, LogRecord, Positions } from '../../streams/log.ts';
+import { deadLetterFor } from '../../streams/dead-letter.ts';
+import { createTopology, type Topology, type TopologyInit } from '../../streams/topology.ts';
 import {
   decodeEvent,
   type NodeEvent,
   type ReceiptEvent,
   type TaskReadyEvent,
   type WorkflowEndedEvent,
-} from '../schemas/events.ts';
-import type { IpldValue } from '../schemas/ipld.ts';
-import { parseWorkflow, type ParsedWorkflow } from '../schemas/model.ts';
+} from '../../schemas/events.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
 import {
   createScheduler,
@@ -61,13 +61,13 @@ import {
   routingOf,
   type EventRecord,
 } from './records.ts';
-import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from './retry.ts';
-import type { Authority, ProofMap } from './auth/types.ts';
+import { readRetryPolicy, withRetry, type RetryOptions, type TaskRetryPolicy } from '../retry.ts';
+import type { Authority, ProofMap } from '../auth/types.ts';
 import { rejectionRecord } from './rejections.ts';
 import { WorkflowNotRunningError, cancelEvent } from './cancel.ts';
-import { attachEffects, type EffectsProgress } from './effects/engine.ts';
-import type { EffectRunner } from './effects/effect-runner.ts';
-import { receiptStreamOf } from './effects/ops.ts';
+import { attachEffects, type EffectsProgress } from '../effects/engine.ts';
+import type { EffectRunner } from '../effects/effect-runner.ts';
+import { receiptStreamOf } from '../effects/ops.ts';
 
 /** Construction options of {@link createNode}. */
 export interface NodeInit {
@@ -323,7 +323,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     });
     return Promise.all([
       appender.append(S.deadLetter, [deadLetterFor(record, error)]),
-      // Its producer sees why, under its own key (processors/rejections.ts).
+      // Its producer sees why, under its own key (processors/engine/rejections.ts).
       record.stream === S.invocations
         ? appender.append(S.invocations, [rejectionRecord(record, error)])
         : undefined,

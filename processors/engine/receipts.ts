@@ -4,10 +4,10 @@
  * @module
  */
 import type { CID } from 'multiformats/cid';
-import type { ReceiptEvent } from '../schemas/events.ts';
-import type { IpldMap, IpldValue } from '../schemas/ipld.ts';
-import { encodeReceipt, WASM_RUN } from '../schemas/model.ts';
-import type { Instruction, Outcome } from '../schemas/types.ts';
+import type { ReceiptEvent } from '../../schemas/events.ts';
+import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';
+import { encodeReceipt, WASM_RUN } from '../../schemas/model.ts';
+import type { Instruction, Outcome } from '../../schemas/types.ts';
 import type { MemoEntry } from './memo.ts';
 
 /** The error value written into an `["error", …]` outcome. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CID } from 'multiformats/cid';
-import { createMemo } from '../../processors/memo.ts';
-import { newReceiptEvent, failure } from '../../processors/receipts.ts';
-import { createScheduler, type SchedulerOutput } from '../../processors/schedule-tasks.ts';
+import { createMemo } from '../../processors/engine/memo.ts';
+import { newReceiptEvent, failure } from '../../processors/engine/receipts.ts';
+import { createScheduler, type SchedulerOutput } from '../../processors/engine/schedule-tasks.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import type { ReceiptEvent, TaskReadyEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createNode } from '../../processors/node.ts';
+import { createNode } from '../../processors/engine/node.ts';
 import { createFileLog } from '../../streams/file/index.ts';
 import { dagCbor } from '../../schemas/codecs.ts';
 import { decodeEvent, encodeEvent } from '../../schemas/events.ts';

@@ -13,13 +13,13 @@
  * @module
  */
 import { EMPTY, from, mergeMap, type OperatorFunction } from 'rxjs';
-import type { ReceiptEvent, TaskReadyEvent } from '../schemas/events.ts';
-import { isIpldMap, type IpldValue } from '../schemas/ipld.ts';
-import { WASM_RUN, readLimits } from '../schemas/model.ts';
-import type { Outcome } from '../schemas/types.ts';
+import type { ReceiptEvent, TaskReadyEvent } from '../../schemas/events.ts';
+import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
+import { WASM_RUN, readLimits } from '../../schemas/model.ts';
+import type { Outcome } from '../../schemas/types.ts';
 import type { Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
-import { DEFAULT_TASK_RETRY, readRetryPolicy, withRetry, type TaskRetryPolicy } from './retry.ts';
+import { DEFAULT_TASK_RETRY, readRetryPolicy, withRetry, type TaskRetryPolicy } from '../retry.ts';
 
 /** What the engine asks of a Wasm runtime (see `processors/wasm/`). */
 export interface TaskRunner {

@@ -23,10 +23,10 @@ import type {
   WorkflowCancelEvent,
   WorkflowEndedEvent,
   WorkflowSubmittedEvent,
-} from '../schemas/events.ts';
-import { isIpldMap, type IpldValue } from '../schemas/ipld.ts';
-import { WASM_RUN, parseWorkflow, readAwait, type ParsedWorkflow } from '../schemas/model.ts';
-import type { Await, Outcome } from '../schemas/types.ts';
+} from '../../schemas/events.ts';
+import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
+import { WASM_RUN, parseWorkflow, readAwait, type ParsedWorkflow } from '../../schemas/model.ts';
+import type { Await, Outcome } from '../../schemas/types.ts';
 import { isRetryableFailure, type Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 

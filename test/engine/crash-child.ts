@@ -7,7 +7,7 @@ import type { Log } from '../../streams/log.ts';
 import { createFileLog } from '../../streams/file/index.ts';
 import { createKafkaLog } from '../../streams/kafka/index.ts';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
-import { createNode } from '../../processors/node.ts';
+import { createNode } from '../../processors/engine/node.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
 

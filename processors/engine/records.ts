@@ -5,10 +5,10 @@
  * @module
  */
 import { Observable, merge } from 'rxjs';
-import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../streams/log.ts';
-import { decodeEvent, encodeEvent, type NodeEvent } from '../schemas/events.ts';
-import { decodeInvocation } from '../schemas/submission.ts';
-import { deadLetterInfo } from '../streams/dead-letter.ts';
+import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../../streams/log.ts';
+import { decodeEvent, encodeEvent, type NodeEvent } from '../../schemas/events.ts';
+import { decodeInvocation } from '../../schemas/submission.ts';
+import { deadLetterInfo } from '../../streams/dead-letter.ts';
 
 /** A decoded record. */
 export interface EventRecord {

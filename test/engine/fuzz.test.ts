@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import { createTopology } from '../../streams/topology.ts';
-import { createNode, type IpvmNode } from '../../processors/node.ts';
+import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
 import { createRpcHandler } from '../../processors/api/index.ts';
 import { deadLetterInfo } from '../../streams/dead-letter.ts';
 import { dagCbor, dagJson } from '../../schemas/codecs.ts';

@@ -11,9 +11,9 @@
  * @module
  */
 import type { CID } from 'multiformats/cid';
-import type { ReceiptEvent } from '../schemas/events.ts';
-import { isIpldMap } from '../schemas/ipld.ts';
-import type { Outcome, Receipt } from '../schemas/types.ts';
+import type { ReceiptEvent } from '../../schemas/events.ts';
+import { isIpldMap } from '../../schemas/ipld.ts';
+import type { Outcome, Receipt } from '../../schemas/types.ts';
 
 /** What the memo keeps of a receipt. */
 export interface MemoEntry {

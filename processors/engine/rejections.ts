@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { AppendRecord, LogRecord } from '../streams/log.ts';
-import { MESSAGE_ID_HEADER } from '../streams/log.ts';
-import type { WorkflowRejectedEvent } from '../schemas/events.ts';
+import type { AppendRecord, LogRecord } from '../../streams/log.ts';
+import { MESSAGE_ID_HEADER } from '../../streams/log.ts';
+import type { WorkflowRejectedEvent } from '../../schemas/events.ts';
 import { eventRecord } from './records.ts';
 
 /** The rejection event of a record. */
