@@ -461,7 +461,7 @@ export function parseWorkflow(
   );
 
   const bytes = composeMap([['tasks', composeList(taskBytes)]]);
-  return {
+  const parsed: ParsedWorkflow = {
     cid: cidOfBytes(bytes, hasher),
     bytes,
     workflow: { tasks: tasks.map((t) => t.task) },
@@ -471,6 +471,16 @@ export function parseWorkflow(
     order,
     warnings,
   };
+  PARSED.add(parsed);
+  return parsed;
+}
+
+/** What {@link parseWorkflow} returned (not a look-alike built elsewhere). */
+const PARSED = new WeakSet<object>();
+
+/** True for a value {@link parseWorkflow} returned, so a caller need not parse it again. */
+export function isParsedWorkflow(value: unknown): value is ParsedWorkflow {
+  return typeof value === 'object' && value !== null && PARSED.has(value);
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { CID } from 'multiformats/cid';
 import { WorkflowNotRunningError, cancelEvent } from '../../processors/engine/cancel.ts';
-import { eventRecord } from '../../processors/engine/records.ts';
+import { eventRecord } from '../../processors/engine/envelope.ts';
 import { UsageError } from '../exit.ts';
 import { readWorkflows } from '../log-view.ts';
 import { logOptions, openWriteLog, type NodeFlags } from '../node-context.ts';

@@ -29,7 +29,7 @@ interface CronFlags extends NodeFlags {
 async function load() {
   const [model, records, schedules, range] = await Promise.all([
     import('../../schemas/model.ts'),
-    import('../../processors/engine/records.ts'),
+    import('../../processors/engine/envelope.ts'),
     import('../../processors/schedules/index.ts'),
     import('../../processors/replay/range.ts'),
   ]);

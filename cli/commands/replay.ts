@@ -156,7 +156,7 @@ async function recordMismatches(
   flags: ReplayFlags,
   found: VerificationMismatchEvent[],
 ): Promise<void> {
-  const { eventRecord } = await import('../../processors/engine/records.ts');
+  const { eventRecord } = await import('../../processors/engine/envelope.ts');
   try {
     const opened = await openWriteLog(flags);
     try {

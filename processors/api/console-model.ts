@@ -20,7 +20,8 @@ import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { Instruction } from '../../schemas/types.ts';
 import type { Memo } from '../engine/memo.ts';
-import { decodeRecord, follow, readToEnd } from '../engine/records.ts';
+import { follow, readToEnd } from '../engine/reads.ts';
+import { decodeRecord } from '../engine/envelope.ts';
 
 /** @default 500 */
 export const DEFAULT_MAX_ENDED_WORKFLOWS = 500;

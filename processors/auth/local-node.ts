@@ -14,7 +14,7 @@
 import { WorkflowNotRunningError } from '../engine/cancel.ts';
 import { merge, map, type Observable } from 'rxjs';
 import type { ReceiptEvent } from '../../schemas/events.ts';
-import { parseWorkflow } from '../../schemas/model.ts';
+import { isParsedWorkflow, parseWorkflow } from '../../schemas/model.ts';
 import type { Receipt } from '../../schemas/types.ts';
 import type { TaskRunner } from '../engine/execute-tasks.ts';
 import type { Memo, MemoEntry } from '../engine/memo.ts';
@@ -84,10 +84,10 @@ export function routeTainted(init: {
     topology: shared.topology,
     nodeId: shared.nodeId,
     async submit(workflow, options) {
-      const parsed = parseWorkflow(workflow);
+      const parsed = isParsedWorkflow(workflow) ? workflow : parseWorkflow(workflow);
       const tainted = taint.analyse(parsed); // throws SecretError before anything is written
-      // The submission as given: a `{name, workflow}` wrapper keeps its name.
-      return (tainted.size > 0 ? local : shared).submit(workflow, options);
+      // Parsed once: a `{name, workflow}` wrapper's name travels in `parsed.name`.
+      return (tainted.size > 0 ? local : shared).submit(parsed, options);
     },
     receipts(workflow): Observable<ReceiptEvent> {
       return merge(shared.receipts(workflow), local.receipts(workflow).pipe(map(redact)));

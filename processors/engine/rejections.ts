@@ -8,7 +8,7 @@
 import type { AppendRecord, LogRecord } from '../../streams/log.ts';
 import { MESSAGE_ID_HEADER } from '../../streams/log.ts';
 import type { WorkflowRejectedEvent } from '../../schemas/events.ts';
-import { eventRecord } from './records.ts';
+import { eventRecord } from './envelope.ts';
 
 /** The rejection event of a record. */
 export function rejectionOf(record: LogRecord, error: Error): WorkflowRejectedEvent {

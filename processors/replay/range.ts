@@ -13,7 +13,7 @@
  * @module
  */
 import type { LogRecord } from '../../streams/log.ts';
-import { decodeRecord, routingOf } from '../engine/records.ts';
+import { decodeRecord, routingOf } from '../engine/envelope.ts';
 
 /** One bound. */
 export type Bound = { offset: number } | { timeMs: number } | null;

@@ -11,7 +11,7 @@ import type { Subscription } from 'rxjs';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import type { ReplayJob, ScheduleCreatedEvent } from '../../schemas/job-events.ts';
 import type { Log } from '../../streams/log.ts';
-import { follow } from '../engine/records.ts';
+import { follow } from '../engine/reads.ts';
 import { systemTimer, type Timer } from './clock.ts';
 import { tickSeries, type TickSeries } from './cron.ts';
 import { createScheduleState, foldInvocations, foldRecord, type ScheduleState } from './fold.ts';

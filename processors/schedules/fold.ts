@@ -7,7 +7,8 @@
  */
 import type { NodeEvent } from '../../schemas/events.ts';
 import type { Log, LogRecord, Positions } from '../../streams/log.ts';
-import { decodeRecord, readToEnd, routingOf } from '../engine/records.ts';
+import { readToEnd } from '../engine/reads.ts';
+import { decodeRecord, routingOf } from '../engine/envelope.ts';
 import type { ScheduleCreatedEvent } from '../../schemas/job-events.ts';
 import { parseTickName } from './tick-workflow.ts';
 

@@ -7,7 +7,7 @@
  */
 import type { VerificationMismatchEvent } from '../../schemas/job-events.ts';
 import type { Log } from '../../streams/log.ts';
-import { eventRecord } from '../engine/records.ts';
+import { eventRecord } from '../engine/envelope.ts';
 
 /** A sink for mismatches. */
 export interface MismatchRecorder {

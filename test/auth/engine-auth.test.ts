@@ -16,7 +16,7 @@ import { generateIdentity, type Identity } from '../../processors/auth/identity.
 import { ed25519Verify } from '../../processors/auth/ed25519.ts';
 import { encodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { encodeReceipt, parseWorkflow } from '../../schemas/model.ts';
-import { eventRecord } from '../../processors/engine/records.ts';
+import { eventRecord } from '../../processors/engine/envelope.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, NodeRpcError } from 'ipvm-node/client';
 import { createFileLog } from '../../streams/file/index.ts';
 import { createTopology } from '../../streams/topology.ts';
-import { eventRecord } from '../../processors/engine/records.ts';
+import { eventRecord } from '../../processors/engine/envelope.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 
 const exec = promisify(execFile);

@@ -9,7 +9,7 @@ import type { Log } from '../../streams/log.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type NodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
-import { eventRecord } from '../../processors/engine/records.ts';
+import { eventRecord } from '../../processors/engine/envelope.ts';
 import { prepare } from '../engine/crash-scenario.ts';
 import { seededRandom } from '../harness/random.ts';
 

@@ -21,7 +21,7 @@ import { runReplayJob } from '../../processors/replay/job.ts';
 import { parseRange } from '../../processors/replay/range.ts';
 import { createNode } from '../../processors/engine/node.ts';
 import { newReceiptEvent } from '../../processors/engine/receipts.ts';
-import { eventRecord } from '../../processors/engine/records.ts';
+import { eventRecord } from '../../processors/engine/envelope.ts';
 import { mismatchRecorder } from '../../processors/verify/record.ts';
 import { createHeliaContentStore } from '../../processors/content/index.ts';
 import { createExecutor } from '../../processors/wasm/index.ts';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
-import { eventRecord } from '../../processors/engine/records.ts';
+import { eventRecord } from '../../processors/engine/envelope.ts';
 import { createNode } from '../../processors/engine/node.ts';
 import {
   catchUp,

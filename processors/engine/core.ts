@@ -1,0 +1,351 @@
+/**
+ * The state the engine's stages share — memo, scheduler, appender, the ended-workflow
+ * registry — and the few operations every stage needs: append events (signed when there is an
+ * authority), write what the scheduler emits, fold an event into the scheduler, dead-letter a
+ * bad record once. Recovery (`recovery.ts`), the live follow (`live.ts`) and the executor
+ * (`executor-stage.ts`) are built on it; `node.ts` is the facade over all three.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { Subject } from 'rxjs';
+import type { Log, LogRecord } from '../../streams/log.ts';
+import { deadLetterFor } from '../../streams/dead-letter.ts';
+import { createTopology, type Topology, type TopologyInit } from '../../streams/topology.ts';
+import {
+  decodeEvent,
+  type NodeEvent,
+  type ReceiptEvent,
+  type TaskReadyEvent,
+  type WorkflowEndedEvent,
+} from '../../schemas/events.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
+import { createMemo, type Memo } from './memo.ts';
+import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
+import { createAppender, type Appender } from './appender.ts';
+import { createEcho, type Echo } from './echo.ts';
+import { eventRecord } from './envelope.ts';
+import { deadLetteredPositions, positionKey } from './dead-letters.ts';
+import { withRetry } from '../retry.ts';
+import type { Authority } from '../auth/types.ts';
+import { rejectionRecord } from './rejections.ts';
+import { attachEffects, type AttachedEffects } from '../effects/engine.ts';
+import { receiptStreamOf } from '../effects/ops.ts';
+import type { NodeInit, NodeProgress } from './types.ts';
+
+/** A ready task handed to the executor: read from the log, or released here (`record` null). */
+export interface ReadyItem {
+  record: LogRecord | null;
+  event: TaskReadyEvent;
+}
+
+/** The engine's shared state and operations (see the module doc). */
+export interface Core {
+  readonly init: NodeInit;
+  readonly log: Log;
+  readonly topology: Topology;
+  readonly nodeId: string;
+  readonly memo: Memo;
+  readonly scheduler: Scheduler;
+  readonly authority: Authority | undefined;
+  readonly appender: Appender;
+  readonly echo: Echo;
+  /** The node's stream names. */
+  readonly streams: {
+    invocations: string;
+    pure: string;
+    effectsPure: string;
+    effectsManaged: string;
+    deadLetter: string;
+    /** The three receipt streams, in the order recovery folds them. */
+    receipts: string[];
+  };
+  /** Stops every read when aborted (close). */
+  readonly signal: AbortSignal;
+  abort: () => void;
+  /** Effects: the runner dispatching by op and the outbox (absent without an effect runner). */
+  readonly fx: AttachedEffects | undefined;
+  progress: (event: NodeProgress) => void;
+  /** Reports an error that must not stop the node. */
+  fail: (error: unknown) => void;
+  /** Submissions parsed here: the scheduler reuses the parse. */
+  readonly parsedSubmissions: WeakMap<object, ParsedWorkflow>;
+  /** Workflows authorized here (`ucan` mode: only their tasks run). */
+  readonly authorized: Set<string>;
+  /** Authorizes a submission read from the stream; the error refuses it. */
+  authorizeEvent(event: NodeEvent): Error | undefined;
+  /** The stream a receipt goes to: `pure`, or the effect stream of its op. */
+  receiptStream(event: ReceiptEvent): string;
+  /** Appends events (receipts signed first), remembering them for the read back. */
+  appendEvents(stream: string, events: NodeEvent[], keys: string[]): Promise<void>;
+  /** Writes what the scheduler emitted; ready tasks also go to the local executor. */
+  write(outputs: SchedulerOutput[]): Promise<unknown>;
+  /** Folds an event into the scheduler; one it refuses is dead-lettered. */
+  schedule(record: LogRecord, event: NodeEvent): void;
+  /** Dead-letters a bad record once (and tells an `invocations` producer why). */
+  deadLetter(record: LogRecord, error: Error): Promise<unknown>;
+  /** Ready tasks released by this node's scheduler, for its own executor (set by it). */
+  localTasks: Subject<ReadyItem> | undefined;
+  /** Where effects submit the workflows a result asks for (set by the facade). */
+  submitFollowUp: (workflow: IpldValue) => Promise<unknown>;
+  readonly receipts$: Subject<ReceiptEvent>;
+  readonly ends$: Subject<WorkflowEndedEvent>;
+  readonly ended: EndedRegistry;
+}
+
+/** Which workflows ended (and how), and which are running again after they ended. */
+export interface EndedRegistry {
+  has(workflow: string): boolean;
+  /** The end event (decoded on first ask when recovery kept only its bytes). */
+  get(workflow: string): WorkflowEndedEvent | undefined;
+  set(workflow: string, end: WorkflowEndedEvent | Uint8Array): void;
+  delete(workflow: string): void;
+  /** Workflows submitted again after they ended: `ended()` waits for the new end. */
+  readonly rerunning: Set<string>;
+  /** Notes an event read back from `invocations`. */
+  note(event: NodeEvent): void;
+}
+
+function createEndedRegistry(): EndedRegistry {
+  const ended = new Map<string, WorkflowEndedEvent | Uint8Array>();
+  return {
+    has: (w) => ended.has(w),
+    get(w) {
+      const v = ended.get(w);
+      if (!(v instanceof Uint8Array)) return v;
+      const event = decodeEvent(v) as WorkflowEndedEvent;
+      ended.set(w, event);
+      return event;
+    },
+    set: (w, e) => void ended.set(w, e),
+    delete: (w) => void ended.delete(w),
+    rerunning: new Set(),
+    note(event) {
+      if (event.type === 'workflow/completed' || event.type === 'workflow/failed')
+        ended.set(event.workflow.toString(), event);
+      if (event.type === 'workflow/submitted') ended.delete(event.workflow.toString());
+    },
+  };
+}
+
+/** Builds the shared state: creates the streams and reads which records are dead-lettered. */
+export async function createCore(init: NodeInit): Promise<Core> {
+  const { log } = init;
+  const topology =
+    'name' in (init.topology ?? {})
+      ? (init.topology as Topology)
+      : createTopology(init.topology as TopologyInit | undefined);
+  const nodeId = init.nodeId ?? randomUUID();
+  const memo = createMemo();
+  const ended = createEndedRegistry();
+  const parsedSubmissions = new WeakMap<object, ParsedWorkflow>();
+  const scheduler = createScheduler({
+    memo,
+    nodeId,
+    workflowTimeoutMs: init.workflowTimeoutMs,
+    awaitTimeoutMs: init.awaitTimeoutMs,
+    parse: (event) => parsedSubmissions.get(event),
+    hasEnded: (workflow) => ended.has(workflow),
+    owns: init.cluster === undefined ? undefined : (workflow) => init.cluster!.owns(workflow),
+  });
+  const appender = createAppender(log);
+  const echo = createEcho();
+  const authority = init.authority;
+  const authorized = new Set<string>();
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const progress = init.onProgress ?? (() => undefined);
+  const fail = (error: unknown): void => progress({ type: 'node:error', error });
+  const streams = {
+    invocations: topology.name('invocations'),
+    pure: topology.name('pure'),
+    effectsPure: topology.name('effects.pure'),
+    effectsManaged: topology.name('effects.managed'),
+    deadLetter: topology.name('dead-letter'),
+    receipts: [] as string[],
+  };
+  streams.receipts = [streams.pure, streams.effectsPure, streams.effectsManaged];
+  const receiptStream = (e: ReceiptEvent): string => topology.name(receiptStreamOf(e.run.op));
+
+  const appendEvents = async (
+    stream: string,
+    events: NodeEvent[],
+    keys: string[],
+  ): Promise<void> => {
+    if (authority !== undefined && events.some((e) => e.type === 'receipt' && e.sig === undefined))
+      events = await Promise.all(
+        events.map((e) =>
+          e.type === 'receipt' && e.sig === undefined ? authority.sign(e) : Promise.resolve(e),
+        ),
+      );
+    const results = await appender.append(
+      stream,
+      events.map((e, i) => eventRecord(keys[i]!, e)),
+    );
+    echo.remember(stream, results, events);
+  };
+
+  // A broker under load may drop a connection while nodes start together: retry what is
+  // retryable.
+  const retry = { attempts: 10, baseDelayMs: 100, ...init.retry };
+  await withRetry(() => log.ensureStreams(topology.streams), retry);
+  // Bad records already dead-lettered (by an earlier run): recovery reads every stream from
+  // offset 0 on each start, and each bad record must reach the dead-letter stream once.
+  const deadLettered = await withRetry(
+    () => deadLetteredPositions(log, streams.deadLetter, signal),
+    { ...retry, signal },
+  );
+
+  const core: Core = {
+    init,
+    log,
+    topology,
+    nodeId,
+    memo,
+    scheduler,
+    authority,
+    appender,
+    echo,
+    streams,
+    signal,
+    abort: () => controller.abort(),
+    fx: undefined,
+    progress,
+    fail,
+    parsedSubmissions,
+    authorized,
+    authorizeEvent(event) {
+      if (authority === undefined || event.type !== 'workflow/submitted') return undefined;
+      const key = event.workflow.toString();
+      if (authorized.has(key)) return undefined;
+      try {
+        const parsed =
+          parsedSubmissions.get(event) ?? parseWorkflow(event.body as unknown as IpldValue);
+        authority.authorize(parsed, event.proofs, { atMs: event.at });
+        authorized.add(key);
+        return undefined;
+      } catch (err) {
+        return err as Error;
+      }
+    },
+    receiptStream,
+    appendEvents,
+    write: (outputs) => write(outputs),
+    schedule(record, event) {
+      const refused = core.authorizeEvent(event);
+      if (refused !== undefined) {
+        core.deadLetter(record, refused).catch(fail);
+        return;
+      }
+      let outputs: SchedulerOutput[];
+      try {
+        outputs = scheduler.apply(event);
+      } catch (err) {
+        core.deadLetter(record, err as Error).catch(fail);
+        return;
+      }
+      write(outputs).catch(fail);
+    },
+    deadLetter(record, error) {
+      const at = positionKey(record);
+      if (deadLettered.has(at)) return Promise.resolve();
+      deadLettered.add(at);
+      progress({
+        type: 'node:dead-letter',
+        stream: record.stream,
+        partition: record.partition,
+        offset: record.offset,
+        reason: error.message,
+      });
+      return Promise.all([
+        appender.append(streams.deadLetter, [deadLetterFor(record, error)]),
+        // Its producer sees why, under its own key (rejections.ts).
+        record.stream === streams.invocations
+          ? appender.append(streams.invocations, [rejectionRecord(record, error)])
+          : undefined,
+      ]);
+    },
+    localTasks: undefined,
+    submitFollowUp: () => Promise.reject(new Error('the node is not started')),
+    receipts$: new Subject<ReceiptEvent>(),
+    ends$: new Subject<WorkflowEndedEvent>(),
+    ended,
+  };
+
+  // Effects: a runner dispatching by op, and the outbox folded from effects.managed.
+  if (init.effects !== undefined)
+    (core as { fx: AttachedEffects }).fx = attachEffects({
+      wasm: init.runner,
+      effects: init.effects,
+      appendIntent: (intent) =>
+        appendEvents(streams.effectsManaged, [intent], [intent.instruction.toString()]),
+      // In ucan mode a workflow a result asks for carries no proof and is refused: reported,
+      // never allowed to stop the executor.
+      submit: (workflow) =>
+        core.submitFollowUp(workflow).catch((err: unknown) => {
+          if ((err as Error).name !== 'AuthError') throw err;
+          fail(err);
+        }),
+      onProgress: (e) => progress(e),
+    });
+
+  function write(outputs: SchedulerOutput[]): Promise<unknown> {
+    if (outputs.length === 0) return Promise.resolve();
+    const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
+    const byStream = new Map<string, ReceiptEvent[]>();
+    for (const o of outputs) {
+      if (o.stream === 'invocations') {
+        inv.push(o.event);
+        // Local fast path: run what this node released without waiting for the append to be
+        // durable and read back. Correct without it: a task/ready lost in a crash is released
+        // again on recovery, and the executor's consumer skips what already ran.
+        // In a cluster, released tasks go through the shared consumer only (work sharing).
+        if (
+          o.event.type === 'task/ready' &&
+          core.localTasks !== undefined &&
+          init.cluster === undefined
+        ) {
+          core.localTasks.next({ record: null, event: o.event });
+        }
+      } else {
+        const stream = receiptStream(o.event);
+        const list = byStream.get(stream);
+        if (list === undefined) byStream.set(stream, [o.event]);
+        else list.push(o.event);
+      }
+    }
+    const appendAll = (lists: Map<string, ReceiptEvent[]>): Promise<unknown> =>
+      Promise.all([
+        inv.length === 0
+          ? undefined
+          : appendEvents(streams.invocations, inv, inv.map(keyOfInvocation)),
+        ...[...lists].map(([stream, list]) =>
+          appendEvents(
+            stream,
+            list,
+            list.map((e) => e.instruction.toString()),
+          ),
+        ),
+      ]);
+    // Receipts are signed first, so that a workflow's end is not appended before them.
+    if (authority === undefined || byStream.size === 0) return appendAll(byStream);
+    return Promise.all(
+      [...byStream].map(
+        async ([stream, list]) =>
+          [stream, await Promise.all(list.map((e) => authority.sign(e)))] as const,
+      ),
+    ).then((signed) => appendAll(new Map(signed)));
+  }
+
+  return core;
+}
+
+function keyOfInvocation(event: TaskReadyEvent | WorkflowEndedEvent): string {
+  return event.type === 'task/ready' ? event.instruction.toString() : event.workflow.toString();
+}
+
+/** A record whose bytes outlive the read (a backend may reuse its buffers). */
+export function copyOf(record: LogRecord): LogRecord {
+  return { ...record, value: record.value.slice() };
+}

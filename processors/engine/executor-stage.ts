@@ -1,0 +1,95 @@
+/**
+ * The executor stage: ready tasks from the shared `executor` consumer of `invocations` (so
+ * several nodes share the work and a restart resumes) merged with the tasks this node's
+ * scheduler released (the local fast path), run by {@link executeTasks}, their receipts
+ * appended to their stream. A consumed position is committed only once every record before it
+ * has its receipt appended (at least once, never skipping a record).
+ *
+ * @module
+ */
+import { Subject, finalize, merge, mergeMap, tap, type Subscription } from 'rxjs';
+import { consume } from './reads.ts';
+import { decodeRecord } from './envelope.ts';
+import { createCommitTracker } from './commit-tracker.ts';
+import { executeTasks } from './execute-tasks.ts';
+import type { Core, ReadyItem } from './core.ts';
+
+/** The consumer name of the executors on `invocations`. */
+export const EXECUTOR = 'executor';
+
+/** A running executor stage. */
+export interface ExecutorStage {
+  /** Commits the positions whose records are done. */
+  commit(): Promise<void>;
+  /** Stops taking local tasks and resolves when the running ones are written. */
+  drain(): Promise<void>;
+  readonly subscription: Subscription;
+}
+
+/** Starts the executor; managed effects whose intent has no outcome are sent again. */
+export function startExecutor(core: Core): ExecutorStage {
+  const { log, streams, authority, fx, signal } = core;
+  const tracker = createCommitTracker();
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const local = new Subject<ReadyItem>();
+  core.localTasks = local;
+  const fromLog = consume(log, streams.invocations, EXECUTOR, signal).pipe(
+    tap((record) => tracker.begin(record)),
+    mergeMap((record): ReadyItem[] => {
+      const d = core.echo.recall(record) ?? decodeRecord(record);
+      const event = d instanceof Error ? d : 'type' in d ? d : d.event;
+      if (event instanceof Error || event.type !== 'task/ready') {
+        tracker.end(record);
+        return [];
+      }
+      if (authority?.mode === 'ucan' && !core.authorized.has(event.workflow?.toString() ?? '')) {
+        // A ready task no authorized submission released (e.g. appended by a producer).
+        const why = new Error(
+          `task/ready of instruction ${event.instruction.toString()} refused: no authorized submission of workflow ${event.workflow?.toString() ?? '(none)'} on this node`,
+        );
+        core.deadLetter(record, why).then(() => tracker.end(record), core.fail);
+        return [];
+      }
+      return [{ record, event }];
+    }),
+  );
+  const subscription = merge(fromLog, local)
+    .pipe(
+      executeTasks<ReadyItem>({
+        memo: core.memo,
+        runner: fx?.runner ?? core.init.runner,
+        nodeId: core.nodeId,
+        concurrency: core.init.concurrency,
+        taskRetry: core.init.taskRetry,
+        onProgress: core.progress,
+      }),
+      mergeMap(async ({ item, receipt }) => {
+        if (receipt !== null) {
+          // Effects a result asks for are submitted before the result is written.
+          await fx?.emit(receipt);
+          await core.appendEvents(
+            core.receiptStream(receipt),
+            [receipt],
+            [receipt.instruction.toString()],
+          );
+        }
+        if (item.record !== null) tracker.end(item.record);
+      }),
+      finalize(() => finished()),
+    )
+    .subscribe({ error: core.fail });
+  for (const ready of fx?.outbox.pending() ?? []) local.next({ record: null, event: ready });
+  return {
+    subscription,
+    async commit() {
+      const positions = tracker.take();
+      if (positions !== null) await log.commit(EXECUTOR, streams.invocations, positions);
+    },
+    drain() {
+      core.localTasks = undefined;
+      local.complete();
+      return done;
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The live follow: after recovery, the receipt streams feed the memo, the scheduler and the
+ * receipt subscribers; `invocations` feeds the scheduler and the end notifications. Records this
+ * process appended are recalled from the echo instead of decoded; a record that does not decode
+ * (or, with an authority, a receipt whose signature does not verify) is dead-lettered.
+ *
+ * @module
+ */
+import { mergeMap, type Subscription } from 'rxjs';
+import type { LogRecord } from '../../streams/log.ts';
+import { follow } from './reads.ts';
+import { decodeRecord, type EventRecord } from './envelope.ts';
+import type { Core } from './core.ts';
+import type { Recovered } from './recovery.ts';
+
+/** Follows the streams from where recovery stopped; unsubscribe to stop. */
+export function followStreams(core: Core, from: Recovered): Subscription[] {
+  const { log, memo, authority, fx, streams, signal, fail } = core;
+  const decodeOrDeadLetter = (record: LogRecord): EventRecord[] => {
+    const known = core.echo.recall(record);
+    if (known !== undefined) return [{ record, event: known }];
+    const d = decodeRecord(record);
+    if (d instanceof Error) {
+      core.deadLetter(record, d).catch(fail);
+      return [];
+    }
+    return [d];
+  };
+  /** A receipt written elsewhere is verified first; a refused one is dead-lettered. */
+  const receiptOrDeadLetter = (record: LogRecord): EventRecord[] => {
+    const known = core.echo.recall(record);
+    if (known !== undefined) return [{ record, event: known }];
+    const decoded = decodeOrDeadLetter(record);
+    const event = decoded[0]?.event;
+    if (authority === undefined || event?.type !== 'receipt') return decoded;
+    const refused = authority.verifyForeign(event);
+    if (refused === undefined) return decoded;
+    core.deadLetter(record, refused).catch(fail);
+    return [];
+  };
+
+  const subscriptions = streams.receipts.map((stream, i) =>
+    follow(log, stream, from.receipts[i]!, signal)
+      .pipe(mergeMap(receiptOrDeadLetter))
+      .subscribe({
+        next: ({ record, event }) => {
+          fx?.outbox.observe(event);
+          if (event.type !== 'receipt') return;
+          memo.put(event);
+          core.schedule(record, event);
+          core.receipts$.next(event);
+        },
+        error: fail,
+      }),
+  );
+  subscriptions.push(
+    follow(log, streams.invocations, from.invocations, signal)
+      .pipe(mergeMap(decodeOrDeadLetter))
+      .subscribe({
+        next: ({ record, event }) => {
+          core.schedule(record, event);
+          core.ended.note(event);
+          if (event.type === 'workflow/completed' || event.type === 'workflow/failed') {
+            core.ended.rerunning.delete(event.workflow.toString());
+            core.ends$.next(event);
+          }
+        },
+        error: fail,
+      }),
+  );
+  return subscriptions;
+}

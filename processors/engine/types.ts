@@ -1,0 +1,132 @@
+/**
+ * The engine's contract: what {@link createNode} takes and what a running node offers.
+ *
+ * @module
+ */
+import type { Observable } from 'rxjs';
+import type { CID } from 'multiformats/cid';
+import type { Log } from '../../streams/log.ts';
+import type { Topology, TopologyInit } from '../../streams/topology.ts';
+import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import type { ParsedWorkflow } from '../../schemas/model.ts';
+import type { Memo } from './memo.ts';
+import type { UnknownAwait } from './schedule-tasks.ts';
+import type { ExecuteProgress, TaskRunner } from './execute-tasks.ts';
+import type { RetryOptions, TaskRetryPolicy } from '../retry.ts';
+import type { Authority, ProofMap } from '../auth/types.ts';
+import type { EffectsProgress } from '../effects/engine.ts';
+import type { EffectRunner } from '../effects/effect-runner.ts';
+
+/** Construction options of {@link createNode}. */
+export interface NodeInit {
+  /** The streams. The node does not close it. */
+  log: Log;
+  /** The Wasm runtime. */
+  runner: TaskRunner;
+  /** Stream names and partitions. */
+  topology?: Topology | TopologyInit;
+  /** Written as `executor` on receipts. @default a random UUID */
+  nodeId?: string;
+  /** Tasks executed at once. @default 16 */
+  concurrency?: number;
+  /** @default 600_000 */
+  workflowTimeoutMs?: number;
+  /**
+   * How long a workflow may wait for an await that nothing known can resolve (no task of it,
+   * no running workflow, not in the memo) before it fails. @default 60_000
+   */
+  awaitTimeoutMs?: number;
+  /** How often deadlines are checked. @default 1_000 */
+  tickIntervalMs?: number;
+  /** How often consumed positions are committed. @default 50 */
+  commitIntervalMs?: number;
+  /** Retries of the node's own reads at start-up (a broker that is not serving yet). */
+  retry?: RetryOptions;
+  /**
+   * Retries of a task's retryable failures when its `meta.retry` does not say.
+   * @default DEFAULT_TASK_RETRY (3 attempts, 100 ms backoff doubling up to 5 s)
+   */
+  taskRetry?: TaskRetryPolicy;
+  /** Run the executor (false: a scheduling-only node). @default true */
+  execute?: boolean;
+  /**
+   * Runs effect ops (`http/*`, `random/bytes`, `time/now`; see `processors/effects/`). Without
+   * it effect tasks get an `unsupported` error receipt.
+   */
+  effects?: EffectRunner;
+  onProgress?: (event: NodeProgress) => void;
+  /**
+   * Who may run what, and who signed what (`processors/auth/`). With it, submissions are
+   * authorized before anything is appended (refused: an `AuthError` from `submit`, a
+   * dead-letter for one read from the stream), in `ucan` mode a ready task runs only for a
+   * workflow authorized here, every receipt written is signed, and receipts read from the
+   * streams are verified before they reach the memo (refused: dead-letter). Without it the
+   * node behaves as `open` and writes unsigned receipts.
+   */
+  authority?: Authority;
+  /**
+   * Scale-out seam (`processors/cluster/`): with several nodes on one namespace, each workflow
+   * is scheduled by one owner, and released tasks reach executors only through the shared
+   * `executor` consumer (no local fast path), so the work spreads over the nodes.
+   */
+  cluster?: ClusterSeam;
+}
+
+/** What the node asks of a cluster (see `processors/cluster/`). */
+export interface ClusterSeam {
+  /** Whether this node schedules `workflow` now. */
+  owns(workflow: string): boolean;
+  /** Calls `listener` whenever ownership may have changed; returns the unsubscribe. */
+  onChange(listener: () => void): () => void;
+}
+
+/** Progress events of a node. */
+export type NodeProgress =
+  | ExecuteProgress
+  | EffectsProgress
+  | { type: 'node:recovered'; receipts: number; invocations: number; emitted: number; ms: number }
+  | { type: 'node:dead-letter'; stream: string; partition: number; offset: number; reason: string }
+  | { type: 'node:error'; error: unknown }
+  | {
+      /** A submitted workflow awaits instructions nothing known produces (see submit). */
+      type: 'node:await-unknown';
+      workflow: string;
+      awaits: UnknownAwait[];
+      timeoutMs: number;
+    };
+
+/** A running node. */
+export interface IpvmNode {
+  /** The in-process memo (instruction CID → receipt). */
+  readonly memo: Memo;
+  readonly topology: Topology;
+  readonly nodeId: string;
+  /**
+   * Validates a workflow and appends it to `invocations`. The result's `warnings` also name
+   * each await that no task of the workflow, no running workflow and the memo can resolve
+   * (located: task path and CID); such a workflow fails after `awaitTimeoutMs` unless the
+   * receipt appears. `name` is shown by `ipvm status` (a `{name, workflow}` wrapper's wins).
+   * A workflow `parseWorkflow` returned is taken as it is (not parsed again).
+   */
+  submit(
+    workflow: ParsedWorkflow | Uint8Array | string | IpldValue,
+    options?: { signal?: AbortSignal; name?: string | null; proofs?: ProofMap },
+  ): Promise<ParsedWorkflow>;
+  /** Live receipt events (all, or one workflow's), from now on. */
+  receipts(workflow?: CID): Observable<ReceiptEvent>;
+  /** Live workflow end events. */
+  ends(): Observable<WorkflowEndedEvent>;
+  /**
+   * Asks the scheduler to cancel a running workflow (appends a `workflow/cancel` request): no
+   * task of it is released any more, tasks already running finish, then it ends `failed` with a
+   * reason starting `cancelled`. Resolves once the request is appended; a second request for
+   * the same run changes nothing. @throws {WorkflowNotRunningError} ended or unknown
+   */
+  cancel(workflow: CID, options?: { reason?: string | null; signal?: AbortSignal }): Promise<void>;
+  /** Resolves when the workflow ends (at once if it already has). */
+  ended(workflow: CID, options?: { signal?: AbortSignal }): Promise<WorkflowEndedEvent>;
+  /** Graceful drain: stops reading, finishes appends and commits. Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
