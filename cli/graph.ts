@@ -2,8 +2,8 @@
 // processors/dag-layout.ts (shared with the console; why not dagre is said there), so no browser
 // or external renderer is needed.
 import { layers as layerOf, layoutDag } from '../processors/dag-layout.ts';
-import type { TaskView } from './log-view.ts';
-import { ellipsis } from './outcome-text.ts';
+import type { TaskView } from '../processors/api/log-view.ts';
+import { ellipsis } from '../processors/api/outcome-text.ts';
 
 /** What a node's colour says. */
 export type NodeState = 'pending' | 'ok' | 'replayed' | 'error';

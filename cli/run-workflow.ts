@@ -14,7 +14,7 @@ import {
 import type { Logger } from '../processors/logger.ts';
 import type { NodeInit } from '../processors/engine/node.ts';
 import { logProgress } from './logging.ts';
-import { openAuthority, openNode, type NodeFlags } from './node-context.ts';
+import { authConfig, nodeConfig, type NodeFlags } from './node-context.ts';
 import { connectNode, throughNode, type RemoteFlags } from './remote.ts';
 
 /** Where receipts go. */
@@ -67,15 +67,20 @@ export async function runWorkflow(
     async () => {
       // Refused before the node (its log, content store, runtime) is even opened when the
       // workflow is known up front; otherwise (`ipvm call` stores its module first) on submit.
-      const authority = await openAuthority(flags, resolveDataDir(flags.dataDir));
+      const config = nodeConfig(flags);
+      const [{ openAuthority }, { openNode }] = await Promise.all([
+        import('../processors/compose/open-authority.ts'),
+        import('../processors/compose/open-node.ts'),
+      ]);
+      const authority = await openAuthority(authConfig(flags), resolveDataDir(flags.dataDir));
       if (auth.known !== undefined)
         authority.authorize(parseWorkflow(auth.known), proofsOf(auth.known));
-      const opened = await openNode(
-        flags,
-        logProgress(logger.child({ component: 'node' }), { recovery: 'debug' }),
-        extra,
+      const opened = await openNode({
+        ...config,
+        ...extra,
         authority,
-      );
+        onProgress: logProgress(logger.child({ component: 'node' }), { recovery: 'debug' }),
+      });
       try {
         const { node } = opened;
         const bytes = await prepare(async (b) => (await opened.content.add(b)).toString());
@@ -85,7 +90,8 @@ export async function runWorkflow(
         const sub = node
           .receipts(parsed.cid)
           .subscribe((r) => report.print(receiptLine(r, r.replayed)));
-        const submitted = await node.submit(bytes, { proofs });
+        // Parsed once: the node takes the parse as it is.
+        const submitted = await node.submit(parsed, { proofs });
         report.warn?.(submitted.warnings);
         const end = await node.ended(parsed.cid);
         sub.unsubscribe();

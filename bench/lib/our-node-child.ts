@@ -1,5 +1,7 @@
-// This node in a process of its own, so its peak memory can be read like a peer's: the embedded
-// file log, the Helia content store and the real Wasm executor, driven over IPC by a benchmark.
+// This node in a process of its own, so its peak memory can be read like a peer's: the node as
+// `ipvm start` opens it (the composition root, processors/compose/: embedded file log, Helia
+// content store, real Wasm executor, effect runner, node-local engine), without an authority
+// (unsigned receipts: the bare engine; bench/auth.bench.ts measures signing), driven over IPC.
 //
 //   fork('bench/lib/our-node-child.ts', ['--fsync', 'batch', '--wasm', 'a.wasm', ...,
 //        '--data-dir', D, '--no-glue-free'])
@@ -9,11 +11,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFileLog, type FsyncPolicy } from '../../streams/file/index.ts';
-import { createNode } from '../../processors/engine/node.ts';
-import { createHeliaContentStore } from '../../processors/content/index.ts';
-import { createExecutor } from '../../processors/wasm/index.ts';
-import { wasmRunner } from '../../processors/wasm-runner.ts';
+import type { FsyncPolicy } from '../../streams/file/index.ts';
+import { openNode } from '../../processors/compose/open-node.ts';
 import { currentRss, peakRss } from './proc.ts';
 import { createDriver } from './our-node-driver.ts';
 import type { ChildReply, ChildRequest } from './our-node-protocol.ts';
@@ -29,12 +28,16 @@ const glueFree = !argv.includes('--no-glue-free');
 
 const root = keptDir ?? mkdtempSync(join(tmpdir(), 'ipvm-bench-node-'));
 mkdirSync(root, { recursive: true });
-const content = await createHeliaContentStore({ dataDir: root });
-for (const f of wasmFiles) await content.add(new Uint8Array(readFileSync(f)));
-const executor = createExecutor({ content, cacheDir: join(root, 'cache'), glueFree });
-const log = createFileLog({ dir: join(root, 'log'), fsync });
-const node = await createNode({ log, runner: wasmRunner(executor), nodeId: 'bench', concurrency });
-const driver = createDriver(node);
+const opened = await openNode({
+  dataDir: root,
+  log: { backend: 'file', fsync },
+  concurrency,
+  glueFree,
+  auth: false,
+  nodeId: 'bench',
+});
+for (const f of wasmFiles) await opened.content.add(new Uint8Array(readFileSync(f)));
+const driver = createDriver(opened.node);
 
 process.on('message', (msg: ChildRequest) => {
   driver.handle(msg).then(
@@ -64,10 +67,7 @@ process.on('message', (msg: ChildRequest) => {
 
 async function shutdown(): Promise<void> {
   driver.close();
-  await node.close();
-  await log.close();
-  await executor.close();
-  await content.close();
+  await opened[Symbol.asyncDispose]();
   if (keptDir === undefined) rmSync(root, { recursive: true, force: true });
   process.disconnect?.();
 }

@@ -7,8 +7,9 @@ import { CID } from 'multiformats/cid';
 import { WorkflowNotRunningError, cancelEvent } from '../../processors/engine/cancel.ts';
 import { eventRecord } from '../../processors/engine/envelope.ts';
 import { UsageError } from '../exit.ts';
-import { readWorkflows } from '../log-view.ts';
-import { logOptions, openWriteLog, type NodeFlags } from '../node-context.ts';
+import { readWorkflows } from '../../processors/api/log-view.ts';
+import { logOptions, type NodeFlags, logPlace } from '../node-context.ts';
+import { openWriteLog } from '../../processors/compose/open-log.ts';
 import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
 
 interface CancelFlags extends NodeFlags, RemoteFlags {
@@ -17,7 +18,7 @@ interface CancelFlags extends NodeFlags, RemoteFlags {
 
 /** Appends the cancel request to the log of a data directory no node runs on. */
 async function cancelInLog(flags: CancelFlags, workflow: CID): Promise<string> {
-  const opened = await openWriteLog(flags);
+  const opened = await openWriteLog(logPlace(flags));
   try {
     const key = workflow.toString();
     const view = (await readWorkflows(opened.log, opened.topology)).find((w) => w.workflow === key);

@@ -8,7 +8,8 @@ import type { ReplayJob, ScheduleCreatedEvent, ScheduleTarget } from '../../sche
 import type { ScheduleState } from '../../processors/schedules/index.ts';
 import { UsageError } from '../exit.ts';
 import { readInput } from '../io.ts';
-import { logOptions, openReadLog, openWriteLog, type NodeFlags } from '../node-context.ts';
+import { logOptions, type NodeFlags, logPlace } from '../node-context.ts';
+import { openReadLog, openWriteLog } from '../../processors/compose/open-log.ts';
 import { parseFraction } from './replay.ts';
 
 interface CronFlags extends NodeFlags {
@@ -49,7 +50,7 @@ async function appendEvent(
   key: string,
   event: NodeEvent,
 ): Promise<void> {
-  const opened = await openWriteLog(flags);
+  const opened = await openWriteLog(logPlace(flags));
   try {
     await opened.log.ensureStreams(opened.topology.streams);
     await opened.log.append(opened.topology.name('invocations'), [m.eventRecord(key, event)]);
@@ -60,7 +61,7 @@ async function appendEvent(
 
 async function fold(m: Modules, flags: NodeFlags): Promise<ScheduleState> {
   const state = m.createScheduleState();
-  const opened = await openReadLog(flags);
+  const opened = await openReadLog(logPlace(flags));
   try {
     await m.foldInvocations(opened.log, opened.topology.name('invocations'), state);
   } finally {

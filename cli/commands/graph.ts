@@ -8,9 +8,10 @@ import { parseWorkflow } from '../../schemas/model.ts';
 import { resolveDataDir } from '../../processors/content/index.ts';
 import { UsageError } from '../exit.ts';
 import { toMermaid, toSvg } from '../graph.ts';
-import { applyReceipts, readReceipts, tasksOf } from '../log-view.ts';
+import { applyReceipts, readReceipts, tasksOf } from '../../processors/api/log-view.ts';
 import { readInput } from '../io.ts';
-import { logOptions, openReadLog, type NodeFlags } from '../node-context.ts';
+import { logOptions, type NodeFlags, logPlace } from '../node-context.ts';
+import { openReadLog } from '../../processors/compose/open-log.ts';
 
 interface GraphFlags extends NodeFlags {
   format: string;
@@ -47,7 +48,7 @@ Examples:
       const tasks = tasksOf(bytes);
       const colour = colourFrom(flags, command.getOptionValueSource('dataDir'));
       if (colour !== undefined) {
-        const opened = await openReadLog({ ...flags, dataDir: colour });
+        const opened = await openReadLog(logPlace({ ...flags, dataDir: colour }));
         try {
           applyReceipts(
             parsed.cid.toString(),

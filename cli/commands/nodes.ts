@@ -2,7 +2,8 @@
 // heartbeats on its `nodes` stream.
 import type { Command } from 'commander';
 import { UsageError } from '../exit.ts';
-import { logOptions, openReadLog, type NodeFlags } from '../node-context.ts';
+import { logOptions, type NodeFlags, logPlace } from '../node-context.ts';
+import { openReadLog } from '../../processors/compose/open-log.ts';
 import { DEFAULT_HEARTBEAT_MS, type NodeAnnouncement } from '../../processors/cluster/types.ts';
 
 interface NodesFlags extends NodeFlags {
@@ -61,7 +62,7 @@ Examples:
       if (!Number.isFinite(waitMs) || waitMs < 0)
         throw new UsageError(`--wait-ms must be a number of milliseconds (got ${flags.waitMs})`);
       const { listLiveNodes } = await import('../../processors/cluster/membership.ts');
-      const opened = await openReadLog(flags);
+      const opened = await openReadLog(logPlace(flags));
       try {
         const nodes = await listLiveNodes(opened.log, opened.topology.namespace, { waitMs });
         process.stdout.write(

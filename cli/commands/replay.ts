@@ -5,15 +5,10 @@ import type { Command } from 'commander';
 import type { ReplaySummary } from '../../processors/replay/job.ts';
 import type { VerificationMismatchEvent } from '../../schemas/job-events.ts';
 import { UsageError } from '../exit.ts';
-import {
-  authOptions,
-  logOptions,
-  openReceiptCheck,
-  openReadLog,
-  openRunner,
-  openWriteLog,
-  type NodeFlags,
-} from '../node-context.ts';
+import { authOptions, logOptions, type NodeFlags, logPlace, authConfig } from '../node-context.ts';
+import { openReadLog, openWriteLog } from '../../processors/compose/open-log.ts';
+import { openRunner } from '../../processors/compose/open-runner.ts';
+import { openReceiptCheck } from '../../processors/compose/open-authority.ts';
 import { createBar } from '../progress-bar.ts';
 
 interface ReplayFlags extends NodeFlags {
@@ -100,7 +95,7 @@ Examples:
       const out: ReplaySummary[] = [];
       const bar = await createBar(process.stderr, flags.json !== true);
       if (verify) {
-        const opened = await openReadLog(flags);
+        const opened = await openReadLog(logPlace(flags));
         const runner = fraction > 0 ? await openRunner(flags) : undefined;
         const found: VerificationMismatchEvent[] = [];
         try {
@@ -124,7 +119,7 @@ Examples:
       }
       if (tables) {
         const { openTableStore } = await import('../../processors/tables/index.ts');
-        const opened = await openWriteLog(flags);
+        const opened = await openWriteLog(logPlace(flags));
         const store = openTableStore({
           clickhouseUrl: flags.clickhouseUrl,
           dataDir: opened.dataDir,
@@ -136,7 +131,7 @@ Examples:
               topology: opened.topology,
               job: { into: 'tables', range },
               store,
-              verify: await openReceiptCheck(flags, opened.dataDir),
+              verify: await openReceiptCheck(authConfig(flags), opened.dataDir),
               onProgress: bar.update,
             }),
           );
@@ -158,7 +153,7 @@ async function recordMismatches(
 ): Promise<void> {
   const { eventRecord } = await import('../../processors/engine/envelope.ts');
   try {
-    const opened = await openWriteLog(flags);
+    const opened = await openWriteLog(logPlace(flags));
     try {
       const stream = opened.topology.name('verification');
       await opened.log.ensureStreams([{ name: stream, partitions: 1 }]);

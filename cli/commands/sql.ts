@@ -3,15 +3,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  authOptions,
-  logOptions,
-  openReceiptCheck,
-  openWriteLog,
-  type NodeFlags,
-} from '../node-context.ts';
+import { authOptions, logOptions, type NodeFlags, logPlace, authConfig } from '../node-context.ts';
+import { openWriteLog } from '../../processors/compose/open-log.ts';
+import { openReceiptCheck } from '../../processors/compose/open-authority.ts';
 import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
-import { assertReadOnlySql } from '../sql-guard.ts';
+import { assertReadOnlySql } from '../../processors/api/sql-guard.ts';
 import { InvalidArgumentError, Option } from 'commander';
 import type { TableStore } from '../../processors/tables/index.ts';
 import type { OpenTableStoreInit } from '../../processors/tables/index.ts';
@@ -162,12 +158,12 @@ async function catchUp(store: TableStore, flags: NodeFlags): Promise<void> {
   if ((flags.backend ?? 'file') === 'file' && !existsSync(join(flags.dataDir!, 'log'))) return;
   const indexer = await import('../../processors/index-tables.ts');
   const tables = await import('../../processors/tables/index.ts');
-  const opened = await openWriteLog(flags);
+  const opened = await openWriteLog(logPlace(flags));
   try {
     await tables.catchUpTables({
       log: opened.log,
       store,
-      verify: await openReceiptCheck(flags, opened.dataDir),
+      verify: await openReceiptCheck(authConfig(flags), opened.dataDir),
       streams: indexer.tableStreams(opened.topology),
     });
     await tables.indexMismatches({

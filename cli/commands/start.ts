@@ -1,17 +1,11 @@
 // `ipvm start`: a long-lived node that runs whatever producers append to `invocations`, with an
 // optional JSON-RPC/WebSocket API (Homestar-compatible) and Prometheus metrics.
 import type { Command } from 'commander';
-import type { ApiServer } from '../../processors/api/index.ts';
-import type { ConsoleModel } from '../../processors/api/console-model.ts';
-import type { TableStore } from '../../processors/tables/table-store.ts';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
-import type { ScheduleFirer } from '../../processors/schedules/index.ts';
 import { UsageError } from '../exit.ts';
-import { startFirer } from '../schedules.ts';
 import { commandLogger, logProgress } from '../logging.ts';
 import { writeDiscovery } from '../discovery.ts';
-import { faceInit } from '../face-server.ts';
-import { nodeOptions, openNode, type NodeFlags, type OpenNode } from '../node-context.ts';
+import { nodeConfig, nodeOptions, type NodeFlags } from '../node-context.ts';
 
 interface StartFlags extends NodeFlags {
   rpcPort?: string;
@@ -104,116 +98,30 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
     .action(async (flags: StartFlags) => {
       const rpcPort = parsePort(flags.rpcPort);
       const logger = commandLogger(command);
-      const [{ consumerLag, createNodeMetrics }, { createApiServer }, { createFaceMethods }] =
-        await Promise.all([
-          import('../../processors/metrics.ts'),
-          import('../../processors/api/index.ts'),
-          import('../../processors/api/face.ts'),
-        ]);
       const nodeLog = logger.child({ component: 'node' });
-      let consoleModel: ConsoleModel | undefined;
-      let lag: (() => ReturnType<typeof consumerLag>) | undefined;
-      const metrics = createNodeMetrics({
-        processMetrics: true,
-        // Cheap on the embedded log only (see consumerLag).
-        lag: async () => (lag === undefined ? [] : [await lag()]),
+      const { openNode } = await import('../../processors/compose/open-node.ts');
+      const opened = await openNode({
+        ...nodeConfig(flags),
+        onProgress: logProgress(nodeLog),
+        logger: nodeLog,
+        metrics: true,
+        tables: flags.tables === true ? { clickhouseUrl: flags.clickhouseUrl } : undefined,
+        api:
+          rpcPort === undefined
+            ? undefined
+            : {
+                host: flags.rpcHost,
+                port: rpcPort,
+                allowedHosts: list(flags.rpcAllowedHosts),
+                allowedOrigins: list(flags.rpcAllowedOrigins),
+                consoleActions: flags.consoleActions === true,
+              },
+        schedules: true,
       });
-      const logEvent = logProgress(nodeLog);
-      const opened = await openNode(flags, (e) => {
-        metrics.onProgress(e);
-        logEvent(e);
-        if (e.type === 'execute:retry') consoleModel?.noteRetry(e.instruction);
-      });
-      const { node, log } = opened;
-      if ((flags.backend ?? 'file') === 'file')
-        lag = () =>
-          consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
-      const detach = metrics.attach(node);
-      let api: ApiServer | undefined;
+      const { node, api } = opened;
       let removeDiscovery: (() => void) | undefined;
-      let face: ReturnType<typeof faceInit> | undefined;
-      let stopTables: (() => Promise<void>) | undefined;
-      let tableStore: TableStore | undefined;
-      let firer: ScheduleFirer | undefined;
       try {
-        if (flags.tables === true) {
-          const tables = await import('../../processors/tables/index.ts');
-          const indexer = await import('../../processors/index-tables.ts');
-          const store = tables.openTableStore({
-            clickhouseUrl: flags.clickhouseUrl,
-            dataDir: opened.dataDir,
-          });
-          await store.migrate();
-          tableStore = store;
-          const live = indexer.indexTables({
-            log,
-            store,
-            streams: indexer.tableStreams(node.topology),
-            verify: opened.authority.receiptCheck,
-            onProgress: (e) => {
-              // A receipt that failed verification never becomes a row; say which and why.
-              if (e.type === 'tables:refused') nodeLog.warn(e, 'receipt refused by the tables');
-            },
-          });
-          const running = live.run().catch((err: unknown) => {
-            nodeLog.error({ err }, 'table indexer stopped');
-          });
-          stopTables = async () => {
-            await live.close();
-            await running;
-            await store.close();
-          };
-          nodeLog.info({ store: store.kind }, 'indexing tables');
-        }
-        if (rpcPort !== undefined) {
-          face = faceInit({
-            opened,
-            tables: tableStore,
-            openTables: () => openEmbeddedTables(opened, flags.clickhouseUrl),
-          });
-          const { createConsoleModel, createConsoleRpc, loadConsoleFiles } =
-            await import('../../processors/api/console.ts');
-          consoleModel = createConsoleModel({
-            log,
-            topology: node.topology,
-            memo: node.memo,
-            onError: (err) => nodeLog.error({ err }, 'console read model stopped'),
-          });
-          // The API does not wait for the console to fold a long log: it shows what it has.
-          consoleModel
-            .ready()
-            .then(() => nodeLog.info({}, 'console caught up with the streams'))
-            .catch(() => undefined);
-          api = await createApiServer({
-            extensions: [
-              createFaceMethods({
-                ...face,
-                onReplayedFromMemo: (n) => metrics.onReplayedFromMemo(n),
-                logger: logger.child({ component: 'api' }),
-              }),
-              createConsoleRpc({
-                node,
-                model: consoleModel,
-                actions: flags.consoleActions === true,
-                lag: async () => (lag === undefined ? [] : [await lag()]),
-                concurrency: Number(flags.concurrency ?? 16),
-                tables: tableStore,
-              }),
-            ],
-            node,
-            metrics,
-            consoleFiles: await loadConsoleFiles(),
-            host: flags.rpcHost,
-            port: rpcPort,
-            allowedHosts: list(flags.rpcAllowedHosts),
-            allowedOrigins: list(flags.rpcAllowedOrigins),
-            p2p: opened.content.network,
-            logger: logger.child({ component: 'api' }),
-            health: async ({ signal }) => {
-              await log.partitions(node.topology.name('invocations'), { signal });
-              return true;
-            },
-          });
+        if (api !== undefined)
           removeDiscovery = writeDiscovery(opened.dataDir, {
             url: api.url,
             httpUrl: api.httpUrl,
@@ -221,12 +129,6 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
             nodeId: node.nodeId,
             startedAt: Date.now(),
           });
-        }
-        firer = await startFirer(
-          opened,
-          logger.child({ component: 'schedules' }),
-          () => tableStore,
-        );
         nodeLog.info(
           {
             nodeId: node.nodeId,
@@ -245,41 +147,9 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
         });
         nodeLog.info({}, 'draining');
       } finally {
-        await firer?.close();
         removeDiscovery?.();
-        await api?.close();
-        await face?.close();
-        await consoleModel?.close();
-        await stopTables?.();
-        detach();
         await opened[Symbol.asyncDispose]();
       }
       nodeLog.info({}, 'stopped');
     });
-}
-
-/**
- * The tables of a node started without `--tables`, opened when `ipvm sql` first asks through
- * the API and brought up to date from the node's log before each query.
- */
-async function openEmbeddedTables(
-  opened: OpenNode,
-  clickhouseUrl: string | undefined,
-): Promise<{ store: TableStore; catchUp: () => Promise<void> }> {
-  const tables = await import('../../processors/tables/index.ts');
-  const indexer = await import('../../processors/index-tables.ts');
-  const store = tables.openTableStore({ clickhouseUrl, dataDir: opened.dataDir });
-  await store.migrate();
-  const streams = indexer.tableStreams(opened.node.topology);
-  return {
-    store,
-    catchUp: async () => {
-      await tables.catchUpTables({
-        log: opened.log,
-        store,
-        streams,
-        verify: opened.authority.receiptCheck,
-      });
-    },
-  };
 }

@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { CID } from 'multiformats/cid';
 import { UsageError } from '../exit.ts';
-import { readWorkflows, type WorkflowView } from '../log-view.ts';
-import { logOptions, openReadLog, type NodeFlags } from '../node-context.ts';
+import { readWorkflows, type WorkflowView } from '../../processors/api/log-view.ts';
+import { logOptions, type NodeFlags, logPlace } from '../node-context.ts';
+import { openReadLog } from '../../processors/compose/open-log.ts';
 import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
 
 interface StatusFlags extends NodeFlags, RemoteFlags {
@@ -116,7 +117,7 @@ Examples:
           }
         },
         async () => {
-          const read = await openReadLog(flags);
+          const read = await openReadLog(logPlace(flags));
           try {
             return {
               workflows: await readWorkflows(read.log, read.topology),

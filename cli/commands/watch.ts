@@ -6,8 +6,9 @@ import type { NodeEvent } from '../../schemas/events.ts';
 import { workflowEnd, type WorkflowEnd } from '../../processors/api/receipt-line.ts';
 import type { WatchItem } from '../../client/index.ts';
 import { UsageError } from '../exit.ts';
-import { readEvents, receiptStreams } from '../log-view.ts';
-import { logOptions, openReadLog, type NodeFlags } from '../node-context.ts';
+import { readEvents, receiptStreams } from '../../processors/api/log-view.ts';
+import { logOptions, type NodeFlags, logPlace } from '../node-context.ts';
+import { openReadLog } from '../../processors/compose/open-log.ts';
 import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../remote.ts';
 import { humanLine, receiptLine } from './run.ts';
 
@@ -123,7 +124,7 @@ Examples:
             }
           },
           async () => {
-            const opened = await openReadLog(flags);
+            const opened = await openReadLog(logPlace(flags));
             try {
               // `invocations` says when a workflow has ended, and what was rejected.
               const streams = [

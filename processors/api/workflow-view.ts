@@ -1,6 +1,6 @@
 /**
  * What `ipvm status` prints and the API's `ipvm_status` answers: a workflow folded from the log
- * with its tasks and their receipts (the fold itself is `cli/log-view.ts`). Types only.
+ * with its tasks and their receipts (the fold itself is `processors/api/log-view.ts`). Types only.
  *
  * @module
  */

@@ -16,7 +16,7 @@ import {
   createConsoleRpc,
   type ConsoleModel,
 } from '../../processors/api/console.ts';
-import { readEvents } from '../../cli/log-view.ts';
+import { readEvents } from '../../processors/api/log-view.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';

@@ -13,7 +13,7 @@ import { createTopology } from '../../streams/topology.ts';
 import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
 import { createApiServer, type ApiServer } from '../../processors/api/index.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
-import { readWorkflows } from '../../cli/log-view.ts';
+import { readWorkflows } from '../../processors/api/log-view.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
 

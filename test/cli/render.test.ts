@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { colourFrom } from '../../cli/commands/graph.ts';
 import { layers, stateOf, toMermaid, toSvg } from '../../cli/graph.ts';
-import { outcomeText } from '../../cli/outcome-text.ts';
-import type { TaskView } from '../../cli/log-view.ts';
+import { outcomeText } from '../../processors/api/outcome-text.ts';
+import type { TaskView } from '../../processors/api/log-view.ts';
 import { createProgress } from '../../cli/progress.ts';
 
 function task(

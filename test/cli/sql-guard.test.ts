@@ -1,6 +1,6 @@
 // `ipvm sql` only reads unless --write: which statements pass.
 import { describe, expect, it } from 'vitest';
-import { isReadOnlySql } from '../../cli/sql-guard.ts';
+import { isReadOnlySql } from '../../processors/api/sql-guard.ts';
 
 describe('isReadOnlySql', () => {
   it('lets reads through', () => {

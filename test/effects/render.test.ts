@@ -1,7 +1,7 @@
 // Effects in the CLI's views: inspect marks them, graph draws them in their own colour.
 import { describe, expect, it } from 'vitest';
 import { EFFECT_STYLE, toMermaid, toSvg } from '../../cli/graph.ts';
-import { tasksOf } from '../../cli/log-view.ts';
+import { tasksOf } from '../../processors/api/log-view.ts';
 import { inspectWorkflow } from '../../cli/commands/inspect.ts';
 
 const wf = JSON.stringify({

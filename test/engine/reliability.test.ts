@@ -15,7 +15,7 @@ import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
 import { createTopology } from '../../streams/topology.ts';
-import { readWorkflows } from '../../cli/log-view.ts';
+import { readWorkflows } from '../../processors/api/log-view.ts';
 
 /** A runner whose module is missing (a retryable failure) until `available` is set. */
 interface FlakyRunner extends TaskRunner {

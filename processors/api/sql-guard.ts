@@ -1,6 +1,6 @@
 // `ipvm sql` reads unless told to write: a statement that could change the tables (INSERT,
 // ALTER, DROP, TRUNCATE, OPTIMIZE, SYSTEM, …) or write elsewhere (INTO OUTFILE) needs --write.
-import { returnsRows } from '../processors/tables/sql.ts';
+import { returnsRows } from '../tables/sql.ts';
 
 /** A statement refused without `--write` (usage: exit 2). */
 export class SqlWriteRefusedError extends Error {

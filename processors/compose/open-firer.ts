@@ -1,24 +1,31 @@
-// The schedule firer of `ipvm start`: workflow ticks go through node.submit; replay-job ticks
-// run in the node over its own log (verify: with its runner, mismatches on `verification`;
-// tables: only when the node keeps the tables).
-import type { ReplayJob } from '../schemas/job-events.ts';
-import type { Logger } from '../processors/logger.ts';
-import type { ScheduleFirer } from '../processors/schedules/index.ts';
-import type { TableStore } from '../processors/tables/table-store.ts';
-import type { OpenNode } from './node-context.ts';
+/**
+ * The schedule firer of a node (`ipvm cron`): workflow ticks go through `node.submit`;
+ * replay-job ticks run in the node over its own log (verify: with its runner, mismatches on
+ * `verification`; tables: only when the node keeps the tables).
+ *
+ * @module
+ */
+import type { ReplayJob } from '../../schemas/job-events.ts';
+import type { Logger } from '../logger.ts';
+import type { ScheduleFirer } from '../schedules/index.ts';
+import type { TableStore } from '../tables/table-store.ts';
+import type { Log } from '../../streams/log.ts';
+import type { IpvmNode } from '../engine/types.ts';
+import type { TaskRunner } from '../engine/execute-tasks.ts';
+import type { Authority } from '../auth/types.ts';
 
 /** Starts the firer of a node; `store()` is the table store when the node keeps tables. */
 export async function startFirer(
-  opened: OpenNode,
+  opened: { node: IpvmNode; log: Log; runner: TaskRunner; authority: Authority | undefined },
   logger: Logger,
   store: () => TableStore | undefined,
 ): Promise<ScheduleFirer> {
   const [{ createScheduleFirer }, { runReplayJob }, { parseRange }, { mismatchRecorder }] =
     await Promise.all([
-      import('../processors/schedules/index.ts'),
-      import('../processors/replay/job.ts'),
-      import('../processors/replay/range.ts'),
-      import('../processors/verify/record.ts'),
+      import('../schedules/index.ts'),
+      import('../replay/job.ts'),
+      import('../replay/range.ts'),
+      import('../verify/record.ts'),
     ]);
   const { node, log } = opened;
   const runJob = async (job: ReplayJob, tickMs: number, name: string): Promise<void> => {
@@ -31,7 +38,7 @@ export async function startFirer(
       topology: node.topology,
       job: { into: job.into, range, reexecute: job.reexecute },
       store: tables,
-      verify: opened.authority.receiptCheck,
+      verify: opened.authority?.receiptCheck,
       runner: opened.runner,
       recorder: mismatchRecorder(log, node.topology.name('verification')),
       executor: `${node.nodeId}:verify`,

@@ -1,15 +1,15 @@
 // Read-side views of the streams for the CLI: decoded events, and the fold of workflows and their
 // receipts that `ipvm status` and `ipvm graph` print. Everything here reads; nothing appends.
-import type { Log, ReadFrom } from '../streams/log.ts';
-import { StreamNotFoundError } from '../streams/errors.ts';
-import type { Topology } from '../streams/topology.ts';
-import type { NodeEvent, ReceiptEvent } from '../schemas/events.ts';
-import { decodeInvocation } from '../schemas/submission.ts';
-import type { IpldValue } from '../schemas/ipld.ts';
-import { parseWorkflow } from '../schemas/model.ts';
-import { effectKind } from '../processors/effects/ops.ts';
+import type { Log, ReadFrom } from '../../streams/log.ts';
+import { StreamNotFoundError } from '../../streams/errors.ts';
+import type { Topology } from '../../streams/topology.ts';
+import type { NodeEvent, ReceiptEvent } from '../../schemas/events.ts';
+import { decodeInvocation } from '../../schemas/submission.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
+import { effectKind } from '../effects/ops.ts';
 import { outcomeText } from './outcome-text.ts';
-import type { TaskView, WorkflowView } from '../processors/api/workflow-view.ts';
+import type { TaskView, WorkflowView } from './workflow-view.ts';
 
 export type { TaskView, WorkflowView };
 

@@ -1,21 +1,24 @@
-// What `ipvm start` serves to the CLI's remote mode and the client library: the face methods of
+// What a node with an API serves to the CLI's remote mode and the client library: the face methods of
 // the API (processors/api/face.ts) over this node's log, content store and tables.
-import type { FaceInit } from '../processors/api/face.ts';
-import type { TableStore } from '../processors/tables/index.ts';
+import type { FaceInit } from './face.ts';
+import type { TableStore } from '../tables/index.ts';
 import { readEvents, readWorkflows, receiptStreams } from './log-view.ts';
-import type { OpenNode } from './node-context.ts';
+import type { Log } from '../../streams/log.ts';
+import type { ContentStore } from '../content/index.ts';
+import type { IpvmNode } from '../engine/types.ts';
 import { assertReadOnlySql } from './sql-guard.ts';
 
 /** Options of {@link faceInit}. */
 export interface FaceServerInit {
-  opened: OpenNode;
+  /** The node, its log and its content store. */
+  opened: { node: IpvmNode; log: Log; content: ContentStore };
   /** The tables the node indexes (`--tables`); else the embedded ones are opened on first use. */
   tables?: TableStore;
   /** Opens the tables when the node does not index them. */
   openTables?: () => Promise<{ store: TableStore; catchUp: () => Promise<void> }>;
 }
 
-/** The face methods' dependencies for a node opened by the CLI. */
+/** The face methods' dependencies for an opened node. */
 export function faceInit(init: FaceServerInit): FaceInit & { close(): Promise<void> } {
   const { node, log, content } = init.opened;
   let lazy: Promise<{ store: TableStore; catchUp: () => Promise<void> }> | undefined;

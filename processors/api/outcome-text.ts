@@ -1,7 +1,7 @@
 // One short line for a receipt's outcome, drawn under a task in `ipvm graph`: the output as
 // DAG-JSON, or the error's kind and message, cut with an ellipsis.
-import { dagJson } from '../schemas/codecs.ts';
-import { isIpldMap, kindOf as kindOfValue, type IpldValue } from '../schemas/ipld.ts';
+import { dagJson } from '../../schemas/codecs.ts';
+import { isIpldMap, kindOf as kindOfValue, type IpldValue } from '../../schemas/ipld.ts';
 
 /** Cuts `text` to at most `max` characters, the last one an ellipsis when cut. */
 export function ellipsis(text: string, max: number): string {

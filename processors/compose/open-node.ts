@@ -1,0 +1,212 @@
+/**
+ * The composition root: builds a node from a {@link NodeConfig} — its log, content store
+ * (with the content exchange on a cluster), Wasm executor, effect runner, authority, cluster
+ * membership, the node-local engine of secret-tainted workflows, and, as options, the live
+ * tables, metrics and the API. `ipvm run`, `ipvm start`, `ipvm call`, the benchmarks' node
+ * child and embedding programs all open their node here; heavy modules load on use.
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import type { Log } from '../../streams/log.ts';
+import { createFileLog } from '../../streams/file/index.ts';
+import { createTopology } from '../../streams/topology.ts';
+import { resolveDataDir, type ContentStore } from '../content/index.ts';
+import type { IpvmNode, NodeProgress } from '../engine/types.ts';
+import type { TaskRunner } from '../engine/execute-tasks.ts';
+import { countingRunner } from '../cluster/load.ts';
+import type { Authority } from '../auth/types.ts';
+import { ConfigError, type NodeConfig } from './config.ts';
+import { openLog } from './open-log.ts';
+import { openAuthority } from './open-authority.ts';
+import { prepareServices, type Services } from './open-services.ts';
+
+/** A node with everything it opened, closed in reverse order. */
+export interface OpenNode extends AsyncDisposable, Services {
+  node: IpvmNode;
+  /** The node's task runner (with optimistic verification), for replay jobs. */
+  runner: TaskRunner;
+  log: Log;
+  dataDir: string;
+  /** The content store (with its content exchange on a cluster or with `peers`). */
+  content: ContentStore;
+  /** The node's identity and rules; absent with `auth: false`. */
+  authority: Authority | undefined;
+  /** Tasks executed here and receipts replayed from the memo since the node opened. */
+  stats(): { executed: number; replayed: number };
+}
+
+/** Opens a node (and the services `config` asks for); it is processing when this resolves. */
+export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
+  const concurrency = config.concurrency ?? 16;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new ConfigError(`--concurrency must be a positive integer (got ${concurrency})`);
+  // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
+  const [
+    { createHeliaContentStore },
+    { createExecutor },
+    { wasmRunner },
+    { createNode },
+    fx,
+    { verifyingRunner },
+    { mismatchRecorder },
+  ] = await Promise.all([
+    import('../content/index.ts'),
+    import('../wasm/index.ts'),
+    import('../wasm-runner.ts'),
+    import('../engine/node.ts'),
+    import('../effects/index.ts'),
+    import('../verify/optimistic.ts'),
+    import('../verify/record.ts'),
+  ]);
+  let allow;
+  try {
+    allow = fx.parseAllowList(config.allowNet);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const dataDir = resolveDataDir(config.dataDir);
+  const authority =
+    config.authority ??
+    (config.auth === false ? undefined : await openAuthority(config.auth ?? {}, dataDir));
+  const effects = fx.createEffectRunner({ http: fx.createHttpClient({ allow }) });
+  const log = await openLog(config.log, dataDir);
+  const clustered = (config.log?.backend ?? 'file') !== 'file';
+  const peers = config.peers ?? [];
+  const networked = clustered || peers.length > 0 || config.p2pListen !== undefined;
+  const reportError = (error: unknown): void => config.onProgress?.({ type: 'node:error', error });
+  const content = await createHeliaContentStore({
+    dataDir,
+    network: networked
+      ? {
+          listen: config.p2pListen === undefined ? undefined : [config.p2pListen],
+          peers,
+          onError: reportError,
+        }
+      : undefined,
+  });
+  const executor = createExecutor({
+    content,
+    cacheDir: join(dataDir, 'cache'),
+    glueFree: config.glueFree,
+  });
+  const namespace = config.namespace ?? 'ipvm';
+  const topology = createTopology({ namespace });
+  const services = await prepareServices(config);
+  let executed = 0;
+  let replayed = 0;
+  const progress = (e: NodeProgress): void => {
+    if (e.type === 'execute:ran') executed++;
+    if (e.type === 'execute:hit') replayed++;
+    services.onProgress(e);
+    config.onProgress?.(e);
+  };
+  // The node's DID is its id: written as `executor`, reported by the API's `node` method.
+  const nodeId = config.nodeId ?? authority?.did ?? 'anonymous';
+  // Tasks asking for optimistic confirmations run N times; disagreements go on `verification`.
+  const recorder = mismatchRecorder(log, topology.name('verification'), reportError);
+  const runner = verifyingRunner({
+    runner: wasmRunner(executor),
+    nodeId,
+    onMismatch: recorder.record,
+  });
+  const [{ createSecretStore }, { createTaintTracker }, { routeTainted, withSecrets }] =
+    await Promise.all([
+      import('../auth/secrets.ts'),
+      import('../auth/taint.ts'),
+      import('../auth/local-node.ts'),
+    ]);
+  const secrets = createSecretStore({ dataDir });
+  // On a broker, nodes of one namespace form a cluster: they heartbeat on its `nodes` stream
+  // and each workflow is scheduled by one of them.
+  const counted = countingRunner(runner);
+  const cluster = !clustered
+    ? undefined
+    : await (
+        await import('../cluster/index.ts')
+      ).joinCluster({
+        log,
+        namespace,
+        nodeId,
+        announce: () => ({
+          peerId: content.network?.peerId,
+          addrs: content.network?.multiaddrs() ?? [],
+          load: { running: counted.running(), concurrency },
+          modules: executor.stats().compilations,
+          capabilities: {
+            effectHosts: (config.allowNet ?? '').split(',').filter((h) => h !== ''),
+            secrets: secrets.names(),
+          },
+          lag: null,
+        }),
+        onError: reportError,
+      });
+  // Peers announced on the membership stream serve content too.
+  const dialPeers = (): void => {
+    const connected = content.network?.connections() ?? {};
+    for (const peer of cluster?.peers() ?? []) {
+      if (peer.peerId === undefined || peer.peerId in connected || peer.addrs[0] === undefined)
+        continue;
+      content.network?.dial(peer.addrs[0]).catch(reportError);
+    }
+  };
+  dialPeers();
+  cluster?.onChange(dialPeers);
+  const timeouts = {
+    workflowTimeoutMs: config.workflowTimeoutMs,
+    awaitTimeoutMs: config.awaitTimeoutMs,
+  };
+  const shared = await createNode({
+    log,
+    runner: counted.runner,
+    effects,
+    topology,
+    nodeId,
+    cluster,
+    concurrency,
+    ...timeouts,
+    authority,
+    onProgress: progress,
+  });
+  // Secret-tainted workflows run on a node-local log that never leaves this data directory.
+  const localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
+  const local = await createNode({
+    log: localLog,
+    runner: withSecrets(wasmRunner(executor), secrets),
+    topology: { namespace: 'local' },
+    concurrency,
+    ...timeouts,
+    authority,
+    nodeId,
+    onProgress: progress,
+  });
+  const node = routeTainted({ shared, local, taint: createTaintTracker(secrets) });
+  const opened: OpenNode = {
+    node,
+    runner,
+    log,
+    dataDir,
+    content,
+    authority,
+    stats: () => ({ executed, replayed }),
+    async [Symbol.asyncDispose]() {
+      await closeServices();
+      await node.close();
+      await recorder.drain();
+      await cluster?.close();
+      await effects.close();
+      await executor.close();
+      await content.close();
+      await localLog.close();
+      await log.close();
+    },
+  };
+  let closeServices: () => Promise<void> = () => Promise.resolve();
+  try {
+    closeServices = await services.start(opened);
+  } catch (err) {
+    await opened[Symbol.asyncDispose]();
+    throw err;
+  }
+  return opened;
+}
