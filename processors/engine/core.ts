@@ -85,6 +85,18 @@ export interface Core {
   schedule(record: LogRecord, event: NodeEvent): void;
   /** Dead-letters a bad record once (and tells an `invocations` producer why). */
   deadLetter(record: LogRecord, error: Error): Promise<unknown>;
+  /**
+   * Pipelining: folds a receipt computed here into the memo and the scheduler before its append
+   * is durable, so a chain's next pure step starts at once. See {@link Core.durable}.
+   */
+  foldEarly(receipt: ReceiptEvent, append: Promise<void>): void;
+  /**
+   * Receipts folded early and already given to subscribers once durable (in the order they were
+   * computed, which across partitions the read back does not keep); the live follow skips them.
+   */
+  readonly announced: Map<string, 'pending' | 'read' | 'emitted'>;
+  /** Resolves when every receipt folded early so far is durable. */
+  durable(): Promise<void>;
   /** Ready tasks released by this node's scheduler, for its own executor (set by it). */
   localTasks: Subject<ReadyItem> | undefined;
   /** Where effects submit the workflows a result asks for (set by the facade). */
@@ -197,6 +209,11 @@ export async function createCore(init: NodeInit): Promise<Core> {
     { ...retry, signal },
   );
 
+  /** Appends of receipts folded before they were durable (see foldEarly). */
+  const inFlight = new Set<Promise<void>>();
+  const durable = (): Promise<void> =>
+    inFlight.size === 0 ? Promise.resolve() : Promise.all(inFlight).then(() => undefined);
+
   const core: Core = {
     init,
     log,
@@ -266,6 +283,31 @@ export async function createCore(init: NodeInit): Promise<Core> {
           : undefined,
       ]);
     },
+    announced: new Map(),
+    foldEarly(receipt, append) {
+      const key = receipt.receipt.toString();
+      core.announced.set(key, 'pending');
+      const tracked = append.then(
+        () => {
+          core.receipts$.next(receipt);
+          // Read back already (a reader may see the bytes before the fsync returns): done.
+          if (core.announced.get(key) === 'read') core.announced.delete(key);
+          else core.announced.set(key, 'emitted');
+        },
+        () => undefined,
+      );
+      inFlight.add(tracked);
+      void tracked.then(() => inFlight.delete(tracked));
+      memo.put(receipt);
+      let outputs: SchedulerOutput[];
+      try {
+        outputs = scheduler.apply(receipt);
+      } catch {
+        return; // the receipt read back is refused (dead-lettered) by the live follow
+      }
+      write(outputs).catch(fail);
+    },
+    durable,
     localTasks: undefined,
     submitFollowUp: () => Promise.reject(new Error('the node is not started')),
     receipts$: new Subject<ReceiptEvent>(),
@@ -292,6 +334,18 @@ export async function createCore(init: NodeInit): Promise<Core> {
 
   function write(outputs: SchedulerOutput[]): Promise<unknown> {
     if (outputs.length === 0) return Promise.resolve();
+    // Nothing is acknowledged before what it stands on is durable: a workflow's end (read back
+    // by subscribers) and an effect's release (its intent leaves the node) wait for the receipts
+    // folded early; a pure task/ready does not (lost in a crash, it is recomputed to the same
+    // CIDs).
+    if (inFlight.size > 0 && outputs.some(needsDurable)) {
+      const pending = outputs;
+      return durable().then(() => writeNow(pending));
+    }
+    return writeNow(outputs);
+  }
+
+  function writeNow(outputs: SchedulerOutput[]): Promise<unknown> {
     const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
     const byStream = new Map<string, ReceiptEvent[]>();
     for (const o of outputs) {
@@ -339,6 +393,12 @@ export async function createCore(init: NodeInit): Promise<Core> {
   }
 
   return core;
+}
+
+/** An output that acknowledges something: a workflow's end, or an effect task's release. */
+function needsDurable(o: SchedulerOutput): boolean {
+  if (o.stream !== 'invocations') return false;
+  return o.event.type !== 'task/ready' || o.event.task.run.op !== 'wasm/run';
 }
 
 function keyOfInvocation(event: TaskReadyEvent | WorkflowEndedEvent): string {

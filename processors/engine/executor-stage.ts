@@ -33,6 +33,8 @@ export function startExecutor(core: Core): ExecutorStage {
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
   const local = new Subject<ReadyItem>();
+  // In a cluster the next task goes through the shared consumer (work sharing): no pipelining.
+  const pipeline = core.init.pipeline !== false && core.init.cluster === undefined;
   core.localTasks = local;
   const fromLog = consume(log, streams.invocations, EXECUTOR, signal).pipe(
     tap((record) => tracker.begin(record)),
@@ -64,15 +66,23 @@ export function startExecutor(core: Core): ExecutorStage {
         taskRetry: core.init.taskRetry,
         onProgress: core.progress,
       }),
-      mergeMap(async ({ item, receipt }) => {
+      mergeMap(async ({ item, receipt: computed }) => {
+        // Signed here (not by appendEvents) so that what is folded early is what is written.
+        const receipt =
+          computed !== null && authority !== undefined && computed.sig === undefined
+            ? await authority.sign(computed)
+            : computed;
         if (receipt !== null) {
           // Effects a result asks for are submitted before the result is written.
           await fx?.emit(receipt);
-          await core.appendEvents(
+          const append = core.appendEvents(
             core.receiptStream(receipt),
             [receipt],
             [receipt.instruction.toString()],
           );
+          // A pure receipt's dependents start now, while its group commit is in flight.
+          if (pipeline && receipt.run.op === 'wasm/run') core.foldEarly(receipt, append);
+          await append;
         }
         if (item.record !== null) tracker.end(item.record);
       }),

@@ -48,7 +48,11 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
           if (event.type !== 'receipt') return;
           memo.put(event);
           core.schedule(record, event);
-          core.receipts$.next(event);
+          const key = event.receipt.toString();
+          const early = core.announced.get(key);
+          if (early === undefined) core.receipts$.next(event);
+          else if (early === 'pending') core.announced.set(key, 'read');
+          else core.announced.delete(key);
         },
         error: fail,
       }),

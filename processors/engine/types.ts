@@ -48,6 +48,13 @@ export interface NodeInit {
    * @default DEFAULT_TASK_RETRY (3 attempts, 100 ms backoff doubling up to 5 s)
    */
   taskRetry?: TaskRetryPolicy;
+  /**
+   * Start a pure task's dependents from its receipt in memory while the receipt's append is in
+   * flight (a chain step does not wait for an fsync). What acknowledges anything — a workflow's
+   * end, an effect's release — still waits until the receipts it stands on are durable; a crash
+   * loses only work that is recomputed to the same CIDs. Off in a cluster. @default true
+   */
+  pipeline?: boolean;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
   /**

@@ -22,6 +22,8 @@ const log: Log =
     : backend === 'nats'
       ? createJetStreamLog({ servers: process.env.NATS_URL!, storage: 'file' })
       : createFileLog({ dir: where, fsync: process.env.IPVM_FSYNC === 'none' ? 'none' : 'batch' });
+const crashAfter = Number(process.env.IPVM_CRASH_AFTER ?? 0);
+let ran = 0;
 const node = await createNode({
   log,
   runner,
@@ -29,13 +31,18 @@ const node = await createNode({
   topology: { namespace: backend === 'file' ? 'ipvm' : where },
   concurrency: 8,
   commitIntervalMs: Number(process.env.IPVM_COMMIT_MS ?? 20),
+  // With IPVM_CRASH_AFTER=N the child kills itself (SIGKILL, at once) when its N-th task has
+  // run: a pipelined node has receipts in flight then, and it outruns a parent reading a pipe.
+  onProgress: (e) => {
+    if (e.type === 'execute:ran' && ++ran === crashAfter) process.kill(process.pid, 'SIGKILL');
+  },
 });
-// One line per receipt this life sees, so the parent can kill after a drawn number of them.
+// One line per receipt this life sees.
 node.receipts().subscribe(() => process.stdout.write('R\n'));
 process.stdout.write('UP\n');
 await node.submit(bytes); // re-submitting a running or ended workflow changes nothing
 const end = await node.ended(parsed.cid);
 await node.close();
 await log.close();
-process.stdout.write(`END ${end.type}\n`);
-process.exit(0);
+// Exit once stdout is flushed: writes to a pipe may be queued, and exit() drops the queue.
+process.stdout.write(`END ${end.type}\n`, () => process.exit(0));

@@ -1,6 +1,8 @@
 // Crash safety on the embedded file log: SIGKILL the node IPVM_CRASH_KILLS times, each after a
-// seeded random number of receipts (IPVM_CRASH_SEED reproduces a run); nothing may be lost and
+// seeded random number of tasks run (IPVM_CRASH_SEED reproduces a run); nothing may be lost and
 // every receipt CID must match a clean run. `npm run test:crash` runs 1 000 kills.
+// The single 1 000-step chain checks pipelining: each step starts from the previous receipt
+// while its append is in flight, so a kill lands with receipts computed but not durable.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
@@ -9,6 +11,14 @@ import { cleanup, crashScenario, prepare } from './crash-scenario.ts';
 // A smoke in `npm test`: 5 kills over 200 tasks; `npm run test:crash` runs 1 000 over 1 000.
 const KILLS = Number(process.env.IPVM_CRASH_KILLS ?? 5);
 const TASKS = Number(process.env.IPVM_CRASH_TASKS ?? (KILLS > 50 ? 1000 : 200));
+
+const fileBackend = {
+  env: { IPVM_TEST_BACKEND: 'file' },
+  place: (f: { base: string }, hint: string) => join(f.base, hint),
+  open: (dir: string) => createFileLog({ dir, readOnly: true }),
+  namespace: () => 'ipvm',
+  label: 'file log',
+};
 
 describe('engine crash safety: file log', () => {
   let files: Awaited<ReturnType<typeof prepare>>;
@@ -20,16 +30,15 @@ describe('engine crash safety: file log', () => {
   });
 
   it(`loses nothing across ${KILLS} kills and matches an uninterrupted run`, async () => {
-    await crashScenario(
-      files,
-      {
-        env: { IPVM_TEST_BACKEND: 'file' },
-        place: (f, hint) => join(f.base, hint),
-        open: (dir) => createFileLog({ dir, readOnly: true }),
-        namespace: () => 'ipvm',
-        label: 'file log',
-      },
-      KILLS,
-    );
+    await crashScenario(files, fileBackend, KILLS);
+  }, 3_600_000);
+
+  it(`a pipelined 1 000-step chain loses nothing across ${KILLS} kills`, async () => {
+    const chain = await prepare(1000, 1);
+    try {
+      await crashScenario(chain, { ...fileBackend, label: 'file log, 1 000-step chain' }, KILLS);
+    } finally {
+      await cleanup(chain);
+    }
   }, 3_600_000);
 });
