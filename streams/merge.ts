@@ -25,26 +25,46 @@ export async function* mergeAsync<T>(
     return;
   }
   const iterators = sources.map((source) => source[Symbol.asyncIterator]());
-  type Step = { index: number; result: IteratorResult<T> };
-  const pending = new Map<number, Promise<Step>>();
+  // Each source's next value lands in `ready` and wakes the loop. (Not Promise.race over the
+  // pending pulls: every race adds a reaction to each still-pending pull, so a source that waits
+  // long — an idle partition of a follow read — would keep one per value the others yield.)
+  type Step = { index: number; result: IteratorResult<T> } | { index: number; error: unknown };
+  const ready: Step[] = [];
+  const pending = new Map<number, Promise<void>>();
+  let wake: (() => void) | undefined;
   const pull = (index: number): void => {
+    const settle = (step: Step): void => {
+      pending.delete(index);
+      ready.push(step);
+      wake?.();
+    };
     pending.set(
       index,
-      iterators[index]!.next().then((result) => ({ index, result })),
+      iterators[index]!.next().then(
+        (result) => settle({ index, result }),
+        (error: unknown) => settle({ index, error }),
+      ),
     );
   };
   iterators.forEach((_, index) => pull(index));
+  let active = iterators.length;
   try {
-    while (pending.size > 0) {
-      const { index, result } = await Promise.race(pending.values());
-      if (result.done === true) {
-        pending.delete(index);
+    while (active > 0) {
+      const step = ready.shift();
+      if (step === undefined) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      if ('error' in step) throw step.error;
+      if (step.result.done === true) {
+        active--;
         continue;
       }
       // Values other sources produced before an abort are not handed out after it.
       if (signal?.aborted === true) return;
-      pull(index);
-      yield result.value;
+      pull(step.index);
+      yield step.result.value;
     }
   } finally {
     stop?.();
