@@ -38,10 +38,14 @@ for (let i = 0; i < N; i++) {
   });
 }
 const started = performance.now();
-const parsed = parseWorkflow({ tasks });
-tasks.length = 0; // the parse holds the tasks: the document itself is garbage now
-await node.submit(parsed);
-const end = await node.ended(parsed.cid);
+// Only the CID stays here: the document and its parse are the node's to keep or drop.
+const cid = await (async () => {
+  const parsed = parseWorkflow({ tasks });
+  tasks.length = 0;
+  await node.submit(parsed);
+  return parsed.cid;
+})();
+const end = await node.ended(cid);
 const ms = performance.now() - started;
 const peak = peakRss();
 // What the node keeps once the run is over (memo, ended run), after a full collection, once
