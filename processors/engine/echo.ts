@@ -5,6 +5,7 @@
  */
 import type { AppendResult, LogRecord } from '../../streams/log.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
+import { Fifo } from './bounded-map.ts';
 
 /**
  * Remembers the events this process appended, by stream, partition and offset, so that reading
@@ -19,18 +20,17 @@ export interface Echo {
 
 export function createEcho(limit = 65_536): Echo {
   const events = new Map<string, NodeEvent>();
+  // Oldest first. (Not `events.keys()`: a map iterator walks over the slots of deleted entries
+  // until the map is rehashed, so evicting from its front was quadratic in a long run.)
+  const order = new Fifo<string>();
   return {
     remember(stream, results, list) {
       results.forEach((r, i) => {
-        events.set(`${stream}/${r.partition}/${r.offset}`, list[i]!);
+        const key = `${stream}/${r.partition}/${r.offset}`;
+        events.set(key, list[i]!);
+        order.push(key);
       });
-      if (events.size > limit) {
-        let excess = events.size - limit;
-        for (const key of events.keys()) {
-          if (excess-- <= 0) break;
-          events.delete(key);
-        }
-      }
+      while (events.size > limit && order.length > 0) events.delete(order.take()!);
     },
     recall: (record) => events.get(`${record.stream}/${record.partition}/${record.offset}`),
   };

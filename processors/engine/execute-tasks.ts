@@ -12,11 +12,12 @@
  *
  * @module
  */
-import { EMPTY, from, mergeMap, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { ReceiptEvent, TaskReadyEvent } from '../../schemas/events.ts';
 import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
 import { WASM_RUN, readLimits } from '../../schemas/model.ts';
 import type { Outcome } from '../../schemas/types.ts';
+import { mapBounded } from './bounded-map.ts';
 import type { Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 import { DEFAULT_TASK_RETRY, readRetryPolicy, withRetry, type TaskRetryPolicy } from '../retry.ts';
@@ -211,8 +212,8 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
     }
   }
 
-  return mergeMap(
-    (item: T) => (init.signal?.aborted === true ? EMPTY : from(handle(item))),
+  return mapBounded(
+    (item: T) => (init.signal?.aborted === true ? null : handle(item)),
     init.concurrency ?? DEFAULT_CONCURRENCY,
   );
 }

@@ -1,0 +1,158 @@
+// The executor's bounded async map and the queue under it, and the echo's eviction that uses
+// the same queue: order, the bound on calls in flight, completion, errors, unsubscribing.
+import { describe, expect, it } from 'vitest';
+import { Subject, firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
+import { Fifo, mapBounded } from '../../processors/engine/bounded-map.ts';
+import { createEcho } from '../../processors/engine/echo.ts';
+import type { NodeEvent } from '../../schemas/events.ts';
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('Fifo', () => {
+  it('takes in insertion order across compactions', () => {
+    const q = new Fifo<number>();
+    const out: number[] = [];
+    // Interleave pushes and takes so the head passes the compaction threshold many times.
+    for (let i = 0; i < 10_000; i++) {
+      q.push(i);
+      if (i % 3 !== 0) out.push(q.take()!);
+    }
+    while (q.length > 0) out.push(q.take()!);
+    expect(out).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+    expect(q.take()).toBeUndefined();
+    expect(q.length).toBe(0);
+  });
+});
+
+describe('mapBounded', () => {
+  it('never has more than `concurrency` calls unsettled, and maps every value once', async () => {
+    let active = 0;
+    let most = 0;
+    const seen: number[] = [];
+    const out = await lastValueFrom(
+      from(Array.from({ length: 500 }, (_, i) => i)).pipe(
+        mapBounded(async (v) => {
+          active++;
+          most = Math.max(most, active);
+          seen.push(v);
+          await tick();
+          active--;
+          return v * 2;
+        }, 7),
+        toArray(),
+      ),
+    );
+    expect(most).toBe(7);
+    // Values start in arrival order (the queue is FIFO).
+    expect(seen).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    expect(out.sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i * 2));
+  });
+
+  it('skips values for which the function returns null, and still completes', async () => {
+    const out = await lastValueFrom(
+      from([1, 2, 3, 4]).pipe(
+        mapBounded((v) => (v % 2 === 0 ? null : Promise.resolve(v)), 1),
+        toArray(),
+      ),
+    );
+    expect(out).toEqual([1, 3]);
+  });
+
+  it('completes only when the source has and every call has settled', async () => {
+    const source = new Subject<number>();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let completed = false;
+    const values: number[] = [];
+    source.pipe(mapBounded((v) => gate.then(() => v), 2)).subscribe({
+      next: (v) => values.push(v),
+      complete: () => (completed = true),
+    });
+    source.next(1);
+    source.next(2);
+    source.next(3);
+    source.complete();
+    await tick();
+    expect(completed).toBe(false);
+    release();
+    await tick();
+    await tick();
+    expect(values.sort()).toEqual([1, 2, 3]);
+    expect(completed).toBe(true);
+  });
+
+  it('errors the output when a call rejects, and starts nothing after', async () => {
+    const started: number[] = [];
+    const result = lastValueFrom(
+      from([1, 2, 3, 4]).pipe(
+        mapBounded(async (v) => {
+          started.push(v);
+          if (v === 1) throw new Error('boom at 1');
+          await tick();
+          return v;
+        }, 1),
+      ),
+    );
+    await expect(result).rejects.toThrow('boom at 1');
+    expect(started).toEqual([1]);
+  });
+
+  it('stops taking values once unsubscribed', async () => {
+    const source = new Subject<number>();
+    const started: number[] = [];
+    const sub = source
+      .pipe(
+        mapBounded((v) => {
+          started.push(v);
+          return new Promise<number>(() => undefined);
+        }, 1),
+      )
+      .subscribe();
+    source.next(1);
+    source.next(2);
+    sub.unsubscribe();
+    source.next(3);
+    await tick();
+    expect(started).toEqual([1]);
+    expect(source.observed).toBe(false);
+  });
+
+  it('refuses a concurrency below 1', () => {
+    expect(() => mapBounded(() => null, 0)).toThrow(RangeError);
+  });
+
+  it('gives the first result before the source has ended', async () => {
+    const source = new Subject<number>();
+    const first = firstValueFrom(source.pipe(mapBounded((v) => Promise.resolve(v + 1), 4)));
+    source.next(41);
+    expect(await first).toBe(42);
+  });
+});
+
+describe('echo eviction', () => {
+  it('keeps the newest `limit` events and forgets the oldest first', () => {
+    const echo = createEcho(100);
+    const ev = (i: number): NodeEvent => ({ type: 'marker', i }) as unknown as NodeEvent;
+    for (let i = 0; i < 1_000; i += 10) {
+      const results = Array.from({ length: 10 }, (_, j) => ({ partition: 0, offset: i + j }));
+      echo.remember(
+        's',
+        results,
+        results.map((r) => ev(r.offset)),
+      );
+    }
+    const at = (offset: number): NodeEvent | undefined =>
+      echo.recall({
+        stream: 's',
+        partition: 0,
+        offset,
+        key: '',
+        value: new Uint8Array(),
+        headers: {},
+        timestamp: 0,
+      });
+    expect(at(899)).toBeUndefined();
+    expect(at(900)).toEqual(ev(900));
+    expect(at(999)).toEqual(ev(999));
+  });
+});
