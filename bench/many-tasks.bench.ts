@@ -3,7 +3,8 @@
 // and idle, no workflow) and the bytes per task between the two.
 //
 //   node --expose-gc bench/many-tasks.bench.ts [--tasks 100000] [--concurrency 16]
-//   (with --expose-gc it also prints the heap kept after the run, after a full collection)
+//   (with --expose-gc it also prints the heap and the external memory — array buffers — kept
+//   after the run, after a full collection)
 //
 // One process per measurement (peak RSS is per process); quote the median of a few runs.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -52,7 +53,7 @@ const peak = peakRss();
 // the executor's consumer has read the backlog of released tasks (it drops what already ran).
 if (globalThis.gc !== undefined) await new Promise((r) => setTimeout(r, 3_000));
 globalThis.gc?.();
-const retained = process.memoryUsage().heapUsed;
+const retained = process.memoryUsage();
 await node.close();
 await log.close();
 await rm(dir, { recursive: true, force: true });
@@ -66,6 +67,10 @@ console.log(
     bytesPerTask: Math.round((peak - floor) / N),
     ...(globalThis.gc === undefined
       ? {}
-      : { heapFloorMiB: Math.round(heapFloor / MiB), heapAfterMiB: Math.round(retained / MiB) }),
+      : {
+          heapFloorMiB: Math.round(heapFloor / MiB),
+          heapAfterMiB: Math.round(retained.heapUsed / MiB),
+          externalAfterMiB: Math.round(retained.external / MiB),
+        }),
   }),
 );

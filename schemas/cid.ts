@@ -55,11 +55,26 @@ export function cidOfBytes(bytes: Uint8Array, hasher: SyncHasher = DEFAULT_HASHE
 /** `01 71 16 20`: CIDv1, dag-cbor, sha3-256, 32 bytes. */
 const SHA3_CBOR_PREFIX = Uint8Array.of(0x01, 0x71, 0x16, 0x20);
 
-// The memo key of every task: one allocation, no varint arithmetic. The digest is taken as a
-// latin1 ('binary') string: Node's Buffer for 'buffer' output costs more than copying 32
-// characters (bench/cid.bench.ts).
+// CIDs are small and many live as long as the memo: each with its own ArrayBuffer cost about
+// 430 bytes beside its 36 (the buffer object and its native backing store). They are cut from
+// shared 4 KiB slabs instead, as Node pools small Buffers (a slab stays alive while one of its
+// 113 CIDs does).
+const SLAB_BYTES = 36 * 113;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+function cidBytes(): Uint8Array {
+  if (slabUsed + 36 > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  return slab.subarray(slabUsed, (slabUsed += 36));
+}
+
+// The memo key of every task: no varint arithmetic. The digest is taken as a latin1 ('binary')
+// string: Node's Buffer for 'buffer' output costs more than copying 32 characters
+// (bench/cid.bench.ts).
 function sha3CborCid(bytes: Uint8Array): CID {
-  const cid = new Uint8Array(36);
+  const cid = cidBytes();
   cid.set(SHA3_CBOR_PREFIX);
   const digest = hash('sha3-256', bytes, 'binary');
   for (let i = 0; i < 32; i++) cid[4 + i] = digest.charCodeAt(i);
