@@ -108,8 +108,18 @@ export interface EffectIntentEvent {
   args: IpldValue[];
   /** The `Idempotency-Key` the request carries. */
   key: string;
-  /** The request exactly as sent. */
-  request: { method: string; url: string; headers: IpldMap; body: Uint8Array | null };
+  /**
+   * The request exactly as sent, except that secrets stay named: a header value may be
+   * `{"secret": NAME}`, and a body naming a secret is `bodyValue` (encoded when sent) with
+   * `body` null.
+   */
+  request: {
+    method: string;
+    url: string;
+    headers: IpldMap;
+    body: Uint8Array | null;
+    bodyValue?: IpldValue;
+  };
   at: number;
 }
 
@@ -317,6 +327,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
           url: str(r, 'url'),
           headers: r.headers,
           body: r.body,
+          ...(r.bodyValue === undefined ? {} : { bodyValue: r.bodyValue }),
         },
         at,
       };

@@ -30,4 +30,11 @@ export { abilityCovers, resourceCovers, covers, type Capability } from './capabi
 export { readProofs } from './proofs.ts';
 export { createSecretStore, SECRETS_FILE, type SecretStore, type SecretEntry } from './secrets.ts';
 export { createTaintTracker, resolveSecrets, secretsIn, type TaintTracker } from './taint.ts';
-export { routeTainted, withSecrets, REDACTED } from './local-node.ts';
+export {
+  lazyLocalEngine,
+  routeTainted,
+  withSecrets,
+  REDACTED,
+  type LocalEngine,
+} from './local-node.ts';
+export { openTaintLedger, type TaintLedger } from './taint-ledger.ts';

@@ -64,9 +64,15 @@ export interface TaintTracker {
   isTainted(instruction: string): boolean;
 }
 
-/** Creates a tracker over a secret store. */
-export function createTaintTracker(store: SecretStore): TaintTracker {
-  const tainted = new Map<string, Set<string>>();
+/**
+ * Creates a tracker over a secret store; `known` are instructions tainted before this start
+ * (the taint ledger's), so a workflow awaiting one stays node-local after a restart.
+ */
+export function createTaintTracker(
+  store: SecretStore,
+  known?: ReadonlyMap<string, ReadonlySet<string>>,
+): TaintTracker {
+  const tainted = new Map<string, ReadonlySet<string>>(known);
   return {
     analyse(workflow) {
       const byTask = new Map<number, Set<string>>();

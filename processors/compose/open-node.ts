@@ -69,7 +69,8 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   const authority =
     config.authority ??
     (config.auth === false ? undefined : await openAuthority(config.auth ?? {}, dataDir));
-  const effects = fx.createEffectRunner({ http: fx.createHttpClient({ allow }) });
+  const http = fx.createHttpClient({ allow });
+  const effects = fx.createEffectRunner({ http });
   const log = await openLog(config.log, dataDir);
   const clustered = (config.log?.backend ?? 'file') !== 'file';
   const peers = config.peers ?? [];
@@ -110,12 +111,17 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     nodeId,
     onMismatch: recorder.record,
   });
-  const [{ createSecretStore }, { createTaintTracker }, { routeTainted, withSecrets }] =
-    await Promise.all([
-      import('../auth/secrets.ts'),
-      import('../auth/taint.ts'),
-      import('../auth/local-node.ts'),
-    ]);
+  const [
+    { createSecretStore },
+    { createTaintTracker },
+    { lazyLocalEngine, routeTainted, withSecrets },
+    { openTaintLedger },
+  ] = await Promise.all([
+    import('../auth/secrets.ts'),
+    import('../auth/taint.ts'),
+    import('../auth/local-node.ts'),
+    import('../auth/taint-ledger.ts'),
+  ]);
   const secrets = createSecretStore({ dataDir });
   // On a broker, nodes of one namespace form a cluster: they heartbeat on its `nodes` stream
   // and each workflow is scheduled by one of them.
@@ -168,19 +174,31 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     authority,
     onProgress: progress,
   });
-  // Secret-tainted workflows run on a node-local log that never leaves this data directory.
-  const localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
-  const local = await createNode({
-    log: localLog,
-    runner: withSecrets(wasmRunner(executor), secrets),
-    topology: { namespace: 'local' },
-    concurrency,
-    ...timeouts,
-    authority,
-    nodeId,
-    onProgress: progress,
+  // Secret-tainted workflows run on a node-local log that never leaves this data directory,
+  // with an engine opened on the first one (or at start, when one has not ended).
+  let localLog: Log | undefined;
+  const local = lazyLocalEngine(async () => {
+    localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
+    return createNode({
+      log: localLog,
+      runner: withSecrets(wasmRunner(executor), secrets),
+      // The same connections and allow-list; secrets resolved at the moment of a request.
+      effects: fx.createEffectRunner({ http, secrets: (name) => secrets.get(name) }),
+      topology: { namespace: 'local' },
+      concurrency,
+      ...timeouts,
+      authority,
+      nodeId,
+      onProgress: progress,
+    });
   });
-  const node = routeTainted({ shared, local, taint: createTaintTracker(secrets) });
+  const ledger = openTaintLedger(join(dataDir, 'local', 'taint.jsonl'));
+  const node = await routeTainted({
+    shared,
+    local,
+    taint: createTaintTracker(secrets, ledger.tainted),
+    ledger,
+  });
   const opened: OpenNode = {
     node,
     runner,
@@ -197,7 +215,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       await effects.close();
       await executor.close();
       await content.close();
-      await localLog.close();
+      await localLog?.close();
       await log.close();
     },
   };
