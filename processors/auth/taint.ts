@@ -10,7 +10,8 @@
  */
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { isIpldMap } from '../../schemas/ipld.ts';
-import type { ParsedWorkflow } from '../../schemas/model.ts';
+import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
+import { SchemaError } from '../../schemas/errors.ts';
 import { SecretError } from './errors.ts';
 import type { SecretStore } from './secrets.ts';
 
@@ -59,7 +60,13 @@ export interface TaintTracker {
    * @throws {SecretError} a secret this node does not hold, or a tainted value sent by an
    *   effect to a host not allowed for one of its secrets (located by task and instruction)
    */
-  analyse(workflow: ParsedWorkflow): Map<number, Set<string>>;
+  analyse(workflow: ParsedWorkflow, inherited?: ReadonlySet<string>): Map<number, Set<string>>;
+  /**
+   * Why the follow-up workflow a tainted result asks for (its `fx`) may not run, or undefined:
+   * its tasks inherit the taint of the instruction that asked, so an effect may only go to a
+   * host every inherited secret is allowed to go to. Accepted tasks are tainted from then on.
+   */
+  screenFollowUp(workflow: IpldValue, cause: string): string | undefined;
   /** True when the instruction is tainted (its receipt is node-local). */
   isTainted(instruction: string): boolean;
 }
@@ -73,12 +80,13 @@ export function createTaintTracker(
   known?: ReadonlyMap<string, ReadonlySet<string>>,
 ): TaintTracker {
   const tainted = new Map<string, ReadonlySet<string>>(known);
-  return {
-    analyse(workflow) {
+  const tracker: TaintTracker = {
+    analyse(workflow, inherited) {
       const byTask = new Map<number, Set<string>>();
       for (const i of workflow.order) {
         const t = workflow.tasks[i]!;
         const names = secretsIn(t.task.run.input);
+        for (const n of inherited ?? []) names.add(n);
         for (const d of t.dependsOn) for (const n of byTask.get(d) ?? []) names.add(n);
         for (const a of t.awaits)
           for (const n of tainted.get(a.instruction.toString()) ?? []) names.add(n);
@@ -108,5 +116,17 @@ export function createTaintTracker(
       return byTask;
     },
     isTainted: (instruction) => tainted.has(instruction),
+    screenFollowUp(workflow, cause) {
+      const names = tainted.get(cause);
+      if (names === undefined) return undefined;
+      try {
+        tracker.analyse(parseWorkflow(workflow), names);
+        return undefined;
+      } catch (err) {
+        if (err instanceof SecretError || err instanceof SchemaError) return err.message;
+        throw err;
+      }
+    },
   };
+  return tracker;
 }

@@ -177,6 +177,8 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   // Secret-tainted workflows run on a node-local log that never leaves this data directory,
   // with an engine opened on the first one (or at start, when one has not ended).
   let localLog: Log | undefined;
+  const ledger = openTaintLedger(join(dataDir, 'local', 'taint.jsonl'));
+  const taint = createTaintTracker(secrets, ledger.tainted);
   const local = lazyLocalEngine(async () => {
     localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
     return createNode({
@@ -184,6 +186,9 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       runner: withSecrets(wasmRunner(executor), secrets),
       // The same connections and allow-list; secrets resolved at the moment of a request.
       effects: fx.createEffectRunner({ http, secrets: (name) => secrets.get(name) }),
+      // A tainted result's `fx` inherits its taint: hosts checked as for a submission.
+      screenFollowUp: (workflow, cause) =>
+        taint.screenFollowUp(workflow, cause.instruction.toString()),
       topology: { namespace: 'local' },
       concurrency,
       ...timeouts,
@@ -192,13 +197,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       onProgress: progress,
     });
   });
-  const ledger = openTaintLedger(join(dataDir, 'local', 'taint.jsonl'));
-  const node = await routeTainted({
-    shared,
-    local,
-    taint: createTaintTracker(secrets, ledger.tainted),
-    ledger,
-  });
+  const node = await routeTainted({ shared, local, taint, ledger });
   const opened: OpenNode = {
     node,
     runner,

@@ -329,6 +329,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
           if ((err as Error).name !== 'AuthError') throw err;
           fail(err);
         }),
+      screen: init.screenFollowUp,
       onProgress: (e) => progress(e),
     });
 

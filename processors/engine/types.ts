@@ -62,6 +62,12 @@ export interface NodeInit {
    * it effect tasks get an `unsupported` error receipt.
    */
   effects?: EffectRunner;
+  /**
+   * Screens the follow-up workflow a result's `fx` asks for, before it is submitted: a reason
+   * refuses it (`effect:emit-refused`). The node-local engine refuses effects that would send
+   * a secret-derived result to a host the secret may not go to.
+   */
+  screenFollowUp?: (workflow: IpldValue, cause: ReceiptEvent) => string | undefined;
   onProgress?: (event: NodeProgress) => void;
   /**
    * Who may run what, and who signed what (`processors/auth/`). With it, submissions are
