@@ -32,8 +32,12 @@ export interface OpenNode extends AsyncDisposable, Services {
   content: ContentStore;
   /** The node's identity and rules; absent with `auth: false`. */
   authority: Authority | undefined;
-  /** Tasks executed here and receipts replayed from the memo since the node opened. */
-  stats(): { executed: number; replayed: number };
+  /**
+   * Tasks executed here and receipts replayed from the memo since the node opened; `local`:
+   * whether the node-local engine (secret-tainted workflows) is open — it opens on the first
+   * tainted submission, or at start when a tainted workflow has not ended.
+   */
+  stats(): { executed: number; replayed: number; local: boolean };
 }
 
 /** Opens a node (and the services `config` asks for); it is processing when this resolves. */
@@ -205,7 +209,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     dataDir,
     content,
     authority,
-    stats: () => ({ executed, replayed }),
+    stats: () => ({ executed, replayed, local: local.opened() !== undefined }),
     async [Symbol.asyncDispose]() {
       await closeServices();
       await node.close();
