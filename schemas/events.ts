@@ -147,6 +147,11 @@ export interface WorkflowCancelEvent {
   workflow: CID;
   /** Why, as given by whoever cancelled (null when not given). */
   reason: string | null;
+  /**
+   * UCAN proofs of the right to cancel (token CID → token): in `ucan` mode a chain granting
+   * `workflow/cancel` on `ipvm:workflow:<cid>` (see `processors/auth/README.md`).
+   */
+  proofs?: Record<string, string>;
   at: number;
 }
 
@@ -347,6 +352,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         type: m.type,
         workflow: link(m, 'workflow'),
         reason: m.reason === null || m.reason === undefined ? null : str(m, 'reason'),
+        ...(m.proofs === undefined ? {} : { proofs: proofMap(m.proofs) }),
         at,
       };
     case 'dead-letter': {
