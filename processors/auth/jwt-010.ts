@@ -124,8 +124,8 @@ export function readPayload010(token: string, proof: string): Payload010 {
   return {
     iss: iss as string,
     aud: aud as string,
-    exp: exp as number | null,
-    nbf: nbf as number | undefined,
+    exp: exp,
+    nbf: nbf,
     ucv,
     att,
     prf: links as string[],
