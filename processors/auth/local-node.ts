@@ -148,7 +148,13 @@ export async function routeTainted(init: {
         parsed.cid.toString(),
         new Map([...tainted].map(([i, names]) => [parsed.tasks[i]!.instruction.toString(), names])),
       );
-      return engine.submit(parsed, options);
+      try {
+        return await engine.submit(parsed, options);
+      } catch (err) {
+        // Refused before anything was appended: not a workflow to recover at the next start.
+        if ((err as Error).name === 'AuthError') ledger?.ended(parsed.cid.toString());
+        throw err;
+      }
     },
     receipts(workflow): Observable<ReceiptEvent> {
       return merge(

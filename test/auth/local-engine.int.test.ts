@@ -92,3 +92,23 @@ it('opens on the first tainted submission, and at start only for unfinished ones
     await opened[Symbol.asyncDispose]();
   }
 }, 120_000);
+
+it('does not count a tainted submission refused in ucan mode as unfinished', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'ipvm-local-engine-ucan-'));
+  try {
+    createSecretStore({ dataDir: d }).set('tok', 'Bearer t', {
+      allowHosts: [`127.0.0.1:${server.port}`],
+    });
+    const open = () =>
+      openNode({ dataDir: d, auth: { mode: 'ucan' }, allowNet: `127.0.0.1:${server.port}` });
+    let opened = await open();
+    const tainted = parseWorkflow({ tasks: [get('/private/u', { headers: auth })] });
+    await expect(opened.node.submit(tainted)).rejects.toThrow(/InvalidClaim/);
+    await opened[Symbol.asyncDispose]();
+    opened = await open();
+    expect(opened.stats().local).toBe(false);
+    await opened[Symbol.asyncDispose]();
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+}, 120_000);
