@@ -97,6 +97,7 @@ export async function routeTainted(init: {
       : { ...e, body: redactBody(e.body) };
   // Emits the local engine once it is open, to every subscriber (also those before it opened).
   const local$ = new ReplaySubject<IpvmNode>(1);
+  let localSeen = false;
   const openLocal = async (): Promise<IpvmNode> => {
     const n = await local.open();
     if (!localSeen) {
@@ -106,7 +107,6 @@ export async function routeTainted(init: {
     }
     return n;
   };
-  let localSeen = false;
   const unfinished = ledger?.unfinished() ?? [];
   if (unfinished.length > 0) {
     const n = await openLocal();
