@@ -60,6 +60,8 @@ export interface LocalEngine {
   open(): Promise<IpvmNode>;
   /** The engine when it is open, else undefined. */
   opened(): IpvmNode | undefined;
+  /** The opening under way or done, else undefined (closing waits for it). */
+  opening(): Promise<IpvmNode> | undefined;
 }
 
 /** A {@link LocalEngine} over an opener, which runs at most once. */
@@ -73,6 +75,7 @@ export function lazyLocalEngine(openNode: () => Promise<IpvmNode>): LocalEngine 
         return n;
       })),
     opened: () => node,
+    opening: () => opening,
   };
 }
 
@@ -202,7 +205,14 @@ export async function routeTainted(init: {
     },
     async close() {
       local$.complete();
-      await Promise.all([shared.close(), local.opened()?.close()]);
+      // An engine still opening (a tainted submission racing the close) is closed once open.
+      await Promise.all([
+        shared.close(),
+        local.opening()?.then(
+          (n) => n.close(),
+          () => undefined,
+        ),
+      ]);
     },
     [Symbol.asyncDispose]() {
       return node.close();
