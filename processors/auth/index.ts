@@ -40,6 +40,7 @@ export { createTaintTracker, resolveSecrets, secretsIn, type TaintTracker } from
 export {
   lazyLocalEngine,
   routeTainted,
+  screenFollowUps,
   withSecrets,
   REDACTED,
   type LocalEngine,

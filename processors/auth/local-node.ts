@@ -17,6 +17,7 @@ import { ReplaySubject, merge, map, switchMap, take, type Observable } from 'rxj
 import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import { isParsedWorkflow, parseWorkflow } from '../../schemas/model.ts';
 import type { Receipt } from '../../schemas/types.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
 import type { TaskRunner } from '../engine/execute-tasks.ts';
 import type { Memo, MemoEntry } from '../engine/memo.ts';
 import type { IpvmNode } from '../engine/node.ts';
@@ -52,6 +53,24 @@ export function withSecrets(runner: TaskRunner, store: SecretStore): TaskRunner 
 
 function redactBody(body: Receipt): Receipt {
   return { ...body, out: [body.out[0], REDACTED] as Receipt['out'] };
+}
+
+/**
+ * The node-local engine's `screenFollowUp`: a tainted result's `fx` inherit its taint (hosts
+ * checked as for a submission), and an accepted follow-up is recorded in the ledger like a
+ * submission, so its instructions stay tainted across restarts.
+ */
+export function screenFollowUps(
+  taint: TaintTracker,
+  ledger?: TaintLedger,
+): (workflow: IpldValue, cause: ReceiptEvent) => string | undefined {
+  return (workflow, cause) => {
+    const screened = taint.screenFollowUp(workflow, cause.instruction.toString());
+    if (screened === undefined) return undefined;
+    if ('refused' in screened) return screened.refused;
+    ledger?.submitted(screened.workflow, screened.tainted);
+    return undefined;
+  };
 }
 
 /** The node-local engine, opened on first use. */

@@ -62,11 +62,18 @@ export interface TaintTracker {
    */
   analyse(workflow: ParsedWorkflow, inherited?: ReadonlySet<string>): Map<number, Set<string>>;
   /**
-   * Why the follow-up workflow a tainted result asks for (its `fx`) may not run, or undefined:
-   * its tasks inherit the taint of the instruction that asked, so an effect may only go to a
-   * host every inherited secret is allowed to go to. Accepted tasks are tainted from then on.
+   * Screens the follow-up workflow a tainted result asks for (its `fx`): its tasks inherit the
+   * taint of the instruction that asked, so an effect may only go to a host every inherited
+   * secret is allowed to go to. Undefined when `cause` is not tainted; else why it is refused,
+   * or the follow-up's tainted instructions (tainted from then on).
    */
-  screenFollowUp(workflow: IpldValue, cause: string): string | undefined;
+  screenFollowUp(
+    workflow: IpldValue,
+    cause: string,
+  ):
+    | { refused: string }
+    | { workflow: string; tainted: Map<string, ReadonlySet<string>> }
+    | undefined;
   /** True when the instruction is tainted (its receipt is node-local). */
   isTainted(instruction: string): boolean;
 }
@@ -120,10 +127,14 @@ export function createTaintTracker(
       const names = tainted.get(cause);
       if (names === undefined) return undefined;
       try {
-        tracker.analyse(parseWorkflow(workflow), names);
-        return undefined;
+        const parsed = parseWorkflow(workflow);
+        const byTask = tracker.analyse(parsed, names);
+        const instructions = new Map<string, ReadonlySet<string>>();
+        for (const [i, n] of byTask) instructions.set(parsed.tasks[i]!.instruction.toString(), n);
+        return { workflow: parsed.cid.toString(), tainted: instructions };
       } catch (err) {
-        if (err instanceof SecretError || err instanceof SchemaError) return err.message;
+        if (err instanceof SecretError || err instanceof SchemaError)
+          return { refused: err.message };
         throw err;
       }
     },

@@ -118,7 +118,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   const [
     { createSecretStore },
     { createTaintTracker },
-    { lazyLocalEngine, routeTainted, withSecrets },
+    { lazyLocalEngine, routeTainted, screenFollowUps, withSecrets },
     { openTaintLedger },
   ] = await Promise.all([
     import('../auth/secrets.ts'),
@@ -191,8 +191,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       // The same connections and allow-list; secrets resolved at the moment of a request.
       effects: fx.createEffectRunner({ http, secrets: (name) => secrets.get(name) }),
       // A tainted result's `fx` inherits its taint: hosts checked as for a submission.
-      screenFollowUp: (workflow, cause) =>
-        taint.screenFollowUp(workflow, cause.instruction.toString()),
+      screenFollowUp: screenFollowUps(taint, ledger),
       topology: { namespace: 'local' },
       concurrency,
       ...timeouts,

@@ -12,8 +12,10 @@ import {
   createSecretStore,
   createTaintTracker,
   lazyLocalEngine,
+  openTaintLedger,
   REDACTED,
   routeTainted,
+  screenFollowUps,
   withSecrets,
 } from '../../processors/auth/index.ts';
 import {
@@ -62,6 +64,7 @@ it('checks the hosts of a tainted result’s fx against its secrets', async () =
     allow: parseAllowList(`127.0.0.1:${server.port},localhost:${server.port}`),
   });
   const taint = createTaintTracker(secrets);
+  const ledger = openTaintLedger(join(dir, 'taint.jsonl'));
   const events: NodeProgress[] = [];
   const sharedLog = createFileLog({ dir: join(dir, 'shared') });
   const localLog = createFileLog({ dir: join(dir, 'local') });
@@ -69,12 +72,13 @@ it('checks the hosts of a tainted result’s fx against its secrets', async () =
   const node = await routeTainted({
     shared,
     taint,
+    ledger,
     local: lazyLocalEngine(() =>
       createNode({
         log: localLog,
         runner: withSecrets(asking, secrets),
         effects: createEffectRunner({ http, secrets: (n) => secrets.get(n) }),
-        screenFollowUp: (w, cause) => taint.screenFollowUp(w, cause.instruction.toString()),
+        screenFollowUp: screenFollowUps(taint, ledger),
         topology: { namespace: 'local' },
         onProgress: (e) => events.push(e),
       }),
@@ -103,6 +107,9 @@ it('checks the hosts of a tainted result’s fx against its secrets', async () =
     const follow = parseWorkflow(emitted.workflow);
     expect((await node.ended(follow.cid)).type).toBe('workflow/completed');
     expect(taint.isTainted(follow.tasks[0]!.instruction.toString())).toBe(true);
+    // Recorded like a submission: still tainted for a node re-opened on this directory.
+    const reread = openTaintLedger(join(dir, 'taint.jsonl'));
+    expect(reread.tainted.get(follow.tasks[0]!.instruction.toString())).toEqual(new Set(['pin']));
     expect(node.memo.get(follow.tasks[0]!.instruction.toString())!.body.out).toEqual([
       'ok',
       REDACTED,
