@@ -85,7 +85,14 @@ export interface IpvmClient extends AsyncDisposable {
    * ends `failed` (await {@link IpvmClient.ended}). A {@link NodeRpcError} (invalid params,
    * `data.state` `ended` or `unknown`) when it is not running.
    */
-  cancel(workflow: string, options?: CallOptions & { reason?: string }): Promise<Cancelled>;
+  /**
+   * Cancels a running workflow. A node in `ucan` mode needs `proofs`: UCAN tokens granting
+   * `workflow/cancel` on `ipvm:workflow:<cid>`.
+   */
+  cancel(
+    workflow: string,
+    options?: CallOptions & { reason?: string; proofs?: readonly string[] },
+  ): Promise<Cancelled>;
   /** The workflows in the node's log, oldest first (`ipvm status --json`). */
   status(options?: CallOptions): Promise<WorkflowView[]>;
   /** Receipts (and, with `workflow`, its end) from the node's log. */
@@ -372,7 +379,11 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
       return (await call('ipvm_ended', [workflow], o)) as WorkflowEnd;
     },
     async cancel(workflow, o = {}) {
-      const params = o.reason === undefined ? [workflow] : [workflow, { reason: o.reason }];
+      const extra = {
+        ...(o.reason === undefined ? {} : { reason: o.reason }),
+        ...(o.proofs === undefined ? {} : { proofs: [...o.proofs] }),
+      };
+      const params = Object.keys(extra).length === 0 ? [workflow] : [workflow, extra];
       return (await call('ipvm_cancel', params, o)) as Cancelled;
     },
     async status(o = {}) {

@@ -108,8 +108,18 @@ export interface EffectIntentEvent {
   args: IpldValue[];
   /** The `Idempotency-Key` the request carries. */
   key: string;
-  /** The request exactly as sent. */
-  request: { method: string; url: string; headers: IpldMap; body: Uint8Array | null };
+  /**
+   * The request exactly as sent, except that secrets stay named: a header value may be
+   * `{"secret": NAME}`, and a body naming a secret is `bodyValue` (encoded when sent) with
+   * `body` null.
+   */
+  request: {
+    method: string;
+    url: string;
+    headers: IpldMap;
+    body: Uint8Array | null;
+    bodyValue?: IpldValue;
+  };
   at: number;
 }
 
@@ -137,6 +147,11 @@ export interface WorkflowCancelEvent {
   workflow: CID;
   /** Why, as given by whoever cancelled (null when not given). */
   reason: string | null;
+  /**
+   * UCAN proofs of the right to cancel (token CID → token): in `ucan` mode a chain granting
+   * `workflow/cancel` on `ipvm:workflow:<cid>` (see `processors/auth/README.md`).
+   */
+  proofs?: Record<string, string>;
   at: number;
 }
 
@@ -317,6 +332,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
           url: str(r, 'url'),
           headers: r.headers,
           body: r.body,
+          ...(r.bodyValue === undefined ? {} : { bodyValue: r.bodyValue }),
         },
         at,
       };
@@ -336,6 +352,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         type: m.type,
         workflow: link(m, 'workflow'),
         reason: m.reason === null || m.reason === undefined ? null : str(m, 'reason'),
+        ...(m.proofs === undefined ? {} : { proofs: proofMap(m.proofs) }),
         at,
       };
     case 'dead-letter': {

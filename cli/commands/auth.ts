@@ -81,7 +81,7 @@ Examples:
     .argument('<name>', 'the name tasks use: {"secret": "NAME"}')
     .option(
       '--allow-host <host>',
-      'a host this secret may be sent to by a managed effect (repeatable)',
+      'a host (HOST[:PORT]) this secret, or anything derived from it, may be sent to by an HTTP effect (repeatable)',
       collect,
       [],
     )

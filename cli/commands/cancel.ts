@@ -14,6 +14,13 @@ import { connectNode, remoteOption, throughNode, type RemoteFlags } from '../rem
 
 interface CancelFlags extends NodeFlags, RemoteFlags {
   reason?: string;
+  proof?: string[];
+}
+
+/** `--proof` tokens as a proof map (the authority names each by its own CID). */
+function proofsOf(flags: CancelFlags): Record<string, string> | undefined {
+  const tokens = flags.proof ?? [];
+  return tokens.length === 0 ? undefined : Object.fromEntries(tokens.map((t, i) => [`#${i}`, t]));
 }
 
 /** Appends the cancel request to the log of a data directory no node runs on. */
@@ -24,7 +31,8 @@ async function cancelInLog(flags: CancelFlags, workflow: CID): Promise<string> {
     const view = (await readWorkflows(opened.log, opened.topology)).find((w) => w.workflow === key);
     if (view === undefined) throw new WorkflowNotRunningError(key, 'unknown');
     if (view.status !== 'running') throw new WorkflowNotRunningError(key, 'ended');
-    const event = cancelEvent(workflow, flags.reason ?? null, Date.now());
+    // The proofs travel on the request: the node checks them when it folds it.
+    const event = cancelEvent(workflow, flags.reason ?? null, Date.now(), proofsOf(flags));
     await opened.log.append(opened.topology.name('invocations'), [eventRecord(key, event)]);
     return `cancel of ${key} appended to the log of ${opened.dataDir}: it ends when a node next runs on it`;
   } finally {
@@ -37,7 +45,12 @@ export function registerCancel(program: Command): void {
     remoteOption(program.command('cancel'))
       .description('Cancel a running workflow')
       .argument('<cid>', 'the workflow CID')
-      .option('--reason <text>', 'why, written into the end reason ("cancelled: TEXT")'),
+      .option('--reason <text>', 'why, written into the end reason ("cancelled: TEXT")')
+      .option(
+        '--proof <token>',
+        'a UCAN granting workflow/cancel on ipvm:workflow:CID (repeatable; needed by a node in ucan mode)',
+        (value: string, previous: string[] = []) => [...previous, value],
+      ),
   )
     .addHelpText(
       'after',
@@ -45,11 +58,13 @@ export function registerCancel(program: Command): void {
 Nothing more of the workflow is released; tasks already running finish (their receipts are kept
 and memoized); then it ends failed with the reason "cancelled". Goes through the node running on
 the data directory (or --node URL / IPVM_NODE) when there is one, else appends the request to
-the log. Exits 1 when the workflow has ended or is unknown.
+the log. Exits 1 when the workflow has ended or is unknown, or when a node in ucan mode refuses
+the proof (a proof covering the workflow's tasks is not enough).
 
 Examples:
   ipvm cancel bafyrmi…
-  ipvm cancel bafyrmi… --reason "wrong input"`,
+  ipvm cancel bafyrmi… --reason "wrong input"
+  ipvm cancel bafyrmi… --proof "$(ipvm ucan delegate --audience NODE_DID --with ipvm:workflow:bafyrmi… --can workflow/cancel)"`,
     )
     .action(async (cid: string, flags: CancelFlags) => {
       let workflow: CID;
@@ -63,7 +78,10 @@ Examples:
         async ({ url }) => {
           const client = await connectNode(url);
           try {
-            await client.cancel(workflow.toString(), { reason: flags.reason });
+            await client.cancel(workflow.toString(), {
+              reason: flags.reason,
+              proofs: flags.proof,
+            });
             return `cancelled ${workflow.toString()}: it ends failed once its running tasks finish`;
           } finally {
             await client.close();

@@ -88,6 +88,8 @@ export const CONSOLE_METHODS: ReadonlyArray<Record<string, unknown>> = [
     [
       { name: 'cid', required: true, schema: str },
       { name: 'reason', schema: str },
+      // In ucan mode: tokens granting workflow/cancel on ipvm:workflow:<cid>.
+      { name: 'proofs', schema: { type: 'array', items: str } },
     ],
   ),
 ];

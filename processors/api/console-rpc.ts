@@ -14,7 +14,7 @@
  * | `console_unsubscribe` | `[id]` | true when it ended a subscription |
  * | `console_submit` | `{workflow, name?}` | the submitted workflow's CID (actions only) |
  * | `console_rerun` | `{cid, mode: "replay" \| "nonce"}` | the new run's CID (actions only) |
- * | `console_cancel` | `{cid, reason?}` | `{workflow, cancelled: true}`; the run ends `failed` (actions only) |
+ * | `console_cancel` | `{cid, reason?, proofs?}` | `{workflow, cancelled: true}`; the run ends `failed` (actions only; `ucan` mode: `proofs` as for `ipvm_cancel`) |
  *
  * Notifications are coalesced: at most one every {@link NOTIFY_INTERVAL_MS}, carrying the
  * summaries of the workflows that changed and the new states of the tasks that changed.
@@ -344,7 +344,10 @@ export function createConsoleRpc(init: ConsoleRpcInit): ConsoleRpc {
       }
       case 'console_cancel':
         forbidActions(method);
-        return cancelOverRpc(node, p.cid, 'params.cid', stringParam(p, 'reason', false) ?? null);
+        return cancelOverRpc(node, p.cid, 'params.cid', stringParam(p, 'reason', false) ?? null, {
+          value: p.proofs,
+          field: 'params.proofs',
+        });
       default:
         throw new RpcError(RPC_ERROR.methodNotFound, `method not found: ${method}`);
     }

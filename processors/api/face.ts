@@ -9,7 +9,7 @@
  * | `ipvm_submit` | `[workflow DAG-JSON text, {name?}?]` | `{workflow, name, tasks}` |
  * | `ipvm_receipts` | `[workflow CID]` | a subscription id; then `ipvm_receipts` notifications |
  * | `ipvm_ended` | `[workflow CID]` | a {@link WorkflowEnd}, once the workflow ends |
- * | `ipvm_cancel` | `[workflow CID, {reason?}?]` | `{workflow, cancelled: true}` (the end follows); invalid params when it is not running |
+ * | `ipvm_cancel` | `[workflow CID, {reason?, proofs?}?]` | `{workflow, cancelled: true}` (the end follows); invalid params when it is not running; `ucan` mode: `proofs` must grant `workflow/cancel` on `ipvm:workflow:<cid>`, else -32001 |
  * | `ipvm_status` | `[]` | the workflows in the log (the `ipvm status --json` views) |
  * | `ipvm_watch` | `[{workflow?, from?, follow?}]` | a subscription id; then `ipvm_watch` notifications |
  * | `ipvm_unsubscribe` | `[subscription id]` | `true`, or `false` if unknown |
@@ -355,8 +355,12 @@ export function createFaceMethods(init: FaceInit): RpcExtension {
       }
       case FACE_METHODS.cancel: {
         const [cid, options] = list(params);
-        const reason = (options as { reason?: unknown } | undefined)?.reason;
-        return cancelOverRpc(node, cid, 'params[0]', typeof reason === 'string' ? reason : null);
+        const o = options as { reason?: unknown; proofs?: unknown } | undefined;
+        const reason = typeof o?.reason === 'string' ? o.reason : null;
+        return cancelOverRpc(node, cid, 'params[0]', reason, {
+          value: o?.proofs,
+          field: 'params[1].proofs',
+        });
       }
       case FACE_METHODS.status:
         if (init.workflows === undefined) throw unavailable(method);

@@ -11,7 +11,16 @@ import type { ParsedWorkflow } from '../../schemas/model.ts';
 import { AuthError } from './errors.ts';
 import type { Identity } from './identity.ts';
 import { verifyReceiptEvent, type ReceiptCheck } from './verify-receipt.ts';
-import type { AuthMode, Authority, Grant, ProofChecker, ProofMap } from './types.ts';
+import { CANCEL_ABILITY, cancelRequirement } from './capability.ts';
+import type {
+  AuthMode,
+  Authority,
+  CheckContext,
+  Grant,
+  ProofChecker,
+  ProofMap,
+  Requirement,
+} from './types.ts';
 
 /** Construction options of {@link createAuthority}. */
 export interface AuthorityInit {
@@ -62,13 +71,8 @@ export function createAuthority(init: AuthorityInit): Authority {
   const checkerOf = (token: string): ProofChecker | undefined =>
     checkers.find((c) => c.accepts(token));
 
-  function authorize(
-    workflow: ParsedWorkflow,
-    proofs: ProofMap | undefined,
-    options?: { atMs?: number },
-  ): void {
-    if (mode === 'open') return;
-    // Proofs are named by their own CIDs, whatever key they were supplied under.
+  /** Proofs named by their own CIDs, whatever key they were supplied under. */
+  function named(proofs: ProofMap | undefined): ProofMap {
     const supplied: ProofMap = {};
     for (const [key, token] of Object.entries(proofs ?? {})) {
       const c = checkerOf(token);
@@ -76,14 +80,57 @@ export function createAuthority(init: AuthorityInit): Authority {
         throw new AuthError('Malformed', 'not a JWT UCAN nor a UCAN 1.0 token', { proof: key });
       supplied[c.cidOf(token)] = token;
     }
-    const nowSeconds = Math.floor((options?.atMs ?? clock()) / 1000);
-    const context = {
-      nowSeconds,
+    return supplied;
+  }
+
+  function contextOf(supplied: ProofMap, atMs: number | undefined): CheckContext {
+    return {
+      nowSeconds: Math.floor((atMs ?? clock()) / 1000),
       audience: identity.did,
       trusted,
       isRevoked: (cid: string) => revoked.has(cid),
       resolve: (cid: string) => supplied[cid],
     };
+  }
+
+  /**
+   * The grant of the first candidate proof that covers `requirement`; else the refusal of the
+   * first one (the most specific when the task names its proofs).
+   */
+  function grantOf(
+    requirement: Requirement,
+    candidates: string[],
+    supplied: ProofMap,
+    context: CheckContext,
+    usedBy: string,
+  ): Grant | AuthError {
+    let first: AuthError | undefined;
+    for (const cid of candidates) {
+      const token = supplied[cid]!;
+      try {
+        const grant = checkerOf(token)!.check(token, requirement, context);
+        const prior = grant.singleUse === undefined ? undefined : used.get(grant.singleUse);
+        if (prior !== undefined && prior !== usedBy)
+          throw new AuthError('Replayed', `single-use invocation already used by ${prior}`, {
+            proof: cid,
+          });
+        return grant;
+      } catch (err) {
+        if (!(err instanceof AuthError)) throw err;
+        first ??= err;
+      }
+    }
+    return first!;
+  }
+
+  function authorize(
+    workflow: ParsedWorkflow,
+    proofs: ProofMap | undefined,
+    options?: { atMs?: number },
+  ): void {
+    if (mode === 'open') return;
+    const supplied = named(proofs);
+    const context = contextOf(supplied, options?.atMs);
     const key = workflow.cid.toString();
     const grants: Grant[] = [];
     for (const t of workflow.tasks) {
@@ -100,39 +147,35 @@ export function createAuthority(init: AuthorityInit): Authority {
       if (candidates.length === 0)
         throw new AuthError('InvalidClaim', 'no proof for this task', where);
       const requirement = { rsc: t.task.run.rsc, op: t.task.run.op };
-      let first: AuthError | undefined;
-      let grant: Grant | undefined;
-      for (const cid of candidates) {
-        const token = supplied[cid]!;
-        try {
-          grant = checkerOf(token)!.check(token, requirement, context);
-          const prior = grant.singleUse === undefined ? undefined : used.get(grant.singleUse);
-          if (prior !== undefined && prior !== key)
-            throw new AuthError(
-              'Replayed',
-              `single-use invocation already used by workflow ${prior}`,
-              {
-                proof: cid,
-              },
-            );
-          break;
-        } catch (err) {
-          if (!(err instanceof AuthError)) throw err;
-          grant = undefined;
-          // The most specific refusal is the one of the proof the task itself names.
-          first ??= err;
-        }
-      }
-      if (grant === undefined) throw first!.at(where);
+      const grant = grantOf(requirement, candidates, supplied, context, `workflow ${key}`);
+      if (grant instanceof AuthError) throw grant.at(where);
       grants.push(grant);
     }
-    for (const g of grants) if (g.singleUse !== undefined) used.set(g.singleUse, key);
+    for (const g of grants) if (g.singleUse !== undefined) used.set(g.singleUse, `workflow ${key}`);
+  }
+
+  function authorizeCancel(
+    workflow: string,
+    proofs: ProofMap | undefined,
+    options?: { atMs?: number },
+  ): void {
+    if (mode === 'open') return;
+    const supplied = named(proofs);
+    const candidates = Object.keys(supplied);
+    if (candidates.length === 0)
+      throw new AuthError('InvalidClaim', `no proof of ${CANCEL_ABILITY}`, { workflow });
+    const usedBy = `the cancel of workflow ${workflow}`;
+    const context = contextOf(supplied, options?.atMs);
+    const grant = grantOf(cancelRequirement(workflow), candidates, supplied, context, usedBy);
+    if (grant instanceof AuthError) throw grant.at({ workflow });
+    if (grant.singleUse !== undefined) used.set(grant.singleUse, usedBy);
   }
 
   return {
     did: identity.did,
     mode,
     authorize,
+    authorizeCancel,
     async sign(event) {
       return { ...event, iss: identity.did, sig: await identity.signAsync(event.receipt.bytes) };
     },

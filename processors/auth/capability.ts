@@ -34,3 +34,14 @@ export function abilityCovers(pattern: string, ability: string): boolean {
 export function covers(outer: Capability, inner: Capability): boolean {
   return resourceCovers(outer.with, inner.with) && abilityCovers(outer.can, inner.can);
 }
+
+/** The ability that cancels a workflow. */
+export const CANCEL_ABILITY = 'workflow/cancel';
+
+/**
+ * What cancelling a workflow needs: `workflow/cancel` on `ipvm:workflow:<cid>` (a delegation
+ * may cover every workflow with `ipvm:workflow:*`).
+ */
+export function cancelRequirement(workflow: string): { rsc: string; op: string } {
+  return { rsc: `ipvm:workflow:${workflow}`, op: CANCEL_ABILITY };
+}

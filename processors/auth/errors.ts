@@ -41,6 +41,8 @@ export interface AuthLocation {
   instruction?: string;
   /** Which proof (its CID or its position). */
   proof?: string;
+  /** The workflow, for a refused cancel. */
+  workflow?: string;
 }
 
 /** A refused proof or invocation. */
@@ -56,6 +58,7 @@ export class AuthError extends Error {
     options?: ErrorOptions,
   ) {
     const where = [
+      location.workflow === undefined ? undefined : `workflow ${location.workflow}`,
       location.task === undefined ? undefined : `task ${location.task}`,
       location.instruction === undefined ? undefined : `instruction ${location.instruction}`,
       location.proof === undefined ? undefined : `proof ${location.proof}`,

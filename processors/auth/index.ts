@@ -26,8 +26,23 @@ export {
 export { didOfPublicKey, publicKeyOfDid, ed25519Verify } from './ed25519.ts';
 export { createJwtChecker, delegateJwt, jwtCid, type DelegateOptions } from './jwt.ts';
 export { createUcan1Checker, envelopeCid } from './ucan1.ts';
-export { abilityCovers, resourceCovers, covers, type Capability } from './capability.ts';
+export {
+  abilityCovers,
+  resourceCovers,
+  covers,
+  cancelRequirement,
+  CANCEL_ABILITY,
+  type Capability,
+} from './capability.ts';
 export { readProofs } from './proofs.ts';
 export { createSecretStore, SECRETS_FILE, type SecretStore, type SecretEntry } from './secrets.ts';
 export { createTaintTracker, resolveSecrets, secretsIn, type TaintTracker } from './taint.ts';
-export { routeTainted, withSecrets, REDACTED } from './local-node.ts';
+export {
+  lazyLocalEngine,
+  routeTainted,
+  screenFollowUps,
+  withSecrets,
+  REDACTED,
+  type LocalEngine,
+} from './local-node.ts';
+export { openTaintLedger, type TaintLedger } from './taint-ledger.ts';

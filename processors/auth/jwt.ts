@@ -1,5 +1,5 @@
 /**
- * JWT UCANs (0.8.1, and 0.10 with linked proofs) through `@ucans/ucans`: the library parses;
+ * JWT UCANs: 0.8.1 parsed by `@ucans/ucans`, 0.10 by `jwt-010.ts` (the library reads 0.8.1 only);
  * signatures are verified with `node:crypto` (the library's own verifier is ~10× slower) and
  * time bounds use the injected clock (the library reads `Date.now()`). The chain rules are
  * this file's: witnesses addressed to the issuer, within its time bounds and of the same
@@ -15,6 +15,13 @@ import { abilityCovers, resourceCovers, type Capability } from './capability.ts'
 import { AuthError } from './errors.ts';
 import type { CheckContext, Grant, ProofChecker, Requirement } from './types.ts';
 import type { Identity } from './identity.ts';
+import {
+  caveatsNarrow,
+  isPayloadVersioned,
+  readPayload010,
+  unconditioned,
+  type Capability010,
+} from './jwt-010.ts';
 
 const RAW = 0x55;
 const utf8 = new TextEncoder();
@@ -27,7 +34,8 @@ interface Parsed {
   exp: number | null;
   nbf: number | undefined;
   ucv: string;
-  att: Capability[];
+  /** Capabilities; a 0.10 one carries its caveats. */
+  att: Array<Capability & { caveats?: Capability010['caveats'] }>;
   prf: string[];
 }
 
@@ -60,6 +68,7 @@ function parseOne(token: string, proof: string): Parsed {
 
 /** Parses and verifies one token (no chain): syntax, signature, DIDs, capabilities' shape. */
 function parseAndVerify(token: string, proof: string): Parsed {
+  if (isPayloadVersioned(token)) return parseAndVerify010(token, proof);
   let ucan: ReturnType<typeof ucans.parse>;
   try {
     ucan = ucans.parse(token);
@@ -123,6 +132,25 @@ function parseAndVerify(token: string, proof: string): Parsed {
   };
 }
 
+/** A UCAN 0.10 token: fields read by `jwt-010.ts`, then the same DID and signature checks. */
+function parseAndVerify010(token: string, proof: string): Parsed {
+  const p = readPayload010(token, proof);
+  for (const [field, did] of [
+    ['iss', p.iss],
+    ['aud', p.aud],
+  ] as const) {
+    try {
+      publicKeyOfDid(did);
+    } catch (err) {
+      throw new AuthError('Malformed', `${field}: ${(err as Error).message}`, { proof });
+    }
+  }
+  const [h, b, s] = token.split('.');
+  if (!ed25519Verify(p.iss, utf8.encode(`${h}.${b}`), base64urlDecode(s ?? '')))
+    throw new AuthError('InvalidSignature', `signature of ${p.iss} does not verify`, { proof });
+  return { token, cid: jwtCid(token), ...p };
+}
+
 /** The JWT adapter. */
 export function createJwtChecker(): ProofChecker {
   /** Validates a token and, recursively, its witnesses; returns the parsed tokens. */
@@ -151,23 +179,43 @@ export function createJwtChecker(): ProofChecker {
       if (body === undefined)
         throw new AuthError('UnavailableProof', `proof ${ref} was not supplied`, { proof: sub });
       const w = validate(body, ctx, sub, seen).parsed;
+      if (w.ucv !== parsed.ucv)
+        throw new AuthError('Malformed', `witness version ${w.ucv} differs from ${parsed.ucv}`, {
+          proof: sub,
+        });
+      // Time bounds first, as the UCAN 0.10 fixtures order the rules.
+      if (
+        (w.exp !== null && (parsed.exp === null || w.exp < parsed.exp)) ||
+        (w.nbf !== undefined && (parsed.nbf === undefined || w.nbf > parsed.nbf))
+      )
+        throw new AuthError('Overreach', 'time bounds wider than its witness', { proof: sub });
       if (w.aud !== parsed.iss)
         throw new AuthError(
           'InvalidAudience',
           `witness is addressed to ${w.aud}, not to the issuer ${parsed.iss}`,
           { proof: sub },
         );
-      if (w.ucv !== parsed.ucv)
-        throw new AuthError('Malformed', `witness version ${w.ucv} differs from ${parsed.ucv}`, {
-          proof: sub,
-        });
-      if (
-        (w.exp !== null && (parsed.exp === null || w.exp < parsed.exp)) ||
-        (w.nbf !== undefined && (parsed.nbf === undefined || w.nbf > parsed.nbf))
-      )
-        throw new AuthError('Overreach', 'time bounds wider than its witness', { proof: sub });
       return w;
     });
+    // 0.10: a token with proofs claims only what they delegate, caveats narrowed or kept (one
+    // without proofs speaks for its issuer, the resource's owner or a trusted root).
+    if (parsed.ucv.startsWith('0.10.') && proofs.length > 0)
+      for (const [i, a] of parsed.att.entries())
+        if (
+          !proofs.some((w) =>
+            w.att.some(
+              (b) =>
+                resourceCovers(b.with, a.with) &&
+                abilityCovers(b.can, a.can) &&
+                caveatsNarrow(a.caveats ?? [{}], b.caveats ?? [{}]),
+            ),
+          )
+        )
+          throw new AuthError(
+            'Overreach',
+            `invalidDelegation: ${a.can} on ${a.with} (cap #${i}) is not delegated by its proofs`,
+            loc,
+          );
     for (const [i, a] of parsed.att.entries()) {
       const m = /^prf:(\d+)$/.exec(a.with);
       if (m !== null && Number(m[1]) >= proofs.length)
@@ -199,6 +247,7 @@ export function createJwtChecker(): ProofChecker {
         continue;
       }
       if (!resourceCovers(a.with, need.with) || !abilityCovers(a.can, need.can)) continue;
+      if (!unconditioned(a.caveats)) continue; // a caveat this node cannot enforce
       if (trusted === undefined || trusted.has(t.parsed.iss)) return true;
       if (t.proofs.some((w) => grants(seen.get(w.token)!, req, trusted, seen))) return true;
     }

@@ -12,16 +12,19 @@
  * @module
  */
 import { WorkflowNotRunningError } from '../engine/cancel.ts';
-import { merge, map, type Observable } from 'rxjs';
-import type { ReceiptEvent } from '../../schemas/events.ts';
+import { CID } from 'multiformats/cid';
+import { ReplaySubject, merge, map, switchMap, take, type Observable } from 'rxjs';
+import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import { isParsedWorkflow, parseWorkflow } from '../../schemas/model.ts';
 import type { Receipt } from '../../schemas/types.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
 import type { TaskRunner } from '../engine/execute-tasks.ts';
 import type { Memo, MemoEntry } from '../engine/memo.ts';
 import type { IpvmNode } from '../engine/node.ts';
 import { SecretError } from './errors.ts';
 import type { SecretStore } from './secrets.ts';
 import { resolveSecrets, type TaintTracker } from './taint.ts';
+import type { TaintLedger } from './taint-ledger.ts';
 
 /** What a tainted outcome shows instead of its value. */
 export const REDACTED = '[redacted: derived from a node-local secret]';
@@ -52,31 +55,105 @@ function redactBody(body: Receipt): Receipt {
   return { ...body, out: [body.out[0], REDACTED] as Receipt['out'] };
 }
 
-/** The facade over the shared and the node-local engine. */
-export function routeTainted(init: {
+/**
+ * The node-local engine's `screenFollowUp`: a tainted result's `fx` inherit its taint (hosts
+ * checked as for a submission), and an accepted follow-up is recorded in the ledger like a
+ * submission, so its instructions stay tainted across restarts.
+ */
+export function screenFollowUps(
+  taint: TaintTracker,
+  ledger?: TaintLedger,
+): (workflow: IpldValue, cause: ReceiptEvent) => string | undefined {
+  return (workflow, cause) => {
+    const screened = taint.screenFollowUp(workflow, cause.instruction.toString());
+    if (screened === undefined) return undefined;
+    if ('refused' in screened) return screened.refused;
+    ledger?.submitted(screened.workflow, screened.tainted);
+    return undefined;
+  };
+}
+
+/** The node-local engine, opened on first use. */
+export interface LocalEngine {
+  /** Opens the engine (once; later calls return the same promise). */
+  open(): Promise<IpvmNode>;
+  /** The engine when it is open, else undefined. */
+  opened(): IpvmNode | undefined;
+  /** The opening under way or done, else undefined (closing waits for it). */
+  opening(): Promise<IpvmNode> | undefined;
+}
+
+/** A {@link LocalEngine} over an opener, which runs at most once. */
+export function lazyLocalEngine(openNode: () => Promise<IpvmNode>): LocalEngine {
+  let opening: Promise<IpvmNode> | undefined;
+  let node: IpvmNode | undefined;
+  return {
+    open: () =>
+      (opening ??= openNode().then((n) => {
+        node = n;
+        return n;
+      })),
+    opened: () => node,
+    opening: () => opening,
+  };
+}
+
+/**
+ * The facade over the shared and the node-local engine. The local one opens on the first
+ * tainted submission, or at once (its recovery) when the ledger has tainted workflows that
+ * have not ended.
+ */
+export async function routeTainted(init: {
   shared: IpvmNode;
-  local: IpvmNode;
+  local: LocalEngine;
   taint: TaintTracker;
-}): IpvmNode {
-  const { shared, local, taint } = init;
+  /** Records tainted submissions and ends, so restarts keep the taint. */
+  ledger?: TaintLedger;
+}): Promise<IpvmNode> {
+  const { shared, local, taint, ledger } = init;
   const redact = (e: ReceiptEvent): ReceiptEvent =>
     taint.isTainted(e.instruction.toString()) ? { ...e, body: redactBody(e.body) } : e;
   const redactEntry = (e: MemoEntry | undefined): MemoEntry | undefined =>
     e === undefined || !taint.isTainted(e.instruction.toString())
       ? e
       : { ...e, body: redactBody(e.body) };
+  // Emits the local engine once it is open, to every subscriber (also those before it opened).
+  const local$ = new ReplaySubject<IpvmNode>(1);
+  let localSeen = false;
+  const openLocal = async (): Promise<IpvmNode> => {
+    const n = await local.open();
+    if (!localSeen) {
+      localSeen = true;
+      n.ends().subscribe((e) => ledger?.ended(e.workflow.toString()));
+      local$.next(n);
+    }
+    return n;
+  };
+  const unfinished = ledger?.unfinished() ?? [];
+  if (unfinished.length > 0) {
+    const n = await openLocal();
+    // Ends recovered from the local log are known at once: record them.
+    for (const w of unfinished)
+      void n
+        .ended(CID.parse(w))
+        .then((e) => ledger?.ended(e.workflow.toString()))
+        .catch(() => undefined);
+  }
+  const fromLocal = <T>(f: (n: IpvmNode) => Observable<T>): Observable<T> =>
+    local$.pipe(switchMap(f));
   const memo: Memo = {
-    get: (key) => redactEntry(shared.memo.get(key) ?? local.memo.get(key)),
-    written: (i, w) => shared.memo.written(i, w) || local.memo.written(i, w),
-    attempted: (i, w) => shared.memo.attempted(i, w) || local.memo.attempted(i, w),
+    get: (key) => redactEntry(shared.memo.get(key) ?? local.opened()?.memo.get(key)),
+    written: (i, w) => shared.memo.written(i, w) || local.opened()?.memo.written(i, w) === true,
+    attempted: (i, w) =>
+      shared.memo.attempted(i, w) || local.opened()?.memo.attempted(i, w) === true,
     put: (e) => shared.memo.put(e),
     putLazy: (r, load) => shared.memo.putLazy(r, load),
     get size() {
-      return shared.memo.size + local.memo.size;
+      return shared.memo.size + (local.opened()?.memo.size ?? 0);
     },
     *entries() {
       yield* shared.memo.entries();
-      for (const e of local.memo.entries()) yield redactEntry(e)!;
+      for (const e of local.opened()?.memo.entries() ?? []) yield redactEntry(e)!;
     },
   };
   const node: IpvmNode = {
@@ -87,21 +164,42 @@ export function routeTainted(init: {
       const parsed = isParsedWorkflow(workflow) ? workflow : parseWorkflow(workflow);
       const tainted = taint.analyse(parsed); // throws SecretError before anything is written
       // Parsed once: a `{name, workflow}` wrapper's name travels in `parsed.name`.
-      return (tainted.size > 0 ? local : shared).submit(parsed, options);
+      if (tainted.size === 0) return shared.submit(parsed, options);
+      const engine = await openLocal();
+      ledger?.submitted(
+        parsed.cid.toString(),
+        new Map([...tainted].map(([i, names]) => [parsed.tasks[i]!.instruction.toString(), names])),
+      );
+      try {
+        return await engine.submit(parsed, options);
+      } catch (err) {
+        // Refused before anything was appended: not a workflow to recover at the next start.
+        if ((err as Error).name === 'AuthError') ledger?.ended(parsed.cid.toString());
+        throw err;
+      }
     },
     receipts(workflow): Observable<ReceiptEvent> {
-      return merge(shared.receipts(workflow), local.receipts(workflow).pipe(map(redact)));
+      return merge(
+        shared.receipts(workflow),
+        fromLocal((n) => n.receipts(workflow)).pipe(map(redact)),
+      );
     },
     async cancel(workflow, options) {
       // A workflow runs on one of the two nodes: the local one when it handles secrets.
+      const l = local.opened();
+      if (l === undefined) return shared.cancel(workflow, options);
       try {
-        await local.cancel(workflow, options);
+        await l.cancel(workflow, options);
       } catch (err) {
         if (!(err instanceof WorkflowNotRunningError) || err.state !== 'unknown') throw err;
         await shared.cancel(workflow, options);
       }
     },
-    ends: () => merge(shared.ends(), local.ends()),
+    ends: () =>
+      merge(
+        shared.ends(),
+        fromLocal((n) => n.ends()),
+      ),
     async ended(workflow, options) {
       const ac = new AbortController();
       const abort = (): void => ac.abort(options?.signal?.reason);
@@ -109,7 +207,15 @@ export function routeTainted(init: {
       try {
         return await Promise.race([
           shared.ended(workflow, { signal: ac.signal }),
-          local.ended(workflow, { signal: ac.signal }),
+          new Promise<WorkflowEndedEvent>((resolve, reject) => {
+            const sub = local$
+              .pipe(
+                take(1),
+                switchMap((n) => n.ended(workflow, { signal: ac.signal })),
+              )
+              .subscribe({ next: resolve, error: reject });
+            ac.signal.addEventListener('abort', () => sub.unsubscribe(), { once: true });
+          }),
         ]);
       } finally {
         options?.signal?.removeEventListener('abort', abort);
@@ -117,7 +223,15 @@ export function routeTainted(init: {
       }
     },
     async close() {
-      await Promise.all([shared.close(), local.close()]);
+      local$.complete();
+      // An engine still opening (a tainted submission racing the close) is closed once open.
+      await Promise.all([
+        shared.close(),
+        local.opening()?.then(
+          (n) => n.close(),
+          () => undefined,
+        ),
+      ]);
     },
     [Symbol.asyncDispose]() {
       return node.close();

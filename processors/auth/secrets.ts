@@ -16,7 +16,7 @@ export const SECRETS_FILE = 'secrets.json';
 /** A stored secret. */
 export interface SecretEntry {
   value: string;
-  /** Hosts a managed effect may send this secret (or anything derived from it) to. */
+  /** Hosts (`HOST[:PORT]`) an HTTP effect may send this secret (or anything derived from it) to. */
   allowHosts: string[];
 }
 

@@ -10,7 +10,8 @@
  */
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { isIpldMap } from '../../schemas/ipld.ts';
-import type { ParsedWorkflow } from '../../schemas/model.ts';
+import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
+import { SchemaError } from '../../schemas/errors.ts';
 import { SecretError } from './errors.ts';
 import type { SecretStore } from './secrets.ts';
 
@@ -59,20 +60,40 @@ export interface TaintTracker {
    * @throws {SecretError} a secret this node does not hold, or a tainted value sent by an
    *   effect to a host not allowed for one of its secrets (located by task and instruction)
    */
-  analyse(workflow: ParsedWorkflow): Map<number, Set<string>>;
+  analyse(workflow: ParsedWorkflow, inherited?: ReadonlySet<string>): Map<number, Set<string>>;
+  /**
+   * Screens the follow-up workflow a tainted result asks for (its `fx`): its tasks inherit the
+   * taint of the instruction that asked, so an effect may only go to a host every inherited
+   * secret is allowed to go to. Undefined when `cause` is not tainted; else why it is refused,
+   * or the follow-up's tainted instructions (tainted from then on).
+   */
+  screenFollowUp(
+    workflow: IpldValue,
+    cause: string,
+  ):
+    | { refused: string }
+    | { workflow: string; tainted: Map<string, ReadonlySet<string>> }
+    | undefined;
   /** True when the instruction is tainted (its receipt is node-local). */
   isTainted(instruction: string): boolean;
 }
 
-/** Creates a tracker over a secret store. */
-export function createTaintTracker(store: SecretStore): TaintTracker {
-  const tainted = new Map<string, Set<string>>();
-  return {
-    analyse(workflow) {
+/**
+ * Creates a tracker over a secret store; `known` are instructions tainted before this start
+ * (the taint ledger's), so a workflow awaiting one stays node-local after a restart.
+ */
+export function createTaintTracker(
+  store: SecretStore,
+  known?: ReadonlyMap<string, ReadonlySet<string>>,
+): TaintTracker {
+  const tainted = new Map<string, ReadonlySet<string>>(known);
+  const tracker: TaintTracker = {
+    analyse(workflow, inherited) {
       const byTask = new Map<number, Set<string>>();
       for (const i of workflow.order) {
         const t = workflow.tasks[i]!;
         const names = secretsIn(t.task.run.input);
+        for (const n of inherited ?? []) names.add(n);
         for (const d of t.dependsOn) for (const n of byTask.get(d) ?? []) names.add(n);
         for (const a of t.awaits)
           for (const n of tainted.get(a.instruction.toString()) ?? []) names.add(n);
@@ -102,5 +123,21 @@ export function createTaintTracker(store: SecretStore): TaintTracker {
       return byTask;
     },
     isTainted: (instruction) => tainted.has(instruction),
+    screenFollowUp(workflow, cause) {
+      const names = tainted.get(cause);
+      if (names === undefined) return undefined;
+      try {
+        const parsed = parseWorkflow(workflow);
+        const byTask = tracker.analyse(parsed, names);
+        const instructions = new Map<string, ReadonlySet<string>>();
+        for (const [i, n] of byTask) instructions.set(parsed.tasks[i]!.instruction.toString(), n);
+        return { workflow: parsed.cid.toString(), tainted: instructions };
+      } catch (err) {
+        if (err instanceof SecretError || err instanceof SchemaError)
+          return { refused: err.message };
+        throw err;
+      }
+    },
   };
+  return tracker;
 }

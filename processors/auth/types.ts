@@ -96,6 +96,17 @@ export interface Authority {
     proofs: ProofMap | undefined,
     options?: { atMs?: number },
   ): void;
+  /**
+   * Checks that a proof grants cancelling `workflow` (a CID string): `workflow/cancel` on
+   * `ipvm:workflow:<cid>` (`cancelRequirement` in `capability.ts`); no-op in `open` mode. A proof covering
+   * the workflow's tasks does not cover this.
+   * @throws {AuthError} located by workflow and proof
+   */
+  authorizeCancel(
+    workflow: string,
+    proofs: ProofMap | undefined,
+    options?: { atMs?: number },
+  ): void;
   /** The event with `iss` (this node's DID) and `sig` (Ed25519 over the receipt CID's bytes). */
   sign<E extends ReceiptEvent>(event: E): Promise<E>;
   /**

@@ -32,8 +32,12 @@ export interface OpenNode extends AsyncDisposable, Services {
   content: ContentStore;
   /** The node's identity and rules; absent with `auth: false`. */
   authority: Authority | undefined;
-  /** Tasks executed here and receipts replayed from the memo since the node opened. */
-  stats(): { executed: number; replayed: number };
+  /**
+   * Tasks executed here and receipts replayed from the memo since the node opened; `local`:
+   * whether the node-local engine (secret-tainted workflows) is open — it opens on the first
+   * tainted submission, or at start when a tainted workflow has not ended.
+   */
+  stats(): { executed: number; replayed: number; local: boolean };
 }
 
 /** Opens a node (and the services `config` asks for); it is processing when this resolves. */
@@ -69,7 +73,8 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   const authority =
     config.authority ??
     (config.auth === false ? undefined : await openAuthority(config.auth ?? {}, dataDir));
-  const effects = fx.createEffectRunner({ http: fx.createHttpClient({ allow }) });
+  const http = fx.createHttpClient({ allow });
+  const effects = fx.createEffectRunner({ http });
   const log = await openLog(config.log, dataDir);
   const clustered = (config.log?.backend ?? 'file') !== 'file';
   const peers = config.peers ?? [];
@@ -110,12 +115,17 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     nodeId,
     onMismatch: recorder.record,
   });
-  const [{ createSecretStore }, { createTaintTracker }, { routeTainted, withSecrets }] =
-    await Promise.all([
-      import('../auth/secrets.ts'),
-      import('../auth/taint.ts'),
-      import('../auth/local-node.ts'),
-    ]);
+  const [
+    { createSecretStore },
+    { createTaintTracker },
+    { lazyLocalEngine, routeTainted, screenFollowUps, withSecrets },
+    { openTaintLedger },
+  ] = await Promise.all([
+    import('../auth/secrets.ts'),
+    import('../auth/taint.ts'),
+    import('../auth/local-node.ts'),
+    import('../auth/taint-ledger.ts'),
+  ]);
   const secrets = createSecretStore({ dataDir });
   // On a broker, nodes of one namespace form a cluster: they heartbeat on its `nodes` stream
   // and each workflow is scheduled by one of them.
@@ -168,19 +178,29 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     authority,
     onProgress: progress,
   });
-  // Secret-tainted workflows run on a node-local log that never leaves this data directory.
-  const localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
-  const local = await createNode({
-    log: localLog,
-    runner: withSecrets(wasmRunner(executor), secrets),
-    topology: { namespace: 'local' },
-    concurrency,
-    ...timeouts,
-    authority,
-    nodeId,
-    onProgress: progress,
+  // Secret-tainted workflows run on a node-local log that never leaves this data directory,
+  // with an engine opened on the first one (or at start, when one has not ended).
+  let localLog: Log | undefined;
+  const ledger = openTaintLedger(join(dataDir, 'local', 'taint.jsonl'));
+  const taint = createTaintTracker(secrets, ledger.tainted);
+  const local = lazyLocalEngine(async () => {
+    localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
+    return createNode({
+      log: localLog,
+      runner: withSecrets(wasmRunner(executor), secrets),
+      // The same connections and allow-list; secrets resolved at the moment of a request.
+      effects: fx.createEffectRunner({ http, secrets: (name) => secrets.get(name) }),
+      // A tainted result's `fx` inherits its taint: hosts checked as for a submission.
+      screenFollowUp: screenFollowUps(taint, ledger),
+      topology: { namespace: 'local' },
+      concurrency,
+      ...timeouts,
+      authority,
+      nodeId,
+      onProgress: progress,
+    });
   });
-  const node = routeTainted({ shared, local, taint: createTaintTracker(secrets) });
+  const node = await routeTainted({ shared, local, taint, ledger });
   const opened: OpenNode = {
     node,
     runner,
@@ -188,7 +208,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     dataDir,
     content,
     authority,
-    stats: () => ({ executed, replayed }),
+    stats: () => ({ executed, replayed, local: local.opened() !== undefined }),
     async [Symbol.asyncDispose]() {
       await closeServices();
       await node.close();
@@ -197,7 +217,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       await effects.close();
       await executor.close();
       await content.close();
-      await localLog.close();
+      await localLog?.close();
       await log.close();
     },
   };

@@ -12,6 +12,14 @@ import { isIpldMap, type IpldMap, type IpldValue } from '../../schemas/ipld.ts';
 import type { RunResult } from '../engine/execute-tasks.ts';
 import { EffectError } from './errors.ts';
 import type { HttpClient, HttpRequest } from './http-client.ts';
+import {
+  scrubSecrets,
+  sealRequest,
+  secretBodyType,
+  type RequestTemplate,
+  type SecretLookup,
+} from './secret-request.ts';
+import { secretName, secretsIn } from '../auth/taint.ts';
 
 /** One effect to run: the instruction with its awaits already resolved. */
 export interface EffectCall {
@@ -31,12 +39,20 @@ export type ResponseDecoding = 'bytes' | 'text' | 'json';
 /** The effect runner. */
 export interface EffectRunner {
   /**
-   * The request an HTTP op sends, built from its input (the outbox records it before sending).
+   * The request an HTTP op sends, built from its input (the outbox records it before sending),
+   * secrets still named, never resolved (see `secret-request.ts`).
    * @throws {EffectError} kind `bad-input` (terminal)
    */
-  request(call: EffectCall): HttpRequest;
-  /** Sends a request built by {@link EffectRunner.request} and classifies the response. */
-  send(call: EffectCall, req: HttpRequest, options?: { signal?: AbortSignal }): Promise<RunResult>;
+  request(call: EffectCall): RequestTemplate;
+  /**
+   * Sends a request built by {@link EffectRunner.request} — its secrets resolved at this
+   * moment, a redirect to another origin then refused — and classifies the response.
+   */
+  send(
+    call: EffectCall,
+    req: RequestTemplate,
+    options?: { signal?: AbortSignal },
+  ): Promise<RunResult>;
   /** Runs a non-HTTP effect (`random/bytes`, `time/now`) or builds and sends an HTTP one. */
   run(call: EffectCall, options?: { signal?: AbortSignal }): Promise<RunResult>;
   close(): Promise<void>;
@@ -49,6 +65,11 @@ export interface EffectRunnerInit {
   random?: (length: number) => Uint8Array;
   /** @default Date.now */
   clock?: () => number;
+  /**
+   * Resolves `{"secret": NAME}` in headers and bodies (the node-local engine only). Without
+   * it, a request naming a secret is refused.
+   */
+  secrets?: SecretLookup;
 }
 
 /** Largest `random/bytes` length. */
@@ -74,7 +95,7 @@ export function createEffectRunner(init: EffectRunnerInit): EffectRunner {
       kind: 'bad-input',
     });
 
-  function request(call: EffectCall): HttpRequest {
+  function request(call: EffectCall): RequestTemplate {
     const method = METHODS[call.op];
     if (method === undefined) throw badInput(call, `${call.op} is not an HTTP op`);
     let url: URL;
@@ -91,12 +112,14 @@ export function createEffectRunner(init: EffectRunnerInit): EffectRunner {
       !['bytes', 'text', 'json'].includes(input.response as string)
     )
       throw badInput(call, 'input.response must be "bytes", "text" or "json"');
-    const headers: Record<string, string> = {};
+    const headers: RequestTemplate['headers'] = {};
     if (input.headers !== undefined) {
       if (!isIpldMap(input.headers)) throw badInput(call, 'input.headers must be a map');
       for (const [k, v] of Object.entries(input.headers)) {
-        if (typeof v !== 'string') throw badInput(call, `input.headers.${k} must be a string`);
-        headers[k.toLowerCase()] = v;
+        const secret = secretName(v);
+        if (typeof v !== 'string' && secret === undefined)
+          throw badInput(call, `input.headers.${k} must be a string or {"secret": NAME}`);
+        headers[k.toLowerCase()] = secret === undefined ? (v as string) : { secret };
       }
     }
     let body: Uint8Array | undefined;
@@ -104,6 +127,10 @@ export function createEffectRunner(init: EffectRunnerInit): EffectRunner {
     if (b !== undefined) {
       if (method === 'GET' || method === 'HEAD')
         throw badInput(call, `input.body: ${call.op} takes no body`);
+      if (secretsIn(b).size > 0) {
+        headers['content-type'] ??= secretBodyType(b);
+        return { method, url: url.toString(), headers, bodyValue: b };
+      }
       if (typeof b === 'string') {
         body = new TextEncoder().encode(b);
         headers['content-type'] ??= 'text/plain; charset=utf-8';
@@ -118,9 +145,38 @@ export function createEffectRunner(init: EffectRunnerInit): EffectRunner {
     return { method, url: url.toString(), headers, body };
   }
 
+  /** Sends a template; whatever is said about it is scrubbed of the secrets it carried. */
   async function send(
     call: EffectCall,
+    template: RequestTemplate,
+    options?: { signal?: AbortSignal },
+  ): Promise<RunResult> {
+    let sealed;
+    try {
+      sealed = sealRequest(template, init.secrets);
+    } catch (err) {
+      throw new EffectError(template.method, `refused: ${(err as Error).message}`, {
+        instruction: call.instruction,
+        url: template.url,
+        kind: 'refused',
+      });
+    }
+    if (sealed.values.length === 0) return sendSealed(call, sealed.request, false, options);
+    try {
+      const result = await sendSealed(call, sealed.request, true, options);
+      if (result.ok) return result;
+      const message = scrubSecrets(result.error.message, sealed.values);
+      return { ...result, error: { ...result.error, message } };
+    } catch (err) {
+      if (err instanceof Error) err.message = scrubSecrets(err.message, sealed.values);
+      throw err;
+    }
+  }
+
+  async function sendSealed(
+    call: EffectCall,
     req: HttpRequest,
+    sameOrigin: boolean,
     options?: { signal?: AbortSignal },
   ): Promise<RunResult> {
     const started = performance.now();
@@ -129,6 +185,7 @@ export function createEffectRunner(init: EffectRunnerInit): EffectRunner {
       instruction: call.instruction,
       timeoutMs: call.timeMs,
       signal: options?.signal,
+      sameOrigin,
     });
     const durationMs = performance.now() - started;
     const located = (why: string, kind: 'http' | 'decode', extra = {}) =>

@@ -35,6 +35,8 @@ export interface AttachEffectsInit {
   appendIntent(intent: EffectIntentEvent): Promise<void>;
   /** Submits a workflow (the node's `submit`). */
   submit(workflow: IpldValue): Promise<unknown>;
+  /** Refuses a follow-up workflow with a reason (see `NodeInit.screenFollowUp`). */
+  screen?: (workflow: IpldValue, cause: ReceiptEvent) => string | undefined;
   onProgress?: (event: EffectsProgress) => void;
 }
 
@@ -76,10 +78,11 @@ export function attachEffects(init: AttachEffectsInit): AttachedEffects {
       const emitted = emittedWorkflow(receipt);
       if (emitted === null) return;
       const key = receipt.receipt.toString();
-      if ('error' in emitted) {
-        init.onProgress?.({ type: 'effect:emit-refused', receipt: key, reason: emitted.error });
-        return;
-      }
+      const refuse = (reason: string): void =>
+        init.onProgress?.({ type: 'effect:emit-refused', receipt: key, reason });
+      if ('error' in emitted) return refuse(emitted.error);
+      const screened = init.screen?.(emitted.workflow, receipt);
+      if (screened !== undefined) return refuse(screened);
       await init.submit(emitted.workflow);
       init.onProgress?.({ type: 'effect:emitted', receipt: key, workflow: emitted.workflow });
     },

@@ -36,6 +36,11 @@ export interface HttpSendOptions {
   /** Time limit of the whole call, redirects included. @default the client's `timeoutMs` */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Refuse a redirect to another origin (the request carries a secret, allowed for its host
+   * only). @default false
+   */
+  sameOrigin?: boolean;
 }
 
 /** The client. */
@@ -186,6 +191,12 @@ export function createHttpClient(init: HttpClientInit): HttpClient {
             kind: 'redirect',
           });
         const next = new URL(location, req.url).toString();
+        if (options.sameOrigin === true && new URL(next).origin !== new URL(req.url).origin)
+          throw new EffectError(
+            req.method,
+            `redirect to ${new URL(next).origin} refused: the request carries a secret`,
+            { instruction: options.instruction, url: req.url, kind: 'redirect' },
+          );
         // 303 (and 301/302 after a POST, as browsers do) continue as a GET without a body.
         const asGet =
           res.status === 303 ||

@@ -9,10 +9,11 @@
  * @module
  */
 import type { EffectIntentEvent, NodeEvent, TaskReadyEvent } from '../../schemas/events.ts';
+import type { IpldMap } from '../../schemas/ipld.ts';
 import type { RunResult } from '../engine/execute-tasks.ts';
 import { EffectError } from './errors.ts';
 import type { EffectCall, EffectRunner } from './effect-runner.ts';
-import type { HttpRequest } from './http-client.ts';
+import type { RequestTemplate } from './secret-request.ts';
 import { IDEMPOTENCY_HEADER, idempotencyKey } from './idempotency.ts';
 import { effectKind } from './ops.ts';
 
@@ -72,7 +73,7 @@ export function createOutbox(init: OutboxInit): Outbox {
       if (intent !== undefined) {
         init.onProgress?.({ type: 'effect:resend', instruction, key: intent.key });
       } else {
-        let req: HttpRequest;
+        let req: RequestTemplate;
         try {
           req = init.effects.request(call);
         } catch (err) {
@@ -99,8 +100,9 @@ export function createOutbox(init: OutboxInit): Outbox {
         {
           method: r.method,
           url: r.url,
-          headers: r.headers as Record<string, string>,
+          headers: r.headers as RequestTemplate['headers'],
           body: r.body ?? undefined,
+          ...(r.bodyValue === undefined ? {} : { bodyValue: r.bodyValue }),
         },
         options,
       );
@@ -111,7 +113,7 @@ export function createOutbox(init: OutboxInit): Outbox {
 function intentOf(
   ready: TaskReadyEvent,
   key: string,
-  req: HttpRequest,
+  req: RequestTemplate,
   at: number,
 ): EffectIntentEvent {
   return {
@@ -122,7 +124,14 @@ function intentOf(
     task: ready.task,
     args: ready.args,
     key,
-    request: { method: req.method, url: req.url, headers: req.headers, body: req.body ?? null },
+    // Secrets stay named here (`{"secret": NAME}`): resolved only when the request is sent.
+    request: {
+      method: req.method,
+      url: req.url,
+      headers: req.headers as IpldMap,
+      body: req.body ?? null,
+      ...(req.bodyValue === undefined ? {} : { bodyValue: req.bodyValue }),
+    },
     at,
   };
 }

@@ -29,7 +29,18 @@ export class WorkflowNotRunningError extends Error {
   }
 }
 
-/** The `workflow/cancel` request for `workflow`. */
-export function cancelEvent(workflow: CID, reason: string | null, at: number): WorkflowCancelEvent {
-  return { type: 'workflow/cancel', workflow, reason, at };
+/** The `workflow/cancel` request for `workflow`, with the proofs of the right to cancel. */
+export function cancelEvent(
+  workflow: CID,
+  reason: string | null,
+  at: number,
+  proofs?: Record<string, string>,
+): WorkflowCancelEvent {
+  return {
+    type: 'workflow/cancel',
+    workflow,
+    reason,
+    ...(proofs === undefined ? {} : { proofs }),
+    at,
+  };
 }

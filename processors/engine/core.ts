@@ -233,7 +233,18 @@ export async function createCore(init: NodeInit): Promise<Core> {
     parsedSubmissions,
     authorized,
     authorizeEvent(event) {
-      if (authority === undefined || event.type !== 'workflow/submitted') return undefined;
+      if (authority === undefined) return undefined;
+      if (event.type === 'workflow/cancel') {
+        // A cancel read from the stream (appended here, by another node or a producer) is
+        // checked against the proofs it carries, at its own time, live and at recovery alike.
+        try {
+          authority.authorizeCancel(event.workflow.toString(), event.proofs, { atMs: event.at });
+          return undefined;
+        } catch (err) {
+          return err as Error;
+        }
+      }
+      if (event.type !== 'workflow/submitted') return undefined;
       const key = event.workflow.toString();
       if (authorized.has(key)) return undefined;
       try {
@@ -329,6 +340,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
           if ((err as Error).name !== 'AuthError') throw err;
           fail(err);
         }),
+      screen: init.screenFollowUp,
       onProgress: (e) => progress(e),
     });
 

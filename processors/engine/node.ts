@@ -103,9 +103,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     },
     async cancel(workflow, options) {
       const key = workflow.toString();
+      const at = Date.now();
+      // Before anything is said about the workflow: whether it runs is not for everyone.
+      authority?.authorizeCancel(key, options?.proofs, { atMs: at }); // throws AuthError
       if (!scheduler.running(key))
         throw new WorkflowNotRunningError(key, core.ended.has(key) ? 'ended' : 'unknown');
-      const event = cancelEvent(workflow, options?.reason ?? null, Date.now());
+      const event = cancelEvent(workflow, options?.reason ?? null, at, options?.proofs);
       await core.appendEvents(streams.invocations, [event], [key]);
       options?.signal?.throwIfAborted();
     },

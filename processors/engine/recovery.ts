@@ -90,8 +90,8 @@ export async function recover(core: Core): Promise<Recovered> {
   const submissions = new Map<string, { record: LogRecord; event?: NodeEvent }>();
   /** Task releases of each workflow's latest submission (a new submission starts afresh). */
   const releases = new Map<string, string[]>();
-  /** Cancel requests of each workflow's latest submission, folded after it. */
-  const cancels = new Map<string, LogRecord>();
+  /** Cancel requests of each workflow's latest submission, folded after it, in order. */
+  const cancels = new Map<string, LogRecord[]>();
   const foldInvocation = (record: LogRecord): void => {
     let r = routingOf(record);
     let event: NodeEvent | undefined;
@@ -110,8 +110,13 @@ export async function recover(core: Core): Promise<Recovered> {
         cancels.delete(r.workflow);
         break;
       case 'workflow/cancel':
-        if (submissions.has(r.workflow) && !cancels.has(r.workflow))
-          cancels.set(r.workflow, copyOf(record));
+        // Every one is kept: in ucan mode one without a covering proof is refused, and a later
+        // one may carry it (the scheduler folds the first accepted).
+        if (submissions.has(r.workflow)) {
+          const list = cancels.get(r.workflow);
+          if (list === undefined) cancels.set(r.workflow, [copyOf(record)]);
+          else list.push(copyOf(record));
+        }
         break;
       case 'workflow/completed':
       case 'workflow/failed':
@@ -150,12 +155,17 @@ export async function recover(core: Core): Promise<Recovered> {
       deadLetter(record, err as Error);
     }
   }
-  for (const [workflow, record] of cancels) {
+  for (const [workflow, records] of cancels) {
     if (!submissions.has(workflow)) continue;
-    try {
-      scheduler.apply(decodeEvent(record.value));
-    } catch (err) {
-      deadLetter(record, err as Error);
+    for (const record of records) {
+      try {
+        const e = decodeEvent(record.value);
+        const refused = core.authorizeEvent(e);
+        if (refused !== undefined) throw refused;
+        scheduler.apply(e);
+      } catch (err) {
+        deadLetter(record, err as Error);
+      }
     }
   }
   await Promise.all(deadLetters);

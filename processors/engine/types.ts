@@ -62,6 +62,12 @@ export interface NodeInit {
    * it effect tasks get an `unsupported` error receipt.
    */
   effects?: EffectRunner;
+  /**
+   * Screens the follow-up workflow a result's `fx` asks for, before it is submitted: a reason
+   * refuses it (`effect:emit-refused`). The node-local engine refuses effects that would send
+   * a secret-derived result to a host the secret may not go to.
+   */
+  screenFollowUp?: (workflow: IpldValue, cause: ReceiptEvent) => string | undefined;
   onProgress?: (event: NodeProgress) => void;
   /**
    * Who may run what, and who signed what (`processors/auth/`). With it, submissions are
@@ -128,9 +134,15 @@ export interface IpvmNode {
    * Asks the scheduler to cancel a running workflow (appends a `workflow/cancel` request): no
    * task of it is released any more, tasks already running finish, then it ends `failed` with a
    * reason starting `cancelled`. Resolves once the request is appended; a second request for
-   * the same run changes nothing. @throws {WorkflowNotRunningError} ended or unknown
+   * the same run changes nothing. In `ucan` mode `proofs` must grant `workflow/cancel` on
+   * `ipvm:workflow:<cid>`; they travel on the request, so every node folding it checks them.
+   * @throws {AuthError} not authorized (checked first)
+   * @throws {WorkflowNotRunningError} ended or unknown
    */
-  cancel(workflow: CID, options?: { reason?: string | null; signal?: AbortSignal }): Promise<void>;
+  cancel(
+    workflow: CID,
+    options?: { reason?: string | null; signal?: AbortSignal; proofs?: ProofMap },
+  ): Promise<void>;
   /** Resolves when the workflow ends (at once if it already has). */
   ended(workflow: CID, options?: { signal?: AbortSignal }): Promise<WorkflowEndedEvent>;
   /** Graceful drain: stops reading, finishes appends and commits. Idempotent. */

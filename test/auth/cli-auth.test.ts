@@ -167,6 +167,7 @@ describe('ipvm run --auth ucan', () => {
 describe('ipvm start --auth ucan, over the JSON-RPC API', () => {
   let child: ChildProcess;
   let ws: WebSocket;
+  let url: string;
   let id = 0;
   const pending = new Map<number, (m: Record<string, unknown>) => void>();
   const notes: unknown[] = [];
@@ -194,7 +195,7 @@ describe('ipvm start --auth ucan, over the JSON-RPC API', () => {
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const url = await new Promise<string>((resolve, reject) => {
+    url = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (b: Buffer) => {
         out += b.toString();
@@ -268,5 +269,65 @@ describe('ipvm start --auth ucan, over the JSON-RPC API', () => {
     expect(notes).toHaveLength(1);
     const bytes = (notes[0] as { params: { result: number[] } }).params.result;
     expect(Buffer.from(bytes).toString()).toContain('201');
+  });
+  it('ipvm cancel: refused without a proof of workflow/cancel, even with the task proof', async () => {
+    const { parseWorkflow } = await import('../../schemas/model.ts');
+    const { chain } = await import('../conformance/engine.suite.ts');
+    // Awaits an instruction nobody submits: it runs until cancelled.
+    const missing = parseWorkflow(
+      chain('ipfs://bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu', 1, 999_999),
+    ).tasks[0]!.instruction;
+    const held = {
+      tasks: [
+        {
+          run: {
+            rsc: 'ipfs://bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu',
+            op: 'wasm/run',
+            input: { func: 'add_one', args: [{ 'await/ok': { '/': missing.toString() } }] },
+            nnc: 'held',
+          },
+          cause: null,
+          meta: {},
+          prf: [],
+        },
+      ],
+    };
+    const submitted = await call('ipvm_submit', [JSON.stringify(held), { proofs: [tokens.chain] }]);
+    const cid = (submitted.result as { workflow: string }).workflow;
+    expect(cid, JSON.stringify(submitted)).toMatch(/^bafyrmi/);
+    const cancel = (...extra: string[]) => ipvm('cancel', cid, '--node', url, ...extra);
+
+    const none = await cancel();
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/InvalidClaim: no proof of workflow\/cancel \(workflow bafyrmi/);
+    const taskProof = await cancel('--proof', tokens.chain!);
+    expect(taskProof.code).toBe(1);
+    expect(taskProof.stderr).toMatch(/Overreach/);
+
+    // node → client (every workflow) → node (this one), made with ipvm ucan delegate.
+    const toClient = await delegate(
+      'node',
+      '--audience',
+      did.client!,
+      '--with',
+      'ipvm:workflow:*',
+      '--can',
+      'workflow/cancel',
+    );
+    const back = await delegate(
+      'client',
+      '--audience',
+      did.node!,
+      '--with',
+      `ipvm:workflow:${cid}`,
+      '--can',
+      'workflow/cancel',
+      '--proof',
+      toClient,
+    );
+    const ok = await cancel('--proof', back, '--reason', 'cli');
+    expect(ok.code, ok.stderr).toBe(0);
+    const end = await call('ipvm_ended', [cid]);
+    expect(end.result).toMatchObject({ status: 'failed', reason: 'cancelled: cli' });
   });
 });

@@ -1,10 +1,10 @@
 // The UCAN conformance fixtures (../shared/fixtures/ucan, next to the repository): every
 // verdict, with the rule each invalid case is refused by. A clone without them skips with a
-// message; test/auth/ucan.test.ts keeps verdicts on tokens made in the test.
+// message; test/auth/jwt-010.test.ts and ucan1.test.ts keep verdicts on tokens made in the test.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createJwtChecker } from '../../processors/auth/jwt.ts';
+import { createJwtChecker, jwtCid } from '../../processors/auth/jwt.ts';
 import { createUcan1Checker } from '../../processors/auth/ucan1.ts';
 import type { CheckContext } from '../../processors/auth/types.ts';
 
@@ -86,4 +86,66 @@ describe.skipIf(!present)('JWT UCAN 0.8.1 fixtures (pinned clock)', () => {
       );
     });
   }
+});
+
+interface Case010 {
+  name: string;
+  task: string;
+  inputs: { token: string; proofs?: Record<string, string>; hasher?: string };
+  outputs?: { cid: string };
+  errors?: string[];
+}
+
+/**
+ * The rule each 0.10 fixture error is refused by. `invalidDelegation` covers three rules: a
+ * capability its proofs do not delegate (Overreach), a proof addressed to someone else
+ * (InvalidAudience), and the fixture whose token is not signed by its issuer (its signature is
+ * refused before its delegation is looked at).
+ */
+const RULES_010: Record<string, string[]> = {
+  expired: ['Expired'],
+  notReady: ['TooEarly'],
+  timeBoundsViolation: ['Overreach'],
+  missingField: ['Malformed'],
+  incorrectType: ['Malformed'],
+  incorrectProofs: ['Malformed'],
+  invalidDelegation: ['Overreach', 'InvalidAudience', 'InvalidSignature'],
+};
+
+describe.skipIf(!present)('JWT UCAN 0.10 fixtures (verify, refute, CID)', () => {
+  const read = (f: string): Case010[] =>
+    present ? (JSON.parse(readFileSync(join(root, '0.10.0', f), 'utf8')) as Case010[]) : [];
+  const checker = createJwtChecker();
+  const verify = (c: Case010): void => {
+    const proofs = c.inputs.proofs ?? {};
+    expect(checker.accepts(c.inputs.token)).toBe(true);
+    checker.check(c.inputs.token, undefined, context(PINNED_2023, proofs));
+  };
+  const verified = read('verify.json');
+  const refuted = read('refute.json');
+  it('has 15 cases to verify and 33 to refute', () => {
+    expect(verified).toHaveLength(15);
+    expect(refuted).toHaveLength(33);
+  });
+  for (const c of verified) it(`verify: ${c.name}`, () => verify(c));
+  for (const c of refuted) {
+    const rules = (c.errors ?? []).flatMap((e) => RULES_010[e] ?? [`unmapped ${e}`]);
+    it(`refute: ${c.name} → ${c.errors?.join(', ')} (${rules.join(' | ')})`, () => {
+      let error: unknown;
+      try {
+        verify(c);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toMatchObject({ name: 'AuthError' });
+      expect(rules).toContain((error as { rule: string }).rule);
+    });
+  }
+  for (const c of read('cid.json')) {
+    // A token's CID uses sha2-256 (what this node names proofs by); BLAKE3 is not supported.
+    it.skipIf(c.inputs.hasher !== 'SHA2-256')(`toCID: ${c.name}`, () => {
+      expect(jwtCid(c.inputs.token)).toBe(c.outputs!.cid);
+    });
+  }
+  // build.json asks to issue 0.10 tokens; this node issues 0.8.1 (`ipvm ucan delegate`).
 });

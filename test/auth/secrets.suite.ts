@@ -14,6 +14,7 @@ import {
   createSecretStore,
   createTaintTracker,
   generateIdentity,
+  lazyLocalEngine,
   REDACTED,
   routeTainted,
   withSecrets,
@@ -35,14 +36,17 @@ export function describeSecretsStayLocal(openShared: () => Promise<Log>, namespa
     const localLog = createFileLog({ dir: join(dir, 'local') });
     const authority = createAuthority({ identity: generateIdentity() });
     const shared = await createNode({ log: sharedLog, runner, topology: { namespace }, authority });
-    const local = await createNode({
-      log: localLog,
-      runner: withSecrets(runner, secrets),
-      topology: { namespace: 'local' },
-      authority,
-    });
+    const engine = lazyLocalEngine(() =>
+      createNode({
+        log: localLog,
+        runner: withSecrets(runner, secrets),
+        topology: { namespace: 'local' },
+        authority,
+      }),
+    );
     const taint = createTaintTracker(secrets);
-    const node = routeTainted({ shared, local, taint });
+    const node = await routeTainted({ shared, local: engine, taint });
+    expect(engine.opened()).toBeUndefined(); // opened by the first tainted submission
     try {
       const t0 = {
         run: {
@@ -73,7 +77,7 @@ export function describeSecretsStayLocal(openShared: () => Promise<Log>, namespa
       expect(out.get(wf.tasks[1]!.instruction.toString())).toEqual(['ok', REDACTED]);
       expect(out.get(wf.tasks[2]!.instruction.toString())).toEqual(['ok', 6]); // not downstream
       // The local engine computed with the secret: 7340117 + 1 + 1.
-      expect(local.memo.get(wf.tasks[1]!.instruction.toString())!.body.out).toEqual([
+      expect(engine.opened()!.memo.get(wf.tasks[1]!.instruction.toString())!.body.out).toEqual([
         'ok',
         7340119,
       ]);

@@ -8,8 +8,12 @@ import { createFileLog } from '../../streams/file/index.ts';
 import {
   createSecretStore,
   createTaintTracker,
+  lazyLocalEngine,
   resolveSecrets,
+  routeTainted,
 } from '../../processors/auth/index.ts';
+import { createNode } from '../../processors/engine/node.ts';
+import { createCoreRunner } from '../harness/core-runner.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { describeSecretsStayLocal } from './secrets.suite.ts';
@@ -82,6 +86,38 @@ describe('secrets', () => {
       /http\/post to evil.example would send a value derived from secret "key"/,
     );
     expect(taint.analyse(parseWorkflow({ tasks: [post('api.example.com')] })).size).toBe(1);
+  });
+});
+
+describe('the node-local engine', () => {
+  it('is closed with the router even when a tainted submission is still opening it', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'ipvm-secrets-close-'));
+    const runner = await createCoreRunner();
+    const store = createSecretStore({ dataDir: d });
+    store.set('pin', '1');
+    const sharedLog = createFileLog({ dir: join(d, 'shared') });
+    const localLog = createFileLog({ dir: join(d, 'local') });
+    let closed = 0;
+    const engine = lazyLocalEngine(async () => {
+      const n = await createNode({ log: localLog, runner, topology: { namespace: 'local' } });
+      const close = n.close.bind(n);
+      n.close = () => {
+        closed++;
+        return close();
+      };
+      return n;
+    });
+    const shared = await createNode({ log: sharedLog, runner, topology: { namespace: 's' } });
+    const node = await routeTainted({ shared, local: engine, taint: createTaintTracker(store) });
+    const wf = parseWorkflow({ tasks: [task('wasm/run', runner.rsc, [{ secret: 'pin' }])] });
+    const submitted = node.submit(wf).catch(() => undefined); // opens the local engine
+    await node.close(); // before the opening is done
+    await submitted;
+    expect(engine.opened()).toBeDefined();
+    expect(closed).toBe(1);
+    await localLog.close();
+    await sharedLog.close();
+    await rm(d, { recursive: true, force: true });
   });
 });
 

@@ -26,7 +26,7 @@ async function signer(): Promise<{ s: Signer; seed: Uint8Array }> {
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
-async function setup(exp: number | null = NOW + 600) {
+async function setup(exp: number | null = NOW + 600, delegated = '/wasm') {
   const root = await signer();
   const client = await signer();
   const node = identityOf(privateKeyObject((await signer()).seed));
@@ -34,17 +34,17 @@ async function setup(exp: number | null = NOW + 600) {
     iss: root.s as never,
     aud: client.s.did as never,
     sub: root.s.did as never,
-    cmd: '/wasm',
+    cmd: delegated,
     pol: [] as never,
     exp: NOW + 3600,
     now: NOW,
   });
-  const invoke = async (rsc: string, invExp: number | null = exp) => {
+  const invoke = async (rsc: string, invExp: number | null = exp, cmd = '/wasm/run') => {
     const inv = await Invocation.create({
       iss: client.s as never,
       aud: node.did as never,
       sub: root.s.did as never,
-      cmd: '/wasm/run',
+      cmd,
       args: { rsc },
       prf: [dlg],
       exp: invExp,
@@ -112,5 +112,30 @@ describe('UCAN 1.0 invocations made in the test', () => {
     expect(() => authority.authorize(workflow(5), p)).toThrow(
       expect.objectContaining({ rule: 'Expired' }),
     );
+  });
+
+  it('grants a cancel only to an invocation of /workflow/cancel on the workflow', async () => {
+    const { authority, invoke } = await setup(NOW + 600, '/workflow');
+    const cid = workflow(6).cid.toString();
+    const other = workflow(7).cid.toString();
+    expect(() => authority.authorizeCancel(cid, undefined)).toThrow(
+      expect.objectContaining({ rule: 'InvalidClaim', location: { workflow: cid } }),
+    );
+    const refused: Array<[string, string]> = [
+      [`ipvm:workflow:${other}`, '/workflow/cancel'],
+      [`ipvm:workflow:${cid}`, '/workflow/run'],
+    ];
+    for (const [rsc, cmd] of refused) {
+      const proofs = await invoke(rsc, NOW + 600, cmd);
+      expect(() => authority.authorizeCancel(cid, proofs)).toThrow(
+        expect.objectContaining({
+          rule: 'Overreach',
+          location: expect.objectContaining({ workflow: cid }),
+        }),
+      );
+    }
+    const proofs = await invoke(`ipvm:workflow:${cid}`, NOW + 600, '/workflow/cancel');
+    authority.authorizeCancel(cid, proofs);
+    authority.authorizeCancel(cid, proofs); // read back from the stream: the same cancel
   });
 });

@@ -7,6 +7,8 @@ export interface Seen {
   path: string;
   key: string | undefined;
   body: string;
+  /** Request headers as received (lower-case names). */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export interface TestServer {
@@ -37,7 +39,13 @@ export async function startTestServer(): Promise<TestServer> {
       const body = await readBody(req);
       const url = new URL(req.url ?? '/', 'http://x');
       const key = req.headers['idempotency-key'] as string | undefined;
-      const entry = { method: req.method ?? '', path: url.pathname, key, body };
+      const entry = {
+        method: req.method ?? '',
+        path: url.pathname,
+        key,
+        body,
+        headers: req.headers,
+      };
       seen.push(entry);
       const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -48,6 +56,17 @@ export async function startTestServer(): Promise<TestServer> {
         res.writeHead(200, { 'content-type': 'text/plain' });
         return res.end('hello');
       }
+      // A careless server: its error repeats the credentials it was sent.
+      if (url.pathname === '/echo-auth')
+        return json(400, { rejected: req.headers.authorization ?? null });
+      // Sends the client to the same path on another origin (`localhost` for `127.0.0.1`).
+      if (url.pathname === '/away') {
+        res.writeHead(302, { location: `http://localhost:${out.port}/private/away` });
+        return res.end();
+      }
+      // Answers without repeating anything of the request (credentials stay with the server).
+      if (url.pathname.startsWith('/private'))
+        return json(200, { authorized: req.headers.authorization !== undefined });
       if (url.pathname === '/missing') return json(404, { error: 'no such item' });
       if (url.pathname === '/flaky' || url.pathname === '/rate') {
         const n = (flaky.get(url.pathname) ?? 0) + 1;

@@ -12,8 +12,20 @@ function Actions({ call, cid, running, onError }) {
     try {
       await call('console_cancel', { cid });
     } catch (err) {
-      setCancelling(false);
-      onError(err.message);
+      // A node in ucan mode asks for a proof of workflow/cancel on this workflow (-32001).
+      const token =
+        err.code === -32001
+          ? window.prompt(
+              `Cancelling needs a UCAN granting workflow/cancel on ipvm:workflow:${cid}. Token:`,
+            )
+          : null;
+      try {
+        if (token === null || token.trim() === '') throw err;
+        await call('console_cancel', { cid, proofs: [token.trim()] });
+      } catch (again) {
+        setCancelling(false);
+        onError(again.message);
+      }
     }
   };
   const rerun = async (mode) => {
