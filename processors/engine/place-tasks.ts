@@ -1,0 +1,62 @@
+/**
+ * place: the executor's one hook for placement. A ready task whose `meta` names `node` or
+ * `needs` goes to the {@link PlacementSeam} instead of the runner; its consumed record is done
+ * once the seam has handed it on durably (an offer on the cluster's `offers` stream). The seam
+ * gives tasks back through {@link PlacementHooks}: `run` (awarded here), `refuse` (an error
+ * receipt with the reason). Every other task passes through untouched.
+ *
+ * @module
+ */
+import { filter, type MonoTypeOperatorFunction, type Subject } from 'rxjs';
+import type { TaskReadyEvent } from '../../schemas/events.ts';
+import { hasPlacement } from '../../schemas/placement.ts';
+import type { Core, ReadyItem } from './core.ts';
+import type { CommitTracker } from './commit-tracker.ts';
+import { failure, newReceiptEvent } from './receipts.ts';
+
+/** Routes placed tasks to `core.init.placement`; `local` is where tasks awarded here go. */
+export function placeTasks(
+  core: Core,
+  tracker: CommitTracker,
+  local: Subject<ReadyItem>,
+): MonoTypeOperatorFunction<ReadyItem> {
+  const placement = core.init.placement!;
+  const awarded = new WeakSet<TaskReadyEvent>();
+  placement.attach({
+    run(event) {
+      awarded.add(event);
+      local.next({ record: null, event });
+    },
+    async refuse(event, reason) {
+      if (core.memo.written(event.instruction.toString(), event.workflow?.toString() ?? null))
+        return;
+      // Retryable: the instruction is fine, the cluster could not place it (not memoized).
+      const receipt = newReceiptEvent({
+        instruction: event.instruction,
+        invocation: event.invocation,
+        workflow: event.workflow,
+        run: event.task.run,
+        out: failure('unplaced', reason, true),
+        fuel: null,
+        durationMs: null,
+        executor: core.nodeId,
+        at: Date.now(),
+      });
+      core.memo.put(receipt);
+      await core.appendEvents(
+        core.receiptStream(receipt),
+        [receipt],
+        [receipt.instruction.toString()],
+      );
+    },
+    settled: (event) =>
+      core.memo.written(event.instruction.toString(), event.workflow?.toString() ?? null),
+  });
+  return filter((item) => {
+    if (awarded.has(item.event) || !hasPlacement(item.event.task.meta)) return true;
+    placement.place(item.event).then(() => {
+      if (item.record !== null) tracker.end(item.record);
+    }, core.fail);
+    return false;
+  });
+}
