@@ -93,7 +93,7 @@ describe('placement on a single node', () => {
     const wf = { tasks: [task(runner.rsc, 7, { node: 'did:key:z6MkOther' })] };
     const parsed = parseWorkflow(wf);
     const receipt = new Promise<IpldValue>((resolve) =>
-      node.receipts(parsed.cid).subscribe((r) => resolve(r.body.out as IpldValue)),
+      node.receipts(parsed.cid).subscribe((r) => resolve(r.body.out as unknown as IpldValue)),
     );
     await submitWorkflow(log, 'p', new TextEncoder().encode(JSON.stringify(wf)));
     const end = await node.ended(parsed.cid);
