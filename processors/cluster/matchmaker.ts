@@ -141,7 +141,10 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
     const live = membership.live();
     const answered = live.every((n) => o.bids.has(n) || o.declines.has(n));
     if (!answered && !force && Date.now() - o.openedAt < windowMs) return;
-    const best = bestBid([...o.bids].map(([node, b]) => ({ node, ...b })));
+    // A bidder that left since it bid cannot run the task.
+    const best = bestBid(
+      [...o.bids].filter(([node]) => live.includes(node)).map(([node, b]) => ({ node, ...b })),
+    );
     const round = o.round;
     if (best !== undefined) {
       void send({ kind: 'award', id, round, node: best.node, by: me, fallback: false }).catch(fail);

@@ -1,13 +1,14 @@
 // A cluster node process for the scale-out tests. Usage:
 //   cluster-child.ts <namespace> <engine.wasm> [<workflow.json to submit>]
 // Backend from env IPVM_TEST_BACKEND (kafka | nats) with KAFKA_BROKERS / NATS_URL, node id
-// from IPVM_NODE_ID, allowed effect hosts (what `net:` needs match) from IPVM_ALLOW_NET. Joins the namespace's cluster, runs tasks until SIGTERM, and prints
+// from IPVM_NODE_ID, a delay before every task from IPVM_TEST_DELAY_MS, allowed effect hosts (what `net:` needs match) from IPVM_ALLOW_NET. Joins the namespace's cluster, runs tasks until SIGTERM, and prints
 // `UP <id>` then `MEMBERS <n>` whenever its view of the live nodes changes.
 import { readFile } from 'node:fs/promises';
 import type { Log } from '../../streams/log.ts';
 import { createKafkaLog } from '../../streams/kafka/index.ts';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { createNode } from '../../processors/engine/node.ts';
+import type { TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import {
   countingRunner,
   createCostHistory,
@@ -20,7 +21,18 @@ const [namespace, wasm, submit] = process.argv.slice(2) as [string, string, stri
 const backend = process.env.IPVM_TEST_BACKEND;
 const nodeId = process.env.IPVM_NODE_ID ?? `node-${process.pid}`;
 const concurrency = 8;
-const runner = await createCoreRunner(new Uint8Array(await readFile(wasm)));
+const core = await createCoreRunner(new Uint8Array(await readFile(wasm)));
+// IPVM_TEST_DELAY_MS holds every task that long first, so a test can kill a node mid-task.
+const delayMs = Number(process.env.IPVM_TEST_DELAY_MS ?? 0);
+const runner: TaskRunner =
+  delayMs === 0
+    ? core
+    : {
+        execute: (request, options) =>
+          new Promise((resolve) => setTimeout(resolve, delayMs)).then(() =>
+            core.execute(request, options),
+          ),
+      };
 const log: Log =
   backend === 'kafka'
     ? createKafkaLog({ brokers: process.env.KAFKA_BROKERS!.split(','), sessionTimeoutMs: 6_000 })

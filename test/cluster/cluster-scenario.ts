@@ -78,13 +78,13 @@ export async function startNodes(
       children.set(id, child);
       output.set(id, '');
       exits.push(new Promise((resolve) => child.once('exit', resolve)));
-      child.stderr!.on('data', (d: Buffer) => output.set(id, output.get(id)! + d.toString()));
+      child.stderr.on('data', (d: Buffer) => output.set(id, output.get(id)! + d.toString()));
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(new Error(`${id} did not see ${options.nodes} nodes: ${output.get(id)}`)),
           60_000,
         );
-        child.stdout!.on('data', (d: Buffer) => {
+        child.stdout.on('data', (d: Buffer) => {
           output.set(id, output.get(id)! + d.toString());
           const counts = [...output.get(id)!.matchAll(/MEMBERS (\d+)/g)];
           if (Number(counts.at(-1)?.[1]) === options.nodes) {

@@ -2,8 +2,11 @@
 // executor says so), a task needing an effect host only node-2 allows runs on node-2, tasks no
 // live node can serve end in an `unplaced` error receipt naming the need and the live nodes,
 // and plain tasks (one awaiting a placed one) take the shared path. Every placed task is
-// decided once on the `offers` stream.
+// decided once on the `offers` stream. An awarded node SIGKILLed mid-task: the task is offered
+// again and runs once, on another node.
 import { readFile } from 'node:fs/promises';
+import type { CID } from 'multiformats/cid';
+import type { Log } from '../../streams/log.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { createTopology } from '../../streams/topology.ts';
@@ -33,100 +36,174 @@ function task(rsc: string, arg: IpldValue, meta: IpldValue): IpldValue {
   };
 }
 
+/** Follows `invocations` until the workflow ends; its end type (null after 60 s). */
+async function endOf(log: Log, namespace: string, workflow: CID): Promise<string | null> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 60_000);
+  try {
+    for await (const r of log.read(createTopology({ namespace }).name('invocations'), {
+      follow: true,
+      signal: controller.signal,
+    })) {
+      const e = decodeEvent(r.value);
+      if (
+        (e.type === 'workflow/completed' || e.type === 'workflow/failed') &&
+        e.workflow.equals(workflow)
+      )
+        return e.type;
+    }
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Receipt events on `pure`, by instruction. */
+async function receiptsOf(log: Log, namespace: string): Promise<Map<string, ReceiptEvent[]>> {
+  const receipts = new Map<string, ReceiptEvent[]>();
+  for await (const r of log.read(createTopology({ namespace }).name('pure'))) {
+    const e = decodeEvent(r.value) as ReceiptEvent;
+    const list = receipts.get(e.instruction.toString()) ?? [];
+    list.push(e);
+    receipts.set(e.instruction.toString(), list);
+  }
+  return receipts;
+}
+
+interface Decision {
+  kind: 'award' | 'unplaced';
+  id: string;
+  round: number;
+  node?: string;
+}
+
+/** The decisions on the offers stream, in order. */
+async function decisionsOf(log: Log, namespace: string): Promise<Decision[]> {
+  const out: Decision[] = [];
+  for await (const r of log.read(offersStream(namespace))) {
+    const m = JSON.parse(new TextDecoder().decode(r.value)) as Decision | { kind: string };
+    if (m.kind === 'award' || m.kind === 'unplaced') out.push(m as Decision);
+  }
+  return out;
+}
+
+/** Runs `body` beside 3 node processes (`env(id)` per node); their output joins a failure. */
+async function withNodes(
+  env: (id: string) => Record<string, string>,
+  body: (run: { log: Log; namespace: string; rsc: string; nodes: StartedNodes }) => Promise<void>,
+): Promise<void> {
+  const files = await prepare(1);
+  const rsc = (await createCoreRunner(new Uint8Array(await readFile(files.wasm)))).rsc;
+  const namespace = uniqueName('place');
+  const log = createJetStreamLog({ servers: nats!.url, storage: 'file' });
+  const nodes: StartedNodes = { children: new Map(), output: new Map(), exits: [] };
+  try {
+    await log.ensureStreams(createTopology({ namespace }).streams);
+    await startNodes(
+      { env: { IPVM_TEST_BACKEND: 'nats', NATS_URL: nats!.url }, namespace, nodes: 3 },
+      files.wasm,
+      env,
+      nodes,
+    );
+    await body({ log, namespace, rsc, nodes });
+  } catch (error) {
+    const logs = [...nodes.output]
+      .map(([id, text]) => `--- ${id}\n${text.slice(-2000)}`)
+      .join('\n');
+    throw new Error(`${(error as Error).message}\n${logs}`, { cause: error });
+  } finally {
+    for (const child of nodes.children.values()) if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(nodes.exits);
+    await log.close();
+    await cleanup(files);
+  }
+}
+
 describe.skipIf(nats === undefined)('matchmaking on JetStream (3 nodes)', () => {
   it('places by meta.node and meta.needs, and fails clearly what nobody serves', async () => {
-    const files = await prepare(1);
-    const rsc = (await createCoreRunner(new Uint8Array(await readFile(files.wasm)))).rsc;
-    const namespace = uniqueName('place');
-    const topology = createTopology({ namespace });
-    const log = createJetStreamLog({ servers: nats!.url, storage: 'file' });
-    let nodes: StartedNodes | undefined;
-    try {
-      await log.ensureStreams(topology.streams);
-      nodes = await startNodes(
-        { env: { IPVM_TEST_BACKEND: 'nats', NATS_URL: nats!.url }, namespace, nodes: 3 },
-        files.wasm,
-        (id) => (id === 'node-2' ? { IPVM_ALLOW_NET: HOST } : { IPVM_ALLOW_NET: '127.0.0.1:1' }),
-      );
-      const onNode1 = task(rsc, 100, { node: 'node-1' });
-      const onNode1Instruction = parseWorkflow({ tasks: [onNode1] }).tasks[0]!.instruction;
-      const wf = {
-        tasks: [
-          onNode1,
-          task(rsc, 200, { needs: [`net:${HOST}`] }),
-          task(rsc, 300, { needs: ['secret:NOPE'] }),
-          task(rsc, 400, { node: 'node-9' }),
-          task(rsc, { 'await/ok': onNode1Instruction }, {}),
-          task(rsc, 600, { needs: [`module:${rsc.slice(7)}`] }),
-        ],
-      };
-      const parsed = await submitWorkflow(log, namespace, dagJson.encode(wf));
-      const ids = parsed.tasks.map((t) => t.instruction.toString());
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), 60_000);
-      let ended: string | null = null;
-      for await (const r of log.read(topology.name('invocations'), {
-        follow: true,
-        signal: controller.signal,
-      })) {
-        const e = decodeEvent(r.value);
-        if (
-          (e.type === 'workflow/completed' || e.type === 'workflow/failed') &&
-          e.workflow.equals(parsed.cid)
-        ) {
-          ended = e.type;
-          break;
+    await withNodes(
+      (id) => ({ IPVM_ALLOW_NET: id === 'node-2' ? HOST : '127.0.0.1:1' }),
+      async ({ log, namespace, rsc }) => {
+        const onNode1 = task(rsc, 100, { node: 'node-1' });
+        const onNode1Instruction = parseWorkflow({ tasks: [onNode1] }).tasks[0]!.instruction;
+        const wf = {
+          tasks: [
+            onNode1,
+            task(rsc, 200, { needs: [`net:${HOST}`] }),
+            task(rsc, 300, { needs: ['secret:NOPE'] }),
+            task(rsc, 400, { node: 'node-9' }),
+            task(rsc, { 'await/ok': onNode1Instruction }, {}),
+            task(rsc, 600, { needs: [`module:${rsc.slice(7)}`] }),
+          ],
+        };
+        const parsed = await submitWorkflow(log, namespace, dagJson.encode(wf));
+        const ids = parsed.tasks.map((t) => t.instruction.toString());
+        expect(await endOf(log, namespace, parsed.cid)).toBe('workflow/failed');
+        const receipts = await receiptsOf(log, namespace);
+        const one = (i: number): ReceiptEvent => {
+          const list = receipts.get(ids[i]!) ?? [];
+          expect(list, `receipts of task ${i}`).toHaveLength(1);
+          return list[0]!;
+        };
+        expect(one(0).executor).toBe('node-1');
+        expect(one(0).body.out).toEqual(['ok', 101]);
+        expect(one(1).executor).toBe('node-2');
+        expect(one(1).body.out).toEqual(['ok', 201]);
+        const unplaced = (i: number): { kind: string; message: string } => {
+          const out = one(i).body.out as unknown as [string, { kind: string; message: string }];
+          expect(out[0]).toBe('error');
+          return out[1];
+        };
+        expect(unplaced(2).kind).toBe('unplaced');
+        expect(unplaced(2).message).toMatch(/live: node-0, node-1, node-2/);
+        expect(unplaced(2).message).toMatch(/node-2: secret:NOPE: no secret NOPE/);
+        expect(unplaced(3).message).toMatch(/node-0: node: the task names node-9/);
+        expect(one(4).body.out).toEqual(['ok', 102]);
+        expect(one(5).body.out).toEqual(['ok', 601]);
+        // One decision per placed task.
+        const ids5 = (await decisionsOf(log, namespace)).map((d) => d.id);
+        expect(ids5).toHaveLength(5);
+        expect(new Set(ids5).size).toBe(5);
+      },
+    );
+  }, 120_000);
+
+  it('offers the task again when the awarded node is killed mid-task: it runs once, elsewhere', async () => {
+    // node-1 and node-2 both serve the need and bid the same (nothing measured yet): the tie
+    // goes to node-1, which holds every task 3 s — it is killed as soon as it is awarded.
+    await withNodes(
+      (id) => ({
+        IPVM_ALLOW_NET: id === 'node-0' ? '127.0.0.1:1' : HOST,
+        IPVM_TEST_DELAY_MS: id === 'node-1' ? '3000' : '0',
+      }),
+      async ({ log, namespace, rsc, nodes }) => {
+        const wf = { tasks: [task(rsc, 700, { needs: [`net:${HOST}`] })] };
+        const parsed = await submitWorkflow(log, namespace, dagJson.encode(wf));
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(), 30_000);
+        for await (const r of log.read(offersStream(namespace), {
+          follow: true,
+          signal: controller.signal,
+        })) {
+          const m = JSON.parse(new TextDecoder().decode(r.value)) as Decision;
+          if (m.kind === 'award') {
+            expect(m.node).toBe('node-1');
+            nodes.children.get('node-1')!.kill('SIGKILL');
+            break;
+          }
         }
-      }
-      clearTimeout(timer);
-      expect(ended).toBe('workflow/failed');
-
-      const receipts = new Map<string, ReceiptEvent[]>();
-      for await (const r of log.read(topology.name('pure'))) {
-        const e = decodeEvent(r.value) as ReceiptEvent;
-        const list = receipts.get(e.instruction.toString()) ?? [];
-        list.push(e);
-        receipts.set(e.instruction.toString(), list);
-      }
-      const one = (i: number): ReceiptEvent => {
-        const list = receipts.get(ids[i]!) ?? [];
-        expect(list, `receipts of task ${i}`).toHaveLength(1);
-        return list[0]!;
-      };
-      expect(one(0).executor).toBe('node-1');
-      expect(one(0).body.out).toEqual(['ok', 101]);
-      expect(one(1).executor).toBe('node-2');
-      expect(one(1).body.out).toEqual(['ok', 201]);
-      const unplaced = (i: number): { kind: string; message: string } => {
-        const out = one(i).body.out as unknown as [string, { kind: string; message: string }];
-        expect(out[0]).toBe('error');
-        return out[1];
-      };
-      expect(unplaced(2).kind).toBe('unplaced');
-      expect(unplaced(2).message).toMatch(/live: node-0, node-1, node-2/);
-      expect(unplaced(2).message).toMatch(/node-2: secret:NOPE: no secret NOPE/);
-      expect(unplaced(3).message).toMatch(/node-0: node: the task names node-9/);
-      expect(one(4).body.out).toEqual(['ok', 102]);
-      expect(one(5).body.out).toEqual(['ok', 601]);
-
-      // One decision per placed task on the offers stream.
-      const decisions = new Map<string, number>();
-      for await (const r of log.read(offersStream(namespace))) {
-        const m = JSON.parse(new TextDecoder().decode(r.value)) as { kind: string; id: string };
-        if (m.kind === 'award' || m.kind === 'unplaced')
-          decisions.set(m.id, (decisions.get(m.id) ?? 0) + 1);
-      }
-      expect([...decisions.values()]).toEqual([1, 1, 1, 1, 1]);
-    } catch (error) {
-      const logs = [...(nodes?.output ?? [])]
-        .map(([id, text]) => `--- ${id}\n${text.slice(-2000)}`)
-        .join('\n');
-      throw new Error(`${(error as Error).message}\n${logs}`, { cause: error });
-    } finally {
-      for (const child of nodes?.children.values() ?? []) child.kill('SIGTERM');
-      await Promise.all(nodes?.exits ?? []);
-      await log.close();
-      await cleanup(files);
-    }
+        clearTimeout(timer);
+        expect(await endOf(log, namespace, parsed.cid)).toBe('workflow/completed');
+        const receipts = (await receiptsOf(log, namespace)).get(
+          parsed.tasks[0]!.instruction.toString(),
+        );
+        expect(receipts?.map((r) => [r.executor, r.body.out])).toEqual([['node-2', ['ok', 701]]]);
+        const decisions = await decisionsOf(log, namespace);
+        expect(decisions.map((d) => [d.round, d.node])).toEqual([
+          [0, 'node-1'],
+          [1, 'node-2'],
+        ]);
+      },
+    );
   }, 120_000);
 });
