@@ -197,6 +197,8 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     log: localLog,
     runner: withSecrets(wasmRunner(executor), secrets),
     topology: { namespace: 'local' },
+    // Tainted workflows never leave this node: placed tasks must name it or be served by it.
+    placement: createLocalPlacement(capabilities),
     concurrency,
     ...timeouts,
     authority,
