@@ -34,6 +34,9 @@ import type { Membership } from './types.ts';
 /** @default 500 */
 export const DEFAULT_BID_WINDOW_MS = 500;
 
+/** How often offers whose task has its receipt are forgotten. */
+const SWEEP_INTERVAL_MS = 10_000;
+
 /** Construction options of {@link createMatchmaker}. */
 export interface MatchmakerInit {
   log: Log;
@@ -214,6 +217,15 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
 
   // An awarded node that left before the receipt: the owner offers the task again. An owner
   // that left before deciding: the next one decides.
+  // Offers whose task has its receipt are forgotten (a task drawn again after its receipt is
+  // not offered again, see place).
+  const sweep = (): void => {
+    for (const [id, o] of offers)
+      if (o.decision !== undefined && hooks?.settled(o.event) === true) offers.delete(id);
+  };
+  const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
   const unwatch = membership.onChange(() => {
     if (catchingUp) return;
     const live = new Set(membership.live());
@@ -288,6 +300,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
   const matchmaker: Matchmaker = {
     check() {}, // any node of the cluster may serve it: decided when the task is ready
     async place(event) {
+      if (hooks?.settled(event) === true) return; // drawn again after its receipt
       const id = idOf(event);
       const known = offers.get(id);
       if (known !== undefined && (known.decision === undefined || known.decision.kind === 'award'))
@@ -307,6 +320,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
       open: [...offers.values()].filter((o) => o.decision === undefined).length,
     }),
     async close() {
+      clearInterval(sweeper);
       unwatch();
       controller.abort();
       for (const o of offers.values()) clearTimeout(o.timer);

@@ -22,14 +22,20 @@ export function placeTasks(
 ): MonoTypeOperatorFunction<ReadyItem> {
   const placement = core.init.placement!;
   const awarded = new WeakSet<TaskReadyEvent>();
+  // A receipt was written for the task's workflow: a result, or a retryable failure (such as
+  // `unplaced`) after which only a new release (recovery, a re-run) tries again.
+  const settled = (event: TaskReadyEvent): boolean => {
+    const instruction = event.instruction.toString();
+    const workflow = event.workflow?.toString() ?? null;
+    return core.memo.written(instruction, workflow) || core.memo.attempted(instruction, workflow);
+  };
   placement.attach({
     run(event) {
       awarded.add(event);
       local.next({ record: null, event });
     },
     async refuse(event, reason) {
-      if (core.memo.written(event.instruction.toString(), event.workflow?.toString() ?? null))
-        return;
+      if (settled(event)) return;
       // Retryable: the instruction is fine, the cluster could not place it (not memoized).
       const receipt = newReceiptEvent({
         instruction: event.instruction,
@@ -49,8 +55,7 @@ export function placeTasks(
         [receipt.instruction.toString()],
       );
     },
-    settled: (event) =>
-      core.memo.written(event.instruction.toString(), event.workflow?.toString() ?? null),
+    settled,
   });
   return filter((item) => {
     if (awarded.has(item.event) || !hasPlacement(item.event.task.meta)) return true;

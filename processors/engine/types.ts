@@ -108,7 +108,10 @@ export interface PlacementHooks {
   run(event: TaskReadyEvent): void;
   /** Writes the task's error receipt (kind `unplaced`) with the reason. */
   refuse(event: TaskReadyEvent, reason: string): Promise<void>;
-  /** Whether the task already has its receipt for its workflow. */
+  /**
+   * Whether a receipt was written for the task in its workflow: a result, or a retryable
+   * failure (tried; only a new release tries again).
+   */
   settled(event: TaskReadyEvent): boolean;
 }
 

@@ -1,4 +1,5 @@
-// Matchmaking on 3 node processes over JetStream: a task naming a node runs there (the receipt's
+// Matchmaking on 3 node processes over JetStream (and Kafka with IPVM_CLUSTER_FULL=1, as
+// `npm run test:cluster` sets; IPVM_CLUSTER_BACKENDS picks): a task naming a node runs there (the receipt's
 // executor says so), a task needing an effect host only node-2 allows runs on node-2, tasks no
 // live node can serve end in an `unplaced` error receipt naming the need and the live nodes,
 // and plain tasks (one awaiting a placed one) take the shared path. Every placed task is
@@ -9,6 +10,7 @@ import type { CID } from 'multiformats/cid';
 import type { Log } from '../../streams/log.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
+import { createKafkaLog } from '../../streams/kafka/index.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { dagJson } from '../../schemas/codecs.ts';
@@ -16,14 +18,46 @@ import { parseWorkflow } from '../../schemas/model.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { offersStream } from '../../processors/cluster/matchmaker.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
-import { startNats, startOrSkip, uniqueName } from '../harness/servers.ts';
+import { startKafka, startNats, startOrSkip, uniqueName } from '../harness/servers.ts';
 import { cleanup, prepare } from '../engine/crash-scenario.ts';
 import { startNodes, submitWorkflow, type StartedNodes } from './cluster-scenario.ts';
 
-const nats = await startOrSkip('JetStream', startNats);
+const FULL = process.env.IPVM_CLUSTER_FULL === '1';
+const BACKENDS = (process.env.IPVM_CLUSTER_BACKENDS ?? (FULL ? 'nats,kafka' : 'nats')).split(',');
+const nats = BACKENDS.includes('nats') ? await startOrSkip('JetStream', startNats) : undefined;
+const kafka = BACKENDS.includes('kafka') ? await startOrSkip('Kafka', startKafka) : undefined;
 afterAll(async () => {
   await nats?.stop();
+  await kafka?.stop();
 });
+
+/** How the parent and the children reach one backend. */
+interface Backend {
+  name: string;
+  env: () => Record<string, string>;
+  open: () => Log;
+}
+
+const backends: Backend[] = [
+  ...(nats === undefined
+    ? []
+    : [
+        {
+          name: 'JetStream',
+          env: () => ({ IPVM_TEST_BACKEND: 'nats', NATS_URL: nats.url }),
+          open: () => createJetStreamLog({ servers: nats.url, storage: 'file' }),
+        },
+      ]),
+  ...(kafka === undefined
+    ? []
+    : [
+        {
+          name: 'Kafka',
+          env: () => ({ IPVM_TEST_BACKEND: 'kafka', KAFKA_BROKERS: kafka.brokers.join(',') }),
+          open: () => createKafkaLog({ brokers: kafka.brokers }),
+        },
+      ]),
+];
 
 const HOST = '127.0.0.1:18181';
 
@@ -89,22 +123,18 @@ async function decisionsOf(log: Log, namespace: string): Promise<Decision[]> {
 
 /** Runs `body` beside 3 node processes (`env(id)` per node); their output joins a failure. */
 async function withNodes(
+  backend: Backend,
   env: (id: string) => Record<string, string>,
   body: (run: { log: Log; namespace: string; rsc: string; nodes: StartedNodes }) => Promise<void>,
 ): Promise<void> {
   const files = await prepare(1);
   const rsc = (await createCoreRunner(new Uint8Array(await readFile(files.wasm)))).rsc;
   const namespace = uniqueName('place');
-  const log = createJetStreamLog({ servers: nats!.url, storage: 'file' });
+  const log = backend.open();
   const nodes: StartedNodes = { children: new Map(), output: new Map(), exits: [] };
   try {
     await log.ensureStreams(createTopology({ namespace }).streams);
-    await startNodes(
-      { env: { IPVM_TEST_BACKEND: 'nats', NATS_URL: nats!.url }, namespace, nodes: 3 },
-      files.wasm,
-      env,
-      nodes,
-    );
+    await startNodes({ env: backend.env(), namespace, nodes: 3 }, files.wasm, env, nodes);
     await body({ log, namespace, rsc, nodes });
   } catch (error) {
     const logs = [...nodes.output]
@@ -119,9 +149,12 @@ async function withNodes(
   }
 }
 
-describe.skipIf(nats === undefined)('matchmaking on JetStream (3 nodes)', () => {
+if (backends.length === 0)
+  describe.skip('matchmaking (no broker could start)', () => it('needs one'));
+describe.each(backends)('matchmaking on $name (3 nodes)', (backend) => {
   it('places by meta.node and meta.needs, and fails clearly what nobody serves', async () => {
     await withNodes(
+      backend,
       (id) => ({ IPVM_ALLOW_NET: id === 'node-2' ? HOST : '127.0.0.1:1' }),
       async ({ log, namespace, rsc }) => {
         const onNode1 = task(rsc, 100, { node: 'node-1' });
@@ -172,6 +205,7 @@ describe.skipIf(nats === undefined)('matchmaking on JetStream (3 nodes)', () => 
     // node-1 and node-2 both serve the need and bid the same (nothing measured yet): the tie
     // goes to node-1, which holds every task 3 s — it is killed as soon as it is awarded.
     await withNodes(
+      backend,
       (id) => ({
         IPVM_ALLOW_NET: id === 'node-0' ? '127.0.0.1:1' : HOST,
         IPVM_TEST_DELAY_MS: id === 'node-1' ? '3000' : '0',
