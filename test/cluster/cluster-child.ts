@@ -1,7 +1,8 @@
 // A cluster node process for the scale-out tests. Usage:
 //   cluster-child.ts <namespace> <engine.wasm> [<workflow.json to submit>]
 // Backend from env IPVM_TEST_BACKEND (kafka | nats) with KAFKA_BROKERS / NATS_URL, node id
-// from IPVM_NODE_ID, a delay before every task from IPVM_TEST_DELAY_MS, allowed effect hosts (what `net:` needs match) from IPVM_ALLOW_NET. Joins the namespace's cluster, runs tasks until SIGTERM, and prints
+// from IPVM_NODE_ID, a delay before every task from IPVM_TEST_DELAY_MS, the bid window from
+// IPVM_BID_WINDOW_MS, allowed effect hosts (what `net:` needs match) from IPVM_ALLOW_NET. Joins the namespace's cluster, runs tasks until SIGTERM, and prints
 // `UP <id>` then `MEMBERS <n>` whenever its view of the live nodes changes.
 import { readFile } from 'node:fs/promises';
 import type { Log } from '../../streams/log.ts';
@@ -64,7 +65,7 @@ const placement = await createMatchmaker({
   capabilities: () => ({ nodeId, effectHosts, secrets: [] }),
   history: createCostHistory(),
   load: () => ({ running: counted.running(), concurrency }),
-  bidWindowMs: 300,
+  bidWindowMs: Number(process.env.IPVM_BID_WINDOW_MS ?? 300),
   onError: (e) => process.stderr.write(`matchmaking: ${e.message}: ${String(e.cause)}\n`),
 });
 const node = await createNode({

@@ -1,10 +1,11 @@
 // Matchmaking on 3 node processes over JetStream (and Kafka with IPVM_CLUSTER_FULL=1, as
-// `npm run test:cluster` sets; IPVM_CLUSTER_BACKENDS picks): a task naming a node runs there (the receipt's
-// executor says so), a task needing an effect host only node-2 allows runs on node-2, tasks no
-// live node can serve end in an `unplaced` error receipt naming the need and the live nodes,
-// and plain tasks (one awaiting a placed one) take the shared path. Every placed task is
-// decided once on the `offers` stream. An awarded node SIGKILLed mid-task: the task is offered
-// again and runs once, on another node.
+// `npm run test:cluster` sets; IPVM_CLUSTER_BACKENDS picks): a task naming a node runs there
+// (the receipt's executor says so), a task needing an effect host only node-2 allows runs on
+// node-2, tasks no live node can serve end in an `unplaced` error receipt naming the need and
+// the live nodes, and plain tasks (one awaiting a placed one) take the shared path. Every placed
+// task is decided once on the `offers` stream. The owner SIGKILLed before it decides: the next
+// owner decides, once. The awarded node SIGKILLed mid-task: the task is offered again and runs
+// once, on another node.
 import { readFile } from 'node:fs/promises';
 import type { CID } from 'multiformats/cid';
 import type { Log } from '../../streams/log.ts';
@@ -17,6 +18,7 @@ import { dagJson } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { offersStream } from '../../processors/cluster/matchmaker.ts';
+import { joinCluster, rendezvous } from '../../processors/cluster/membership.ts';
 import { createCoreRunner } from '../harness/core-runner.ts';
 import { startKafka, startNats, startOrSkip, uniqueName } from '../harness/servers.ts';
 import { cleanup, prepare } from '../engine/crash-scenario.ts';
@@ -121,6 +123,25 @@ async function decisionsOf(log: Log, namespace: string): Promise<Decision[]> {
   return out;
 }
 
+/**
+ * A one-task workflow (needing {@link HOST}) whose owner among `children` + `silent` is a child,
+ * and whose next owner once that child is gone is a child too.
+ */
+function ownedByAChild(
+  rsc: string,
+  children: string[],
+  silent: string,
+): { wf: IpldValue; owner: string; arg: number } {
+  for (let arg = 800; ; arg++) {
+    const wf = { tasks: [task(rsc, arg, { needs: [`net:${HOST}`] })] };
+    const cid = parseWorkflow(wf).cid.toString();
+    const owner = rendezvous([...children, silent], cid)!;
+    if (owner === silent) continue;
+    const rest = [...children.filter((c) => c !== owner), silent];
+    if (rendezvous(rest, cid) !== silent) return { wf, owner, arg };
+  }
+}
+
 /** Runs `body` beside 3 node processes (`env(id)` per node); their output joins a failure. */
 async function withNodes(
   backend: Backend,
@@ -197,6 +218,60 @@ describe.each(backends)('matchmaking on $name (3 nodes)', (backend) => {
         const ids5 = (await decisionsOf(log, namespace)).map((d) => d.id);
         expect(ids5).toHaveLength(5);
         expect(new Set(ids5).size).toBe(5);
+      },
+    );
+  }, 120_000);
+
+  it('the owner killed before it decides: the next owner decides once, the task runs once', async () => {
+    // The parent joins as a fourth member that never answers, so the owner waits out its bid
+    // window (4 s) — and is SIGKILLed as soon as the offer is on the stream.
+    await withNodes(
+      backend,
+      () => ({ IPVM_ALLOW_NET: HOST, IPVM_BID_WINDOW_MS: '4000' }),
+      async ({ log, namespace, rsc, nodes }) => {
+        const children = ['node-0', 'node-1', 'node-2'];
+        const silent = 'node-z';
+        const { wf, owner, arg } = ownedByAChild(rsc, children, silent);
+        await using member = await joinCluster({
+          log,
+          namespace,
+          nodeId: silent,
+          heartbeatMs: 500,
+          announce: () => ({
+            addrs: [],
+            load: { running: 0, concurrency: 1 },
+            modules: 0,
+            capabilities: { effectHosts: [], secrets: [] },
+            lag: null,
+          }),
+        });
+        expect(member.live()).toHaveLength(4);
+        const parsed = await submitWorkflow(log, namespace, dagJson.encode(wf));
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(), 30_000);
+        for await (const r of log.read(offersStream(namespace), {
+          follow: true,
+          signal: controller.signal,
+        })) {
+          const m = JSON.parse(new TextDecoder().decode(r.value)) as { kind: string };
+          expect(m.kind).not.toBe('award'); // not before the owner is gone
+          if (m.kind === 'offer') {
+            nodes.children.get(owner)!.kill('SIGKILL');
+            break;
+          }
+        }
+        clearTimeout(timer);
+        expect(await endOf(log, namespace, parsed.cid)).toBe('workflow/completed');
+        const receipts = (await receiptsOf(log, namespace)).get(
+          parsed.tasks[0]!.instruction.toString(),
+        );
+        expect(receipts).toHaveLength(1);
+        expect(receipts![0]!.body.out).toEqual(['ok', arg + 1]);
+        expect(receipts![0]!.executor).not.toBe(owner);
+        const decisions = await decisionsOf(log, namespace);
+        expect(decisions).toHaveLength(1);
+        expect(decisions[0]).toMatchObject({ kind: 'award', round: 0 });
+        expect((decisions[0] as { by?: string }).by).not.toBe(owner);
       },
     );
   }, 120_000);
