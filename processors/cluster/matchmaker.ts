@@ -81,6 +81,8 @@ interface Offer {
   bids: Map<string, Bid>;
   declines: Map<string, string>;
   decision: Extract<Message, { kind: 'award' | 'unplaced' }> | undefined;
+  /** This node sent a decision for the round (it is read back as `decision`). */
+  decided: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -140,7 +142,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
 
   /** Decides the offer's round when this node owns it and it is due. */
   function decide(id: string, o: Offer, force: boolean): void {
-    if (o.decision !== undefined || membership.owner(ownerKey(o.event)) !== me) return;
+    if (o.decided || o.decision !== undefined || membership.owner(ownerKey(o.event)) !== me) return;
     const live = membership.live();
     const answered = live.every((n) => o.bids.has(n) || o.declines.has(n));
     if (!answered && !force && Date.now() - o.openedAt < windowMs) return;
@@ -149,19 +151,26 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
       [...o.bids].filter(([node]) => live.includes(node)).map(([node, b]) => ({ node, ...b })),
     );
     const round = o.round;
-    if (best !== undefined) {
-      void send({ kind: 'award', id, round, node: best.node, by: me, fallback: false }).catch(fail);
-      return;
-    }
     const hard =
       o.placement.node !== undefined || o.placement.needs.some((n) => REQUIRED_NEEDS.has(n.kind));
-    if (!hard) {
-      void send({ kind: 'award', id, round, node: me, by: me, fallback: true }).catch(fail);
-      return;
-    }
     const why = live.map((n) => `${n}: ${o.declines.get(n) ?? 'no answer'}`).join('; ');
-    const reason = `no live node can run it (live: ${live.join(', ')}) — ${why}`;
-    void send({ kind: 'unplaced', id, round, by: me, reason }).catch(fail);
+    const decision: Message =
+      best !== undefined
+        ? { kind: 'award', id, round, node: best.node, by: me, fallback: false }
+        : !hard // only preferences: any node may run it
+          ? { kind: 'award', id, round, node: me, by: me, fallback: true }
+          : {
+              kind: 'unplaced',
+              id,
+              round,
+              by: me,
+              reason: `no live node can run it (live: ${live.join(', ')}) — ${why}`,
+            };
+    o.decided = true;
+    send(decision).catch((error: unknown) => {
+      o.decided = false; // decided again on the next answer, view change or deadline
+      fail(error);
+    });
   }
 
   function fold(m: Message): void {
@@ -179,6 +188,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
         bids: new Map(),
         declines: new Map(),
         decision: undefined,
+        decided: false,
         timer: undefined,
       };
       offers.set(m.id, o);
@@ -301,6 +311,13 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
     check() {}, // any node of the cluster may serve it: decided when the task is ready
     async place(event) {
       if (hooks?.settled(event) === true) return; // drawn again after its receipt
+      try {
+        readPlacement(event.task.meta);
+      } catch (err) {
+        // A ready task appended around the scheduler (which validates placement) by a producer.
+        await hooks?.refuse(event, (err as Error).message);
+        return;
+      }
       const id = idOf(event);
       const known = offers.get(id);
       if (known !== undefined && (known.decision === undefined || known.decision.kind === 'award'))
