@@ -103,8 +103,10 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
   const controller = new AbortController();
   let hooks: PlacementHooks | undefined;
   const counts = { awarded: 0, unplaced: 0 };
-  // While the stream is read back at start nothing is answered, run or decided (see start).
+  // While the stream is read back at start nothing is answered, run or decided (see follow).
   let catchingUp = true;
+  let caughtUp!: () => void;
+  const readBack = new Promise<void>((resolve) => (caughtUp = resolve));
   const fail = (error: unknown): void =>
     init.onError?.(new ClusterError(`matchmaking on ${stream}`, { cause: error }));
 
@@ -262,11 +264,21 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
   // receipt, unplaced tasks this node owns, open rounds — and follows what comes next.
   async function follow(): Promise<void> {
     let next = 0;
-    for await (const r of log.read(stream, { signal: controller.signal })) {
-      foldRecord(r);
-      next = r.offset + 1;
+    for (;;) {
+      try {
+        for await (const r of log.read(stream, { from: next, signal: controller.signal })) {
+          foldRecord(r);
+          next = r.offset + 1;
+        }
+        break;
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        fail(error);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
     }
     catchingUp = false;
+    caughtUp();
     for (const [id, o] of offers) {
       if (o.decision === undefined) open(id, o);
       else act(o, membership.owner(ownerKey(o.event)) === me);
@@ -311,6 +323,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
     check() {}, // any node of the cluster may serve it: decided when the task is ready
     async place(event) {
       if (hooks?.settled(event) === true) return; // drawn again after its receipt
+      await readBack; // what was offered before this start is known
       try {
         readPlacement(event.task.meta);
       } catch (err) {
@@ -340,6 +353,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
       clearInterval(sweeper);
       unwatch();
       controller.abort();
+      caughtUp(); // a place() waiting for the read back returns (its append is aborted)
       for (const o of offers.values()) clearTimeout(o.timer);
       await following;
     },
