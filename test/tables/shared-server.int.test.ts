@@ -1,5 +1,6 @@
 // Several nodes feeding one ClickHouse server: two nodes (each with its own log and id) run the
-// same workflow and each node's indexer writes into the same database. The receipts are the same
+// same workflow and each node's indexer writes into the same database; a second indexer then
+// reads one node's log again. The receipts are the same
 // CIDs, so the tables hold one row per receipt (per workflow, executed or replayed) — not one per
 // node that wrote it — and so do the lineage and workflow tables.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -42,17 +43,25 @@ describe.skipIf(reason !== null)('two nodes’ indexers, one ClickHouse server',
     const parsed = parseWorkflow(wf);
     const database = `shared_${Date.now().toString(36)}_${process.pid}`;
     const receiptCids = new Set<string>();
-    for (const id of ['node-a', 'node-b']) {
+    let indexers = 0;
+    for (const id of ['node-a', 'node-b', 'node-a']) {
       const log = createFileLog({ dir: join(dir, id) });
       const node = await createNode({ log, runner, nodeId: id, topology: { namespace: 'ipvm' } });
-      await node.submit(wf);
+      // node-a's log twice: a second indexer (its own consumer) reads the same records again.
+      const again = indexers++ === 2;
+      if (!again) await node.submit(wf);
       const end = await node.ended(parsed.cid);
       expect(end.type).toBe('workflow/completed');
       for (const r of end.receipts) receiptCids.add(r.toString());
       await node.close();
       // This node's indexer, into the shared server's database.
       const store = createServerTableStore({ url: server.url, database });
-      await catchUpTables({ log, store, streams: tableStreams(node.topology) });
+      await catchUpTables({
+        log,
+        store,
+        streams: tableStreams(node.topology),
+        consumer: again ? 'second-indexer' : undefined,
+      });
       await store.close();
       await log.close();
     }
