@@ -148,10 +148,10 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
     const live = membership.live();
     const answered = live.every((n) => o.bids.has(n) || o.declines.has(n));
     if (!answered && !force && Date.now() - o.openedAt < windowMs) return;
-    // A bidder that left since it bid cannot run the task.
-    const best = bestBid(
-      [...o.bids].filter(([node]) => live.includes(node)).map(([node, b]) => ({ node, ...b })),
-    );
+    // A bidder that left since it bid is passed over while a live one bid; when none did, the
+    // view may be flapping: the award stands, and is offered again if the node stays gone.
+    const bids = [...o.bids].map(([node, b]) => ({ node, ...b }));
+    const best = bestBid(bids.filter((b) => live.includes(b.node))) ?? bestBid(bids);
     const round = o.round;
     const hard =
       o.placement.node !== undefined || o.placement.needs.some((n) => REQUIRED_NEEDS.has(n.kind));
@@ -225,10 +225,18 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
     if (hooks!.settled(o.event)) return;
     if (d.kind === 'award' && d.node === me) hooks!.run(o.event);
     if (d.kind === 'unplaced' && refuser) hooks!.refuse(o.event, d.reason).catch(fail);
+    reofferIfGone(d.id, o, new Set(membership.live()));
   }
 
-  // An awarded node that left before the receipt: the owner offers the task again. An owner
-  // that left before deciding: the next one decides.
+  /** The owner offers the task again (next round) when the node awarded it is not live. */
+  function reofferIfGone(id: string, o: Offer, live: ReadonlySet<string>): void {
+    const d = o.decision;
+    if (d?.kind !== 'award' || live.has(d.node) || membership.owner(ownerKey(o.event)) !== me)
+      return;
+    const task = Buffer.from(encodeEvent(o.event)).toString('base64');
+    send({ kind: 'offer', id, round: o.round + 1, by: me, task }).catch(fail);
+  }
+
   // Offers whose task has its receipt are forgotten (a task drawn again after its receipt is
   // not offered again, see place).
   const sweep = (): void => {
@@ -238,6 +246,8 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
   const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
   sweeper.unref();
 
+  // An awarded node that left before the receipt: the owner offers the task again. An owner
+  // that left before deciding: the next one decides.
   const unwatch = membership.onChange(() => {
     if (catchingUp) return;
     const live = new Set(membership.live());
@@ -247,16 +257,8 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
         offers.delete(id);
         continue;
       }
-      const d = o.decision;
-      if (d === undefined) decide(id, o, false);
-      else if (
-        d.kind === 'award' &&
-        !live.has(d.node) &&
-        membership.owner(ownerKey(o.event)) === me
-      ) {
-        const task = Buffer.from(encodeEvent(o.event)).toString('base64');
-        send({ kind: 'offer', id, round: o.round + 1, by: me, task }).catch(fail);
-      }
+      if (o.decision === undefined) decide(id, o, false);
+      else reofferIfGone(id, o, live);
     }
   });
 

@@ -245,7 +245,14 @@ describe.each(backends)('matchmaking on $name (3 nodes)', (backend) => {
             lag: null,
           }),
         });
-        expect(member.live()).toHaveLength(4);
+        // Until it sees the three nodes (a Kafka reader may take more than one heartbeat to start).
+        await new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (member.live().length === 4) resolve();
+          };
+          member.onChange(check);
+          check();
+        });
         const parsed = await submitWorkflow(log, namespace, dagJson.encode(wf));
         const controller = new AbortController();
         const timer = setTimeout(() => controller.abort(), 30_000);
