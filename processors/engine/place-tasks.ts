@@ -1,13 +1,15 @@
 /**
  * place: the executor's one hook for placement. A ready task whose `meta` names `node` or
  * `needs` goes to the {@link PlacementSeam} instead of the runner; its consumed record is done
- * once the seam has handed it on durably (an offer on the cluster's `offers` stream). The seam
+ * once the task is handed on: run here (after its receipt, as any task), refused (its receipt
+ * written), or handed on durably elsewhere (an offer on the cluster's `offers` stream). The seam
  * gives tasks back through {@link PlacementHooks}: `run` (awarded here), `refuse` (an error
  * receipt with the reason). Every other task passes through untouched.
  *
  * @module
  */
 import { filter, type MonoTypeOperatorFunction, type Subject } from 'rxjs';
+import type { LogRecord } from '../../streams/log.ts';
 import type { TaskReadyEvent } from '../../schemas/events.ts';
 import { hasPlacement } from '../../schemas/placement.ts';
 import type { Core, ReadyItem } from './core.ts';
@@ -22,6 +24,15 @@ export function placeTasks(
 ): MonoTypeOperatorFunction<ReadyItem> {
   const placement = core.init.placement!;
   const awarded = new WeakSet<TaskReadyEvent>();
+  // The consumed record of a task handed to placement, done when the task is handed on: run
+  // here (the record then travels with it), refused (its receipt written), or placed elsewhere.
+  const held = new WeakMap<TaskReadyEvent, LogRecord>();
+  const release = (event: TaskReadyEvent): void => {
+    const record = held.get(event);
+    if (record === undefined) return;
+    held.delete(event);
+    tracker.end(record);
+  };
   // A receipt was written for the task's workflow: a result, or a retryable failure (such as
   // `unplaced`) after which only a new release (recovery, a re-run) tries again.
   const settled = (event: TaskReadyEvent): boolean => {
@@ -32,10 +43,12 @@ export function placeTasks(
   placement.attach({
     run(event) {
       awarded.add(event);
-      local.next({ record: null, event });
+      const record = held.get(event) ?? null;
+      held.delete(event);
+      local.next({ record, event });
     },
     async refuse(event, reason) {
-      if (settled(event)) return;
+      if (settled(event)) return release(event);
       // Retryable: the instruction is fine, the cluster could not place it (not memoized).
       const receipt = newReceiptEvent({
         instruction: event.instruction,
@@ -54,14 +67,14 @@ export function placeTasks(
         [receipt],
         [receipt.instruction.toString()],
       );
+      release(event);
     },
     settled,
   });
   return filter((item) => {
     if (awarded.has(item.event) || !hasPlacement(item.event.task.meta)) return true;
-    placement.place(item.event).then(() => {
-      if (item.record !== null) tracker.end(item.record);
-    }, core.fail);
+    if (item.record !== null) held.set(item.event, item.record);
+    placement.place(item.event).then(() => release(item.event), core.fail);
     return false;
   });
 }
