@@ -171,7 +171,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
           capabilities,
           history,
           load: () => ({ running: counted.running(), concurrency }),
-          hasData: (cid) => content.has(CID.parse(cid)),
+          hasData: async (cid) => content.has(CID.parse(cid)),
           onError: reportError,
         });
   const timeouts = {
