@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CID } from 'multiformats/cid';
 import type { Log } from '../../streams/log.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type NodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
@@ -201,6 +202,36 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
     for (const child of children.values()) if (child.exitCode === null) child.kill('SIGKILL');
     await log.close();
     await (await import('../engine/crash-scenario.ts')).cleanup(files);
+  }
+}
+
+/**
+ * Follows a namespace's `invocations` until `workflow` (or, without it, any workflow) ends;
+ * its end type, or null when `timeoutMs` passes first.
+ */
+export async function workflowEnd(
+  log: Log,
+  namespace: string,
+  workflow?: CID,
+  timeoutMs = 60_000,
+): Promise<string | null> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    for await (const r of log.read(createTopology({ namespace }).name('invocations'), {
+      follow: true,
+      signal: controller.signal,
+    })) {
+      const e = decodeEvent(r.value);
+      if (
+        (e.type === 'workflow/completed' || e.type === 'workflow/failed') &&
+        (workflow === undefined || e.workflow.equals(workflow))
+      )
+        return e.type;
+    }
+    return null;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

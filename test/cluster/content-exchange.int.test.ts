@@ -16,7 +16,7 @@ import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { ContentNotFoundError, createHeliaContentStore } from '../../processors/content/index.ts';
-import { submitWorkflow } from './cluster-scenario.ts';
+import { submitWorkflow, workflowEnd } from './cluster-scenario.ts';
 import { root, startIpvm } from './ipvm-start.ts';
 import { startNats, startOrSkip, uniqueName, type NatsServer } from '../harness/servers.ts';
 
@@ -96,20 +96,7 @@ describe('content between nodes', () => {
           namespace,
           await readFile(join(root, 'examples', 'workflows', 'add-one.json')),
         );
-        const controller = new AbortController();
-        const timer = setTimeout(() => controller.abort(), 60_000);
-        let ended: string | undefined;
-        for await (const r of log.read(topology.name('invocations'), {
-          follow: true,
-          signal: controller.signal,
-        })) {
-          const e = decodeEvent(r.value);
-          if (e.type === 'workflow/completed' || e.type === 'workflow/failed') {
-            ended = e.type;
-            break;
-          }
-        }
-        clearTimeout(timer);
+        const ended = await workflowEnd(log, namespace);
         const outs: unknown[] = [];
         for await (const r of log.read(topology.name('pure')))
           outs.push((decodeEvent(r.value) as ReceiptEvent).body.out);

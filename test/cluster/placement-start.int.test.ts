@@ -14,7 +14,7 @@ import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { dagJson } from '../../schemas/codecs.ts';
-import { submitWorkflow } from './cluster-scenario.ts';
+import { submitWorkflow, workflowEnd } from './cluster-scenario.ts';
 import { root, startIpvm } from './ipvm-start.ts';
 import { startNats, startOrSkip, uniqueName, type NatsServer } from '../harness/servers.ts';
 
@@ -71,20 +71,7 @@ describe('matchmaking between ipvm start processes', () => {
       const topology = createTopology({ namespace });
       try {
         const parsed = await submitWorkflow(log, namespace, dagJson.encode(example));
-        const controller = new AbortController();
-        const timer = setTimeout(() => controller.abort(), 60_000);
-        let ended: string | undefined;
-        for await (const r of log.read(topology.name('invocations'), {
-          follow: true,
-          signal: controller.signal,
-        })) {
-          const e = decodeEvent(r.value);
-          if (e.type === 'workflow/completed' || e.type === 'workflow/failed') {
-            ended = e.type;
-            break;
-          }
-        }
-        clearTimeout(timer);
+        const ended = await workflowEnd(log, namespace, parsed.cid);
         expect(ended).toBe('workflow/completed');
         const receipts = new Map<string, ReceiptEvent>();
         for await (const r of log.read(topology.name('pure'))) {

@@ -7,7 +7,6 @@
 // owner decides, once. The awarded node SIGKILLed mid-task: the task is offered again and runs
 // once, on another node.
 import { readFile } from 'node:fs/promises';
-import type { CID } from 'multiformats/cid';
 import type { Log } from '../../streams/log.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
@@ -22,7 +21,7 @@ import { joinCluster, rendezvous } from '../../processors/cluster/membership.ts'
 import { createCoreRunner } from '../harness/core-runner.ts';
 import { startKafka, startNats, startOrSkip, uniqueName } from '../harness/servers.ts';
 import { cleanup, prepare } from '../engine/crash-scenario.ts';
-import { startNodes, submitWorkflow, type StartedNodes } from './cluster-scenario.ts';
+import { startNodes, submitWorkflow, workflowEnd, type StartedNodes } from './cluster-scenario.ts';
 
 const FULL = process.env.IPVM_CLUSTER_FULL === '1';
 const BACKENDS = (process.env.IPVM_CLUSTER_BACKENDS ?? (FULL ? 'nats,kafka' : 'nats')).split(',');
@@ -70,28 +69,6 @@ function task(rsc: string, arg: IpldValue, meta: IpldValue): IpldValue {
     meta,
     prf: [],
   };
-}
-
-/** Follows `invocations` until the workflow ends; its end type (null after 60 s). */
-async function endOf(log: Log, namespace: string, workflow: CID): Promise<string | null> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 60_000);
-  try {
-    for await (const r of log.read(createTopology({ namespace }).name('invocations'), {
-      follow: true,
-      signal: controller.signal,
-    })) {
-      const e = decodeEvent(r.value);
-      if (
-        (e.type === 'workflow/completed' || e.type === 'workflow/failed') &&
-        e.workflow.equals(workflow)
-      )
-        return e.type;
-    }
-    return null;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Receipt events on `pure`, by instruction. */
@@ -192,7 +169,7 @@ describe.each(backends)('matchmaking on $name (3 nodes)', (backend) => {
         };
         const parsed = await submitWorkflow(log, namespace, dagJson.encode(wf));
         const ids = parsed.tasks.map((t) => t.instruction.toString());
-        expect(await endOf(log, namespace, parsed.cid)).toBe('workflow/failed');
+        expect(await workflowEnd(log, namespace, parsed.cid)).toBe('workflow/failed');
         const receipts = await receiptsOf(log, namespace);
         const one = (i: number): ReceiptEvent => {
           const list = receipts.get(ids[i]!) ?? [];
@@ -268,7 +245,7 @@ describe.each(backends)('matchmaking on $name (3 nodes)', (backend) => {
           }
         }
         clearTimeout(timer);
-        expect(await endOf(log, namespace, parsed.cid)).toBe('workflow/completed');
+        expect(await workflowEnd(log, namespace, parsed.cid)).toBe('workflow/completed');
         const receipts = (await receiptsOf(log, namespace)).get(
           parsed.tasks[0]!.instruction.toString(),
         );
@@ -309,7 +286,7 @@ describe.each(backends)('matchmaking on $name (3 nodes)', (backend) => {
           }
         }
         clearTimeout(timer);
-        expect(await endOf(log, namespace, parsed.cid)).toBe('workflow/completed');
+        expect(await workflowEnd(log, namespace, parsed.cid)).toBe('workflow/completed');
         const receipts = (await receiptsOf(log, namespace)).get(
           parsed.tasks[0]!.instruction.toString(),
         );
