@@ -1,7 +1,10 @@
 // The engine end to end on the embedded file log, trivial Wasm tasks (the example component's
 // add-one, through the real executor).
 //
-//   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3]
+//   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3] [--placement]
+//
+// `--placement` gives the node the placement seam a node opened by `openNode` has (a node alone:
+// `createLocalPlacement`), to show that tasks without `meta.node`/`meta.needs` do not pay for it.
 //
 // Scenarios:
 // - steps/s at concurrency 16 / 64 / 256: that many single-task workflows kept in flight, each
@@ -27,6 +30,7 @@ import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
 import type { FsyncPolicy } from '../streams/file/index.ts';
 import { createNode, type IpvmNode } from '../processors/engine/node.ts';
+import { createLocalPlacement } from '../processors/cluster/local-placement.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
 import { wasmRunner } from '../processors/wasm-runner.ts';
@@ -125,7 +129,10 @@ const fsyncLat = fsyncBaseline();
 const results: Array<[string, string, string]> = [];
 
 const log = createFileLog({ dir: join(root, 'log'), fsync });
-const node = await createNode({ log, runner, nodeId: 'bench', concurrency: 256 });
+const placement = process.argv.includes('--placement')
+  ? createLocalPlacement(() => ({ nodeId: 'bench', effectHosts: [], secrets: [] }))
+  : undefined;
+const node = await createNode({ log, runner, nodeId: 'bench', concurrency: 256, placement });
 
 // Warm up: compile and cache the module.
 await roundTrip(node, chain(1));

@@ -12,6 +12,7 @@ import { composeList, composeMap } from './compose.ts';
 import { cidOfBytes, DEFAULT_HASHER, type SyncHasher } from './cid.ts';
 import { dagCbor, decodeAuto, type DecodeLimits } from './codecs.ts';
 import { SchemaError, WorkflowError } from './errors.ts';
+import { readPlacement } from './placement.ts';
 import { asNumber, isIpldMap, kindOf, type IpldMap, type IpldValue } from './ipld.ts';
 import type {
   Await,
@@ -234,6 +235,7 @@ function readTask(value: unknown, path: string, found: TaskFindings): Task {
   const cause = CID.asCID(map.cause) ?? null;
   const meta = map.meta === undefined ? {} : map.meta;
   found.limits = readLimits(meta, join(path, 'meta'));
+  readPlacement(meta, join(path, 'meta')); // validated here: a bad one refuses the submission
   return { run, cause, meta, prf: expectLinks(map.prf, join(path, 'prf')) };
 }
 

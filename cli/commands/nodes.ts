@@ -12,11 +12,12 @@ interface NodesFlags extends NodeFlags {
 }
 
 function table(nodes: NodeAnnouncement[]): string {
-  const head = ['NODE', 'LOAD', 'MODULES', 'LAG', 'EFFECT HOSTS', 'SECRETS', 'ADDRS'];
+  const head = ['NODE', 'LOAD', 'MODULES', 'RAN', 'LAG', 'EFFECT HOSTS', 'SECRETS', 'ADDRS'];
   const rows = nodes.map((n) => [
     n.id,
     `${n.load.running}/${n.load.concurrency}`,
     String(n.modules),
+    String(n.compiled?.length ?? 0),
     n.lag === null ? '-' : String(n.lag),
     n.capabilities.effectHosts.join(',') || '-',
     n.capabilities.secrets.join(',') || '-',
@@ -49,7 +50,10 @@ export function registerNodes(program: Command): void {
       'after',
       `
 Every node started with --backend kafka|nats heartbeats on the <namespace>.nodes stream; this
-command listens for one and a half heartbeat intervals and lists who spoke.
+command listens for one and a half heartbeat intervals and lists who spoke, with what
+matchmaking uses to place tasks naming meta.node or meta.needs: LOAD (tasks running / slots),
+MODULES (compiled), RAN (modules run lately; --json lists their CIDs), EFFECT HOSTS (net:
+needs) and SECRETS (secret: needs).
 
 Examples:
   ipvm nodes --backend kafka --brokers 127.0.0.1:9092

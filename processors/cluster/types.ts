@@ -17,6 +17,8 @@ export interface NodeAnnouncement {
   load: { running: number; concurrency: number };
   /** Wasm modules compiled and cached by the node. */
   modules: number;
+  /** CIDs of the modules that ran here lately (bids prefer a node that has the module). */
+  compiled?: string[];
   /** What the node may do: hosts its effects may reach, names of secrets it holds. */
   capabilities: { effectHosts: string[]; secrets: string[] };
   /** Records of `invocations` not yet consumed by the node's executor, when known. */

@@ -14,7 +14,11 @@ import { createTopology } from '../../streams/topology.ts';
 import { resolveDataDir, type ContentStore } from '../content/index.ts';
 import type { IpvmNode, NodeProgress } from '../engine/types.ts';
 import type { TaskRunner } from '../engine/execute-tasks.ts';
+import { CID } from 'multiformats/cid';
 import { countingRunner } from '../cluster/load.ts';
+import { createCostHistory } from '../cluster/cost-history.ts';
+import { createLocalPlacement } from '../cluster/local-placement.ts';
+import type { NodeCapabilities } from '../cluster/bid.ts';
 import type { Authority } from '../auth/types.ts';
 import { ConfigError, type NodeConfig } from './config.ts';
 import { openLog } from './open-log.ts';
@@ -130,6 +134,8 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   // On a broker, nodes of one namespace form a cluster: they heartbeat on its `nodes` stream
   // and each workflow is scheduled by one of them.
   const counted = countingRunner(runner);
+  const history = createCostHistory();
+  const effectHosts = (config.allowNet ?? '').split(',').filter((h) => h !== '');
   const cluster = !clustered
     ? undefined
     : await (
@@ -143,10 +149,8 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
           addrs: content.network?.multiaddrs() ?? [],
           load: { running: counted.running(), concurrency },
           modules: executor.stats().compilations,
-          capabilities: {
-            effectHosts: (config.allowNet ?? '').split(',').filter((h) => h !== ''),
-            secrets: secrets.names(),
-          },
+          compiled: history.modules(),
+          capabilities: { effectHosts, secrets: secrets.names() },
           lag: null,
         }),
         onError: reportError,
@@ -162,6 +166,24 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   };
   dialPeers();
   cluster?.onChange(dialPeers);
+  // Placement of tasks naming `meta.node` / `meta.needs`: offers and bids on a cluster, a
+  // local check on a node alone.
+  const capabilities = (): NodeCapabilities => ({ nodeId, effectHosts, secrets: secrets.names() });
+  const placement =
+    cluster === undefined
+      ? createLocalPlacement(capabilities)
+      : await (
+          await import('../cluster/matchmaker.ts')
+        ).createMatchmaker({
+          log,
+          namespace,
+          membership: cluster,
+          capabilities,
+          history,
+          load: () => ({ running: counted.running(), concurrency }),
+          hasData: async (cid) => content.has(CID.parse(cid)),
+          onError: reportError,
+        });
   const timeouts = {
     workflowTimeoutMs: config.workflowTimeoutMs,
     awaitTimeoutMs: config.awaitTimeoutMs,
@@ -173,6 +195,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     topology,
     nodeId,
     cluster,
+    placement,
     concurrency,
     ...timeouts,
     authority,
@@ -193,6 +216,8 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       // A tainted result's `fx` inherits its taint: hosts checked as for a submission.
       screenFollowUp: screenFollowUps(taint, ledger),
       topology: { namespace: 'local' },
+      // Tainted workflows never leave this node: placed tasks must name it or be served by it.
+      placement: createLocalPlacement(capabilities),
       concurrency,
       ...timeouts,
       authority,
@@ -213,6 +238,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       await closeServices();
       await node.close();
       await recorder.drain();
+      await (placement as Partial<AsyncDisposable>)[Symbol.asyncDispose]?.();
       await cluster?.close();
       await effects.close();
       await executor.close();

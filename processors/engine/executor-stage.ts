@@ -12,6 +12,7 @@ import { consume } from './reads.ts';
 import { decodeRecord } from './envelope.ts';
 import { createCommitTracker } from './commit-tracker.ts';
 import { executeTasks } from './execute-tasks.ts';
+import { placeTasks } from './place-tasks.ts';
 import type { Core, ReadyItem } from './core.ts';
 
 /** The consumer name of the executors on `invocations`. */
@@ -56,7 +57,10 @@ export function startExecutor(core: Core): ExecutorStage {
       return [{ record, event }];
     }),
   );
-  const subscription = merge(fromLog, local)
+  const ready = merge(fromLog, local);
+  const subscription = (
+    core.init.placement === undefined ? ready : ready.pipe(placeTasks(core, tracker, local))
+  )
     .pipe(
       executeTasks<ReadyItem>({
         memo: core.memo,
@@ -73,6 +77,7 @@ export function startExecutor(core: Core): ExecutorStage {
             ? await authority.sign(computed)
             : computed;
         if (receipt !== null) {
+          if (!receipt.replayed) core.init.placement?.observe(receipt);
           // Effects a result asks for are submitted before the result is written.
           await fx?.emit(receipt);
           const append = core.appendEvents(

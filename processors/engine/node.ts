@@ -18,6 +18,7 @@
 import { filter } from 'rxjs';
 import type { NodeEvent } from '../../schemas/events.ts';
 import { isParsedWorkflow, parseWorkflow } from '../../schemas/model.ts';
+import { hasPlacement } from '../../schemas/placement.ts';
 import { DEFAULT_AWAIT_TIMEOUT_MS, type UnknownAwait } from './schedule-tasks.ts';
 import { readRetryPolicy } from '../retry.ts';
 import { WorkflowNotRunningError, cancelEvent } from './cancel.ts';
@@ -27,7 +28,14 @@ import { followStreams } from './live.ts';
 import { startExecutor, type ExecutorStage } from './executor-stage.ts';
 import type { IpvmNode, NodeInit } from './types.ts';
 
-export type { ClusterSeam, IpvmNode, NodeInit, NodeProgress } from './types.ts';
+export type {
+  ClusterSeam,
+  IpvmNode,
+  NodeInit,
+  NodeProgress,
+  PlacementHooks,
+  PlacementSeam,
+} from './types.ts';
 
 /** Creates a node and runs its recovery; it is processing when the promise resolves. */
 export async function createNode(init: NodeInit): Promise<IpvmNode> {
@@ -58,8 +66,10 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     nodeId,
     async submit(workflow, options) {
       const parsed = isParsedWorkflow(workflow) ? workflow : parseWorkflow(workflow);
-      for (const t of parsed.tasks)
+      for (const t of parsed.tasks) {
         readRetryPolicy(t.task.meta, undefined, `tasks[${t.index}].meta`);
+        if (hasPlacement(t.task.meta)) init.placement?.check(t.task.meta, `tasks[${t.index}].meta`);
+      }
       const key = parsed.cid.toString();
       const at = Date.now();
       authority?.authorize(parsed, options?.proofs, { atMs: at }); // throws AuthError

@@ -7,7 +7,7 @@ import type { Observable } from 'rxjs';
 import type { CID } from 'multiformats/cid';
 import type { Log } from '../../streams/log.ts';
 import type { Topology, TopologyInit } from '../../streams/topology.ts';
-import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
+import type { ReceiptEvent, TaskReadyEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import type { ParsedWorkflow } from '../../schemas/model.ts';
 import type { Memo } from './memo.ts';
@@ -84,6 +84,41 @@ export interface NodeInit {
    * `executor` consumer (no local fast path), so the work spreads over the nodes.
    */
   cluster?: ClusterSeam;
+  /**
+   * Placement seam (`processors/cluster/`): a ready task whose `meta` names `node` or `needs`
+   * is handed to it instead of being run here; it gives the task back to run
+   * ({@link PlacementHooks.run}) on the node it picks, or refuses it with a reason. Without
+   * it placement is validated at submission and not enforced (the task runs where it is drawn).
+   */
+  placement?: PlacementSeam;
+}
+
+/** What the executor asks of placement (see `processors/cluster/README.md`). */
+export interface PlacementSeam {
+  /**
+   * At submission: throws a located error (`tasks[i].meta.node`) for a task this node knows
+   * cannot be placed (a single node whose id or capabilities do not match).
+   */
+  check(meta: unknown, path: string): void;
+  /** Takes a ready task with `meta.node`/`meta.needs`; resolves once it is handed on durably. */
+  place(event: TaskReadyEvent): Promise<void>;
+  /** Connects the executor's hooks; called once when the executor starts. */
+  attach(hooks: PlacementHooks): void;
+  /** A receipt this node computed (the cost history bids use). */
+  observe(receipt: ReceiptEvent): void;
+}
+
+/** How placement hands tasks back to the executor. */
+export interface PlacementHooks {
+  /** Runs `event` here (it was awarded to this node). */
+  run(event: TaskReadyEvent): void;
+  /** Writes the task's error receipt (kind `unplaced`) with the reason. */
+  refuse(event: TaskReadyEvent, reason: string): Promise<void>;
+  /**
+   * Whether a receipt was written for the task in its workflow: a result, or a retryable
+   * failure (tried; only a new release tries again).
+   */
+  settled(event: TaskReadyEvent): boolean;
 }
 
 /** What the node asks of a cluster (see `processors/cluster/`). */

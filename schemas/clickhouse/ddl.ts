@@ -95,7 +95,7 @@ export function createStatements(database: string, caps: Capabilities): string[]
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
 
-    // The global memo: one row per receipt event. Sort key = the event's identity; its prefix
+    // The global memo: one row per receipt and workflow (whoever wrote it). Its sort key prefix
     // `instruction_cid` makes memo lookups a range scan of the primary index. Small granules:
     // a batch of 1 000 random CIDs touches ~1 000 granules, so their size sets the rows read
     // (1 M receipts: 1024 → 63% of the table, 256 → 23%; measured 3.6× faster).
@@ -122,7 +122,7 @@ export function createStatements(database: string, caps: Capabilities): string[]
     'INDEX receipts_output output_cid TYPE bloom_filter GRANULARITY 4',
   )}
 ) ENGINE = ReplacingMergeTree
-ORDER BY (instruction_cid, receipt_cid, workflow_cid, replayed, executor, at_ms)
+ORDER BY (instruction_cid, receipt_cid, workflow_cid, replayed)
 SETTINGS ${lookupSettings}`,
 
     // Reverse lookup: input CID -> what consumed it and what came out. Sort key prefix

@@ -1,7 +1,7 @@
 // `ipvm run` as a user runs it: a spawned process on a real data directory, with the example
 // component built from source by `npm run examples`.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -131,6 +131,32 @@ describe('ipvm run', () => {
     const res = await ipvm('run', '--data-dir', dataDir, bad);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/tasks\[0\]\.run\.rsc: /);
+  });
+
+  it('runs a task naming this node (meta.node) and refuses, located, one naming another', async () => {
+    const did = (await ipvm('id', '--data-dir', dataDir)).stdout.trim();
+    expect(did).toMatch(/^did:key:z6Mk/);
+    const example = JSON.parse(
+      await readFile(join(root, 'examples', 'workflows', 'add-one.json'), 'utf8'),
+    ) as { tasks: Array<{ meta: Record<string, unknown>; run: { input: { args: unknown[] } } }> };
+    const placed = (node: string, arg: number): string => {
+      const task = structuredClone(example.tasks[0]!);
+      task.meta.node = node;
+      task.run.input.args = [arg];
+      return JSON.stringify({ tasks: [task] });
+    };
+    const here = join(dataDir, 'here.json');
+    await writeFile(here, placed(did, 41));
+    const ran = await ipvm('run', '--json', '--data-dir', dataDir, here);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(JSON.parse(ran.stdout.trim().split('\n')[0]!)).toMatchObject({ out: ['ok', 42] });
+    const there = join(dataDir, 'there.json');
+    await writeFile(there, placed('did:key:z6MkElsewhere', 43));
+    const refused = await ipvm('run', '--data-dir', dataDir, there);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /tasks\[0\]\.meta\.node: node: the task names did:key:z6MkElsewhere/,
+    );
   });
 
   it('--log-level debug logs each task on stderr, JSON lines beside the receipts', async () => {

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CID } from 'multiformats/cid';
 import type { Log } from '../../streams/log.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type NodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
@@ -49,11 +50,57 @@ export interface ClusterOptions {
   timeoutMs?: number;
 }
 
-function start(id: string, options: ClusterOptions, wasm: string): ChildProcess {
-  return spawn(process.execPath, [CHILD, options.namespace, wasm], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env, IPVM_NODE_ID: id },
-  });
+/** Node processes on one namespace, each seeing all of them. */
+export interface StartedNodes {
+  children: Map<string, ChildProcess>;
+  /** Everything each node printed (stdout and stderr). */
+  output: Map<string, string>;
+  exits: Promise<unknown>[];
+}
+
+/**
+ * Starts `nodes` cluster children (`node-0`…) and resolves once each sees all of them;
+ * `extraEnv(id)` adds environment per node (e.g. its allowed hosts).
+ */
+export async function startNodes(
+  options: Pick<ClusterOptions, 'env' | 'namespace' | 'nodes'>,
+  wasm: string,
+  extraEnv: (id: string) => Record<string, string> = () => ({}),
+  started: StartedNodes = { children: new Map(), output: new Map(), exits: [] },
+): Promise<StartedNodes> {
+  const { children, output, exits } = started;
+  await Promise.all(
+    Array.from({ length: options.nodes }, (_, i) => {
+      const id = `node-${i}`;
+      const child = spawn(process.execPath, [CHILD, options.namespace, wasm], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...options.env, ...extraEnv(id), IPVM_NODE_ID: id },
+      });
+      children.set(id, child);
+      output.set(id, '');
+      exits.push(new Promise((resolve) => child.once('exit', resolve)));
+      child.stderr.on('data', (d: Buffer) => output.set(id, output.get(id)! + d.toString()));
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${id} did not see ${options.nodes} nodes: ${output.get(id)}`)),
+          60_000,
+        );
+        child.stdout.on('data', (d: Buffer) => {
+          output.set(id, output.get(id)! + d.toString());
+          const counts = [...output.get(id)!.matchAll(/MEMBERS (\d+)/g)];
+          if (Number(counts.at(-1)?.[1]) === options.nodes) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once('exit', (code, signal) => {
+          clearTimeout(timer);
+          reject(new Error(`${id} exited ${code ?? signal}: ${output.get(id)}`));
+        });
+      });
+    }),
+  );
+  return started;
 }
 
 export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
@@ -61,41 +108,13 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
   const random = seededRandom(options.seed);
   const log = options.open();
   const topology = createTopology({ namespace: options.namespace });
-  const children = new Map<string, ChildProcess>();
-  const output = new Map<string, string>();
+  const nodes: StartedNodes = { children: new Map(), output: new Map(), exits: [] };
+  const { children, output, exits } = nodes;
   const controller = new AbortController();
-  const exits: Promise<unknown>[] = [];
   try {
     await log.ensureStreams(topology.streams);
     // Up and seeing each other before the workflow arrives.
-    await Promise.all(
-      Array.from({ length: options.nodes }, (_, i) => {
-        const id = `node-${i}`;
-        const child = start(id, options, files.wasm);
-        children.set(id, child);
-        output.set(id, '');
-        exits.push(new Promise((resolve) => child.once('exit', resolve)));
-        child.stderr!.on('data', (d: Buffer) => output.set(id, output.get(id)! + d.toString()));
-        return new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new Error(`${id} did not see ${options.nodes} nodes: ${output.get(id)}`)),
-            60_000,
-          );
-          child.stdout!.on('data', (d: Buffer) => {
-            output.set(id, output.get(id)! + d.toString());
-            const counts = [...output.get(id)!.matchAll(/MEMBERS (\d+)/g)];
-            if (Number(counts.at(-1)?.[1]) === options.nodes) {
-              clearTimeout(timer);
-              resolve();
-            }
-          });
-          child.once('exit', (code, signal) => {
-            clearTimeout(timer);
-            reject(new Error(`${id} exited ${code ?? signal}: ${output.get(id)}`));
-          });
-        });
-      }),
-    );
+    await startNodes(options, files.wasm, undefined, nodes);
     const started = performance.now();
     const before = new Map([...output].map(([id, text]) => [id, text.length]));
     const parsed = await submitWorkflow(log, options.namespace, await readFile(files.workflow));
@@ -183,6 +202,36 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
     for (const child of children.values()) if (child.exitCode === null) child.kill('SIGKILL');
     await log.close();
     await (await import('../engine/crash-scenario.ts')).cleanup(files);
+  }
+}
+
+/**
+ * Follows a namespace's `invocations` until `workflow` (or, without it, any workflow) ends;
+ * its end type, or null when `timeoutMs` passes first.
+ */
+export async function workflowEnd(
+  log: Log,
+  namespace: string,
+  workflow?: CID,
+  timeoutMs = 60_000,
+): Promise<string | null> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    for await (const r of log.read(createTopology({ namespace }).name('invocations'), {
+      follow: true,
+      signal: controller.signal,
+    })) {
+      const e = decodeEvent(r.value);
+      if (
+        (e.type === 'workflow/completed' || e.type === 'workflow/failed') &&
+        (workflow === undefined || e.workflow.equals(workflow))
+      )
+        return e.type;
+    }
+    return null;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

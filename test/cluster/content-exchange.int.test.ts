@@ -3,8 +3,7 @@
 // it by CID; an unknown CID fails with an error naming it after a bounded wait. The two
 // `ipvm start` processes run with IPVM_CLUSTER_FULL=1 (npm run test:cluster); the default suite
 // runs the in-process exchange.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +16,10 @@ import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { ContentNotFoundError, createHeliaContentStore } from '../../processors/content/index.ts';
-import { submitWorkflow } from './cluster-scenario.ts';
+import { submitWorkflow, workflowEnd } from './cluster-scenario.ts';
+import { root, startIpvm } from './ipvm-start.ts';
 import { startNats, startOrSkip, uniqueName, type NatsServer } from '../harness/servers.ts';
 
-const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'cli', 'bin.js');
 const MODULE = 'bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu';
 
 const FULL = process.env.IPVM_CLUSTER_FULL === '1';
@@ -50,22 +48,7 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** Starts `ipvm start …` and resolves with its `rpc` URL once it printed it. */
-function start(args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [bin, 'start', '--rpc-port', '0', ...args], { cwd: root });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /rpc ws:\/\/([^\s]+)/.exec(out);
-      if (m !== null) resolve(`http://${m[1]}`);
-    });
-    child.once('exit', (code) => reject(new Error(`ipvm start exited ${code}: ${out}\n${err}`)));
-  });
-}
+const start = (args: string[]): Promise<string> => startIpvm(args, children);
 
 describe('content between nodes', () => {
   it.skipIf(nats === undefined)(
@@ -113,20 +96,7 @@ describe('content between nodes', () => {
           namespace,
           await readFile(join(root, 'examples', 'workflows', 'add-one.json')),
         );
-        const controller = new AbortController();
-        const timer = setTimeout(() => controller.abort(), 60_000);
-        let ended: string | undefined;
-        for await (const r of log.read(topology.name('invocations'), {
-          follow: true,
-          signal: controller.signal,
-        })) {
-          const e = decodeEvent(r.value);
-          if (e.type === 'workflow/completed' || e.type === 'workflow/failed') {
-            ended = e.type;
-            break;
-          }
-        }
-        clearTimeout(timer);
+        const ended = await workflowEnd(log, namespace);
         const outs: unknown[] = [];
         for await (const r of log.read(topology.name('pure')))
           outs.push((decodeEvent(r.value) as ReceiptEvent).body.out);

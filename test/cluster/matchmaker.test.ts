@@ -1,0 +1,207 @@
+// The matchmaker's protocol on a real (file) log, two members in one process with a fixed view
+// (`a` owns everything): who runs what, who refuses what and why, one decision per round, a
+// task drawn twice offered once, a malformed placement refused with its field, and a member
+// restarted after an award to it runs the task when it reads the stream back.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFileLog } from '../../streams/file/index.ts';
+import type { Log } from '../../streams/log.ts';
+import {
+  createMatchmaker,
+  offersStream,
+  type Matchmaker,
+} from '../../processors/cluster/matchmaker.ts';
+import { createCostHistory, type CostHistory } from '../../processors/cluster/cost-history.ts';
+import { newReceiptEvent } from '../../processors/engine/receipts.ts';
+import type { TaskReadyEvent } from '../../schemas/events.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
+
+const RSC = 'ipfs://bafkreidsr2hsgtgmdy55skt5bfkb2jhkuaoa4ki6z4l3pvrr7tnfkqtyfq';
+
+function ready(arg: number, meta: IpldValue): TaskReadyEvent {
+  const t: IpldValue = {
+    run: { rsc: RSC, op: 'wasm/run', input: { func: 'add_one', args: [arg] }, nnc: '' },
+    cause: null,
+    meta,
+    prf: [],
+  };
+  // Placement is checked at parse: build the parsed task from a clean meta, then put the meta.
+  const parsed = parseWorkflow({ tasks: [{ ...(t as object), meta: {} }] });
+  const p = parsed.tasks[0]!;
+  return {
+    type: 'task/ready',
+    workflow: parsed.cid,
+    instruction: p.instruction,
+    invocation: p.invocation,
+    task: { ...p.task, meta },
+    args: [arg],
+    at: 0,
+  };
+}
+
+interface Member {
+  mm: Matchmaker;
+  history: CostHistory;
+  ran: TaskReadyEvent[];
+  refused: Array<{ event: TaskReadyEvent; reason: string }>;
+  /** Resolves on the next run or refusal here. */
+  next(): Promise<string>;
+}
+
+async function member(
+  log: Log,
+  id: string,
+  secrets: string[],
+  settled = new Set<string>(),
+): Promise<Member> {
+  const history = createCostHistory();
+  const ran: TaskReadyEvent[] = [];
+  const refused: Member['refused'] = [];
+  let wake: ((what: string) => void) | undefined;
+  const mm = await createMatchmaker({
+    log,
+    namespace: 't',
+    membership: { nodeId: id, owner: () => 'a', live: () => ['a', 'b'], onChange: () => () => {} },
+    capabilities: () => ({ nodeId: id, effectHosts: [], secrets }),
+    history,
+    load: () => ({ running: 0, concurrency: 4 }),
+    bidWindowMs: 60_000, // both members always answer: the owner decides on the last answer
+    onError: (e) => {
+      throw e;
+    },
+  });
+  mm.attach({
+    run(event) {
+      ran.push(event);
+      wake?.(`run ${id}`);
+    },
+    refuse(event, reason) {
+      refused.push({ event, reason });
+      wake?.(`refused ${id}`);
+      return Promise.resolve();
+    },
+    settled: (event) => settled.has(event.instruction.toString()),
+  });
+  return {
+    mm,
+    history,
+    ran,
+    refused,
+    next: () => new Promise((resolve) => (wake = resolve)),
+  };
+}
+
+/** Resolves once `done()` holds, checked after each run or refusal of `m`. */
+async function until(m: Member, done: () => boolean): Promise<void> {
+  while (!done()) await m.next();
+}
+
+async function decisions(log: Log): Promise<Array<{ kind: string; node?: string; round: number }>> {
+  const out = [];
+  for await (const r of log.read(offersStream('t'))) {
+    const m = JSON.parse(new TextDecoder().decode(r.value)) as {
+      kind: string;
+      node?: string;
+      round: number;
+    };
+    if (m.kind === 'award' || m.kind === 'unplaced') out.push(m);
+  }
+  return out;
+}
+
+describe('matchmaker', () => {
+  let dir: string;
+  let log: Log;
+  let a: Member;
+  let b: Member;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ipvm-mm-'));
+    log = createFileLog({ dir });
+    a = await member(log, 'a', []);
+    b = await member(log, 'b', ['S']);
+  });
+  afterEach(async () => {
+    await a.mm.close();
+    await b.mm.close();
+    await log.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('awards a task naming a node, or needing what one node has, to that node', async () => {
+    let ran = b.next();
+    await a.mm.place(ready(1, { node: 'b' }));
+    expect(await ran).toBe('run b');
+    ran = b.next();
+    await a.mm.place(ready(2, { needs: ['secret:S'] }));
+    expect(await ran).toBe('run b');
+    expect(a.ran).toEqual([]);
+    expect(b.ran.map((e) => e.args)).toEqual([[1], [2]]);
+    expect((await decisions(log)).map((d) => [d.kind, d.node])).toEqual([
+      ['award', 'b'],
+      ['award', 'b'],
+    ]);
+  });
+
+  it('prefers the node that has the module compiled when both may run it', async () => {
+    const done = b.next();
+    b.history.observe(
+      newReceiptEvent({
+        ...ready(9, {}),
+        run: ready(9, {}).task.run,
+        out: ['ok', 10],
+        fuel: 1,
+        durationMs: 2,
+        executor: 'b',
+        at: 0,
+      }),
+    );
+    await a.mm.place(ready(3, { needs: [`module:${RSC.slice(7)}`] }));
+    expect(await done).toBe('run b');
+  });
+
+  it('refuses what no live node can serve, with each node’s reason, once', async () => {
+    const refused = a.next();
+    await b.mm.place(ready(4, { needs: ['secret:NONE'] }));
+    expect(await refused).toBe('refused a');
+    expect(a.refused[0]!.reason).toBe(
+      'no live node can run it (live: a, b) — a: secret:NONE: no secret NONE; b: secret:NONE: no secret NONE',
+    );
+    expect(b.refused).toEqual([]);
+    expect(await decisions(log)).toHaveLength(1);
+  });
+
+  it('runs a task drawn twice once, and refuses a malformed placement with its field', async () => {
+    const event = ready(5, { node: 'b' });
+    await a.mm.place(event);
+    await b.mm.place(event); // the same task drawn again elsewhere: a second offer of round 0
+    const refused = a.next();
+    await a.mm.place(ready(6, { needs: ['gpu:1'] }));
+    expect(await refused).toBe('refused a');
+    expect(a.refused[0]!.reason).toMatch(/^meta\.needs\[0\]: unknown need "gpu:1"/);
+    // Records are read in order: once a later task ran, every earlier record was folded.
+    await a.mm.place(ready(8, { node: 'b' }));
+    await until(b, () => b.ran.some((e) => e.args[0] === 8));
+    expect(b.ran.map((e) => e.args)).toEqual([[5], [8]]);
+    expect(await decisions(log)).toHaveLength(2);
+  });
+
+  it('a member started again runs what was awarded to it and has no receipt yet', async () => {
+    const ran = b.next();
+    await a.mm.place(ready(7, { node: 'b' }));
+    await ran;
+    await b.mm.close();
+    // As if `b` died before its receipt: the new `b` reads the award back and runs the task …
+    const again = await member(log, 'b', ['S']);
+    expect(again.ran.map((e) => e.args)).toEqual([]);
+    await until(again, () => again.ran.length > 0);
+    expect(again.ran.map((e) => e.args)).toEqual([[7]]);
+    await again.mm.close();
+    // … but not when the receipt is there.
+    const settled = await member(log, 'b', ['S'], new Set([ready(7, {}).instruction.toString()]));
+    b = settled;
+    expect(settled.ran).toEqual([]);
+  });
+});

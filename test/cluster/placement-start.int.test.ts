@@ -1,0 +1,91 @@
+// Matchmaking between two `ipvm start` processes on one JetStream namespace (the nodes as
+// users run them: identities, effect allow-lists, the composition root's matchmaker): a task
+// needing an effect host only node B allows runs on B — its receipt's executor is B's DID —
+// while the plain tasks of the workflow run wherever they are drawn. IPVM_CLUSTER_FULL=1
+// (npm run test:cluster); the default suite runs the same protocol with engine-level nodes
+// (placement.int.test.ts).
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJetStreamLog } from '../../streams/jetstream/index.ts';
+import { createTopology } from '../../streams/topology.ts';
+import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
+import { dagJson } from '../../schemas/codecs.ts';
+import { submitWorkflow, workflowEnd } from './cluster-scenario.ts';
+import { root, startIpvm } from './ipvm-start.ts';
+import { startNats, startOrSkip, uniqueName, type NatsServer } from '../harness/servers.ts';
+
+const run = promisify(execFile);
+const FULL = process.env.IPVM_CLUSTER_FULL === '1';
+const nats: NatsServer | undefined = FULL ? await startOrSkip('JetStream', startNats) : undefined;
+const HOST = '127.0.0.1:18183';
+let base: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'ipvm-placement-start-'));
+  if (!FULL) return;
+  // The example component on both nodes.
+  for (const dir of ['a', 'b'])
+    await run(
+      process.execPath,
+      [join(root, 'examples', 'build.ts'), '--data-dir', join(base, dir)],
+      {
+        cwd: root,
+      },
+    );
+}, 180_000);
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await rm(base, { recursive: true, force: true });
+  await nats?.stop();
+});
+
+describe('matchmaking between ipvm start processes', () => {
+  it.skipIf(nats === undefined)(
+    'runs a task needing an effect host on the one node that allows it',
+    async () => {
+      const namespace = uniqueName('placed');
+      const common = ['--backend', 'nats', '--nats-url', nats!.url, '--namespace', namespace];
+      const did = async (dir: string): Promise<string> =>
+        (
+          await run(process.execPath, [join(root, 'cli', 'bin.js'), 'id', '--data-dir', dir], {
+            cwd: root,
+          })
+        ).stdout.trim();
+      const didB = await did(join(base, 'b'));
+      await startIpvm(
+        [...common, '--data-dir', join(base, 'a'), '--allow-net', '127.0.0.1:1'],
+        children,
+      );
+      await startIpvm([...common, '--data-dir', join(base, 'b'), '--allow-net', HOST], children);
+
+      const example = JSON.parse(
+        await readFile(join(root, 'examples', 'workflows', 'add-one.json'), 'utf8'),
+      ) as { tasks: Array<{ meta: Record<string, unknown> }> };
+      example.tasks[0]!.meta.needs = [`net:${HOST}`];
+      const log = createJetStreamLog({ servers: nats!.url });
+      const topology = createTopology({ namespace });
+      try {
+        const parsed = await submitWorkflow(log, namespace, dagJson.encode(example));
+        const ended = await workflowEnd(log, namespace, parsed.cid);
+        expect(ended).toBe('workflow/completed');
+        const receipts = new Map<string, ReceiptEvent>();
+        for await (const r of log.read(topology.name('pure'))) {
+          const e = decodeEvent(r.value) as ReceiptEvent;
+          receipts.set(e.instruction.toString(), e);
+        }
+        const first = receipts.get(parsed.tasks[0]!.instruction.toString())!;
+        expect(first.body.out).toEqual(['ok', 2]);
+        expect(first.executor).toBe(didB);
+        expect(receipts.size).toBe(3);
+      } finally {
+        await log.close();
+      }
+    },
+    180_000,
+  );
+});
