@@ -98,6 +98,24 @@ describe('ipvm run', () => {
     ]);
   }, 120_000);
 
+  it("the tables' fuel column holds the fuel each executed task used", async () => {
+    const res = await ipvm(
+      'sql',
+      '--data-dir',
+      dataDir,
+      '--format',
+      'json',
+      "SELECT function, fuel FROM receipts WHERE replayed = 0 AND outcome = 'ok' AND function IN ('add', 'add_one') GROUP BY function, fuel ORDER BY function",
+    );
+    expect(res.code, res.stderr).toBe(0);
+    // examples/wasm/add-one.wat: local.get, i32.const, i32.add and local.get, local.get, i32.add
+    // (the add_one after divide-by-zero's failed divide never ran: it has no fuel and ended error)
+    expect(JSON.parse(res.stdout)).toEqual([
+      { function: 'add', fuel: 3 },
+      { function: 'add_one', fuel: 3 },
+    ]);
+  }, 120_000);
+
   it('ipvm replay re-verifies every receipt and rebuilds the tables to the same rows', async () => {
     const query = [
       'sql',
