@@ -149,6 +149,11 @@ describe('host imports', () => {
     expect(r.logs).toEqual([{ level: 'info', context: 'stdout', message: 'hello stdout' }]);
   });
 
+  it('preopens no directory for a guest that imports wasi:filesystem', async () => {
+    const cid = await f.component('wasi-preopens');
+    expect(ok(await f.executor.execute({ rsc: cid, func: 'count', args: [] }))).toBe(0);
+  });
+
   it('fails with a located terminal error for an import the node does not provide', async () => {
     const cid = await f.component('unknown-import');
     const e = err(await f.executor.execute({ rsc: cid, func: 'call-frob', args: [] }));
