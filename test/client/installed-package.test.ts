@@ -4,17 +4,17 @@
 // `ipvm-node/client` and runs a workflow on a node started with `ipvm start`. The project's
 // other dependencies are linked from this repository's node_modules (nothing is downloaded).
 // A TypeScript program type-checks against the shipped declarations too.
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startIpvmNode } from '../harness/ipvm-start.ts';
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'cli', 'bin.js');
 let base: string;
 let project: string;
 let installed: string;
@@ -46,25 +46,7 @@ beforeAll(async () => {
   await exec(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], {
     cwd: root,
   });
-  const started = spawn(
-    process.execPath,
-    [bin, 'start', '--data-dir', dataDir, '--log-level', 'warn'],
-    { cwd: root },
-  );
-  node = started;
-  let out = '';
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready: ${out}`)), 60_000);
-    started.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /rpc (ws:\/\/[\d.:]+)\n/.exec(out);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    started.once('exit', (code) => reject(new Error(`ipvm start exited ${code}`)));
-  });
+  ({ child: node, url } = await startIpvmNode(dataDir));
 }, 240_000);
 
 afterAll(async () => {
