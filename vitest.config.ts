@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests import `ipvm-node/client` from the sources, as the clone does (package.json exports:
+  // an installed copy gets the compiled `dist/`); the rest are Vite's default server conditions.
+  ssr: { resolve: { conditions: ['ipvm-source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['test/**/*.test.ts', '**/*.test.ts'],
     exclude: ['node_modules/**', 'dist/**', '.data/**'],

@@ -10,7 +10,8 @@
 //   instantiate, call) — budget ≤ 5 ms; raw `new WebAssembly.Module` of the same bytes as floor;
 //   a cold tiny component, glue-free and through jco (transpile), for reference;
 // - per-call overhead of jco's generated glue vs a direct core export call;
-// - fuel instrumentation overhead on a tight loop (instrumented vs original module).
+// - fuel instrumentation overhead on a tight loop and per call of add_one (instrumented vs
+//   original module).
 // The machine is shared (2 cores): the load average is printed with the figures.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -336,6 +337,29 @@ try {
     `fuel overhead, tight loop of ${loop / 1e6}M iterations`,
     `${(meteredMs / plainMs).toFixed(2)}×`,
     `${meteredMs.toFixed(1)} ms vs ${plainMs.toFixed(1)} ms uninstrumented`,
+  );
+  // fuel cost per call: add_one (3 units) on the original vs the instrumented core module
+  const addCore = await buildCoreModule('add-one-core');
+  const addPlain = new WebAssembly.Instance(new WebAssembly.Module(addCore), {}).exports;
+  const addInst = instrumentCore(addCore);
+  const addMetered = new WebAssembly.Instance(new WebAssembly.Module(addInst.bytes), {
+    ipvm: { memory: new WebAssembly.Memory({ initial: addInst.report.memory!.initialPages }) },
+  }).exports;
+  (addMetered[FUEL_EXPORT] as WebAssembly.Global).value = 2n ** 62n;
+  const perCall = (f: (x: number) => number): number => {
+    const n = 10_000_000;
+    let acc = 0;
+    const ms = best(() => {
+      for (let i = 0; i < n; i++) acc = f(acc);
+    });
+    return (ms * 1e6) / n;
+  };
+  const plainCallNs = perCall(addPlain['add_one'] as (x: number) => number);
+  const meteredCallNs = perCall(addMetered['add_one'] as (x: number) => number);
+  line(
+    'fuel cost per call, add_one (3 units)',
+    `${meteredCallNs.toFixed(1)} ns`,
+    `uninstrumented ${plainCallNs.toFixed(1)} ns (${(meteredCallNs / plainCallNs).toFixed(2)}×)`,
   );
   const taskLoop = await exec.execute({ rsc: limitsCid, func: 'count', args: [loop] });
   line(

@@ -50,7 +50,7 @@ export function add(a, b) {
 const HOW: Record<Language, string> = {
   as: 'AssemblyScript, compiled by `asc` (a dependency of ipvm)',
   wat: 'WebAssembly text, assembled by wabt (a dependency of ipvm)',
-  js: 'JavaScript, componentized by `jco componentize` (needs the npm override `"@bytecodealliance/preview2-shim": "0.25.0"`; ~10 s and a ~12 MB component)',
+  js: 'JavaScript, componentized by `jco componentize` (~10 s and a ~12 MB component that starts with ~9 MB of memory and uses ~1.8 million fuel units a call: give its tasks `meta.memory` ≥ 16 MiB)',
 };
 
 /** The files of a starter project for `lang`, named `name` (a WIT identifier). */

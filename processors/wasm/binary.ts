@@ -447,3 +447,30 @@ export const OP_KIND: Uint8Array = (() => {
   for (const op of [0x0e, 0x1c, 0x1f, 0x26, 0x40, 0xfb, 0xfc, 0xfd, 0xfe]) k[op] = OP_SLOW;
   return k;
 })();
+
+// Fuel cost and control-flow role of each opcode, for the instrumenter (the cost model of
+// wasmtime's fuel: every instruction costs one unit except nop, drop, block, loop,
+// unreachable, return, else and end, which generate no work of their own).
+// FLOW_COST: costs 1, straight line. FLOW_FREE: costs 0, straight line. FLOW_FREE_SPLIT: costs 0
+// and what follows is a new basic block (a branch target or code after an exit). FLOW_SPLIT:
+// costs 1 and what follows is a new basic block (a conditional or unconditional branch).
+// FLOW_CALL: costs 1, straight line, and is a call (a function that calls may recurse, so its
+// entry is checked). Calls do not split: a callee returns to the next instruction, so its
+// caller's block is charged whole on entry.
+export const FLOW_COST = 0;
+export const FLOW_FREE = 1;
+export const FLOW_FREE_SPLIT = 2;
+export const FLOW_SPLIT = 3;
+export const FLOW_CALL = 4;
+
+export const OP_FLOW: Uint8Array = (() => {
+  const f = new Uint8Array(256); // FLOW_COST
+  for (const op of [0x01, 0x1a, 0x02, 0x06, 0x1f]) f[op] = FLOW_FREE; // nop drop block try try_table
+  // unreachable loop else catch delegate catch_all end return
+  for (const op of [0x00, 0x03, 0x05, 0x07, 0x18, 0x19, 0x0b, 0x0f]) f[op] = FLOW_FREE_SPLIT;
+  // if throw rethrow throw_ref br br_if br_table br_on_null br_on_non_null
+  for (const op of [0x04, 0x08, 0x09, 0x0a, 0x0c, 0x0d, 0x0e, 0xd5, 0xd6]) f[op] = FLOW_SPLIT;
+  // call call_indirect return_call return_call_indirect call_ref return_call_ref
+  for (let op = 0x10; op <= 0x15; op++) f[op] = FLOW_CALL;
+  return f;
+})();

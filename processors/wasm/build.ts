@@ -87,10 +87,11 @@ export interface ComponentizeJsInit {
 }
 
 /**
- * JavaScript → component through `jco componentize` (StarlingMonkey, ~10 s, ~12 MB). jco has
- * no programmatic API for it, so its own command runs. Requires the npm override
- * `"@bytecodealliance/preview2-shim": "0.25.0"`: with 0.26 jco cannot read the WIT file
- * ("os error 44"), reported here as a {@link ComponentBuildError}.
+ * JavaScript → component through `jco componentize` (StarlingMonkey, ~10 s, ~12 MB), with
+ * WASI's http, clocks and random disabled. jco has no programmatic API for it, so its own
+ * command runs. Requires `@bytecodealliance/preview2-shim` 0.25.0 (the package's override):
+ * with 0.26 jco cannot read the WIT file ("os error 44"), reported here as a
+ * {@link ComponentBuildError}.
  */
 export async function componentizeJs(init: ComponentizeJsInit): Promise<void> {
   const jco = fileURLToPath(new URL('./jco.js', import.meta.resolve('@bytecodealliance/jco')));
@@ -101,6 +102,13 @@ export async function componentizeJs(init: ComponentizeJsInit): Promise<void> {
     resolve(init.wit),
     '-n',
     init.world,
+    // A node offers no wasi:http, and clocks and random only trap (tasks are deterministic):
+    // without these, StarlingMonkey's event loop reads the monotonic clock on every call.
+    '--disable',
+    'http',
+    'fetch-event',
+    'clocks',
+    'random',
     '-o',
     resolve(init.out),
   ];

@@ -52,7 +52,7 @@ import type {
   ExecutorStats,
 } from './types.ts';
 
-/** Default fuel budget: 10^10 units (function entries + loop iterations), tens of seconds of work. */
+/** Default fuel budget: 10^10 units (instructions executed, see instrument.ts), seconds of work. */
 export const DEFAULT_FUEL = 10_000_000_000n;
 /** Prepared (compiled) modules kept in memory per executor. */
 export const DEFAULT_MAX_MODULES = 1024;
@@ -63,7 +63,7 @@ export const DEFAULT_TIME_MS = 60_000;
 /** Default queue timeout: 30 s waiting for a free worker, then a retryable failure. */
 export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
 /** Fuel a task may use on the calling thread before it moves to a worker (≈ a millisecond or less of work). */
-export const DEFAULT_INLINE_FUEL = 100_000;
+export const DEFAULT_INLINE_FUEL = 1_000_000;
 /** Memory a task may use on the calling thread before it moves to a worker. */
 export const DEFAULT_INLINE_MEMORY_BYTES = 64 * 1024 * 1024;
 

@@ -1,12 +1,17 @@
 // Deterministic fuel and enforceable memory limits by rewriting a core module's bytes.
 //
-// Fuel: every function entry and every loop header costs one unit, taken from a mutable i64
-// global the module exports as `__ipvm_fuel`; the unit that would take it below zero traps
-// (leaving -1 there as the marker).
-// The count depends only on the path the code takes, so it is identical on every run and
-// machine. (This is the shape of binaryen's `log-execution` pass with the logging call replaced
-// by an inline decrement; it is done here directly on the binary because binaryen needs
-// hundreds of milliseconds for a 1 MB module, far over the cold-start budget.)
+// Fuel: per instruction, with wasmtime's cost model (every instruction costs one unit except
+// nop, drop, block, loop, unreachable, return, else and end). Each basic block — the function
+// entry and what follows a loop header, if, else, end or branch — is charged its whole cost
+// when it is entered, from a mutable i64 global the module exports as `__ipvm_fuel`. Loop
+// headers and the entries of functions that call check the global and trap when it is below
+// zero: every runaway loop or recursion passes one, so it stops within one loop-free stretch
+// of its budget; an overdraft at the end of a call is seen by the host (the global is
+// negative). A block runs whole once entered, so on a normal return the fuel used is exactly
+// the cost of the instructions executed: it depends only on the path the code takes, the same
+// on every run and machine. (This is the approach of wasm-metering and wasm-instrument, done
+// here directly on the binary in one table-driven pass because binaryen needs hundreds of
+// milliseconds for a 1 MB module, far over the cold-start budget.)
 //
 // Memory: a module's own memory becomes an import (`ipvm`.`memory`), so the host creates it
 // with `maximum` set from the task's limit and the engine enforces it; `memory.grow` is routed
@@ -16,6 +21,7 @@
 // Only sections are appended to or rewritten in place: no function, global, type or table index
 // changes, so nothing else in the module needs renumbering.
 import {
+  OP_FLOW,
   OP_KIND,
   Reader,
   WasmFormatError,
@@ -27,7 +33,7 @@ import {
 /** Export name of the fuel global. */
 export const FUEL_EXPORT = '__ipvm_fuel';
 /** Bump when the instrumenter's output changes: cached instrumented modules are keyed by it. */
-export const INSTRUMENT_VERSION = 1;
+export const INSTRUMENT_VERSION = 2;
 /** Export name of the "a memory.grow was refused" flag global. */
 export const GROW_FAILED_EXPORT = '__ipvm_grow_failed';
 /** Import module/name under which the module's memory is supplied by the host. */
@@ -81,6 +87,18 @@ class Writer {
       this.byte(b);
     } while (v !== 0);
   }
+  /** Signed LEB128 of a non-negative integer (an `i64.const` immediate). */
+  sleb(v: number): void {
+    for (;;) {
+      const b = v & 0x7f;
+      v = Math.floor(v / 128);
+      if (v === 0 && (b & 0x40) === 0) {
+        this.byte(b);
+        return;
+      }
+      this.byte(b | 0x80);
+    }
+  }
   name(s: string): void {
     const b = new TextEncoder().encode(s);
     this.u32(b.length);
@@ -91,6 +109,21 @@ class Writer {
     return this.buf.subarray(0, this.length);
   }
 }
+
+/** Bytes of the signed LEB128 of a non-negative integer. */
+function slebLength(v: number): number {
+  let n = 1;
+  while (v >= 64) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+// Kinds of insertion points in a function body (see emitCode).
+const POINT_CHECK = 0; // charge a block and trap if the fuel went below zero
+const POINT_CHARGE = 1; // charge a block only
+const POINT_GROW = 2; // replace a memory.grow
 
 function leb(v: number): number[] {
   const out: number[] = [];
@@ -118,25 +151,23 @@ export function instrumentCore(
   const hasMemory = info.memoryImported || info.definedMemories > 0;
   const hookType = info.types.length;
   const hookFunc = info.funcTypes.length;
-  // Per function: `t = fuel - 1; fuel = t; if (t < 0) unreachable`, with `t` an added i64 local
-  // (one global load per check). A trap leaves the global at -1.
-  const fuelCheckCache = new Map<number, Uint8Array>();
-  const fuelCheckFor = (local: number): Uint8Array => {
-    let c = fuelCheckCache.get(local);
-    if (!c) {
-      c = Uint8Array.from([
-        ...[0x23, ...leb(fuelGlobal)], // global.get $fuel
-        ...[0x42, 0x01, 0x7d], // i64.const 1; i64.sub
-        ...[0x22, ...leb(local)], // local.tee $t
-        ...[0x24, ...leb(fuelGlobal)], // global.set $fuel
-        ...[0x20, ...leb(local)], // local.get $t
-        ...[0x42, 0x00, 0x53], // i64.const 0; i64.lt_s
-        ...[0x04, 0x40, 0x00, 0x0b], // if unreachable end
-      ]);
-      fuelCheckCache.set(local, c);
-    }
-    return c;
-  };
+  // At the start of each basic block: `fuel -= cost` on the global. At loop headers and at the
+  // entry of functions that call, where every cycle of branches or calls passes, the charge is
+  // followed by `if (fuel < 0) unreachable` (through an added i64 local `t`, one global load).
+  // Checking there only keeps straight-line code cheap (four instructions a block) while an
+  // overspent budget is still caught before another iteration or call; one that is overspent
+  // at the end of the call is caught by the host, which reads the global (negative = exhausted).
+  const chargeHead = Uint8Array.from([0x23, ...leb(fuelGlobal), 0x42]); // global.get $fuel; i64.const
+  const chargeTail = Uint8Array.from([0x7d, 0x24, ...leb(fuelGlobal)]); // i64.sub; global.set $fuel
+  const checkTailFor = (local: number): Uint8Array =>
+    Uint8Array.from([
+      0x7d, // i64.sub
+      ...[0x22, ...leb(local)], // local.tee $t
+      ...[0x24, ...leb(fuelGlobal)], // global.set $fuel
+      ...[0x20, ...leb(local)], // local.get $t
+      ...[0x42, 0x00, 0x53], // i64.const 0; i64.lt_s
+      ...[0x04, 0x40, 0x00, 0x0b], // if unreachable end
+    ]);
   const growCall = Uint8Array.from([0x10, ...leb(hookFunc)]);
   let resettable = true;
 
@@ -233,7 +264,7 @@ export function instrumentCore(
     w.u32(n + (hasMemory ? 1 : 0));
     // Per body: find the insertion points with a table-driven scan (the hot loop of a cold
     // start), then copy the body's slices around the inserted code straight into the output.
-    const points: number[] = []; // offset after a loop's block type, or -(offset of memory.grow) - 1
+    const points: number[] = [];
     for (let i = 0; i < n && r; i++) {
       const size = r.u32();
       const bodyStart = r.pos;
@@ -251,15 +282,24 @@ export function instrumentCore(
         if (t === 0x63 || t === 0x64) br.skipLeb();
       }
       const codeStart = br.pos;
-      const fuelCheck = fuelCheckFor(locals);
+      const checkTail = checkTailFor(locals);
+      const checkFixed = chargeHead.length + checkTail.length;
+      const chargeFixed = chargeHead.length + chargeTail.length;
       // locals header with one more group: (1 × i64)
       const header = Uint8Array.from([...leb(groups + 1)]);
       const headerGrowth = header.length - (groupsStart - bodyStart) + 2;
+      // Triples: (POINT_CHECK or POINT_CHARGE, offset where a block starts, its cost) or
+      // (POINT_GROW, offset of a memory.grow, offset after its immediate).
       points.length = 0;
+      points.push(POINT_CHECK, codeStart, 0);
+      let costSlot = 2;
+      let cost = 0;
+      let calls = false;
       let pos = codeStart;
       // The cases are the OP_* constants of binary.ts written as literals so the switch
       // compiles to a jump table.
       const kinds = OP_KIND;
+      const flow = OP_FLOW;
       while (pos < bodyEnd) {
         const op = bytes[pos++]!;
         switch (kinds[op]) {
@@ -286,7 +326,6 @@ export function instrumentCore(
             const b = bytes[pos]!;
             if (b === 0x63 || b === 0x64) pos++;
             while (bytes[pos++]! & 0x80);
-            if (op === 0x03) points.push(pos); // loop
             break;
           }
           case 6: // OP_F32
@@ -298,38 +337,70 @@ export function instrumentCore(
           default: {
             br.pos = pos;
             const tag = skipImmediates(br, op);
-            // a memory.grow is recorded as (-(its offset) - 1, offset after its immediate)
-            if (tag === 'memory.grow') points.push(-(pos - 1) - 1, br.pos);
+            if (tag === 'memory.grow') points.push(POINT_GROW, pos - 1, br.pos);
             else if (tag !== undefined && tag !== 'loop') resettable = false;
             pos = br.pos;
+          }
+        }
+        // The cases are the FLOW_* constants of binary.ts.
+        switch (flow[op]) {
+          case 0: // FLOW_COST
+            cost++;
+            break;
+          case 1: // FLOW_FREE
+            break;
+          case 4: // FLOW_CALL
+            cost++;
+            calls = true;
+            break;
+          default: {
+            // FLOW_FREE_SPLIT, FLOW_SPLIT: the block ends here; the next one starts after
+            if (flow[op] === 3) cost++;
+            points[costSlot] = cost;
+            cost = 0;
+            if (pos < bodyEnd) {
+              points.push(op === 0x03 ? POINT_CHECK : POINT_CHARGE, pos, 0);
+              costSlot = points.length - 1;
+            }
           }
         }
       }
       if (pos !== bodyEnd)
         throw new WasmFormatError('function body does not end where its size says', pos);
-      let newSize = size + headerGrowth + fuelCheck.length;
-      for (let k = 0; k < points.length; k++) {
-        const p = points[k]!;
-        if (p >= 0) newSize += fuelCheck.length;
-        else newSize += growCall.length - (points[++k]! - (-p - 1));
+      // A function that calls nothing cannot recurse: its loops are checked at their headers,
+      // so its entry is only charged (a trivial export pays a few instructions per call).
+      if (!calls) points[0] = POINT_CHARGE;
+      let newSize = size + headerGrowth;
+      for (let k = 0; k < points.length; k += 3) {
+        const kind = points[k]!;
+        const c = points[k + 2]!;
+        if (kind === POINT_CHECK) newSize += checkFixed + slebLength(c);
+        else if (kind === POINT_CHARGE) {
+          if (c > 0) newSize += chargeFixed + slebLength(c);
+        } else newSize += growCall.length - (points[k + 2]! - points[k + 1]!);
       }
       w.u32(newSize);
       w.bytes(header);
       w.bytes(bytes.subarray(groupsStart, codeStart));
       w.byte(0x01);
       w.byte(0x7e);
-      w.bytes(fuelCheck);
       let copied = codeStart;
-      for (let k = 0; k < points.length; k++) {
-        const p = points[k]!;
-        if (p >= 0) {
-          w.bytes(bytes.subarray(copied, p));
-          w.bytes(fuelCheck);
-          copied = p;
+      for (let k = 0; k < points.length; k += 3) {
+        const at = points[k + 1]!;
+        const kind = points[k]!;
+        if (kind !== POINT_GROW) {
+          const c = points[k + 2]!;
+          // a block of free instructions (e.g. a lone `end`) costs nothing; checks stay
+          if (c === 0 && kind === POINT_CHARGE) continue;
+          w.bytes(bytes.subarray(copied, at));
+          w.bytes(chargeHead);
+          w.sleb(c);
+          w.bytes(kind === POINT_CHECK ? checkTail : chargeTail);
+          copied = at;
         } else {
-          w.bytes(bytes.subarray(copied, -p - 1));
+          w.bytes(bytes.subarray(copied, at));
           w.bytes(growCall);
-          copied = points[++k]!;
+          copied = points[k + 2]!;
         }
       }
       w.bytes(bytes.subarray(copied, bodyEnd));

@@ -2,7 +2,7 @@
 // `ipvm run`, `status`, `watch`, `sql` on the same data directory go through its API and print
 // what the embedded path prints on a twin data directory; the client library (`ipvm-node/client`)
 // against the same node; the discovery file's life cycle.
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { createFileLog } from '../../streams/file/index.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { eventRecord } from '../../processors/engine/envelope.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
+import { startIpvmNode } from '../harness/ipvm-start.ts';
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -75,22 +76,7 @@ beforeAll(async () => {
     cwd: root,
   });
   await cp(embeddedDir, nodeDir, { recursive: true });
-  node = spawn(process.execPath, [bin, 'start', '--data-dir', nodeDir, '--log-level', 'warn'], {
-    cwd: root,
-  });
-  let out = '';
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready: ${out}`)), 60_000);
-    node.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /rpc (ws:\/\/[\d.:]+)\n/.exec(out);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    node.once('exit', (code) => reject(new Error(`ipvm start exited ${code}`)));
-  });
+  ({ child: node, url } = await startIpvmNode(nodeDir));
 }, 120_000);
 
 afterAll(async () => {

@@ -22,6 +22,13 @@ async function ipvm(...args: string[]): Promise<{ code: number; stdout: string; 
   }
 }
 
+/** `ipvm sql --format json` on the test's data directory. */
+async function sqlJson(query: string): Promise<unknown> {
+  const res = await ipvm('sql', '--data-dir', dataDir, '--format', 'json', query);
+  expect(res.code, res.stderr).toBe(0);
+  return JSON.parse(res.stdout);
+}
+
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ipvm-cli-run-'));
   await run(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], {
@@ -81,20 +88,26 @@ describe('ipvm run', () => {
   }, 60_000);
 
   it('ipvm sql answers for everything run so far (the tables catch up from the log)', async () => {
-    const res = await ipvm(
-      'sql',
-      '--data-dir',
-      dataDir,
-      '--format',
-      'json',
+    const rows = await sqlJson(
       "SELECT function, count() AS n, sum(replayed) AS replayed FROM receipts WHERE function IN ('add', 'add_one') GROUP BY function ORDER BY function",
     );
-    expect(res.code, res.stderr).toBe(0);
     // Two runs of add-one.json (three tasks: add_one, add_one, add; the second replayed) and
     // divide-by-zero.json's first task (add_one(1), replayed from the memo).
-    expect(JSON.parse(res.stdout)).toEqual([
+    expect(rows).toEqual([
       { function: 'add', n: 2, replayed: 1 },
       { function: 'add_one', n: 6, replayed: 3 },
+    ]);
+  }, 120_000);
+
+  it("the tables' fuel column holds the fuel each executed task used", async () => {
+    const rows = await sqlJson(
+      "SELECT function, fuel FROM receipts WHERE replayed = 0 AND outcome = 'ok' AND function IN ('add', 'add_one') GROUP BY function, fuel ORDER BY function",
+    );
+    // examples/wasm/add-one.wat: local.get, i32.const, i32.add and local.get, local.get, i32.add
+    // (the add_one after divide-by-zero's failed divide never ran: it has no fuel and ended error)
+    expect(rows).toEqual([
+      { function: 'add', fuel: 3 },
+      { function: 'add_one', fuel: 3 },
     ]);
   }, 120_000);
 

@@ -21,6 +21,7 @@ export const COMPONENT_NAMES = [
   'unknown-import',
   'host',
   'wasi-stdout',
+  'wasi-preopens',
 ] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
 

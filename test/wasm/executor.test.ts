@@ -26,7 +26,7 @@ describe('calling components', () => {
     for (const func of ['add_one', 'add-one', 'addOne']) {
       const r = await f.executor.execute({ rsc: `ipfs://${cid.toString()}`, func, args: [1] });
       expect(ok(r)).toBe(2);
-      expect(r.fuel).toBe(1n);
+      expect(r.fuel).toBe(3n); // local.get, i32.const, i32.add
     }
     expect(ok(await f.executor.execute({ rsc: cid, func: 'add_one', args: [-5] }))).toBe(-4);
   });
@@ -149,6 +149,11 @@ describe('host imports', () => {
     expect(r.logs).toEqual([{ level: 'info', context: 'stdout', message: 'hello stdout' }]);
   });
 
+  it('preopens no directory for a guest that imports wasi:filesystem', async () => {
+    const cid = await f.component('wasi-preopens');
+    expect(ok(await f.executor.execute({ rsc: cid, func: 'count', args: [] }))).toBe(0);
+  });
+
   it('fails with a located terminal error for an import the node does not provide', async () => {
     const cid = await f.component('unknown-import');
     const e = err(await f.executor.execute({ rsc: cid, func: 'call-frob', args: [] }));
@@ -199,12 +204,13 @@ describe('limits', () => {
     const again = await f.executor.execute({ rsc: cid, func: 'count', args: [1000] });
     const pooledOnly = f.newExecutor({ inlineFuel: 0 });
     const pooled = await pooledOnly.execute({ rsc: cid, func: 'count', args: [1000] });
-    expect([inline.fuel, again.fuel, pooled.fuel]).toEqual([1002n, 1002n, 1002n]);
+    // 9 per iteration + 5 to leave (test/wasm/instrument.test.ts counts them)
+    expect([inline.fuel, again.fuel, pooled.fuel]).toEqual([9005n, 9005n, 9005n]);
     expect(pooledOnly.stats().pooled).toBe(1);
     // larger than the inline allowance: escalates to a worker, same count rule
     const big = await f.executor.execute({ rsc: cid, func: 'count', args: [300_000] });
     expect(ok(big)).toBe(300_000);
-    expect(big.fuel).toBe(300_002n);
+    expect(big.fuel).toBe(2_700_005n);
   });
 
   it('stops a task that runs out of fuel', async () => {
@@ -224,6 +230,21 @@ describe('limits', () => {
       limits: { fuel: 50 },
     });
     expect(err(small).message).toContain('fuel limit exceeded');
+    // count(1000) costs 9005 units: exactly enough runs, one unit less is a fuel failure
+    const exact = await f.executor.execute({
+      rsc: cid,
+      func: 'count',
+      args: [1000],
+      limits: { fuel: 9005 },
+    });
+    expect([ok(exact), exact.fuel]).toEqual([1000, 9005n]);
+    const short = await f.executor.execute({
+      rsc: cid,
+      func: 'count',
+      args: [1000],
+      limits: { fuel: 9004 },
+    });
+    expect([err(short).kind, short.fuel]).toEqual(['fuel', 9004n]);
   });
 
   it('enforces the memory limit', async () => {

@@ -42,27 +42,85 @@ describe('binary reader', () => {
 });
 
 describe('fuel and memory instrumentation', () => {
-  it('charges one unit per function entry and per loop iteration, identically every run', async () => {
-    const { e, fuel } = instantiate(await buildCoreModule('limits'));
-    const count = e['count'] as (n: number) => number;
-    const used: bigint[] = [];
-    for (let run = 0; run < 3; run++) {
-      fuel.value = 1_000_000n;
-      expect(count(1000)).toBe(1000);
-      used.push(1_000_000n - (fuel.value as bigint));
-    }
-    // 1 entry + 1001 loop headers (the last one exits)
-    expect(used).toEqual([1002n, 1002n, 1002n]);
+  it("charges each instruction executed, with wasmtime's free instructions (add_one: 3)", async () => {
+    const { e, fuel } = instantiate(await buildCoreModule('add-one-core'));
+    fuel.value = 1_000n;
+    expect((e['add_one'] as (n: number) => number)(41)).toBe(42);
+    // local.get 0; i32.const 1; i32.add (end is free)
+    expect(1_000n - (fuel.value as bigint)).toBe(3n);
   });
 
-  it('traps at zero and leaves -1 as the marker', async () => {
+  it('charges a loop linearly in its iterations, identically every run', async () => {
     const { e, fuel } = instantiate(await buildCoreModule('limits'));
-    fuel.value = 500n;
-    expect(() => (e['count'] as (n: number) => number)(10_000)).toThrow(WebAssembly.RuntimeError);
+    const count = e['count'] as (n: number) => number;
+    const cost = (n: number): bigint => {
+      fuel.value = 10_000_000n;
+      expect(count(n)).toBe(n);
+      return 10_000_000n - (fuel.value as bigint);
+    };
+    // per iteration: local.get, local.get, i32.ge_u, br_if (4) + local.get, i32.const, i32.add,
+    // local.set, br (5); the exit: the 4 of the test, then local.get $i (block, loop, end free)
+    expect([cost(1000), cost(1000), cost(1000)]).toEqual([9005n, 9005n, 9005n]);
+    expect(cost(50_000)).toBe(9n * 50_000n + 5n);
+    expect(cost(0)).toBe(5n);
+  });
+
+  it('runs with exactly enough fuel; one unit less ends below zero; a loop traps', async () => {
+    const { e, fuel } = instantiate(await buildCoreModule('limits'));
+    const count = e['count'] as (n: number) => number;
+    fuel.value = 9005n;
+    expect(count(1000)).toBe(1000);
+    expect(fuel.value).toBe(0n);
+    // the last block (local.get $i) is charged without a check: the host reads the overdraft
+    fuel.value = 9004n;
+    count(1000);
     expect(fuel.value).toBe(-1n);
+    // short by a whole iteration: the loop header's check traps
+    fuel.value = 9004n - 9n;
+    expect(() => count(1000)).toThrow(WebAssembly.RuntimeError);
+    expect((fuel.value as bigint) < 0n).toBe(true);
     fuel.value = 1000n;
     expect(() => (e['spin'] as () => number)()).toThrow(WebAssembly.RuntimeError);
     expect(fuel.value).toBe(-1n);
+  });
+
+  it('traps in a loop whose header block is free and in recursion', async () => {
+    const wasm = await watToWasm(`(module
+      (func (export "loop") (loop $l (block) (br $l)))
+      (func $r (export "recurse") (block) (call $r)))`);
+    const { e, fuel } = instantiate(wasm);
+    for (const name of ['loop', 'recurse']) {
+      fuel.value = 10_000n;
+      expect(() => (e[name] as () => void)()).toThrow(/unreachable/);
+      expect((fuel.value as bigint) < 0n).toBe(true);
+    }
+  });
+
+  it('counts branches, calls, br_table and dead code by the blocks that run', async () => {
+    const wasm = await watToWasm(`(module
+      (func $sq (param i32) (result i32) (i32.mul (local.get 0) (local.get 0)))
+      (func (export "pick") (param i32) (result i32)
+        (if (result i32) (local.get 0)
+          (then (call $sq (i32.const 3)))
+          (else (nop) (i32.const 7))))
+      (func (export "table") (param i32) (result i32)
+        (block $b (block $a (br_table $a $b (local.get 0)) (unreachable) (drop (i32.const 9)))
+          (return (i32.const 10)))
+        (i32.const 20)))`);
+    const { e, fuel } = instantiate(wasm);
+    const used = (name: string, arg: number): [number, bigint] => {
+      fuel.value = 1_000n;
+      const v = (e[name] as (n: number) => number)(arg);
+      return [v, 1_000n - (fuel.value as bigint)];
+    };
+    // then: local.get, if, i32.const, call + in $sq local.get, local.get, i32.mul
+    expect(used('pick', 1)).toEqual([9, 7n]);
+    // else: local.get, if, then nop (free), i32.const
+    expect(used('pick', 0)).toEqual([7, 3n]);
+    // local.get, br_table to $a; i32.const 10 (return is free)
+    expect(used('table', 0)).toEqual([10, 3n]);
+    // local.get, br_table to $b; i32.const 20
+    expect(used('table', 1)).toEqual([20, 3n]);
   });
 
   it('turns the memory into a host import and flags refused growth', async () => {

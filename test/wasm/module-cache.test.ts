@@ -78,8 +78,8 @@ describe('glue-free components', () => {
     expect(a).toEqual(await runAll(jco));
     expect(free.stats().transpilations).toBe(0);
     expect(jco.stats().transpilations).toBe(2);
-    expect(a[0]).toEqual({ value: 42, fuel: 1n });
-    expect(a[1]).toEqual({ value: -(2 ** 31), fuel: 1n });
+    expect(a[0]).toEqual({ value: 42, fuel: 3n });
+    expect(a[1]).toEqual({ value: -(2 ** 31), fuel: 3n });
     expect((a[3] as { error: { kind: string } }).error.kind).toBe('trap');
     expect((a[4] as { error: { kind: string } }).error.kind).toBe('fuel');
     expect((a[5] as { error: { kind: string } }).error.kind).toBe('memory');
@@ -105,7 +105,7 @@ describe('the disk cache', () => {
     const cold = f.newExecutor({ cacheDir });
     expect(outcome(await cold.execute({ rsc: cid, func: 'add_one', args: [1] }))).toEqual({
       value: 2,
-      fuel: 1n,
+      fuel: 3n,
     });
     await cold.close();
     // `i32.const 1; i32.add` → `i32.const 2; i32.add`: a valid module computing something else
@@ -121,7 +121,7 @@ describe('the disk cache', () => {
     const again = f.newExecutor({ cacheDir });
     expect(outcome(await again.execute({ rsc: cid, func: 'add_one', args: [1] }))).toEqual({
       value: 2,
-      fuel: 1n,
+      fuel: 3n,
     });
     expect(again.stats().instrumentations).toBe(1);
     expect(f.events.slice(before)).toContainEqual({
