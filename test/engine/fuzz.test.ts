@@ -46,8 +46,12 @@ function mutated(base: Uint8Array): fc.Arbitrary<Uint8Array> {
   );
 }
 
-/** A located error: a byte offset, or a field path before the colon. */
-const LOCATED = /(at byte \d+)|(^[\w[\].$/-]*(\[\d+\])?[\w[\].]*: )|(^\(root\): )/;
+/**
+ * A located error: a byte offset, or a field path before the colon — a path under `tasks[i]` may
+ * hold any key the input had (a mutated one can contain spaces or control characters).
+ */
+const LOCATED =
+  /(at byte \d+)|(^[\w[\].$/-]*(\[\d+\])?[\w[\].]*: )|(^tasks\[\d+\][^\n]*: )|(^\(root\): )/;
 
 let runner: CoreRunner;
 let valid: IpldValue;
