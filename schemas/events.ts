@@ -133,6 +133,12 @@ export interface WorkflowEndedEvent {
   failed: CID[];
   /** Why, when failed for a reason other than task errors (e.g. a timeout). */
   reason: string | null;
+  /**
+   * Tasks of this run answered by receipts an earlier run of the same workflow wrote: they are
+   * not written again (the run references them in {@link WorkflowEndedEvent.receipts}).
+   * Absent when none.
+   */
+  replayed?: number;
   at: number;
 }
 
@@ -232,6 +238,13 @@ function num(map: IpldMap, key: string): number {
 
 function numOrNull(map: IpldMap, key: string): number | null {
   return map[key] === null || map[key] === undefined ? null : num(map, key);
+}
+
+function count(map: IpldMap, key: string): number {
+  const v = num(map, key);
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new SchemaError(key, `expected a count, got ${String(v)}`);
+  return v;
 }
 
 function str(map: IpldMap, key: string): string {
@@ -345,6 +358,7 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
         receipts: links(m, 'receipts'),
         failed: links(m, 'failed'),
         reason: m.reason === null || m.reason === undefined ? null : str(m, 'reason'),
+        ...(m.replayed === undefined ? {} : { replayed: count(m, 'replayed') }),
         at,
       };
     case 'workflow/cancel':

@@ -125,7 +125,10 @@ export interface DeadLetterView {
 export interface ConsoleStats {
   /** Next offset per partition of each stream (records seen so far). */
   streams: Array<{ stream: string; partitions: Record<number, number>; records: number }>;
-  /** Receipts seen on the receipt streams, and how many were replayed from the memo. */
+  /**
+   * Receipts seen on the receipt streams, and how many were replayed from the memo (including
+   * those a re-run's end references instead of writing them again).
+   */
   receipts: number;
   replayed: number;
   /** Executed and replayed receipts per {@link RATE_BUCKET_MS} bucket, oldest first. */
@@ -316,6 +319,7 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
   };
 
   const ended = (e: WorkflowEndedEvent): void => {
+    if (e.replayed !== undefined) countReplays(e.replayed, e.at);
     const key = e.workflow.toString();
     const wf = workflows.get(key);
     if (wf === undefined) return;
@@ -349,15 +353,28 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
     }
   };
 
+  const bucketAt = (at: number): { executed: number; replayed: number } | undefined => {
+    const bucket = Math.floor(at / RATE_BUCKET_MS) * RATE_BUCKET_MS;
+    if (bucket < clock() - RATE_WINDOW_MS) return undefined;
+    let b = buckets.get(bucket);
+    if (b === undefined) buckets.set(bucket, (b = { executed: 0, replayed: 0 }));
+    return b;
+  };
+
   const countRate = (r: ReceiptEvent): void => {
     receipts++;
     if (r.replayed) replayed++;
-    const bucket = Math.floor(r.at / RATE_BUCKET_MS) * RATE_BUCKET_MS;
-    if (bucket < clock() - RATE_WINDOW_MS) return;
-    let b = buckets.get(bucket);
-    if (b === undefined) buckets.set(bucket, (b = { executed: 0, replayed: 0 }));
+    const b = bucketAt(r.at);
+    if (b === undefined) return;
     if (r.replayed) b.replayed++;
     else b.executed++;
+  };
+
+  /** Receipts a re-run referenced (its end) instead of writing them again. */
+  const countReplays = (n: number, at: number): void => {
+    replayed += n;
+    const b = bucketAt(at);
+    if (b !== undefined) b.replayed += n;
   };
 
   const receipt = (r: ReceiptEvent): void => {

@@ -214,6 +214,12 @@ export async function readWorkflows(
         w.status = event.type === 'workflow/completed' ? 'completed' : 'failed';
         w.endedAt = event.at;
         w.reason = event.reason;
+        // A re-run references the receipts an earlier run wrote instead of writing them again.
+        if (event.replayed !== undefined)
+          receipts.replays.set(
+            w.workflow,
+            (receipts.replays.get(w.workflow) ?? 0) + event.replayed,
+          );
         break;
       }
       default:

@@ -361,7 +361,10 @@ export async function createCore(init: NodeInit): Promise<Core> {
     const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
     const byStream = new Map<string, ReceiptEvent[]>();
     for (const o of outputs) {
-      if (o.stream === 'invocations') {
+      if (o.stream === 'announce') {
+        // Durable already (an earlier run wrote it): to subscribers now, before the run's end.
+        core.receipts$.next(o.event);
+      } else if (o.stream === 'invocations') {
         inv.push(o.event);
         // Local fast path: run what this node released without waiting for the append to be
         // durable and read back. Correct without it: a task/ready lost in a crash is released

@@ -33,7 +33,12 @@ import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 /** Something the scheduler wants appended: to `invocations` or to the `pure` stream. */
 export type SchedulerOutput =
   | { stream: 'invocations'; event: TaskReadyEvent | WorkflowEndedEvent }
-  | { stream: 'pure'; event: ReceiptEvent };
+  | { stream: 'pure'; event: ReceiptEvent }
+  /**
+   * A receipt already in the log for this workflow (an earlier run wrote it), given again to
+   * the node's subscribers before the run's end; nothing is appended.
+   */
+  | { stream: 'announce'; event: ReceiptEvent };
 
 /** Dependencies and settings of {@link createScheduler}. */
 export interface SchedulerInit {
@@ -122,6 +127,11 @@ interface Run {
   released: boolean[];
   receipts: Array<CID | undefined>;
   remaining: number;
+  /**
+   * Tasks of a re-run whose receipts were written for this workflow by an earlier run: not
+   * written again, counted on the end event (`replayed`) and announced to subscribers.
+   */
+  fromLog: number[];
   dependents: number[][];
   deadline: number;
   /** When awaits nobody could resolve at submission must have resolved, or null. */
@@ -168,6 +178,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       released: new Array<boolean>(n).fill(false),
       receipts: new Array<CID | undefined>(n),
       remaining: n,
+      fromLog: [],
       dependents: Array.from({ length: n }, () => []),
       deadline: event.at + timeoutMs,
       awaitDeadline: null,
@@ -180,7 +191,12 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       const instr = t.instruction.toString();
       const entry = memo.get(instr);
       if (entry !== undefined) run.outcome[t.index] = entry.body.out;
-      if (!rerun && memo.written(instr, key)) markWritten(run, t.index, entry?.receipt);
+      // Its receipt is in the log for this workflow already (an earlier run, or this one before
+      // a restart): referenced by the run's end, not written again.
+      if (memo.written(instr, key)) {
+        markWritten(run, t.index, entry?.receipt);
+        if (rerun) run.fromLog.push(t.index);
+      }
     }
     if (unknownAwaits(parsed).length > 0) run.awaitDeadline = event.at + awaitTimeoutMs;
     for (const e of parsed.external) watch(e.instruction, run, e.task, true);
@@ -251,7 +267,8 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     if (run.ended || init.owns?.(run.key) === false) return outputs;
     if (run.cancelled !== null) {
       // Nothing more is released or replayed; the run ends once its running tasks have.
-      if (run.released.every((r, i) => !r || run.written[i])) outputs.push(end(run, run.cancelled));
+      if (run.released.every((r, i) => !r || run.written[i]))
+        outputs.push(...end(run, run.cancelled));
       return outputs;
     }
     const now = clock();
@@ -334,7 +351,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
         }
       }
     }
-    if (run.remaining === 0) outputs.push(end(run, null));
+    if (run.remaining === 0) outputs.push(...end(run, null));
     return outputs;
   }
 
@@ -352,7 +369,24 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     }
   }
 
-  function end(run: Run, reason: string | null): SchedulerOutput {
+  /** The run's end, after the receipts of the tasks it answered from the log (announced). */
+  function end(run: Run, reason: string | null): SchedulerOutput[] {
+    const outputs: SchedulerOutput[] = [];
+    if (run.fromLog.length > 0) {
+      const now = clock();
+      for (const index of run.fromLog) {
+        const t = run.parsed.tasks[index]!;
+        const entry = memo.get(t.instruction.toString());
+        if (entry === undefined) continue;
+        const event = replayedReceiptEvent(entry, t.task.run, run.cid, nodeId, now);
+        outputs.push({ stream: 'announce', event });
+      }
+    }
+    outputs.push(ended(run, reason));
+    return outputs;
+  }
+
+  function ended(run: Run, reason: string | null): SchedulerOutput {
     run.ended = true;
     forget(run);
     const failed = run.parsed.tasks
@@ -364,6 +398,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       receipts: run.receipts.filter((r): r is CID => r !== undefined),
       failed,
       reason,
+      ...(run.fromLog.length > 0 ? { replayed: run.fromLog.length } : {}),
       at: clock(),
     };
     return { stream: 'invocations', event };
@@ -466,14 +501,14 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       for (const run of runs.values()) {
         if (run.ended || init.owns?.(run.key) === false) continue;
         if (now >= run.deadline) {
-          outputs.push(end(run, `timed out after ${timeoutMs} ms`));
+          outputs.push(...end(run, `timed out after ${timeoutMs} ms`));
         } else if (run.awaitDeadline !== null && now >= run.awaitDeadline) {
           run.awaitDeadline = null;
           const unknown = stillUnknown(run);
           if (unknown.length > 0) {
             const where = unknown.map((u) => `${u.path} awaits ${u.instruction}`).join('; ');
             outputs.push(
-              end(
+              ...end(
                 run,
                 `${where}: not produced by this workflow and not in the memo after ${awaitTimeoutMs} ms`,
               ),

@@ -117,6 +117,56 @@ describe('reliability', () => {
     }
   });
 
+  it('a re-run references the receipts an earlier run wrote instead of writing them again', async () => {
+    const topology = { namespace: 'rerun-refs' };
+    const names = createTopology(topology);
+    const count = async (log: Log, stream: string): Promise<number> => {
+      let n = 0;
+      for await (const _ of log.read(stream, { from: 'earliest' })) n++;
+      return n;
+    };
+    runner.available = true;
+    const wf = chain(inner.rsc, 20);
+    const cid = parseWorkflow(wf).cid;
+    let receipts: string[] = [];
+    for (const restart of [false, false, true]) {
+      const log = open();
+      const node = await createNode(init(log, { topology }));
+      try {
+        const runs = restart ? 1 : 2;
+        for (let i = 0; i < runs; i++) {
+          await node.submit(wf);
+          const end = await node.ended(cid, within(10_000));
+          expect(end.type).toBe('workflow/completed');
+          const mine = end.receipts.map(String);
+          if (receipts.length === 0) {
+            receipts = mine;
+            expect(end.replayed).toBeUndefined();
+          } else {
+            // The same receipts, referenced: every task of the re-run is counted as replayed.
+            expect(mine).toEqual(receipts);
+            expect(end.replayed).toBe(20);
+          }
+        }
+        // One receipt record per task over every run: re-runs appended only their
+        // submission and end.
+        expect(await count(log, names.name('pure'))).toBe(20);
+        expect(inner.total).toBe(20);
+      } finally {
+        await node.close();
+        await log.close();
+      }
+    }
+    const log = open();
+    try {
+      // Status still counts every replay: 4 re-runs of 20 tasks.
+      const [view] = await readWorkflows(log, names);
+      expect(view).toMatchObject({ submissions: 5, status: 'completed', replayed: 80, ok: 20 });
+    } finally {
+      await log.close();
+    }
+  });
+
   it('a restart after a run interrupted by a crash retries the tasks that failed retryably', async () => {
     const wf = chain(inner.rsc, 2);
     const cid = parseWorkflow(wf).cid;
