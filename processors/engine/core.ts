@@ -157,6 +157,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     nodeId,
     workflowTimeoutMs: init.workflowTimeoutMs,
     awaitTimeoutMs: init.awaitTimeoutMs,
+    releaseWindow: init.releaseWindow,
     parse: (event) => parsedSubmissions.get(event),
     hasEnded: (workflow) => ended.has(workflow),
     owns: init.cluster === undefined ? undefined : (workflow) => init.cluster!.owns(workflow),

@@ -72,7 +72,18 @@ export interface SchedulerInit {
    * owns. @default every workflow
    */
   owns?: (workflow: string) => boolean;
+  /**
+   * Most tasks this scheduler keeps released (task/ready written, no receipt yet) at once, over
+   * every workflow. Tasks ready beyond it wait in the scheduler as indices, in the order they
+   * became ready, and are released as receipts come in: a workflow of a million independent
+   * tasks holds a million small task states, not a million task/ready events, queue entries
+   * and executor states. @default DEFAULT_RELEASE_WINDOW
+   */
+  releaseWindow?: number;
 }
+
+/** @default 4096 */
+export const DEFAULT_RELEASE_WINDOW = 4096;
 
 /** @default 600_000 (10 minutes) */
 export const DEFAULT_WORKFLOW_TIMEOUT_MS = 600_000;
@@ -125,6 +136,10 @@ interface Run {
   written: boolean[];
   /** A task/ready for this workflow exists for each task. */
   released: boolean[];
+  /** Per task: 1 ready and waiting for room in the release window, 2 released by this node. */
+  windowed: Uint8Array;
+  /** Tasks released by this node whose receipts have not come yet. */
+  outstanding: number;
   receipts: Array<CID | undefined>;
   remaining: number;
   /**
@@ -148,6 +163,12 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
   const timeoutMs = init.workflowTimeoutMs ?? DEFAULT_WORKFLOW_TIMEOUT_MS;
   const awaitTimeoutMs = init.awaitTimeoutMs ?? DEFAULT_AWAIT_TIMEOUT_MS;
   const runs = new Map<string, Run>();
+  const window = init.releaseWindow ?? DEFAULT_RELEASE_WINDOW;
+  /** Tasks released by this node without a receipt yet, over every run. */
+  let outstanding = 0;
+  /** Ready tasks waiting for room in the window, oldest first (`head` is the next one). */
+  let held: Array<{ run: Run; index: number }> = [];
+  let head = 0;
   /** instruction → runs with a task of that instruction, or a task awaiting it from outside. */
   const watchers = new Map<string, Array<{ run: Run; index: number; external: boolean }>>();
   let replaying = true;
@@ -176,6 +197,8 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
       outcome: new Array<Outcome | undefined>(n),
       written: new Array<boolean>(n).fill(false),
       released: new Array<boolean>(n).fill(false),
+      windowed: new Uint8Array(n),
+      outstanding: 0,
       receipts: new Array<CID | undefined>(n),
       remaining: n,
       fromLog: [],
@@ -230,6 +253,11 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
 
   function markWritten(run: Run, index: number, receipt: CID | undefined): void {
     if (run.written[index]) return;
+    if (run.windowed[index] === 2) {
+      run.windowed[index] = 0;
+      run.outstanding--;
+      outstanding--;
+    }
     run.written[index] = true;
     run.receipts[index] = receipt;
     run.remaining -= 1;
@@ -328,7 +356,18 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
               : isIpldMap(input) && Array.isArray(input.args)
                 ? (substitute(input.args, values) as IpldValue[])
                 : [];
+          if (outstanding >= window) {
+            // No room: wait as an index until receipts come in (releaseHeld).
+            if (run.windowed[index] === 0) {
+              run.windowed[index] = 1;
+              held.push({ run, index });
+            }
+            continue;
+          }
           run.released[index] = true;
+          run.windowed[index] = 2;
+          run.outstanding++;
+          outstanding++;
           outputs.push({
             stream: 'invocations',
             event: {
@@ -355,8 +394,25 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     return outputs;
   }
 
+  /** Releases held tasks while the window has room. */
+  function releaseHeld(outputs: SchedulerOutput[]): void {
+    while (outstanding < window && head < held.length) {
+      const { run, index } = held[head]!;
+      held[head++] = undefined as unknown as { run: Run; index: number };
+      if (run.ended || run.windowed[index] !== 1) continue;
+      run.windowed[index] = 0;
+      outputs.push(...advance(run, [index]));
+    }
+    if (head > 1024 && head * 2 > held.length) {
+      held = held.slice(head);
+      head = 0;
+    }
+  }
+
   /** Forgets an ended run: a long-lived node must not keep every workflow it ever ran. */
   function forget(run: Run): void {
+    outstanding -= run.outstanding;
+    run.outstanding = 0;
     runs.delete(run.key);
     const keys = [
       ...run.parsed.tasks.map((t) => t.instruction.toString()),
@@ -492,6 +548,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
         default:
           break;
       }
+      if (!replaying) releaseHeld(outputs);
       return outputs;
     },
     tick(): SchedulerOutput[] {
@@ -516,6 +573,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
           }
         }
       }
+      releaseHeld(outputs);
       return outputs;
     },
     flush(): SchedulerOutput[] {

@@ -37,6 +37,12 @@ export interface NodeInit {
    * no running workflow, not in the memo) before it fails. @default 60_000
    */
   awaitTimeoutMs?: number;
+  /**
+   * Most tasks released (task/ready written) and not yet answered by a receipt at once, over
+   * every workflow this node schedules; more wait as indices in the scheduler. Bounds the
+   * memory of a wide workflow by the window, not by its width. @default 4096
+   */
+  releaseWindow?: number;
   /** How often deadlines are checked. @default 1_000 */
   tickIntervalMs?: number;
   /** How often consumed positions are committed. @default 50 */

@@ -124,6 +124,48 @@ describe('scheduler', () => {
     }
   });
 
+  it('keeps at most releaseWindow tasks released, the rest waiting in readiness order', () => {
+    // Ten independent tasks and, in a second workflow, a chain of two submitted after them.
+    const wide = workflow(Array.from({ length: 10 }, (_, i) => ({ func: 'w', args: [i] })));
+    const chain = workflow([
+      { func: 'c0', args: [100] },
+      { func: 'c1', args: [{ await: 'ok', on: 0 }] },
+    ]);
+    const memo = createMemo();
+    const s = createScheduler({ memo, nodeId: 'n1', clock: () => 0, releaseWindow: 3 });
+    s.flush();
+    const name = (e: TaskReadyEvent): string =>
+      (e.task.run.input as { func: string }).func + String(e.args[0]);
+    let released = ready(s.apply(submitted(wide))).map(name);
+    expect(released).toEqual(['w0', 'w1', 'w2']);
+    expect(ready(s.apply(submitted(chain)))).toEqual([]); // no room: it waits its turn
+    const order: string[] = [...released];
+    const outstanding = new Map<string, { w: ParsedWorkflow; i: number }>(
+      [0, 1, 2].map((i) => [`w${i}`, { w: wide, i }]),
+    );
+    let done: WorkflowEndedEvent[] = [];
+    while (outstanding.size > 0) {
+      expect(outstanding.size).toBeLessThanOrEqual(3);
+      const [key, { w, i }] = outstanding.entries().next().value!;
+      outstanding.delete(key);
+      const r = receiptFor(w, i, ['ok', 0]);
+      memo.put(r);
+      const out = s.apply(r);
+      done = [...done, ...ends(out)];
+      released = ready(out).map(name);
+      order.push(...released);
+      for (const e of ready(out)) {
+        const owner = e.workflow!.equals(wide.cid) ? wide : chain;
+        const index = owner.tasks.findIndex((t) => t.instruction.equals(e.instruction));
+        outstanding.set(name(e), { w: owner, i: index });
+      }
+    }
+    // Every task was released once, in the order it became ready (the chain's first step after
+    // the wide workflow's tasks that were waiting before it; its second step got c0's output).
+    expect(order).toEqual([...Array.from({ length: 10 }, (_, i) => `w${i}`), 'c0100', 'c10']);
+    expect(done.map((e) => e.type)).toEqual(['workflow/completed', 'workflow/completed']);
+  });
+
   it('fails await/ok dependents of a failed task with an error receipt, runs await/error ones', () => {
     const w = workflow([
       { func: 'boom', args: [] },
