@@ -30,8 +30,17 @@ export const EVENT_VERSION = 1;
 export interface WorkflowSubmittedEvent {
   type: 'workflow/submitted';
   workflow: CID;
-  /** The workflow (`{tasks}`). */
-  body: Workflow;
+  /**
+   * The workflow (`{tasks}`), or null when the submission references an earlier record of the
+   * same stream that holds it ({@link WorkflowSubmittedEvent.source}): a re-run does not copy
+   * its workflow into the log again.
+   */
+  body: Workflow | null;
+  /**
+   * With a null body: where the workflow is — the partition and offset of a `workflow/submitted`
+   * record of the same workflow, with its body, on this stream — and its number of tasks.
+   */
+  source?: WorkflowSource;
   /** Optional name from the `{name, workflow}` wrapper. */
   name: string | null;
   /**
@@ -40,6 +49,13 @@ export interface WorkflowSubmittedEvent {
    */
   proofs?: Record<string, string>;
   at: number;
+}
+
+/** Where the body of a re-submitted workflow is (see {@link WorkflowSubmittedEvent.source}). */
+export interface WorkflowSource {
+  partition: number;
+  offset: number;
+  tasks: number;
 }
 
 /** A task whose inputs are all resolved. Key: the instruction CID. */
@@ -240,10 +256,10 @@ function numOrNull(map: IpldMap, key: string): number | null {
   return map[key] === null || map[key] === undefined ? null : num(map, key);
 }
 
-function count(map: IpldMap, key: string): number {
-  const v = num(map, key);
-  if (!Number.isSafeInteger(v) || v < 0)
-    throw new SchemaError(key, `expected a count, got ${String(v)}`);
+function count(map: IpldMap, key: string, prefix = ''): number {
+  const v = map[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new SchemaError(`${prefix}${key}`, `expected a count, got ${kindOf(v)} ${String(v)}`);
   return v;
 }
 
@@ -283,6 +299,24 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
   switch (m.type) {
     case 'workflow/submitted': {
       const body = m.body;
+      if (body === null) {
+        const source = m.source;
+        if (!isIpldMap(source))
+          throw new SchemaError('source', 'expected {partition, offset, tasks} with a null body');
+        return {
+          type: m.type,
+          workflow: link(m, 'workflow'),
+          body: null,
+          source: {
+            partition: count(source, 'partition', 'source.'),
+            offset: count(source, 'offset', 'source.'),
+            tasks: count(source, 'tasks', 'source.'),
+          },
+          name: m.name === null || m.name === undefined ? null : str(m, 'name'),
+          ...(m.proofs === undefined ? {} : { proofs: proofMap(m.proofs) }),
+          at,
+        };
+      }
       if (!isIpldMap(body) || !Array.isArray(body.tasks))
         throw new SchemaError('body', 'expected {tasks}');
       return {

@@ -21,6 +21,7 @@ import { parseWorkflow } from '../../schemas/model.ts';
 import type { Instruction } from '../../schemas/types.ts';
 import type { Memo } from '../engine/memo.ts';
 import { follow, readToEnd } from '../engine/reads.ts';
+import { withBody } from '../engine/submission-body.ts';
 import { decodeRecord } from '../engine/envelope.ts';
 
 /** @default 500 */
@@ -404,7 +405,13 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
     const e = d.event;
     switch (e.type) {
       case 'workflow/submitted':
-        submitted(e);
+        if (e.body === null && !workflows.has(e.workflow.toString())) {
+          // A re-run of a workflow this model forgot: its body is in an earlier record.
+          withBody(log, record.stream, e).then(
+            (full) => submitted(full.event),
+            () => undefined, // the node dead-letters what it cannot resolve
+          );
+        } else submitted(e);
         break;
       case 'task/ready':
       case 'effect/intent': {

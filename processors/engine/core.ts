@@ -23,6 +23,7 @@ import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
+import type { BodyPositions } from './submission-body.ts';
 import { createAppender, type Appender } from './appender.ts';
 import { createEcho, type Echo } from './echo.ts';
 import { eventRecord } from './envelope.ts';
@@ -71,6 +72,11 @@ export interface Core {
   fail: (error: unknown) => void;
   /** Submissions parsed here: the scheduler reuses the parse. */
   readonly parsedSubmissions: WeakMap<object, ParsedWorkflow>;
+  /**
+   * Where each workflow's body was last written on `invocations` (from recovery and the live
+   * follow): a re-submission references it instead of copying it (`submission-body.ts`).
+   */
+  readonly bodies: BodyPositions;
   /** Workflows authorized here (`ucan` mode: only their tasks run). */
   readonly authorized: Set<string>;
   /** Authorizes a submission read from the stream; the error refuses it. */
@@ -152,6 +158,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
   const memo = createMemo();
   const ended = createEndedRegistry();
   const parsedSubmissions = new WeakMap<object, ParsedWorkflow>();
+  const bodies: BodyPositions = new Map();
   const scheduler = createScheduler({
     memo,
     nodeId,
@@ -232,6 +239,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     progress,
     fail,
     parsedSubmissions,
+    bodies,
     authorized,
     authorizeEvent(event) {
       if (authority === undefined) return undefined;

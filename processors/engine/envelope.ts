@@ -39,6 +39,8 @@ export const ROUTING = {
   receipt: 'ipvm-receipt',
   /** `ok`, `error`, or `transient` (a retryable failure, never memoized). */
   outcome: 'ipvm-outcome',
+  /** On a submission that references its body (`submission-body.ts`): `partition@offset`. */
+  source: 'ipvm-source',
 } as const;
 
 /** What the routing headers say about a record. */
@@ -71,6 +73,8 @@ function routingHeaders(event: NodeEvent): Record<string, string> {
   if (event.type === 'task/ready' || event.type === 'receipt' || event.type === 'effect/intent') {
     headers[ROUTING.instruction] = event.instruction.toString();
   }
+  if (event.type === 'workflow/submitted' && event.source !== undefined)
+    headers[ROUTING.source] = `${event.source.partition}@${event.source.offset}`;
   if (event.type === 'receipt') {
     headers[ROUTING.receipt] = event.receipt.toString();
     const out = event.body.out;

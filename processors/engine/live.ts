@@ -10,8 +10,10 @@ import { mergeMap, type Subscription } from 'rxjs';
 import type { LogRecord } from '../../streams/log.ts';
 import { follow } from './reads.ts';
 import { decodeRecord, type EventRecord } from './envelope.ts';
-import type { Core } from './core.ts';
+import { copyOf, type Core } from './core.ts';
 import type { Recovered } from './recovery.ts';
+import { withBody } from './submission-body.ts';
+import type { WorkflowSubmittedEvent } from '../../schemas/events.ts';
 
 /** Follows the streams from where recovery stopped; unsubscribe to stop. */
 export function followStreams(core: Core, from: Recovered): Subscription[] {
@@ -57,11 +59,37 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
         error: fail,
       }),
   );
+  const resolveBody = (record: LogRecord, event: WorkflowSubmittedEvent): void => {
+    const kept = copyOf(record);
+    withBody(log, streams.invocations, event, { signal }).then(
+      (full) => {
+        core.parsedSubmissions.set(full.event, full.parsed);
+        core.schedule(kept, full.event);
+        core.ended.note(full.event);
+      },
+      (err: unknown) => {
+        if (!signal.aborted) core.deadLetter(kept, err as Error).catch(fail);
+      },
+    );
+  };
   subscriptions.push(
     follow(log, streams.invocations, from.invocations, signal)
       .pipe(mergeMap(decodeOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
+          if (event.type === 'workflow/submitted') {
+            if (event.body === null && !core.parsedSubmissions.has(event)) {
+              // A re-run written elsewhere: its body is in an earlier record (rare: this node
+              // writes such references only outside a cluster).
+              resolveBody(record, event);
+              return;
+            }
+            if (event.body !== null)
+              core.bodies.set(event.workflow.toString(), {
+                partition: record.partition,
+                offset: record.offset,
+              });
+          }
           core.schedule(record, event);
           core.ended.note(event);
           if (event.type === 'workflow/completed' || event.type === 'workflow/failed') {

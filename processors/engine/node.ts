@@ -74,10 +74,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       const at = Date.now();
       authority?.authorize(parsed, options?.proofs, { atMs: at }); // throws AuthError
       core.authorized.add(key);
+      // A re-run references the body an earlier submission wrote instead of copying it. Not in
+      // a cluster: peers fold submissions live and would each have to read the body back.
+      const source = init.cluster === undefined ? core.bodies.get(key) : undefined;
       const event: NodeEvent = {
         type: 'workflow/submitted',
         workflow: parsed.cid,
-        body: parsed.workflow,
+        body: source === undefined ? parsed.workflow : null,
+        ...(source === undefined ? {} : { source: { ...source, tasks: parsed.tasks.length } }),
         name: parsed.name ?? options?.name ?? null,
         ...(options?.proofs === undefined ? {} : { proofs: options.proofs }),
         at,

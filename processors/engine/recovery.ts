@@ -15,10 +15,12 @@ import {
   type NodeEvent,
   type ReceiptEvent,
   type WorkflowEndedEvent,
+  type WorkflowSubmittedEvent,
 } from '../../schemas/events.ts';
 import { withRetry } from '../retry.ts';
 import { readToEnd } from './reads.ts';
-import { decodeRecord, routingOf, type Routing } from './envelope.ts';
+import { decodeRecord, ROUTING, routingOf, type Routing } from './envelope.ts';
+import { withBody } from './submission-body.ts';
 import { copyOf, type Core } from './core.ts';
 
 /** Where the live follow starts: the next position of every partition of each stream. */
@@ -104,6 +106,13 @@ export async function recover(core: Core): Promise<Recovered> {
     seenInvocations++;
     switch (r.type) {
       case 'workflow/submitted':
+        // Where its body is, for a later re-run to reference (not a submission that references).
+        if (
+          event === undefined
+            ? record.headers[ROUTING.source] === undefined
+            : (event as WorkflowSubmittedEvent).body !== null
+        )
+          core.bodies.set(r.workflow, { partition: record.partition, offset: record.offset });
         submissions.set(r.workflow, { record: copyOf(record), event });
         core.ended.delete(r.workflow);
         releases.delete(r.workflow);
@@ -145,7 +154,13 @@ export async function recover(core: Core): Promise<Recovered> {
 
   for (const { record, event } of submissions.values()) {
     try {
-      const e = event ?? decodeEvent(record.value);
+      let e = event ?? decodeEvent(record.value);
+      if (e.type === 'workflow/submitted' && e.body === null) {
+        // A re-run: its body is in an earlier record.
+        const full = await withBody(log, streams.invocations, e, { signal });
+        core.parsedSubmissions.set(full.event, full.parsed);
+        e = full.event;
+      }
       // In ucan mode a submission without a covering proof is refused here as when live.
       const refused = core.authorizeEvent(e);
       if (refused !== undefined) throw refused;

@@ -198,14 +198,16 @@ export function workflowEventToRow(
     throw new RowMappingError('at is not a number', { field: 'at', cid: workflow });
   }
   if (event.type === 'workflow/submitted') {
-    const tasks = (event.body as Partial<Workflow> | undefined)?.tasks;
-    if (!Array.isArray(tasks)) {
+    // A re-run references its body (an earlier record) and says how many tasks it has.
+    const tasks = event.body === null ? undefined : (event.body as Partial<Workflow>).tasks;
+    const count = event.body === null ? event.source?.tasks : tasks?.length;
+    if (count === undefined) {
       throw new RowMappingError('body.tasks is not a list', { field: 'body.tasks', cid: workflow });
     }
     return {
       workflow_cid: workflow,
       event: 'submitted',
-      task_count: tasks.length,
+      task_count: count,
       receipt_count: 0,
       failed: [],
       at_ms: Math.trunc(event.at),

@@ -9,7 +9,11 @@ import type { Log } from '../../streams/log.ts';
 import { createNode, type NodeInit, type NodeProgress } from '../../processors/engine/node.ts';
 import { createNodeMetrics } from '../../processors/metrics.ts';
 import type { RunRequest, RunResult, TaskRunner } from '../../processors/engine/execute-tasks.ts';
-import type { ReceiptEvent } from '../../schemas/events.ts';
+import {
+  decodeEvent,
+  type ReceiptEvent,
+  type WorkflowSubmittedEvent,
+} from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
@@ -45,6 +49,20 @@ function flaky(inner: CoreRunner): FlakyRunner {
     },
   };
   return r;
+}
+
+/** The `workflow/submitted` events of a stream, with where each is. */
+async function submissionsOf(
+  log: Log,
+  stream: string,
+): Promise<Array<WorkflowSubmittedEvent & { partition: number; offset: number }>> {
+  const out: Array<WorkflowSubmittedEvent & { partition: number; offset: number }> = [];
+  for await (const record of log.read(stream, { from: 'earliest' })) {
+    const e = decodeEvent(record.value);
+    if (e.type === 'workflow/submitted')
+      out.push({ ...e, partition: record.partition, offset: record.offset });
+  }
+  return out;
 }
 
 describe('reliability', () => {
@@ -162,7 +180,50 @@ describe('reliability', () => {
       // Status still counts every replay: 4 re-runs of 20 tasks.
       const [view] = await readWorkflows(log, names);
       expect(view).toMatchObject({ submissions: 5, status: 'completed', replayed: 80, ok: 20 });
+      // Nor is the workflow copied again: each re-run's submission references the first.
+      const submissions = await submissionsOf(log, names.name('invocations'));
+      expect(submissions.map((e) => e.body === null)).toEqual([false, true, true, true, true]);
+      const first = submissions[0]!;
+      for (const e of submissions.slice(1))
+        expect(e.source).toEqual({ partition: first.partition, offset: first.offset, tasks: 20 });
     } finally {
+      await log.close();
+    }
+  });
+
+  it('a re-run interrupted before it ran resumes on restart from the body it references', async () => {
+    const topology = { namespace: 'rerun-resume' };
+    const wf = chain(inner.rsc, 3);
+    const cid = parseWorkflow(wf).cid;
+    {
+      // The first run fails (its module is missing): nothing is memoized.
+      const log = open();
+      const node = await createNode(init(log, { topology }));
+      await node.submit(wf);
+      expect((await node.ended(cid, within(10_000))).type).toBe('workflow/failed');
+      await node.close();
+      await log.close();
+    }
+    {
+      // Re-submitted to a node that executes nothing, then stopped: the run is left open.
+      const log = open();
+      const node = await createNode(init(log, { topology, execute: false }));
+      await node.submit(wf);
+      await node.close();
+      const submissions = await submissionsOf(log, createTopology(topology).name('invocations'));
+      expect(submissions.map((e) => e.body === null)).toEqual([false, true]);
+      await log.close();
+    }
+    runner.available = true;
+    const log = open();
+    const node = await createNode(init(log, { topology }));
+    try {
+      // Recovery reads the body back from the first record and runs the re-run's tasks.
+      const end = await node.ended(cid, within(10_000));
+      expect(end.type).toBe('workflow/completed');
+      expect(inner.total).toBe(3);
+    } finally {
+      await node.close();
       await log.close();
     }
   });

@@ -135,7 +135,7 @@ describe('scheduler', () => {
     const s = createScheduler({ memo, nodeId: 'n1', clock: () => 0, releaseWindow: 3 });
     s.flush();
     const name = (e: TaskReadyEvent): string =>
-      (e.task.run.input as { func: string }).func + String(e.args[0]);
+      (e.task.run.input as { func: string }).func + JSON.stringify(e.args[0]);
     let released = ready(s.apply(submitted(wide))).map(name);
     expect(released).toEqual(['w0', 'w1', 'w2']);
     expect(ready(s.apply(submitted(chain)))).toEqual([]); // no room: it waits its turn

@@ -32,6 +32,23 @@ const events: NodeEvent[] = [
   { type: 'workflow/submitted', workflow: parsed.cid, body: parsed.workflow, name: 'add', at },
   { type: 'workflow/submitted', workflow: parsed.cid, body: parsed.workflow, name: null, at },
   {
+    type: 'workflow/submitted',
+    workflow: parsed.cid,
+    body: null,
+    source: { partition: 0, offset: 7, tasks: 1 },
+    name: null,
+    at,
+  },
+  {
+    type: 'workflow/completed',
+    workflow: parsed.cid,
+    receipts: [parsed.cid],
+    failed: [],
+    reason: null,
+    replayed: 1,
+    at,
+  },
+  {
     type: 'task/ready',
     workflow: parsed.cid,
     instruction: t.instruction,
@@ -117,8 +134,40 @@ describe('event envelopes', () => {
     });
   }
 
+  it('refuses a submission with neither a body nor a valid source, naming the field', () => {
+    const base = {
+      v: EVENT_VERSION,
+      type: 'workflow/submitted',
+      workflow: parsed.cid,
+      name: null,
+      at,
+    };
+    expect(() => decodeEvent(dagCbor.encode({ ...base, body: null }))).toThrow(
+      /source: expected \{partition, offset, tasks\}/,
+    );
+    expect(() =>
+      decodeEvent(
+        dagCbor.encode({ ...base, body: null, source: { partition: 0, offset: -1, tasks: 1 } }),
+      ),
+    ).toThrow(/source\.offset: expected a count/);
+    expect(() =>
+      decodeEvent(
+        dagCbor.encode({
+          v: EVENT_VERSION,
+          type: 'workflow/completed',
+          workflow: parsed.cid,
+          receipts: [],
+          failed: [],
+          reason: null,
+          replayed: 1.5,
+          at,
+        }),
+      ),
+    ).toThrow(/replayed: expected a count/);
+  });
+
   it('keeps integral floats in task metadata (the task CID depends on them)', () => {
-    const decoded = decodeEvent(encodeEvent(events[2]!));
+    const decoded = decodeEvent(encodeEvent(events.find((e) => e.type === 'task/ready')!));
     expect(decoded.type === 'task/ready' && decoded.task.meta).toEqual({
       fuel: new IpldFloat(1e6),
     });

@@ -1,0 +1,66 @@
+/**
+ * Re-submissions by reference. A workflow submitted again (a re-run) is written as a
+ * `workflow/submitted` event with a null body and a `source`: the partition and offset of an
+ * earlier submission of the same workflow, on the same stream, that holds the body. Readers that
+ * need the tasks resolve it here; the body read back must hash to the workflow CID.
+ *
+ * @module
+ */
+import type { Log } from '../../streams/log.ts';
+import { decodeEvent, type WorkflowSubmittedEvent } from '../../schemas/events.ts';
+import { SchemaError } from '../../schemas/errors.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
+import type { ParsedWorkflow } from '../../schemas/model.ts';
+
+/** Where each workflow's body was last written, by workflow CID (kept by the writer). */
+export type BodyPositions = Map<string, { partition: number; offset: number }>;
+
+/**
+ * The submission with its body, read from `source` when it has none; `parsed` is its parse.
+ * @throws {SchemaError} the source is not a submission of this workflow with a body
+ */
+export async function withBody(
+  log: Log,
+  stream: string,
+  event: WorkflowSubmittedEvent,
+  options: { signal?: AbortSignal } = {},
+): Promise<{ event: WorkflowSubmittedEvent; parsed: ParsedWorkflow }> {
+  if (event.body !== null)
+    return { event, parsed: parseWorkflow(event.body as unknown as IpldValue) };
+  const source = event.source;
+  const where = `source ${stream}/${source?.partition}@${source?.offset}`;
+  if (source === undefined) throw new SchemaError('body', 'null without a source');
+  const controller = new AbortController();
+  const signal =
+    options.signal === undefined
+      ? controller.signal
+      : AbortSignal.any([options.signal, controller.signal]);
+  let found = undefined as WorkflowSubmittedEvent | undefined;
+  try {
+    for await (const record of log.read(stream, {
+      partition: source.partition,
+      from: source.offset,
+      signal,
+    })) {
+      if (record.offset !== source.offset) break;
+      const e = decodeEvent(record.value);
+      if (e.type === 'workflow/submitted') found = e;
+      break;
+    }
+  } finally {
+    controller.abort();
+  }
+  if (found === undefined || found.body === null)
+    throw new SchemaError('source', `${where}: no submission with a body there`);
+  const want = event.workflow.toString();
+  if (found.workflow.toString() !== want)
+    throw new SchemaError(
+      'source',
+      `${where}: holds workflow ${found.workflow.toString()}, not ${want}`,
+    );
+  const parsed = parseWorkflow(found.body as unknown as IpldValue);
+  if (parsed.cid.toString() !== want)
+    throw new SchemaError('source', `${where}: its body hashes to ${parsed.cid.toString()}`);
+  return { event: { ...event, body: found.body }, parsed };
+}
