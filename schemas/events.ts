@@ -20,7 +20,7 @@ import { dagCbor } from './codecs.ts';
 import { decodeJobEvent, type JobEvent } from './job-events.ts';
 import { SchemaError } from './errors.ts';
 import { isIpldMap, kindOf, type IpldMap, type IpldValue } from './ipld.ts';
-import { parseInstruction, parseReceipt, parseTask } from './model.ts';
+import { parseInstruction, parseReceipt, parseTask, WASM_RUN } from './model.ts';
 import type { Instruction, Receipt, Task, Workflow } from './types.ts';
 
 /** Envelope version written by this node. */
@@ -221,8 +221,30 @@ export type NodeEvent =
   | WorkflowCancelEvent
   | JobEvent;
 
+/**
+ * The arguments of a task none of whose inputs is awaited: `input.args` of a Wasm call, `[input]`
+ * for other ops (the same objects).
+ */
+export function plainArgs(task: Task): IpldValue[] {
+  const input = task.run.input;
+  if (task.run.op !== WASM_RUN) return [input];
+  return isIpldMap(input) && Array.isArray(input.args) ? input.args : [];
+}
+
+/** True when a task/ready's args are its task's own (by identity): they are not encoded twice. */
+function argsArePlain(event: TaskReadyEvent): boolean {
+  const input = event.task.run.input;
+  if (event.task.run.op !== WASM_RUN) return event.args.length === 1 && event.args[0] === input;
+  return isIpldMap(input) && event.args === input.args;
+}
+
 /** Encodes an event envelope (DAG-CBOR). */
 export function encodeEvent(event: NodeEvent): Uint8Array {
+  if (event.type === 'task/ready' && argsArePlain(event)) {
+    // Absent args are the task's own (decodeEvent): a large argument is not written twice.
+    const { args: _args, ...rest } = event;
+    return dagCbor.encode({ v: EVENT_VERSION, ...rest });
+  }
   return dagCbor.encode({ v: EVENT_VERSION, ...event });
 }
 
@@ -259,7 +281,10 @@ function numOrNull(map: IpldMap, key: string): number | null {
 function count(map: IpldMap, key: string, prefix = ''): number {
   const v = map[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-    throw new SchemaError(`${prefix}${key}`, `expected a count, got ${kindOf(v)} ${String(v)}`);
+    throw new SchemaError(
+      `${prefix}${key}`,
+      `expected a count, got ${typeof v === 'number' ? String(v) : kindOf(v)}`,
+    );
   return v;
 }
 
@@ -329,14 +354,16 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
       };
     }
     case 'task/ready': {
-      if (!Array.isArray(m.args)) throw new SchemaError('args', 'expected a list');
+      if (m.args !== undefined && !Array.isArray(m.args))
+        throw new SchemaError('args', 'expected a list');
+      const task = parseTask(m.task, 'task');
       return {
         type: m.type,
         workflow: linkOrNull(m, 'workflow'),
         instruction: link(m, 'instruction'),
         invocation: link(m, 'invocation'),
-        task: parseTask(m.task, 'task'),
-        args: m.args,
+        task,
+        args: m.args ?? plainArgs(task),
         at,
       };
     }

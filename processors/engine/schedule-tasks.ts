@@ -24,6 +24,7 @@ import type {
   WorkflowEndedEvent,
   WorkflowSubmittedEvent,
 } from '../../schemas/events.ts';
+import { plainArgs } from '../../schemas/events.ts';
 import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
 import { WASM_RUN, parseWorkflow, readAwait, type ParsedWorkflow } from '../../schemas/model.ts';
 import type { Await, Outcome } from '../../schemas/types.ts';
@@ -348,14 +349,6 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
           markWritten(run, index, ev.receipt);
           outputs.push({ stream: 'pure', event: ev });
         } else if (!missing) {
-          const input = t.task.run.input;
-          // Wasm calls take `input.args`; other ops (effects) take their whole input.
-          const args =
-            t.task.run.op !== WASM_RUN
-              ? [substitute(input, values)]
-              : isIpldMap(input) && Array.isArray(input.args)
-                ? (substitute(input.args, values) as IpldValue[])
-                : [];
           if (outstanding >= window) {
             // No room: wait as an index until receipts come in (releaseHeld).
             if (run.windowed[index] === 0) {
@@ -364,6 +357,17 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
             }
             continue;
           }
+          const input = t.task.run.input;
+          // Wasm calls take `input.args`; other ops (effects) take their whole input. Without
+          // awaits they are the task's own (the same objects: the record does not repeat them).
+          const args =
+            t.awaits.length === 0
+              ? plainArgs(t.task)
+              : t.task.run.op !== WASM_RUN
+                ? [substitute(input, values)]
+                : isIpldMap(input) && Array.isArray(input.args)
+                  ? (substitute(input.args, values) as IpldValue[])
+                  : [];
           run.released[index] = true;
           run.windowed[index] = 2;
           run.outstanding++;

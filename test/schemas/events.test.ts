@@ -4,6 +4,7 @@ import {
   dagCbor,
   decodeEvent,
   encodeEvent,
+  plainArgs,
   encodeReceipt,
   EVENT_VERSION,
   IpldFloat,
@@ -164,6 +165,24 @@ describe('event envelopes', () => {
         }),
       ),
     ).toThrow(/replayed: expected a count/);
+  });
+
+  it("does not write a task/ready's args a second time when they are its task's own", () => {
+    const own: NodeEvent = {
+      type: 'task/ready',
+      workflow: parsed.cid,
+      instruction: t.instruction,
+      invocation: t.invocation,
+      task: t.task,
+      args: plainArgs(t.task),
+      at,
+    };
+    const copied: NodeEvent = { ...own, args: structuredClone(plainArgs(t.task)) };
+    const raw = dagCbor.decode(encodeEvent(own)) as IpldMap;
+    expect('args' in raw).toBe(false);
+    expect((dagCbor.decode(encodeEvent(copied)) as IpldMap).args).toEqual([1]);
+    // Both read back the same.
+    expect(decodeEvent(encodeEvent(own))).toEqual(decodeEvent(encodeEvent(copied)));
   });
 
   it('keeps integral floats in task metadata (the task CID depends on them)', () => {
