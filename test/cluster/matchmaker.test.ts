@@ -2,7 +2,7 @@
 // (`a` owns everything): who runs what, who refuses what and why, one decision per round, a
 // task drawn twice offered once, a malformed placement refused with its field, and a member
 // restarted after an award to it runs the task when it reads the stream back.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,8 +14,9 @@ import {
   type Matchmaker,
 } from '../../processors/cluster/matchmaker.ts';
 import { createCostHistory, type CostHistory } from '../../processors/cluster/cost-history.ts';
+import { createFileResumeStore, type ResumeStore } from '../../processors/cluster/resume-point.ts';
 import { newReceiptEvent } from '../../processors/engine/receipts.ts';
-import type { TaskReadyEvent } from '../../schemas/events.ts';
+import { encodeEvent, type TaskReadyEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 
@@ -56,6 +57,7 @@ async function member(
   id: string,
   secrets: string[],
   settled = new Set<string>(),
+  opts: { resume?: ResumeStore; errors?: Error[] } = {},
 ): Promise<Member> {
   const history = createCostHistory();
   const ran: TaskReadyEvent[] = [];
@@ -69,8 +71,10 @@ async function member(
     history,
     load: () => ({ running: 0, concurrency: 4 }),
     bidWindowMs: 60_000, // both members always answer: the owner decides on the last answer
+    resume: opts.resume,
     onError: (e) => {
-      throw e;
+      if (opts.errors === undefined) throw e;
+      opts.errors.push(e);
     },
   });
   mm.attach({
@@ -203,5 +207,104 @@ describe('matchmaker', () => {
     const settled = await member(log, 'b', ['S'], new Set([ready(7, {}).instruction.toString()]));
     b = settled;
     expect(settled.ran).toEqual([]);
+  });
+
+  describe('resume point', () => {
+    const args = (m: Member): number[] => m.ran.map((e) => e.args[0] as number).sort();
+    /** Offset of the offer record of `event`'s first round. */
+    async function offerOffset(event: TaskReadyEvent): Promise<number> {
+      const id = `${event.workflow!.toString()}/${event.instruction.toString()}`;
+      for await (const r of log.read(offersStream('t'))) {
+        const m = JSON.parse(new TextDecoder().decode(r.value)) as { kind: string; id: string };
+        if (m.kind === 'offer' && m.id === id) return r.offset;
+      }
+      throw new Error(`no offer for ${id}`);
+    }
+    async function records(from = 0): Promise<number> {
+      let n = 0;
+      for await (const r of log.read(offersStream('t'))) if (r.offset >= from) n++;
+      return n;
+    }
+    /** Appends what an owner would, by hand: an offer of `event` and its award to `node`. */
+    async function awardByHand(event: TaskReadyEvent, node: string): Promise<void> {
+      const id = `${event.workflow!.toString()}/${event.instruction.toString()}`;
+      const task = Buffer.from(encodeEvent(event)).toString('base64');
+      const json = (m: object): Uint8Array => new TextEncoder().encode(JSON.stringify(m));
+      await log.append(offersStream('t'), [
+        { key: id, value: json({ kind: 'offer', id, round: 0, by: 'a', task }) },
+        { key: id, value: json({ kind: 'award', id, round: 0, node, by: 'a', fallback: false }) },
+      ]);
+    }
+
+    it('a member started again reads from its oldest unsettled offer and serves what came while it was down', async () => {
+      const store = createFileResumeStore(join(dir, 'b-resume.json'));
+      const settled = new Set<string>();
+      const settle = (m: Member): void => {
+        for (const e of m.ran) settled.add(e.instruction.toString());
+      };
+      await b.mm.close();
+      b = await member(log, 'b', ['S'], settled, { resume: store });
+      // One award that stays without a receipt (b dies before it), then ten settled ones.
+      const early = ready(50, { node: 'b' });
+      await a.mm.place(early);
+      await until(b, () => b.ran.length === 1);
+      for (let i = 0; i < 10; i++) {
+        await a.mm.place(ready(100 + i, { node: 'b' }));
+        await until(b, () => b.ran.length === 2 + i);
+        settled.add(b.ran.at(-1)!.instruction.toString());
+      }
+      await b.mm.close();
+      // While b is down: an award to it, and an open offer only it can take.
+      await awardByHand(ready(60, { node: 'b' }), 'b');
+      await a.mm.place(ready(61, { node: 'b' }));
+
+      let again = await member(log, 'b', ['S'], settled, { resume: store });
+      await until(again, () => again.ran.length === 3);
+      expect(args(again)).toEqual([50, 60, 61]);
+      // It read from the unsettled award on, not from the start.
+      expect(again.mm.stats().from).toBe(await offerOffset(early));
+      expect(again.mm.stats().read).toBe(await records(again.mm.stats().from));
+      settle(again);
+      await again.mm.close();
+
+      // Once all is settled, a start reads one record (the resume point's anchor) and the new.
+      const total = await records();
+      const latest = ready(62, { node: 'b' });
+      await a.mm.place(latest);
+      again = await member(log, 'b', ['S'], settled, { resume: store });
+      await until(again, () => again.ran.length === 1);
+      expect(args(again)).toEqual([62]);
+      expect(again.mm.stats().from).toBe(total - 1);
+      expect(again.mm.stats().read).toBe(await records(total - 1));
+      expect(again.mm.stats().read).toBeLessThan(total / 10);
+      b = again;
+    });
+
+    it('a resume point whose record is not on the stream, or a damaged one, reads from the start', async () => {
+      const ran = b.next();
+      await a.mm.place(ready(70, { node: 'b' }));
+      await ran;
+      await b.mm.close();
+      // Saved against another stream (another broker, a re-created stream): its anchor is not here.
+      const path = join(dir, 'stale.json');
+      const store = createFileResumeStore(path);
+      const total = await records();
+      await store.save({ position: total, anchor: { offset: total - 1, key: 'x', timestamp: 1 } });
+      const errors: Error[] = [];
+      b = await member(log, 'b', ['S'], new Set(), { resume: store, errors });
+      await until(b, () => b.ran.length === 1);
+      expect(args(b)).toEqual([70]);
+      expect(b.mm.stats().from).toBe(0);
+      expect(errors.map((e) => (e.cause as Error).message)).toEqual([
+        `t.offers: the resume point's record (offset ${total - 1}, key x) is not on the stream: reading it from its start`,
+      ]);
+      await b.mm.close();
+      await writeFile(path, '{"position": 3');
+      errors.length = 0;
+      b = await member(log, 'b', ['S'], new Set(), { resume: store, errors });
+      await until(b, () => b.ran.length === 1);
+      expect(b.mm.stats().from).toBe(0);
+      expect(errors.map((e) => (e.cause as Error).message)).toEqual([`${path}: not JSON`]);
+    });
   });
 });
