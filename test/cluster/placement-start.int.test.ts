@@ -49,7 +49,10 @@ describe('matchmaking between ipvm start processes', () => {
     'runs a task needing an effect host on the one node that allows it',
     async () => {
       const namespace = uniqueName('placed');
-      const common = ['--backend', 'nats', '--nats-url', nats!.url, '--namespace', namespace];
+      const common = [
+        ...['--backend', 'nats', '--nats-url', nats!.url, '--namespace', namespace],
+        ...['--bid-window', '1500'],
+      ];
       const did = async (dir: string): Promise<string> =>
         (
           await run(process.execPath, [join(root, 'cli', 'bin.js'), 'id', '--data-dir', dir], {
@@ -62,6 +65,7 @@ describe('matchmaking between ipvm start processes', () => {
         children,
       );
       await startIpvm([...common, '--data-dir', join(base, 'b'), '--allow-net', HOST], children);
+      const nodeB = children.at(-1)!;
 
       const example = JSON.parse(
         await readFile(join(root, 'examples', 'workflows', 'add-one.json'), 'utf8'),
@@ -82,6 +86,15 @@ describe('matchmaking between ipvm start processes', () => {
         expect(first.body.out).toEqual(['ok', 2]);
         expect(first.executor).toBe(didB);
         expect(receipts.size).toBe(3);
+        // Stopped, B keeps where its next start reads the offers stream from: past the
+        // settled offer (the resume point's anchor is the last record it read).
+        const exited = new Promise((resolve) => nodeB.once('exit', resolve));
+        nodeB.kill('SIGTERM');
+        await exited;
+        const point = JSON.parse(
+          await readFile(join(base, 'b', 'cluster', `offers-${namespace}.json`), 'utf8'),
+        ) as { position: number; anchor: { offset: number } };
+        expect(point.position).toBe(point.anchor.offset + 1);
       } finally {
         await log.close();
       }
