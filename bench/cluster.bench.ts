@@ -20,8 +20,7 @@ import { createFileLog } from '../streams/file/index.ts';
 import { createMatchmaker, offersStream } from '../processors/cluster/matchmaker.ts';
 import { createCostHistory } from '../processors/cluster/cost-history.ts';
 import { createFileResumeStore } from '../processors/cluster/resume-point.ts';
-import { encodeEvent, type TaskReadyEvent } from '../schemas/events.ts';
-import { parseWorkflow } from '../schemas/model.ts';
+import { offerAndAward, readyEvent } from '../test/cluster/offer-records.ts';
 import { startKafka, startNats, uniqueName } from '../test/harness/servers.ts';
 import { runCluster } from '../test/cluster/cluster-scenario.ts';
 import { arg, machine, ms, pct, writeResults } from './lib/report.ts';
@@ -130,44 +129,11 @@ try {
   const dir = await mkdtemp(join(tmpdir(), 'ipvm-bench-resume-'));
   const log = createFileLog({ dir: join(dir, 'log') });
   const stream = offersStream('b');
-  const json = (m: object): Uint8Array => new TextEncoder().encode(JSON.stringify(m));
-  const ready = (i: number): TaskReadyEvent => {
-    const parsed = parseWorkflow({
-      tasks: [
-        {
-          run: { rsc: 'ipfs://bafkqaaa', op: 'wasm/run', input: { func: 'f', args: [i] }, nnc: '' },
-          cause: null,
-          meta: {},
-          prf: [],
-        },
-      ],
-    });
-    const t = parsed.tasks[0]!;
-    return {
-      type: 'task/ready',
-      workflow: parsed.cid,
-      instruction: t.instruction,
-      invocation: t.invocation,
-      task: { ...t.task, meta: { node: 'n' } },
-      args: [i],
-      at: 0,
-    };
-  };
   const settled = new Set<string>();
   await log.ensureStreams([{ name: stream, partitions: 1 }]);
-  const events = Array.from({ length: OFFERS + 1 }, (_, i) => ready(i));
+  const events = Array.from({ length: OFFERS + 1 }, (_, i) => readyEvent(i, { node: 'n' }));
   for (let i = 0; i < events.length; i += 500) {
-    const batch = events.slice(i, i + 500).flatMap((e) => {
-      const id = `${e.workflow!.toString()}/${e.instruction.toString()}`;
-      const task = Buffer.from(encodeEvent(e)).toString('base64');
-      return [
-        { key: id, value: json({ kind: 'offer', id, round: 0, by: 'n', task }) },
-        {
-          key: id,
-          value: json({ kind: 'award', id, round: 0, node: 'n', by: 'n', fallback: false }),
-        },
-      ];
-    });
+    const batch = events.slice(i, i + 500).flatMap((e) => offerAndAward(e, 'n', 'n'));
     await log.append(stream, batch);
   }
   for (const e of events.slice(0, OFFERS)) settled.add(e.instruction.toString());

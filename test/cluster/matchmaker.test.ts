@@ -1,7 +1,9 @@
 // The matchmaker's protocol on a real (file) log, two members in one process with a fixed view
 // (`a` owns everything): who runs what, who refuses what and why, one decision per round, a
 // task drawn twice offered once, a malformed placement refused with its field, and a member
-// restarted after an award to it runs the task when it reads the stream back.
+// restarted after an award to it runs the task when it reads the stream back — from its resume
+// point: the oldest offer it had not seen settled (records read counted), or from 0 when the
+// point is stale or damaged.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,32 +18,10 @@ import {
 import { createCostHistory, type CostHistory } from '../../processors/cluster/cost-history.ts';
 import { createFileResumeStore, type ResumeStore } from '../../processors/cluster/resume-point.ts';
 import { newReceiptEvent } from '../../processors/engine/receipts.ts';
-import { encodeEvent, type TaskReadyEvent } from '../../schemas/events.ts';
-import type { IpldValue } from '../../schemas/ipld.ts';
-import { parseWorkflow } from '../../schemas/model.ts';
+import type { TaskReadyEvent } from '../../schemas/events.ts';
+import { offerAndAward, offerId, readyEvent, RSC } from './offer-records.ts';
 
-const RSC = 'ipfs://bafkreidsr2hsgtgmdy55skt5bfkb2jhkuaoa4ki6z4l3pvrr7tnfkqtyfq';
-
-function ready(arg: number, meta: IpldValue): TaskReadyEvent {
-  const t: IpldValue = {
-    run: { rsc: RSC, op: 'wasm/run', input: { func: 'add_one', args: [arg] }, nnc: '' },
-    cause: null,
-    meta,
-    prf: [],
-  };
-  // Placement is checked at parse: build the parsed task from a clean meta, then put the meta.
-  const parsed = parseWorkflow({ tasks: [{ ...(t as object), meta: {} }] });
-  const p = parsed.tasks[0]!;
-  return {
-    type: 'task/ready',
-    workflow: parsed.cid,
-    instruction: p.instruction,
-    invocation: p.invocation,
-    task: { ...p.task, meta },
-    args: [arg],
-    at: 0,
-  };
-}
+const ready = readyEvent;
 
 interface Member {
   mm: Matchmaker;
@@ -213,7 +193,7 @@ describe('matchmaker', () => {
     const args = (m: Member): number[] => m.ran.map((e) => e.args[0] as number).sort();
     /** Offset of the offer record of `event`'s first round. */
     async function offerOffset(event: TaskReadyEvent): Promise<number> {
-      const id = `${event.workflow!.toString()}/${event.instruction.toString()}`;
+      const id = offerId(event);
       for await (const r of log.read(offersStream('t'))) {
         const m = JSON.parse(new TextDecoder().decode(r.value)) as { kind: string; id: string };
         if (m.kind === 'offer' && m.id === id) return r.offset;
@@ -227,13 +207,7 @@ describe('matchmaker', () => {
     }
     /** Appends what an owner would, by hand: an offer of `event` and its award to `node`. */
     async function awardByHand(event: TaskReadyEvent, node: string): Promise<void> {
-      const id = `${event.workflow!.toString()}/${event.instruction.toString()}`;
-      const task = Buffer.from(encodeEvent(event)).toString('base64');
-      const json = (m: object): Uint8Array => new TextEncoder().encode(JSON.stringify(m));
-      await log.append(offersStream('t'), [
-        { key: id, value: json({ kind: 'offer', id, round: 0, by: 'a', task }) },
-        { key: id, value: json({ kind: 'award', id, round: 0, node, by: 'a', fallback: false }) },
-      ]);
+      await log.append(offersStream('t'), offerAndAward(event, node, 'a'));
     }
 
     it('a member started again reads from its oldest unsettled offer and serves what came while it was down', async () => {
