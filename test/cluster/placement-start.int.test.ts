@@ -2,7 +2,9 @@
 // users run them: identities, effect allow-lists, the composition root's matchmaker): a task
 // needing an effect host only node B allows runs on B — its receipt's executor is B's DID —
 // while the plain tasks of the workflow run wherever they are drawn; an http/get effect to a
-// host only B allows runs on B; B stopped keeps its offers resume point. IPVM_CLUSTER_FULL=1
+// host only B allows runs on B; B stopped keeps its offers resume point. `ipvm nodes --json`
+// lists both with their capabilities and libp2p addresses, and B (no --peer) connects to A from
+// A's announcement on the nodes stream. IPVM_CLUSTER_FULL=1
 // (npm run test:cluster); the default suite runs the same protocol with engine-level nodes
 // (placement.int.test.ts).
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -65,13 +67,48 @@ describe('matchmaking between ipvm start processes', () => {
             cwd: root,
           })
         ).stdout.trim();
+      const didA = await did(join(base, 'a'));
       const didB = await did(join(base, 'b'));
       await startIpvm(
         [...common, '--data-dir', join(base, 'a'), '--allow-net', '127.0.0.1:1'],
         children,
       );
-      await startIpvm([...common, '--data-dir', join(base, 'b'), '--allow-net', HOST], children);
+      const rpcB = await startIpvm(
+        [...common, '--data-dir', join(base, 'b'), '--allow-net', HOST],
+        children,
+      );
       const nodeB = children.at(-1)!;
+
+      // `ipvm nodes` lists both, with what bids use and the libp2p address each announced …
+      const listed = JSON.parse(
+        (
+          await run(
+            process.execPath,
+            [join(root, 'cli', 'bin.js'), 'nodes', '--json', ...common.slice(0, 6)],
+            { cwd: root },
+          )
+        ).stdout,
+      ) as Array<{
+        id: string;
+        peerId: string;
+        addrs: string[];
+        load: { concurrency: number };
+        capabilities: { effectHosts: string[] };
+      }>;
+      expect(listed.map((n) => n.id).sort()).toEqual([didA, didB].sort());
+      const b = listed.find((n) => n.id === didB)!;
+      expect(b.capabilities.effectHosts).toEqual([HOST]);
+      expect(b.load.concurrency).toBe(16);
+      for (const n of listed) expect(n.addrs[0]).toMatch(new RegExp(`/p2p/${n.peerId}$`));
+      // … and B, given no --peer, is connected to A from that announcement.
+      const peerA = listed.find((n) => n.id === didA)!.peerId;
+      for (;;) {
+        const info = (await (await fetch(`${rpcB}/node`)).json()) as {
+          dynamic: { connections: Record<string, string> };
+        };
+        if (peerA in info.dynamic.connections) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
 
       const example = JSON.parse(
         await readFile(join(root, 'examples', 'workflows', 'add-one.json'), 'utf8'),
