@@ -67,6 +67,8 @@ export function createFileResumeStore(path: string): ResumeStore {
       if (!isOffset(p?.position)) throw new ClusterError(`${path}: position: expected an offset`);
       if (!isOffset(a?.offset) || typeof a.key !== 'string' || !Number.isFinite(a.timestamp))
         throw new ClusterError(`${path}: anchor: expected {offset, key, timestamp}`);
+      if (p.position > a.offset + 1)
+        throw new ClusterError(`${path}: position: past the anchor (offset ${a.offset}) + 1`);
       return {
         position: p.position,
         anchor: { offset: a.offset, key: a.key, timestamp: a.timestamp },

@@ -280,5 +280,25 @@ describe('matchmaker', () => {
       expect(b.mm.stats().from).toBe(0);
       expect(errors.map((e) => (e.cause as Error).message)).toEqual([`${path}: not JSON`]);
     });
+
+    it('the file store names the file and the field of a damaged point', async () => {
+      const path = join(dir, 'point.json');
+      const store = createFileResumeStore(path);
+      expect(await store.load()).toBeUndefined();
+      const point = { position: 4, anchor: { offset: 3, key: 'k', timestamp: 1 } };
+      await store.save(point);
+      expect(await store.load()).toEqual(point);
+      for (const [text, why] of [
+        ['{"position": -1}', 'position: expected an offset'],
+        ['{"position": 1, "anchor": {"offset": 0}}', 'anchor: expected {offset, key, timestamp}'],
+        [
+          '{"position": 9, "anchor": {"offset": 3, "key": "k", "timestamp": 1}}',
+          'position: past the anchor (offset 3) + 1',
+        ],
+      ]) {
+        await writeFile(path, text!);
+        await expect(store.load()).rejects.toThrow(`${path}: ${why}`);
+      }
+    });
   });
 });
