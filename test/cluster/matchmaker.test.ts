@@ -1,5 +1,6 @@
 // The matchmaker's protocol on a real (file) log, two members in one process with a fixed view
-// (`a` owns everything): who runs what, who refuses what and why, one decision per round, a
+// (`a` owns everything): who runs what (a long task where it ran fastest, a data-heavy one
+// where its blocks are), who refuses what and why, one decision per round, a
 // task drawn twice offered once, a malformed placement refused with its field, and a member
 // restarted after an award to it runs the task when it reads the stream back — from its resume
 // point: the oldest offer it had not seen settled (records read counted), or from 0 when the
@@ -8,6 +9,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CID } from 'multiformats/cid';
+import { sha256 } from 'multiformats/hashes/sha2';
+import * as raw from 'multiformats/codecs/raw';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log } from '../../streams/log.ts';
 import {
@@ -37,7 +41,7 @@ async function member(
   id: string,
   secrets: string[],
   settled = new Set<string>(),
-  opts: { resume?: ResumeStore; errors?: Error[] } = {},
+  opts: { resume?: ResumeStore; errors?: Error[]; holds?: Set<string> } = {},
 ): Promise<Member> {
   const history = createCostHistory();
   const ran: TaskReadyEvent[] = [];
@@ -52,6 +56,7 @@ async function member(
     load: () => ({ running: 0, concurrency: 4 }),
     bidWindowMs: 60_000, // both members always answer: the owner decides on the last answer
     resume: opts.resume,
+    hasData: (cid) => Promise.resolve(opts.holds?.has(cid) === true),
     onError: (e) => {
       if (opts.errors === undefined) throw e;
       opts.errors.push(e);
@@ -144,6 +149,42 @@ describe('matchmaker', () => {
     );
     await a.mm.place(ready(3, { needs: [`module:${RSC.slice(7)}`] }));
     expect(await done).toBe('run b');
+  });
+
+  it('sends a long task where it ran fastest, and a data-heavy one where its data is', async () => {
+    const observe = (m: Member, durationMs: number): void =>
+      m.history.observe(
+        newReceiptEvent({
+          ...ready(90, {}),
+          run: ready(90, {}).task.run,
+          out: ['ok', 91],
+          fuel: 1,
+          durationMs,
+          executor: 'x',
+          at: 0,
+        }),
+      );
+    observe(a, 400); // both have the module compiled; add_one took 400 ms on a, 5 ms on b
+    observe(b, 5);
+    let ran = b.next();
+    await a.mm.place(ready(11, { needs: [`module:${RSC.slice(7)}`] }));
+    expect(await ran).toBe('run b');
+    // Ten blocks that only a holds: fetching them costs b more than a's slower run.
+    const blocks = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) =>
+        CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`block ${i}`))),
+      ),
+    );
+    await a.mm.close(); // a again, now holding the blocks (and the same measured run)
+    a = await member(log, 'a', [], new Set(), { holds: new Set(blocks.map(String)) });
+    observe(a, 400);
+    ran = a.next();
+    await b.mm.place(ready(12, { needs: blocks.map((c) => `data:${c.toString()}`) }));
+    expect(await ran).toBe('run a');
+    expect((await decisions(log)).slice(-2).map((d) => [d.kind, d.node])).toEqual([
+      ['award', 'b'],
+      ['award', 'a'],
+    ]);
   });
 
   it('refuses what no live node can serve, with each node’s reason, once', async () => {
