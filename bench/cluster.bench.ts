@@ -1,8 +1,9 @@
 // Scale-out: tasks/s of one workflow on 1, 2 and 3 node processes sharing one namespace, per
 // broker, in one run; and the extra latency of fetching a block from a peer over
-// libp2p/bitswap beside reading it from the local blockstore.
+// libp2p/bitswap beside reading it from the local blockstore; and a matchmaker's start after
+// many settled offers: from its resume point beside reading the offers stream from 0.
 //
-//   node bench/cluster.bench.ts [--tasks 500] [--brokers nats,kafka] [--fetches 20]
+//   node bench/cluster.bench.ts [--tasks 500] [--brokers nats,kafka] [--fetches 20] [--offers 5000]
 //
 // The workflow is the crash tests' one: 10 interleaved chains (task i awaits task i − 10), so
 // at most 10 tasks are ready at once and each step of a chain is a round trip through the
@@ -15,6 +16,11 @@ import type { CID } from 'multiformats/cid';
 import { createKafkaLog } from '../streams/kafka/index.ts';
 import { createJetStreamLog } from '../streams/jetstream/index.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
+import { createFileLog } from '../streams/file/index.ts';
+import { createMatchmaker, offersStream } from '../processors/cluster/matchmaker.ts';
+import { createCostHistory } from '../processors/cluster/cost-history.ts';
+import { createFileResumeStore } from '../processors/cluster/resume-point.ts';
+import { offerAndAward, readyEvent } from '../test/cluster/offer-records.ts';
 import { startKafka, startNats, uniqueName } from '../test/harness/servers.ts';
 import { runCluster } from '../test/cluster/cluster-scenario.ts';
 import { arg, machine, ms, pct, writeResults } from './lib/report.ts';
@@ -22,6 +28,7 @@ import { arg, machine, ms, pct, writeResults } from './lib/report.ts';
 const TASKS = Number(arg('tasks', '500'));
 const BROKERS = arg('brokers', 'nats,kafka').split(',');
 const FETCHES = Number(arg('fetches', '20'));
+const OFFERS = Number(arg('offers', '5000'));
 const results: Record<string, unknown> = { machine: machine(), tasks: TASKS };
 
 async function curve(
@@ -114,6 +121,54 @@ try {
   await a.close();
   await rm(base, { recursive: true, force: true });
 }
+// Start-up after OFFERS settled offers (offer + award each, on the file log) and one awarded to
+// this node without a receipt yet: the time until the read back is over (a place() of the open
+// task returns then) and the records read, without a resume point (the first start) and from
+// the one the first start saved on close.
+{
+  const dir = await mkdtemp(join(tmpdir(), 'ipvm-bench-resume-'));
+  const log = createFileLog({ dir: join(dir, 'log') });
+  const stream = offersStream('b');
+  const settled = new Set<string>();
+  await log.ensureStreams([{ name: stream, partitions: 1 }]);
+  const events = Array.from({ length: OFFERS + 1 }, (_, i) => readyEvent(i, { node: 'n' }));
+  for (let i = 0; i < events.length; i += 500) {
+    const batch = events.slice(i, i + 500).flatMap((e) => offerAndAward(e, 'n', 'n'));
+    await log.append(stream, batch);
+  }
+  for (const e of events.slice(0, OFFERS)) settled.add(e.instruction.toString());
+  const open = events[OFFERS]!;
+  const resume = createFileResumeStore(join(dir, 'resume.json'));
+  const rows: Array<{ start: string; ms: number; read: number }> = [];
+  for (const start of ['from 0 (no resume point)', 'from the resume point']) {
+    const t = performance.now();
+    const mm = await createMatchmaker({
+      log,
+      namespace: 'b',
+      membership: { nodeId: 'n', owner: () => 'n', live: () => ['n'], onChange: () => () => {} },
+      capabilities: () => ({ nodeId: 'n', effectHosts: [], secrets: [] }),
+      history: createCostHistory(),
+      load: () => ({ running: 0, concurrency: 1 }),
+      resume,
+    });
+    mm.attach({
+      run() {},
+      refuse: () => Promise.resolve(),
+      settled: (e) => settled.has(e.instruction.toString()),
+    });
+    await mm.place(open); // returns once the stream is read back (the task is offered already)
+    const took = performance.now() - t;
+    rows.push({ start, ms: took, read: mm.stats().read });
+    console.log(
+      `matchmaker start after ${OFFERS} settled offers, ${start}: ${ms(took)}, ${mm.stats().read} records read`,
+    );
+    await mm.close();
+  }
+  results.resume = rows;
+  await log.close();
+  await rm(dir, { recursive: true, force: true });
+}
+
 writeResults('cluster', {
   title: 'cluster: tasks/s per node count; bitswap fetch vs local read',
   peer: '1 node on the same broker; local blockstore read',

@@ -2,6 +2,7 @@
 // optional JSON-RPC/WebSocket API (Homestar-compatible) and Prometheus metrics.
 import type { Command } from 'commander';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
+import { DEFAULT_BID_WINDOW_MS } from '../../processors/cluster/types.ts';
 import { UsageError } from '../exit.ts';
 import { commandLogger, logProgress } from '../logging.ts';
 import { writeDiscovery } from '../discovery.ts';
@@ -15,6 +16,7 @@ interface StartFlags extends NodeFlags {
   tables?: boolean;
   clickhouseUrl?: string;
   consoleActions?: boolean;
+  bidWindow?: string;
 }
 
 export { commandLogger };
@@ -27,6 +29,20 @@ function list(value: string | undefined): string[] {
 }
 
 /** The API's port; a free loopback port by default, so the CLI can reach the node. */
+/** `--bid-window MS`: a whole number of milliseconds, at least 1; `from` names where it came from. */
+function parseBidWindow(value: string | undefined, from: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(ms) || ms < 1) {
+    const source =
+      from === 'env' ? ' from IPVM_BID_WINDOW' : from === 'config' ? ' from the config file' : '';
+    throw new UsageError(
+      `--bid-window must be a whole number of milliseconds, at least 1 (got ${JSON.stringify(value)}${source})`,
+    );
+  }
+  return ms;
+}
+
 function parsePort(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return 0;
   if (value === 'off') return undefined;
@@ -68,6 +84,10 @@ export function registerStart(program: Command): void {
         process.env.IPVM_CLICKHOUSE_URL,
       )
       .option(
+        '--bid-window <ms>',
+        `on a cluster, how long a workflow's owner waits for bids on a placed task before awarding it (env IPVM_BID_WINDOW; default ${DEFAULT_BID_WINDOW_MS})`,
+      )
+      .option(
         '--console-actions',
         'let the console (served on the API port) submit and re-run workflows; without it the console is read-only',
       ),
@@ -97,11 +117,16 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
     )
     .action(async (flags: StartFlags) => {
       const rpcPort = parsePort(flags.rpcPort);
+      const bidWindowMs = parseBidWindow(
+        flags.bidWindow,
+        command.getOptionValueSource('bidWindow'),
+      );
       const logger = commandLogger(command);
       const nodeLog = logger.child({ component: 'node' });
       const { openNode } = await import('../../processors/compose/open-node.ts');
       const opened = await openNode({
         ...nodeConfig(flags),
+        bidWindowMs,
         onProgress: logProgress(nodeLog),
         logger: nodeLog,
         metrics: true,

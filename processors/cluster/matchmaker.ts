@@ -29,12 +29,17 @@ import { bestBid, bidFor, unmetBy, type Bid, type NodeCapabilities } from './bid
 import type { CostHistory } from './cost-history.ts';
 import { moduleCid } from './cost-history.ts';
 import { ClusterError } from './errors.ts';
-import type { Membership } from './types.ts';
+import {
+  readBack as readFromResumePoint,
+  type ResumeAnchor,
+  type ResumePoint,
+  type ResumeStore,
+} from './resume-point.ts';
+import { DEFAULT_BID_WINDOW_MS, type Membership } from './types.ts';
 
-/** @default 500 */
-export const DEFAULT_BID_WINDOW_MS = 500;
+export { DEFAULT_BID_WINDOW_MS };
 
-/** How often offers whose task has its receipt are forgotten. */
+/** How often offers whose task has its receipt are forgotten and the resume point saved. */
 const SWEEP_INTERVAL_MS = 10_000;
 
 /** Construction options of {@link createMatchmaker}. */
@@ -51,13 +56,30 @@ export interface MatchmakerInit {
   hasData?: (cid: string) => Promise<boolean>;
   /** How long the owner waits for bids before deciding. @default DEFAULT_BID_WINDOW_MS */
   bidWindowMs?: number;
+  /**
+   * Where this node keeps its resume point: it then starts reading the offers stream at the
+   * oldest offer it had not seen settled instead of at offset 0. Saved every sweep (the point
+   * computed one sweep earlier, so the receipts it relies on had time to be appended) and on
+   * close.
+   */
+  resume?: ResumeStore;
   onError?: (error: Error) => void;
 }
 
 /** A running matchmaker: the engine's placement seam. */
 export interface Matchmaker extends PlacementSeam, AsyncDisposable {
-  /** Offers read so far, by state (for `ipvm nodes` and tests). */
-  stats(): { offers: number; awarded: number; unplaced: number; open: number };
+  /**
+   * Offers held, by state (for `ipvm nodes` and tests); `read`: records of the offers stream
+   * read since this start, `from`: the offset the read started at.
+   */
+  stats(): {
+    offers: number;
+    awarded: number;
+    unplaced: number;
+    open: number;
+    read: number;
+    from: number;
+  };
   close(): Promise<void>;
 }
 
@@ -74,6 +96,8 @@ type Message =
   | { kind: 'unplaced'; id: string; round: number; by: string; reason: string };
 
 interface Offer {
+  /** Offset of the offer record of the current round (the resume point never passes it). */
+  offset: number;
   event: TaskReadyEvent;
   placement: Placement;
   round: number;
@@ -102,7 +126,10 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
   const offers = new Map<string, Offer>();
   const controller = new AbortController();
   let hooks: PlacementHooks | undefined;
-  const counts = { awarded: 0, unplaced: 0 };
+  const counts = { awarded: 0, unplaced: 0, read: 0, from: 0 };
+  // The last record folded (the anchor of a resume point) and the position after it.
+  let last: ResumeAnchor | undefined;
+  let next = 0;
   // While the stream is read back at start nothing is answered, run or decided (see follow).
   let catchingUp = true;
   let caughtUp!: () => void;
@@ -175,7 +202,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
     });
   }
 
-  function fold(m: Message): void {
+  function fold(m: Message, offset: number): void {
     if (m.kind === 'offer') {
       const known = offers.get(m.id);
       if (known !== undefined && known.round >= m.round) return; // posted twice: the first wins
@@ -183,6 +210,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
       const placement = readPlacement(event.task.meta) ?? { node: undefined, needs: [] };
       if (known?.timer !== undefined) clearTimeout(known.timer);
       const o: Offer = {
+        offset,
         event,
         placement,
         round: m.round,
@@ -238,13 +266,42 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
   }
 
   // Offers whose task has its receipt are forgotten (a task drawn again after its receipt is
-  // not offered again, see place).
+  // not offered again, see place), and the resume point computed at the previous sweep is
+  // saved: by now the receipts it counts as settled were appended.
+  let due: ResumePoint | undefined;
   const sweep = (): void => {
     for (const [id, o] of offers)
       if (o.decision !== undefined && hooks?.settled(o.event) === true) offers.delete(id);
+    void save(due); // never rejects: a failed save is reported
+    due = resumePoint();
   };
   const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
   sweeper.unref();
+
+  /** The oldest offer not settled here, else one past the last record read (see resume-point.ts). */
+  function resumePoint(): ResumePoint | undefined {
+    if (catchingUp || last === undefined) return undefined;
+    let position = next;
+    for (const o of offers.values())
+      if (hooks?.settled(o.event) !== true) position = Math.min(position, o.offset);
+    return { position, anchor: last };
+  }
+  let saving = Promise.resolve();
+  let saved: ResumePoint | undefined;
+  const save = (point: ResumePoint | undefined): Promise<void> => {
+    const store = init.resume;
+    if (store === undefined || point === undefined) return saving;
+    saving = saving.then(async () => {
+      if (saved?.position === point.position && saved.anchor.offset === point.anchor.offset) return;
+      try {
+        await store.save(point);
+        saved = point;
+      } catch (error) {
+        fail(error);
+      }
+    });
+    return saving;
+  };
 
   // An awarded node that left before the receipt: the owner offers the task again. An owner
   // that left before deciding: the next one decides.
@@ -265,22 +322,23 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
   // Reads the stream back (folding only), then carries out what is due — awards here without a
   // receipt, unplaced tasks this node owns, open rounds — and follows what comes next.
   async function follow(): Promise<void> {
-    let next = 0;
-    for (;;) {
-      try {
-        for await (const r of log.read(stream, { from: next, signal: controller.signal })) {
-          foldRecord(r);
-          next = r.offset + 1;
-        }
-        break;
-      } catch (error) {
-        if (controller.signal.aborted) return;
-        fail(error);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
+    counts.from = await readFromResumePoint({
+      log,
+      stream,
+      store: init.resume,
+      signal: controller.signal,
+      fold: foldRecord,
+      skip: take,
+      reset() {
+        offers.clear();
+        Object.assign(counts, { awarded: 0, unplaced: 0 });
+        last = undefined;
+      },
+      onError: fail,
+    });
     catchingUp = false;
     caughtUp();
+    if (controller.signal.aborted) return;
     for (const [id, o] of offers) {
       if (o.decision === undefined) open(id, o);
       else act(o, membership.owner(ownerKey(o.event)) === me);
@@ -291,10 +349,8 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
           from: next,
           follow: true,
           signal: controller.signal,
-        })) {
+        }))
           foldRecord(r);
-          next = r.offset + 1;
-        }
         return;
       } catch (error) {
         if (controller.signal.aborted) return;
@@ -305,7 +361,15 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
   }
   let following: Promise<void> | undefined;
 
+  /** Counts a record read and moves the position past it. */
+  function take(r: LogRecord): void {
+    counts.read++;
+    next = r.offset + 1;
+    last = { offset: r.offset, key: r.key, timestamp: r.timestamp };
+  }
+
   function foldRecord(r: LogRecord): void {
+    take(r);
     let m: Message;
     try {
       m = JSON.parse(decoder.decode(r.value)) as Message;
@@ -315,7 +379,7 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
       return;
     }
     try {
-      fold(m);
+      fold(m, r.offset);
     } catch (error) {
       fail(error);
     }
@@ -358,6 +422,8 @@ export async function createMatchmaker(init: MatchmakerInit): Promise<Matchmaker
       caughtUp(); // a place() waiting for the read back returns (its append is aborted)
       for (const o of offers.values()) clearTimeout(o.timer);
       await following;
+      // Closed after the engine (see openNode): the receipts counted as settled are appended.
+      await save(resumePoint());
     },
     [Symbol.asyncDispose]() {
       return matchmaker.close();

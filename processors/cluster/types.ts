@@ -5,6 +5,9 @@ import type { ClusterSeam } from '../engine/node.ts';
 /** @default 1000 */
 export const DEFAULT_HEARTBEAT_MS = 1_000;
 
+/** How long a workflow's owner waits for bids on an offer (see `matchmaker.ts`). @default 500 */
+export const DEFAULT_BID_WINDOW_MS = 500;
+
 /** What a node says about itself on the `nodes` stream, once per heartbeat. */
 export interface NodeAnnouncement {
   /** The node id (its DID when it has one); written as `executor` on receipts. */

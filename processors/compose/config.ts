@@ -51,6 +51,11 @@ export interface NodeConfig {
   /** Tasks executed at once. @default 16 */
   concurrency?: number;
   /**
+   * On a cluster, how long a workflow's owner waits for bids on an offer before deciding
+   * (it decides sooner once every live node answered). @default 500
+   */
+  bidWindowMs?: number;
+  /**
    * Run components whose core needs no glue without jco's generated bindings. `false` sends
    * every component through jco (measured against in the cold-start benchmark). @default true
    */

@@ -18,6 +18,7 @@ import { CID } from 'multiformats/cid';
 import { countingRunner } from '../cluster/load.ts';
 import { createCostHistory } from '../cluster/cost-history.ts';
 import { createLocalPlacement } from '../cluster/local-placement.ts';
+import { createFileResumeStore } from '../cluster/resume-point.ts';
 import type { NodeCapabilities } from '../cluster/bid.ts';
 import type { Authority } from '../auth/types.ts';
 import { ConfigError, type NodeConfig } from './config.ts';
@@ -49,6 +50,9 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   const concurrency = config.concurrency ?? 16;
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new ConfigError(`--concurrency must be a positive integer (got ${concurrency})`);
+  const { bidWindowMs } = config;
+  if (bidWindowMs !== undefined && (!Number.isInteger(bidWindowMs) || bidWindowMs < 1))
+    throw new ConfigError(`--bid-window must be a positive integer of ms (got ${bidWindowMs})`);
   // The engine, content store and Wasm runtime load on use, so read-only commands start fast.
   const [
     { createHeliaContentStore },
@@ -182,6 +186,8 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
           history,
           load: () => ({ running: counted.running(), concurrency }),
           hasData: async (cid) => content.has(CID.parse(cid)),
+          bidWindowMs: config.bidWindowMs,
+          resume: createFileResumeStore(join(dataDir, 'cluster', `offers-${namespace}.json`)),
           onError: reportError,
         });
   const timeouts = {

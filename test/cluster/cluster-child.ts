@@ -65,7 +65,10 @@ const placement = await createMatchmaker({
   capabilities: () => ({ nodeId, effectHosts, secrets: [] }),
   history: createCostHistory(),
   load: () => ({ running: counted.running(), concurrency }),
-  bidWindowMs: Number(process.env.IPVM_BID_WINDOW_MS ?? 300),
+  // Long by default: the owner decides as soon as every live node answered, so the window only
+  // matters when one is silent. A short one made a loaded machine's slow answer a "no answer"
+  // in tests that check every node's reason or the tie between two bids.
+  bidWindowMs: Number(process.env.IPVM_BID_WINDOW_MS ?? 10_000),
   onError: (e) => process.stderr.write(`matchmaking: ${e.message}: ${String(e.cause)}\n`),
 });
 const node = await createNode({

@@ -1,11 +1,17 @@
 // The matchmaker's protocol on a real (file) log, two members in one process with a fixed view
-// (`a` owns everything): who runs what, who refuses what and why, one decision per round, a
+// (`a` owns everything): who runs what (a long task where it ran fastest, a data-heavy one
+// where its blocks are), who refuses what and why, one decision per round, a
 // task drawn twice offered once, a malformed placement refused with its field, and a member
-// restarted after an award to it runs the task when it reads the stream back.
-import { mkdtemp, rm } from 'node:fs/promises';
+// restarted after an award to it runs the task when it reads the stream back — from its resume
+// point: the oldest offer it had not seen settled (records read counted), or from 0 when the
+// point is stale or damaged.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CID } from 'multiformats/cid';
+import { sha256 } from 'multiformats/hashes/sha2';
+import * as raw from 'multiformats/codecs/raw';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log } from '../../streams/log.ts';
 import {
@@ -14,33 +20,12 @@ import {
   type Matchmaker,
 } from '../../processors/cluster/matchmaker.ts';
 import { createCostHistory, type CostHistory } from '../../processors/cluster/cost-history.ts';
+import { createFileResumeStore, type ResumeStore } from '../../processors/cluster/resume-point.ts';
 import { newReceiptEvent } from '../../processors/engine/receipts.ts';
 import type { TaskReadyEvent } from '../../schemas/events.ts';
-import type { IpldValue } from '../../schemas/ipld.ts';
-import { parseWorkflow } from '../../schemas/model.ts';
+import { offerAndAward, offerId, readyEvent, RSC } from './offer-records.ts';
 
-const RSC = 'ipfs://bafkreidsr2hsgtgmdy55skt5bfkb2jhkuaoa4ki6z4l3pvrr7tnfkqtyfq';
-
-function ready(arg: number, meta: IpldValue): TaskReadyEvent {
-  const t: IpldValue = {
-    run: { rsc: RSC, op: 'wasm/run', input: { func: 'add_one', args: [arg] }, nnc: '' },
-    cause: null,
-    meta,
-    prf: [],
-  };
-  // Placement is checked at parse: build the parsed task from a clean meta, then put the meta.
-  const parsed = parseWorkflow({ tasks: [{ ...(t as object), meta: {} }] });
-  const p = parsed.tasks[0]!;
-  return {
-    type: 'task/ready',
-    workflow: parsed.cid,
-    instruction: p.instruction,
-    invocation: p.invocation,
-    task: { ...p.task, meta },
-    args: [arg],
-    at: 0,
-  };
-}
+const ready = readyEvent;
 
 interface Member {
   mm: Matchmaker;
@@ -56,6 +41,7 @@ async function member(
   id: string,
   secrets: string[],
   settled = new Set<string>(),
+  opts: { resume?: ResumeStore; errors?: Error[]; holds?: Set<string> } = {},
 ): Promise<Member> {
   const history = createCostHistory();
   const ran: TaskReadyEvent[] = [];
@@ -69,8 +55,11 @@ async function member(
     history,
     load: () => ({ running: 0, concurrency: 4 }),
     bidWindowMs: 60_000, // both members always answer: the owner decides on the last answer
+    resume: opts.resume,
+    hasData: (cid) => Promise.resolve(opts.holds?.has(cid) === true),
     onError: (e) => {
-      throw e;
+      if (opts.errors === undefined) throw e;
+      opts.errors.push(e);
     },
   });
   mm.attach({
@@ -162,6 +151,42 @@ describe('matchmaker', () => {
     expect(await done).toBe('run b');
   });
 
+  it('sends a long task where it ran fastest, and a data-heavy one where its data is', async () => {
+    const observe = (m: Member, durationMs: number): void =>
+      m.history.observe(
+        newReceiptEvent({
+          ...ready(90, {}),
+          run: ready(90, {}).task.run,
+          out: ['ok', 91],
+          fuel: 1,
+          durationMs,
+          executor: 'x',
+          at: 0,
+        }),
+      );
+    observe(a, 400); // both have the module compiled; add_one took 400 ms on a, 5 ms on b
+    observe(b, 5);
+    let ran = b.next();
+    await a.mm.place(ready(11, { needs: [`module:${RSC.slice(7)}`] }));
+    expect(await ran).toBe('run b');
+    // Ten blocks that only a holds: fetching them costs b more than a's slower run.
+    const blocks = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) =>
+        CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`block ${i}`))),
+      ),
+    );
+    await a.mm.close(); // a again, now holding the blocks (and the same measured run)
+    a = await member(log, 'a', [], new Set(), { holds: new Set(blocks.map(String)) });
+    observe(a, 400);
+    ran = a.next();
+    await b.mm.place(ready(12, { needs: blocks.map((c) => `data:${c.toString()}`) }));
+    expect(await ran).toBe('run a');
+    expect((await decisions(log)).slice(-2).map((d) => [d.kind, d.node])).toEqual([
+      ['award', 'b'],
+      ['award', 'a'],
+    ]);
+  });
+
   it('refuses what no live node can serve, with each node’s reason, once', async () => {
     const refused = a.next();
     await b.mm.place(ready(4, { needs: ['secret:NONE'] }));
@@ -203,5 +228,118 @@ describe('matchmaker', () => {
     const settled = await member(log, 'b', ['S'], new Set([ready(7, {}).instruction.toString()]));
     b = settled;
     expect(settled.ran).toEqual([]);
+  });
+
+  describe('resume point', () => {
+    const args = (m: Member): number[] => m.ran.map((e) => e.args[0] as number).sort();
+    /** Offset of the offer record of `event`'s first round. */
+    async function offerOffset(event: TaskReadyEvent): Promise<number> {
+      const id = offerId(event);
+      for await (const r of log.read(offersStream('t'))) {
+        const m = JSON.parse(new TextDecoder().decode(r.value)) as { kind: string; id: string };
+        if (m.kind === 'offer' && m.id === id) return r.offset;
+      }
+      throw new Error(`no offer for ${id}`);
+    }
+    async function records(from = 0): Promise<number> {
+      let n = 0;
+      for await (const r of log.read(offersStream('t'))) if (r.offset >= from) n++;
+      return n;
+    }
+    /** Appends what an owner would, by hand: an offer of `event` and its award to `node`. */
+    async function awardByHand(event: TaskReadyEvent, node: string): Promise<void> {
+      await log.append(offersStream('t'), offerAndAward(event, node, 'a'));
+    }
+
+    it('a member started again reads from its oldest unsettled offer and serves what came while it was down', async () => {
+      const store = createFileResumeStore(join(dir, 'b-resume.json'));
+      const settled = new Set<string>();
+      const settle = (m: Member): void => {
+        for (const e of m.ran) settled.add(e.instruction.toString());
+      };
+      await b.mm.close();
+      b = await member(log, 'b', ['S'], settled, { resume: store });
+      // One award that stays without a receipt (b dies before it), then ten settled ones.
+      const early = ready(50, { node: 'b' });
+      await a.mm.place(early);
+      await until(b, () => b.ran.length === 1);
+      for (let i = 0; i < 10; i++) {
+        await a.mm.place(ready(100 + i, { node: 'b' }));
+        await until(b, () => b.ran.length === 2 + i);
+        settled.add(b.ran.at(-1)!.instruction.toString());
+      }
+      await b.mm.close();
+      // While b is down: an award to it, and an open offer only it can take.
+      await awardByHand(ready(60, { node: 'b' }), 'b');
+      await a.mm.place(ready(61, { node: 'b' }));
+
+      let again = await member(log, 'b', ['S'], settled, { resume: store });
+      await until(again, () => again.ran.length === 3);
+      expect(args(again)).toEqual([50, 60, 61]);
+      // It read from the unsettled award on, not from the start.
+      expect(again.mm.stats().from).toBe(await offerOffset(early));
+      expect(again.mm.stats().read).toBe(await records(again.mm.stats().from));
+      settle(again);
+      await again.mm.close();
+
+      // Once all is settled, a start reads one record (the resume point's anchor) and the new.
+      const total = await records();
+      const latest = ready(62, { node: 'b' });
+      await a.mm.place(latest);
+      again = await member(log, 'b', ['S'], settled, { resume: store });
+      await until(again, () => again.ran.length === 1);
+      expect(args(again)).toEqual([62]);
+      expect(again.mm.stats().from).toBe(total - 1);
+      expect(again.mm.stats().read).toBe(await records(total - 1));
+      expect(again.mm.stats().read).toBeLessThan(total / 10);
+      b = again;
+    });
+
+    it('a resume point whose record is not on the stream, or a damaged one, reads from the start', async () => {
+      const ran = b.next();
+      await a.mm.place(ready(70, { node: 'b' }));
+      await ran;
+      await b.mm.close();
+      // Saved against another stream (another broker, a re-created stream): its anchor is not here.
+      const path = join(dir, 'stale.json');
+      const store = createFileResumeStore(path);
+      const total = await records();
+      await store.save({ position: total, anchor: { offset: total - 1, key: 'x', timestamp: 1 } });
+      const errors: Error[] = [];
+      b = await member(log, 'b', ['S'], new Set(), { resume: store, errors });
+      await until(b, () => b.ran.length === 1);
+      expect(args(b)).toEqual([70]);
+      expect(b.mm.stats().from).toBe(0);
+      expect(errors.map((e) => (e.cause as Error).message)).toEqual([
+        `t.offers: the resume point's record (offset ${total - 1}, key x) is not on the stream: reading it from its start`,
+      ]);
+      await b.mm.close();
+      await writeFile(path, '{"position": 3');
+      errors.length = 0;
+      b = await member(log, 'b', ['S'], new Set(), { resume: store, errors });
+      await until(b, () => b.ran.length === 1);
+      expect(b.mm.stats().from).toBe(0);
+      expect(errors.map((e) => (e.cause as Error).message)).toEqual([`${path}: not JSON`]);
+    });
+
+    it('the file store names the file and the field of a damaged point', async () => {
+      const path = join(dir, 'point.json');
+      const store = createFileResumeStore(path);
+      expect(await store.load()).toBeUndefined();
+      const point = { position: 4, anchor: { offset: 3, key: 'k', timestamp: 1 } };
+      await store.save(point);
+      expect(await store.load()).toEqual(point);
+      for (const [text, why] of [
+        ['{"position": -1}', 'position: expected an offset'],
+        ['{"position": 1, "anchor": {"offset": 0}}', 'anchor: expected {offset, key, timestamp}'],
+        [
+          '{"position": 9, "anchor": {"offset": 3, "key": "k", "timestamp": 1}}',
+          'position: past the anchor (offset 3) + 1',
+        ],
+      ]) {
+        await writeFile(path, text!);
+        await expect(store.load()).rejects.toThrow(`${path}: ${why}`);
+      }
+    });
   });
 });
