@@ -136,15 +136,17 @@ describe('content between nodes', () => {
     const added = await a.add(module);
     try {
       const unknown = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('none')));
+      // It waits for the bound (a timer never fires early), and no longer: without the bound
+      // the get would run into the test's own timeout and fail it.
       const started = performance.now();
       const error = await c.get(unknown).catch((e: unknown) => e);
-      const ms = performance.now() - started;
+      expect(performance.now() - started).toBeGreaterThanOrEqual(900);
       expect(error).toBeInstanceOf(ContentNotFoundError);
       expect((error as ContentNotFoundError).cid).toBe(unknown.toString());
       expect((error as Error).message).toContain(unknown.toString());
-      expect((error as Error).message).toContain('1 connected peers');
-      expect(ms).toBeGreaterThanOrEqual(900);
-      expect(ms).toBeLessThan(10_000);
+      expect((error as Error).message).toContain(
+        'none of 1 connected peers sent it within 1000 ms',
+      );
       // What A has, C gets (and keeps).
       expect(await c.has(added)).toBe(false);
       expect(await c.get(added)).toEqual(module);
