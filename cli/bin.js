@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Entry point of the `ipvm` command. The sources are TypeScript run through Node's built-in
-// type stripping (Node >= 22.18), so there is no build step between an edit and a run.
+// type stripping (Node >= 22.19), so there is no build step between an edit and a run.
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
+if (major < 22 || (major === 22 && minor < 19)) {
   // An older system Node (e.g. through `npm link`): hand over to the node@22 the project
   // installs in node_modules, so `ipvm` works on the PATH without `npx`.
   const { existsSync } = await import('node:fs');
@@ -16,7 +16,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
     process.exit(child.status ?? 1);
   }
   process.stderr.write(
-    `ipvm needs Node >= 22.18 (found ${process.versions.node}); run it through npm (npx ipvm …), ` +
+    `ipvm needs Node >= 22.19 (found ${process.versions.node}); run it through npm (npx ipvm …), ` +
       'which uses the node@22 installed in node_modules.\n',
   );
   process.exit(1);

@@ -3,7 +3,10 @@
 //   2. the environment                     IPVM_DATA_DIR=/srv/ipvm
 //   3. the config file                     {"dataDir": "/srv/ipvm"} in ./ipvm.config.json or --config FILE
 //   4. the command's default
-// Applied once, before any command runs, to every option the command declares.
+// Applied once, before any command runs, to every option the command declares. Commander's own
+// value sources (`cli`, `env`, `config`, `default`) carry the result; its `Option.env()` covers
+// the environment but not a file, so both layers are filled here in one loop rather than half
+// by commander and half by hand (a config library would add a third notion of precedence).
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';

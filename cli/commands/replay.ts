@@ -118,7 +118,7 @@ Examples:
         if (found.length > 0) await recordMismatches(flags, found);
       }
       if (tables) {
-        const { openTableStore } = await import('../../processors/tables/index.ts');
+        const { openTableStore, tablesConsumer } = await import('../../processors/tables/index.ts');
         const opened = await openWriteLog(logPlace(flags));
         const store = openTableStore({
           clickhouseUrl: flags.clickhouseUrl,
@@ -131,6 +131,10 @@ Examples:
               topology: opened.topology,
               job: { into: 'tables', range },
               store,
+              consumer: tablesConsumer(store, {
+                backend: flags.backend,
+                dataDir: opened.dataDir,
+              }),
               verify: await openReceiptCheck(authConfig(flags), opened.dataDir),
               onProgress: bar.update,
             }),

@@ -160,15 +160,21 @@ async function catchUp(store: TableStore, flags: NodeFlags): Promise<void> {
   const tables = await import('../../processors/tables/index.ts');
   const opened = await openWriteLog(logPlace(flags));
   try {
+    const consumer = tables.tablesConsumer(store, {
+      backend: flags.backend,
+      dataDir: opened.dataDir,
+    });
     await tables.catchUpTables({
       log: opened.log,
       store,
+      consumer,
       verify: await openReceiptCheck(authConfig(flags), opened.dataDir),
       streams: indexer.tableStreams(opened.topology),
     });
     await tables.indexMismatches({
       log: opened.log,
       store,
+      consumer,
       stream: opened.topology.name('verification'),
     });
   } finally {

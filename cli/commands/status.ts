@@ -25,6 +25,9 @@ function time(ms: number | null): string {
         .replace(/\.\d+Z$/, 'Z');
 }
 
+// Columns padded to their widest cell, two spaces apart, no borders (as `docker ps` prints): the
+// lines stay easy to grep, cut and read in a log. That is all a table library would do here,
+// and cli-table3 and the like draw borders; `ipvm sql` prints ClickHouse's own tables.
 function summaryTable(workflows: WorkflowView[]): string {
   const rows = workflows.map((w) => [
     w.workflow,

@@ -6,6 +6,12 @@
  * Methods (names and shapes as in Homestar's webserver): `rpc_discover` (alias `rpc.discover`),
  * `health`, `metrics`, `node`, `subscribe_run_workflow`, `unsubscribe_run_workflow`.
  *
+ * The JSON-RPC framing is our own rather than a library's (json-rpc-2.0, jayson): those work
+ * on the message as `JSON.parse` returns it, while a workflow parameter must be decoded as
+ * DAG-JSON from the message's own text (links, integers past 2^53 kept exact), and a
+ * subscription's notifications must follow its response on the same session. What is left is
+ * a switch over the method names.
+ *
  * @module
  */
 import { randomBytes } from 'node:crypto';

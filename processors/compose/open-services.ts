@@ -85,7 +85,13 @@ export async function prepareServices(config: NodeConfig): Promise<ServicesStage
             ? undefined
             : await openReceiptCheck(config.auth ?? {}, opened.dataDir));
         if (config.tables !== undefined) {
-          const live = await indexLive(opened, config.tables.clickhouseUrl, verify, logger);
+          const live = await indexLive(
+            opened,
+            config.tables.clickhouseUrl,
+            config.log?.backend,
+            verify,
+            logger,
+          );
           opened.tables = live.store;
           closers.push(live.close);
         }
@@ -116,6 +122,7 @@ export async function prepareServices(config: NodeConfig): Promise<ServicesStage
 async function indexLive(
   opened: Opened,
   clickhouseUrl: string | undefined,
+  backend: string | undefined,
   verify: ReceiptCheck | undefined,
   logger: Logger | undefined,
 ): Promise<{ store: TableStore; close: () => Promise<void> }> {
@@ -126,6 +133,7 @@ async function indexLive(
   const live = indexer.indexTables({
     log: opened.log,
     store,
+    consumer: tables.tablesConsumer(store, { backend, dataDir: opened.dataDir }),
     streams: indexer.tableStreams(opened.node.topology),
     verify,
     onProgress: (e) => {
@@ -154,6 +162,7 @@ async function indexLive(
 async function openTablesOnDemand(
   opened: Opened,
   clickhouseUrl: string | undefined,
+  backend: string | undefined,
   verify: ReceiptCheck | undefined,
 ): Promise<{ store: TableStore; catchUp: () => Promise<void> }> {
   const tables = await import('../tables/index.ts');
@@ -161,10 +170,11 @@ async function openTablesOnDemand(
   const store = tables.openTableStore({ clickhouseUrl, dataDir: opened.dataDir });
   await store.migrate();
   const streams = indexer.tableStreams(opened.node.topology);
+  const consumer = tables.tablesConsumer(store, { backend, dataDir: opened.dataDir });
   return {
     store,
     catchUp: async () => {
-      await tables.catchUpTables({ log: opened.log, store, streams, verify });
+      await tables.catchUpTables({ log: opened.log, store, streams, verify, consumer });
     },
   };
 }
@@ -189,7 +199,8 @@ async function serveApi(
   const face = faceInit({
     opened,
     tables: opened.tables,
-    openTables: () => openTablesOnDemand(opened, config.tables?.clickhouseUrl, verify),
+    openTables: () =>
+      openTablesOnDemand(opened, config.tables?.clickhouseUrl, config.log?.backend, verify),
   });
   const consoleModel = consoleApi.createConsoleModel({
     log,

@@ -34,6 +34,11 @@ export interface ReplayJobInit {
   job: ReplayJobSpec;
   /** Needed by `tables` jobs. */
   store?: TableStore;
+  /**
+   * The consumer whose positions a whole-log `tables` job resets (`tablesConsumer`).
+   * @default 'ipvm-tables'
+   */
+  consumer?: string;
   /** Receipts are verified by these rules before they become rows (`Authority.receiptCheck`). */
   verify?: ReceiptCheck;
   /** Needed to re-execute. */
@@ -92,7 +97,14 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
     const { rebuildTables, reindexRange, indexMismatches } = await import('../tables/index.ts');
     const tables = isWholeLog(job.range)
       ? await rebuildTables(
-          { log, store: init.store, streams, verify: init.verify, onProgress: undefined },
+          {
+            log,
+            store: init.store,
+            streams,
+            verify: init.verify,
+            consumer: init.consumer,
+            onProgress: undefined,
+          },
           { signal },
         ).then((s) => {
           progress?.(total, total);
@@ -105,6 +117,7 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
     await indexMismatches({
       log,
       store: init.store,
+      consumer: init.consumer,
       stream: topology.name('verification'),
       fromStart: true,
       filter: isWholeLog(job.range) ? undefined : filter,

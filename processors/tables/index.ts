@@ -38,6 +38,7 @@ export function openTableStore(init: OpenTableStoreInit): TableStore {
   return createChdbTableStore({ dataDir: init.dataDir ?? '.ipvm', database: init.database });
 }
 export { catchUpTables, type CatchUpInit } from './catch-up.ts';
+export { tablesConsumer, CONSUMER_FILE } from './consumer.ts';
 export { reindexRange, type ReindexRangeInit } from './range.ts';
 export {
   indexMismatches,

@@ -3,15 +3,37 @@
 // Fuel: per instruction, with wasmtime's cost model (every instruction costs one unit except
 // nop, drop, block, loop, unreachable, return, else and end). Each basic block — the function
 // entry and what follows a loop header, if, else, end or branch — is charged its whole cost
-// when it is entered, from a mutable i64 global the module exports as `__ipvm_fuel`. Loop
-// headers and the entries of functions that call check the global and trap when it is below
-// zero: every runaway loop or recursion passes one, so it stops within one loop-free stretch
-// of its budget; an overdraft at the end of a call is seen by the host (the global is
+// when it is entered. The host sees the fuel in a mutable i64 global the module exports as
+// `__ipvm_fuel`: it sets the budget there before a call and reads what is left after it.
+// Loop headers and the entries of functions that call check the fuel and trap when it is
+// below zero: every runaway loop or recursion passes one, so it stops within one loop-free
+// stretch of its budget; an overdraft at the end of a call is seen by the host (the global is
 // negative). A block runs whole once entered, so on a normal return the fuel used is exactly
 // the cost of the instructions executed: it depends only on the path the code takes, the same
 // on every run and machine. (This is the approach of wasm-metering and wasm-instrument, done
 // here directly on the binary in one table-driven pass because binaryen needs hundreds of
 // milliseconds for a 1 MB module, far over the cold-start budget.)
+//
+// Where the fuel is counted, per function (as wasmtime does with its fuel variable):
+// - local mode, functions with a loop: the fuel lives in an added i64 local, loaded from the
+//   global at entry and charged there block by block (a register, where a global costs
+//   memory traffic on every block: a tight loop ran ~2.4× slower than uninstrumented with
+//   the global, see bench/). The local is stored back to the global before every call and
+//   every way out — `return`, a tail call, `unreachable`, a throw, a failed check, the end of
+//   the function — and reloaded after every call returns (the callee, or the host through
+//   it, may have spent fuel). A branch to the function's own label skips the code before the
+//   final `end`, so the body is wrapped in a block whose end falls through to the store.
+//   Other traps (a division by zero, an access out of bounds) are not preceded by a store:
+//   spilling before every load and store would cost what the local saves. After such a trap
+//   the global holds what the trapping function had spent at its last call or entry — a
+//   figure that still depends only on the path taken (wasmtime reports a trap's fuel the same
+//   way); every exact figure the host reads (a normal return, a fuel trap, a call out to it)
+//   is unchanged.
+// - global mode, every other function: each block's charge is `fuel -= cost` on the global. A
+//   loop-free function enters each block at most once a call, so a local would save little and
+//   add a store and a load around each call; a function with exception handlers (a handler
+//   would have to reload the local) or with several or reference results (the wrapper block
+//   needs a one-byte block type) stays here too.
 //
 // Memory: a module's own memory becomes an import (`ipvm`.`memory`), so the host creates it
 // with `maximum` set from the task's limit and the engine enforces it; `memory.grow` is routed
@@ -33,7 +55,7 @@ import {
 /** Export name of the fuel global. */
 export const FUEL_EXPORT = '__ipvm_fuel';
 /** Bump when the instrumenter's output changes: cached instrumented modules are keyed by it. */
-export const INSTRUMENT_VERSION = 2;
+export const INSTRUMENT_VERSION = 3;
 /** Export name of the "a memory.grow was refused" flag global. */
 export const GROW_FAILED_EXPORT = '__ipvm_grow_failed';
 /** Import module/name under which the module's memory is supplied by the host. */
@@ -104,26 +126,25 @@ class Writer {
     this.u32(b.length);
     this.bytes(b);
   }
-  /** A view of the written bytes (the writer must not be used afterwards). */
+  /** A view of the written bytes (valid until the next write). */
   finish(): Uint8Array {
     return this.buf.subarray(0, this.length);
   }
-}
-
-/** Bytes of the signed LEB128 of a non-negative integer. */
-function slebLength(v: number): number {
-  let n = 1;
-  while (v >= 64) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
 }
 
 // Kinds of insertion points in a function body (see emitCode).
 const POINT_CHECK = 0; // charge a block and trap if the fuel went below zero
 const POINT_CHARGE = 1; // charge a block only
 const POINT_GROW = 2; // replace a memory.grow
+const POINT_SPILL = 3; // local mode: store the local into the global (before a call or an exit)
+const POINT_RELOAD = 4; // local mode: load the local from the global (after a call)
+
+/** Block type of a block with the given results, if it can be written as one byte. */
+function wrapperType(results: readonly string[]): number | undefined {
+  if (results.length === 0) return 0x40;
+  if (results.length > 1) return undefined;
+  return { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b }[results[0]!];
+}
 
 function leb(v: number): number[] {
   const out: number[] = [];
@@ -151,23 +172,11 @@ export function instrumentCore(
   const hasMemory = info.memoryImported || info.definedMemories > 0;
   const hookType = info.types.length;
   const hookFunc = info.funcTypes.length;
-  // At the start of each basic block: `fuel -= cost` on the global. At loop headers and at the
-  // entry of functions that call, where every cycle of branches or calls passes, the charge is
-  // followed by `if (fuel < 0) unreachable` (through an added i64 local `t`, one global load).
-  // Checking there only keeps straight-line code cheap (four instructions a block) while an
-  // overspent budget is still caught before another iteration or call; one that is overspent
-  // at the end of the call is caught by the host, which reads the global (negative = exhausted).
-  const chargeHead = Uint8Array.from([0x23, ...leb(fuelGlobal), 0x42]); // global.get $fuel; i64.const
-  const chargeTail = Uint8Array.from([0x7d, 0x24, ...leb(fuelGlobal)]); // i64.sub; global.set $fuel
-  const checkTailFor = (local: number): Uint8Array =>
-    Uint8Array.from([
-      0x7d, // i64.sub
-      ...[0x22, ...leb(local)], // local.tee $t
-      ...[0x24, ...leb(fuelGlobal)], // global.set $fuel
-      ...[0x20, ...leb(local)], // local.get $t
-      ...[0x42, 0x00, 0x53], // i64.const 0; i64.lt_s
-      ...[0x04, 0x40, 0x00, 0x0b], // if unreachable end
-    ]);
+  // The code inserted (see the header comment). `$f` is the i64 local added to every function:
+  // the fuel itself in the local mode, a temporary for the check in the global mode.
+  const getGlobal = Uint8Array.from([0x23, ...leb(fuelGlobal)]); // global.get $fuel
+  const setGlobal = Uint8Array.from([0x24, ...leb(fuelGlobal)]); // global.set $fuel
+  const ltZeroIf = Uint8Array.from([0x42, 0x00, 0x53, 0x04, 0x40]); // i64.const 0; i64.lt_s; if
   const growCall = Uint8Array.from([0x10, ...leb(hookFunc)]);
   let resettable = true;
 
@@ -263,7 +272,9 @@ export function instrumentCore(
     const n = r ? r.u32() : 0;
     w.u32(n + (hasMemory ? 1 : 0));
     // Per body: find the insertion points with a table-driven scan (the hot loop of a cold
-    // start), then copy the body's slices around the inserted code straight into the output.
+    // start), then write the body's slices around the inserted code (into `body`, reused, whose
+    // length is the body's new size).
+    const body = new Writer(1024);
     const points: number[] = [];
     for (let i = 0; i < n && r; i++) {
       const size = r.u32();
@@ -282,25 +293,23 @@ export function instrumentCore(
         if (t === 0x63 || t === 0x64) br.skipLeb();
       }
       const codeStart = br.pos;
-      const checkTail = checkTailFor(locals);
-      const checkFixed = chargeHead.length + checkTail.length;
-      const chargeFixed = chargeHead.length + chargeTail.length;
-      // locals header with one more group: (1 × i64)
-      const header = Uint8Array.from([...leb(groups + 1)]);
-      const headerGrowth = header.length - (groupsStart - bodyStart) + 2;
-      // Triples: (POINT_CHECK or POINT_CHARGE, offset where a block starts, its cost) or
-      // (POINT_GROW, offset of a memory.grow, offset after its immediate).
+      // Triples: (POINT_CHECK or POINT_CHARGE, offset where a block starts, its cost),
+      // (POINT_GROW, offset of a memory.grow, offset after its immediate) or (POINT_SPILL or
+      // POINT_RELOAD, offset, 0) around calls and before exits.
       points.length = 0;
       points.push(POINT_CHECK, codeStart, 0);
       let costSlot = 2;
       let cost = 0;
       let calls = false;
+      let loops = false;
+      let exceptions = false;
       let pos = codeStart;
       // The cases are the OP_* constants of binary.ts written as literals so the switch
       // compiles to a jump table.
       const kinds = OP_KIND;
       const flow = OP_FLOW;
       while (pos < bodyEnd) {
+        const at = pos;
         const op = bytes[pos++]!;
         switch (kinds[op]) {
           case 0: // OP_NONE
@@ -347,14 +356,23 @@ export function instrumentCore(
           case 0: // FLOW_COST
             cost++;
             break;
-          case 1: // FLOW_FREE
+          case 1: // FLOW_FREE (try, try_table: exception handlers keep the global mode below)
+            if (op === 0x06 || op === 0x1f) exceptions = true;
             break;
           case 4: // FLOW_CALL
             cost++;
             calls = true;
+            points.push(POINT_SPILL, at, 0);
+            // return_call, return_call_indirect, return_call_ref do not come back
+            if (op !== 0x12 && op !== 0x13 && op !== 0x15) points.push(POINT_RELOAD, pos, 0);
             break;
           default: {
-            // FLOW_FREE_SPLIT, FLOW_SPLIT: the block ends here; the next one starts after
+            // FLOW_FREE_SPLIT, FLOW_SPLIT: the block ends here; the next one starts after.
+            // unreachable, return, throw, rethrow, throw_ref leave the function: spill first.
+            if (op <= 0x0a ? op === 0x00 || op >= 0x08 : op === 0x0f)
+              points.push(POINT_SPILL, at, 0);
+            else if (op === 0x03) loops = true;
+            else if (op === 0x18) exceptions = true; // delegate
             if (flow[op] === 3) cost++;
             points[costSlot] = cost;
             cost = 0;
@@ -370,40 +388,86 @@ export function instrumentCore(
       // A function that calls nothing cannot recurse: its loops are checked at their headers,
       // so its entry is only charged (a trivial export pays a few instructions per call).
       if (!calls) points[0] = POINT_CHARGE;
-      let newSize = size + headerGrowth;
-      for (let k = 0; k < points.length; k += 3) {
-        const kind = points[k]!;
-        const c = points[k + 2]!;
-        if (kind === POINT_CHECK) newSize += checkFixed + slebLength(c);
-        else if (kind === POINT_CHARGE) {
-          if (c > 0) newSize += chargeFixed + slebLength(c);
-        } else newSize += growCall.length - (points[k + 2]! - points[k + 1]!);
-      }
-      w.u32(newSize);
-      w.bytes(header);
-      w.bytes(bytes.subarray(groupsStart, codeStart));
-      w.byte(0x01);
-      w.byte(0x7e);
+      // local or global mode (see the header comment)
+      const blockType = loops && !exceptions ? wrapperType(type.results) : undefined;
+      const local = blockType !== undefined;
+      body.length = 0;
+      body.u32(groups + 1); // one more locals group: (1 × i64)
+      body.bytes(bytes.subarray(groupsStart, codeStart));
+      body.byte(0x01);
+      body.byte(0x7e);
+      const f = leb(locals);
+      const getLocal = Uint8Array.from([0x20, ...f]);
+      const setLocal = Uint8Array.from([0x21, ...f]);
+      const teeLocal = Uint8Array.from([0x22, ...f]);
       let copied = codeStart;
       for (let k = 0; k < points.length; k += 3) {
-        const at = points[k + 1]!;
         const kind = points[k]!;
-        if (kind !== POINT_GROW) {
-          const c = points[k + 2]!;
-          // a block of free instructions (e.g. a lone `end`) costs nothing; checks stay
-          if (c === 0 && kind === POINT_CHARGE) continue;
-          w.bytes(bytes.subarray(copied, at));
-          w.bytes(chargeHead);
-          w.sleb(c);
-          w.bytes(kind === POINT_CHECK ? checkTail : chargeTail);
-          copied = at;
-        } else {
-          w.bytes(bytes.subarray(copied, at));
-          w.bytes(growCall);
+        const at = points[k + 1]!;
+        if (kind === POINT_GROW) {
+          body.bytes(bytes.subarray(copied, at));
+          body.bytes(growCall);
           copied = points[k + 2]!;
+          continue;
+        }
+        if (kind >= POINT_SPILL && !local) continue;
+        const c = points[k + 2]!;
+        // a block of free instructions (e.g. a lone `end`) costs nothing; checks stay, and the
+        // local mode's entry always loads the local
+        if (kind === POINT_CHARGE && c === 0 && !(local && k === 0)) continue;
+        body.bytes(bytes.subarray(copied, at));
+        copied = at;
+        if (kind === POINT_SPILL) {
+          body.bytes(getLocal);
+          body.bytes(setGlobal);
+          continue;
+        }
+        if (kind === POINT_RELOAD) {
+          body.bytes(getGlobal);
+          body.bytes(setLocal);
+          continue;
+        }
+        // fuel -= c, from the global (global mode, and the local mode's entry) or the local
+        body.bytes(local && k > 0 ? getLocal : getGlobal);
+        if (c > 0) {
+          body.byte(0x42); // i64.const
+          body.sleb(c);
+          body.byte(0x7d); // i64.sub
+        }
+        if (kind === POINT_CHECK) {
+          // global mode: $f = fuel; global = $f; if ($f < 0) unreachable
+          // local mode: $f = fuel; if ($f < 0) { global = $f; unreachable }
+          body.bytes(teeLocal);
+          if (!local) {
+            body.bytes(setGlobal);
+            body.bytes(getLocal);
+          }
+          body.bytes(ltZeroIf);
+          if (local) {
+            body.bytes(getLocal);
+            body.bytes(setGlobal);
+          }
+          body.byte(0x00); // unreachable
+          body.byte(0x0b); // end
+        } else body.bytes(local ? setLocal : setGlobal);
+        // local mode: the body goes in a block, so a branch to the function's label lands
+        // before the spill at the end
+        if (local && k === 0) {
+          body.byte(0x02);
+          body.byte(blockType);
         }
       }
-      w.bytes(bytes.subarray(copied, bodyEnd));
+      if (local) {
+        // the wrapper block's end, then spill before the function's own end
+        body.bytes(bytes.subarray(copied, bodyEnd - 1));
+        body.byte(0x0b);
+        body.bytes(getLocal);
+        body.bytes(setGlobal);
+        copied = bodyEnd - 1;
+      }
+      body.bytes(bytes.subarray(copied, bodyEnd));
+      w.u32(body.length);
+      w.bytes(body.finish());
       r.pos = bodyEnd;
     }
     if (hasMemory) {

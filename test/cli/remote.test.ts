@@ -24,6 +24,7 @@ const DIVIDE = 'examples/workflows/divide-by-zero.json';
 let base: string;
 let embeddedDir: string;
 let nodeDir: string;
+let tablesDir: string;
 let node: ChildProcessWithoutNullStreams;
 let url: string;
 
@@ -76,6 +77,8 @@ beforeAll(async () => {
     cwd: root,
   });
   await cp(embeddedDir, nodeDir, { recursive: true });
+  tablesDir = join(base, 'tables');
+  await cp(embeddedDir, tablesDir, { recursive: true });
   ({ child: node, url } = await startIpvmNode(nodeDir));
 }, 120_000);
 
@@ -173,6 +176,45 @@ describe('ipvm beside a running node', () => {
     const down = await ipvm(['status', '--node', 'ws://127.0.0.1:9', '--data-dir', elsewhere]);
     expect(down.code).toBe(3);
   }, 60_000);
+});
+
+describe('ipvm call', () => {
+  it('takes a CID, and passes an argument that is not JSON as a string', async () => {
+    const added = await ipvm(['add', 'examples/wasm/out/math.wasm', '--data-dir', nodeDir]);
+    const cid = added.stdout.trim();
+    const call = (...args: string[]): Promise<Result> =>
+      ipvm(['call', cid, 'add', ...args, '--data-dir', nodeDir]);
+    expect((await call('2', '40')).stdout).toBe('42\n');
+    // `two` is not JSON: the string "two", which add's s32 refuses (a located mapping error)
+    const text = await call('two', '1');
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain('args[0]: expected s32, got \\"two\\"');
+    // `"2"` is JSON: the string "2" too
+    expect((await call('"2"', '1')).stderr).toContain('args[0]: expected s32, got \\"2\\"');
+  }, 60_000);
+});
+
+describe('ipvm sql beside ipvm start --tables', () => {
+  it('goes through the node that holds the tables: no lock error, writes only with --write', async () => {
+    const tables = await startIpvmNode(tablesDir, 60_000, ['--tables']);
+    try {
+      expect((await ipvm(['run', ADD_ONE, '--data-dir', tablesDir])).code).toBe(0);
+      const q = 'SELECT function, count() AS n FROM receipts GROUP BY function ORDER BY function';
+      const sql = await ipvm(['sql', '--format', 'json', q, '--data-dir', tablesDir]);
+      expect(sql.code, sql.stderr).toBe(0);
+      expect(JSON.parse(sql.stdout)).toEqual([
+        { function: 'add', n: 1 },
+        { function: 'add_one', n: 2 },
+      ]);
+      const optimize = ['sql', 'OPTIMIZE TABLE receipts FINAL', '--data-dir', tablesDir];
+      expect((await ipvm(optimize)).code).toBe(2);
+      const written = await ipvm([...optimize, '--write']);
+      expect(written.code, written.stderr).toBe(0);
+    } finally {
+      tables.child.kill('SIGTERM');
+      await new Promise((r) => tables.child.once('exit', r));
+    }
+  }, 120_000);
 });
 
 describe('the client library', () => {

@@ -11,11 +11,18 @@ export interface StartedNode {
   url: string;
 }
 
-/** Starts `ipvm start --data-dir DIR` and waits for its `rpc ws://…` line (rejects if it exits). */
-export async function startIpvmNode(dataDir: string, timeoutMs = 60_000): Promise<StartedNode> {
+/**
+ * Starts `ipvm start --data-dir DIR [ARGS…]` and waits for its `rpc ws://…` line (rejects if it
+ * exits).
+ */
+export async function startIpvmNode(
+  dataDir: string,
+  timeoutMs = 60_000,
+  args: readonly string[] = [],
+): Promise<StartedNode> {
   const child = spawn(
     process.execPath,
-    [join(root, 'cli', 'bin.js'), 'start', '--data-dir', dataDir, '--log-level', 'warn'],
+    [join(root, 'cli', 'bin.js'), 'start', '--data-dir', dataDir, '--log-level', 'warn', ...args],
     { cwd: root },
   );
   let out = '';

@@ -2,7 +2,8 @@
 // on it, then `node examples/producers/<broker>.ts WORKFLOW`: the workflow file goes to
 // `<ns>.invocations` as it is, the node computes the CIDs and runs it, and the example's
 // subscriber prints every receipt's output and the end; a malformed message comes back to the
-// example as a visible rejection with its located reason.
+// example (and to `ipvm watch`) as a visible rejection with its located reason. `ipvm sql` with
+// the same backend flags reads the broker's log into its own tables.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,9 +24,9 @@ interface Result {
   stderr: string;
 }
 
-async function node(args: string[]): Promise<Result> {
+async function node(args: string[], timeout = 60_000): Promise<Result> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, args, { cwd: root, timeout: 60_000 });
+    const { stdout, stderr } = await exec(process.execPath, args, { cwd: root, timeout });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as Result;
@@ -132,7 +133,63 @@ for (const c of cases) {
     }, 60_000);
 
     it('shows the rejection of a malformed message', async () => {
-      expectRejected(await example(join(base, 'malformed.json')));
+      const sent = await example(join(base, 'malformed.json'));
+      expectRejected(sent);
+      // `ipvm watch` beside the node shows it too, under the producer's key
+      const key = /key ([\w-]+)\)/.exec(sent.stdout)?.[1];
+      expect(key, sent.stdout).toBeDefined();
+      const watch = await node([
+        bin,
+        'watch',
+        '--from',
+        'earliest',
+        '--no-follow',
+        '--data-dir',
+        join(base, c.name),
+      ]);
+      expect(watch.code, watch.stderr).toBe(0);
+      expect(watch.stdout).toMatch(
+        new RegExp(
+          `^REJECTED ${key} ${c.ns}\\.invocations/\\d+@\\d+: tasks\\[0\\]\\.run: expected a map, got integer$`,
+          'm',
+        ),
+      );
     }, 60_000);
+
+    it('ipvm sql on the same backend indexes its log into fresh embedded tables', async () => {
+      const q =
+        'SELECT function, output, fuel FROM receipts WHERE replayed = 0 ORDER BY function, output';
+      // On Kafka this takes tens of seconds: each stream and partition is read through a
+      // throwaway consumer group that must join before it fetches.
+      const sql = (dir: string): Promise<Result> =>
+        node(
+          [
+            bin,
+            'sql',
+            '--format',
+            'json',
+            '--backend',
+            c.name,
+            ...c.flags!,
+            '--namespace',
+            c.ns,
+            '--data-dir',
+            join(base, dir),
+            q,
+          ],
+          150_000,
+        );
+      // A second data directory's tables see everything too: the positions the first one
+      // committed on the broker are its own.
+      for (const dir of [`${c.name}-sql`, `${c.name}-sql-2`]) {
+        const res = await sql(dir);
+        expect(res.code, res.stderr).toBe(0);
+        expect(JSON.parse(res.stdout), dir).toEqual([
+          { function: 'add', output: '13', fuel: 3 },
+          { function: 'add_one', output: '2', fuel: 3 },
+          { function: 'add_one', output: '3', fuel: 3 },
+        ]);
+      }
+    }, 300_000);
   });
 }

@@ -1,3 +1,4 @@
+import wabtInit from 'wabt';
 import { describe, expect, it } from 'vitest';
 import {
   hasComponentTypeMetadata,
@@ -11,14 +12,17 @@ import {
 } from '../../processors/wasm/instrument.ts';
 import { buildComponent, buildCoreModule, buildEmbedded, watToWasm } from '../components/build.ts';
 
-function instantiate(bytes: Uint8Array, maxPages = 100) {
+function instantiate(bytes: Uint8Array, maxPages = 100, imports: WebAssembly.Imports = {}) {
   const { bytes: out, report } = instrumentCore(bytes);
   const module = new WebAssembly.Module(out);
   const memory = new WebAssembly.Memory({
     initial: report.memory?.initialPages ?? 0,
     maximum: maxPages,
   });
-  const instance = new WebAssembly.Instance(module, report.memory ? { ipvm: { memory } } : {});
+  const instance = new WebAssembly.Instance(
+    module,
+    report.memory ? { ...imports, ipvm: { memory } } : imports,
+  );
   const e = instance.exports as Record<string, unknown>;
   const fuel = e[FUEL_EXPORT] as WebAssembly.Global;
   const grow = e[GROW_FAILED_EXPORT] as WebAssembly.Global;
@@ -121,6 +125,109 @@ describe('fuel and memory instrumentation', () => {
     expect(used('table', 0)).toEqual([10, 3n]);
     // local.get, br_table to $b; i32.const 20
     expect(used('table', 1)).toEqual([20, 3n]);
+  });
+
+  it('keeps the global exact at every call and exit of a function that holds its fuel in a local', async () => {
+    // Functions with a loop count in a local: stored to the global before each call and on
+    // every way out (end, return, a branch to the function's label), reloaded after each call.
+    const wasm = await watToWasm(`(module
+      (import "h" "cb" (func $cb (param i32)))
+      (func $sq (export "sq") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0)))
+      (func (export "sumsq") (param $n i32) (result i32)
+        (local $i i32) (local $s i32)
+        (loop $l
+          (if (i32.ge_u (local.get $i) (local.get $n)) (then (return (local.get $s))))
+          (local.set $s (i32.add (local.get $s) (call $sq (local.get $i))))
+          (call $cb (local.get $i))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l))
+        (i32.const -1))
+      (func (export "brout") (param $n i32) (result i32)
+        (loop $l
+          (br_if 1 (i32.const 7) (i32.eqz (local.get $n)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br $l))
+        (i32.const -1))
+      (func (export "two") (param $n i32) (result i32 i32)
+        (loop $l (br_if $l (i32.const 0)))
+        (local.get $n) (local.get $n)))`);
+    const seen: bigint[] = [];
+    const budget = 10_000n;
+    // the host reads the global during the call and calls back into the module (3 units)
+    const cb = (): void => {
+      seen.push(budget - (fuel.value as bigint));
+      (e['sq'] as (n: number) => number)(2);
+    };
+    const { e, fuel } = instantiate(wasm, 100, { h: { cb } });
+    const used = (name: string, arg: number): [unknown, bigint] => {
+      fuel.value = budget;
+      const v = (e[name] as (n: number) => unknown)(arg);
+      return [v, budget - (fuel.value as bigint)];
+    };
+    // per iteration: the test (local.get, local.get, i32.ge_u, if: 4), the body (12, with two
+    // calls), $sq (3) and the callback's $sq (3); the exit: the test and local.get $s (return free)
+    expect(used('sumsq', 4)).toEqual([0 + 1 + 4 + 9, 22n * 4n + 5n]);
+    // at the k-th callback: k whole iterations, then the test, the body and $sq
+    expect(seen).toEqual([0n, 1n, 2n, 3n].map((k) => 22n * k + 4n + 12n + 3n));
+    // br_if to the function's label: i32.const, local.get, i32.eqz, br_if (4) + 5 a turn
+    expect(used('brout', 3)).toEqual([7, 9n * 3n + 4n]);
+    // several results: the global is charged directly, with the same figures
+    expect(used('two', 5)).toEqual([[5, 5], 4n]);
+  });
+
+  it('stores the local before a tail call; a function with exception handlers charges the global', async () => {
+    // Not in watToWasm's feature set: assembled here with tail calls and (legacy) exceptions.
+    const wabt = await wabtInit();
+    const parsed = wabt.parseWat(
+      'features.wat',
+      `(module
+        (tag $e)
+        (func $sq (param i32) (result i32) (i32.mul (local.get 0) (local.get 0)))
+        (func (export "tail") (param $n i32) (result i32)
+          (loop $l (br_if $l (i32.const 0)))
+          (return_call $sq (local.get $n)))
+        (func $thrower (loop $l (br_if $l (i32.const 0))) (throw $e))
+        (func (export "caught") (result i32)
+          (loop $l (br_if $l (i32.const 0)))
+          (try (result i32) (do (call $thrower) (i32.const 1)) (catch $e (i32.const 7)))))`,
+      { exceptions: true, tail_call: true },
+    );
+    const { e, fuel } = instantiate(new Uint8Array(parsed.toBinary({}).buffer));
+    parsed.destroy();
+    const used = (name: string, ...args: number[]): [number, bigint] => {
+      fuel.value = 1_000n;
+      const v = (e[name] as (...a: number[]) => number)(...args);
+      return [v, 1_000n - (fuel.value as bigint)];
+    };
+    // i32.const, br_if (2); local.get, return_call (2); $sq (3)
+    expect(used('tail', 5)).toEqual([25, 7n]);
+    // i32.const, br_if (2); call, i32.const (2, charged on entry); $thrower: 2 + throw (3); the
+    // handler's i32.const (1). A local would miss what $thrower spent before it threw.
+    expect(used('caught')).toEqual([7, 8n]);
+  });
+
+  it("reports the fuel of a trap as of the trapping function's last call or entry, every time", async () => {
+    // A trap other than fuel leaves the global where the function last stored its local: the
+    // blocks entered since are not counted (as in wasmtime), the same figure on every run.
+    const wasm = await watToWasm(`(module
+      (import "h" "cb" (func $cb))
+      (func (export "div") (param $n i32) (result i32)
+        (loop $l (br_if $l (i32.const 0)))
+        (call $cb)
+        (if (local.get $n) (then (nop)))
+        (i32.div_u (i32.const 1) (local.get $n))))`);
+    const { e, fuel } = instantiate(wasm, 100, { h: { cb: () => {} } });
+    const div = e['div'] as (n: number) => number;
+    fuel.value = 1_000n;
+    expect(div(1)).toBe(1);
+    // i32.const, br_if (2); call, local.get, if (3); i32.const, local.get, i32.div_u (3)
+    expect(1_000n - (fuel.value as bigint)).toBe(8n);
+    for (let run = 0; run < 2; run++) {
+      fuel.value = 1_000n;
+      expect(() => div(0)).toThrow(/divide by zero/);
+      // stored before the call: the loop's 2 and the call's block (3)
+      expect(1_000n - (fuel.value as bigint)).toBe(5n);
+    }
   });
 
   it('turns the memory into a host import and flags refused growth', async () => {
