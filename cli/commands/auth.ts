@@ -54,7 +54,7 @@ Examples:
             `--expires must be a positive number of seconds (got ${flags.expires})`,
           );
         try {
-          auth.publicKeyOfDid(flags.audience);
+          auth.keyOfDid(flags.audience);
         } catch (err) {
           throw new UsageError(`--audience: ${(err as Error).message}`);
         }

@@ -14,6 +14,7 @@
  */
 import { CID } from 'multiformats/cid';
 import { AuthError } from './errors.ts';
+import { JWT_ALGS, type SignatureAlg } from './signatures.ts';
 
 /** A 0.10 capability: resource, ability and its caveats. */
 export interface Capability010 {
@@ -24,6 +25,8 @@ export interface Capability010 {
 
 /** What a 0.10 payload says (the header is checked too). */
 export interface Payload010 {
+  /** The header's `alg` (EdDSA, ES256 or ES256K), as the algorithm it names. */
+  alg: SignatureAlg;
   iss: string;
   aud: string;
   exp: number | null;
@@ -77,7 +80,8 @@ export function readPayload010(token: string, proof: string): Payload010 {
     if (typeof header[f] !== 'string') throw wrong(`header.${f}`, 'a string');
   }
   if (header.typ !== 'JWT') throw wrong('header.typ', '"JWT"');
-  if (header.alg !== 'EdDSA') throw bad(`unsupported alg ${JSON.stringify(header.alg)}`);
+  const alg = JWT_ALGS[header.alg as string];
+  if (alg === undefined) throw bad(`unsupported alg ${JSON.stringify(header.alg)}`);
   for (const f of ['ucv', 'iss', 'aud', 'exp', 'cap'] as const)
     if (!(f in payload)) throw missing(f);
   const { ucv, iss, aud, exp, nbf, nnc, fct, cap, prf } = payload;
@@ -122,6 +126,7 @@ export function readPayload010(token: string, proof: string): Payload010 {
     }
   }
   return {
+    alg,
     iss: iss as string,
     aud: aud as string,
     exp: exp,

@@ -8,9 +8,8 @@
  * @module
  */
 import * as ucans from '@ucans/ucans';
-import { CID } from 'multiformats/cid';
-import { sha256 } from 'multiformats/hashes/sha2';
-import { publicKeyOfDid, ed25519Verify } from './ed25519.ts';
+import { tokenCid, type TokenHasher } from './token-cid.ts';
+import { JWT_ALGS, keyOfDid, verifySignature } from './signatures.ts';
 import { abilityCovers, resourceCovers, type Capability } from './capability.ts';
 import { AuthError } from './errors.ts';
 import type { CheckContext, Grant, ProofChecker, Requirement } from './types.ts';
@@ -39,11 +38,9 @@ interface Parsed {
   prf: string[];
 }
 
-/** CID of a JWT: raw codec, sha2-256 of its UTF-8 (UCAN 0.10's canonical CID). */
-export function jwtCid(token: string): string {
-  const digest = sha256.digest(utf8.encode(token));
-  if (digest instanceof Promise) throw new Error('sha256 must be synchronous here');
-  return CID.createV1(RAW, digest).toString();
+/** CID of a JWT: raw codec, sha2-256 (UCAN 0.10's canonical CID) or BLAKE3 of its UTF-8. */
+export function jwtCid(token: string, hasher?: TokenHasher): string {
+  return tokenCid(RAW, utf8.encode(token), hasher);
 }
 
 function base64urlDecode(s: string): Uint8Array {
@@ -81,7 +78,8 @@ function parseAndVerify(token: string, proof: string): Parsed {
     );
   }
   const { header, payload } = ucan;
-  if (header.alg !== 'EdDSA')
+  const alg = JWT_ALGS[header.alg];
+  if (alg === undefined)
     throw new AuthError('Malformed', `unsupported alg ${JSON.stringify(header.alg)}`, { proof });
   if (header.typ !== 'JWT')
     throw new AuthError('Malformed', `typ must be JWT (got ${JSON.stringify(header.typ)})`, {
@@ -92,7 +90,7 @@ function parseAndVerify(token: string, proof: string): Parsed {
     ['aud', payload.aud],
   ] as const) {
     try {
-      publicKeyOfDid(did);
+      keyOfDid(did);
     } catch (err) {
       throw new AuthError('Malformed', `${field}: ${(err as Error).message}`, { proof });
     }
@@ -114,7 +112,7 @@ function parseAndVerify(token: string, proof: string): Parsed {
     return { with: w, can: c };
   });
   const [h, p, s] = token.split('.');
-  if (!ed25519Verify(payload.iss, utf8.encode(`${h}.${p}`), base64urlDecode(s ?? '')))
+  if (!verifySignature(payload.iss, alg, utf8.encode(`${h}.${p}`), base64urlDecode(s ?? '')))
     throw new AuthError('InvalidSignature', `signature of ${payload.iss} does not verify`, {
       proof,
     });
@@ -140,13 +138,13 @@ function parseAndVerify010(token: string, proof: string): Parsed {
     ['aud', p.aud],
   ] as const) {
     try {
-      publicKeyOfDid(did);
+      keyOfDid(did);
     } catch (err) {
       throw new AuthError('Malformed', `${field}: ${(err as Error).message}`, { proof });
     }
   }
   const [h, b, s] = token.split('.');
-  if (!ed25519Verify(p.iss, utf8.encode(`${h}.${b}`), base64urlDecode(s ?? '')))
+  if (!verifySignature(p.iss, p.alg, utf8.encode(`${h}.${b}`), base64urlDecode(s ?? '')))
     throw new AuthError('InvalidSignature', `signature of ${p.iss} does not verify`, { proof });
   return { token, cid: jwtCid(token), ...p };
 }
