@@ -163,3 +163,50 @@ export function unconditioned(
 ): boolean {
   return caveats === undefined || caveats.some((c) => Object.keys(c).length === 0);
 }
+
+/** What a 0.10 token says, to issue one ({@link issueJwt010}). */
+export interface Issue010 {
+  issuer: { did: string; sign(message: Uint8Array): Uint8Array };
+  audience: string;
+  /** Seconds, or `null` for a token that does not expire. */
+  exp: number | null;
+  nbf?: number;
+  cap: Record<string, Record<string, Array<Record<string, unknown>>>>;
+  fct?: Record<string, unknown>;
+  /** CIDs of the proofs. */
+  prf?: string[];
+}
+
+/** JSON with object keys in code-point order at every depth (arrays keep theirs). */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
+  if (isObject(value))
+    return `{${Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${sortedJson(value[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/**
+ * Issues a UCAN 0.10 token signed with Ed25519: header `{alg, typ}`, the payload's keys
+ * sorted (as the 0.10 fixtures' tokens are), `prf` only when there are proofs. Ed25519 is
+ * deterministic, so the same fields and key give the same token.
+ */
+export function issueJwt010(t: Issue010): string {
+  const part = (v: unknown): string => Buffer.from(sortedJson(v)).toString('base64url');
+  const payload = {
+    ucv: '0.10.0',
+    iss: t.issuer.did,
+    aud: t.audience,
+    exp: t.exp,
+    nbf: t.nbf,
+    cap: t.cap,
+    fct: t.fct,
+    prf: t.prf === undefined || t.prf.length === 0 ? undefined : t.prf,
+  };
+  const head = `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part(payload)}`;
+  const signature = t.issuer.sign(new TextEncoder().encode(head));
+  return `${head}.${Buffer.from(signature).toString('base64url')}`;
+}

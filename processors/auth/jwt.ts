@@ -17,6 +17,7 @@ import type { Identity } from './identity.ts';
 import {
   caveatsNarrow,
   isPayloadVersioned,
+  issueJwt010,
   readPayload010,
   unconditioned,
   type Capability010,
@@ -295,21 +296,42 @@ export interface DelegateOptions {
   can: string;
   /** Lifetime in seconds. @default 3600 */
   expiresInSeconds?: number;
-  /** Tokens this delegation is backed by (embedded, as UCAN 0.8.1 does). */
+  /**
+   * Tokens this delegation is backed by, of its version: embedded in a 0.8.1 token, linked
+   * by CID from a 0.10 one (which then travel beside it).
+   */
   proofs?: string[];
   /** @default Date.now */
   nowMs?: number;
+  /** @default '0.8.1' */
+  version?: '0.8.1' | '0.10.0';
 }
 
-/** Issues a JWT UCAN 0.8.1 signed by `issuer`'s key. */
+/**
+ * Issues a JWT UCAN (0.8.1, or 0.10.0 when told) signed by `issuer`'s key.
+ * @throws {AuthError} `Malformed` for a proof that is not a token of that version
+ */
 export async function delegateJwt(options: DelegateOptions): Promise<string> {
   const now = Math.floor((options.nowMs ?? Date.now()) / 1000);
+  const v010 = options.version === '0.10.0';
   // A delegation may not outlive its proofs: its expiry is clamped to theirs.
   let exp = now + (options.expiresInSeconds ?? 3600);
-  for (const p of options.proofs ?? []) {
-    const e = ucans.parse(p).payload.exp;
+  for (const [i, p] of (options.proofs ?? []).entries()) {
+    if (v010 !== isPayloadVersioned(p))
+      throw new AuthError('Malformed', `not a UCAN ${options.version ?? '0.8.1'} token`, {
+        proof: `--proof #${i + 1}`,
+      });
+    const e = v010 ? readPayload010(p, `--proof #${i + 1}`).exp : ucans.parse(p).payload.exp;
     if (typeof e === 'number' && e < exp) exp = e;
   }
+  if (v010)
+    return issueJwt010({
+      issuer: options.issuer,
+      audience: options.audience,
+      exp,
+      cap: { [options.with]: { [options.can]: [{}] } },
+      prf: (options.proofs ?? []).map((p) => jwtCid(p)),
+    });
   const ucan = await ucans.sign(
     {
       iss: options.issuer.did,

@@ -214,6 +214,59 @@ describe('ipvm run --auth ucan', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(`signature of ${did.node} over receipt`);
   });
+  it('runs it under a UCAN 0.10 chain (--ucv 0.10.0), its proofs linked by CID', async () => {
+    const v010 = ['--with', 'ipfs://*', '--ucv', '0.10.0'];
+    const toClient = await delegate('node', '--audience', did.client!, '--can', 'wasm/*', ...v010);
+    const back = await delegate(
+      'client',
+      '--audience',
+      did.node!,
+      '--can',
+      'wasm/run',
+      '--proof',
+      toClient,
+      ...v010,
+    );
+    const payload = JSON.parse(Buffer.from(back.split('.')[1]!, 'base64url').toString()) as {
+      ucv: string;
+      prf: string[];
+    };
+    const { jwtCid } = await import('../../processors/auth/jwt.ts');
+    expect(payload).toMatchObject({ ucv: '0.10.0', prf: [jwtCid(toClient)] });
+    const run = (...proofs: string[]) =>
+      ipvm(
+        'run',
+        '--json',
+        '--auth',
+        'ucan',
+        ...proofs.flatMap((p) => ['--proof', p]),
+        '--data-dir',
+        dirs.node,
+        'examples/workflows/add-one.json',
+      );
+    const unlinked = await run(back);
+    expect(unlinked.code).toBe(1);
+    expect(unlinked.stderr).toMatch(/UnavailableProof: proof bafkrei\w+ was not supplied/);
+    const r = await run(back, toClient);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ status: 'completed' });
+    // A 0.10 delegation cannot be backed by a 0.8.1 token (nor the reverse).
+    const mixed = await ipvm(
+      'ucan',
+      'delegate',
+      '--data-dir',
+      dirs.client,
+      '--audience',
+      did.node!,
+      '--can',
+      'wasm/run',
+      '--proof',
+      tokens.chain!,
+      ...v010,
+    );
+    expect(mixed.code).not.toBe(0);
+    expect(mixed.stderr).toMatch(/Malformed: not a UCAN 0.10.0 token \(proof --proof #1\)/);
+  });
 });
 
 /** A started node and a WebSocket client. */
