@@ -1,8 +1,9 @@
 /**
  * Signatures of UCAN issuers by key type: Ed25519 (`did:key:z6Mk…`, through `node:crypto`),
- * ECDSA P-256 (`did:key:zDn…`, ES256) and secp256k1 (`did:key:zQ3s…`, ES256K) through
- * `@noble/curves`, each over SHA-256 of the message, as a 64-byte `r‖s`. The algorithm a token
- * names must be its issuer's key type: an ES256 header over an Ed25519 DID does not verify.
+ * ECDSA P-256 (`did:key:zDn…`, ES256) and secp256k1 (`did:key:zQ3s…`, ES256K), each over
+ * SHA-256 of the message, as a 64-byte `r‖s` — keys decompressed by `@noble/curves`, signatures
+ * checked by `node:crypto`. The algorithm a token names must be its issuer's key type: an
+ * ES256 header over an Ed25519 DID does not verify.
  *
  * ECDSA signatures come in two forms (`s` and `n − s`) that both verify; both are accepted
  * (WebCrypto signs either), and {@link canonicalSignature} maps them to one, so that a token
@@ -10,6 +11,7 @@
  *
  * @module
  */
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { base58btc } from 'multiformats/bases/base58';
@@ -72,9 +74,44 @@ export function didOfKey(type: KeyType, publicKey: Uint8Array): string {
 
 const CURVES = { ES256: p256, ES256K: secp256k1 } as const;
 
+/** DER prefixes wrapping an uncompressed point (65 bytes) into an SPKI of each curve. */
+const SPKI_PREFIX = {
+  ES256: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+  ES256K: Buffer.from('3056301006072a8648ce3d020106052b8104000a034200', 'hex'),
+} as const;
+
+/** ECDSA public keys by DID: decompressed by `@noble/curves` once, then verified by OpenSSL. */
+const ecdsaKeys = new Map<string, KeyObject>();
+
+function ecdsaKey(did: string, alg: 'ES256' | 'ES256K'): KeyObject | undefined {
+  let key = ecdsaKeys.get(did);
+  if (key !== undefined) return key;
+  let parsed: { type: KeyType; publicKey: Uint8Array };
+  try {
+    parsed = keyOfDid(did);
+  } catch {
+    return undefined;
+  }
+  if (ALG_OF[parsed.type] !== alg) return undefined;
+  try {
+    const point = CURVES[alg].Point.fromBytes(parsed.publicKey).toBytes(false);
+    key = createPublicKey({
+      key: Buffer.concat([SPKI_PREFIX[alg], point]),
+      format: 'der',
+      type: 'spki',
+    });
+  } catch {
+    return undefined; // not a point of the curve
+  }
+  if (ecdsaKeys.size > 10_000) ecdsaKeys.clear();
+  ecdsaKeys.set(did, key);
+  return key;
+}
+
 /**
  * True when `signature` is `did`'s signature of `message` by `alg`; false for a DID of another
- * key type, an unsupported DID, or a signature of the wrong length.
+ * key type, an unsupported DID, or a signature of the wrong length. ECDSA is checked by
+ * `node:crypto` (OpenSSL; ~20× faster than pure JS), high or low `s`.
  */
 export function verifySignature(
   did: string,
@@ -83,18 +120,10 @@ export function verifySignature(
   signature: Uint8Array,
 ): boolean {
   if (alg === 'Ed25519') return ed25519Verify(did, message, signature);
-  let key: { type: KeyType; publicKey: Uint8Array };
-  try {
-    key = keyOfDid(did);
-  } catch {
-    return false;
-  }
-  if (ALG_OF[key.type] !== alg || signature.length !== 64) return false;
-  try {
-    return CURVES[alg].verify(signature, message, key.publicKey, { lowS: false });
-  } catch {
-    return false;
-  }
+  if (signature.length !== 64) return false;
+  const key = ecdsaKey(did, alg);
+  if (key === undefined) return false;
+  return verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
 }
 
 /** The signature in its one canonical form: ECDSA with low `s`; Ed25519 as it is. */
