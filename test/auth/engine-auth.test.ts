@@ -282,3 +282,44 @@ describe('engine with --auth ucan', () => {
     }
   });
 });
+
+describe('an effect in ucan mode', () => {
+  it('needs a proof covering its URL and its ability, located at the task', async () => {
+    const authority = createAuthority({ identity: nodeKey, mode: 'ucan', trust: [root.did] });
+    const get = (url: string) =>
+      parseWorkflow({
+        tasks: [
+          {
+            run: { rsc: url, op: 'http/get', input: {}, nnc: '' },
+            cause: null,
+            meta: {},
+            prf: [],
+          },
+        ],
+      });
+    const grant = async (w: string, can: string) => {
+      const t = await delegateJwt({ issuer: root, audience: nodeKey.did, with: w, can });
+      return { [jwtCid(t)]: t };
+    };
+    const url = 'https://api.example.com/v1/items';
+    authority.authorize(get(url), await grant('https://api.example.com/*', 'http/get'));
+    authority.authorize(get(url), await grant('https://api.example.com/*', 'http/*'));
+    const refused: Array<[string, string, string]> = [
+      ['https://other.example/*', 'http/get', 'another host'],
+      ['https://api.example.com/*', 'http/post', 'another ability'],
+      ['ipfs://*', 'wasm/*', "the tasks' proof"],
+    ];
+    for (const [w, can, what] of refused) {
+      const proofs = await grant(w, can);
+      expect(() => authority.authorize(get(url), proofs), what).toThrow(
+        expect.objectContaining({
+          rule: 'Overreach',
+          location: expect.objectContaining({ task: 0, instruction: expect.any(String) }),
+        }),
+      );
+    }
+    expect(() => authority.authorize(get(url), undefined)).toThrow(
+      expect.objectContaining({ rule: 'InvalidClaim' }),
+    );
+  });
+});
