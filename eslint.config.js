@@ -16,7 +16,7 @@ const CONFINED = [
   },
   { folder: 'processors/wasm', packages: ['@bytecodealliance/jco', 'binaryen'] },
   { folder: 'processors/effects', packages: ['undici'] },
-  { folder: 'processors/auth', packages: ['@ucans/ucans', 'iso-ucan'] },
+  { folder: 'processors/auth', packages: ['@ucans/ucans', 'iso-ucan', '@noble/curves'] },
 ];
 const EXEMPT = ['test/**', '**/*.test.ts', 'bench/**'];
 /**

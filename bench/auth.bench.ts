@@ -9,9 +9,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
 import { createNode } from '../processors/engine/node.ts';
+import { p256 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import {
   createAuthority,
   delegateJwt,
+  didOfKey,
+  verifySignature,
   generateIdentity,
   type Authority,
 } from '../processors/auth/index.ts';
@@ -52,6 +56,22 @@ const floorSign = perOp(2_000, () => sign(null, msg, privateKey));
 const floorVerify = perOp(2_000, () => verify(null, msg, publicKey, sig));
 row('Ed25519 sign (node:crypto), floor', `${floorSign.toFixed(1)} µs`);
 row('Ed25519 verify (node:crypto), floor', `${floorVerify.toFixed(1)} µs`);
+
+// --- issuers with ECDSA keys: one signature check of a token (@noble/curves, pure JS) ------
+for (const [alg, curve, type] of [
+  ['ES256', p256, 'P-256'],
+  ['ES256K', secp256k1, 'secp256k1'],
+] as const) {
+  const secret = curve.utils.randomSecretKey();
+  const did = didOfKey(type, curve.getPublicKey(secret, true));
+  const signature = curve.sign(msg, secret);
+  const cost = perOp(200, () => verifySignature(did, alg, msg, signature));
+  row(
+    `${alg} verify (${type} issuer)`,
+    `${cost.toFixed(1)} µs`,
+    `${(cost / floorVerify).toFixed(1)}× floor`,
+  );
+}
 
 // --- per invocation and per receipt -------------------------------------------------------
 const nodeKey = generateIdentity();

@@ -22,12 +22,17 @@ export function registerAuth(program: Command): void {
   const ucan = program.command('ucan').description('issue UCAN tokens signed by this node');
   ucan
     .command('delegate')
-    .description('Print a JWT UCAN (0.8.1) granting ABILITY on URI to DID, signed by this node')
+    .description('Print a JWT UCAN granting ABILITY on URI to DID, signed by this node')
     .requiredOption('--audience <did>', 'who receives the capability (did:key)')
     .requiredOption('--with <uri>', 'the resource: ipfs://CID, ipfs://*, https://host/*, …')
     .requiredOption('--can <ability>', 'the ability: wasm/run, http/get, http/*, …')
     .option('--expires <seconds>', 'lifetime in seconds', '3600')
     .option('--proof <token>', 'a token this delegation is backed by (repeatable)', collect, [])
+    .option(
+      '--ucv <version>',
+      'UCAN version: 0.8.1 (proofs embedded) or 0.10.0 (proofs linked by CID: supply them too)',
+      '0.8.1',
+    )
     .option('--data-dir <dir>', 'data directory (env IPVM_DATA_DIR)')
     .addHelpText(
       'after',
@@ -45,6 +50,7 @@ Examples:
           can: string;
           expires: string;
           proof: string[];
+          ucv: string;
         },
       ) => {
         const auth = await import('../../processors/auth/index.ts');
@@ -54,7 +60,7 @@ Examples:
             `--expires must be a positive number of seconds (got ${flags.expires})`,
           );
         try {
-          auth.publicKeyOfDid(flags.audience);
+          auth.keyOfDid(flags.audience);
         } catch (err) {
           throw new UsageError(`--audience: ${(err as Error).message}`);
         }
@@ -62,6 +68,8 @@ Examples:
           throw new UsageError(`--with must be a URI (got ${flags.with})`);
         if (flags.can !== '*' && !flags.can.includes('/'))
           throw new UsageError(`--can must be namespaced, like wasm/run (got ${flags.can})`);
+        if (flags.ucv !== '0.8.1' && flags.ucv !== '0.10.0')
+          throw new UsageError(`--ucv must be 0.8.1 or 0.10.0 (got ${flags.ucv})`);
         const token = await auth.delegateJwt({
           issuer: auth.loadIdentity(resolveDataDir(flags.dataDir)),
           audience: flags.audience,
@@ -69,6 +77,7 @@ Examples:
           can: flags.can,
           expiresInSeconds: expires,
           proofs: flags.proof,
+          version: flags.ucv,
         });
         process.stdout.write(`${token}\n`);
       },

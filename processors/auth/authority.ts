@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { ParsedWorkflow } from '../../schemas/model.ts';
 import { AuthError } from './errors.ts';
+import { hasherOfCid } from './token-cid.ts';
 import type { Identity } from './identity.ts';
 import { verifyReceiptEvent, type ReceiptCheck } from './verify-receipt.ts';
 import { CANCEL_ABILITY, cancelRequirement } from './capability.ts';
@@ -89,8 +90,15 @@ export function createAuthority(init: AuthorityInit): Authority {
       audience: identity.did,
       trusted,
       isRevoked: (cid: string) => revoked.has(cid),
-      resolve: (cid: string) => supplied[cid],
+      resolve: (cid: string) => supplied[cid] ?? byOtherHash(supplied, cid),
     };
+  }
+
+  /** A supplied proof named by a link with another hash than sha2-256 (BLAKE3, UCAN 0.10). */
+  function byOtherHash(supplied: ProofMap, cid: string): string | undefined {
+    const hasher = hasherOfCid(cid);
+    if (hasher === undefined || hasher === 'sha2-256') return undefined;
+    return Object.values(supplied).find((t) => checkerOf(t)?.cidOf(t, hasher) === cid);
   }
 
   /**
@@ -100,13 +108,12 @@ export function createAuthority(init: AuthorityInit): Authority {
   function grantOf(
     requirement: Requirement,
     candidates: string[],
-    supplied: ProofMap,
     context: CheckContext,
     usedBy: string,
   ): Grant | AuthError {
     let first: AuthError | undefined;
     for (const cid of candidates) {
-      const token = supplied[cid]!;
+      const token = context.resolve(cid)!;
       try {
         const grant = checkerOf(token)!.check(token, requirement, context);
         const prior = grant.singleUse === undefined ? undefined : used.get(grant.singleUse);
@@ -137,7 +144,7 @@ export function createAuthority(init: AuthorityInit): Authority {
       const where = { task: t.index, instruction: t.instruction.toString() };
       const linked = t.task.prf.map((l) => l.toString());
       for (const l of linked)
-        if (supplied[l] === undefined)
+        if (context.resolve(l) === undefined)
           throw new AuthError('UnavailableProof', 'linked by the task but not supplied', {
             ...where,
             proof: l,
@@ -147,7 +154,7 @@ export function createAuthority(init: AuthorityInit): Authority {
       if (candidates.length === 0)
         throw new AuthError('InvalidClaim', 'no proof for this task', where);
       const requirement = { rsc: t.task.run.rsc, op: t.task.run.op };
-      const grant = grantOf(requirement, candidates, supplied, context, `workflow ${key}`);
+      const grant = grantOf(requirement, candidates, context, `workflow ${key}`);
       if (grant instanceof AuthError) throw grant.at(where);
       grants.push(grant);
     }
@@ -166,7 +173,7 @@ export function createAuthority(init: AuthorityInit): Authority {
       throw new AuthError('InvalidClaim', `no proof of ${CANCEL_ABILITY}`, { workflow });
     const usedBy = `the cancel of workflow ${workflow}`;
     const context = contextOf(supplied, options?.atMs);
-    const grant = grantOf(cancelRequirement(workflow), candidates, supplied, context, usedBy);
+    const grant = grantOf(cancelRequirement(workflow), candidates, context, usedBy);
     if (grant instanceof AuthError) throw grant.at({ workflow });
     if (grant.singleUse !== undefined) used.set(grant.singleUse, usedBy);
   }

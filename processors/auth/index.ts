@@ -24,6 +24,13 @@ export {
   type Identity,
 } from './identity.ts';
 export { didOfPublicKey, publicKeyOfDid, ed25519Verify } from './ed25519.ts';
+export {
+  didOfKey,
+  keyOfDid,
+  verifySignature,
+  type KeyType,
+  type SignatureAlg,
+} from './signatures.ts';
 export { createJwtChecker, delegateJwt, jwtCid, type DelegateOptions } from './jwt.ts';
 export { createUcan1Checker, envelopeCid } from './ucan1.ts';
 export {

@@ -14,6 +14,7 @@
  */
 import { CID } from 'multiformats/cid';
 import { AuthError } from './errors.ts';
+import { JWT_ALGS, type SignatureAlg } from './signatures.ts';
 
 /** A 0.10 capability: resource, ability and its caveats. */
 export interface Capability010 {
@@ -24,6 +25,8 @@ export interface Capability010 {
 
 /** What a 0.10 payload says (the header is checked too). */
 export interface Payload010 {
+  /** The header's `alg` (EdDSA, ES256 or ES256K), as the algorithm it names. */
+  alg: SignatureAlg;
   iss: string;
   aud: string;
   exp: number | null;
@@ -77,7 +80,8 @@ export function readPayload010(token: string, proof: string): Payload010 {
     if (typeof header[f] !== 'string') throw wrong(`header.${f}`, 'a string');
   }
   if (header.typ !== 'JWT') throw wrong('header.typ', '"JWT"');
-  if (header.alg !== 'EdDSA') throw bad(`unsupported alg ${JSON.stringify(header.alg)}`);
+  const alg = JWT_ALGS[header.alg as string];
+  if (alg === undefined) throw bad(`unsupported alg ${JSON.stringify(header.alg)}`);
   for (const f of ['ucv', 'iss', 'aud', 'exp', 'cap'] as const)
     if (!(f in payload)) throw missing(f);
   const { ucv, iss, aud, exp, nbf, nnc, fct, cap, prf } = payload;
@@ -122,6 +126,7 @@ export function readPayload010(token: string, proof: string): Payload010 {
     }
   }
   return {
+    alg,
     iss: iss as string,
     aud: aud as string,
     exp: exp,
@@ -157,4 +162,51 @@ export function unconditioned(
   caveats: ReadonlyArray<Record<string, unknown>> | undefined,
 ): boolean {
   return caveats === undefined || caveats.some((c) => Object.keys(c).length === 0);
+}
+
+/** What a 0.10 token says, to issue one ({@link issueJwt010}). */
+export interface Issue010 {
+  issuer: { did: string; sign(message: Uint8Array): Uint8Array };
+  audience: string;
+  /** Seconds, or `null` for a token that does not expire. */
+  exp: number | null;
+  nbf?: number;
+  cap: Record<string, Record<string, Array<Record<string, unknown>>>>;
+  fct?: Record<string, unknown>;
+  /** CIDs of the proofs. */
+  prf?: string[];
+}
+
+/** JSON with object keys in code-point order at every depth (arrays keep theirs). */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
+  if (isObject(value))
+    return `{${Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${sortedJson(value[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/**
+ * Issues a UCAN 0.10 token signed with Ed25519: header `{alg, typ}`, the payload's keys
+ * sorted (as the 0.10 fixtures' tokens are), `prf` only when there are proofs. Ed25519 is
+ * deterministic, so the same fields and key give the same token.
+ */
+export function issueJwt010(t: Issue010): string {
+  const part = (v: unknown): string => Buffer.from(sortedJson(v)).toString('base64url');
+  const payload = {
+    ucv: '0.10.0',
+    iss: t.issuer.did,
+    aud: t.audience,
+    exp: t.exp,
+    nbf: t.nbf,
+    cap: t.cap,
+    fct: t.fct,
+    prf: t.prf === undefined || t.prf.length === 0 ? undefined : t.prf,
+  };
+  const head = `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part(payload)}`;
+  const signature = t.issuer.sign(new TextEncoder().encode(head));
+  return `${head}.${Buffer.from(signature).toString('base64url')}`;
 }

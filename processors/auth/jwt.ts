@@ -8,9 +8,8 @@
  * @module
  */
 import * as ucans from '@ucans/ucans';
-import { CID } from 'multiformats/cid';
-import { sha256 } from 'multiformats/hashes/sha2';
-import { publicKeyOfDid, ed25519Verify } from './ed25519.ts';
+import { tokenCid, type TokenHasher } from './token-cid.ts';
+import { JWT_ALGS, keyOfDid, verifySignature } from './signatures.ts';
 import { abilityCovers, resourceCovers, type Capability } from './capability.ts';
 import { AuthError } from './errors.ts';
 import type { CheckContext, Grant, ProofChecker, Requirement } from './types.ts';
@@ -18,6 +17,7 @@ import type { Identity } from './identity.ts';
 import {
   caveatsNarrow,
   isPayloadVersioned,
+  issueJwt010,
   readPayload010,
   unconditioned,
   type Capability010,
@@ -39,11 +39,9 @@ interface Parsed {
   prf: string[];
 }
 
-/** CID of a JWT: raw codec, sha2-256 of its UTF-8 (UCAN 0.10's canonical CID). */
-export function jwtCid(token: string): string {
-  const digest = sha256.digest(utf8.encode(token));
-  if (digest instanceof Promise) throw new Error('sha256 must be synchronous here');
-  return CID.createV1(RAW, digest).toString();
+/** CID of a JWT: raw codec, sha2-256 (UCAN 0.10's canonical CID) or BLAKE3 of its UTF-8. */
+export function jwtCid(token: string, hasher?: TokenHasher): string {
+  return tokenCid(RAW, utf8.encode(token), hasher);
 }
 
 function base64urlDecode(s: string): Uint8Array {
@@ -81,7 +79,8 @@ function parseAndVerify(token: string, proof: string): Parsed {
     );
   }
   const { header, payload } = ucan;
-  if (header.alg !== 'EdDSA')
+  const alg = JWT_ALGS[header.alg];
+  if (alg === undefined)
     throw new AuthError('Malformed', `unsupported alg ${JSON.stringify(header.alg)}`, { proof });
   if (header.typ !== 'JWT')
     throw new AuthError('Malformed', `typ must be JWT (got ${JSON.stringify(header.typ)})`, {
@@ -92,7 +91,7 @@ function parseAndVerify(token: string, proof: string): Parsed {
     ['aud', payload.aud],
   ] as const) {
     try {
-      publicKeyOfDid(did);
+      keyOfDid(did);
     } catch (err) {
       throw new AuthError('Malformed', `${field}: ${(err as Error).message}`, { proof });
     }
@@ -114,7 +113,7 @@ function parseAndVerify(token: string, proof: string): Parsed {
     return { with: w, can: c };
   });
   const [h, p, s] = token.split('.');
-  if (!ed25519Verify(payload.iss, utf8.encode(`${h}.${p}`), base64urlDecode(s ?? '')))
+  if (!verifySignature(payload.iss, alg, utf8.encode(`${h}.${p}`), base64urlDecode(s ?? '')))
     throw new AuthError('InvalidSignature', `signature of ${payload.iss} does not verify`, {
       proof,
     });
@@ -140,13 +139,13 @@ function parseAndVerify010(token: string, proof: string): Parsed {
     ['aud', p.aud],
   ] as const) {
     try {
-      publicKeyOfDid(did);
+      keyOfDid(did);
     } catch (err) {
       throw new AuthError('Malformed', `${field}: ${(err as Error).message}`, { proof });
     }
   }
   const [h, b, s] = token.split('.');
-  if (!ed25519Verify(p.iss, utf8.encode(`${h}.${b}`), base64urlDecode(s ?? '')))
+  if (!verifySignature(p.iss, p.alg, utf8.encode(`${h}.${b}`), base64urlDecode(s ?? '')))
     throw new AuthError('InvalidSignature', `signature of ${p.iss} does not verify`, { proof });
   return { token, cid: jwtCid(token), ...p };
 }
@@ -297,21 +296,42 @@ export interface DelegateOptions {
   can: string;
   /** Lifetime in seconds. @default 3600 */
   expiresInSeconds?: number;
-  /** Tokens this delegation is backed by (embedded, as UCAN 0.8.1 does). */
+  /**
+   * Tokens this delegation is backed by, of its version: embedded in a 0.8.1 token, linked
+   * by CID from a 0.10 one (which then travel beside it).
+   */
   proofs?: string[];
   /** @default Date.now */
   nowMs?: number;
+  /** @default '0.8.1' */
+  version?: '0.8.1' | '0.10.0';
 }
 
-/** Issues a JWT UCAN 0.8.1 signed by `issuer`'s key. */
+/**
+ * Issues a JWT UCAN (0.8.1, or 0.10.0 when told) signed by `issuer`'s key.
+ * @throws {AuthError} `Malformed` for a proof that is not a token of that version
+ */
 export async function delegateJwt(options: DelegateOptions): Promise<string> {
   const now = Math.floor((options.nowMs ?? Date.now()) / 1000);
+  const v010 = options.version === '0.10.0';
   // A delegation may not outlive its proofs: its expiry is clamped to theirs.
   let exp = now + (options.expiresInSeconds ?? 3600);
-  for (const p of options.proofs ?? []) {
-    const e = ucans.parse(p).payload.exp;
+  for (const [i, p] of (options.proofs ?? []).entries()) {
+    if (v010 !== isPayloadVersioned(p))
+      throw new AuthError('Malformed', `not a UCAN ${options.version ?? '0.8.1'} token`, {
+        proof: `--proof #${i + 1}`,
+      });
+    const e = v010 ? readPayload010(p, `--proof #${i + 1}`).exp : ucans.parse(p).payload.exp;
     if (typeof e === 'number' && e < exp) exp = e;
   }
+  if (v010)
+    return issueJwt010({
+      issuer: options.issuer,
+      audience: options.audience,
+      exp,
+      cap: { [options.with]: { [options.can]: [{}] } },
+      prf: (options.proofs ?? []).map((p) => jwtCid(p)),
+    });
   const ucan = await ucans.sign(
     {
       iss: options.issuer.did,

@@ -50,8 +50,40 @@ export function resolveSecrets(value: IpldValue, lookup: (name: string) => strin
   return value;
 }
 
+/**
+ * A secret's value shorter than this is not looked for in a task's URL: it would match URLs
+ * by chance (`v` is in `evil.example`).
+ */
+const URL_MATCH_MIN = 6;
+
 /** Managed and pure effects that send data to a host. */
 const SENDS_TO_HOST = /^http\//;
+
+/**
+ * Where an effect's input names a secret other than where it may: a header's value
+ * (`input.headers.NAME` itself `{"secret": …}`) or anywhere in `input.body`. Those are kept as
+ * references until the request is sent; anywhere else — the URL above all — the value would
+ * be recorded in the clear. Returns the first such field, or undefined.
+ */
+function misplacedSecret(input: IpldValue): { field: string; name: string } | undefined {
+  const first = (v: unknown): string | undefined => secretsIn(v).values().next().value;
+  const direct = secretName(input);
+  if (direct !== undefined) return { field: 'input', name: direct };
+  if (!isIpldMap(input)) return undefined;
+  for (const [k, v] of Object.entries(input)) {
+    if (k === 'body') continue;
+    if (k === 'headers' && isIpldMap(v)) {
+      for (const [h, hv] of Object.entries(v)) {
+        const name = secretName(hv) === undefined ? first(hv) : undefined;
+        if (name !== undefined) return { field: `input.headers.${h}`, name };
+      }
+      continue;
+    }
+    const name = first(v);
+    if (name !== undefined) return { field: `input.${k}`, name };
+  }
+  return undefined;
+}
 
 /** Which tasks of workflows are tainted, by which secrets; remembered across workflows. */
 export interface TaintTracker {
@@ -99,10 +131,22 @@ export function createTaintTracker(
           for (const n of tainted.get(a.instruction.toString()) ?? []) names.add(n);
         if (names.size === 0) continue;
         const where = `task ${i} (instruction ${t.instruction.toString()})`;
+        const { rsc, op, input } = t.task.run;
+        const misplaced = SENDS_TO_HOST.test(op) ? misplacedSecret(input) : undefined;
+        if (misplaced !== undefined)
+          throw new SecretError(
+            `${where}: ${misplaced.field} names secret ${JSON.stringify(misplaced.name)}; an effect carries a secret only as a header value or in its body, never in its URL or other fields`,
+          );
+        for (const n of names) {
+          const value = store.has(n) ? store.get(n).value : '';
+          if (value.length >= URL_MATCH_MIN && rsc.includes(value))
+            throw new SecretError(
+              `${where}: run.rsc holds the value of secret ${JSON.stringify(n)}; a secret never goes in a URL`,
+            );
+        }
         for (const n of names) {
           if (!store.has(n))
             throw new SecretError(`${where}: no secret named ${JSON.stringify(n)} on this node`);
-          const { rsc, op } = t.task.run;
           if (SENDS_TO_HOST.test(op)) {
             let host: string;
             try {

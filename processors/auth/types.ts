@@ -7,6 +7,7 @@ import type { IpldValue } from '../../schemas/ipld.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { ParsedWorkflow } from '../../schemas/model.ts';
 import type { ReceiptVerificationError } from './errors.ts';
+import type { TokenHasher } from './token-cid.ts';
 
 /** What a task needs authority for: its resource and ability (an effect: its URL and op). */
 export interface Requirement {
@@ -50,8 +51,8 @@ export interface ProofChecker {
   readonly format: string;
   /** True when `token` is in this adapter's format (cheap, syntactic). */
   accepts(token: string): boolean;
-  /** The CID that names `token` in a task's `prf` (string form). */
-  cidOf(token: string): string;
+  /** The CID that names `token` in a task's `prf` (string form; sha2-256 unless told). */
+  cidOf(token: string, hasher?: TokenHasher): string;
   /**
    * Checks that `token` (with its chain) grants `requirement` in `context`; without a
    * requirement only the token and its chain are validated.

