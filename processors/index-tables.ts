@@ -408,19 +408,14 @@ export interface IndexTablesInit extends Omit<BatcherInit, 'commit' | 'signal'> 
   consumer?: string;
   /** Where to start on partitions without a committed position. @default 'earliest' */
   from?: 'earliest' | 'latest';
-  /**
-   * End offsets of a stream (next offset per partition), to report how far behind the indexer
-   * is. The `Log` contract has no such call yet; without it `lag()` reports `behind: null`.
-   */
-  endOffsets?: (stream: string, options?: { signal?: AbortSignal }) => Promise<Positions>;
 }
 
 /** How far the indexer is behind on one stream. */
 export interface StreamLag {
   /** Records received but not yet committed. */
   pending: number;
-  /** Records in the log past the committed positions, when end offsets are known. */
-  behind: number | null;
+  /** Records in the log past the committed positions (an upper bound on JetStream). */
+  behind: number;
 }
 
 /** The live indexer. */
@@ -506,16 +501,13 @@ export function indexTables(init: IndexTablesInit): TableIndexer {
       const pending = batcher.pending();
       const out: Record<string, StreamLag> = {};
       for (const stream of streams) {
-        let behind: number | null = null;
-        if (init.endOffsets) {
-          const [end, committed] = await Promise.all([
-            init.endOffsets(stream, options),
-            init.log.committed(consumer, stream, options),
-          ]);
-          behind = 0;
-          for (const [p, e] of Object.entries(end)) {
-            behind += Math.max(0, e - (committed[Number(p)] ?? 0));
-          }
+        const [end, committed] = await Promise.all([
+          init.log.ends(stream, options),
+          init.log.committed(consumer, stream, options),
+        ]);
+        let behind = 0;
+        for (const [p, e] of Object.entries(end)) {
+          behind += Math.max(0, e - (committed[Number(p)] ?? 0));
         }
         out[stream] = { pending: pending[stream] ?? 0, behind };
       }

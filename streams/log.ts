@@ -198,6 +198,14 @@ export interface Log {
   committed(consumer: string, stream: string, options?: AbortOptions): Promise<Positions>;
 
   /**
+   * The end of each partition of `stream`: the offset the next record appended there will have
+   * (every partition is listed, 0 when empty). A reader whose next offset on a partition equals
+   * its end has read all of it. On JetStream offsets are stream-wide, so the distance from a
+   * position to the end also counts the other partitions' records in between.
+   */
+  ends(stream: string, options?: AbortOptions): Promise<Positions>;
+
+  /**
    * Graceful drain: waits for in-flight appends and commits, ends open reads and consumes (as an
    * abort would), releases files, connections and locks. Idempotent: a second call resolves
    * when the first one does. Any other call after `close()` rejects with `LogClosedError`.

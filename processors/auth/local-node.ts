@@ -195,6 +195,8 @@ export async function routeTainted(init: {
         await shared.cancel(workflow, options);
       }
     },
+    // The shared node's: the local one never leaves this node.
+    behind: (options) => shared.behind(options),
     ends: () =>
       merge(
         shared.ends(),

@@ -24,7 +24,10 @@ export interface NodeAnnouncement {
   compiled?: string[];
   /** What the node may do: hosts its effects may reach, names of secrets it holds. */
   capabilities: { effectHosts: string[]; secrets: string[] };
-  /** Records of `invocations` not yet consumed by the node's executor, when known. */
+  /**
+   * Records of `invocations` and the receipt streams the node has not folded yet, as last
+   * measured (null before the first measure).
+   */
   lag: number | null;
   /** Milliseconds since the epoch (the sender's clock). */
   at: number;

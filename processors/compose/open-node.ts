@@ -140,6 +140,23 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   const counted = countingRunner(runner);
   const history = createCostHistory();
   const effectHosts = (config.allowNet ?? '').split(',').filter((h) => h !== '');
+  // `lag` in the heartbeats: the last measure of `behind()`, measured again for the next one.
+  let lag: number | null = null;
+  let measuring = false;
+  const measured: { node?: { behind(): Promise<number> } } = {};
+  const lagNow = (): number | null => {
+    if (measured.node !== undefined && !measuring) {
+      measuring = true;
+      measured.node
+        .behind()
+        .then(
+          (n) => (lag = n),
+          () => (lag = null),
+        )
+        .finally(() => (measuring = false));
+    }
+    return lag;
+  };
   const cluster = !clustered
     ? undefined
     : await (
@@ -155,7 +172,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
           modules: executor.stats().compilations,
           compiled: history.modules(),
           capabilities: { effectHosts, secrets: secrets.names() },
-          lag: null,
+          lag: lagNow(),
         }),
         onError: reportError,
       });
@@ -207,6 +224,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     authority,
     onProgress: progress,
   });
+  measured.node = shared;
   // Secret-tainted workflows run on a node-local log that never leaves this data directory,
   // with an engine opened on the first one (or at start, when one has not ended).
   let localLog: Log | undefined;

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
-import type { Log, LogRecord } from '../../streams/log.ts';
+import type { Log, LogRecord, Positions } from '../../streams/log.ts';
 import { deadLetterFor } from '../../streams/dead-letter.ts';
 import { createTopology, type Topology, type TopologyInit } from '../../streams/topology.ts';
 import {
@@ -101,6 +101,8 @@ export interface Core {
    * computed, which across partitions the read back does not keep); the live follow skips them.
    */
   readonly announced: Map<string, 'pending' | 'read' | 'emitted'>;
+  /** Next offset per partition the live follow reads, by stream (`IpvmNode.behind`). */
+  readonly followed: Map<string, Positions>;
   /** Resolves when every receipt folded early so far is durable. */
   durable(): Promise<void>;
   /** Ready tasks released by this node's scheduler, for its own executor (set by it). */
@@ -304,6 +306,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
       ]);
     },
     announced: new Map(),
+    followed: new Map(),
     foldEarly(receipt, append) {
       const key = receipt.receipt.toString();
       core.announced.set(key, 'pending');

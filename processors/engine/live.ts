@@ -18,7 +18,15 @@ import type { WorkflowSubmittedEvent } from '../../schemas/events.ts';
 /** Follows the streams from where recovery stopped; unsubscribe to stop. */
 export function followStreams(core: Core, from: Recovered): Subscription[] {
   const { log, memo, authority, fx, streams, signal, fail } = core;
+  // Where the follow is, for `behind()`: from recovery's end, then each record read.
+  streams.receipts.forEach((s, i) => core.followed.set(s, { ...from.receipts[i]! }));
+  core.followed.set(streams.invocations, { ...from.invocations });
+  const read = (record: LogRecord): void => {
+    const at = core.followed.get(record.stream);
+    if (at !== undefined) at[record.partition] = record.offset + 1;
+  };
   const decodeOrDeadLetter = (record: LogRecord): EventRecord[] => {
+    read(record);
     const known = core.echo.recall(record);
     if (known !== undefined) return [{ record, event: known }];
     const d = decodeRecord(record);
@@ -30,6 +38,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
   };
   /** A receipt written elsewhere is verified first; a refused one is dead-lettered. */
   const receiptOrDeadLetter = (record: LogRecord): EventRecord[] => {
+    read(record);
     const known = core.echo.recall(record);
     if (known !== undefined) return [{ record, event: known }];
     const decoded = decodeOrDeadLetter(record);

@@ -127,6 +127,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       options?.signal?.throwIfAborted();
     },
     ends: () => core.ends$.asObservable(),
+    async behind(options) {
+      let n = 0;
+      for (const [stream, at] of core.followed) {
+        const ends = await core.log.ends(stream, options);
+        for (const [p, end] of Object.entries(ends)) n += Math.max(0, end - (at[Number(p)] ?? 0));
+      }
+      return n;
+    },
     ended(workflow, options) {
       const key = workflow.toString();
       return new Promise((resolve, reject) => {

@@ -186,6 +186,12 @@ export interface IpvmNode {
   ): Promise<void>;
   /** Resolves when the workflow ends (at once if it already has). */
   ended(workflow: CID, options?: { signal?: AbortSignal }): Promise<WorkflowEndedEvent>;
+  /**
+   * Records of `invocations` and the receipt streams this node has not folded yet (appended,
+   * not yet read by its live follow): how far its memo and scheduler are behind the log. 0 when
+   * caught up; on JetStream an upper bound while behind (see `Log.ends`).
+   */
+  behind(options?: { signal?: AbortSignal }): Promise<number>;
   /** Graceful drain: stops reading, finishes appends and commits. Idempotent. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

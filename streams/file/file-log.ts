@@ -1238,6 +1238,18 @@ class FileLog implements Log {
     );
   }
 
+  ends(stream: string, options: AbortOptions = {}): Promise<Positions> {
+    try {
+      options.signal?.throwIfAborted();
+      this.#check(stream);
+      const ends: Positions = {};
+      for (const part of this.#stream(stream).partitions) ends[part.id] = part.ackedEnd;
+      return Promise.resolve(ends);
+    } catch (error) {
+      return Promise.reject(storageError(error, `cannot open ${stream}`, stream));
+    }
+  }
+
   commit(
     consumer: string,
     stream: string,

@@ -714,6 +714,18 @@ class JetStreamLog implements Log {
     return positions;
   }
 
+  async ends(stream: string, options: AbortOptions = {}): Promise<Positions> {
+    options.signal?.throwIfAborted();
+    this.#check(stream);
+    const { partitions } = await this.#streamMeta(stream);
+    const { jsm } = await this.#connect();
+    const ends: Positions = {};
+    // offset = sequence − 1: the next record's offset is at least the last sequence.
+    for (let p = 0; p < partitions; p++)
+      ends[p] = await this.#lastSeq(jsm, stream, this.#subject(stream, p));
+    return ends;
+  }
+
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await Promise.allSettled(this.#inFlight);

@@ -742,6 +742,20 @@ class KafkaLog implements Log {
     }
   }
 
+  async ends(stream: string, options: AbortOptions = {}): Promise<Positions> {
+    options.signal?.throwIfAborted();
+    this.#check(stream);
+    await this.#partitionCount(stream);
+    try {
+      const offsets = await this.#withAdmin((admin) => admin.fetchTopicOffsets(stream));
+      const ends: Positions = {};
+      for (const { partition, high } of offsets) ends[partition] = Number(high);
+      return ends;
+    } catch (error) {
+      throw classify(error, `cannot read the end offsets of ${stream}`, { stream });
+    }
+  }
+
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await Promise.allSettled(this.#running);

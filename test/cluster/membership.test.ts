@@ -114,6 +114,7 @@ describe('cluster membership', () => {
       consume: (...a) => log.consume(...a),
       commit: (...a) => log.commit(...a),
       committed: (...a) => log.committed(...a),
+      ends: (...a) => log.ends(...a),
       close: () => Promise.resolve(),
       [Symbol.asyncDispose]: () => Promise.resolve(),
     };

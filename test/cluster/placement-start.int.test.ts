@@ -94,8 +94,11 @@ describe('matchmaking between ipvm start processes', () => {
         addrs: string[];
         load: { concurrency: number };
         capabilities: { effectHosts: string[] };
+        lag: number | null;
       }>;
       expect(listed.map((n) => n.id).sort()).toEqual([didA, didB].sort());
+      // Measured at each heartbeat (records not folded yet): a count, no longer unknown.
+      for (const n of listed) expect(n.lag).toBeGreaterThanOrEqual(0);
       const b = listed.find((n) => n.id === didB)!;
       expect(b.capabilities.effectHosts).toEqual([HOST]);
       expect(b.load.concurrency).toBe(16);

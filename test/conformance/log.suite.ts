@@ -170,6 +170,30 @@ export function describeLog(name: string, makeFixture: () => Promise<LogFixture>
       await iterator.return?.();
     });
 
+    it('reports the end of every partition: the next offset to be written', async () => {
+      const stream = fixture.streamName('ends');
+      await log.ensureStreams([{ name: stream, partitions: 2 }]);
+      expect(await log.ends(stream)).toEqual({ 0: 0, 1: 0 });
+      const key = 'end-key';
+      const p = partitionForKey(key, 2);
+      const results = await log.append(
+        stream,
+        Array.from({ length: 4 }, (_, i) => ({ key, value: bytes(String(i)) })),
+      );
+      const ends = await log.ends(stream);
+      expect(ends[1 - p]).toBe(0);
+      // Past the last record: a read from the end finds nothing, one from before it does.
+      expect(ends[p]).toBeGreaterThan(results.at(-1)!.offset);
+      if (fixture.denseOffsets) expect(ends[p]).toBe(4);
+      expect(await take(log.read(stream, { partition: p, from: ends[p] }), 10)).toEqual([]);
+      expect(await take(log.read(stream, { partition: p, from: ends[p]! - 1 }), 10)).toHaveLength(
+        1,
+      );
+      await expect(log.ends(fixture.streamName('missing-ends'))).rejects.toBeInstanceOf(
+        StreamNotFoundError,
+      );
+    });
+
     it('tails with follow while a writer appends, and ends quietly on abort', async () => {
       const stream = fixture.streamName('follow');
       await log.ensureStreams([{ name: stream, partitions: 3 }]);

@@ -228,6 +228,50 @@ describe('reliability', () => {
     }
   });
 
+  it('says how many records its live follow has not folded yet (behind)', async () => {
+    const inner = open();
+    // The live follow's reads wait for the gate: what is appended meanwhile is behind.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const log: Log = {
+      ensureStreams: (...a) => inner.ensureStreams(...a),
+      partitions: (...a) => inner.partitions(...a),
+      append: (...a) => inner.append(...a),
+      read: (stream, options) =>
+        options?.follow !== true
+          ? inner.read(stream, options)
+          : (async function* () {
+              await gate;
+              yield* inner.read(stream, options);
+            })(),
+      consume: (...a) => inner.consume(...a),
+      commit: (...a) => inner.commit(...a),
+      committed: (...a) => inner.committed(...a),
+      ends: (...a) => inner.ends(...a),
+      close: () => inner.close(),
+      [Symbol.asyncDispose]: () => inner.close(),
+    };
+    const topology = { namespace: 'behind' };
+    const node = await createNode(init(log, { topology, execute: false }));
+    try {
+      expect(await node.behind()).toBe(0);
+      const invocations = createTopology(topology).name('invocations');
+      await log.append(
+        invocations,
+        [1, 2, 3].map((i) => ({ key: `k${i}`, value: new Uint8Array([i]) })),
+      );
+      expect(await node.behind()).toBe(3);
+      release();
+      // Read (and, being undecodable, dead-lettered): nothing is behind any more.
+      for (let i = 0; i < 200 && (await node.behind()) > 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(await node.behind()).toBe(0);
+    } finally {
+      await node.close();
+      await inner.close();
+    }
+  });
+
   it('a restart after a run interrupted by a crash retries the tasks that failed retryably', async () => {
     const wf = chain(inner.rsc, 2);
     const cid = parseWorkflow(wf).cid;

@@ -99,9 +99,7 @@ async function snapshot(store: TableStore) {
 
 /** End offsets of the partitions that hold records (the ones a consumer commits). */
 async function nonEmptyEnds(log: MemoryLog, stream: string): Promise<Record<number, number>> {
-  return Object.fromEntries(
-    Object.entries(await log.endOffsets(stream)).filter(([, end]) => end > 0),
-  );
+  return Object.fromEntries(Object.entries(await log.ends(stream)).filter(([, end]) => end > 0));
 }
 
 /** Runs the indexer until `done()` holds, then stops it. */
@@ -129,7 +127,6 @@ describe('table indexer', () => {
       batchSize: 4,
       flushIntervalMs: 5,
       onProgress: (e) => progress.push(e),
-      endOffsets: (s) => log.endOffsets(s),
     });
     await runUntil(indexer, () => indexer.stats().records === events.length);
     await indexer.close();
@@ -272,7 +269,7 @@ describe('table indexer', () => {
     expect(await snapshot(store)).toEqual(liveRows);
     for (const stream of [...streams.receipts, streams.invocations]) {
       // The rebuild first resets every partition to 0, then advances the non-empty ones.
-      expect(await log.committed('ipvm-tables', stream)).toEqual(await log.endOffsets(stream));
+      expect(await log.committed('ipvm-tables', stream)).toEqual(await log.ends(stream));
     }
   });
 

@@ -15,7 +15,6 @@ import { partitionForKey } from '../../streams/log.ts';
 
 export interface MemoryLog extends Log {
   /** End offsets (next offset per partition). */
-  endOffsets(stream: string): Promise<Positions>;
   /** Makes the next `n` commits reject with a retryable error. */
   failCommits(n: number): void;
 }
@@ -133,7 +132,7 @@ export function createMemoryLog(): MemoryLog {
     async committed(consumer, stream) {
       return { ...commits.get(`${consumer}/${stream}`) };
     },
-    async endOffsets(stream) {
+    async ends(stream) {
       const out: Positions = {};
       parts(stream).forEach((r, i) => (out[i] = r.length));
       return out;
