@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
-import type { Log, LogRecord } from '../../streams/log.ts';
+import type { AppendRecord, AppendResult, Log, LogRecord } from '../../streams/log.ts';
 import { deadLetterFor } from '../../streams/dead-letter.ts';
 import { createTopology, type Topology, type TopologyInit } from '../../streams/topology.ts';
 import {
@@ -26,6 +26,7 @@ import { createScheduler, type Scheduler, type SchedulerOutput } from './schedul
 import { createAppender, type Appender } from './appender.ts';
 import { createEcho, type Echo } from './echo.ts';
 import { eventRecord } from './envelope.ts';
+import { nextTurn, sliceOver } from './operators.ts';
 import { deadLetteredPositions, positionKey } from './dead-letters.ts';
 import { withRetry } from '../retry.ts';
 import type { Authority } from '../auth/types.ts';
@@ -33,6 +34,9 @@ import { rejectionRecord } from './rejections.ts';
 import { attachEffects, type AttachedEffects } from '../effects/engine.ts';
 import { receiptStreamOf } from '../effects/ops.ts';
 import type { NodeInit, NodeProgress } from './types.ts';
+
+/** Events encoded between checks of the time slice in a long append. */
+const ENCODE_CHUNK = 256;
 
 /** A ready task handed to the executor: read from the log, or released here (`record` null). */
 export interface ReadyItem {
@@ -191,12 +195,39 @@ export async function createCore(init: NodeInit): Promise<Core> {
           e.type === 'receipt' && e.sig === undefined ? authority.sign(e) : Promise.resolve(e),
         ),
       );
-    const results = await appender.append(
-      stream,
-      events.map((e, i) => eventRecord(keys[i]!, e)),
-    );
+    const before = ordered.get(stream);
+    let results: AppendResult[];
+    if (before === undefined && events.length <= ENCODE_CHUNK) {
+      results = await appender.append(
+        stream,
+        events.map((e, i) => eventRecord(keys[i]!, e)),
+      );
+    } else {
+      // A long list (a wide workflow's released tasks) is encoded a chunk at a time, letting the
+      // event loop turn between chunks; appends to the stream made meanwhile wait for it, so
+      // the stream keeps the order of the calls.
+      let enqueued!: () => void;
+      const mine = new Promise<void>((resolve) => (enqueued = resolve));
+      ordered.set(stream, mine);
+      let appended: Promise<AppendResult[]>;
+      try {
+        const records: AppendRecord[] = [];
+        for (let i = 0; i < events.length; i++) {
+          records.push(eventRecord(keys[i]!, events[i]!));
+          if (i % ENCODE_CHUNK === ENCODE_CHUNK - 1 && sliceOver()) await nextTurn();
+        }
+        await before;
+        appended = appender.append(stream, records);
+      } finally {
+        enqueued();
+        if (ordered.get(stream) === mine) ordered.delete(stream);
+      }
+      results = await appended;
+    }
     echo.remember(stream, results, events);
   };
+  /** Per stream: resolves when the last long append (see appendEvents) has been handed over. */
+  const ordered = new Map<string, Promise<void>>();
 
   // A broker under load may drop a connection while nodes start together: retry what is
   // retryable.
