@@ -26,7 +26,7 @@ import { createScheduler, type Scheduler, type SchedulerOutput } from './schedul
 import { createAppender, type Appender } from './appender.ts';
 import { createEcho, type Echo } from './echo.ts';
 import { eventRecord } from './envelope.ts';
-import { nextTurn, sliceOver } from './operators.ts';
+import { Fifo, nextTurn, sliceOver } from './operators.ts';
 import { deadLetteredPositions, positionKey } from './dead-letters.ts';
 import { withRetry } from '../retry.ts';
 import type { Authority } from '../auth/types.ts';
@@ -394,6 +394,24 @@ export async function createCore(init: NodeInit): Promise<Core> {
     return writeNow(outputs);
   }
 
+  // Tasks released here, on their way to this node's executor: handed over in time slices (a
+  // wide workflow releases 20 000 at once, and the executor's operators take each in turn).
+  const released = new Fifo<ReadyItem>();
+  let handing = false;
+  async function handOver(): Promise<void> {
+    if (handing) return;
+    handing = true;
+    try {
+      while (released.length > 0) {
+        if (sliceOver()) await nextTurn();
+        // Once the executor stops taking local tasks (drain), the rest wait in the log.
+        core.localTasks?.next(released.take()!);
+      }
+    } finally {
+      handing = false;
+    }
+  }
+
   function writeNow(outputs: SchedulerOutput[]): Promise<unknown> {
     const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
     const byStream = new Map<string, ReceiptEvent[]>();
@@ -409,7 +427,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
           core.localTasks !== undefined &&
           init.cluster === undefined
         ) {
-          core.localTasks.next({ record: null, event: o.event });
+          released.push({ record: null, event: o.event });
         }
       } else {
         const stream = receiptStream(o.event);
@@ -418,6 +436,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
         else list.push(o.event);
       }
     }
+    if (released.length > 0) handOver().catch(fail);
     const appendAll = (lists: Map<string, ReceiptEvent[]>): Promise<unknown> =>
       Promise.all([
         inv.length === 0

@@ -7,8 +7,9 @@
  *   whose take is O(1). RxJS keeps them in an array and takes each with `shift()`, which copies
  *   the whole array once it is large: a workflow releasing 100 000 tasks at once spent most of
  *   its time moving that array.
- * - Both `mapBounded` and the log reads (`reads.ts`) share one time slice: after
- *   {@link SLICE_MS} of work without the event loop turning they wait for it to turn. A backlog
+ * - One time slice, shared by `mapBounded`, the log reads (`reads.ts`) and the core's long
+ *   appends and local hand-over (`core.ts`): after {@link SLICE_MS} of work without the event
+ *   loop turning they wait for it to turn. A backlog
  *   already in memory (tasks released, records buffered, Wasm calls that settle at once) is all
  *   microtasks, and without the pause timers (the cluster's heartbeats, deadlines) and I/O (the
  *   API) wait until it is gone: 2–5 s for a workflow of 20 000 tasks.
@@ -24,12 +25,23 @@ import { Observable, type OperatorFunction } from 'rxjs';
 /** Work the engine does before it lets the event loop turn. */
 export const SLICE_MS = 10;
 
-let sliceStart = performance.now();
+// One slice for the whole process, as there is one event loop. It starts at the first check
+// after the loop turned (an immediate marks the turn), so a node that was idle does not
+// yield before its first piece of work.
+let sliceStart = 0;
+let inSlice = false;
 let turning: Promise<void> | null = null;
 
 /** True when the current slice is used up: wait for {@link nextTurn} before more work. */
 export function sliceOver(): boolean {
-  return performance.now() - sliceStart > SLICE_MS;
+  const now = performance.now();
+  if (!inSlice) {
+    inSlice = true;
+    sliceStart = now;
+    setImmediate(() => (inSlice = false)).unref();
+    return false;
+  }
+  return now - sliceStart > SLICE_MS;
 }
 
 /** Resolves once the event loop has turned (timers and I/O ran); a new slice starts then. */
@@ -37,7 +49,7 @@ export function nextTurn(): Promise<void> {
   turning ??= new Promise<void>((resolve) =>
     setImmediate(() => {
       turning = null;
-      sliceStart = performance.now();
+      inSlice = false;
       resolve();
     }),
   );

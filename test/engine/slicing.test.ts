@@ -10,7 +10,7 @@ import type { Log, LogRecord } from '../../streams/log.ts';
 import { createCore } from '../../processors/engine/core.ts';
 import { createNode } from '../../processors/engine/node.ts';
 import { cancelEvent } from '../../processors/engine/cancel.ts';
-import { SLICE_MS } from '../../processors/engine/operators.ts';
+import { SLICE_MS, sliceOver } from '../../processors/engine/operators.ts';
 import { decodeRecord } from '../../processors/engine/envelope.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
@@ -35,6 +35,7 @@ async function openLog(): Promise<Log> {
 
 /** Uses up the current time slice: the next check of it asks for a turn of the event loop. */
 function useUpSlice(): void {
+  sliceOver(); // the slice starts at its first check
   const until = performance.now() + SLICE_MS + 1;
   while (performance.now() < until) {
     // spin
