@@ -22,7 +22,16 @@ import type * as Engine from '../processors/engine/node.ts';
 import type * as Model from '../schemas/model.ts';
 import type * as Runner from '../test/harness/core-runner.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
-import { arg, flag, ms, pct, printTable, writeResults, type Row } from './lib/report.ts';
+import {
+  arg,
+  flag,
+  lowerIsBetter,
+  ms,
+  pct,
+  printTable,
+  writeResults,
+  type Row,
+} from './lib/report.ts';
 
 const TICK_MS = 10;
 
@@ -154,14 +163,14 @@ async function parent(): Promise<void> {
         scenario: `${tasks} tasks, fsync ${fsync}: worst gap`,
         ours: ms(m(ours, 'worstMs')),
         peer: peer('worstMs'),
-        ratio: '',
+        ratio: baseline === undefined ? '' : lowerIsBetter(m(ours, 'worstMs'), m(base, 'worstMs')),
         note: baseline === undefined ? 'peer: worst gap idle' : '',
       },
       {
         scenario: `${tasks} tasks, fsync ${fsync}: p99 gap`,
         ours: ms(m(ours, 'p99Ms')),
         peer: baseline === undefined ? ms(TICK_MS) : ms(m(base, 'p99Ms')),
-        ratio: '',
+        ratio: baseline === undefined ? '' : lowerIsBetter(m(ours, 'p99Ms'), m(base, 'p99Ms')),
         note: baseline === undefined ? 'peer: the interval' : '',
       },
       {
