@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
-import type { Log, LogRecord, Positions } from '../../streams/log.ts';
+import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../../streams/log.ts';
 import { deadLetterFor } from '../../streams/dead-letter.ts';
 import { createTopology, type Topology, type TopologyInit } from '../../streams/topology.ts';
 import {
@@ -27,6 +27,7 @@ import type { BodyPositions } from './submission-body.ts';
 import { createAppender, type Appender } from './appender.ts';
 import { createEcho, type Echo } from './echo.ts';
 import { eventRecord } from './envelope.ts';
+import { Fifo, nextTurn, sliceOver } from './operators.ts';
 import { deadLetteredPositions, positionKey } from './dead-letters.ts';
 import { withRetry } from '../retry.ts';
 import type { Authority } from '../auth/types.ts';
@@ -34,6 +35,9 @@ import { rejectionRecord } from './rejections.ts';
 import { attachEffects, type AttachedEffects } from '../effects/engine.ts';
 import { receiptStreamOf } from '../effects/ops.ts';
 import type { NodeInit, NodeProgress } from './types.ts';
+
+/** Events encoded and handed to the log between checks of the time slice in a long append. */
+const ENCODE_CHUNK = 256;
 
 /** A ready task handed to the executor: read from the log, or released here (`record` null). */
 export interface ReadyItem {
@@ -201,12 +205,45 @@ export async function createCore(init: NodeInit): Promise<Core> {
           e.type === 'receipt' && e.sig === undefined ? authority.sign(e) : Promise.resolve(e),
         ),
       );
-    const results = await appender.append(
-      stream,
-      events.map((e, i) => eventRecord(keys[i]!, e)),
-    );
+    const before = ordered.get(stream);
+    let results: AppendResult[];
+    if (before === undefined && events.length <= ENCODE_CHUNK) {
+      results = await appender.append(
+        stream,
+        events.map((e, i) => eventRecord(keys[i]!, e)),
+      );
+    } else {
+      // A long list (a wide workflow's released tasks) is encoded and handed to the log a chunk
+      // at a time, letting the event loop turn between chunks (encoding 20 000 records and
+      // writing them in one call held it 150–300 ms). Appends to the stream made meanwhile
+      // wait for it, so the stream keeps the order of the calls. A crash may keep only the
+      // first chunks: a released task whose record is lost is released again on recovery.
+      let enqueued!: () => void;
+      const mine = new Promise<void>((resolve) => (enqueued = resolve));
+      ordered.set(stream, mine);
+      const handed: Promise<AppendResult[]>[] = [];
+      try {
+        await before;
+        for (let from = 0; from < events.length; from += ENCODE_CHUNK) {
+          if (from > 0 && sliceOver()) await nextTurn();
+          const to = Math.min(from + ENCODE_CHUNK, events.length);
+          const records: AppendRecord[] = [];
+          for (let i = from; i < to; i++) records.push(eventRecord(keys[i]!, events[i]!));
+          handed.push(appender.append(stream, records));
+        }
+      } catch (error) {
+        for (const h of handed) h.catch(() => undefined); // reported once, below
+        throw error;
+      } finally {
+        enqueued();
+        if (ordered.get(stream) === mine) ordered.delete(stream);
+      }
+      results = (await Promise.all(handed)).flat();
+    }
     echo.remember(stream, results, events);
   };
+  /** Per stream: resolves when the last long append (see appendEvents) has been handed over. */
+  const ordered = new Map<string, Promise<void>>();
 
   // A broker under load may drop a connection while nodes start together: retry what is
   // retryable.
@@ -369,6 +406,24 @@ export async function createCore(init: NodeInit): Promise<Core> {
     return writeNow(outputs);
   }
 
+  // Tasks released here, on their way to this node's executor: handed over in time slices (a
+  // wide workflow releases 20 000 at once, and the executor's operators take each in turn).
+  const released = new Fifo<ReadyItem>();
+  let handing = false;
+  async function handOver(): Promise<void> {
+    if (handing) return;
+    handing = true;
+    try {
+      while (released.length > 0) {
+        if (sliceOver()) await nextTurn();
+        // Once the executor stops taking local tasks (drain), the rest wait in the log.
+        core.localTasks?.next(released.take()!);
+      }
+    } finally {
+      handing = false;
+    }
+  }
+
   function writeNow(outputs: SchedulerOutput[]): Promise<unknown> {
     const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
     const byStream = new Map<string, ReceiptEvent[]>();
@@ -387,7 +442,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
           core.localTasks !== undefined &&
           init.cluster === undefined
         ) {
-          core.localTasks.next({ record: null, event: o.event });
+          released.push({ record: null, event: o.event });
         }
       } else {
         const stream = receiptStream(o.event);
@@ -396,6 +451,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
         else list.push(o.event);
       }
     }
+    if (released.length > 0) handOver().catch(fail);
     const appendAll = (lists: Map<string, ReceiptEvent[]>): Promise<unknown> =>
       Promise.all([
         inv.length === 0

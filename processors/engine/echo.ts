@@ -5,7 +5,7 @@
  */
 import type { AppendResult, LogRecord } from '../../streams/log.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
-import { Fifo } from './bounded-map.ts';
+import { Fifo } from './operators.ts';
 
 /**
  * Remembers the events this process appended, by stream, partition and offset, so that reading

@@ -17,7 +17,7 @@ import type { ReceiptEvent, TaskReadyEvent } from '../../schemas/events.ts';
 import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
 import { WASM_RUN, readLimits } from '../../schemas/model.ts';
 import type { Outcome } from '../../schemas/types.ts';
-import { mapBounded } from './bounded-map.ts';
+import { mapBounded } from './operators.ts';
 import type { Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 import { DEFAULT_TASK_RETRY, readRetryPolicy, withRetry, type TaskRetryPolicy } from '../retry.ts';

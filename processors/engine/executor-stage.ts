@@ -13,6 +13,7 @@ import { decodeRecord } from './envelope.ts';
 import { createCommitTracker } from './commit-tracker.ts';
 import { executeTasks } from './execute-tasks.ts';
 import { placeTasks } from './place-tasks.ts';
+import { flatMapSync } from './operators.ts';
 import type { Core, ReadyItem } from './core.ts';
 
 /** The consumer name of the executors on `invocations`. */
@@ -39,7 +40,7 @@ export function startExecutor(core: Core): ExecutorStage {
   core.localTasks = local;
   const fromLog = consume(log, streams.invocations, EXECUTOR, signal).pipe(
     tap((record) => tracker.begin(record)),
-    mergeMap((record): ReadyItem[] => {
+    flatMapSync((record): ReadyItem[] => {
       const d = core.echo.recall(record) ?? decodeRecord(record);
       const event = d instanceof Error ? d : 'type' in d ? d : d.event;
       if (event instanceof Error || event.type !== 'task/ready') {

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { mergeMap, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
+import { flatMapSync } from './operators.ts';
 import type { LogRecord } from '../../streams/log.ts';
 import { follow } from './reads.ts';
 import { decodeRecord, type EventRecord } from './envelope.ts';
@@ -52,7 +53,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
 
   const subscriptions = streams.receipts.map((stream, i) =>
     follow(log, stream, from.receipts[i]!, signal)
-      .pipe(mergeMap(receiptOrDeadLetter))
+      .pipe(flatMapSync(receiptOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
           fx?.outbox.observe(event);
@@ -83,7 +84,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
   };
   subscriptions.push(
     follow(log, streams.invocations, from.invocations, signal)
-      .pipe(mergeMap(decodeOrDeadLetter))
+      .pipe(flatMapSync(decodeOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
           if (event.type === 'workflow/submitted') {

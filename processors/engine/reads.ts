@@ -6,6 +6,7 @@
  */
 import { Observable, merge } from 'rxjs';
 import type { Log, LogRecord, Positions } from '../../streams/log.ts';
+import { nextTurn, sliceOver } from './operators.ts';
 
 /** Reads one stream to its current end; returns the next position of every partition. */
 export async function readToEnd(
@@ -75,6 +76,8 @@ function fromAsyncIterable<T>(iterable: AsyncIterable<T>): Observable<T> {
           const next = await iterator.next();
           if (next.done === true) break;
           subscriber.next(next.value);
+          // A backlog already in memory is all microtasks: let timers and I/O run too.
+          if (sliceOver()) await nextTurn();
         }
         subscriber.complete();
       } catch (err) {

@@ -3,6 +3,9 @@
 // every receipt CID must match a clean run. `npm run test:crash` runs 1 000 kills.
 // The single 1 000-step chain checks pipelining: each step starts from the previous receipt
 // while its append is in flight, so a kill lands with receipts computed but not durable.
+// The 2 000 independent tasks check the release in chunks (core.appendEvents): their task/ready
+// records are handed to the log 256 at a time while the first tasks already run, so a kill may
+// keep only part of the release.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
@@ -39,6 +42,15 @@ describe('engine crash safety: file log', () => {
       await crashScenario(chain, { ...fileBackend, label: 'file log, 1 000-step chain' }, KILLS);
     } finally {
       await cleanup(chain);
+    }
+  }, 3_600_000);
+
+  it(`a 2 000-task wide workflow loses nothing across ${KILLS} kills`, async () => {
+    const wide = await prepare(2000, 2000);
+    try {
+      await crashScenario(wide, { ...fileBackend, label: 'file log, 2 000 wide' }, KILLS);
+    } finally {
+      await cleanup(wide);
     }
   }, 3_600_000);
 });

@@ -2,7 +2,7 @@
 // the same queue: order, the bound on calls in flight, completion, errors, unsubscribing.
 import { describe, expect, it } from 'vitest';
 import { Subject, firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
-import { Fifo, mapBounded } from '../../processors/engine/bounded-map.ts';
+import { Fifo, mapBounded } from '../../processors/engine/operators.ts';
 import { createEcho } from '../../processors/engine/echo.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
 
