@@ -44,10 +44,15 @@ export async function catchUpTables(
   });
   try {
     for (const stream of [...init.streams.receipts, init.streams.invocations]) {
-      const committed = await log.committed(consumer, stream, { signal });
+      const [committed, ends] = await Promise.all([
+        log.committed(consumer, stream, { signal }),
+        log.ends(stream, { signal }),
+      ]);
       const partitions = await log.partitions(stream, { signal });
       for (let partition = 0; partition < partitions; partition++) {
         const from = committed[partition] ?? 0;
+        // Nothing new there: no read (on Kafka each read joins a consumer group, seconds each).
+        if (from >= (ends[partition] ?? 0)) continue;
         for await (const record of log.read(stream, { partition, from, signal })) {
           await batcher.add(record);
         }

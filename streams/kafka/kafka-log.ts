@@ -4,9 +4,10 @@
 // (murmur2, see partitionForKey) and set explicitly, so keys land where Java clients put them;
 // offsets are Kafka's (dense, from 0). Appends go through one idempotent producer (acks=-1,
 // one request in flight, so retries never reorder or duplicate). `consume` is a consumer group
-// with auto-commit off; `commit` commits through the running group member, or sets the group's
-// offsets with the admin API when no member runs in this process. kafkajs cannot fetch without a
-// group, so `read` uses a throwaway group that commits nothing and seeks to the start offsets.
+// with auto-commit off; `commit` commits through the running group member, or, when no member
+// runs in this process, joins the group for the commit and leaves (refused while members run
+// elsewhere). kafkajs cannot fetch without a group, so `read` uses a throwaway group that commits
+// nothing and seeks to the start offsets once it has joined.
 import {
   Kafka,
   logLevel as KafkaLogLevel,
@@ -520,18 +521,18 @@ class KafkaLog implements Log {
     const onAbort = (): void => channel.close();
     signal.addEventListener('abort', onAbort, { once: true });
     const wantedSet = new Set(wanted);
+    // The next offset to yield per partition: records below it (fetched before a seek, or
+    // again after a rebalance) are skipped, so each is yielded once and in order.
+    const next = new Map(start);
     try {
-      // A new group starts at the earliest offsets by itself; any other start is committed for
-      // the throwaway group before it joins. (A seek after `run()` fails with "consumer group
-      // was not initialized" while the group is still joining, e.g. on a loaded broker.)
+      // A new group starts at the earliest offsets by itself; any other start is a seek once the
+      // group has joined (before that kafkajs refuses it: "consumer group was not initialized").
+      // Committing the start for the group first (admin.setOffsets) costs seconds a read.
       if (from !== 'earliest') {
-        await this.#withAdmin((admin) =>
-          admin.setOffsets({
-            groupId,
-            topic: stream,
-            partitions: wanted.map((p) => ({ partition: p, offset: String(start.get(p)) })),
-          }),
-        );
+        consumer.on(consumer.events.GROUP_JOIN, () => {
+          for (const p of wanted)
+            consumer.seek({ topic: stream, partition: p, offset: String(next.get(p)) });
+        });
       }
       await consumer.connect();
       await consumer.subscribe({ topics: [stream], fromBeginning: true });
@@ -558,6 +559,8 @@ class KafkaLog implements Log {
       ) {
         for (const record of records) {
           if (signal.aborted) return;
+          if (record.offset < next.get(record.partition)!) continue;
+          next.set(record.partition, record.offset + 1);
           if (!follow) {
             if (!remaining.has(record.partition)) continue;
             if (record.offset >= high.get(record.partition)!) continue;
@@ -576,9 +579,6 @@ class KafkaLog implements Log {
       dispose();
       channel.close();
       await consumer.disconnect().catch(() => undefined);
-      // The offsets committed above would otherwise stay until the broker's retention.
-      if (from !== 'earliest')
-        await this.#withAdmin((admin) => admin.deleteGroups([groupId])).catch(() => undefined);
     }
   }
 
@@ -704,9 +704,7 @@ class KafkaLog implements Log {
       if (active !== undefined) {
         await active.consumer.commitOffsets(entries.map((e) => ({ topic: stream, ...e })));
       } else {
-        await this.#withAdmin((admin) =>
-          admin.setOffsets({ groupId, topic: stream, partitions: entries }),
-        );
+        await this.#commitAsMember(groupId, stream, entries);
       }
     } catch (error) {
       const classified = classify(error, `cannot commit ${groupId}`, { stream, consumer: groupId });
@@ -716,6 +714,43 @@ class KafkaLog implements Log {
         consumer: groupId,
         backend: BACKEND,
       });
+    }
+  }
+
+  /**
+   * Commits for a group none of whose members runs in this process: joins it for the commit,
+   * then leaves. Refused while members run elsewhere (joining would take their partitions away).
+   * (`admin.setOffsets` does the same but waits a whole fetch wait, 5 s, on paused partitions.)
+   */
+  async #commitAsMember(
+    groupId: string,
+    stream: string,
+    entries: Array<{ partition: number; offset: string }>,
+  ): Promise<void> {
+    const { groups } = await this.#withAdmin((admin) => admin.describeGroups([groupId]));
+    const state = groups[0]?.state;
+    if (state !== undefined && state !== 'Empty' && state !== 'Dead' && state !== 'Unknown')
+      throw new Error(`the consumer group must have no running instances, current state: ${state}`);
+    const consumer = this.#kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: this.#init.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_TIME_MS,
+      sessionTimeout: this.#init.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      retry: this.#init.retry ?? { retries: 5 },
+    });
+    try {
+      const joined = new Promise<void>((resolve, reject) => {
+        consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+        consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error));
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [stream] });
+      await consumer.run({ autoCommit: false, eachBatch: () => Promise.resolve() });
+      consumer.pause([{ topic: stream }]);
+      await joined;
+      await consumer.commitOffsets(entries.map((e) => ({ topic: stream, ...e })));
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
     }
   }
 
