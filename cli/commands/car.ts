@@ -2,6 +2,7 @@
 // CARv1 files.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
   createHeliaContentStore,
@@ -27,13 +28,18 @@ export function registerCar(program: Command, ctx: ContentCommandContext = {}): 
       const store = await createHeliaContentStore({
         dataDir: resolveDataDir(opts.dataDir, env),
       });
+      const out = createWriteStream(opts.output);
       try {
-        const out = createWriteStream(opts.output);
         await store.exportCar(roots, async (chunk) => {
           if (!out.write(chunk)) await once(out, 'drain');
         });
         out.end();
         await once(out, 'finish');
+      } catch (err) {
+        // Not a partial CAR: a file that is there is a whole export.
+        out.destroy();
+        await rm(opts.output, { force: true });
+        throw err;
       } finally {
         await store.close();
       }

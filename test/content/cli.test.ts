@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -40,5 +40,16 @@ describe('ipvm add / car', () => {
     const again: string[] = [];
     await cli(again, { IPVM_DATA_DIR: join(dir, 'b') }).parseAsync(['add', file], { from: 'user' });
     expect(again).toEqual([cid]);
+  });
+
+  it('fails an export of a CID it does not hold, naming it, and leaves no file behind', async () => {
+    const missing = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
+    const car = join(dir, 'missing.car');
+    await expect(
+      cli([]).parseAsync(['car', 'export', missing, '-o', car, '--data-dir', join(dir, 'a')], {
+        from: 'user',
+      }),
+    ).rejects.toThrow(missing);
+    expect(existsSync(car)).toBe(false);
   });
 });
