@@ -23,17 +23,24 @@ export function didOfPublicKey(publicKey: Uint8Array): string {
 }
 
 /**
+ * The multicodec-prefixed key bytes of a `did:key`.
+ * @throws {InvalidDidError} not a did:key, or not base58btc
+ */
+export function didKeyBytes(did: string): Uint8Array {
+  if (!did.startsWith('did:key:z')) throw new InvalidDidError(did, 'expected did:key:z…');
+  try {
+    return base58btc.decode(did.slice('did:key:'.length));
+  } catch (err) {
+    throw new InvalidDidError(did, 'not base58btc', { cause: err });
+  }
+}
+
+/**
  * The raw public key of an Ed25519 `did:key`.
  * @throws {InvalidDidError} not a did:key, or not an Ed25519 one
  */
 export function publicKeyOfDid(did: string): Uint8Array {
-  if (!did.startsWith('did:key:z')) throw new InvalidDidError(did, 'expected did:key:z…');
-  let bytes: Uint8Array;
-  try {
-    bytes = base58btc.decode(did.slice('did:key:'.length));
-  } catch (err) {
-    throw new InvalidDidError(did, 'not base58btc', { cause: err });
-  }
+  const bytes = didKeyBytes(did);
   if (bytes.length !== 34 || bytes[0] !== 0xed || bytes[1] !== 0x01)
     throw new InvalidDidError(did, 'not an Ed25519 key (multicodec 0xed)');
   return bytes.subarray(2);

@@ -15,7 +15,7 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { base58btc } from 'multiformats/bases/base58';
-import { ed25519Verify } from './ed25519.ts';
+import { didKeyBytes, ed25519Verify } from './ed25519.ts';
 import { InvalidDidError } from './errors.ts';
 
 /** A key type a `did:key` may carry here. */
@@ -50,13 +50,7 @@ export const JWT_ALGS: Readonly<Record<string, SignatureAlg>> = {
  * @throws {InvalidDidError} not a did:key, or not of a supported key type
  */
 export function keyOfDid(did: string): { type: KeyType; publicKey: Uint8Array } {
-  if (!did.startsWith('did:key:z')) throw new InvalidDidError(did, 'expected did:key:z…');
-  let bytes: Uint8Array;
-  try {
-    bytes = base58btc.decode(did.slice('did:key:'.length));
-  } catch (err) {
-    throw new InvalidDidError(did, 'not base58btc', { cause: err });
-  }
+  const bytes = didKeyBytes(did);
   for (const c of CODECS)
     if (c.prefix.every((b, i) => bytes[i] === b)) {
       if (bytes.length !== c.prefix.length + c.length)

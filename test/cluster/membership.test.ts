@@ -9,6 +9,7 @@ import type { Log } from '../../streams/log.ts';
 import { DEAD_LETTER_HEADERS } from '../../streams/dead-letter.ts';
 import { createFileLog } from '../../streams/file/index.ts';
 import { joinCluster, listLiveNodes, type Membership } from '../../processors/cluster/index.ts';
+import { logWith } from '../harness/log-with.ts';
 
 const HEARTBEAT_MS = 100;
 let dir: string;
@@ -106,18 +107,11 @@ describe('cluster membership', () => {
   it('drops a member that goes silent after the missed heartbeats', async () => {
     let dead = false;
     // b's appends fail from some point on: it stops heartbeating without saying goodbye.
-    const dying: Log = {
-      ensureStreams: (...a) => log.ensureStreams(...a),
-      partitions: (...a) => log.partitions(...a),
+    const dying = logWith(log, {
       append: (...a) => (dead ? Promise.reject(new Error('killed')) : log.append(...a)),
-      read: (...a) => log.read(...a),
-      consume: (...a) => log.consume(...a),
-      commit: (...a) => log.commit(...a),
-      committed: (...a) => log.committed(...a),
-      ends: (...a) => log.ends(...a),
       close: () => Promise.resolve(),
       [Symbol.asyncDispose]: () => Promise.resolve(),
-    };
+    });
     const [a, b] = await Promise.all([join_('a'), join_('b', dying)]);
     await until(() => a.live().length === 2 && b.live().length === 2);
     dead = true;

@@ -20,6 +20,7 @@ import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
 import { createTopology } from '../../streams/topology.ts';
 import { readWorkflows } from '../../processors/api/log-view.ts';
+import { logWith } from '../harness/log-with.ts';
 
 /** A runner whose module is missing (a retryable failure) until `available` is set. */
 interface FlakyRunner extends TaskRunner {
@@ -233,10 +234,7 @@ describe('reliability', () => {
     // The live follow's reads wait for the gate: what is appended meanwhile is behind.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const log: Log = {
-      ensureStreams: (...a) => inner.ensureStreams(...a),
-      partitions: (...a) => inner.partitions(...a),
-      append: (...a) => inner.append(...a),
+    const log = logWith(inner, {
       read: (stream, options) =>
         options?.follow !== true
           ? inner.read(stream, options)
@@ -244,13 +242,7 @@ describe('reliability', () => {
               await gate;
               yield* inner.read(stream, options);
             })(),
-      consume: (...a) => inner.consume(...a),
-      commit: (...a) => inner.commit(...a),
-      committed: (...a) => inner.committed(...a),
-      ends: (...a) => inner.ends(...a),
-      close: () => inner.close(),
-      [Symbol.asyncDispose]: () => inner.close(),
-    };
+    });
     const topology = { namespace: 'behind' };
     const node = await createNode(init(log, { topology, execute: false }));
     try {
