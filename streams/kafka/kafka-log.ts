@@ -511,13 +511,7 @@ class KafkaLog implements Log {
 
     const channel = new Channel<LogRecord[]>(this.#init.bufferSize ?? DEFAULT_BUFFER_SIZE);
     const groupId = `ipvm-read-${randomUUID()}`;
-    const consumer = this.#kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: this.#init.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_TIME_MS,
-      sessionTimeout: this.#init.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
-      retry: this.#init.retry ?? { retries: 5 },
-    });
+    const consumer = this.#consumer(groupId);
     const onAbort = (): void => channel.close();
     signal.addEventListener('abort', onAbort, { once: true });
     const wantedSet = new Set(wanted);
@@ -607,13 +601,7 @@ class KafkaLog implements Log {
     const { signal, dispose } = this.#signal(options.signal);
     if (signal.aborted) return;
     const channel = new Channel<LogRecord[]>(this.#init.bufferSize ?? DEFAULT_BUFFER_SIZE);
-    const consumer = this.#kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: this.#init.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_TIME_MS,
-      sessionTimeout: this.#init.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
-      retry: this.#init.retry ?? { retries: 5 },
-    });
+    const consumer = this.#consumer(groupId);
     this.#active.set(key, { consumer });
     const onAbort = (): void => channel.close();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -717,6 +705,17 @@ class KafkaLog implements Log {
     }
   }
 
+  /** A consumer of `groupId` with this log's settings (reads, consumes and commits alike). */
+  #consumer(groupId: string): Consumer {
+    return this.#kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: this.#init.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_TIME_MS,
+      sessionTimeout: this.#init.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      retry: this.#init.retry ?? { retries: 5 },
+    });
+  }
+
   /**
    * Commits for a group none of whose members runs in this process: joins it for the commit,
    * then leaves. Refused while members run elsewhere (joining would take their partitions away).
@@ -730,14 +729,10 @@ class KafkaLog implements Log {
     const { groups } = await this.#withAdmin((admin) => admin.describeGroups([groupId]));
     const state = groups[0]?.state;
     if (state !== undefined && state !== 'Empty' && state !== 'Dead' && state !== 'Unknown')
-      throw new Error(`the consumer group must have no running instances, current state: ${state}`);
-    const consumer = this.#kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: this.#init.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_TIME_MS,
-      sessionTimeout: this.#init.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
-      retry: this.#init.retry ?? { retries: 5 },
-    });
+      throw new Error(
+        `consumer group ${groupId} on ${stream} has running members (state ${state}): commit through one of them`,
+      );
+    const consumer = this.#consumer(groupId);
     try {
       const joined = new Promise<void>((resolve, reject) => {
         consumer.on(consumer.events.GROUP_JOIN, () => resolve());
