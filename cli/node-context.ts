@@ -14,6 +14,8 @@ export interface NodeFlags {
   namespace?: string;
   concurrency?: string;
   fsync?: string;
+  /** Smallest string or bytes value stored once as a block. */
+  largeValue?: string;
   /** `open` or `ucan`. */
   auth?: string;
   /** Root DIDs trusted to delegate, comma-separated. */
@@ -67,13 +69,24 @@ export function nodeOptions(command: Command): Command {
       'batch',
     )
     .option(
+      '--large-value <bytes>',
+      'strings and bytes values of at least this size are stored once, as blocks on the blocks stream (env IPVM_LARGE_VALUE_BYTES)',
+      '65536',
+    )
+    .option(
       '--allow-net <hosts>',
       'HOST[:PORT],… that effects (http/*) may reach; private and loopback addresses only when named (env IPVM_ALLOW_NET)',
     );
 }
 
-/** The streams the flags name: `--backend`, `--brokers`, `--nats-url`, `--fsync`. */
+/** The streams the flags name: `--backend`, `--brokers`, `--nats-url`, `--fsync`, `--large-value`. */
 export function logConfig(flags: NodeFlags): LogConfig {
+  const largeValueBytes =
+    flags.largeValue === undefined ? undefined : positive(flags.largeValue, '--large-value');
+  return { ...backendConfig(flags), ...(largeValueBytes === undefined ? {} : { largeValueBytes }) };
+}
+
+function backendConfig(flags: NodeFlags): LogConfig {
   switch (flags.backend ?? 'file') {
     case 'file':
       return {

@@ -26,6 +26,13 @@ import type { Instruction, Receipt, Task, Workflow } from './types.ts';
 /** Envelope version written by this node. */
 export const EVENT_VERSION = 1;
 
+/**
+ * The envelope field of a record whose large values are stored as blocks and linked
+ * (`processors/blocks`): such a record is read with its values put back, never decoded as it is
+ * stored.
+ */
+export const BLOCKS_FIELD = 'ipvm:blocks';
+
 /** A workflow handed to the node. Key: the workflow CID. */
 export interface WorkflowSubmittedEvent {
   type: 'workflow/submitted';
@@ -320,6 +327,8 @@ export function decodeEvent(bytes: Uint8Array): NodeEvent {
       'v',
       `unsupported event version ${JSON.stringify(m.v ?? null, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}`,
     );
+  if (m[BLOCKS_FIELD] !== undefined)
+    throw new SchemaError(BLOCKS_FIELD, 'its large values were not read back from their blocks');
   const at = num(m, 'at');
   switch (m.type) {
     case 'workflow/submitted': {

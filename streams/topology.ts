@@ -20,6 +20,7 @@ export const STREAM_NAMES = [
   'effects.managed',
   'dead-letter',
   'verification',
+  'blocks',
 ] as const;
 
 /** A logical stream name. */
@@ -39,6 +40,8 @@ export const STREAMS = {
   deadLetter: 'dead-letter',
   /** Verification mismatches (optimistic confirmations, re-executions); keyed by instruction CID. */
   verification: 'verification',
+  /** Large values stored once, by CID, referenced from the other streams' records; keyed by CID. */
+  blocks: 'blocks',
 } as const satisfies Record<string, StreamName>;
 
 /** @default 'ipvm' */
@@ -52,6 +55,7 @@ export const DEFAULT_PARTITIONS: Readonly<Record<StreamName, number>> = {
   'effects.managed': 4,
   'dead-letter': 1,
   verification: 1,
+  blocks: 4,
 };
 
 /** Construction options of {@link createTopology}. */

@@ -10,11 +10,16 @@ import type { AuthMode, Authority } from '../auth/types.ts';
 import type { NodeProgress } from '../engine/types.ts';
 import type { Logger } from '../logger.ts';
 
-/** The streams: the embedded file log, Kafka, or NATS JetStream. */
-export type LogConfig =
+/**
+ * The streams: the embedded file log, Kafka, or NATS JetStream. On each, a string or bytes value
+ * of at least `largeValueBytes` (default 64 KiB) is stored once on the `blocks` stream and
+ * linked from the records that carry it (`processors/blocks/`).
+ */
+export type LogConfig = (
   | { backend: 'file'; fsync?: FsyncPolicy }
   | { backend: 'kafka'; brokers: string[] }
-  | { backend: 'nats'; servers: string };
+  | { backend: 'nats'; servers: string }
+) & { largeValueBytes?: number };
 
 /** Who may run what (see `processors/auth/`). */
 export interface AuthConfig {

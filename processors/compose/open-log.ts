@@ -9,15 +9,33 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Log } from '../../streams/log.ts';
 import { createFileLog } from '../../streams/file/index.ts';
-import { createTopology, type Topology } from '../../streams/topology.ts';
+import { createTopology, DEFAULT_NAMESPACE, type Topology } from '../../streams/topology.ts';
+import { withBlocks } from '../blocks/blocks-log.ts';
 import { resolveDataDir } from '../content/index.ts';
 import type { LogConfig } from './config.ts';
 
-/** Opens the log of `dataDir` (file) or the broker's. */
+/**
+ * Opens the log of `dataDir` (file) or the broker's, storing large values once on the
+ * namespace's `blocks` stream (`processors/blocks/`): every reader and writer of the node's
+ * streams opens them here.
+ */
 export async function openLog(
   config: LogConfig | undefined,
   dataDir: string,
   readOnly = false,
+  namespace = DEFAULT_NAMESPACE,
+): Promise<Log> {
+  const blocks = {
+    stream: createTopology({ namespace }).name('blocks'),
+    threshold: config?.largeValueBytes,
+  };
+  return withBlocks(await backend(config, dataDir, readOnly), blocks);
+}
+
+async function backend(
+  config: LogConfig | undefined,
+  dataDir: string,
+  readOnly: boolean,
 ): Promise<Log> {
   const c = config ?? { backend: 'file' };
   switch (c.backend) {
@@ -67,13 +85,13 @@ export async function openReadLog(place: LogPlace): Promise<OpenLog> {
       `no log in ${dataDir}: nothing has run with this data directory (check --data-dir / IPVM_DATA_DIR)`,
     );
   }
-  return withTopology(await openLog(place.log, dataDir, true), place, dataDir);
+  return withTopology(await openLog(place.log, dataDir, true, place.namespace), place, dataDir);
 }
 
 /** Opens the log for writing (takes the file log's writer lock). */
 export async function openWriteLog(place: LogPlace): Promise<OpenLog> {
   const dataDir = resolveDataDir(place.dataDir);
-  return withTopology(await openLog(place.log, dataDir, false), place, dataDir);
+  return withTopology(await openLog(place.log, dataDir, false, place.namespace), place, dataDir);
 }
 
 function withTopology(log: Log, place: LogPlace, dataDir: string): OpenLog {

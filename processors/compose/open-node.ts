@@ -83,7 +83,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     (config.auth === false ? undefined : await openAuthority(config.auth ?? {}, dataDir));
   const http = fx.createHttpClient({ allow });
   const effects = fx.createEffectRunner({ http });
-  const log = await openLog(config.log, dataDir);
+  const log = await openLog(config.log, dataDir, false, config.namespace);
   const clustered = (config.log?.backend ?? 'file') !== 'file';
   const peers = config.peers ?? [];
   const networked = clustered || peers.length > 0 || config.p2pListen !== undefined;

@@ -5,7 +5,9 @@
  * @module
  */
 import type { AppendRecord, LogRecord } from '../../streams/log.ts';
-import { decodeEvent, encodeEvent, type NodeEvent } from '../../schemas/events.ts';
+import { BLOCKS_ERROR_HEADER } from '../blocks/blocks-log.ts';
+import { SchemaError } from '../../schemas/errors.ts';
+import { BLOCKS_FIELD, decodeEvent, encodeEvent, type NodeEvent } from '../../schemas/events.ts';
 import { decodeInvocation } from '../../schemas/submission.ts';
 
 /** A decoded record. */
@@ -16,6 +18,9 @@ export interface EventRecord {
 
 /** Decodes a record, or returns the error (the caller dead-letters it). */
 export function decodeRecord(record: LogRecord): EventRecord | Error {
+  // A record whose large values could not be read back from their blocks (processors/blocks).
+  const unread = record.headers[BLOCKS_ERROR_HEADER];
+  if (unread !== undefined) return new SchemaError(BLOCKS_FIELD, unread);
   try {
     // `invocations` also takes plain workflow documents from producers (schemas/submission.ts).
     const event = record.stream.endsWith('invocations')
@@ -52,11 +57,12 @@ export interface Routing {
   outcome: string;
 }
 
-/** The routing headers of a record, or undefined when it has none. */
+/** The routing headers of a record, or undefined when it has none (or is not readable). */
 export function routingOf(record: LogRecord): Routing | undefined {
   const h = record.headers;
   const type = h[ROUTING.type];
-  if (type === undefined) return undefined;
+  // A record whose blocks could not be read is decoded (decodeRecord), to be dead-lettered.
+  if (type === undefined || h[BLOCKS_ERROR_HEADER] !== undefined) return undefined;
   return {
     type: type as Routing['type'],
     workflow: h[ROUTING.workflow] ?? '',

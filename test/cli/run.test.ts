@@ -1,7 +1,7 @@
 // `ipvm run` as a user runs it: a spawned process on a real data directory, with the example
 // component built from source by `npm run examples`.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -145,6 +145,48 @@ describe('ipvm run', () => {
     const res = await ipvm('run', '--data-dir', dataDir, bad);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/tasks\[0\]\.run\.rsc: /);
+  });
+
+  it('stores a large argument once, as a block, above --large-value', async () => {
+    const example = JSON.parse(
+      await readFile(join(root, 'examples/workflows/add-one.json'), 'utf8'),
+    ) as { tasks: Array<{ run: { input: { args: unknown[] } } }> };
+    const task = example.tasks[0]!;
+    task.run.input.args = ['L'.repeat(300_000)]; // not an s32: an error receipt, still recorded
+    const file = join(dataDir, 'large.json');
+    await writeFile(file, JSON.stringify({ tasks: [task] }));
+    const bytesOf = async (dir: string, stream: string): Promise<number> => {
+      let total = 0;
+      const base = join(dir, 'log', `ipvm.${stream}`);
+      for (const e of await readdir(base, { recursive: true, withFileTypes: true }))
+        if (e.isFile() && e.name.endsWith('.log'))
+          total += (await stat(join(e.parentPath, e.name))).size;
+      return total;
+    };
+    for (const [flag, stored] of [
+      ['65536', 'once'],
+      ['400000', 'inline'],
+    ] as const) {
+      const dir = join(dataDir, `large-${flag}`);
+      expect((await ipvm('add', '--data-dir', dir, 'examples/wasm/out/math.wasm')).code).toBe(0);
+      const res = await ipvm('run', '--data-dir', dir, '--large-value', flag, '--json', file);
+      expect(res.code).toBe(1);
+      expect(res.stdout).toContain('expected s32, got \\"LLLL');
+      const records = (await bytesOf(dir, 'invocations')) + (await bytesOf(dir, 'pure'));
+      if (stored === 'once') {
+        // The submission, the released task and the receipt link one 300 KB block.
+        expect(await bytesOf(dir, 'blocks')).toBeGreaterThan(300_000);
+        expect(await bytesOf(dir, 'blocks')).toBeLessThan(2 * 300_000);
+        expect(records).toBeLessThan(50_000);
+      } else {
+        // Below the threshold each of the three records holds a copy.
+        expect(await bytesOf(dir, 'blocks')).toBe(0);
+        expect(records).toBeGreaterThan(3 * 300_000);
+      }
+    }
+    const bad = await ipvm('run', '--data-dir', dataDir, '--large-value', '0', file);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--large-value must be a positive integer (got 0)');
   });
 
   it('runs a task naming this node (meta.node) and refuses, located, one naming another', async () => {

@@ -6,6 +6,8 @@ import { createFileLog } from '../../streams/file/index.ts';
 import type { Log, LogRecord } from '../../streams/log.ts';
 import { CorruptRecordError, LogLockedError, ReadOnlyLogError } from '../../streams/errors.ts';
 import { describeLog } from '../conformance/log.suite.ts';
+import { describeBlocks } from '../conformance/blocks.suite.ts';
+import { withBlocks } from '../../processors/blocks/blocks-log.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -28,6 +30,31 @@ describeLog('file', () => {
     // A promise that rejects (not a throw) when the directory is locked.
     open: () => new Promise<Log>((resolve) => resolve(createFileLog({ dir }))),
     streamName: (hint: string) => `t${++n}.${hint}`,
+    denseOffsets: true,
+    cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
+  });
+});
+
+describeBlocks('file', () => {
+  const dir = tempDir();
+  return Promise.resolve({
+    open: () => Promise.resolve(createFileLog({ dir })),
+    streamName: (hint: string) => `b${++n}.${hint}`,
+    denseOffsets: true,
+    cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
+  });
+});
+
+// The wrapper that stores large values once keeps the whole Log contract (it is what every
+// reader and writer of the node's streams is given).
+describeLog('file, large values stored once', () => {
+  const dir = tempDir();
+  return Promise.resolve({
+    open: () =>
+      new Promise<Log>((resolve) =>
+        resolve(withBlocks(createFileLog({ dir }), { stream: 'blocks', threshold: 64 })),
+      ),
+    streamName: (hint: string) => `w${++n}.${hint}`,
     denseOffsets: true,
     cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
   });

@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { MESSAGE_ID_HEADER, type Log } from '../../streams/log.ts';
 import { BrokerUnavailableError } from '../../streams/errors.ts';
-import { describeLog } from '../conformance/log.suite.ts';
+import { describeLog, type LogFixture } from '../conformance/log.suite.ts';
+import { describeBlocks } from '../conformance/blocks.suite.ts';
 import { startNats, startOrSkip, uniqueName } from '../harness/servers.ts';
 
 const nats = await startOrSkip('JetStream', startNats);
@@ -18,13 +19,14 @@ if (nats === undefined) {
   });
 } else {
   const servers = nats.url;
-  describeLog('jetstream', () =>
+  const fixture = (): Promise<LogFixture> =>
     Promise.resolve({
       open: () => Promise.resolve(createJetStreamLog({ servers, storage: 'memory' })),
       streamName: (hint: string) => uniqueName(`js.${hint}`),
       denseOffsets: false,
-    }),
-  );
+    });
+  describeLog('jetstream', fixture);
+  describeBlocks('jetstream', fixture);
 
   describe('JetStream log', () => {
     let log: Log;

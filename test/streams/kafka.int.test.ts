@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createKafkaLog } from '../../streams/kafka/index.ts';
 import { BrokerUnavailableError } from '../../streams/errors.ts';
 import { partitionForKey } from '../../streams/log.ts';
-import { describeLog } from '../conformance/log.suite.ts';
+import { describeLog, type LogFixture } from '../conformance/log.suite.ts';
+import { describeBlocks } from '../conformance/blocks.suite.ts';
 import { startKafka, startOrSkip, uniqueName } from '../harness/servers.ts';
 
 const kafka = await startOrSkip('Kafka', startKafka);
@@ -18,13 +19,14 @@ if (kafka === undefined) {
   });
 } else {
   const brokers = kafka.brokers;
-  describeLog('kafka', () =>
+  const fixture = (): Promise<LogFixture> =>
     Promise.resolve({
       open: () => Promise.resolve(createKafkaLog({ brokers })),
       streamName: (hint: string) => uniqueName(`kafka.${hint}`),
       denseOffsets: true,
-    }),
-  );
+    });
+  describeLog('kafka', fixture);
+  describeBlocks('kafka', fixture);
 
   describe('Kafka log', () => {
     it('places keys where the default partitioner of Kafka clients does', async () => {
