@@ -14,7 +14,8 @@
  * spans several records, in order). A reference that cannot be read back (the block is gone, or
  * its bytes do not hash to its CID) yields the record unchanged with the reason in the
  * `ipvm-blocks-error` header: decoding it fails with that located reason, and the record is
- * dead-lettered like any bad record.
+ * dead-lettered like any bad record. Where a block is, is learnt only from a block read and
+ * checked, never from a record's word alone.
  *
  * Blocks are durable before the record that references them is appended, so a crash leaves at
  * worst a block no record references (it is written again, or reused, by the next append).
@@ -282,6 +283,9 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
     const value = dagCbor.decode(bytes);
     if (typeof value !== 'string' && !(value instanceof Uint8Array))
       throw new Error(`block ${key} (${at}): not a string or bytes value`);
+    // Learnt only from a block read and checked here: a record cannot point later appends of
+    // the value at a wrong place.
+    known.set(key, where);
     cache.set(key, { value, bytes: bytes.byteLength });
     cached += bytes.byteLength;
     for (const [k, v] of cache) {
@@ -301,7 +305,6 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
         throw new Error(`the ${BLOCKS_HEADER} header is set but ${BLOCKS_FIELD} is not a list`);
       for (const [i, ref] of envelope[BLOCKS_FIELD].entries()) {
         const { path, cid, place } = parseRef(ref, `${BLOCKS_FIELD}[${i}]`);
-        known.set(cid.toString(), place);
         let parent: IpldValue = envelope;
         for (const step of path.slice(0, -1))
           parent = (parent as Record<string | number, IpldValue> | null)?.[step] ?? null;
@@ -398,8 +401,14 @@ function parseRef(ref: IpldValue, at: string): { path: Path; cid: CID; place: Wh
   if (
     !Array.isArray(offsets) ||
     offsets.length === 0 ||
-    !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
+    !offsets.every(
+      (o, i) =>
+        typeof o === 'number' &&
+        Number.isSafeInteger(o) &&
+        o >= 0 &&
+        (i === 0 || o > (offsets[i - 1] as number)),
+    )
   )
-    throw new Error(`${at}.offsets: expected a non-empty list of offsets`);
+    throw new Error(`${at}.offsets: expected a non-empty list of increasing offsets`);
   return { path: path as Path, cid, place: { partition, offsets: offsets as number[] } };
 }

@@ -5,7 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppendRecord, Log, LogRecord } from '../../streams/log.ts';
-import { BLOCKS_HEADER, withBlocks } from '../../processors/blocks/blocks-log.ts';
+import {
+  BLOCKS_ERROR_HEADER,
+  BLOCKS_HEADER,
+  withBlocks,
+} from '../../processors/blocks/blocks-log.ts';
 import { dagCbor } from '../../schemas/codecs.ts';
 import type { LogFixture } from './log.suite.ts';
 
@@ -110,6 +114,40 @@ export function describeBlocks(name: string, makeFixture: () => Promise<LogFixtu
       expect(Buffer.from(back!.value).equals(Buffer.from(value))).toBe(true);
       const chunks = await all(raw, blocks);
       expect(chunks).toHaveLength(4); // 1.5 MiB and a CBOR header, 512 KiB a record
+    });
+
+    it('reports a link it cannot read back, and is not misled by it', async () => {
+      const { data, blocks } = await streams('forged');
+      const value = envelope('forged', 3_000);
+      await withBlocks(raw, { stream: blocks, threshold: 1024 }).append(data, [
+        { key: 'real', value },
+      ]);
+      const [stored] = await all(raw, data);
+      // The same links, pointing past the end of the blocks stream.
+      const forged = dagCbor.decode(stored!.value) as Record<string, unknown>;
+      const refs = forged['ipvm:blocks'] as Array<{ offsets: number[] }>;
+      for (const ref of refs) ref.offsets = ref.offsets.map((o) => o + 1_000_000);
+      await raw.append(data, [
+        { key: 'forged', value: dagCbor.encode(forged), headers: stored!.headers },
+      ]);
+
+      // (No cache: the real record, read first, would answer the forged one by CID.)
+      const fresh = withBlocks(raw, { stream: blocks, threshold: 1024, cacheBytes: 0 });
+      const bad = (await all(fresh, data)).find((r) => r.key === 'forged')!;
+      expect(bad.headers[BLOCKS_ERROR_HEADER]).toMatch(
+        new RegExp(`^${data}/${bad.partition}@${bad.offset}: block \\w+ is not in the log`),
+      );
+      expect(Buffer.from(bad.value).equals(Buffer.from(dagCbor.encode(forged)))).toBe(true);
+      // A later append of the value links the blocks where they are.
+      const another = withBlocks(raw, { stream: blocks, threshold: 1024 });
+      for await (const r of another.read(data, { partition: bad.partition, from: bad.offset }))
+        expect(r.headers[BLOCKS_ERROR_HEADER]).toBeDefined();
+      await another.append(data, [{ key: 'again', value }]);
+      const again = (await all(withBlocks(raw, { stream: blocks }), data)).find(
+        (r) => r.key === 'again',
+      )!;
+      expect(again.headers[BLOCKS_ERROR_HEADER]).toBeUndefined();
+      expect(Buffer.from(again.value).equals(Buffer.from(value))).toBe(true);
     });
 
     it('reads large values back while following and as a named consumer', async () => {
