@@ -325,9 +325,12 @@ export function createFaceMethods(init: FaceInit): RpcExtension {
         const submission = readSubmission(params);
         const parsed = submission[0];
         const [id, sub] = open(session, FACE_METHODS.receipts);
-        // Subscribed before submitting, so no receipt of this run can be missed.
+        // Subscribed before submitting, so no receipt of this run can be missed (a run the memo
+        // answers gives its receipts while it is being submitted).
+        let submitted!: (p: Promise<unknown>) => void;
+        follow(id, sub, parsed.cid, new Promise((resolve) => (submitted = resolve)));
         const submitting = submit(submission);
-        follow(id, sub, parsed.cid, submitting);
+        submitted(submitting);
         try {
           return { subscription: id, ...(await submitting) };
         } catch (err) {

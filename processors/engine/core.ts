@@ -18,6 +18,7 @@ import {
   type ReceiptEvent,
   type TaskReadyEvent,
   type WorkflowEndedEvent,
+  type WorkflowSubmittedEvent,
 } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
@@ -91,6 +92,19 @@ export interface Core {
   appendEvents(stream: string, events: NodeEvent[], keys: string[]): Promise<void>;
   /** Writes what the scheduler emitted; ready tasks also go to the local executor. */
   write(outputs: SchedulerOutput[]): Promise<unknown>;
+  /**
+   * A submission made here (outside a cluster) of a run the memo answers wholly: folded into the
+   * scheduler at once and appended together with its end (and any replayed receipt it writes)
+   * in one append, instead of appended, read back, folded, and its end appended after a second
+   * fsync. Its end is keyed like it, so it is never durable before it. Any other submission is
+   * appended and folded when read back: none of its tasks starts before it is durable.
+   */
+  submitEarly(event: WorkflowSubmittedEvent): Promise<unknown>;
+  /**
+   * Submissions folded by {@link Core.submitEarly} not yet read back, by `workflow@at`: the live
+   * follow does not fold them again.
+   */
+  readonly foldedEarly: Map<string, number>;
   /** Folds an event into the scheduler; one it refuses is dead-lettered. */
   schedule(record: LogRecord, event: NodeEvent): void;
   /** Dead-letters a bad record once (and tells an `invocations` producer why). */
@@ -101,8 +115,9 @@ export interface Core {
    */
   foldEarly(receipt: ReceiptEvent, append: Promise<void>): void;
   /**
-   * Receipts folded early and already given to subscribers once durable (in the order they were
-   * computed, which across partitions the read back does not keep); the live follow skips them.
+   * Receipts folded early, and replayed receipts written here, given to subscribers once durable
+   * (in the order they were computed, which across partitions the read back does not keep); the
+   * live follow skips them. By {@link announcedKey}.
    */
   readonly announced: Map<string, 'pending' | 'read' | 'emitted'>;
   /** Next offset per partition the live follow reads, by stream (`IpvmNode.behind`). */
@@ -194,7 +209,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
   streams.receipts = [streams.pure, streams.effectsPure, streams.effectsManaged];
   const receiptStream = (e: ReceiptEvent): string => topology.name(receiptStreamOf(e.run.op));
 
-  const appendEvents = async (
+  const appendTracked = async (
     stream: string,
     events: NodeEvent[],
     keys: string[],
@@ -241,6 +256,37 @@ export async function createCore(init: NodeInit): Promise<Core> {
       results = (await Promise.all(handed)).flat();
     }
     echo.remember(stream, results, events);
+    let last = appendedUpTo.get(stream);
+    if (last === undefined) appendedUpTo.set(stream, (last = {}));
+    for (const r of results) if (!(last[r.partition]! >= r.offset)) last[r.partition] = r.offset;
+  };
+  /** Per stream and partition, the last offset this process appended (see caughtUp). */
+  const appendedUpTo = new Map<string, Positions>();
+  let appending = 0;
+  const appendEvents = async (
+    stream: string,
+    events: NodeEvent[],
+    keys: string[],
+  ): Promise<void> => {
+    appending++;
+    try {
+      await appendTracked(stream, events, keys);
+    } finally {
+      appending--;
+    }
+  };
+  /**
+   * True when nothing this process appended is still on its way or unread by the live follow:
+   * a submission folded now sees every record before it, as when folded on its read back.
+   */
+  const caughtUp = (): boolean => {
+    if (appending > 0) return false;
+    for (const [stream, last] of appendedUpTo) {
+      const at = core.followed.get(stream);
+      if (at === undefined) continue;
+      for (const p in last) if (!((at[p] ?? 0) > last[p]!)) return false;
+    }
+    return true;
   };
   /** Per stream: resolves when the last long append (see appendEvents) has been handed over. */
   const ordered = new Map<string, Promise<void>>();
@@ -308,6 +354,25 @@ export async function createCore(init: NodeInit): Promise<Core> {
     receiptStream,
     appendEvents,
     write: (outputs) => write(outputs),
+    foldedEarly: new Map(),
+    submitEarly(event) {
+      const key = event.workflow.toString();
+      // Records of this process not read back yet (a late retryable failure of an earlier
+      // run, say) must reach the scheduler before the submission, as on the log: folded when
+      // read back, then.
+      if (!caughtUp() || !answeredByMemo(event))
+        return appendEvents(streams.invocations, [event], [key]);
+      let outputs: SchedulerOutput[];
+      try {
+        outputs = scheduler.apply(event);
+      } catch {
+        // Refused (as the live follow would): appended, then dead-lettered when read back.
+        return appendEvents(streams.invocations, [event], [key]);
+      }
+      const folded = `${key}@${event.at}`;
+      core.foldedEarly.set(folded, (core.foldedEarly.get(folded) ?? 0) + 1);
+      return write(outputs, event);
+    },
     schedule(record, event) {
       const refused = core.authorizeEvent(event);
       if (refused !== undefined) {
@@ -345,17 +410,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     announced: new Map(),
     followed: new Map(),
     foldEarly(receipt, append) {
-      const key = receipt.receipt.toString();
-      core.announced.set(key, 'pending');
-      const tracked = append.then(
-        () => {
-          core.receipts$.next(receipt);
-          // Read back already (a reader may see the bytes before the fsync returns): done.
-          if (core.announced.get(key) === 'read') core.announced.delete(key);
-          else core.announced.set(key, 'emitted');
-        },
-        () => undefined,
-      );
+      const tracked = announceWhenDurable(receipt, append);
       inFlight.add(tracked);
       void tracked.then(() => inFlight.delete(tracked));
       memo.put(receipt);
@@ -393,17 +448,49 @@ export async function createCore(init: NodeInit): Promise<Core> {
       onProgress: (e) => progress(e),
     });
 
-  function write(outputs: SchedulerOutput[]): Promise<unknown> {
-    if (outputs.length === 0) return Promise.resolve();
+  /** Whether every task of a submission made here has a receipt in the memo. */
+  function answeredByMemo(event: WorkflowSubmittedEvent): boolean {
+    const parsed = parsedSubmissions.get(event);
+    return (
+      parsed !== undefined &&
+      parsed.tasks.every((t) => memo.get(t.instruction.toString()) !== undefined)
+    );
+  }
+
+  /** `lead`: a submission folded early, appended first, with the invocations of `outputs`. */
+  /**
+   * Gives a receipt this process appends to subscribers once `append` is durable, in the order
+   * they were computed (the read back, across partitions and streams, does not keep it); the
+   * live follow then skips it ({@link Core.announced}).
+   */
+  function announceWhenDurable(receipt: ReceiptEvent, append: Promise<void>): Promise<void> {
+    const key = announcedKey(receipt);
+    core.announced.set(key, 'pending');
+    return append.then(
+      () => {
+        core.receipts$.next(receipt);
+        // Read back already (a reader may see the bytes before the fsync returns): done.
+        if (core.announced.get(key) === 'read') core.announced.delete(key);
+        else core.announced.set(key, 'emitted');
+      },
+      () => undefined,
+    );
+  }
+
+  function write(outputs: SchedulerOutput[], lead?: WorkflowSubmittedEvent): Promise<unknown> {
+    if (outputs.length === 0)
+      return lead === undefined
+        ? Promise.resolve()
+        : appendEvents(streams.invocations, [lead], [lead.workflow.toString()]);
     // Nothing is acknowledged before what it stands on is durable: a workflow's end (read back
     // by subscribers) and an effect's release (its intent leaves the node) wait for the receipts
     // folded early; a pure task/ready does not (lost in a crash, it is recomputed to the same
     // CIDs).
     if (inFlight.size > 0 && outputs.some(needsDurable)) {
       const pending = outputs;
-      return durable().then(() => writeNow(pending));
+      return durable().then(() => writeNow(pending, lead));
     }
-    return writeNow(outputs);
+    return writeNow(outputs, lead);
   }
 
   // Tasks released here, on their way to this node's executor: handed over in time slices (a
@@ -424,8 +511,9 @@ export async function createCore(init: NodeInit): Promise<Core> {
     }
   }
 
-  function writeNow(outputs: SchedulerOutput[]): Promise<unknown> {
-    const inv: Array<TaskReadyEvent | WorkflowEndedEvent> = [];
+  function writeNow(outputs: SchedulerOutput[], lead?: WorkflowSubmittedEvent): Promise<unknown> {
+    const inv: Array<WorkflowSubmittedEvent | TaskReadyEvent | WorkflowEndedEvent> =
+      lead === undefined ? [] : [lead];
     const byStream = new Map<string, ReceiptEvent[]>();
     for (const o of outputs) {
       if (o.stream === 'announce') {
@@ -457,13 +545,17 @@ export async function createCore(init: NodeInit): Promise<Core> {
         inv.length === 0
           ? undefined
           : appendEvents(streams.invocations, inv, inv.map(keyOfInvocation)),
-        ...[...lists].map(([stream, list]) =>
-          appendEvents(
+        ...[...lists].map(([stream, list]) => {
+          const appended = appendEvents(
             stream,
             list,
             list.map((e) => e.instruction.toString()),
-          ),
-        ),
+          );
+          // Replayed receipts written for this run: to subscribers as soon as they are durable,
+          // before what the run computes next.
+          for (const e of list) if (e.replayed) void announceWhenDurable(e, appended);
+          return appended;
+        }),
       ]);
     // Receipts are signed first, so that a workflow's end is not appended before them.
     if (authority === undefined || byStream.size === 0) return appendAll(byStream);
@@ -484,7 +576,14 @@ function needsDurable(o: SchedulerOutput): boolean {
   return o.event.type !== 'task/ready' || o.event.task.run.op !== 'wasm/run';
 }
 
-function keyOfInvocation(event: TaskReadyEvent | WorkflowEndedEvent): string {
+/** The key of a receipt in {@link Core.announced}: a receipt of one workflow. */
+export function announcedKey(receipt: ReceiptEvent): string {
+  return `${receipt.workflow?.toString() ?? ''}/${receipt.receipt.toString()}`;
+}
+
+function keyOfInvocation(
+  event: WorkflowSubmittedEvent | TaskReadyEvent | WorkflowEndedEvent,
+): string {
   return event.type === 'task/ready' ? event.instruction.toString() : event.workflow.toString();
 }
 

@@ -11,7 +11,7 @@ import { flatMapSync } from './operators.ts';
 import type { LogRecord } from '../../streams/log.ts';
 import { follow } from './reads.ts';
 import { decodeRecord, type EventRecord } from './envelope.ts';
-import { copyOf, type Core } from './core.ts';
+import { announcedKey, copyOf, type Core } from './core.ts';
 import type { Recovered } from './recovery.ts';
 import { withBody } from './submission-body.ts';
 import type { WorkflowSubmittedEvent } from '../../schemas/events.ts';
@@ -60,7 +60,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
           if (event.type !== 'receipt') return;
           memo.put(event);
           core.schedule(record, event);
-          const key = event.receipt.toString();
+          const key = announcedKey(event);
           const early = core.announced.get(key);
           if (early === undefined) core.receipts$.next(event);
           else if (early === 'pending') core.announced.set(key, 'read');
@@ -69,6 +69,15 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
         error: fail,
       }),
   );
+  /** A submission made here and folded before it was appended (`Core.submitEarly`). */
+  const foldedAlready = (event: WorkflowSubmittedEvent): boolean => {
+    const key = `${event.workflow.toString()}@${event.at}`;
+    const n = core.foldedEarly.get(key);
+    if (n === undefined) return false;
+    if (n === 1) core.foldedEarly.delete(key);
+    else core.foldedEarly.set(key, n - 1);
+    return true;
+  };
   const resolveBody = (record: LogRecord, event: WorkflowSubmittedEvent): void => {
     const kept = copyOf(record);
     withBody(log, streams.invocations, event, { signal }).then(
@@ -87,6 +96,15 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
       .pipe(flatMapSync(decodeOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
+          if (event.type === 'workflow/submitted' && foldedAlready(event)) {
+            if (event.body !== null)
+              core.bodies.set(event.workflow.toString(), {
+                partition: record.partition,
+                offset: record.offset,
+              });
+            core.ended.note(event);
+            return;
+          }
           if (event.type === 'workflow/submitted') {
             if (event.body === null && !core.parsedSubmissions.has(event)) {
               // A re-run written elsewhere: its body is in an earlier record (rare: this node

@@ -98,7 +98,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       }
       core.parsedSubmissions.set(event, parsed); // the scheduler reuses this parse
       if (core.ended.has(key)) core.ended.rerunning.add(key);
-      await core.appendEvents(streams.invocations, [event], [key]);
+      // In a cluster the run's owner folds it, when read back; alone, this node does at once.
+      if (
+        init.cluster === undefined &&
+        init.pipeline !== false &&
+        init.pipelineSubmissions !== false
+      )
+        await core.submitEarly(event);
+      else await core.appendEvents(streams.invocations, [event], [key]);
       options?.signal?.throwIfAborted();
       if (unknown.length === 0) return parsed;
       return {

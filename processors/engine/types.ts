@@ -58,9 +58,18 @@ export interface NodeInit {
    * Start a pure task's dependents from its receipt in memory while the receipt's append is in
    * flight (a chain step does not wait for an fsync). What acknowledges anything — a workflow's
    * end, an effect's release — still waits until the receipts it stands on are durable; a crash
-   * loses only work that is recomputed to the same CIDs. Off in a cluster. @default true
+   * loses only work that is recomputed to the same CIDs. A submission made here that the memo
+   * answers wholly is folded at once and appended with its end, in one append (see
+   * {@link NodeInit.pipelineSubmissions}). Off in a cluster.
+   * @default true
    */
   pipeline?: boolean;
+  /**
+   * With `pipeline`: fold a submission made here that the memo answers wholly at once and append
+   * it with its end (a memo hit costs one append, not two in turn). False folds every submission
+   * when read back (`bench/submit-early.bench.ts` compares the two). @default true
+   */
+  pipelineSubmissions?: boolean;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
   /**
