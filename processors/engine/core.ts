@@ -457,7 +457,6 @@ export async function createCore(init: NodeInit): Promise<Core> {
     );
   }
 
-  /** `lead`: a submission folded early, appended first, with the invocations of `outputs`. */
   /**
    * Gives a receipt this process appends to subscribers once `append` is durable, in the order
    * they were computed (the read back, across partitions and streams, does not keep it); the
@@ -477,6 +476,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     );
   }
 
+  /** `lead`: a submission folded early, appended first, with the invocations of `outputs`. */
   function write(outputs: SchedulerOutput[], lead?: WorkflowSubmittedEvent): Promise<unknown> {
     if (outputs.length === 0)
       return lead === undefined

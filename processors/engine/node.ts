@@ -98,7 +98,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       }
       core.parsedSubmissions.set(event, parsed); // the scheduler reuses this parse
       if (core.ended.has(key)) core.ended.rerunning.add(key);
-      // In a cluster the run's owner folds it, when read back; alone, this node does at once.
+      // In a cluster the run's owner folds it, when read back; alone, this node folds a run the
+      // memo answers wholly at once (core.submitEarly).
       if (
         init.cluster === undefined &&
         init.pipeline !== false &&
