@@ -34,6 +34,8 @@ import type {
   ReadOptions,
 } from '../../streams/log.ts';
 import { MESSAGE_ID_HEADER } from '../../streams/log.ts';
+import { forwardLog } from '../../streams/forward.ts';
+import { readAt } from '../../streams/read-at.ts';
 import { cidOfBytes, encodeBlock, sha2_256 } from '../../schemas/cid.ts';
 import { dagCbor } from '../../schemas/codecs.ts';
 import { BLOCKS_FIELD } from '../../schemas/events.ts';
@@ -205,7 +207,11 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
     const cids = new Map<Leaf, CID>();
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!;
-      if (record.value.byteLength < threshold || record.headers?.[BLOCKS_HEADER] !== undefined)
+      if (
+        record.value.byteLength < threshold ||
+        record.headers?.[BLOCKS_HEADER] !== undefined ||
+        !mayHoldLarge(record.value, threshold)
+      )
         continue;
       let envelope: IpldValue;
       try {
@@ -258,25 +264,14 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
       return hit.value;
     }
     const at = `${blocks}/${where.partition}@${where.offsets.join(',')}`;
-    const want = new Set(where.offsets);
-    const last = Math.max(...where.offsets);
-    const chunks = new Map<number, Uint8Array>();
-    for await (const record of log.read(blocks, {
-      partition: where.partition,
-      from: where.offsets[0]!,
-      signal,
-    })) {
-      if (want.has(record.offset)) {
-        if (record.key !== key) throw new Error(`${at}: holds block ${record.key}, not ${key}`);
-        chunks.set(record.offset, record.value);
-      }
-      if (record.offset >= last) break;
-    }
-    if (chunks.size !== want.size)
+    const chunks = await readAt(log, blocks, where.partition, where.offsets, { signal });
+    for (const record of chunks.values())
+      if (record.key !== key) throw new Error(`${at}: holds block ${record.key}, not ${key}`);
+    if (chunks.size !== where.offsets.length)
       throw new Error(
-        `block ${key} is not in the log (${at}: ${chunks.size} of ${want.size} records)`,
+        `block ${key} is not in the log (${at}: ${chunks.size} of ${where.offsets.length} records)`,
       );
-    const bytes = Buffer.concat(where.offsets.map((o) => chunks.get(o)!));
+    const bytes = Buffer.concat(where.offsets.map((o) => chunks.get(o)!.value));
     const hasher = cid.multihash.code === sha2_256.code ? sha2_256 : undefined;
     if (cid.code !== dagCbor.code || !cidOfBytes(bytes, hasher).equals(cid))
       throw new Error(`block ${key} (${at}): its bytes hash to another CID`);
@@ -364,9 +359,7 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
     };
   }
 
-  return {
-    ensureStreams: (streams, options) => log.ensureStreams(streams, options),
-    partitions: (stream, options) => log.partitions(stream, options),
+  return forwardLog(log, {
     append,
     read: (stream, options?: ReadOptions) =>
       stream === blocks
@@ -376,13 +369,29 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
       stream === blocks
         ? log.consume(stream, options)
         : resolving(log.consume(stream, options), options.signal),
-    commit: (consumer, stream, positions, options) =>
-      log.commit(consumer, stream, positions, options),
-    committed: (consumer, stream, options) => log.committed(consumer, stream, options),
-    ends: (stream, options) => log.ends(stream, options),
-    close: () => log.close(),
-    [Symbol.asyncDispose]: () => log.close(),
-  };
+  });
+}
+
+/**
+ * False when the bytes cannot hold a CBOR string or byte string of at least `threshold` bytes:
+ * no string head declaring such a length that fits in them. A record larger than the threshold
+ * without a large value (a wide workflow's submission, its end's list of CIDs) is then not
+ * decoded again here: that would cost ~130 ms for a 20 000-task submission.
+ */
+export function mayHoldLarge(bytes: Uint8Array, threshold: number): boolean {
+  if (threshold < 24) return true; // a length in the head itself: every byte could be one
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i]!;
+    // Major type 2 (bytes) or 3 (text), additional info 24–27: a 1-, 2-, 4- or 8-byte length.
+    if ((b & 0xdc) !== 0x58) continue;
+    const size = 1 << (b & 0x03);
+    if (i + 1 + size > n) continue;
+    let length = 0;
+    for (let k = 1; k <= size; k++) length = length * 256 + bytes[i + k]!;
+    if (length >= threshold && i + 1 + size + length <= n) return true;
+  }
+  return false;
 }
 
 function parseRef(ref: IpldValue, at: string): { path: Path; cid: CID; place: Where } {

@@ -96,17 +96,11 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
       .pipe(flatMapSync(decodeOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
-          if (event.type === 'workflow/submitted' && foldedAlready(event)) {
-            if (event.body !== null)
-              core.bodies.set(event.workflow.toString(), {
-                partition: record.partition,
-                offset: record.offset,
-              });
-            core.ended.note(event);
-            return;
-          }
+          // Folded already when it was submitted here (Core.submitEarly): noted, not folded again.
+          let folded = false;
           if (event.type === 'workflow/submitted') {
-            if (event.body === null && !core.parsedSubmissions.has(event)) {
+            folded = foldedAlready(event);
+            if (!folded && event.body === null && !core.parsedSubmissions.has(event)) {
               // A re-run written elsewhere: its body is in an earlier record (rare: this node
               // writes such references only outside a cluster).
               resolveBody(record, event);
@@ -118,7 +112,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
                 offset: record.offset,
               });
           }
-          core.schedule(record, event);
+          if (!folded) core.schedule(record, event);
           core.ended.note(event);
           if (event.type === 'workflow/completed' || event.type === 'workflow/failed') {
             core.ended.rerunning.delete(event.workflow.toString());

@@ -7,7 +7,9 @@
  * @module
  */
 import type { Log } from '../../streams/log.ts';
-import { decodeEvent, type WorkflowSubmittedEvent } from '../../schemas/events.ts';
+import type { WorkflowSubmittedEvent } from '../../schemas/events.ts';
+import { readAt } from '../../streams/read-at.ts';
+import { decodeRecord } from './envelope.ts';
 import { SchemaError } from '../../schemas/errors.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
@@ -31,26 +33,13 @@ export async function withBody(
   const source = event.source;
   const where = `source ${stream}/${source?.partition}@${source?.offset}`;
   if (source === undefined) throw new SchemaError('body', 'null without a source');
-  const controller = new AbortController();
-  const signal =
-    options.signal === undefined
-      ? controller.signal
-      : AbortSignal.any([options.signal, controller.signal]);
-  let found = undefined as WorkflowSubmittedEvent | undefined;
-  try {
-    for await (const record of log.read(stream, {
-      partition: source.partition,
-      from: source.offset,
-      signal,
-    })) {
-      if (record.offset !== source.offset) break;
-      const e = decodeEvent(record.value);
-      if (e.type === 'workflow/submitted') found = e;
-      break;
-    }
-  } finally {
-    controller.abort();
-  }
+  const [record] = (
+    await readAt(log, stream, source.partition, [source.offset], { signal: options.signal })
+  ).values();
+  const decoded = record === undefined ? undefined : decodeRecord(record);
+  if (decoded instanceof Error)
+    throw new SchemaError('source', `${where}: ${decoded.message}`, { cause: decoded });
+  const found = decoded?.event.type === 'workflow/submitted' ? decoded.event : undefined;
   if (found === undefined || found.body === null)
     throw new SchemaError('source', `${where}: no submission with a body there`);
   const want = event.workflow.toString();

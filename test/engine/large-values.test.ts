@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log, LogRecord } from '../../streams/log.ts';
 import { createTopology } from '../../streams/topology.ts';
-import { BLOCKS_HEADER, withBlocks } from '../../processors/blocks/blocks-log.ts';
+import { BLOCKS_HEADER, mayHoldLarge, withBlocks } from '../../processors/blocks/blocks-log.ts';
+import { dagCbor } from '../../schemas/codecs.ts';
 import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
 import type { RunRequest, RunResult, TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
@@ -178,5 +179,30 @@ describe('large values stored once', () => {
         await log.close();
       }
     }
+  });
+});
+
+describe('the byte scan that spares records without a large value a second decode', () => {
+  const T = 64 * 1024;
+  it('finds a large string or bytes value anywhere, in a record of any size', () => {
+    for (const value of ['s'.repeat(T), new Uint8Array(T), 'é'.repeat(T / 2)])
+      expect(mayHoldLarge(dagCbor.encode({ v: 1, deep: [{ x: [1, value] }] }), T)).toBe(true);
+    expect(mayHoldLarge(dagCbor.encode({ v: 1, s: 's'.repeat(T - 1) }), T)).toBe(false);
+  });
+
+  it('passes over a 20 000-task submission and its end, which hold none', () => {
+    const tasks = Array.from({ length: 20_000 }, (_, i) => ({
+      run: { rsc: RSC, op: 'wasm/run', input: { func: 'add_one', args: [i] }, nnc: '' },
+      cause: null,
+      meta: {},
+      prf: [],
+    }));
+    const parsed = parseWorkflow({ tasks });
+    const submission = dagCbor.encode({ v: 1, body: parsed.workflow, workflow: parsed.cid });
+    const end = dagCbor.encode({ v: 1, receipts: parsed.tasks.map((t) => t.instruction) });
+    expect(submission.byteLength).toBeGreaterThan(T);
+    expect(end.byteLength).toBeGreaterThan(T);
+    expect(mayHoldLarge(submission, T)).toBe(false);
+    expect(mayHoldLarge(end, T)).toBe(false);
   });
 });
