@@ -1,8 +1,10 @@
 // The engine end to end on the embedded file log, trivial Wasm tasks (the example component's
 // add-one, through the real executor).
 //
-//   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3] [--placement]
+//   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3] [--placement] [--ready-after MS]
 //
+// `--ready-after MS` sets `NodeInit.readyRecordAfterMs` (0: a task/ready record for every task,
+// as before pure tasks run here skipped it) for an A/B of that record's cost.
 // `--placement` gives the node the placement seam a node opened by `openNode` has (a node alone:
 // `createLocalPlacement`), to show that tasks without `meta.node`/`meta.needs` do not pay for it.
 //
@@ -132,7 +134,15 @@ const log = createFileLog({ dir: join(root, 'log'), fsync });
 const placement = process.argv.includes('--placement')
   ? createLocalPlacement(() => ({ nodeId: 'bench', effectHosts: [], secrets: [] }))
   : undefined;
-const node = await createNode({ log, runner, nodeId: 'bench', concurrency: 256, placement });
+const readyAfter = arg('ready-after', '');
+const node = await createNode({
+  log,
+  runner,
+  nodeId: 'bench',
+  concurrency: 256,
+  placement,
+  readyRecordAfterMs: readyAfter === '' ? undefined : Number(readyAfter),
+});
 
 // Warm up: compile and cache the module.
 await roundTrip(node, chain(1));

@@ -21,7 +21,7 @@ import {
   type WorkflowSubmittedEvent,
 } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
-import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
+import { parseWorkflow, WASM_RUN, type ParsedWorkflow } from '../../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
 import type { BodyPositions } from './submission-body.ts';
@@ -30,6 +30,7 @@ import { createEcho, type Echo } from './echo.ts';
 import { eventRecord } from './envelope.ts';
 import { Fifo, nextTurn, sliceOver } from './operators.ts';
 import { deadLetteredPositions, positionKey } from './dead-letters.ts';
+import { createReadyLater, DEFAULT_READY_RECORD_AFTER_MS, type ReadyLater } from './ready-later.ts';
 import { withRetry } from '../retry.ts';
 import type { Authority } from '../auth/types.ts';
 import { rejectionRecord } from './rejections.ts';
@@ -126,6 +127,11 @@ export interface Core {
   durable(): Promise<void>;
   /** Ready tasks released by this node's scheduler, for its own executor (set by it). */
   localTasks: Subject<ReadyItem> | undefined;
+  /**
+   * With pipelining: the task/ready records of pure tasks handed to this node's executor,
+   * written only for those still running a moment later (see `ready-later.ts`).
+   */
+  readonly readyLater: ReadyLater | undefined;
   /** Where effects submit the workflows a result asks for (set by the facade). */
   submitFollowUp: (workflow: IpldValue) => Promise<unknown>;
   readonly receipts$: Subject<ReceiptEvent>;
@@ -307,6 +313,22 @@ export async function createCore(init: NodeInit): Promise<Core> {
   const durable = (): Promise<void> =>
     inFlight.size === 0 ? Promise.resolve() : Promise.all(inFlight).then(() => undefined);
 
+  const pipelined = init.pipeline !== false && init.cluster === undefined;
+  const readyAfterMs = init.readyRecordAfterMs ?? DEFAULT_READY_RECORD_AFTER_MS;
+  const readyLater =
+    pipelined && readyAfterMs > 0
+      ? createReadyLater(
+          readyAfterMs,
+          (events) =>
+            void appendEvents(
+              streams.invocations,
+              events,
+              events.map((e) => e.instruction.toString()),
+            ).catch(fail),
+          (workflow) => scheduler.running(workflow),
+        )
+      : undefined;
+
   const core: Core = {
     init,
     log,
@@ -424,6 +446,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     },
     durable,
     localTasks: undefined,
+    readyLater,
     submitFollowUp: () => Promise.reject(new Error('the node is not started')),
     receipts$: new Subject<ReceiptEvent>(),
     ends$: new Subject<WorkflowEndedEvent>(),
@@ -520,7 +543,6 @@ export async function createCore(init: NodeInit): Promise<Core> {
         // Durable already (an earlier run wrote it): to subscribers now, before the run's end.
         core.receipts$.next(o.event);
       } else if (o.stream === 'invocations') {
-        inv.push(o.event);
         // Local fast path: run what this node released without waiting for the append to be
         // durable and read back. Correct without it: a task/ready lost in a crash is released
         // again on recovery, and the executor's consumer skips what already ran.
@@ -531,7 +553,13 @@ export async function createCore(init: NodeInit): Promise<Core> {
           init.cluster === undefined
         ) {
           released.push({ record: null, event: o.event });
+          // A pure task's record only if it still runs a moment later (ready-later.ts).
+          if (readyLater !== undefined && o.event.task.run.op === WASM_RUN) {
+            readyLater.hold(o.event);
+            continue;
+          }
         }
+        inv.push(o.event);
       } else {
         const stream = receiptStream(o.event);
         const list = byStream.get(stream);
@@ -573,7 +601,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
 /** An output that acknowledges something: a workflow's end, or an effect task's release. */
 function needsDurable(o: SchedulerOutput): boolean {
   if (o.stream !== 'invocations') return false;
-  return o.event.type !== 'task/ready' || o.event.task.run.op !== 'wasm/run';
+  return o.event.type !== 'task/ready' || o.event.task.run.op !== WASM_RUN;
 }
 
 /** The key of a receipt in {@link Core.announced}: a receipt of one workflow. */

@@ -72,6 +72,7 @@ export function startExecutor(core: Core): ExecutorStage {
         onProgress: core.progress,
       }),
       mergeMap(async ({ item, receipt: computed }) => {
+        core.readyLater?.settle(item.event.instruction.toString());
         // Signed here (not by appendEvents) so that what is folded early is what is written.
         const receipt =
           computed !== null && authority !== undefined && computed.sig === undefined

@@ -173,6 +173,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         unwatchCluster?.();
         core.abort();
         await executor?.drain();
+        core.readyLater?.close(); // their records are optional (ready-later.ts)
         for (const s of subscriptions) s.unsubscribe();
         await core.appender.drain();
         await executor?.commit().catch(fail);

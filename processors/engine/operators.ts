@@ -72,6 +72,11 @@ export class Fifo<T> {
     this.items.push(item);
   }
 
+  /** The oldest item, left in place; `undefined` when empty. */
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
   /** The oldest item, removed; `undefined` when empty. */
   take(): T | undefined {
     if (this.head >= this.items.length) return undefined;

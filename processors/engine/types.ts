@@ -70,6 +70,14 @@ export interface NodeInit {
    * when read back (`bench/submit-early.bench.ts` compares the two). @default true
    */
   pipelineSubmissions?: boolean;
+  /**
+   * With `pipeline`: a pure task handed to this node's own executor gets its task/ready record
+   * only if it is still running this long after its release (the record carries the release
+   * time). Nearly every pure task ends sooner, and its receipt says what the record would: a
+   * step costs one record less. 0 writes every record at once.
+   * @default DEFAULT_READY_RECORD_AFTER_MS (50 ms)
+   */
+  readyRecordAfterMs?: number;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
   /**

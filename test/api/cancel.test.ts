@@ -152,9 +152,8 @@ describe('cancel over the API', () => {
     const invocations: string[] = [];
     for await (const e of readEvents(log, [node.topology.name('invocations')]))
       if ('workflow' in e && e.workflow?.toString() === cid) invocations.push(e.type);
-    // (task/ready is keyed by instruction, so it may sit on another partition: no total order.)
-    expect(invocations.sort()).toEqual([
-      'task/ready',
+    // (A pure task run here has a task/ready record only if it ran past a moment: not asserted.)
+    expect(invocations.filter((t) => t !== 'task/ready').sort()).toEqual([
       'workflow/cancel',
       'workflow/cancel',
       'workflow/failed',
