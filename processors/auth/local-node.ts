@@ -147,9 +147,13 @@ export async function routeTainted(init: {
     attempted: (i, w) =>
       shared.memo.attempted(i, w) || local.opened()?.memo.attempted(i, w) === true,
     put: (e) => shared.memo.put(e),
-    putLazy: (r, load) => shared.memo.putLazy(r, load),
+    putLazy: (r, bytes) => shared.memo.putLazy(r, bytes),
+    has: (key) => shared.memo.has(key) || local.opened()?.memo.has(key) === true,
     get size() {
       return shared.memo.size + (local.opened()?.memo.size ?? 0);
+    },
+    get packedBytes() {
+      return shared.memo.packedBytes + (local.opened()?.memo.packedBytes ?? 0);
     },
     *entries() {
       yield* shared.memo.entries();

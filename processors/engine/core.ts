@@ -23,6 +23,7 @@ import {
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow, WASM_RUN, type ParsedWorkflow } from '../../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
+import { Slabs } from './slabs.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
 import type { BodyPositions } from './submission-body.ts';
 import { createAppender, type Appender } from './appender.ts';
@@ -148,27 +149,30 @@ export interface EndedRegistry {
   delete(workflow: string): void;
   /** Workflows submitted again after they ended: `ended()` waits for the new end. */
   readonly rerunning: Set<string>;
-  /** Notes an event read back from `invocations`. */
-  note(event: NodeEvent): void;
+  /** Notes an event read back from `invocations`; `bytes`, its record's value, are kept. */
+  note(event: NodeEvent, bytes?: Uint8Array): void;
 }
 
+/**
+ * Every workflow that ended, for the life of the process: each end is kept as its record's
+ * bytes (`Slabs`, ~200 B) and decoded when asked for, not as the decoded event (its CIDs alone
+ * are ~400 B each, and a node ends many workflows).
+ */
 function createEndedRegistry(): EndedRegistry {
-  const ended = new Map<string, WorkflowEndedEvent | Uint8Array>();
+  const ended = new Map<string, WorkflowEndedEvent | number>();
+  const slabs = new Slabs();
   return {
     has: (w) => ended.has(w),
     get(w) {
       const v = ended.get(w);
-      if (!(v instanceof Uint8Array)) return v;
-      const event = decodeEvent(v) as WorkflowEndedEvent;
-      ended.set(w, event);
-      return event;
+      return typeof v === 'number' ? (decodeEvent(slabs.get(v)) as WorkflowEndedEvent) : v;
     },
-    set: (w, e) => void ended.set(w, e),
+    set: (w, e) => void ended.set(w, e instanceof Uint8Array ? slabs.add([e]) : e),
     delete: (w) => void ended.delete(w),
     rerunning: new Set(),
-    note(event) {
+    note(event, bytes) {
       if (event.type === 'workflow/completed' || event.type === 'workflow/failed')
-        ended.set(event.workflow.toString(), event);
+        ended.set(event.workflow.toString(), bytes === undefined ? event : slabs.add([bytes]));
       if (event.type === 'workflow/submitted') ended.delete(event.workflow.toString());
     },
   };
@@ -474,10 +478,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
   /** Whether every task of a submission made here has a receipt in the memo. */
   function answeredByMemo(event: WorkflowSubmittedEvent): boolean {
     const parsed = parsedSubmissions.get(event);
-    return (
-      parsed !== undefined &&
-      parsed.tasks.every((t) => memo.get(t.instruction.toString()) !== undefined)
-    );
+    return parsed !== undefined && parsed.tasks.every((t) => memo.has(t.instruction.toString()));
   }
 
   /**

@@ -18,7 +18,7 @@ export interface Echo {
   recall(record: LogRecord): NodeEvent | undefined;
 }
 
-export function createEcho(limit = 65_536): Echo {
+export function createEcho(limit = 8_192): Echo {
   const events = new Map<string, NodeEvent>();
   // Oldest first. (Not `events.keys()`: a map iterator walks over the slots of deleted entries
   // until the map is rehashed, so evicting from its front was quadratic in a long run.)

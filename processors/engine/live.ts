@@ -113,7 +113,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
               });
           }
           if (!folded) core.schedule(record, event);
-          core.ended.note(event);
+          core.ended.note(event, record.value);
           if (event.type === 'workflow/completed' || event.type === 'workflow/failed') {
             core.ended.rerunning.delete(event.workflow.toString());
             core.ends$.next(event);

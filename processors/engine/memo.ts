@@ -10,9 +10,13 @@
  *
  * @module
  */
-import type { CID } from 'multiformats/cid';
-import type { ReceiptEvent } from '../../schemas/events.ts';
+import { CID } from 'multiformats/cid';
+import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
+import { dagCbor } from '../../schemas/codecs.ts';
 import { isIpldMap } from '../../schemas/ipld.ts';
+import { parseReceipt } from '../../schemas/model.ts';
+import { encodedReceipt } from './receipts.ts';
+import { Slabs } from './slabs.ts';
 import type { Outcome, Receipt } from '../../schemas/types.ts';
 
 /** What the memo keeps of a receipt. */
@@ -50,16 +54,20 @@ export interface Memo {
   put(event: ReceiptEvent): boolean;
   /**
    * Records a receipt known only by its routing (instruction, workflow, receipt CID, outcome);
-   * `load` decodes it the first time {@link Memo.get} needs it. Used by recovery, which would
-   * otherwise decode every receipt ever written.
+   * `bytes` are the receipt event's record (copied), decoded when {@link Memo.get} needs it.
+   * Used by recovery, which would otherwise decode every receipt ever written.
    * @returns true when the receipt was memoized.
    */
   putLazy(
     routing: { instruction: string; workflow: string; outcome: string },
-    load: () => ReceiptEvent,
+    bytes: Uint8Array,
   ): boolean;
+  /** Whether an instruction has a receipt (without decoding it). */
+  has(instruction: string): boolean;
   /** Number of memoized instructions. */
   readonly size: number;
+  /** Bytes the packed entries take. */
+  readonly packedBytes: number;
   /** Every memoized entry, in insertion order. */
   entries(): IterableIterator<MemoEntry>;
 }
@@ -71,7 +79,6 @@ export function isRetryableFailure(out: Outcome): boolean {
 
 const SOLO = '';
 
-/** Creates an empty memo. */
 function entryOf(event: ReceiptEvent): MemoEntry {
   return {
     instruction: event.instruction,
@@ -81,8 +88,42 @@ function entryOf(event: ReceiptEvent): MemoEntry {
   };
 }
 
+/** Packed kinds: a whole receipt event as read from the log, or an entry packed here. */
+const EVENT = 0;
+const ENTRY = 1;
+const KIND_EVENT = Uint8Array.of(EVENT);
+const KIND_ENTRY = Uint8Array.of(ENTRY);
+
+/** Entries kept decoded besides their packed form: the last this many put or read, twice. */
+const RECENT = 1024;
+
+function unpack(bytes: Uint8Array): MemoEntry {
+  if (bytes[0] === EVENT) return entryOf(decodeEvent(bytes.subarray(1)) as ReceiptEvent);
+  const [receipt, rest] = CID.decodeFirst(bytes.subarray(1));
+  const [instruction, body] = CID.decodeFirst(rest);
+  const parsed = parseReceipt(dagCbor.decode(body), 'body');
+  return { instruction, receipt, invocation: parsed.ran, body: parsed };
+}
+
+/**
+ * Creates an empty memo. Entries are kept packed (`Slabs`: DAG-CBOR bytes in shared buffers,
+ * about 200 B a receipt) and decoded when asked for; the most recent are also kept decoded.
+ * A decoded entry costs ~5 KB of heap (its CIDs alone are ~400 B each), which a memo of every
+ * receipt a node ever wrote cannot afford.
+ */
 export function createMemo(): Memo {
-  const byInstruction = new Map<string, MemoEntry | (() => ReceiptEvent)>();
+  const byInstruction = new Map<string, number>();
+  const slabs = new Slabs();
+  // Two generations: a hit in the old one moves to the young one; a full young one becomes old.
+  let young = new Map<string, MemoEntry>();
+  let old = new Map<string, MemoEntry>();
+  const remember = (key: string, entry: MemoEntry): void => {
+    if (young.size >= RECENT) {
+      old = young;
+      young = new Map();
+    }
+    young.set(key, entry);
+  };
   const writtenFor = new Map<string, Set<string> | string>();
   /** `${workflow} ${instruction}` tried with only a retryable failure so far (rare: a Set). */
   const attempts = new Set<string>();
@@ -93,12 +134,15 @@ export function createMemo(): Memo {
     else if (typeof seen === 'string') {
       if (seen !== w) writtenFor.set(key, new Set([seen, w]));
     } else seen.add(w);
+    if (attempts.size > 0) attempts.delete(`${w} ${key}`);
   };
   const get = (instruction: string): MemoEntry | undefined => {
-    const v = byInstruction.get(instruction);
-    if (typeof v !== 'function') return v;
-    const entry = entryOf(v());
-    byInstruction.set(instruction, entry);
+    const recent = young.get(instruction);
+    if (recent !== undefined) return recent;
+    const handle = byInstruction.get(instruction);
+    if (handle === undefined) return undefined;
+    const entry = old.get(instruction) ?? unpack(slabs.get(handle));
+    remember(instruction, entry);
     return entry;
   };
   const written = (instruction: string, workflow: string | null): boolean => {
@@ -108,9 +152,10 @@ export function createMemo(): Memo {
   };
   return {
     get,
+    has: (instruction) => byInstruction.has(instruction),
     written,
     attempted(instruction, workflow) {
-      return attempts.has(`${workflow ?? SOLO} ${instruction}`);
+      return attempts.size > 0 && attempts.has(`${workflow ?? SOLO} ${instruction}`);
     },
     put(event) {
       const key = event.instruction.toString();
@@ -120,28 +165,35 @@ export function createMemo(): Memo {
         return false;
       }
       noteWritten(key, w);
-      attempts.delete(`${w} ${key}`);
       if (byInstruction.has(key)) return false;
-      byInstruction.set(key, entryOf(event));
+      const body = encodedReceipt(event.body) ?? dagCbor.encode(event.body);
+      byInstruction.set(
+        key,
+        slabs.add([KIND_ENTRY, event.receipt.bytes, event.instruction.bytes, body]),
+      );
+      remember(key, entryOf(event));
       return true;
     },
-    putLazy(routing, load) {
+    putLazy(routing, bytes) {
       if (routing.outcome === 'transient') {
         if (!written(routing.instruction, routing.workflow))
           attempts.add(`${routing.workflow} ${routing.instruction}`);
         return false;
       }
       noteWritten(routing.instruction, routing.workflow);
-      attempts.delete(`${routing.workflow} ${routing.instruction}`);
       if (byInstruction.has(routing.instruction)) return false;
-      byInstruction.set(routing.instruction, load);
+      byInstruction.set(routing.instruction, slabs.add([KIND_EVENT, bytes]));
       return true;
     },
     get size() {
       return byInstruction.size;
     },
+    get packedBytes() {
+      return slabs.bytes;
+    },
     *entries() {
-      for (const key of byInstruction.keys()) yield get(key)!;
+      for (const [key, handle] of byInstruction)
+        yield young.get(key) ?? old.get(key) ?? unpack(slabs.get(handle));
     },
   };
 }

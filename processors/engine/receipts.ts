@@ -7,7 +7,7 @@ import type { CID } from 'multiformats/cid';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';
 import { encodeReceipt, WASM_RUN } from '../../schemas/model.ts';
-import type { Instruction, Outcome } from '../../schemas/types.ts';
+import type { Instruction, Outcome, Receipt } from '../../schemas/types.ts';
 import type { MemoEntry } from './memo.ts';
 
 /** The error value written into an `["error", …]` outcome. */
@@ -41,6 +41,14 @@ export interface NewReceipt {
   at: number;
 }
 
+/** The DAG-CBOR bytes of receipts built here, hashed for their CID (the memo keeps them). */
+const encoded = new WeakMap<Receipt, Uint8Array>();
+
+/** The bytes a receipt built by {@link newReceiptEvent} was hashed from, if it was. */
+export function encodedReceipt(body: Receipt): Uint8Array | undefined {
+  return encoded.get(body);
+}
+
 /** A receipt event for an outcome computed (or decided) here. */
 export function newReceiptEvent(r: NewReceipt): ReceiptEvent {
   const block = encodeReceipt({
@@ -50,6 +58,7 @@ export function newReceiptEvent(r: NewReceipt): ReceiptEvent {
     iss: null,
     prf: [],
   });
+  encoded.set(block.receipt, block.bytes);
   return {
     type: 'receipt',
     instruction: r.instruction,

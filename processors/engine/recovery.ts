@@ -13,7 +13,6 @@ import type { LogRecord, Positions } from '../../streams/log.ts';
 import {
   decodeEvent,
   type NodeEvent,
-  type ReceiptEvent,
   type WorkflowEndedEvent,
   type WorkflowSubmittedEvent,
 } from '../../schemas/events.ts';
@@ -68,8 +67,7 @@ export async function recover(core: Core): Promise<Recovered> {
     if (r !== undefined) {
       if (r.type !== 'receipt') return;
       seenReceipts++;
-      const bytes = record.value.slice();
-      memo.putLazy(r, () => decodeEvent(bytes) as ReceiptEvent);
+      memo.putLazy(r, record.value);
       return;
     }
     const d = decodeRecord(record);
@@ -130,10 +128,7 @@ export async function recover(core: Core): Promise<Recovered> {
       case 'workflow/completed':
       case 'workflow/failed':
         submissions.delete(r.workflow);
-        core.ended.set(
-          r.workflow,
-          (event as WorkflowEndedEvent | undefined) ?? record.value.slice(),
-        );
+        core.ended.set(r.workflow, (event as WorkflowEndedEvent | undefined) ?? record.value);
         break;
       case 'task/ready': {
         const list = releases.get(r.workflow);

@@ -232,7 +232,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
     const unknown: UnknownAwait[] = [];
     for (const e of parsed.external) {
       const instruction = e.instruction.toString();
-      if (memo.get(instruction) !== undefined) continue;
+      if (memo.has(instruction)) continue;
       // A task of a workflow that is running will produce it.
       if (watchers.get(instruction)?.some((w) => !w.external && !w.run.ended) === true) continue;
       unknown.push({ task: e.task, path: e.path, instruction });
@@ -244,10 +244,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
   function stillUnknown(run: Run): UnknownAwait[] {
     return run.parsed.external
       .filter(
-        (e) =>
-          !run.written[e.task] &&
-          !run.released[e.task] &&
-          memo.get(e.instruction.toString()) === undefined,
+        (e) => !run.written[e.task] && !run.released[e.task] && !memo.has(e.instruction.toString()),
       )
       .map((e) => ({ task: e.task, path: e.path, instruction: e.instruction.toString() }));
   }

@@ -1,0 +1,124 @@
+// The memo keeps entries packed (processors/engine/slabs.ts) and decodes them when asked for:
+// what comes back must be the receipt that went in, whichever way it went in.
+import { describe, expect, it } from 'vitest';
+import { createMemo, type MemoEntry } from '../../processors/engine/memo.ts';
+import { newReceiptEvent } from '../../processors/engine/receipts.ts';
+import { Slabs } from '../../processors/engine/slabs.ts';
+import { decodeEvent, encodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
+import { dagCbor } from '../../schemas/codecs.ts';
+import { parseWorkflow } from '../../schemas/model.ts';
+import { chain } from '../conformance/engine.suite.ts';
+
+const RSC = 'ipfs://bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
+
+function receipt(i: number, out: ReceiptEvent['body']['out'] = ['ok', i + 1]): ReceiptEvent {
+  const parsed = parseWorkflow(chain(RSC, 1, i));
+  const t = parsed.tasks[0]!;
+  return newReceiptEvent({
+    instruction: t.instruction,
+    invocation: t.invocation,
+    workflow: parsed.cid,
+    run: t.task.run,
+    out,
+    fuel: 7,
+    durationMs: 0.5,
+    executor: 'n',
+    at: 1_700_000_000_000 + i,
+  });
+}
+
+/** An entry as comparable text: every CID and the receipt's bytes. */
+const text = (e: MemoEntry | undefined): string =>
+  e === undefined
+    ? 'missing'
+    : [
+        e.instruction.toString(),
+        e.receipt.toString(),
+        e.invocation.toString(),
+        Buffer.from(dagCbor.encode(e.body)).toString('hex'),
+      ].join(' ');
+
+describe('the packed memo', () => {
+  it('gives back every receipt put, long after it left the decoded cache', () => {
+    const memo = createMemo();
+    const events = Array.from({ length: 3000 }, (_, i) =>
+      receipt(
+        i,
+        i % 7 === 0 ? ['error', { kind: 'trap', message: `t${i}`, retryable: false }] : undefined,
+      ),
+    );
+    for (const e of events) expect(memo.put(e)).toBe(true);
+    expect(memo.size).toBe(3000);
+    for (const e of events) {
+      const key = e.instruction.toString();
+      expect(memo.has(key)).toBe(true);
+      expect(text(memo.get(key))).toBe(
+        text({
+          instruction: e.instruction,
+          receipt: e.receipt,
+          invocation: e.invocation,
+          body: e.body,
+        }),
+      );
+    }
+    // Packed: a few hundred bytes a receipt, not a decoded object graph.
+    expect(memo.packedBytes / memo.size).toBeLessThan(400);
+    expect([...memo.entries()].map(text)).toEqual(
+      events.map((e) =>
+        text({
+          instruction: e.instruction,
+          receipt: e.receipt,
+          invocation: e.invocation,
+          body: e.body,
+        }),
+      ),
+    );
+  });
+
+  it('packs a receipt read from the log (no bytes at hand) and one known by its record', () => {
+    const memo = createMemo();
+    const read = decodeEvent(encodeEvent(receipt(1))) as ReceiptEvent;
+    memo.put(read);
+    const lazy = receipt(2);
+    const bytes = encodeEvent(lazy);
+    const routing = {
+      instruction: lazy.instruction.toString(),
+      workflow: lazy.workflow!.toString(),
+      outcome: 'ok',
+    };
+    expect(memo.putLazy(routing, bytes)).toBe(true);
+    bytes.fill(0); // the memo copied the record
+    expect(memo.putLazy(routing, bytes)).toBe(false);
+    for (let i = 3; i < 2100; i++) memo.put(receipt(i)); // both leave the decoded cache
+    for (const e of [read, lazy])
+      expect(text(memo.get(e.instruction.toString()))).toBe(
+        text({
+          instruction: e.instruction,
+          receipt: e.receipt,
+          invocation: e.invocation,
+          body: e.body,
+        }),
+      );
+    expect(memo.written(lazy.instruction.toString(), lazy.workflow!.toString())).toBe(true);
+  });
+});
+
+describe('Slabs', () => {
+  it('keeps byte strings of any size, across slab boundaries and in buffers of their own', () => {
+    const slabs = new Slabs();
+    const sizes = [0, 1, 5, 300, 70_000, 300_000, 1, 200_000, 2 << 20, 17, 262_140, 262_141];
+    const kept: Array<[number, Uint8Array]> = [];
+    for (let round = 0; round < 8; round++) {
+      for (const [i, n] of sizes.entries()) {
+        const bytes = new Uint8Array(n);
+        for (let k = 0; k < n; k += 997) bytes[k] = (round * 31 + i + k) & 0xff;
+        if (n > 0) bytes[n - 1] = (round + i) & 0xff;
+        const half = Math.floor(n / 2);
+        kept.push([slabs.add([bytes.subarray(0, half), bytes.subarray(half)]), bytes]);
+      }
+    }
+    for (const [handle, bytes] of kept)
+      expect(Buffer.from(slabs.get(handle)).equals(bytes)).toBe(true);
+    expect(slabs.bytes).toBe(kept.reduce((n, [, b]) => n + b.length + 4, 0));
+  });
+});
