@@ -1,7 +1,7 @@
 // `npm run bench`: the physical floors and the side-by-side comparisons with Restate and
 // Homestar, each in a process of its own, one after the other, then one combined table.
 //
-//   node bench/run.ts [--only floors,restate,homestar,cold,gap] [--quick] [--fsync batch|none|MS]
+//   node bench/run.ts [--only floors,restate,homestar,cold,gap,replay] [--quick] [--fsync batch|none|MS]
 //
 // --quick shrinks every scenario (fewer runs, shorter sweeps, N = 10 only for Homestar).
 // Each script also prints its own table and writes bench/results/<name>-<time>.json; this one
@@ -21,7 +21,7 @@ import {
 } from './lib/report.ts';
 
 const QUICK = flag('quick');
-const ONLY = arg('only', 'floors,restate,homestar,cold,gap').split(',');
+const ONLY = arg('only', 'floors,restate,homestar,cold,gap,replay').split(',');
 const FSYNC = arg('fsync', 'batch');
 
 const plan: Array<{ name: string; file: string; args: string[] }> = [
@@ -49,6 +49,11 @@ const plan: Array<{ name: string; file: string; args: string[] }> = [
     name: 'gap',
     file: 'gap.bench.ts',
     args: ['--fsync', FSYNC, ...(QUICK ? ['--seconds', '1', '--runs', '20'] : [])],
+  },
+  {
+    name: 'replay',
+    file: 'replay.bench.ts',
+    args: QUICK ? ['--workflows', '5000', '--chains', '500', '--runs', '3'] : [],
   },
 ];
 
