@@ -3,11 +3,12 @@
  * allow-list on every hop and on the address each connection actually reached, a response size
  * cap, a time limit per call and a bounded number of redirects. It throws {@link EffectError}s
  * for transport failures and returns every response, whatever its status: the caller classifies
- * statuses.
+ * statuses. undici (~25 MiB resident once loaded) is imported on the first request: a node that
+ * never calls out does not carry it.
  *
  * @module
  */
-import { Agent, buildConnector, request } from 'undici';
+import type { Agent, buildConnector, request } from 'undici';
 import type { AllowList } from './allow-list.ts';
 import { EffectError } from './errors.ts';
 
@@ -91,21 +92,32 @@ export function createHttpClient(init: HttpClientInit): HttpClient {
   const { allow } = init;
   const maxBody = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxRedirects = init.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
-  const base = buildConnector({ timeout: init.connectTimeoutMs ?? 10_000 });
-  // The check on the connected address: what a name resolved to, at the moment it was used.
-  const connect: buildConnector.connector = (opts, callback) => {
-    base(opts, (err, socket) => {
-      if (err !== null) return callback(err, null);
-      const address = socket.remoteAddress ?? '';
-      const host = opts.hostname.includes(':') ? `[${opts.hostname}]` : opts.hostname;
-      const url = new URL(`${opts.protocol}//${host}:${opts.port}`);
-      const verdict = allow.checkAddress(url, address);
-      if (verdict.ok) return callback(null, socket);
-      socket.destroy();
-      callback(Object.assign(new Error(verdict.reason), { [REFUSED]: true }), null);
-    });
+  let loaded: Promise<{ agent: Agent; request: typeof request }> | undefined;
+  let agent: Agent | undefined;
+  const undici = (): Promise<{ agent: Agent; request: typeof request }> =>
+    (loaded ??= import('undici').then((u) => {
+      const base = u.buildConnector({ timeout: init.connectTimeoutMs ?? 10_000 });
+      // The check on the connected address: what a name resolved to, at the moment it was used.
+      const connect: buildConnector.connector = (opts, callback) => {
+        base(opts, (err, socket) => {
+          if (err !== null) return callback(err, null);
+          const address = socket.remoteAddress ?? '';
+          const host = opts.hostname.includes(':') ? `[${opts.hostname}]` : opts.hostname;
+          const url = new URL(`${opts.protocol}//${host}:${opts.port}`);
+          const verdict = allow.checkAddress(url, address);
+          if (verdict.ok) return callback(null, socket);
+          socket.destroy();
+          callback(Object.assign(new Error(verdict.reason), { [REFUSED]: true }), null);
+        });
+      };
+      agent = new u.Agent({ connect, maxResponseSize: maxBody + 1 });
+      return { agent, request: u.request };
+    }));
+  const close = async (): Promise<void> => {
+    if (loaded === undefined) return;
+    await loaded.catch(() => undefined);
+    await agent?.close();
   };
-  const agent = new Agent({ connect, maxResponseSize: maxBody + 1 });
 
   async function hop(
     req: HttpRequest,
@@ -126,6 +138,7 @@ export function createHttpClient(init: HttpClientInit): HttpClient {
       });
     let res;
     try {
+      const { agent, request } = await undici();
       res = await request(req.url, {
         dispatcher: agent,
         method: req.method as 'GET',
@@ -206,8 +219,8 @@ export function createHttpClient(init: HttpClientInit): HttpClient {
           : { ...req, url: next };
       }
     },
-    close: () => agent.close(),
-    [Symbol.asyncDispose]: () => agent.close(),
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
 

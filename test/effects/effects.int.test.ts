@@ -275,6 +275,21 @@ describe('effects', () => {
     expect(server.seen.length).toBe(before);
   });
 
+  it('a client loads undici on its first request: one never used closes at once, one closed is closed', async () => {
+    const unused = createHttpClient({ allow: parseAllowList('127.0.0.1') });
+    await unused.close();
+    const used = createHttpClient({ allow: parseAllowList('127.0.0.1') });
+    const res = await used.send(
+      { method: 'GET', url: `${server.base}/doc`, headers: {} },
+      { instruction: 'bafy' },
+    );
+    expect(res.status).toBe(200);
+    await used.close();
+    await expect(
+      used.send({ method: 'GET', url: `${server.base}/doc`, headers: {} }, { instruction: 'bafy' }),
+    ).rejects.toThrow();
+  });
+
   it('rebuilds from offset 0 with the same receipt CIDs and sends nothing', async () => {
     const tasks = [
       task('http/get', `${server.base}/text`, { response: 'text' }, 'replay'),
