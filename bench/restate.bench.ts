@@ -1,7 +1,7 @@
 // This node side by side with Restate 1.7 on N-step durable workflows of trivial steps, in the
 // same run.
 //
-//   node bench/restate.bench.ts [--runs 100] [--seconds 3] [--concurrency 1,16,64,256] [--fsync batch|none|MS]
+//   node bench/restate.bench.ts [--runs 100] [--warmup 100] [--seconds 3] [--concurrency 1,16,64,256] [--fsync batch|none|MS]
 //
 // - Restate: a service handler doing N `ctx.run` steps (each journaled, replicated loglet with
 //   RocksDB WAL fsync — the server's defaults), called through the ingress over HTTP;
@@ -10,7 +10,10 @@
 //   child process. N = 0 is, for Restate, a handler with no step; for this node (which refuses
 //   empty workflows) a one-task workflow whose task is memoized, so nothing runs.
 // Figures: submit → result p50/p99 for N = 0, 1, 3, 10 (sequential), the marginal step (slope
-// of p50 between N = 1 and N = 10), and steps/s with c single-step workflows in flight.
+// of p50 between N = 1 and N = 10), and steps/s with c single-step workflows in flight. Each
+// latency scenario is first run `--warmup` times on both sides, unmeasured: the figures are the
+// steady state of a running node (JIT-compiled paths, open connections); a process's first task
+// is what cold-start.bench.ts measures.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOurNode, type Throughput } from './lib/our-node-protocol.ts';
@@ -31,6 +34,7 @@ import { startRestate, type Restate } from './peers/restate.ts';
 import { buildExampleModule } from './lib/example-module.ts';
 
 const RUNS = Number(arg('runs', '100'));
+const WARMUP = Number(arg('warmup', '100'));
 const SECONDS = Number(arg('seconds', '3'));
 const CONCURRENCY = arg('concurrency', '1,16,64,256').split(',').map(Number);
 const FSYNC = arg('fsync', 'batch');
@@ -102,6 +106,10 @@ try {
 
   const p50 = new Map<number, [number, number]>();
   for (const n of STEPS) {
+    if (WARMUP > 0) {
+      await restateLatency(n, WARMUP);
+      await oursLatency(n, WARMUP);
+    }
     const theirs = await restateLatency(n, RUNS);
     const mine = await oursLatency(n, RUNS);
     raw[`latency-${n}`] = { ours: mine, restate: theirs };
