@@ -9,6 +9,15 @@ import { parseWorkflow } from '../../schemas/model.ts';
 /** Limits written into every task's `meta` (the example workflow's; Homestar reads them too). */
 export const TASK_META: IpldMap = { fuel: 1_000_000, memory: 1_048_576, time: 5_000 };
 
+/**
+ * The image pipeline's limits: a pass over 64 KiB executes over a million instructions, which
+ * this node counts (one fuel unit per instruction, wasmtime's model) and stops at `fuel`.
+ * Homestar 0.3.0 gives a task `meta.fuel` too but refills it 100 000 units at a time when it
+ * runs out (`out_of_fuel_async_yield`), so there it never stops a task: the same workflow on
+ * both sides needs a budget its work fits in.
+ */
+export const IMAGE_META: IpldMap = { ...TASK_META, fuel: 100_000_000 };
+
 /** A workflow ready for both sides. */
 export interface BenchWorkflow {
   /** The workflow as an IPLD value (links are CIDs). */
@@ -25,11 +34,16 @@ export interface BenchWorkflow {
   expected: IpldValue[];
 }
 
-export function task(rsc: string, func: string, args: IpldValue[]): IpldMap {
+export function task(
+  rsc: string,
+  func: string,
+  args: IpldValue[],
+  meta: IpldMap = TASK_META,
+): IpldMap {
   return {
     run: { rsc, op: 'wasm/run', input: { func, args }, nnc: '' },
     cause: null,
-    meta: TASK_META,
+    meta,
     prf: [],
   };
 }
@@ -106,7 +120,7 @@ export function imagePipeline(rsc: string, image: Uint8Array): BenchWorkflow {
   const tasks: IpldMap[] = [];
   let prev: CID | null = null;
   for (const [func, args] of steps) {
-    const t = task(rsc, func, args(prev));
+    const t = task(rsc, func, args(prev), IMAGE_META);
     tasks.push(t);
     prev = parseWorkflow({ tasks: [t] }).tasks[0]!.instruction;
   }
