@@ -23,7 +23,6 @@ import {
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow, WASM_RUN, type ParsedWorkflow } from '../../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
-import { Slabs } from './slabs.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
 import type { BodyPositions } from './submission-body.ts';
 import { createAppender, type Appender } from './appender.ts';
@@ -154,25 +153,25 @@ export interface EndedRegistry {
 }
 
 /**
- * Every workflow that ended, for the life of the process: each end is kept as its record's
- * bytes (`Slabs`, ~200 B) and decoded when asked for, not as the decoded event (its CIDs alone
- * are ~400 B each, and a node ends many workflows).
+ * Every workflow that ended, for the life of the process: each end is kept as a copy of its
+ * record's bytes (~200 B) and decoded when asked for, not as the decoded event (its CIDs alone
+ * are ~400 B each, and a node ends many workflows). Not in `Slabs`: a workflow run again ends
+ * again, and the end it replaces must be freed.
  */
 function createEndedRegistry(): EndedRegistry {
-  const ended = new Map<string, WorkflowEndedEvent | number>();
-  const slabs = new Slabs();
+  const ended = new Map<string, WorkflowEndedEvent | Uint8Array>();
   return {
     has: (w) => ended.has(w),
     get(w) {
       const v = ended.get(w);
-      return typeof v === 'number' ? (decodeEvent(slabs.get(v)) as WorkflowEndedEvent) : v;
+      return v instanceof Uint8Array ? (decodeEvent(v) as WorkflowEndedEvent) : v;
     },
-    set: (w, e) => void ended.set(w, e instanceof Uint8Array ? slabs.add([e]) : e),
+    set: (w, e) => void ended.set(w, e instanceof Uint8Array ? e.slice() : e),
     delete: (w) => void ended.delete(w),
     rerunning: new Set(),
     note(event, bytes) {
       if (event.type === 'workflow/completed' || event.type === 'workflow/failed')
-        ended.set(event.workflow.toString(), bytes === undefined ? event : slabs.add([bytes]));
+        ended.set(event.workflow.toString(), bytes === undefined ? event : bytes.slice());
       if (event.type === 'workflow/submitted') ended.delete(event.workflow.toString());
     },
   };
