@@ -21,7 +21,7 @@ import {
   MEMORY_IMPORT,
   type InstrumentReport,
 } from './instrument.ts';
-import { jcoVersion, loadJco } from './jco.ts';
+import { componentNewInJcoThread, jcoVersion, transpileInJcoThread } from './jco.ts';
 import type { Prepared, PreparedComponent, PreparedCore } from './runner.ts';
 import type { ExecutorProgress, ExecutorStats } from './types.ts';
 import { parseWorld, type WitWorld } from './wit.ts';
@@ -332,18 +332,15 @@ export function createLoader(deps: LoaderDeps): Loader {
     dir: string,
     bytes: Uint8Array,
   ): Promise<PreparedComponent> => {
-    const jco = await loadJco();
     const t = performance.now();
-    let out: Awaited<ReturnType<typeof jco.transpile>>;
-    let wit: string;
+    let out: Awaited<ReturnType<typeof transpileInJcoThread>>;
     try {
-      out = await jco.transpile(bytes, {
+      out = await transpileInJcoThread(bytes, {
         name: 'component',
         instantiation: 'async',
         noTypescript: true,
         base64Cutoff: 0,
       });
-      wit = await jco.componentWit(bytes);
     } catch (err) {
       throw invalid(cid, err);
     }
@@ -351,7 +348,7 @@ export function createLoader(deps: LoaderDeps): Loader {
     deps.onProgress?.({ type: 'wasm:transpiled', cid, ms: performance.now() - t });
     let world: WitWorld;
     try {
-      world = parseWorld(wit);
+      world = parseWorld(out.wit);
     } catch (err) {
       throw invalid(cid, err);
     }
@@ -419,8 +416,7 @@ export function createLoader(deps: LoaderDeps): Loader {
     if (kind === 'core' && hasComponentTypeMetadata(bytes)) {
       // Homestar componentizes such modules on load; so do we.
       try {
-        const jco = await loadJco();
-        bytes = await jco.componentNew(bytes);
+        bytes = await componentNewInJcoThread(bytes);
       } catch (err) {
         throw invalid(key, err);
       }
