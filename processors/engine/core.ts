@@ -231,10 +231,15 @@ export async function createCore(init: NodeInit): Promise<Core> {
       );
     const before = ordered.get(stream);
     let results: AppendResult[];
+    const sizes: number[] = [];
     if (before === undefined && events.length <= ENCODE_CHUNK) {
       results = await appender.append(
         stream,
-        events.map((e, i) => eventRecord(keys[i]!, e)),
+        events.map((e, i) => {
+          const record = eventRecord(keys[i]!, e);
+          sizes.push(record.value.length);
+          return record;
+        }),
       );
     } else {
       // A long list (a wide workflow's released tasks) is encoded and handed to the log a chunk
@@ -252,7 +257,11 @@ export async function createCore(init: NodeInit): Promise<Core> {
           if (from > 0 && sliceOver()) await nextTurn();
           const to = Math.min(from + ENCODE_CHUNK, events.length);
           const records: AppendRecord[] = [];
-          for (let i = from; i < to; i++) records.push(eventRecord(keys[i]!, events[i]!));
+          for (let i = from; i < to; i++) {
+            const record = eventRecord(keys[i]!, events[i]!);
+            sizes.push(record.value.length);
+            records.push(record);
+          }
           handed.push(appender.append(stream, records));
         }
       } catch (error) {
@@ -264,7 +273,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
       }
       results = (await Promise.all(handed)).flat();
     }
-    echo.remember(stream, results, events);
+    echo.remember(stream, results, events, sizes);
     let last = appendedUpTo.get(stream);
     if (last === undefined) appendedUpTo.set(stream, (last = {}));
     for (const r of results) if (!(last[r.partition]! >= r.offset)) last[r.partition] = r.offset;

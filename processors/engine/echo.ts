@@ -10,27 +10,44 @@ import { Fifo } from './operators.ts';
 /**
  * Remembers the events this process appended, by stream, partition and offset, so that reading
  * them back (the log stays the single order of events) does not decode what is already in
- * memory. Bounded: the oldest entries go first.
+ * memory. Bounded in entries and in the bytes of their records (a receipt can carry megabytes
+ * of output): the oldest entries go first, and a forgotten one is decoded from its record.
  */
 export interface Echo {
-  remember(stream: string, results: readonly AppendResult[], events: readonly NodeEvent[]): void;
+  /** `sizes[i]`: the byte length of `events[i]`'s record (what its decoded form holds, roughly). */
+  remember(
+    stream: string,
+    results: readonly AppendResult[],
+    events: readonly NodeEvent[],
+    sizes: readonly number[],
+  ): void;
   /** The event appended at the record's position by this process, if still remembered. */
   recall(record: LogRecord): NodeEvent | undefined;
 }
 
-export function createEcho(limit = 8_192): Echo {
+/** Records' bytes an echo keeps at most by default (8 192 receipts of ~300 B take 2.4 MiB). */
+export const ECHO_BYTES = 8 << 20;
+
+export function createEcho(limit = 8_192, limitBytes = ECHO_BYTES): Echo {
   const events = new Map<string, NodeEvent>();
   // Oldest first. (Not `events.keys()`: a map iterator walks over the slots of deleted entries
   // until the map is rehashed, so evicting from its front was quadratic in a long run.)
   const order = new Fifo<string>();
+  const sizeOf = new Fifo<number>();
+  let bytes = 0;
   return {
-    remember(stream, results, list) {
+    remember(stream, results, list, sizes) {
       results.forEach((r, i) => {
         const key = `${stream}/${r.partition}/${r.offset}`;
         events.set(key, list[i]!);
         order.push(key);
+        sizeOf.push(sizes[i]!);
+        bytes += sizes[i]!;
       });
-      while (events.size > limit && order.length > 0) events.delete(order.take()!);
+      while ((events.size > limit || bytes > limitBytes) && order.length > 0) {
+        events.delete(order.take()!);
+        bytes -= sizeOf.take()!;
+      }
     },
     recall: (record) => events.get(`${record.stream}/${record.partition}/${record.offset}`),
   };

@@ -94,8 +94,13 @@ const ENTRY = 1;
 const KIND_EVENT = Uint8Array.of(EVENT);
 const KIND_ENTRY = Uint8Array.of(ENTRY);
 
-/** Entries kept decoded besides their packed form: the last this many put or read, twice. */
+/**
+ * Entries kept decoded besides their packed form: the last this many put or read, twice — and
+ * fewer when their packed bytes pass {@link RECENT_BYTES} (outputs of megabytes).
+ */
 const RECENT = 1024;
+/** Packed bytes of one generation of decoded entries, at most (about; one entry may pass it). */
+const RECENT_BYTES = 4 << 20;
 
 function unpack(bytes: Uint8Array): MemoEntry {
   if (bytes[0] === EVENT) return entryOf(decodeEvent(bytes.subarray(1)) as ReceiptEvent);
@@ -117,12 +122,15 @@ export function createMemo(): Memo {
   // Two generations: a hit in the old one moves to the young one; a full young one becomes old.
   let young = new Map<string, MemoEntry>();
   let old = new Map<string, MemoEntry>();
-  const remember = (key: string, entry: MemoEntry): void => {
-    if (young.size >= RECENT) {
+  let youngBytes = 0;
+  const remember = (key: string, entry: MemoEntry, bytes: number): void => {
+    if (young.size >= RECENT || youngBytes + bytes > RECENT_BYTES) {
       old = young;
       young = new Map();
+      youngBytes = 0;
     }
     young.set(key, entry);
+    youngBytes += bytes;
   };
   const writtenFor = new Map<string, Set<string> | string>();
   /** `${workflow} ${instruction}` tried with only a retryable failure so far (rare: a Set). */
@@ -141,8 +149,9 @@ export function createMemo(): Memo {
     if (recent !== undefined) return recent;
     const handle = byInstruction.get(instruction);
     if (handle === undefined) return undefined;
-    const entry = old.get(instruction) ?? unpack(slabs.get(handle));
-    remember(instruction, entry);
+    const packed = slabs.get(handle);
+    const entry = old.get(instruction) ?? unpack(packed);
+    remember(instruction, entry, packed.length);
     return entry;
   };
   const written = (instruction: string, workflow: string | null): boolean => {
@@ -171,7 +180,7 @@ export function createMemo(): Memo {
         key,
         slabs.add([KIND_ENTRY, event.receipt.bytes, event.instruction.bytes, body]),
       );
-      remember(key, entryOf(event));
+      remember(key, entryOf(event), body.length);
       return true;
     },
     putLazy(routing, bytes) {

@@ -101,6 +101,29 @@ describe('the packed memo', () => {
       );
     expect(memo.written(lazy.instruction.toString(), lazy.workflow!.toString())).toBe(true);
   });
+
+  it('keeps a bounded amount of large outputs decoded: the rest only packed', () => {
+    const memo = createMemo();
+    // 200 receipts with 64 KiB outputs (an image each): 12.5 MiB packed.
+    const events = Array.from({ length: 200 }, (_, i) =>
+      receipt(i, ['ok', new Uint8Array(65_536).fill(i)]),
+    );
+    for (const e of events) memo.put(e);
+    const first = events[0]!.instruction.toString();
+    const last = events[199]!.instruction.toString();
+    // The newest is still the object that was put; the oldest is decoded again from its bytes.
+    expect(memo.get(last)!.body).toBe(events[199]!.body);
+    const again = memo.get(first)!;
+    expect(again.body).not.toBe(events[0]!.body);
+    expect(text(again)).toBe(
+      text({
+        instruction: events[0]!.instruction,
+        receipt: events[0]!.receipt,
+        invocation: events[0]!.invocation,
+        body: events[0]!.body,
+      }),
+    );
+  });
 });
 
 describe('Slabs', () => {

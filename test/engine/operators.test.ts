@@ -139,20 +139,37 @@ describe('echo eviction', () => {
         's',
         results,
         results.map((r) => ev(r.offset)),
+        results.map(() => 300),
       );
     }
-    const at = (offset: number): NodeEvent | undefined =>
-      echo.recall({
-        stream: 's',
-        partition: 0,
-        offset,
-        key: '',
-        value: new Uint8Array(),
-        headers: {},
-        timestamp: 0,
-      });
+    const at = recallAt(echo);
     expect(at(899)).toBeUndefined();
     expect(at(900)).toEqual(ev(900));
     expect(at(999)).toEqual(ev(999));
   });
+
+  it('keeps no more than `limitBytes` of records: large outputs are decoded again instead', () => {
+    const echo = createEcho(8_192, 1 << 20);
+    const ev = (i: number): NodeEvent => ({ type: 'marker', i }) as unknown as NodeEvent;
+    // 100 records of 64 KiB (an image per receipt): 16 fit in 1 MiB.
+    for (let i = 0; i < 100; i++)
+      echo.remember('s', [{ partition: 0, offset: i }], [ev(i)], [65_536]);
+    const at = recallAt(echo);
+    expect(at(83)).toBeUndefined();
+    expect(at(84)).toEqual(ev(84));
+    expect(at(99)).toEqual(ev(99));
+  });
 });
+
+const recallAt =
+  (echo: ReturnType<typeof createEcho>) =>
+  (offset: number): NodeEvent | undefined =>
+    echo.recall({
+      stream: 's',
+      partition: 0,
+      offset,
+      key: '',
+      value: new Uint8Array(),
+      headers: {},
+      timestamp: 0,
+    });
