@@ -320,6 +320,31 @@ describe('file log', () => {
     }
   });
 
+  it('syncs a commit off the event loop, in call order, and finishes it before closing', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir });
+    await log.ensureStreams([{ name: 's', partitions: 2 }]);
+    // The event loop turns while the commit's syncs are under way (a synchronous commit blocked
+    // it ~1–2 ms every commit interval, delaying every task and append meanwhile).
+    let turned = false;
+    setImmediate(() => (turned = true));
+    const first = log.commit('c', 's', { 0: 5 });
+    const second = log.commit('c', 's', { 1: 7 });
+    const third = log.commit('c', 's', { 0: 9 });
+    await first;
+    expect(turned).toBe(true);
+    // Not closed before the last one is on disk; each merges over the ones before it.
+    await log.close();
+    log = undefined;
+    await Promise.all([second, third]);
+    const reopened = createFileLog({ dir });
+    try {
+      expect(await reopened.committed('c', 's')).toEqual({ 0: 9, 1: 7 });
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('groups concurrent appends into one flush with per-call results', async () => {
     const dir = tempDir();
     log = createFileLog({ dir });
