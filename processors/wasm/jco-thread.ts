@@ -1,4 +1,4 @@
-// Worker-thread entry of the jco thread (see `inJcoThread` in jco.ts): jco is loaded here, never
+// Worker-thread entry of the jco thread (see `transpileInJcoThread` in jco.ts): jco is loaded here, never
 // in the node's own thread, so the memory it takes (its own Wasm, its compiled code and heap,
 // ≈ 60 MiB) is given back when the thread exits.
 import { parentPort } from 'node:worker_threads';

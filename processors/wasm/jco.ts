@@ -1,5 +1,5 @@
 // The one place that loads jco. Its import costs ~100 ms, so it is loaded on first use only; a
-// running node reaches it through the jco thread (`inJcoThread`), which exits when idle.
+// running node reaches it through the jco thread (`transpileInJcoThread`), which exits when idle.
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type * as JcoModule from '@bytecodealliance/jco';
