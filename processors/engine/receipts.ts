@@ -8,7 +8,6 @@ import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';
 import { encodeReceipt, WASM_RUN } from '../../schemas/model.ts';
 import type { Instruction, Outcome, Receipt } from '../../schemas/types.ts';
-import type { MemoEntry } from './memo.ts';
 
 /** The error value written into an `["error", …]` outcome. */
 export interface FailureValue extends IpldMap {
@@ -75,9 +74,13 @@ export function newReceiptEvent(r: NewReceipt): ReceiptEvent {
   };
 }
 
-/** The memoized receipt, written again for another workflow and marked replayed. */
+/**
+ * The memoized receipt, written again for another workflow and marked replayed. `entry` is a
+ * memo entry (the memo's `MemoEntry` has these fields; named by shape so the memo, which takes
+ * receipt bytes from here, is not imported back).
+ */
 export function replayedReceiptEvent(
-  entry: MemoEntry,
+  entry: Pick<ReceiptEvent, 'instruction' | 'invocation' | 'receipt' | 'body'>,
   run: Instruction,
   workflow: CID | null,
   executor: string,

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { buildComponent } from '../components/build.ts';
-import { JCO_THREAD_IDLE_MS } from '../../processors/wasm/jco.ts';
 
 describe('the jco thread', () => {
   it('transpiles a component off the node thread, and exits when idle', async () => {
@@ -28,7 +27,6 @@ describe('the jco thread', () => {
         runningAfterTask: true,
         runningAtEnd: false,
       });
-      expect(JCO_THREAD_IDLE_MS).toBeLessThan(20_000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
