@@ -56,14 +56,17 @@ export interface BlocksInit {
   threshold?: number;
   /** Largest block record; a larger block is cut into several. @default 524288 */
   chunkBytes?: number;
-  /** Bytes of blocks read back kept for the next record that references them. @default 64 MiB */
+  /**
+   * Bytes of blocks kept for the next record that references them: those read back, and those
+   * written here (the live follow reads a record back right after its append). @default 16 MiB
+   */
   cacheBytes?: number;
 }
 
 /** Defaults of {@link BlocksInit}. */
 export const DEFAULT_LARGE_VALUE_BYTES = 64 * 1024;
 const DEFAULT_CHUNK_BYTES = 512 * 1024;
-const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** Where a block is: its records' partition and offsets, in order. */
 interface Where {
@@ -232,6 +235,14 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
     }
     if (rewrites.length === 0) return log.append(stream, records, options);
     const places = await put(wanted, options);
+    // Durable now: the record read back finds its values here, not on disk again.
+    for (const { found } of rewrites)
+      for (const leaf of found) {
+        const cid = cids.get(leaf)!;
+        // (a copy: the appender's buffer may be reused once the append returns)
+        const value = leaf.value instanceof Uint8Array ? leaf.value.slice() : leaf.value;
+        remember(cid.toString(), value, wanted.get(cid.toString())!.bytes.byteLength);
+      }
     const out = records.slice();
     for (const { index, envelope, found } of rewrites) {
       const refs = found.map((leaf) => {
@@ -281,14 +292,20 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
     // Learnt only from a block read and checked here: a record cannot point later appends of
     // the value at a wrong place.
     known.set(key, where);
-    cache.set(key, { value, bytes: bytes.byteLength });
-    cached += bytes.byteLength;
+    remember(key, value, bytes.byteLength);
+    return value;
+  }
+
+  /** Keeps a block's value for the next read, evicting the least recently used. */
+  function remember(key: string, value: string | Uint8Array, bytes: number): void {
+    if (bytes > cacheBytes || cache.has(key)) return;
+    cache.set(key, { value, bytes });
+    cached += bytes;
     for (const [k, v] of cache) {
       if (cached <= cacheBytes) break;
       cache.delete(k);
       cached -= v.bytes;
     }
-    return value;
   }
 
   /** The record as appended, or with the reason its blocks could not be read. */

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppendRecord, Log, LogRecord } from '../../streams/log.ts';
+import { forwardLog } from '../../streams/forward.ts';
 import {
   BLOCKS_ERROR_HEADER,
   BLOCKS_HEADER,
@@ -103,6 +104,28 @@ export function describeBlocks(name: string, makeFixture: () => Promise<LogFixtu
       await other.append(data, [{ key: 'k4', value }]);
       expect(await all(raw, blocks)).toHaveLength(2);
       expect(await all(raw, data)).toHaveLength(4);
+    });
+
+    it('reads back the values it wrote from memory, without reading the blocks stream', async () => {
+      const { data, blocks } = await streams('written');
+      let blockReads = 0;
+      const counting = forwardLog(raw, {
+        read: (stream, options) => {
+          if (stream === blocks) blockReads++;
+          return raw.read(stream, options);
+        },
+      });
+      const value = envelope('written', 3_000);
+      const writer = withBlocks(counting, { stream: blocks, threshold: 1024 });
+      await writer.append(data, [{ key: 'w', value }]);
+      // The wrapper that wrote the record's values reads them back from memory...
+      const [back] = await all(writer, data);
+      expect(Buffer.from(back!.value)).toEqual(Buffer.from(value));
+      expect(blockReads).toBe(0);
+      // ...while one that wrote nothing reads them from the blocks stream.
+      const [again] = await all(withBlocks(counting, { stream: blocks, threshold: 1024 }), data);
+      expect(Buffer.from(again!.value)).toEqual(Buffer.from(value));
+      expect(blockReads).toBeGreaterThan(0);
     });
 
     it('stores a value larger than the backend takes in one record (default chunks)', async () => {
