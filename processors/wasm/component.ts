@@ -1,21 +1,40 @@
 // Reads the simplest kind of component without jco: one core module, instantiated with no
-// imports, whose exported functions are canon-lifted core exports taking and returning only
-// scalars (integers, floats, bool). Such a component needs no glue: the canonical ABI for
-// scalars is a plain value conversion (runner.ts's direct call), so it can be run from its core
-// module alone. jco's transpile costs hundreds of milliseconds and ~60 MiB on a cold start; this
-// reader costs microseconds. Anything else — imports, nested components, strings, lists,
-// resources, post-return functions, a start function — returns undefined and goes through jco.
+// imports, whose exported functions are canon-lifted core exports taking and returning scalars
+// (integers, floats, bool), strings and byte lists (`list<u8>`). Such a component needs no glue:
+// the canonical ABI for scalars is a plain value conversion, and for a string or a byte list it
+// is one `cabi_realloc` call and a copy in, a read of the (pointer, length) pair the function
+// returns and a copy out, then its post-return function (runner.ts's direct call). It can be run
+// from its core module alone. jco's transpile costs hundreds of milliseconds and ~45 MiB on a
+// cold start (and its per-call glue tens of microseconds); this reader costs microseconds.
+// Anything else — imports, nested components, records, other lists, resources, a string
+// encoding other than UTF-8, async lifts, a start function — returns undefined and goes through
+// jco.
 import { Reader, wasmKind } from './binary.ts';
-import type { WitFunction, WitPrimitive, WitWorld } from './wit.ts';
+import type { WitFunction, WitPrimitive, WitType, WitWorld } from './wit.ts';
+
+/** The core functions and memory one lifted export uses (core export names). */
+export interface CoreLift {
+  /** The lifted core function. */
+  func: string;
+  /** The memory strings and byte lists are read from and written to. */
+  memory?: string;
+  /** `cabi_realloc`: allocates the arguments' strings and byte lists in the guest. */
+  realloc?: string;
+  /** Called with the function's return value once its result is copied out. */
+  postReturn?: string;
+}
 
 /** What the loader needs to run a glue-free component. */
 export interface SimpleComponent {
   /** The embedded core module, byte for byte (a copy). */
   core: Uint8Array;
   world: WitWorld;
-  /** WIT export name → the core export it lifts. */
-  coreExports: Record<string, string>;
+  /** WIT export name → the core function (and memory, realloc, post-return) it lifts. */
+  coreExports: Record<string, CoreLift>;
 }
+
+/** A value type a glue-free export may take or return. */
+export type SimpleType = { kind: WitPrimitive } | { kind: 'list'; elem: { kind: 'u8' } };
 
 const PRIMITIVE: Record<number, WitPrimitive> = {
   0x7f: 'bool',
@@ -29,30 +48,54 @@ const PRIMITIVE: Record<number, WitPrimitive> = {
   0x77: 'u64',
   0x76: 'f32',
   0x75: 'f64',
+  0x73: 'string',
 };
 
+const BYTES: { kind: 'list'; elem: { kind: 'u8' } } = { kind: 'list', elem: { kind: 'u8' } };
+
 interface FuncSig {
-  params: { name: string; type: { kind: WitPrimitive } }[];
-  result?: { kind: WitPrimitive };
+  params: { name: string; type: SimpleType }[];
+  result?: SimpleType;
+}
+
+/** An entry of the component's type index space: a function type or `list<u8>`. */
+type TypeEntry = FuncSig | typeof BYTES;
+
+/** Whether a value of this type is passed through memory (a pointer and a length). */
+export function inMemory(t: WitType): boolean {
+  return t.kind === 'string' || t.kind === 'list';
 }
 
 /** Thrown inside the reader for anything outside the simple shape; never escapes. */
 class NotSimple extends Error {}
 
-function scalar(r: Reader): { kind: WitPrimitive } {
+/** A value type: a primitive, or an index of a `list<u8>` defined earlier. */
+function valType(r: Reader, types: TypeEntry[]): SimpleType {
+  const b = r.bytes[r.pos]!;
+  if (b < 0x40 || b >= 0x80) {
+    const t = types[r.u32()]; // a type index (an s33 that is never negative here)
+    if (t !== BYTES) throw new NotSimple('not a byte list');
+    return BYTES;
+  }
   const kind = PRIMITIVE[r.byte()];
-  if (kind === undefined) throw new NotSimple('not a scalar');
+  if (kind === undefined) throw new NotSimple('not a scalar, string or byte list');
   return { kind };
 }
 
-function funcType(r: Reader): FuncSig {
-  if (r.byte() !== 0x40) throw new NotSimple('not a function type');
-  const params: FuncSig['params'] = [];
-  for (let n = r.u32(); n > 0; n--) params.push({ name: r.name(), type: scalar(r) });
+function typeEntry(r: Reader, types: TypeEntry[]): TypeEntry {
   const form = r.byte();
-  if (form === 0x00) return { params, result: scalar(r) };
+  if (form === 0x70) {
+    // list<u8>
+    if (r.byte() !== 0x7d) throw new NotSimple('a list of something other than u8');
+    return BYTES;
+  }
+  if (form !== 0x40) throw new NotSimple('not a function type');
+  const params: FuncSig['params'] = [];
+  for (let n = r.u32(); n > 0; n--) params.push({ name: r.name(), type: valType(r, types) });
+  const result = r.byte();
+  if (result === 0x00) return { params, result: valType(r, types) };
   // 0x01 0x00: no result (both the current and the older named-results encodings)
-  if (form === 0x01 && r.byte() === 0x00) return { params };
+  if (result === 0x01 && r.byte() === 0x00) return { params };
   throw new NotSimple('named or multiple results');
 }
 
@@ -74,10 +117,11 @@ function read(bytes: Uint8Array): SimpleComponent | undefined {
   let core: Uint8Array | undefined;
   let coreInstances = 0;
   const coreFuncs: string[] = []; // core func index → export name of core instance 0
-  const types: FuncSig[] = [];
-  const funcs: { coreExport: string; sig: FuncSig }[] = []; // component func index space
+  const coreMemories: string[] = []; // core memory index → export name of core instance 0
+  const types: TypeEntry[] = [];
+  const funcs: { lift: CoreLift; sig: FuncSig }[] = []; // component func index space
   const exports: WitFunction[] = [];
-  const coreExports: Record<string, string> = {};
+  const coreExports: Record<string, CoreLift> = {};
   while (r.pos < bytes.length) {
     const id = r.byte();
     const size = r.u32();
@@ -106,24 +150,39 @@ function read(bytes: Uint8Array): SimpleComponent | undefined {
           if (s.byte() !== 0x01 || s.u32() !== 0) return undefined;
           const name = s.name();
           if (sort === 0x00) coreFuncs.push(name);
-          else if (sort !== 0x01 && sort !== 0x02 && sort !== 0x03) return undefined;
+          else if (sort === 0x02) coreMemories.push(name);
+          else if (sort !== 0x01 && sort !== 0x03) return undefined;
         }
         break;
-      case 7: // types: function types over scalars only
-        for (let n = s.u32(); n > 0; n--) types.push(funcType(s));
+      case 7: // types: function types over scalars, strings and byte lists; list<u8>
+        for (let n = s.u32(); n > 0; n--) types.push(typeEntry(s, types));
         break;
-      case 8: // canon: only `lift` without post-return or async
+      case 8: // canon: only a synchronous `lift`, UTF-8 strings
         for (let n = s.u32(); n > 0; n--) {
           if (s.byte() !== 0x00 || s.byte() !== 0x00) return undefined;
-          const coreExport = coreFuncs[s.u32()];
+          const func = coreFuncs[s.u32()];
+          if (func === undefined) return undefined;
+          const lift: CoreLift = { func };
           for (let k = s.u32(); k > 0; k--) {
             const opt = s.byte();
-            if (opt === 0x03 || opt === 0x04) s.u32();
-            else if (opt > 0x02) return undefined;
+            if (opt === 0x00) continue; // string-encoding=utf8
+            const at = s.u32();
+            if (opt === 0x03) lift.memory = coreMemories[at];
+            else if (opt === 0x04) lift.realloc = coreFuncs[at];
+            else if (opt === 0x05) lift.postReturn = coreFuncs[at];
+            else return undefined; // UTF-16, Latin-1, async, callback
+            if (coreMemories[at] === undefined && opt === 0x03) return undefined;
+            if (coreFuncs[at] === undefined && opt !== 0x03) return undefined;
           }
           const sig = types[s.u32()];
-          if (coreExport === undefined || sig === undefined) return undefined;
-          funcs.push({ coreExport, sig });
+          if (sig === undefined || sig === BYTES) return undefined;
+          const f = sig as FuncSig;
+          const passes = [...f.params.map((p) => p.type), ...(f.result ? [f.result] : [])];
+          // What the canonical ABI needs for memory-passed values (as a validator checks)
+          if (passes.some(inMemory) && lift.memory === undefined) return undefined;
+          if (f.params.some((p) => inMemory(p.type)) && lift.realloc === undefined)
+            return undefined;
+          funcs.push({ lift, sig: f });
         }
         break;
       case 11: // exports: functions only
@@ -144,7 +203,7 @@ function read(bytes: Uint8Array): SimpleComponent | undefined {
             params: f.sig.params,
             ...(f.sig.result ? { result: f.sig.result } : {}),
           });
-          coreExports[name] = f.coreExport;
+          coreExports[name] = f.lift;
         }
         break;
       default: // nested components, instances, core types, imports, start, values

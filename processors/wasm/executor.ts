@@ -19,6 +19,7 @@ import { findExport, jsName } from './names.ts';
 import {
   createRunner,
   type DirectCall,
+  type DirectType,
   type Prepared,
   type RunOutcome,
   type RunTask,
@@ -96,6 +97,25 @@ function resolveLimits(l: ExecuteLimits | undefined, d: Required<ExecuteLimits>)
   return { fuel: clampedFuel, memoryPages, timeMs };
 }
 
+/**
+ * How a component export is called directly (runner.ts), if it can be: scalars only through
+ * jco's glue; scalars, strings and byte lists for a glue-free component.
+ */
+function directCall(name: string, fn: WitFunction, glueFree: boolean): DirectCall | undefined {
+  const kind = (t: WitType): DirectType | undefined => {
+    if (SCALARS.has(t.kind)) return t.kind as Scalar;
+    if (!glueFree) return undefined;
+    if (t.kind === 'string') return 'string';
+    if (t.kind === 'list' && t.elem.kind === 'u8') return 'bytes';
+    return undefined;
+  };
+  const params = fn.params.map((p) => kind(p.type));
+  const result = fn.result === undefined ? undefined : kind(fn.result);
+  if (params.some((k) => k === undefined) || (fn.result !== undefined && result === undefined))
+    return undefined;
+  return { name, params: params as DirectType[], ...(result ? { result } : {}) };
+}
+
 function bindComponent(
   p: Extract<Prepared, { kind: 'component' }>,
   func: string,
@@ -119,16 +139,7 @@ function bindComponent(
   const result = fn.result;
   // built once per binding, not per call (a template string per argument per task shows up)
   const paths = fn.params.map((_, i) => `args[${i}]`);
-  const scalar = (t: WitType | undefined): t is { kind: Scalar } =>
-    t !== undefined && SCALARS.has(t.kind);
-  const direct: DirectCall | undefined =
-    fn.params.every((p) => scalar(p.type)) && (result === undefined || scalar(result))
-      ? {
-          name: witName,
-          params: fn.params.map((p) => p.type.kind as Scalar),
-          ...(result ? { result: result.kind } : {}),
-        }
-      : undefined;
+  const direct = directCall(witName, fn, p.coreExports !== undefined);
   return {
     exportName: jsName(witName),
     returnsResult: result?.kind === 'result',

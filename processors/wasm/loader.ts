@@ -14,7 +14,7 @@ import type { CID } from 'multiformats/cid';
 import type { ContentStore } from '../content/index.ts';
 import { WasmFormatError, hasComponentTypeMetadata, readCoreModule, wasmKind } from './binary.ts';
 import { WasmTaskError } from './errors.ts';
-import { readSimpleComponent, type SimpleComponent } from './component.ts';
+import { inMemory, readSimpleComponent, type CoreLift, type SimpleComponent } from './component.ts';
 import {
   instrumentCore,
   INSTRUMENT_VERSION,
@@ -24,11 +24,14 @@ import {
 import { componentNewInJcoThread, jcoVersion, transpileInJcoThread } from './jco.ts';
 import type { Prepared, PreparedComponent, PreparedCore } from './runner.ts';
 import type { ExecutorProgress, ExecutorStats } from './types.ts';
-import { parseWorld, type WitWorld } from './wit.ts';
+import { parseWorld, type WitType, type WitWorld } from './wit.ts';
 import type { FuncType } from './binary.ts';
 
+/** The canonical ABI's limit on flattened parameters (beyond it they are passed in memory). */
+const MAX_FLAT_PARAMS = 16;
+
 /** Bump when the on-disk layout changes. */
-const CACHE_VERSION = 2;
+const CACHE_VERSION = 3;
 const GLUE_FILE = 'glue.mjs';
 const CORE_FILE = 'module.wasm';
 
@@ -48,8 +51,8 @@ interface ComponentMeta extends CacheKey {
   reports: Record<string, InstrumentReport>;
   world: WitWorld;
   imports: string[];
-  /** Set for glue-free components (component.ts): WIT export → core export. */
-  coreExports?: Record<string, string>;
+  /** Set for glue-free components (component.ts): WIT export → what it lifts. */
+  coreExports?: Record<string, CoreLift>;
 }
 interface CoreMeta extends CacheKey {
   kind: 'core';
@@ -74,10 +77,12 @@ function hashes(files: Record<string, Uint8Array | string>): Record<string, stri
 }
 
 /** The scalar core types a canonical-ABI lowering of `kind` uses. */
-function coreTypeOf(kind: string): string {
-  if (kind === 's64' || kind === 'u64') return 'i64';
-  if (kind === 'f32' || kind === 'f64') return kind;
-  return 'i32';
+/** The core value types a WIT value flattens to (a string or a byte list: pointer, length). */
+function coreTypesOf(t: WitType): string[] {
+  if (inMemory(t)) return ['i32', 'i32'];
+  if (t.kind === 's64' || t.kind === 'u64') return ['i64'];
+  if (t.kind === 'f32' || t.kind === 'f64') return [t.kind];
+  return ['i32'];
 }
 
 export interface LoaderDeps {
@@ -293,13 +298,28 @@ export function createLoader(deps: LoaderDeps): Loader {
     } catch {
       return undefined;
     }
+    const typeOf = (name: string | undefined): FuncType | undefined => {
+      const index = name === undefined ? undefined : info.funcExports.get(name);
+      return index === undefined ? undefined : info.types[info.funcTypes[index]!];
+    };
+    const is = (t: FuncType | undefined, params: string[], results: string[]): boolean =>
+      t !== undefined && t.params.join() === params.join() && t.results.join() === results.join();
     for (const f of simple.world.exports) {
-      const index = info.funcExports.get(simple.coreExports[f.name]!);
-      const t = index === undefined ? undefined : info.types[info.funcTypes[index]!];
-      const want = f.params.map((p) => coreTypeOf(p.type.kind)).join();
-      const result = f.result ? [coreTypeOf(f.result.kind)] : [];
-      if (t === undefined || t.params.join() !== want || t.results.join() !== result.join())
+      const lift = simple.coreExports[f.name]!;
+      const params = f.params.flatMap((p) => coreTypesOf(p.type));
+      // A string or byte list result comes back as a pointer to its (pointer, length) pair.
+      const results =
+        f.result === undefined ? [] : inMemory(f.result) ? ['i32'] : coreTypesOf(f.result);
+      if (params.length > MAX_FLAT_PARAMS || !is(typeOf(lift.func), params, results))
         return undefined;
+      if (
+        lift.realloc !== undefined &&
+        !is(typeOf(lift.realloc), ['i32', 'i32', 'i32', 'i32'], ['i32'])
+      )
+        return undefined;
+      if (lift.postReturn !== undefined && !is(typeOf(lift.postReturn), results, []))
+        return undefined;
+      if (lift.memory !== undefined && !info.exportNames.has(lift.memory)) return undefined;
     }
     const { bytes: instrumented, report } = instrument(cid, simple.core);
     const module = compile(cid, instrumented);

@@ -13,6 +13,7 @@ import {
 } from './instrument.ts';
 import type { FuncType } from './binary.ts';
 import type { WitWorld } from './wit.ts';
+import type { CoreLift } from './component.ts';
 
 export interface PreparedComponent {
   kind: 'component';
@@ -20,10 +21,10 @@ export interface PreparedComponent {
   /** Absolute path of jco's transpiled glue (ESM); absent for a glue-free component. */
   gluePath?: string;
   /**
-   * Set for a glue-free component (one core module, scalar exports only; see component.ts):
-   * WIT export name → the core export it lifts. Its exports are only ever called directly.
+   * Set for a glue-free component (one core module; scalars, strings and byte lists; see
+   * component.ts): WIT export name → what it lifts. Its exports are only ever called directly.
    */
-  coreExports?: Record<string, string>;
+  coreExports?: Record<string, CoreLift>;
   /** Instrumented core modules by the file name the glue asks for. */
   modules: Record<string, WebAssembly.Module>;
   reports: Record<string, InstrumentReport>;
@@ -57,9 +58,12 @@ export interface RunTask {
   memoryPages: number;
   epochMs: number;
   /**
-   * Set when every parameter and the result are scalars (integers, floats, bool): the core
-   * export named `name` is then called directly, skipping jco's per-call glue (microseconds per
-   * call in jco 1.35); the canonical ABI for scalars is a plain value conversion.
+   * Set when every parameter and the result are scalars (integers, floats, bool) — or, for a
+   * glue-free component, also strings and byte lists: the core export is then called directly,
+   * skipping jco's per-call glue (tens of microseconds per call in jco 1.x). The canonical ABI
+   * for scalars is a plain value conversion; a string or byte list is copied into memory
+   * `cabi_realloc` allocates, and a returned one read from the (pointer, length) pair the
+   * function returns, before its post-return function runs.
    */
   direct?: DirectCall;
 }
@@ -67,11 +71,73 @@ export interface RunTask {
 export type Scalar =
   'bool' | 's8' | 'u8' | 's16' | 'u16' | 's32' | 'u32' | 's64' | 'u64' | 'f32' | 'f64';
 
+/** A directly callable value: a scalar, a string (JS string), a byte list (`Uint8Array`). */
+export type DirectType = Scalar | 'string' | 'bytes';
+
 export interface DirectCall {
-  /** The core export (the WIT name). */
+  /** The WIT name (a core module's export name). */
   name: string;
-  params: Scalar[];
-  result?: Scalar;
+  params: DirectType[];
+  result?: DirectType;
+}
+
+/** A direct call's core function with what lowering and lifting through memory need. */
+interface DirectBound {
+  fn: (...a: unknown[]) => unknown;
+  memory?: WebAssembly.Memory;
+  realloc?: (...a: number[]) => unknown;
+  postReturn?: (...a: unknown[]) => unknown;
+}
+
+const passedInMemory = (k: DirectType | undefined): boolean => k === 'string' || k === 'bytes';
+const UTF8_ENCODER = new TextEncoder();
+const UTF8_DECODER = new TextDecoder();
+
+/** Copies a string or byte list into guest memory (as jco's glue does); its pointer and length. */
+function lowerInMemory(
+  b: DirectBound,
+  kind: 'string' | 'bytes',
+  v: unknown,
+  at: number,
+): [number, number] {
+  const bytes = kind === 'bytes' ? (v as Uint8Array) : undefined;
+  const s = kind === 'string' ? (v as string) : '';
+  // jco passes an empty string as (1, 0) without allocating; an empty list is allocated.
+  if (kind === 'string' && s.length === 0) return [1, 0];
+  const len = bytes !== undefined ? bytes.byteLength : Buffer.byteLength(s, 'utf8');
+  const ptr = Number(b.realloc!(0, 0, 1, len)) >>> 0;
+  const memory = b.memory!.buffer;
+  if (ptr + len > memory.byteLength)
+    throw new WasmTaskError(
+      'trap',
+      `trap: cabi_realloc returned ${ptr} for ${len} bytes of args[${at}], past the end of memory (${memory.byteLength} bytes)`,
+    );
+  const into = new Uint8Array(memory, ptr, len);
+  if (bytes !== undefined) into.set(bytes);
+  else UTF8_ENCODER.encodeInto(s, into);
+  return [ptr, len];
+}
+
+/** Reads a returned string or byte list through the pointer to its (pointer, length) pair. */
+function liftFromMemory(b: DirectBound, kind: 'string' | 'bytes', ret: unknown): unknown {
+  const memory = b.memory!.buffer;
+  const at = Number(ret) >>> 0;
+  if (at % 4 !== 0 || at + 8 > memory.byteLength)
+    throw new WasmTaskError(
+      'trap',
+      `trap: the result's address ${at} is unaligned or out of bounds`,
+    );
+  const view = new DataView(memory);
+  const ptr = view.getUint32(at, true);
+  const len = view.getUint32(at + 4, true);
+  if (ptr + len > memory.byteLength)
+    throw new WasmTaskError(
+      'trap',
+      `trap: the result's ${len} bytes at ${ptr} run past the end of memory (${memory.byteLength} bytes)`,
+    );
+  return kind === 'bytes'
+    ? new Uint8Array(memory.slice(ptr, ptr + len))
+    : UTF8_DECODER.decode(new Uint8Array(memory, ptr, len));
 }
 
 /** Canonical ABI lift of a scalar from its core value. */
@@ -144,7 +210,7 @@ interface Warm {
   resettable: boolean;
   host: HostBinding;
   /** Core exports found for direct calls (null: not usable, use the glue). */
-  direct: Map<string, ((...a: unknown[]) => unknown) | null>;
+  direct: Map<string, DirectBound | null>;
 }
 
 export function createRunner(): Runner {
@@ -324,29 +390,34 @@ export function createRunner(): Runner {
     for (const e of metered) (e[FUEL_EXPORT] as WebAssembly.Global).value = budget;
     if (task.direct) {
       const d = task.direct;
-      let core = warm.direct.get(d.name);
-      if (core === undefined) {
-        core = null;
-        const p = task.prepared;
-        const name = (p.kind === 'component' ? p.coreExports?.[d.name] : undefined) ?? d.name;
-        for (const e of metered) {
-          const f = e[name];
-          if (typeof f === 'function' && f.length === d.params.length) {
-            core = f as (...a: unknown[]) => unknown;
-            break;
-          }
-        }
-        warm.direct.set(d.name, core);
+      let bound = warm.direct.get(d.name);
+      if (bound === undefined) {
+        bound = bindDirect(task.prepared, d, metered);
+        warm.direct.set(d.name, bound);
       }
-      if (core) {
+      if (bound) {
         let value: unknown;
         try {
-          const args = task.args.map((a, i) => (d.params[i] === 'bool' ? (a ? 1 : 0) : a));
-          value = core(...args);
+          const args: unknown[] = [];
+          for (let i = 0; i < d.params.length; i++) {
+            const k = d.params[i]!;
+            const a = task.args[i];
+            if (k === 'string' || k === 'bytes') args.push(...lowerInMemory(bound, k, a, i));
+            else args.push(k === 'bool' ? (a ? 1 : 0) : a);
+          }
+          const ret = bound.fn(...args);
+          const r = d.result;
+          if (r === undefined) value = undefined;
+          else if (r === 'string' || r === 'bytes') value = liftFromMemory(bound, r, ret);
+          else value = liftScalar(ret, r);
+          if (bound.postReturn) {
+            if (r === undefined) bound.postReturn();
+            else bound.postReturn(ret);
+          }
         } catch (err) {
           return finish(false, undefined, err);
         }
-        return finish(true, d.result ? liftScalar(value, d.result) : undefined);
+        return finish(true, value);
       }
     }
     const fn = warm.call[task.exportName];
@@ -385,6 +456,36 @@ export function createRunner(): Runner {
       );
     },
   };
+}
+
+/** The core function (and memory, realloc, post-return) of a direct call; null if absent. */
+function bindDirect(
+  p: Prepared,
+  d: DirectCall,
+  metered: WebAssembly.Exports[],
+): DirectBound | null {
+  const lift: CoreLift = (p.kind === 'component' ? p.coreExports?.[d.name] : undefined) ?? {
+    func: d.name,
+  };
+  const arity = d.params.reduce((n, k) => n + (passedInMemory(k) ? 2 : 1), 0);
+  const memoryUsed = passedInMemory(d.result) || d.params.some(passedInMemory);
+  for (const e of metered) {
+    const fn = e[lift.func];
+    if (typeof fn !== 'function' || fn.length !== arity) continue;
+    const bound: DirectBound = { fn: fn as DirectBound['fn'] };
+    if (lift.memory !== undefined) {
+      const memory = e[lift.memory];
+      if (memory instanceof WebAssembly.Memory) bound.memory = memory;
+    }
+    if (lift.realloc !== undefined) bound.realloc = e[lift.realloc] as DirectBound['realloc'];
+    if (lift.postReturn !== undefined)
+      bound.postReturn = e[lift.postReturn] as DirectBound['postReturn'];
+    if (memoryUsed && bound.memory === undefined) return null;
+    if (d.params.some(passedInMemory) && typeof bound.realloc !== 'function') return null;
+    if (lift.postReturn !== undefined && typeof bound.postReturn !== 'function') return null;
+    return bound;
+  }
+  return null;
 }
 
 const reportMaps = new WeakMap<PreparedComponent, Map<WebAssembly.Module, InstrumentReport>>();

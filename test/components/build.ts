@@ -16,6 +16,7 @@ export const COMPONENT_NAMES = [
   'add-one',
   'strings',
   'bytes',
+  'bad-abi',
   'shapes',
   'limits',
   'unknown-import',

@@ -333,7 +333,8 @@ describe('instance reuse', () => {
 describe('caching', () => {
   it('transpiles and compiles once per module CID and process, and reuses the disk cache', async () => {
     const cid = await f.component('strings');
-    const exec = f.newExecutor({ cacheDir: `${f.dir}/cache-a` });
+    // the glue path (strings are glue-free otherwise)
+    const exec = f.newExecutor({ cacheDir: `${f.dir}/cache-a`, glueFree: false });
     for (let i = 0; i < 5; i++) await exec.execute({ rsc: cid, func: 'greet', args: [`n${i}`] });
     const s = exec.stats();
     expect(s.transpilations).toBe(1);
@@ -343,7 +344,7 @@ describe('caching', () => {
     expect(exec.stats().compilations).toBe(1);
 
     // a new process (new executor) over the same cache dir: no jco, no instrumentation
-    const restarted = f.newExecutor({ cacheDir: `${f.dir}/cache-a` });
+    const restarted = f.newExecutor({ cacheDir: `${f.dir}/cache-a`, glueFree: false });
     expect(ok(await restarted.execute({ rsc: cid, func: 'greet', args: ['again'] }))).toBe(
       'hello, again',
     );

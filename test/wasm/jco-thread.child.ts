@@ -10,7 +10,13 @@ import { jcoLoadedHere, jcoThreadRunning } from '../../processors/wasm/jco.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipvm-jco-thread-'));
 const content = await createHeliaContentStore({ dataDir: join(dir, 'data') });
-const executor = createExecutor({ content, cacheDir: join(dir, 'cache'), poolSize: 1 });
+// glueFree off: strings run without jco otherwise (component.ts)
+const executor = createExecutor({
+  content,
+  cacheDir: join(dir, 'cache'),
+  poolSize: 1,
+  glueFree: false,
+});
 try {
   const rsc = await content.add(new Uint8Array(readFileSync(process.argv[2]!)));
   const r = await executor.execute({ rsc, func: 'greet', args: ['thread'] });

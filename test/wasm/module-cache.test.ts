@@ -25,6 +25,9 @@ function outcome(r: ExecuteResult): unknown {
   return r.ok ? { value: r.value, fuel: r.fuel } : { error: r.error, fuel: r.fuel };
 }
 
+/** 100 000 bytes of a pattern: more than the components' first memory page. */
+const BIG = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7) & 0xff);
+
 const CALLS: Array<[ComponentName, string, unknown[], { memoryBytes?: number; fuel?: number }?]> = [
   ['add-one', 'add_one', [41]],
   ['add-one', 'add_one', [2 ** 31 - 1]],
@@ -32,6 +35,16 @@ const CALLS: Array<[ComponentName, string, unknown[], { memoryBytes?: number; fu
   ['limits', 'boom', []],
   ['limits', 'spin', [], { fuel: 5000 }],
   ['limits', 'hog', [], { memoryBytes: 4 << 20 }],
+  // strings and byte lists: copied in through cabi_realloc, out through the return area
+  ['strings', 'greet', ['world']],
+  ['strings', 'greet', ['']],
+  ['strings', 'greet', ['héllo 🌍, \u{0}\u{10ffff}']],
+  ['strings', 'byte_length', ['héllo 🌍']],
+  ['bytes', 'invert', [BIG]],
+  ['bytes', 'invert', [new Uint8Array(0)]],
+  ['bytes', 'sum_bytes', [BIG]],
+  ['bytes', 'invert', [BIG], { fuel: 5000 }],
+  ['bytes', 'invert', [BIG], { memoryBytes: 64 << 10 }],
 ];
 
 async function runAll(exec: Executor): Promise<unknown[]> {
@@ -48,23 +61,25 @@ const entry = (cacheDir: string, cid: CID, file: string): string =>
 
 describe('glue-free components', () => {
   it('reads only components of the simple shape', async () => {
-    for (const name of ['add-one', 'limits'] as const) {
+    for (const name of ['add-one', 'limits', 'strings', 'bytes'] as const) {
       const simple = readSimpleComponent(await buildComponent(name));
       expect(simple, name).toBeDefined();
       expect(simple!.world.imports).toEqual([]);
     }
-    expect(readSimpleComponent(await buildComponent('add-one'))!.coreExports).toMatchObject({
-      'add-one': 'add-one',
+    expect(readSimpleComponent(await buildComponent('add-one'))!.coreExports).toEqual({
+      'add-one': { func: 'add-one' },
     });
-    // strings, lists, records, host imports, WASI: jco's job
-    for (const name of [
-      'strings',
-      'bytes',
-      'shapes',
-      'host',
-      'wasi-stdout',
-      'unknown-import',
-    ] as const)
+    expect(readSimpleComponent(await buildComponent('bytes'))!.coreExports).toEqual({
+      invert: {
+        func: 'invert',
+        memory: 'memory',
+        realloc: 'cabi_realloc',
+        postReturn: 'cabi_post_invert',
+      },
+      'sum-bytes': { func: 'sum-bytes', memory: 'memory', realloc: 'cabi_realloc' },
+    });
+    // records, variants, other lists, host imports, WASI: jco's job
+    for (const name of ['shapes', 'host', 'wasi-stdout', 'unknown-import'] as const)
       expect(readSimpleComponent(await buildComponent(name)), name).toBeUndefined();
     expect(readSimpleComponent(new Uint8Array([0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0, 1, 9]))).toBe(
       undefined,
@@ -77,12 +92,45 @@ describe('glue-free components', () => {
     const a = await runAll(free);
     expect(a).toEqual(await runAll(jco));
     expect(free.stats().transpilations).toBe(0);
-    expect(jco.stats().transpilations).toBe(2);
+    expect(jco.stats().transpilations).toBe(4);
     expect(a[0]).toEqual({ value: 42, fuel: 3n });
     expect(a[1]).toEqual({ value: -(2 ** 31), fuel: 3n });
     expect((a[3] as { error: { kind: string } }).error.kind).toBe('trap');
     expect((a[4] as { error: { kind: string } }).error.kind).toBe('fuel');
     expect((a[5] as { error: { kind: string } }).error.kind).toBe('memory');
+    expect(a.slice(6, 10).map((o) => (o as { value: unknown }).value)).toEqual([
+      'hello, world',
+      'hello, ',
+      'hello, héllo 🌍, \u{0}\u{10ffff}',
+      11, // UTF-8 bytes
+    ]);
+    expect((a[10] as { value: Uint8Array }).value).toEqual(BIG.map((b) => 255 - b));
+    expect((a[11] as { value: unknown }).value).toEqual([]); // Homestar's empty list<u8>
+    expect((a[12] as { value: unknown }).value).toBe(BIG.reduce((s, b) => s + b, 0));
+    expect((a[13] as { error: { kind: string } }).error.kind).toBe('fuel');
+    expect((a[14] as { error: { kind: string } }).error.kind).toBe('memory');
+  });
+
+  it('refuses a guest breaking the canonical ABI with a located trap', async () => {
+    const exec = f.newExecutor({ cacheDir: `${f.dir}/bad-abi` });
+    const rsc = await f.component('bad-abi');
+    const run = async (func: string, args: unknown[]) =>
+      outcome(await exec.execute({ rsc, func, args }));
+    // 16 bytes from its realloc fit; 17 do not
+    expect(await run('take', [new Uint8Array(16)])).toMatchObject({ value: 16 });
+    expect(await run('take', [new Uint8Array(17)])).toMatchObject({
+      error: {
+        kind: 'trap',
+        message: expect.stringMatching(/cabi_realloc returned 65520 for 17 bytes of args\[0\]/),
+      },
+    });
+    expect(await run('give', [])).toMatchObject({
+      error: { kind: 'trap', message: expect.stringMatching(/10000 bytes at 65000 run past/) },
+    });
+    expect(await run('tilt', [])).toMatchObject({
+      error: { kind: 'trap', message: expect.stringMatching(/address 513 is unaligned/) },
+    });
+    expect(exec.stats().transpilations).toBe(0);
   });
 });
 
@@ -134,12 +182,12 @@ describe('the disk cache', () => {
   it('rejects tampered glue before importing it', async () => {
     const cid = await f.component('strings');
     const cacheDir = `${f.dir}/glue`;
-    const cold = f.newExecutor({ cacheDir });
+    const cold = f.newExecutor({ cacheDir, glueFree: false });
     await cold.execute({ rsc: cid, func: 'greet', args: ['a'] });
     await cold.close();
     const file = entry(cacheDir, cid, 'glue.mjs');
     writeFileSync(file, `${readFileSync(file, 'utf8')}\nglobalThis.__ipvmTampered = 1;\n`);
-    const again = f.newExecutor({ cacheDir });
+    const again = f.newExecutor({ cacheDir, glueFree: false });
     expect(outcome(await again.execute({ rsc: cid, func: 'greet', args: ['b'] }))).toMatchObject({
       value: 'hello, b',
     });
@@ -158,7 +206,9 @@ describe('the disk cache', () => {
       const cid = await f.component(name);
       const cacheDir = `${f.dir}/stale-${name}`;
       const args = name === 'strings' ? ['x'] : [1];
-      const cold = f.newExecutor({ cacheDir });
+      // jco's version matters to glue entries only
+      const glueFree = name !== 'strings';
+      const cold = f.newExecutor({ cacheDir, glueFree });
       const want = outcome(await cold.execute({ rsc: cid, func: func as string, args }));
       await cold.close();
       const metaFile = entry(cacheDir, cid, 'meta.json');
@@ -167,14 +217,14 @@ describe('the disk cache', () => {
       meta[field] = field === 'instrumenter' ? Number(old) : old;
       writeFileSync(metaFile, JSON.stringify(meta));
 
-      const again = f.newExecutor({ cacheDir });
+      const again = f.newExecutor({ cacheDir, glueFree });
       expect(outcome(await again.execute({ rsc: cid, func: func as string, args }))).toEqual(want);
       expect(again.stats()[counter], name).toBe(1);
       await again.close();
       // the rebuilt entry replaced the stale one on disk
       const rebuilt = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
       expect(rebuilt[field]).toEqual(current);
-      const third = f.newExecutor({ cacheDir });
+      const third = f.newExecutor({ cacheDir, glueFree });
       await third.execute({ rsc: cid, func: func as string, args });
       expect(third.stats()).toMatchObject({ transpilations: 0, instrumentations: 0 });
     }
