@@ -68,11 +68,19 @@ export const DEFAULT_INLINE_FUEL = 1_000_000;
 /** Memory a task may use on the calling thread before it moves to a worker. */
 export const DEFAULT_INLINE_MEMORY_BYTES = 64 * 1024 * 1024;
 
+/** How long a worker beyond the first stays without work before it exits. */
+const POOL_IDLE_MS = 30_000;
+
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 const MAX_LINK_ROUNDS = 64;
 
 interface Binding {
+  /**
+   * The last call ran out of the inline fuel budget (or, in a worker, used more than it): the
+   * next goes to a worker at once rather than spend that budget first on the calling thread.
+   */
+  heavy?: boolean;
   exportName: string;
   returnsResult: boolean;
   direct?: DirectCall;
@@ -226,6 +234,7 @@ export function createExecutor(init: ExecutorInit): Executor {
     inline: 0,
     pooled: 0,
     terminations: 0,
+    workers: 0,
   };
   const logger = init.logger;
   const loader = createLoader({
@@ -242,9 +251,11 @@ export function createExecutor(init: ExecutorInit): Executor {
   const getPool = (): Piscina => {
     pool ??= new Piscina({
       filename: new URL('./worker.ts', import.meta.url).href,
-      minThreads: poolSize,
+      // One worker at first (each is an isolate of ~20 MiB); more as tasks overlap, each
+      // leaving after POOL_IDLE_MS without work. The gate above keeps at most poolSize running.
+      minThreads: 1,
       maxThreads: poolSize,
-      idleTimeout: Number.MAX_SAFE_INTEGER,
+      idleTimeout: POOL_IDLE_MS,
       // a task waits for a worker rather than failing
       maxQueue: 'auto',
     });
@@ -408,7 +419,7 @@ export function createExecutor(init: ExecutorInit): Executor {
       };
 
       let out: RunOutcome | 'time' | undefined;
-      if (inlineFuel > 0n) {
+      if (inlineFuel > 0n && !(binding.heavy === true && limits.fuel > inlineFuel)) {
         const small: RunTask = {
           ...task,
           fuel: limits.fuel < inlineFuel ? limits.fuel : inlineFuel,
@@ -420,6 +431,7 @@ export function createExecutor(init: ExecutorInit): Executor {
         const memoryShort =
           (first.growFailed || first.error?.kind === 'memory') &&
           small.memoryPages < limits.memoryPages;
+        if (fuelShort) binding.heavy = true;
         if (fuelShort || memoryShort) {
           init.onProgress?.({
             type: 'wasm:escalated',
@@ -431,7 +443,10 @@ export function createExecutor(init: ExecutorInit): Executor {
           out = first;
         }
       }
-      out ??= await runPooled(task, limits.timeMs, signal);
+      if (out === undefined) {
+        out = await runPooled(task, limits.timeMs, signal);
+        if (out !== 'time' && out.ok && out.fuel <= inlineFuel) binding.heavy = false;
+      }
       if (out === 'time') {
         return failure({ kind: 'time', message: `time limit exceeded: ${limits.timeMs} ms` }, t0);
       }
@@ -456,7 +471,7 @@ export function createExecutor(init: ExecutorInit): Executor {
       };
     },
 
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, workers: pool?.threads.length ?? 0 }),
 
     async close() {
       if (closed) return;

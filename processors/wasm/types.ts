@@ -145,6 +145,11 @@ export interface ExecutorStats {
   pooled: number;
   /** Workers terminated to stop a task. */
   terminations: number;
+  /**
+   * Pool workers alive now: none until a task needs one, one while tasks come one at a time,
+   * up to `poolSize` while they overlap (the extra ones leave after 30 s without work).
+   */
+  workers: number;
 }
 
 /**

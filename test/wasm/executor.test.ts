@@ -213,6 +213,35 @@ describe('limits', () => {
     expect(big.fuel).toBe(2_700_005n);
   });
 
+  it('sends a call straight to a worker when the last call of its export outgrew the inline budget', async () => {
+    const cid = await f.component('limits');
+    const exec = f.newExecutor({ inlineFuel: 100_000 });
+    const escalated = (): number =>
+      f.events.filter((e) => e.type === 'wasm:escalated' && e.cid === cid.toString()).length;
+    const before = escalated();
+    const count = (n: number) => exec.execute({ rsc: cid, func: 'count', args: [n] });
+    // 900 005 units: over the budget, so run twice (inline until the budget ran out, then in a
+    // worker) the first time, and in a worker at once the second
+    for (let i = 0; i < 2; i++) expect(ok(await count(100_000))).toBe(100_000);
+    expect(escalated() - before).toBe(1);
+    expect(exec.stats()).toMatchObject({ inline: 0, pooled: 2 });
+    // a call within the budget (in a worker, since the last one was heavy) brings them back
+    for (let i = 0; i < 2; i++) expect(ok(await count(10))).toBe(10);
+    expect(exec.stats()).toMatchObject({ inline: 1, pooled: 3 });
+    expect(escalated() - before).toBe(1);
+  });
+
+  it('starts one worker while tasks come one at a time, more only as they overlap', async () => {
+    const cid = await f.component('limits');
+    const exec = f.newExecutor({ inlineFuel: 0, poolSize: 2 });
+    expect(exec.stats().workers).toBe(0);
+    for (let i = 0; i < 3; i++) await exec.execute({ rsc: cid, func: 'count', args: [10] });
+    expect(exec.stats().workers).toBe(1);
+    const long = () => exec.execute({ rsc: cid, func: 'count', args: [20_000_000] });
+    expect((await Promise.all([long(), long()])).map(ok)).toEqual([20_000_000, 20_000_000]);
+    expect(exec.stats().workers).toBe(2);
+  });
+
   it('stops a task that runs out of fuel', async () => {
     const cid = await f.component('limits');
     const r = await f.executor.execute({
