@@ -2,6 +2,7 @@
 // add-one, through the real executor).
 //
 //   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3] [--placement] [--ready-after MS]
+//                              [--concurrency 16,64,256]
 //
 // `--ready-after MS` sets `NodeInit.readyRecordAfterMs` (0: a task/ready record for every task,
 // as before pure tasks run here skipped it) for an A/B of that record's cost.
@@ -9,8 +10,9 @@
 // `createLocalPlacement`), to show that tasks without `meta.node`/`meta.needs` do not pay for it.
 //
 // Scenarios:
-// - steps/s at concurrency 16 / 64 / 256: that many single-task workflows kept in flight, each
-//   with a distinct instruction (no memo hits);
+// - steps/s at concurrency 16 / 64 / 256 (`--concurrency`): that many single-task workflows kept
+//   in flight, each with a distinct instruction (no memo hits), each awaited with `node.ended`
+//   (so thousands in flight also measure what thousands of waiting callers cost);
 // - latency submit → workflow end for N-task chains, N = 1, 3, 10 (p50/p99), and the marginal
 //   step (slope between N = 1 and N = 10); N = 0 is a workflow whose one task is memoized, i.e.
 //   a memo hit end to end;
@@ -196,7 +198,7 @@ results.push([
 }
 
 // --- throughput at concurrency ---------------------------------------------------------------
-for (const c of [16, 64, 256]) {
+for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
   let done = 0;
   const deadline = performance.now() + SECONDS * 1000;
   const t0 = performance.now();

@@ -15,7 +15,6 @@
  *
  * @module
  */
-import { filter } from 'rxjs';
 import type { NodeEvent } from '../../schemas/events.ts';
 import { isParsedWorkflow, parseWorkflow } from '../../schemas/model.ts';
 import { hasPlacement } from '../../schemas/placement.ts';
@@ -23,6 +22,7 @@ import { DEFAULT_AWAIT_TIMEOUT_MS, type UnknownAwait } from './schedule-tasks.ts
 import { readRetryPolicy } from '../retry.ts';
 import { WorkflowNotRunningError, cancelEvent } from './cancel.ts';
 import { createCore } from './core.ts';
+import { routeByKey } from './operators.ts';
 import { recover } from './recovery.ts';
 import { followStreams } from './live.ts';
 import { startExecutor, type ExecutorStage } from './executor-stage.ts';
@@ -58,6 +58,10 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     () => void core.write(scheduler.tick()).catch(fail),
     init.tickIntervalMs ?? 1_000,
   );
+
+  // A workflow's receipts and end, to the observers of that workflow only (one lookup per event).
+  const receiptsOf = routeByKey(core.receipts$, (r) => r.workflow?.toString());
+  const endOf = routeByKey(core.ends$, (e) => e.workflow.toString());
 
   let closing: Promise<void> | undefined;
   const node: IpvmNode = {
@@ -119,9 +123,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     },
     receipts(workflow) {
       const key = workflow?.toString();
-      return key === undefined
-        ? core.receipts$.asObservable()
-        : core.receipts$.pipe(filter((r) => r.workflow?.toString() === key));
+      return key === undefined ? core.receipts$.asObservable() : receiptsOf.observe(key);
     },
     async cancel(workflow, options) {
       const key = workflow.toString();
@@ -146,7 +148,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
     ended(workflow, options) {
       const key = workflow.toString();
       return new Promise((resolve, reject) => {
-        const sub = core.ends$.pipe(filter((e) => e.workflow.toString() === key)).subscribe((e) => {
+        const sub = endOf.observe(key).subscribe((e) => {
           sub.unsubscribe();
           resolve(e);
         });

@@ -17,10 +17,13 @@
  *   without an inner subscription per value. Those are removed from their parent by a linear
  *   scan, and when the downstream re-enters the stream (a receipt folded releases the next
  *   task, which runs and is folded in turn) thousands are open at once.
+ * - `routeByKey`: the values of one key (a workflow's receipts, its end) to the observers of
+ *   that key, with one lookup per value — not `filter` per observer, which tests every value
+ *   against every observer: a node serving n runs at once did n tests per receipt and per end.
  *
  * @module
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 
 /** Work the engine does before it lets the event loop turn. */
 export const SLICE_MS = 10;
@@ -205,4 +208,73 @@ export function flatMapSync<T, R>(fn: (value: T) => readonly R[]): OperatorFunct
         complete: () => subscriber.complete(),
       }),
     );
+}
+
+/** Observers of a source's values by key (see {@link routeByKey}). */
+export interface KeyRouter<T> {
+  /** The source's values whose key is `key`, from when this is subscribed. */
+  observe(key: string): Observable<T>;
+  /** Keys with at least one observer now. */
+  readonly keys: number;
+}
+
+/**
+ * Routes the values of `source` to the observers of their key (`keyOf`; undefined: nobody's).
+ * The source is subscribed once, at the first observer, for the router's life; an observer
+ * that unsubscribes (or is unsubscribed from inside its own `next`) is gone at once. An error
+ * or completion of the source reaches every observer, and any that comes later at once.
+ */
+export function routeByKey<T>(
+  source: Observable<T>,
+  keyOf: (value: T) => string | undefined,
+): KeyRouter<T> {
+  const observers = new Map<string, Set<Subscriber<T>>>();
+  let subscribed = false;
+  let ended: { error: unknown } | 'complete' | undefined;
+  const end = (how: { error: unknown } | 'complete'): void => {
+    ended = how;
+    const all = [...observers.values()].flatMap((set) => [...set]);
+    observers.clear();
+    for (const o of all) {
+      if (how === 'complete') o.complete();
+      else o.error(how.error);
+    }
+  };
+  const start = (): void => {
+    if (subscribed) return;
+    subscribed = true;
+    source.subscribe({
+      next(value) {
+        const key = keyOf(value);
+        const set = key === undefined ? undefined : observers.get(key);
+        if (set === undefined) return;
+        // (a copy when several: one may unsubscribe another from inside its next)
+        if (set.size === 1) for (const o of set) o.next(value);
+        else for (const o of [...set]) o.next(value);
+      },
+      error: (error: unknown) => end({ error }),
+      complete: () => end('complete'),
+    });
+  };
+  return {
+    observe: (key) =>
+      new Observable<T>((subscriber) => {
+        start();
+        if (ended !== undefined) {
+          if (ended === 'complete') subscriber.complete();
+          else subscriber.error(ended.error);
+          return;
+        }
+        let set = observers.get(key);
+        if (set === undefined) observers.set(key, (set = new Set()));
+        set.add(subscriber);
+        return () => {
+          set.delete(subscriber);
+          if (set.size === 0 && observers.get(key) === set) observers.delete(key);
+        };
+      }),
+    get keys() {
+      return observers.size;
+    },
+  };
 }

@@ -1,8 +1,9 @@
 // The executor's bounded async map and the queue under it, and the echo's eviction that uses
-// the same queue: order, the bound on calls in flight, completion, errors, unsubscribing.
+// the same queue: order, the bound on calls in flight, completion, errors, unsubscribing. The
+// router that hands a workflow's receipts and end to its observers only.
 import { describe, expect, it } from 'vitest';
 import { Subject, firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
-import { Fifo, mapBounded } from '../../processors/engine/operators.ts';
+import { Fifo, mapBounded, routeByKey } from '../../processors/engine/operators.ts';
 import { createEcho } from '../../processors/engine/echo.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
 
@@ -173,3 +174,65 @@ const recallAt =
       headers: {},
       timestamp: 0,
     });
+
+describe('routeByKey', () => {
+  const keyed = (k: string, n: number) => ({ k, n });
+  type V = ReturnType<typeof keyed>;
+
+  it('hands each value to the observers of its key only, and forgets those that leave', () => {
+    const source = new Subject<V | { k: undefined; n: number }>();
+    const router = routeByKey(source, (v) => v.k);
+    const a: number[] = [];
+    const a2: number[] = [];
+    const b: number[] = [];
+    const subA = router.observe('a').subscribe((v) => a.push(v.n));
+    const subA2 = router.observe('a').subscribe((v) => a2.push(v.n));
+    router.observe('b').subscribe((v) => b.push(v.n));
+    expect(router.keys).toBe(2);
+    source.next(keyed('a', 1));
+    source.next(keyed('b', 2));
+    source.next(keyed('c', 3)); // nobody's
+    source.next({ k: undefined, n: 4 }); // no key: nobody's
+    subA.unsubscribe();
+    source.next(keyed('a', 5));
+    expect([a, a2, b]).toEqual([[1], [1, 5], [2]]);
+    subA2.unsubscribe();
+    expect(router.keys).toBe(1); // 'a' has no observer left: its entry is gone
+  });
+
+  it('lets an observer leave from inside its next, and leave another of its key', () => {
+    const source = new Subject<V>();
+    const router = routeByKey(source, (v) => v.k);
+    const seen: string[] = [];
+    const second = { sub: undefined as { unsubscribe(): void } | undefined };
+    const first = router.observe('w').subscribe((v) => {
+      seen.push(`first ${v.n}`);
+      first.unsubscribe();
+      second.sub?.unsubscribe();
+    });
+    second.sub = router.observe('w').subscribe((v) => seen.push(`second ${v.n}`));
+    source.next(keyed('w', 1));
+    source.next(keyed('w', 2));
+    // the second was left before the value reached it, and gets nothing
+    expect(seen).toEqual(['first 1']);
+    expect(router.keys).toBe(0);
+  });
+
+  it('completes (or errors) every observer with the source, and any that comes later', async () => {
+    const done = new Subject<V>();
+    const router = routeByKey(done, (v) => v.k);
+    const early = lastValueFrom(router.observe('x').pipe(toArray()));
+    done.next(keyed('x', 1));
+    done.complete();
+    expect(await early).toEqual([keyed('x', 1)]);
+    expect(await lastValueFrom(router.observe('x').pipe(toArray()))).toEqual([]);
+    expect(router.keys).toBe(0);
+
+    const failing = new Subject<V>();
+    const broken = routeByKey(failing, (v) => v.k);
+    const waiting = firstValueFrom(broken.observe('y'));
+    failing.error(new Error('log closed'));
+    await expect(waiting).rejects.toThrow('log closed');
+    await expect(firstValueFrom(broken.observe('y'))).rejects.toThrow('log closed');
+  });
+});
