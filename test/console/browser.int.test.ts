@@ -164,9 +164,19 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     expect(receipt).toMatch(/^bafy/);
     await page.goto(`${url}#/search/`);
     await page.fill('#search-input', receipt);
-    await page.click('#search-button');
     const results = page.locator('#search-results tbody tr');
-    await expect.poll(() => results.count()).toBe(1);
+    // The search reads the memo table, which the indexer fills in batches behind the engine
+    // (on a loaded machine, after the workflow's page already shows the receipt): ask again
+    // until it has it.
+    await expect
+      .poll(
+        async () => {
+          await page.click('#search-button');
+          return results.count();
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(1);
     const text = (await results.textContent())!;
     expect(text).toContain('receipt');
     expect(text).toContain('add');
