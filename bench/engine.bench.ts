@@ -3,6 +3,7 @@
 //
 //   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3] [--placement] [--ready-after MS]
 //                              [--concurrency 16,64,256]
+//   (with node --expose-gc it also prints the memory each workflow leaves behind)
 //
 // `--ready-after MS` sets `NodeInit.readyRecordAfterMs` (0: a task/ready record for every task,
 // as before pure tasks run here skipped it) for an A/B of that record's cost.
@@ -198,6 +199,13 @@ results.push([
 }
 
 // --- throughput at concurrency ---------------------------------------------------------------
+// With --expose-gc: the memory (heap and array buffers) a workflow leaves behind for good (the memo, the ended registry,
+// the body index...), from full collections before and after the throughput runs.
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+const kept0 = process.memoryUsage();
+const heapBefore = kept0.heapUsed + kept0.external;
+let workflows = 0;
 for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
   let done = 0;
   const deadline = performance.now() + SECONDS * 1000;
@@ -215,6 +223,17 @@ for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
     `steps/s, ${c} single-task workflows in flight`,
     f(done / s, 0),
     `budget ≥ 15 000; ${done} steps`,
+  ]);
+  workflows += done;
+}
+if (gc !== undefined) {
+  gc();
+  const after = process.memoryUsage();
+  const kept = after.heapUsed + after.external - heapBefore;
+  results.push([
+    'memory kept per workflow (heap + external, full collections around the runs)',
+    `${f(kept / workflows, 0)} B`,
+    `${f(kept / 2 ** 20, 1)} MiB for ${workflows} workflows`,
   ]);
 }
 

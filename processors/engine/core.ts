@@ -13,7 +13,6 @@ import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../.
 import { deadLetterFor } from '../../streams/dead-letter.ts';
 import { createTopology, type Topology, type TopologyInit } from '../../streams/topology.ts';
 import {
-  decodeEvent,
   type NodeEvent,
   type ReceiptEvent,
   type TaskReadyEvent,
@@ -23,6 +22,7 @@ import {
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow, WASM_RUN, type ParsedWorkflow } from '../../schemas/model.ts';
 import { createMemo, type Memo } from './memo.ts';
+import { createEndedRegistry, type EndedRegistry } from './ended.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
 import type { BodyPositions } from './submission-body.ts';
 import { createAppender, type Appender } from './appender.ts';
@@ -137,44 +137,6 @@ export interface Core {
   readonly receipts$: Subject<ReceiptEvent>;
   readonly ends$: Subject<WorkflowEndedEvent>;
   readonly ended: EndedRegistry;
-}
-
-/** Which workflows ended (and how), and which are running again after they ended. */
-export interface EndedRegistry {
-  has(workflow: string): boolean;
-  /** The end event (decoded on first ask when recovery kept only its bytes). */
-  get(workflow: string): WorkflowEndedEvent | undefined;
-  set(workflow: string, end: WorkflowEndedEvent | Uint8Array): void;
-  delete(workflow: string): void;
-  /** Workflows submitted again after they ended: `ended()` waits for the new end. */
-  readonly rerunning: Set<string>;
-  /** Notes an event read back from `invocations`; `bytes`, its record's value, are kept. */
-  note(event: NodeEvent, bytes?: Uint8Array): void;
-}
-
-/**
- * Every workflow that ended, for the life of the process: each end is kept as a copy of its
- * record's bytes (~200 B) and decoded when asked for, not as the decoded event (its CIDs alone
- * are ~400 B each, and a node ends many workflows). Not in `Slabs`: a workflow run again ends
- * again, and the end it replaces must be freed.
- */
-function createEndedRegistry(): EndedRegistry {
-  const ended = new Map<string, WorkflowEndedEvent | Uint8Array>();
-  return {
-    has: (w) => ended.has(w),
-    get(w) {
-      const v = ended.get(w);
-      return v instanceof Uint8Array ? (decodeEvent(v) as WorkflowEndedEvent) : v;
-    },
-    set: (w, e) => void ended.set(w, e instanceof Uint8Array ? e.slice() : e),
-    delete: (w) => void ended.delete(w),
-    rerunning: new Set(),
-    note(event, bytes) {
-      if (event.type === 'workflow/completed' || event.type === 'workflow/failed')
-        ended.set(event.workflow.toString(), bytes === undefined ? event : bytes.slice());
-      if (event.type === 'workflow/submitted') ended.delete(event.workflow.toString());
-    },
-  };
 }
 
 /** Builds the shared state: creates the streams and reads which records are dead-lettered. */

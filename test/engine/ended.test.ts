@@ -1,0 +1,70 @@
+// The registry of ended workflows: what it answers (the latest end of each workflow, none
+// once it is submitted again), and that ends replaced by re-runs do not pile up in memory.
+import { describe, expect, it } from 'vitest';
+import { cidOf } from '../../schemas/cid.ts';
+import { encodeEvent, type WorkflowEndedEvent } from '../../schemas/events.ts';
+import { createEndedRegistry } from '../../processors/engine/ended.ts';
+
+function end(n: number, run: number): WorkflowEndedEvent {
+  return {
+    type: run % 2 === 0 ? 'workflow/completed' : 'workflow/failed',
+    workflow: cidOf({ workflow: n }),
+    receipts: [cidOf({ receipt: n, run })],
+    failed: run % 2 === 0 ? [] : [cidOf({ instruction: n })],
+    reason: run % 2 === 0 ? null : `run ${run}`,
+    at: 1_700_000_000_000 + run,
+  };
+}
+
+describe('the ended registry', () => {
+  it('answers the latest end of each workflow, and none while it runs again', () => {
+    const ended = createEndedRegistry();
+    const first = end(1, 0);
+    const key = first.workflow.toString();
+    const bytes = encodeEvent(first);
+    ended.note(first, bytes);
+    bytes.fill(0); // kept as a copy
+    expect(ended.get(key)).toEqual(first);
+    ended.note({
+      type: 'workflow/submitted',
+      workflow: first.workflow,
+      body: null,
+      name: null,
+      at: 1,
+    });
+    expect(ended.has(key)).toBe(false);
+    const second = end(1, 1);
+    ended.set(key, second); // a decoded event is kept as it is
+    expect(ended.get(key)).toBe(second);
+    ended.set(key, encodeEvent(end(1, 2)));
+    expect(ended.get(key)).toEqual(end(1, 2));
+    ended.delete(key);
+    expect(ended.get(key)).toBeUndefined();
+  });
+
+  it('keeps memory within about twice what the live ends take, however often they are replaced', () => {
+    const ended = createEndedRegistry();
+    const workflows = 2_000;
+    for (let run = 0; run < 30; run++) {
+      let live = 0;
+      for (let n = 0; n < workflows; n++) {
+        const e = end(n, run);
+        const bytes = encodeEvent(e);
+        live += bytes.length + 4;
+        if (n % 3 === 0)
+          ended.note({
+            type: 'workflow/submitted',
+            workflow: e.workflow,
+            body: null,
+            name: null,
+            at: run,
+          });
+        ended.note(e, bytes);
+      }
+      expect(ended.heldBytes).toBeLessThanOrEqual(Math.max(2 * live, live + (1 << 20)) + 1024);
+    }
+    // 30 runs of 2 000 ends: ~30 times the live bytes were written
+    for (let n = 0; n < workflows; n++)
+      expect(ended.get(end(n, 29).workflow.toString())).toEqual(end(n, 29));
+  });
+});
