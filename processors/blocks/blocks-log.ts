@@ -206,7 +206,7 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
   ): Promise<AppendResult[]> {
     if (stream === blocks) return log.append(stream, records, options);
     const rewrites: Array<{ index: number; envelope: IpldMap; found: Leaf[] }> = [];
-    const wanted = new Map<string, { cid: CID; bytes: Uint8Array }>();
+    const wanted = new Map<string, { cid: CID; bytes: Uint8Array; value: string | Uint8Array }>();
     const cids = new Map<Leaf, CID>();
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!;
@@ -229,20 +229,17 @@ export function withBlocks(log: Log, init: BlocksInit): Log {
         const block = encodeBlock(leaf.value);
         const key = block.cid.toString();
         cids.set(leaf, block.cid);
-        if (!wanted.has(key)) wanted.set(key, { cid: block.cid, bytes: block.bytes });
+        if (!wanted.has(key))
+          wanted.set(key, { cid: block.cid, bytes: block.bytes, value: leaf.value });
       }
       rewrites.push({ index, envelope, found });
     }
     if (rewrites.length === 0) return log.append(stream, records, options);
     const places = await put(wanted, options);
-    // Durable now: the record read back finds its values here, not on disk again.
-    for (const { found } of rewrites)
-      for (const leaf of found) {
-        const cid = cids.get(leaf)!;
-        // (a copy: the appender's buffer may be reused once the append returns)
-        const value = leaf.value instanceof Uint8Array ? leaf.value.slice() : leaf.value;
-        remember(cid.toString(), value, wanted.get(cid.toString())!.bytes.byteLength);
-      }
+    // Durable now: the record read back finds its values here, not on disk again (a copy of
+    // bytes: the appender's buffer may be reused once the append returns).
+    for (const [key, { value, bytes }] of wanted)
+      remember(key, value instanceof Uint8Array ? value.slice() : value, bytes.byteLength);
     const out = records.slice();
     for (const { index, envelope, found } of rewrites) {
       const refs = found.map((leaf) => {

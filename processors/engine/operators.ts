@@ -245,6 +245,7 @@ export function routeByKey<T>(
     subscribed = true;
     source.subscribe({
       next(value) {
+        if (observers.size === 0) return; // (no key computed for nobody)
         const key = keyOf(value);
         const set = key === undefined ? undefined : observers.get(key);
         if (set === undefined) return;

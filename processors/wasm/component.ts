@@ -34,7 +34,7 @@ export interface SimpleComponent {
 }
 
 /** A value type a glue-free export may take or return. */
-export type SimpleType = { kind: WitPrimitive } | { kind: 'list'; elem: { kind: 'u8' } };
+type SimpleType = { kind: WitPrimitive } | { kind: 'list'; elem: { kind: 'u8' } };
 
 const PRIMITIVE: Record<number, WitPrimitive> = {
   0x7f: 'bool',
@@ -52,6 +52,13 @@ const PRIMITIVE: Record<number, WitPrimitive> = {
 };
 
 const BYTES: { kind: 'list'; elem: { kind: 'u8' } } = { kind: 'list', elem: { kind: 'u8' } };
+
+/** Canon options naming a core memory or function, by code, and where a lift keeps them. */
+const CANON_OPTION: Record<number, 'memory' | 'realloc' | 'postReturn'> = {
+  0x03: 'memory',
+  0x04: 'realloc',
+  0x05: 'postReturn',
+};
 
 interface FuncSig {
   params: { name: string; type: SimpleType }[];
@@ -166,17 +173,14 @@ function read(bytes: Uint8Array): SimpleComponent | undefined {
           for (let k = s.u32(); k > 0; k--) {
             const opt = s.byte();
             if (opt === 0x00) continue; // string-encoding=utf8
-            const at = s.u32();
-            if (opt === 0x03) lift.memory = coreMemories[at];
-            else if (opt === 0x04) lift.realloc = coreFuncs[at];
-            else if (opt === 0x05) lift.postReturn = coreFuncs[at];
-            else return undefined; // UTF-16, Latin-1, async, callback
-            if (coreMemories[at] === undefined && opt === 0x03) return undefined;
-            if (coreFuncs[at] === undefined && opt !== 0x03) return undefined;
+            const field = CANON_OPTION[opt];
+            if (field === undefined) return undefined; // UTF-16, Latin-1, async, callback
+            const name = (field === 'memory' ? coreMemories : coreFuncs)[s.u32()];
+            if (name === undefined) return undefined;
+            lift[field] = name;
           }
-          const sig = types[s.u32()];
-          if (sig === undefined || sig === BYTES) return undefined;
-          const f = sig as FuncSig;
+          const f = types[s.u32()];
+          if (f === undefined || !('params' in f)) return undefined; // a list type, not a function
           const passes = [...f.params.map((p) => p.type), ...(f.result ? [f.result] : [])];
           // What the canonical ABI needs for memory-passed values (as a validator checks)
           if (passes.some(inMemory) && lift.memory === undefined) return undefined;

@@ -98,7 +98,7 @@ function lowerInMemory(
   b: DirectBound,
   kind: 'string' | 'bytes',
   v: unknown,
-  at: number,
+  index: number,
 ): [number, number] {
   const bytes = kind === 'bytes' ? (v as Uint8Array) : undefined;
   const s = kind === 'string' ? (v as string) : '';
@@ -110,7 +110,7 @@ function lowerInMemory(
   if (ptr + len > memory.byteLength)
     throw new WasmTaskError(
       'trap',
-      `trap: cabi_realloc returned ${ptr} for ${len} bytes of args[${at}], past the end of memory (${memory.byteLength} bytes)`,
+      `trap: cabi_realloc returned ${ptr} for ${len} bytes of args[${index}], past the end of memory (${memory.byteLength} bytes)`,
     );
   const into = new Uint8Array(memory, ptr, len);
   if (bytes !== undefined) into.set(bytes);
