@@ -102,6 +102,28 @@ function compareAscii(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
+/**
+ * Sorts ASCII keys into DAG-CBOR order in place. The keys of a map are few: an insertion sort
+ * allocates nothing, where `Array.prototype.sort` copies the array into a work array on every
+ * call (most maps an event or a receipt is built from are not in canonical order).
+ */
+function sortAscii(keys: string[]): void {
+  const n = keys.length;
+  if (n > 32) {
+    keys.sort(compareAscii);
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && compareAscii(keys[j]!, k) > 0) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
 class CborWriter {
   buf = new Uint8Array(4096);
   view = new DataView(this.buf.buffer);
@@ -278,7 +300,7 @@ class CborWriter {
       if (i > 0 && sorted && compareAscii(keys[i - 1]!, k) > 0) sorted = false;
     }
     if (!ascii) keys.sort(compareUtf8);
-    else if (!sorted) keys.sort(compareAscii);
+    else if (!sorted) sortAscii(keys);
     this.head(5, n);
     for (let i = 0; i < n; i++) {
       const k = keys[i]!;

@@ -82,6 +82,17 @@ describe('DAG-CBOR', () => {
       expect(hex(dagCbor.encode(value)), String(value)).toBe(expected);
   });
 
+  it('sorts the keys of small and large maps as @ipld/dag-cbor does', () => {
+    // Small maps are sorted in place, large ones by Array.prototype.sort: both sides of the cut.
+    for (const n of [2, 3, 16, 31, 32, 33, 40, 200]) {
+      const keys = Array.from({ length: n }, (_, i) => `k${(i * 7919) % 1000}`.repeat(1 + (i % 3)));
+      for (const order of [keys, [...keys].reverse(), [...keys].sort()]) {
+        const value = Object.fromEntries(order.map((k, i) => [k, i]));
+        expect(hex(dagCbor.encode(value)), `${n} keys`).toBe(hex(ipldDagCbor.encode(value)));
+      }
+    }
+  });
+
   it('sorts non-ASCII keys by their UTF-8 bytes', () => {
     // UTF-16 order would put U+FF61 (3 UTF-8 bytes: ef bd a1) after U+10000 (surrogates d800…),
     // while UTF-8 byte order puts the shorter first.
