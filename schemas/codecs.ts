@@ -14,6 +14,7 @@ import * as cborg from 'cborg';
 import * as cborgJson from 'cborg/json';
 import { CID } from 'multiformats/cid';
 import { base64 } from 'multiformats/bases/base64';
+import { compareAsciiKeys, NON_ASCII, sortSmall } from './key-order.ts';
 import { DecodeError, EncodeError } from './errors.ts';
 import { I64_MIN, IpldFloat, U64_MAX, type IpldValue } from './ipld.ts';
 
@@ -83,7 +84,6 @@ const CYCLE_CHECK_DEPTH = 64;
 /** A writer whose buffer grew beyond this is shrunk back after use. */
 const KEEP_BUFFER_BYTES = 1 << 20;
 const utf8Encoder = new TextEncoder();
-const NON_ASCII = /[\u0080-\uffff]/;
 
 function headSize(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
@@ -95,33 +95,6 @@ function compareUtf8(a: string, b: string): number {
   if (x.length !== y.length) return x.length - y.length;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return 0;
-}
-
-/** DAG-CBOR map order for ASCII keys: shorter first, then bytewise (= UTF-16 order here). */
-function compareAscii(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/**
- * Sorts ASCII keys into DAG-CBOR order in place. The keys of a map are few: an insertion sort
- * allocates nothing, where `Array.prototype.sort` copies the array into a work array on every
- * call (most maps an event or a receipt is built from are not in canonical order).
- */
-function sortAscii(keys: string[]): void {
-  const n = keys.length;
-  if (n > 32) {
-    keys.sort(compareAscii);
-    return;
-  }
-  for (let i = 1; i < n; i++) {
-    const k = keys[i]!;
-    let j = i - 1;
-    while (j >= 0 && compareAscii(keys[j]!, k) > 0) {
-      keys[j + 1] = keys[j]!;
-      j--;
-    }
-    keys[j + 1] = k;
-  }
 }
 
 class CborWriter {
@@ -297,10 +270,10 @@ class CborWriter {
     for (let i = 0; i < n; i++) {
       const k = keys[i]!;
       if (ascii && NON_ASCII.test(k)) ascii = false;
-      if (i > 0 && sorted && compareAscii(keys[i - 1]!, k) > 0) sorted = false;
+      if (i > 0 && sorted && compareAsciiKeys(keys[i - 1]!, k) > 0) sorted = false;
     }
     if (!ascii) keys.sort(compareUtf8);
-    else if (!sorted) sortAscii(keys);
+    else if (!sorted) sortSmall(keys, compareAsciiKeys);
     this.head(5, n);
     for (let i = 0; i < n; i++) {
       const k = keys[i]!;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { compareAsciiKeys, compareKeyBytes, NON_ASCII, sortSmall } from './key-order.ts';
+
 const utf8 = new TextEncoder();
 
 /** A CBOR head (major type + argument), minimal length as DAG-CBOR requires. */
@@ -38,33 +40,23 @@ function writeHead(out: Uint8Array, at: number, major: number, n: number): numbe
   return at + head.length;
 }
 
-const NON_ASCII = /[\u0080-\uffff]/;
-
-/** DAG-CBOR map order: shorter keys first, then bytewise. */
-function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  if (a.length !== b.length) return a.length - b.length;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) return a[i]! - b[i]!;
-  }
-  return 0;
-}
-
-/** The same order for ASCII keys, where UTF-16 order is byte order. */
-function compareAsciiKeys(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
+const byAsciiKey = (a: { key: string }, b: { key: string }): number =>
+  compareAsciiKeys(a.key, b.key);
+const byKeyBytes = (a: { bytes: Uint8Array | null }, b: { bytes: Uint8Array | null }): number =>
+  compareKeyBytes(a.bytes!, b.bytes!);
 
 /** Encodes a map whose values are given as DAG-CBOR bytes. */
 export function composeMap(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
   // One allocation for the result; ASCII keys (the usual case) are written without TextEncoder.
-  const ascii = entries.every(([k]) => !NON_ASCII.test(k));
+  let ascii = true;
+  for (const [k] of entries) if (NON_ASCII.test(k)) ascii = false;
   let sorted: Array<{ key: string; bytes: Uint8Array | null; value: Uint8Array }>;
   if (ascii) {
     sorted = entries.map(([key, value]) => ({ key, bytes: null, value }));
-    sorted.sort((a, b) => compareAsciiKeys(a.key, b.key));
+    sortSmall(sorted, byAsciiKey);
   } else {
     sorted = entries.map(([key, value]) => ({ key, bytes: utf8.encode(key), value }));
-    sorted.sort((a, b) => compareKeys(a.bytes!, b.bytes!));
+    sortSmall(sorted, byKeyBytes);
   }
   let size = headSize(sorted.length);
   for (const e of sorted) {
