@@ -228,6 +228,25 @@ describe('bad CIDs', () => {
     );
   });
 
+  it('in rsc, every time and at its own task, beside valid ones parsed before', () => {
+    const good = workflow().tasks[0]!;
+    const bad = workflow((_t, r) => (r.rsc = 'ipfs://bafynotacid')).tasks[0]!;
+    parseWorkflow({ tasks: [good] });
+    for (let i = 0; i < 3; i++) {
+      expectLocated(
+        () => parseWorkflow({ tasks: [good, bad] }),
+        /^tasks\[1\]\.run\.rsc: not a CID after ipfs:\/\//,
+      );
+    }
+    // More distinct valid resources than are remembered: each is still accepted.
+    for (let i = 0; i < 1100; i++) {
+      const rsc = `https://example.org/module-${i}.wasm`;
+      const w = workflow((_t, r) => (r.rsc = rsc));
+      expect(parseWorkflow(w).tasks[0]!.task.run.rsc).toBe(rsc);
+    }
+    expectLocated(() => parseWorkflow({ tasks: [bad] }), /^tasks\[0\]\.run\.rsc: not a CID/);
+  });
+
   it('in await links, as DAG-JSON', () => {
     // An unparseable {"/": …} is a decode error at its offset.
     const text = workflowWithArgs('[{"await/ok":{"/":"bafynotacid"}}]');
