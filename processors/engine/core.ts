@@ -28,6 +28,7 @@ import type { BodyPositions } from './submission-body.ts';
 import { createAppender, type Appender } from './appender.ts';
 import { createEcho, type Echo } from './echo.ts';
 import { eventRecord } from './envelope.ts';
+import { createBarrier } from './barrier.ts';
 import { Fifo, nextTurn, sliceOver } from './operators.ts';
 import { deadLetteredPositions, positionKey } from './dead-letters.ts';
 import { createReadyLater, DEFAULT_READY_RECORD_AFTER_MS, type ReadyLater } from './ready-later.ts';
@@ -283,9 +284,8 @@ export async function createCore(init: NodeInit): Promise<Core> {
   );
 
   /** Appends of receipts folded before they were durable (see foldEarly). */
-  const inFlight = new Set<Promise<void>>();
-  const durable = (): Promise<void> =>
-    inFlight.size === 0 ? Promise.resolve() : Promise.all(inFlight).then(() => undefined);
+  const inFlight = createBarrier();
+  const durable = (): Promise<void> => inFlight.wait();
 
   const pipelined = init.pipeline !== false && init.cluster === undefined;
   const readyAfterMs = init.readyRecordAfterMs ?? DEFAULT_READY_RECORD_AFTER_MS;
@@ -406,9 +406,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     announced: new Map(),
     followed: new Map(),
     foldEarly(receipt, append) {
-      const tracked = announceWhenDurable(receipt, append);
-      inFlight.add(tracked);
-      void tracked.then(() => inFlight.delete(tracked));
+      inFlight.track(announceWhenDurable(receipt, append)); // never rejects
       memo.put(receipt);
       let outputs: SchedulerOutput[];
       try {
