@@ -12,6 +12,7 @@ import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import type { MultihashDigest } from 'multiformats/hashes/interface';
 import { dagCbor } from './codecs.ts';
+import { sha3CborCidBytes, sha3CborCidOver } from './compact-cid.ts';
 
 /** A synchronous multihash hasher in the multiformats vocabulary. */
 export interface SyncHasher {
@@ -52,33 +53,14 @@ export function cidOfBytes(bytes: Uint8Array, hasher: SyncHasher = DEFAULT_HASHE
   return CID.createV1(dagCbor.code, hasher.digest(bytes));
 }
 
-/** `01 71 16 20`: CIDv1, dag-cbor, sha3-256, 32 bytes. */
-const SHA3_CBOR_PREFIX = Uint8Array.of(0x01, 0x71, 0x16, 0x20);
-
-// CIDs are small and many live as long as the memo: each with its own ArrayBuffer cost about
-// 430 bytes beside its 36 (the buffer object and its native backing store). They are cut from
-// shared 4 KiB slabs instead, as Node pools small Buffers (a slab stays alive while one of its
-// 113 CIDs does).
-const SLAB_BYTES = 36 * 113;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
-function cidBytes(): Uint8Array {
-  if (slabUsed + 36 > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  return slab.subarray(slabUsed, (slabUsed += 36));
-}
-
 // The memo key of every task: no varint arithmetic. The digest is taken as a latin1 ('binary')
 // string: Node's Buffer for 'buffer' output costs more than copying 32 characters
 // (bench/cid.bench.ts).
 function sha3CborCid(bytes: Uint8Array): CID {
-  const cid = cidBytes();
-  cid.set(SHA3_CBOR_PREFIX);
+  const cid = sha3CborCidBytes();
   const digest = hash('sha3-256', bytes, 'binary');
   for (let i = 0; i < 32; i++) cid[4 + i] = digest.charCodeAt(i);
-  return new CID(1, 0x71, new Digest.Digest(0x16, 32, cid.subarray(4), cid.subarray(2)), cid);
+  return sha3CborCidOver(cid);
 }
 
 /** An encoded value with its CID. */

@@ -15,6 +15,7 @@ import * as cborgJson from 'cborg/json';
 import { CID } from 'multiformats/cid';
 import { base64 } from 'multiformats/bases/base64';
 import { compareAsciiKeys, NON_ASCII, sortSmall } from './key-order.ts';
+import { isSha3CborCid, sha3CborCidFrom } from './compact-cid.ts';
 import { DecodeError, EncodeError } from './errors.ts';
 import { I64_MIN, IpldFloat, U64_MAX, type IpldValue } from './ipld.ts';
 
@@ -667,8 +668,11 @@ function cidFromCborTag(decode: () => unknown): CID {
   if (!(content instanceof Uint8Array) || content[0] !== 0) {
     throw new Error('tag 42 must hold bytes starting with 0x00');
   }
+  const bytes = content.subarray(1);
+  // The usual CID (dag-cbor, sha3-256) in a slab and keeping its text; any other by multiformats.
+  if (isSha3CborCid(bytes)) return sha3CborCidFrom(bytes);
   try {
-    return CID.decode(content.subarray(1));
+    return CID.decode(bytes);
   } catch (err) {
     throw invalidCid(err);
   }

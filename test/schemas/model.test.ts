@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { base32 } from 'multiformats/bases/base32';
+import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
 import { describe, expect, it } from 'vitest';
 import {
@@ -383,5 +385,31 @@ describe('blocks', () => {
     expect(block.cid.equals(cidOf(value))).toBe(true);
     expect(block.cid.toString()).toMatch(/^bafyrmi/);
     expect(parseInstruction(value).nnc).toBe('');
+  });
+
+  it('a hashed or decoded CID keeps the text multiformats would give it, in any base asked for', () => {
+    fc.assert(
+      fc.property(ipldValue({ maxDepth: 2 }), (value) => {
+        const cid = cidOf(value);
+        // The same CID as multiformats reads it from its bytes (no text kept).
+        const plain = CID.decode(cid.bytes);
+        expect(cid.toString()).toBe(plain.toString());
+        expect(cid.toString()).toBe(cid.toString()); // kept, not recomputed differently
+        expect(JSON.stringify(cid)).toBe(JSON.stringify(plain));
+        expect(cid.toString(base58btc)).toBe(plain.toString(base58btc));
+        expect(cid.toString(base32.encoder)).toBe(plain.toString());
+        expect(CID.asCID(cid)).toBe(cid);
+        expect(cid.equals(plain) && plain.equals(cid)).toBe(true);
+        expect(CID.parse(cid.toString()).equals(cid)).toBe(true);
+        // Read back from DAG-CBOR: the same CID, the same text, its own bytes.
+        const bytes = dagCbor.encode({ link: cid });
+        const read = (dagCbor.decode(bytes) as { link: CID }).link;
+        expect(read.equals(plain) && read.toString() === plain.toString()).toBe(true);
+        bytes.fill(0);
+        expect(read.toString()).toBe(plain.toString());
+        expect(CID.decode(read.bytes).toString()).toBe(plain.toString());
+      }),
+      RUNS,
+    );
   });
 });

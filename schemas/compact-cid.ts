@@ -1,0 +1,98 @@
+/**
+ * The CIDs the node makes by the million: CIDv1, dag-cbor, sha3-256 (`bafyrmi…`), hashed here
+ * (cid.ts) or read from DAG-CBOR (codecs.ts). Internal to `schemas/` (not exported by its
+ * index); they are multiformats `CID`s to everyone else.
+ *
+ * @module
+ */
+import { CID } from 'multiformats/cid';
+import * as Digest from 'multiformats/hashes/digest';
+
+/** `01 71 16 20`: CIDv1, dag-cbor, sha3-256, 32 bytes. */
+const SHA3_CBOR_PREFIX = Uint8Array.of(0x01, 0x71, 0x16, 0x20);
+const SHA3_CBOR_BYTES = 36;
+
+// CIDs are small and many live as long as the memo: each with its own ArrayBuffer cost about
+// 430 bytes beside its 36 (the buffer object and its native backing store). They are cut from
+// shared 4 KiB slabs instead, as Node pools small Buffers (a slab stays alive while one of its
+// 113 CIDs does).
+const SLAB_BYTES = SHA3_CBOR_BYTES * 113;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/** 36 bytes of a slab, the prefix written: the caller writes the digest at 4…35. */
+export function sha3CborCidBytes(): Uint8Array {
+  if (slabUsed + SHA3_CBOR_BYTES > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const bytes = slab.subarray(slabUsed, (slabUsed += SHA3_CBOR_BYTES));
+  bytes.set(SHA3_CBOR_PREFIX);
+  return bytes;
+}
+
+/** True when `bytes` are exactly a CIDv1 dag-cbor sha3-256 (prefix and length). */
+export function isSha3CborCid(bytes: Uint8Array): boolean {
+  return (
+    bytes.length === SHA3_CBOR_BYTES &&
+    bytes[0] === 0x01 &&
+    bytes[1] === 0x71 &&
+    bytes[2] === 0x16 &&
+    bytes[3] === 0x20
+  );
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+const BASE32_CODES = Uint8Array.from(BASE32, (c) => c.charCodeAt(0));
+const textScratch = Buffer.alloc(1 + Math.ceil((SHA3_CBOR_BYTES * 8) / 5));
+
+/** Multibase base32 (`b…`, RFC 4648 lower case, no padding) of a CID's 36 bytes. */
+function base32Text(bytes: Uint8Array): string {
+  const out = textScratch;
+  let n = 0;
+  out[n++] = 0x62; // 'b'
+  let buffer = 0;
+  let bits = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    buffer = ((buffer << 8) | bytes[i]!) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out[n++] = BASE32_CODES[(buffer >>> bits) & 31]!;
+    }
+  }
+  if (bits > 0) out[n++] = BASE32_CODES[(buffer << (5 - bits)) & 31]!;
+  return out.toString('latin1', 0, n);
+}
+
+/**
+ * A CID that keeps its text. A workflow's CIDs are turned into text ~40 times on its way
+ * through the engine (keys of maps, routing headers, subscribers): multiformats caches the text
+ * in a WeakMap of Maps (~0.15 µs a lookup) after a first base32 encoding of 1–5 µs. Only the
+ * default base is kept; another base goes to multiformats.
+ */
+class TextCid extends CID<unknown, 0x71, 0x16, 1> {
+  #text: string | undefined;
+
+  override toString(base?: Parameters<CID['toString']>[0]): string {
+    if (base !== undefined) return super.toString(base);
+    return (this.#text ??= base32Text(this.bytes));
+  }
+}
+
+/** The CID over 36 bytes from {@link sha3CborCidBytes} (the digest written), not copied. */
+export function sha3CborCidOver(bytes: Uint8Array): CID {
+  return new TextCid(
+    1,
+    0x71,
+    new Digest.Digest(0x16, 32, bytes.subarray(4), bytes.subarray(2)),
+    bytes,
+  );
+}
+
+/** A copy of CID bytes that {@link isSha3CborCid} accepts, as a CID. */
+export function sha3CborCidFrom(bytes: Uint8Array): CID {
+  const own = sha3CborCidBytes();
+  own.set(bytes);
+  return sha3CborCidOver(own);
+}
