@@ -992,27 +992,27 @@ class FileLog implements Log {
   // ---------------------------------------------------------------- reading
 
   read(stream: string, options: ReadOptions = {}): AsyncIterable<LogRecord> {
-    return this.#read(stream, options);
+    // Checked when iterated, as an async generator would be; then the partitions' own readers
+    // are handed out, not wrapped in another generator (each layer costs every record a turn).
+    return lazily(() => {
+      this.#check(stream);
+      const from = options.from ?? 'earliest';
+      validateFrom(from, stream);
+      const state = this.#stream(stream);
+      const parts =
+        options.partition === undefined
+          ? state.partitions
+          : [this.#partition(stream, options.partition)];
+      return this.#readParts(parts, () => from, options.follow ?? false, options.signal);
+    });
   }
 
-  async *#read(stream: string, options: ReadOptions): AsyncGenerator<LogRecord> {
-    this.#check(stream);
-    const from = options.from ?? 'earliest';
-    validateFrom(from, stream);
-    const state = this.#stream(stream);
-    const parts =
-      options.partition === undefined
-        ? state.partitions
-        : [this.#partition(stream, options.partition)];
-    yield* this.#readParts(parts, () => from, options.follow ?? false, options.signal);
-  }
-
-  async *#readParts(
+  #readParts(
     parts: readonly Partition[],
     fromOf: (part: Partition) => ReadFrom,
     follow: boolean,
     userSignal: AbortSignal | undefined,
-  ): AsyncGenerator<LogRecord> {
+  ): AsyncIterable<LogRecord> {
     const local = new AbortController();
     const signals = [this.#closing.signal, local.signal];
     if (userSignal !== undefined) signals.push(userSignal);
@@ -1021,16 +1021,18 @@ class FileLog implements Log {
     const starts = parts.map((part) => this.#startOffset(part, fromOf(part)));
     if (!follow) {
       // Without follow, partitions are read one after the other (cheaper than merging).
-      try {
-        for (let i = 0; i < parts.length; i++) {
-          yield* this.#readPartition(parts[i]!, starts[i]!, false, signal);
+      const readAll = async function* (self: FileLog): AsyncGenerator<LogRecord, void, undefined> {
+        try {
+          for (let i = 0; i < parts.length; i++) {
+            yield* self.#readPartition(parts[i]!, starts[i]!, false, signal);
+          }
+        } finally {
+          local.abort();
         }
-      } finally {
-        local.abort();
-      }
-      return;
+      };
+      return readAll(this);
     }
-    yield* mergeAsync(
+    return mergeAsync(
       parts.map((part, i) => this.#readPartition(part, starts[i]!, true, signal)),
       { signal, stop: () => local.abort() },
     );
@@ -1256,20 +1258,18 @@ class FileLog implements Log {
   }
 
   consume(stream: string, options: ConsumeOptions): AsyncIterable<LogRecord> {
-    return this.#consume(stream, options);
-  }
-
-  async *#consume(stream: string, options: ConsumeOptions): AsyncGenerator<LogRecord> {
-    this.#check(stream);
-    const state = this.#stream(stream);
-    const committed = this.#readCommitted(options.consumer, stream);
-    const fallback = options.from ?? 'earliest';
-    yield* this.#readParts(
-      state.partitions,
-      (part) => committed[part.id] ?? fallback,
-      true,
-      options.signal,
-    );
+    return lazily(() => {
+      this.#check(stream);
+      const state = this.#stream(stream);
+      const committed = this.#readCommitted(options.consumer, stream);
+      const fallback = options.from ?? 'earliest';
+      return this.#readParts(
+        state.partitions,
+        (part) => committed[part.id] ?? fallback,
+        true,
+        options.signal,
+      );
+    });
   }
 
   ends(stream: string, options: AbortOptions = {}): Promise<Positions> {
@@ -1395,6 +1395,31 @@ class FileLog implements Log {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * An iterable made when it is iterated: `open` runs at `[Symbol.asyncIterator]()`, and an error
+ * it throws rejects the first `next()` (then the iteration is done), as in an async generator.
+ */
+function lazily<T>(open: () => AsyncIterable<T>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      try {
+        return open()[Symbol.asyncIterator]();
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        let failed = false;
+        return {
+          next: () => {
+            if (failed) return Promise.resolve({ done: true, value: undefined });
+            failed = true;
+            return Promise.reject(failure);
+          },
+          return: () => Promise.resolve({ done: true, value: undefined }),
+        };
+      }
+    },
+  };
 }
 
 function validateFrom(from: ReadFrom, stream: string): void {

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log, LogRecord } from '../../streams/log.ts';
-import { CorruptRecordError, LogLockedError, ReadOnlyLogError } from '../../streams/errors.ts';
+import {
+  CorruptRecordError,
+  InvalidArgumentError,
+  LogClosedError,
+  LogLockedError,
+  ReadOnlyLogError,
+  StreamNotFoundError,
+} from '../../streams/errors.ts';
 import { describeLog } from '../conformance/log.suite.ts';
 import { describeBlocks } from '../conformance/blocks.suite.ts';
 import { withBlocks } from '../../processors/blocks/blocks-log.ts';
@@ -66,6 +73,29 @@ describe('file log', () => {
     await log?.close();
     log = undefined;
     for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports a bad read when it is iterated, once, with the stream named', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir });
+    await log.ensureStreams([{ name: 's', partitions: 2 }]);
+    const bad: Array<[AsyncIterable<LogRecord>, new (...args: never[]) => Error, RegExp]> = [
+      [log.read('nope'), StreamNotFoundError, /nope/],
+      [log.read('s', { from: -1 }), InvalidArgumentError, /invalid start offset -1/],
+      [log.read('s', { partition: 7, follow: true }), InvalidArgumentError, /partition 7/],
+      [log.consume('nope', { consumer: 'c' }), StreamNotFoundError, /nope/],
+      [log.consume('s', { consumer: '' }), InvalidArgumentError, /consumer name/],
+    ];
+    for (const [iterable, type, message] of bad) {
+      // Nothing is thrown by the call itself: the first next() rejects, then the read is done.
+      const it = iterable[Symbol.asyncIterator]();
+      const first = it.next();
+      await expect(first).rejects.toBeInstanceOf(type);
+      await expect(first).rejects.toThrow(message);
+      await expect(it.next()).resolves.toEqual({ done: true, value: undefined });
+    }
+    await log.close();
+    await expect(all(log.read('s'))).rejects.toBeInstanceOf(LogClosedError);
   });
 
   it('allows one writer per directory and read-only readers beside it', async () => {
