@@ -30,21 +30,27 @@ export async function* mergeAsync<T>(
   // long — an idle partition of a follow read — would keep one per value the others yield.)
   type Step = { index: number; result: IteratorResult<T> } | { index: number; error: unknown };
   const ready: Step[] = [];
-  const pending = new Map<number, Promise<void>>();
+  // The pull under way per source (undefined: none), and its two handlers, made once per source
+  // rather than once per value (a follow read pulls once per record).
+  const pending: Array<Promise<void> | undefined> = iterators.map(() => undefined);
   let wake: (() => void) | undefined;
+  const settle = (step: Step): void => {
+    pending[step.index] = undefined;
+    ready.push(step);
+    wake?.();
+  };
+  const onResult = iterators.map(
+    (_, index) =>
+      (result: IteratorResult<T>): void =>
+        settle({ index, result }),
+  );
+  const onError = iterators.map(
+    (_, index) =>
+      (error: unknown): void =>
+        settle({ index, error }),
+  );
   const pull = (index: number): void => {
-    const settle = (step: Step): void => {
-      pending.delete(index);
-      ready.push(step);
-      wake?.();
-    };
-    pending.set(
-      index,
-      iterators[index]!.next().then(
-        (result) => settle({ index, result }),
-        (error: unknown) => settle({ index, error }),
-      ),
-    );
+    pending[index] = iterators[index]!.next().then(onResult[index], onError[index]);
   };
   iterators.forEach((_, index) => pull(index));
   let active = iterators.length;
@@ -69,7 +75,7 @@ export async function* mergeAsync<T>(
   } finally {
     stop?.();
     // Settle what is still pending (their values are dropped: the consumer stopped), then close.
-    await Promise.allSettled(pending.values());
+    await Promise.allSettled(pending.filter((p) => p !== undefined));
     await Promise.allSettled(
       iterators.map(async (iterator) => {
         await iterator.return?.();
