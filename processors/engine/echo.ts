@@ -37,26 +37,40 @@ export const ECHO_BYTES = 8 << 20;
 export const ECHO_EVENTS = 2_048;
 
 export function createEcho(limit = ECHO_EVENTS, limitBytes = ECHO_BYTES): Echo {
-  const events = new Map<string, NodeEvent>();
-  // Oldest first. (Not `events.keys()`: a map iterator walks over the slots of deleted entries
+  // By stream, then partition, then offset: no key string is built per record (building
+  // `stream/partition/offset` twice per record was 2% of a single-step workflow's CPU).
+  const byStream = new Map<string, Array<Map<number, NodeEvent>>>();
+  let size = 0;
+  // Oldest first. (Not a map's keys: a map iterator walks over the slots of deleted entries
   // until the map is rehashed, so evicting from its front was quadratic in a long run.)
-  const order = new Fifo<string>();
+  const order = new Fifo<Map<number, NodeEvent>>();
+  const offsetOf = new Fifo<number>();
   const sizeOf = new Fifo<number>();
   let bytes = 0;
+  const partitionMap = (stream: string, partition: number): Map<number, NodeEvent> => {
+    let partitions = byStream.get(stream);
+    if (partitions === undefined) byStream.set(stream, (partitions = []));
+    let map = partitions[partition];
+    if (map === undefined) partitions[partition] = map = new Map<number, NodeEvent>();
+    return map;
+  };
   return {
     remember(stream, results, list, sizes) {
-      results.forEach((r, i) => {
-        const key = `${stream}/${r.partition}/${r.offset}`;
-        events.set(key, list[i]!);
-        order.push(key);
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i]!;
+        const map = partitionMap(stream, r.partition);
+        if (!map.has(r.offset)) size++;
+        map.set(r.offset, list[i]!);
+        order.push(map);
+        offsetOf.push(r.offset);
         sizeOf.push(sizes[i]!);
         bytes += sizes[i]!;
-      });
-      while ((events.size > limit || bytes > limitBytes) && order.length > 0) {
-        events.delete(order.take()!);
+      }
+      while ((size > limit || bytes > limitBytes) && order.length > 0) {
+        if (order.take()!.delete(offsetOf.take()!)) size--;
         bytes -= sizeOf.take()!;
       }
     },
-    recall: (record) => events.get(`${record.stream}/${record.partition}/${record.offset}`),
+    recall: (record) => byStream.get(record.stream)?.[record.partition]?.get(record.offset),
   };
 }

@@ -6,6 +6,7 @@ import { Subject, firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
 import { Fifo, mapBounded, routeByKey } from '../../processors/engine/operators.ts';
 import { createEcho } from '../../processors/engine/echo.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
+import type { LogRecord } from '../../streams/log.ts';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -131,6 +132,32 @@ describe('mapBounded', () => {
 });
 
 describe('echo eviction', () => {
+  it('tells apart the same offset in other partitions and streams, and evicts each alone', () => {
+    const echo = createEcho(3);
+    const ev = (name: string): NodeEvent => ({ type: 'marker', name }) as unknown as NodeEvent;
+    const recall = (stream: string, partition: number, offset: number): NodeEvent | undefined =>
+      echo.recall({ stream, partition, offset } as LogRecord);
+    echo.remember('s', [{ partition: 0, offset: 5 }], [ev('s/0')], [10]);
+    echo.remember('s', [{ partition: 1, offset: 5 }], [ev('s/1')], [10]);
+    echo.remember('t', [{ partition: 0, offset: 5 }], [ev('t/0')], [10]);
+    expect([recall('s', 0, 5), recall('s', 1, 5), recall('t', 0, 5)]).toEqual([
+      ev('s/0'),
+      ev('s/1'),
+      ev('t/0'),
+    ]);
+    expect([recall('s', 0, 6), recall('s', 2, 5), recall('u', 0, 5)]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    echo.remember('t', [{ partition: 1, offset: 0 }], [ev('t/1')], [10]); // the oldest goes
+    expect([recall('s', 0, 5), recall('s', 1, 5), recall('t', 1, 0)]).toEqual([
+      undefined,
+      ev('s/1'),
+      ev('t/1'),
+    ]);
+  });
+
   it('keeps the newest `limit` events and forgets the oldest first', () => {
     const echo = createEcho(100);
     const ev = (i: number): NodeEvent => ({ type: 'marker', i }) as unknown as NodeEvent;
