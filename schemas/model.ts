@@ -246,12 +246,12 @@ function readTask(value: unknown, path: string, found: TaskFindings): Task {
   return { run, cause, meta, prf: expectLinks(map.prf, join(path, 'prf')) };
 }
 
-/** A cheap exact key for a CID (its bytes as a latin1 string), for maps of CIDs. */
+/**
+ * The key of a CID in maps of CIDs: its text, which the engine asks for anyway (a sha3-256
+ * dag-cbor CID keeps it: compact-cid.ts).
+ */
 function cidKey(cid: CID): string {
-  const bytes = cid.bytes;
-  let key = '';
-  for (let i = 0; i < bytes.length; i++) key += String.fromCharCode(bytes[i]!);
-  return key;
+  return cid.toString();
 }
 
 /** Parses a receipt. */
@@ -339,8 +339,8 @@ export interface ParsedTask {
   /** The memo key. */
   instruction: CID;
   instructionBytes: Uint8Array;
-  /** CID of the task. */
-  taskCid: CID;
+  /** CID of the task (computed when read). */
+  readonly taskCid: CID;
   /** CID of `{task}`: what receipts point at with `ran`. */
   invocation: CID;
   /** Every promise in the input, in order of appearance. */
@@ -349,6 +349,43 @@ export interface ParsedTask {
   dependsOn: number[];
   /** Limits read from `meta`. */
   limits: TaskLimits;
+}
+
+/** A parsed task: the task's own CID is hashed when asked for (only `ipvm inspect` shows it). */
+class Parsed implements ParsedTask {
+  index: number;
+  task: Task;
+  instruction: CID;
+  instructionBytes: Uint8Array;
+  invocation: CID;
+  awaits: Array<Await & { path: string }>;
+  dependsOn: number[] = [];
+  limits: TaskLimits;
+  readonly #hasher: SyncHasher;
+
+  constructor(
+    index: number,
+    task: Task,
+    instruction: CID,
+    instructionBytes: Uint8Array,
+    invocation: CID,
+    awaits: Array<Await & { path: string }>,
+    limits: TaskLimits,
+    hasher: SyncHasher,
+  ) {
+    this.index = index;
+    this.task = task;
+    this.instruction = instruction;
+    this.instructionBytes = instructionBytes;
+    this.invocation = invocation;
+    this.awaits = awaits;
+    this.limits = limits;
+    this.#hasher = hasher;
+  }
+
+  get taskCid(): CID {
+    return cidOfBytes(encodeTask(this.task, this.instructionBytes), this.#hasher);
+  }
 }
 
 /** A validated workflow. */
@@ -440,17 +477,18 @@ export function parseWorkflow(
     byInstruction.set(key, index);
     const bytes = encodeTask(task, instructionBytes);
     taskBytes.push(bytes);
-    tasks.push({
-      index,
-      task,
-      instruction,
-      instructionBytes,
-      taskCid: cidOfBytes(bytes, hasher),
-      invocation: cidOfBytes(encodeInvocation(bytes), hasher),
-      awaits: found.awaits,
-      dependsOn: [],
-      limits: found.limits,
-    });
+    tasks.push(
+      new Parsed(
+        index,
+        task,
+        instruction,
+        instructionBytes,
+        cidOfBytes(encodeInvocation(bytes), hasher),
+        found.awaits,
+        found.limits,
+        hasher,
+      ),
+    );
   });
 
   const external: ParsedWorkflow['external'] = [];
