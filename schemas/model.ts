@@ -305,26 +305,41 @@ export interface ReceiptBlock {
   cid: CID;
   /** DAG-CBOR of the output value (the second item of `out`). */
   outputBytes: Uint8Array;
-  /** CID of {@link ReceiptBlock.outputBytes}. */
-  outputCid: CID;
+  /**
+   * CID of {@link ReceiptBlock.outputBytes}, hashed when read (the engine does not need it: an
+   * image's output would cost a hash of its bytes per receipt).
+   */
+  readonly outputCid: CID;
 }
+
+const CBOR_OK = dagCbor.encode('ok');
+const CBOR_ERROR = dagCbor.encode('error');
 
 /** Encodes a receipt once, composing it from its output's bytes. */
 export function encodeReceipt(receipt: Receipt, hasher: SyncHasher = DEFAULT_HASHER): ReceiptBlock {
   const outputBytes = dagCbor.encode(receipt.out[1]);
+  const tag = receipt.out[0];
   const bytes = composeMap([
     ['ran', dagCbor.encode(receipt.ran)],
-    ['out', composeList([dagCbor.encode(receipt.out[0]), outputBytes])],
+    [
+      'out',
+      composeList([
+        tag === 'ok' ? CBOR_OK : tag === 'error' ? CBOR_ERROR : dagCbor.encode(tag),
+        outputBytes,
+      ]),
+    ],
     ['meta', dagCbor.encode(receipt.meta)],
-    ['iss', dagCbor.encode(receipt.iss)],
-    ['prf', dagCbor.encode(receipt.prf)],
+    ['iss', receipt.iss === null ? CBOR_NULL : dagCbor.encode(receipt.iss)],
+    ['prf', receipt.prf.length === 0 ? CBOR_EMPTY_LIST : dagCbor.encode(receipt.prf)],
   ]);
   return {
     receipt,
     bytes,
     cid: cidOfBytes(bytes, hasher),
     outputBytes,
-    outputCid: cidOfBytes(outputBytes, hasher),
+    get outputCid() {
+      return cidOfBytes(outputBytes, hasher);
+    },
   };
 }
 
