@@ -98,6 +98,27 @@ function compareUtf8(a: string, b: string): number {
   return 0;
 }
 
+/**
+ * Maps and lists whose DAG-CBOR bytes were computed when they were hashed (a workflow's body,
+ * a receipt): an encoding that holds one as a field copies its bytes instead of walking it again
+ * (see {@link rememberEncoding}).
+ */
+const knownEncodings = new WeakMap<object, Uint8Array>();
+
+/**
+ * Records that `value` encodes to `bytes` (computed from it, e.g. by composing its parts), so
+ * that a value holding it as a field — an event around a workflow or a receipt — copies the bytes.
+ * Only the fields of the value encoded (depth 1) are looked up. `value` must not change after.
+ */
+export function rememberEncoding(value: object, bytes: Uint8Array): void {
+  knownEncodings.set(value, bytes);
+}
+
+/** The bytes {@link rememberEncoding} recorded for `value`, if any. */
+export function knownEncoding(value: object): Uint8Array | undefined {
+  return knownEncodings.get(value);
+}
+
 class CborWriter {
   buf = new Uint8Array(4096);
   view = new DataView(this.buf.buffer);
@@ -262,7 +283,17 @@ class CborWriter {
     for (let i = 0; i < n; i++) this.value(list[i], depth + 1);
   }
 
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
   map(map: Record<string, unknown>, depth: number): void {
+    if (depth === 1) {
+      const known = knownEncodings.get(map);
+      if (known !== undefined) return this.raw(known);
+    }
     this.#enter(map, depth);
     const keys = Object.keys(map);
     const n = keys.length;

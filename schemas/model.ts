@@ -10,7 +10,7 @@
 import { CID } from 'multiformats/cid';
 import { composeList, composeMap } from './compose.ts';
 import { cidOfBytes, DEFAULT_HASHER, type SyncHasher } from './cid.ts';
-import { dagCbor, decodeAuto, type DecodeLimits } from './codecs.ts';
+import { dagCbor, decodeAuto, rememberEncoding, type DecodeLimits } from './codecs.ts';
 import { SchemaError, WorkflowError } from './errors.ts';
 import { readPlacement } from './placement.ts';
 import { asNumber, isIpldMap, kindOf, type IpldMap, type IpldValue } from './ipld.ts';
@@ -522,10 +522,13 @@ export function parseWorkflow(
   );
 
   const bytes = composeMap([['tasks', composeList(taskBytes)]]);
+  const workflow: Workflow = { tasks: tasks.map((t) => t.task) };
+  // Its submission event copies these bytes rather than encoding the tasks again.
+  rememberEncoding(workflow, bytes);
   const parsed: ParsedWorkflow = {
     cid: cidOfBytes(bytes, hasher),
     bytes,
-    workflow: { tasks: tasks.map((t) => t.task) },
+    workflow,
     name,
     tasks,
     external,

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CID } from 'multiformats/cid';
+import { knownEncoding, rememberEncoding } from '../../schemas/codecs.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';
 import { encodeReceipt, WASM_RUN } from '../../schemas/model.ts';
@@ -40,12 +41,12 @@ export interface NewReceipt {
   at: number;
 }
 
-/** The DAG-CBOR bytes of receipts built here, hashed for their CID (the memo keeps them). */
-const encoded = new WeakMap<Receipt, Uint8Array>();
-
-/** The bytes a receipt built by {@link newReceiptEvent} was hashed from, if it was. */
+/**
+ * The bytes a receipt built by {@link newReceiptEvent} was hashed from, if it was: the memo
+ * keeps them, and its event's encoding copies them (`rememberEncoding`).
+ */
 export function encodedReceipt(body: Receipt): Uint8Array | undefined {
-  return encoded.get(body);
+  return knownEncoding(body);
 }
 
 /** A receipt event for an outcome computed (or decided) here. */
@@ -57,7 +58,7 @@ export function newReceiptEvent(r: NewReceipt): ReceiptEvent {
     iss: null,
     prf: [],
   });
-  encoded.set(block.receipt, block.bytes);
+  rememberEncoding(block.receipt, block.bytes);
   return {
     type: 'receipt',
     instruction: r.instruction,

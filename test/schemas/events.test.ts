@@ -8,7 +8,9 @@ import {
   encodeReceipt,
   EVENT_VERSION,
   IpldFloat,
+  knownEncoding,
   parseWorkflow,
+  rememberEncoding,
   type IpldMap,
   type NodeEvent,
 } from '../../schemas/index.ts';
@@ -183,6 +185,32 @@ describe('event envelopes', () => {
     expect((dagCbor.decode(encodeEvent(copied)) as IpldMap).args).toEqual([1]);
     // Both read back the same.
     expect(decodeEvent(encodeEvent(own))).toEqual(decodeEvent(encodeEvent(copied)));
+  });
+
+  it('copies the bytes a workflow or a receipt was hashed from, the same as encoding them', () => {
+    // A fresh copy: the same value, whose encoding nobody remembered.
+    const fresh = <T>(v: T): T => dagCbor.decode(dagCbor.encode(v)) as T;
+    rememberEncoding(receipt.receipt, receipt.bytes); // as the engine's newReceiptEvent does
+    const submitted = events.find((e) => e.type === 'workflow/submitted' && e.body !== null)!;
+    const ran = events.find((e) => e.type === 'receipt' && e.body === receipt.receipt)!;
+    expect(submitted.type === 'workflow/submitted' && knownEncoding(submitted.body!)).toEqual(
+      parsed.bytes,
+    );
+    for (const [event, copy] of [
+      [submitted, { ...submitted, body: fresh(parsed.workflow) }],
+      [ran, { ...ran, body: fresh(receipt.receipt) }],
+    ] as const) {
+      expect(Buffer.from(encodeEvent(event)).toString('hex')).toBe(
+        Buffer.from(encodeEvent(copy as NodeEvent)).toString('hex'),
+      );
+    }
+    // Copied, not encoded again: a value remembered with other bytes is written as those.
+    const value = { a: 1 };
+    rememberEncoding(value, dagCbor.encode({ b: 2 }));
+    expect(dagCbor.decode(dagCbor.encode({ x: value }))).toEqual({ x: { b: 2 } });
+    // Only as a field of the value encoded: the value itself, or deeper, is walked.
+    expect(dagCbor.decode(dagCbor.encode(value))).toEqual({ a: 1 });
+    expect(dagCbor.decode(dagCbor.encode({ x: { y: value } }))).toEqual({ x: { y: { a: 1 } } });
   });
 
   it('keeps integral floats in task metadata (the task CID depends on them)', () => {
