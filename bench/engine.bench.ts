@@ -13,7 +13,8 @@
 // Scenarios:
 // - steps/s at concurrency 16 / 64 / 256 (`--concurrency`): that many single-task workflows kept
 //   in flight, each with a distinct instruction (no memo hits), each awaited with `node.ended`
-//   (so thousands in flight also measure what thousands of waiting callers cost);
+//   (so thousands in flight also measure what thousands of waiting callers cost), with the
+//   process's CPU time per step (user + system, all threads: throughput per core);
 // - latency submit → workflow end for N-task chains, N = 1, 3, 10 (p50/p99), and the marginal
 //   step (slope between N = 1 and N = 10); N = 0 is a workflow whose one task is memoized, i.e.
 //   a memo hit end to end;
@@ -210,6 +211,7 @@ for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
   let done = 0;
   const deadline = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: c }, async () => {
       while (performance.now() < deadline) {
@@ -219,10 +221,11 @@ for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
     }),
   );
   const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   results.push([
     `steps/s, ${c} single-task workflows in flight`,
     f(done / s, 0),
-    `budget ≥ 15 000; ${done} steps`,
+    `budget ≥ 15 000; ${done} steps; CPU ${f((cpu.user + cpu.system) / done, 0)} µs per step (all threads)`,
   ]);
   workflows += done;
 }
