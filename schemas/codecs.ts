@@ -99,16 +99,17 @@ function compareUtf8(a: string, b: string): number {
 }
 
 /**
- * Maps and lists whose DAG-CBOR bytes were computed when they were hashed (a workflow's body,
- * a receipt): an encoding that holds one as a field copies its bytes instead of walking it again
- * (see {@link rememberEncoding}).
+ * Maps whose DAG-CBOR bytes were computed when they were hashed (a workflow's body, a receipt):
+ * an encoding that holds one as a field copies its bytes instead of walking it again (see
+ * {@link rememberEncoding}).
  */
 const knownEncodings = new WeakMap<object, Uint8Array>();
 
 /**
- * Records that `value` encodes to `bytes` (computed from it, e.g. by composing its parts), so
- * that a value holding it as a field — an event around a workflow or a receipt — copies the bytes.
- * Only the fields of the value encoded (depth 1) are looked up. `value` must not change after.
+ * Records that the map `value` encodes to `bytes` (computed from it, e.g. by composing its
+ * parts), so that a value holding it as a field — an event around a workflow or a receipt —
+ * copies the bytes. Only the fields of the value encoded (depth 1) are looked up. `value` must
+ * not change after.
  */
 export function rememberEncoding(value: object, bytes: Uint8Array): void {
   knownEncodings.set(value, bytes);

@@ -330,7 +330,12 @@ export function encodeReceipt(receipt: Receipt, hasher: SyncHasher = DEFAULT_HAS
     ],
     ['meta', dagCbor.encode(receipt.meta)],
     ['iss', receipt.iss === null ? CBOR_NULL : dagCbor.encode(receipt.iss)],
-    ['prf', receipt.prf.length === 0 ? CBOR_EMPTY_LIST : dagCbor.encode(receipt.prf)],
+    [
+      'prf',
+      Array.isArray(receipt.prf) && receipt.prf.length === 0
+        ? CBOR_EMPTY_LIST
+        : dagCbor.encode(receipt.prf),
+    ],
   ]);
   return {
     receipt,
