@@ -14,6 +14,8 @@ import type { MultihashDigest } from 'multiformats/hashes/interface';
 import { dagCbor } from './codecs.ts';
 import { sha3CborCidBytes, sha3CborCidOver } from './compact-cid.ts';
 
+export { cidV1Text } from './compact-cid.ts';
+
 /** A synchronous multihash hasher in the multiformats vocabulary. */
 export interface SyncHasher {
   /** Multihash name. */

@@ -1,7 +1,7 @@
 /**
  * The CIDs the node makes by the million: CIDv1, dag-cbor, sha3-256 (`bafyrmi…`), hashed here
  * (cid.ts) or read from DAG-CBOR (codecs.ts). Internal to `schemas/` (not exported by its
- * index); they are multiformats `CID`s to everyone else.
+ * index: `cidV1Text` is re-exported by cid.ts); they are multiformats `CID`s to everyone else.
  *
  * @module
  */
@@ -42,12 +42,18 @@ export function isSha3CborCid(bytes: Uint8Array): boolean {
   );
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-const BASE32_CODES = Uint8Array.from(BASE32, (c) => c.charCodeAt(0));
-const textScratch = Buffer.alloc(1 + Math.ceil((SHA3_CBOR_BYTES * 8) / 5));
+const BASE32_CODES = Uint8Array.from('abcdefghijklmnopqrstuvwxyz234567', (c) => c.charCodeAt(0));
+let textScratch = Buffer.alloc(1 + Math.ceil((SHA3_CBOR_BYTES * 8) / 5));
 
-/** Multibase base32 (`b…`, RFC 4648 lower case, no padding) of a CID's 36 bytes. */
-function base32Text(bytes: Uint8Array): string {
+/**
+ * The text of a CIDv1 from its bytes: multibase base32 (`b…`, RFC 4648 lower case, no
+ * padding), what `CID#toString()` gives. Written as latin1 from a scratch buffer: about three
+ * times faster than building the string a character at a time, and the string is flat (a map
+ * key at once).
+ */
+export function cidV1Text(bytes: Uint8Array): string {
+  const size = 1 + Math.ceil((bytes.length * 8) / 5);
+  if (size > textScratch.length) textScratch = Buffer.alloc(size);
   const out = textScratch;
   let n = 0;
   out[n++] = 0x62; // 'b'
@@ -76,7 +82,7 @@ class TextCid extends CID<unknown, 0x71, 0x16, 1> {
 
   override toString(base?: Parameters<CID['toString']>[0]): string {
     if (base !== undefined) return super.toString(base);
-    return (this.#text ??= base32Text(this.bytes));
+    return (this.#text ??= cidV1Text(this.bytes));
   }
 }
 

@@ -14,6 +14,7 @@
 import { hash } from 'node:crypto';
 import * as cborg from 'cborg';
 import { CID } from 'multiformats/cid';
+import { cidV1Text } from '../../schemas/cid.ts';
 import { dagCbor } from '../../schemas/codecs.ts';
 import { EVENT_VERSION } from '../../schemas/events.ts';
 import { cidToString, dagJsonText, type ReceiptRows } from './rows.ts';
@@ -27,24 +28,9 @@ class RawLink {
   }
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
 /** The canonical string of CID bytes (v1: base32 `b…`; v0: base58btc via multiformats). */
 function linkString(bytes: Uint8Array): string {
-  if (bytes[0] !== 0x01) return CID.decode(bytes).toString();
-  let out = 'b';
-  let value = 0;
-  let bits = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    value = ((value << 8) | bytes[i]!) & 0xfff;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += BASE32[(value >>> bits) & 31]!;
-    }
-  }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]!;
-  return out;
+  return bytes[0] === 0x01 ? cidV1Text(bytes) : CID.decode(bytes).toString();
 }
 
 const tags: cborg.DecodeOptions['tags'] = [];

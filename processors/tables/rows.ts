@@ -5,7 +5,7 @@
  * @module
  */
 import { CID } from 'multiformats/cid';
-import { cidOf } from '../../schemas/cid.ts';
+import { cidOf, cidV1Text } from '../../schemas/cid.ts';
 import { dagJson } from '../../schemas/codecs.ts';
 import type {
   ReceiptEvent,
@@ -24,29 +24,13 @@ export interface ReceiptRows {
   lineage: LineageRow[];
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
 /**
  * The canonical string of a CID: base32 (multibase `b`) for v1, base58btc for v0 — what
  * `CID#toString()` returns. The indexer runs this several times per receipt at 100k receipts/s,
- * and multiformats' generic base encoder is an order of magnitude slower than this loop.
+ * and multiformats' generic base encoder is an order of magnitude slower.
  */
 export function cidToString(cid: CID): string {
-  if (cid.version !== 1) return cid.toString();
-  const bytes = cid.bytes;
-  let out = 'b';
-  let value = 0;
-  let bits = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    value = ((value << 8) | bytes[i]!) & 0xfff;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += BASE32[(value >>> bits) & 31]!;
-    }
-  }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]!;
-  return out;
+  return cid.version === 1 ? cidV1Text(cid.bytes) : cid.toString();
 }
 
 const cidString = (value: unknown, field: string, cid?: string): string => {

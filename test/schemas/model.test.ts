@@ -2,11 +2,13 @@ import fc from 'fast-check';
 import { base32 } from 'multiformats/bases/base32';
 import { base58btc } from 'multiformats/bases/base58';
 import { CID } from 'multiformats/cid';
+import { identity } from 'multiformats/hashes/identity';
 import { describe, expect, it } from 'vitest';
 import {
   cborHead,
   cidOf,
   cidOfBytes,
+  cidV1Text,
   composeList,
   composeMap,
   dagCbor,
@@ -385,6 +387,20 @@ describe('blocks', () => {
     expect(block.cid.equals(cidOf(value))).toBe(true);
     expect(block.cid.toString()).toMatch(/^bafyrmi/);
     expect(parseInstruction(value).nnc).toBe('');
+  });
+
+  it('cidV1Text gives the text multiformats gives a CIDv1 of any codec and digest length', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 200 }),
+        fc.constantFrom(0x55, 0x71, 0x0129),
+        (data, codec) => {
+          const cid = CID.createV1(codec, identity.digest(data));
+          expect(cidV1Text(cid.bytes)).toBe(cid.toString());
+        },
+      ),
+      RUNS,
+    );
   });
 
   it('a hashed or decoded CID keeps the text multiformats would give it, in any base asked for', () => {
