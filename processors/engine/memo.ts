@@ -12,10 +12,9 @@
  */
 import { CID } from 'multiformats/cid';
 import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
-import { dagCbor } from '../../schemas/codecs.ts';
+import { dagCbor, knownEncoding } from '../../schemas/codecs.ts';
 import { isIpldMap } from '../../schemas/ipld.ts';
 import { parseReceipt } from '../../schemas/model.ts';
-import { encodedReceipt } from './receipts.ts';
 import { Slabs } from './slabs.ts';
 import type { Outcome, Receipt } from '../../schemas/types.ts';
 
@@ -175,7 +174,7 @@ export function createMemo(): Memo {
       }
       noteWritten(key, w);
       if (byInstruction.has(key)) return false;
-      const body = encodedReceipt(event.body) ?? dagCbor.encode(event.body);
+      const body = knownEncoding(event.body) ?? dagCbor.encode(event.body);
       byInstruction.set(
         key,
         slabs.add([KIND_ENTRY, event.receipt.bytes, event.instruction.bytes, body]),

@@ -4,11 +4,11 @@
  * @module
  */
 import type { CID } from 'multiformats/cid';
-import { knownEncoding, rememberEncoding } from '../../schemas/codecs.ts';
+import { rememberEncoding } from '../../schemas/codecs.ts';
 import type { ReceiptEvent } from '../../schemas/events.ts';
 import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';
 import { encodeReceipt, WASM_RUN } from '../../schemas/model.ts';
-import type { Instruction, Outcome, Receipt } from '../../schemas/types.ts';
+import type { Instruction, Outcome } from '../../schemas/types.ts';
 
 /** The error value written into an `["error", …]` outcome. */
 export interface FailureValue extends IpldMap {
@@ -41,14 +41,6 @@ export interface NewReceipt {
   at: number;
 }
 
-/**
- * The bytes a receipt built by {@link newReceiptEvent} was hashed from, if it was: the memo
- * keeps them, and its event's encoding copies them (`rememberEncoding`).
- */
-export function encodedReceipt(body: Receipt): Uint8Array | undefined {
-  return knownEncoding(body);
-}
-
 /** A receipt event for an outcome computed (or decided) here. */
 export function newReceiptEvent(r: NewReceipt): ReceiptEvent {
   const block = encodeReceipt({
@@ -58,6 +50,7 @@ export function newReceiptEvent(r: NewReceipt): ReceiptEvent {
     iss: null,
     prf: [],
   });
+  // The bytes it was hashed from: the memo keeps them, and its event's encoding copies them.
   rememberEncoding(block.receipt, block.bytes);
   return {
     type: 'receipt',

@@ -1,6 +1,6 @@
-// Worker-thread entry of the jco thread (see `transpileInJcoThread` in jco.ts): jco is loaded here, never
-// in the node's own thread, so the memory it takes (its own Wasm, its compiled code and heap,
-// ≈ 60 MiB) is given back when the thread exits.
+// Worker-thread entry of the jco thread (see `transpileInJcoThread` in jco.ts): jco is loaded
+// here, never in the node's own thread, so the memory it takes (its own Wasm, its compiled code
+// and heap, ≈ 60 MiB) is given back when the thread exits.
 import { parentPort } from 'node:worker_threads';
 import { loadJco } from './jco.ts';
 import type { JcoReply, JcoRequest } from './jco.ts';

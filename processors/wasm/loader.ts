@@ -76,7 +76,6 @@ function hashes(files: Record<string, Uint8Array | string>): Record<string, stri
   return out;
 }
 
-/** The scalar core types a canonical-ABI lowering of `kind` uses. */
 /** The core value types a WIT value flattens to (a string or a byte list: pointer, length). */
 function coreTypesOf(t: WitType): string[] {
   if (inMemory(t)) return ['i32', 'i32'];

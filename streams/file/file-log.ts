@@ -1019,23 +1019,27 @@ class FileLog implements Log {
     const signal = AbortSignal.any(signals);
     // Resolve start positions now, so 'latest' means "after this call".
     const starts = parts.map((part) => this.#startOffset(part, fromOf(part)));
-    if (!follow) {
-      // Without follow, partitions are read one after the other (cheaper than merging).
-      const readAll = async function* (self: FileLog): AsyncGenerator<LogRecord, void, undefined> {
-        try {
-          for (let i = 0; i < parts.length; i++) {
-            yield* self.#readPartition(parts[i]!, starts[i]!, false, signal);
-          }
-        } finally {
-          local.abort();
-        }
-      };
-      return readAll(this);
-    }
+    // Without follow, partitions are read one after the other (cheaper than merging).
+    if (!follow) return this.#readInTurn(parts, starts, signal, local);
     return mergeAsync(
       parts.map((part, i) => this.#readPartition(part, starts[i]!, true, signal)),
       { signal, stop: () => local.abort() },
     );
+  }
+
+  async *#readInTurn(
+    parts: readonly Partition[],
+    starts: readonly number[],
+    signal: AbortSignal,
+    local: AbortController,
+  ): AsyncGenerator<LogRecord> {
+    try {
+      for (let i = 0; i < parts.length; i++) {
+        yield* this.#readPartition(parts[i]!, starts[i]!, false, signal);
+      }
+    } finally {
+      local.abort();
+    }
   }
 
   #startOffset(part: Partition, from: ReadFrom): number {
