@@ -14,7 +14,8 @@
 // - steps/s at concurrency 16 / 64 / 256 (`--concurrency`): that many single-task workflows kept
 //   in flight, each with a distinct instruction (no memo hits), each awaited with `node.ended`
 //   (so thousands in flight also measure what thousands of waiting callers cost), with the
-//   process's CPU time per step (user + system, all threads: throughput per core);
+//   process's CPU time per step (user + system, all threads: throughput per core) and the share
+//   of the time its event loop was busy (the rest it waited, mostly for a group commit);
 // - latency submit → workflow end for N-task chains, N = 1, 3, 10 (p50/p99), and the marginal
 //   step (slope between N = 1 and N = 10); N = 0 is a workflow whose one task is memoized, i.e.
 //   a memo hit end to end;
@@ -212,6 +213,7 @@ for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
   const deadline = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const loop0 = performance.eventLoopUtilization();
   await Promise.all(
     Array.from({ length: c }, async () => {
       while (performance.now() < deadline) {
@@ -222,10 +224,12 @@ for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
   );
   const s = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  // The share of the time the event loop worked: the rest it waited, mostly for group commits.
+  const busy = performance.eventLoopUtilization(loop0).utilization;
   results.push([
     `steps/s, ${c} single-task workflows in flight`,
     f(done / s, 0),
-    `budget ≥ 15 000; ${done} steps; CPU ${f((cpu.user + cpu.system) / done, 0)} µs per step (all threads)`,
+    `budget ≥ 15 000; ${done} steps; CPU ${f((cpu.user + cpu.system) / done, 0)} µs per step (all threads); event loop busy ${f(busy * 100, 0)}%`,
   ]);
   workflows += done;
 }
