@@ -1,7 +1,7 @@
 // This node side by side with Restate 1.7 on N-step durable workflows of trivial steps, in the
 // same run.
 //
-//   node bench/restate.bench.ts [--runs 100] [--warmup 100] [--seconds 3] [--concurrency 1,16,64,256] [--fsync batch|none|MS]
+//   node bench/restate.bench.ts [--runs 100] [--warmup 100] [--warmup-seconds 2] [--seconds 3] [--concurrency 1,16,64,256] [--fsync batch|none|MS]
 //
 // - Restate: a service handler doing N `ctx.run` steps (each journaled, replicated loglet with
 //   RocksDB WAL fsync — the server's defaults), called through the ingress over HTTP;
@@ -11,9 +11,12 @@
 //   empty workflows) a one-task workflow whose task is memoized, so nothing runs.
 // Figures: submit → result p50/p99 for N = 0, 1, 3, 10 (sequential), the marginal step (slope
 // of p50 between N = 1 and N = 10), and steps/s with c single-step workflows in flight. Each
-// latency scenario is first run `--warmup` times on both sides, unmeasured: the figures are the
-// steady state of a running node (JIT-compiled paths, open connections); a process's first task
-// is what cold-start.bench.ts measures.
+// latency scenario is first run unmeasured on both sides, in batches of `--warmup` runs until at
+// least `--warmup` runs and `--warmup-seconds` have passed on that side: the figures are the
+// steady state of a running node (JIT-compiled paths, open connections). A count alone does not
+// reach it — V8 optimizes this node's hot paths only after some thousands of calls, about a
+// second of memo hits — so the warm-up is bounded by time too. A process's first task is what
+// cold-start.bench.ts measures.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOurNode, type Throughput } from './lib/our-node-protocol.ts';
@@ -35,6 +38,7 @@ import { buildExampleModule } from './lib/example-module.ts';
 
 const RUNS = Number(arg('runs', '100'));
 const WARMUP = Number(arg('warmup', '100'));
+const WARMUP_SECONDS = Number(arg('warmup-seconds', '2'));
 const SECONDS = Number(arg('seconds', '3'));
 const CONCURRENCY = arg('concurrency', '1,16,64,256').split(',').map(Number);
 const FSYNC = arg('fsync', 'batch');
@@ -84,6 +88,17 @@ async function oursLatency(n: number, runs: number): Promise<number[]> {
   return result;
 }
 
+/** Runs `batch` unmeasured until at least WARMUP runs and WARMUP_SECONDS have passed. */
+async function warmUp(batch: (runs: number) => Promise<unknown>): Promise<void> {
+  if (WARMUP <= 0) return;
+  const t0 = performance.now();
+  let runs = 0;
+  while (runs < WARMUP || performance.now() - t0 < WARMUP_SECONDS * 1000) {
+    await batch(WARMUP);
+    runs += WARMUP;
+  }
+}
+
 async function restateThroughput(c: number, seconds: number): Promise<Throughput> {
   let done = 0;
   const deadline = performance.now() + seconds * 1000;
@@ -106,10 +121,8 @@ try {
 
   const p50 = new Map<number, [number, number]>();
   for (const n of STEPS) {
-    if (WARMUP > 0) {
-      await restateLatency(n, WARMUP);
-      await oursLatency(n, WARMUP);
-    }
+    await warmUp((runs) => restateLatency(n, runs));
+    await warmUp((runs) => oursLatency(n, runs));
     const theirs = await restateLatency(n, RUNS);
     const mine = await oursLatency(n, RUNS);
     raw[`latency-${n}`] = { ours: mine, restate: theirs };
