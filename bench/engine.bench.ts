@@ -2,11 +2,13 @@
 // add-one, through the real executor).
 //
 //   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3] [--placement] [--ready-after MS]
-//                              [--concurrency 16,64,256]
+//                              [--concurrency 16,64,256] [--poll-while-syncing MS]
 //   (with node --expose-gc it also prints the memory each workflow leaves behind)
 //
 // `--ready-after MS` sets `NodeInit.readyRecordAfterMs` (0: a task/ready record for every task,
 // as before pure tasks run here skipped it) for an A/B of that record's cost.
+// `--poll-while-syncing MS` sets the file log's `pollWhileSyncingMs` (0: the event loop sleeps
+// while a group commit is on the disk) for an A/B of that option.
 // `--placement` gives the node the placement seam a node opened by `openNode` has (a node alone:
 // `createLocalPlacement`), to show that tasks without `meta.node`/`meta.needs` do not pay for it.
 //
@@ -135,7 +137,12 @@ const rawCallNs = ((performance.now() - rawT) * 1e6) / 1_000_000;
 const fsyncLat = fsyncBaseline();
 const results: Array<[string, string, string]> = [];
 
-const log = createFileLog({ dir: join(root, 'log'), fsync });
+const pollArg = arg('poll-while-syncing', '');
+const log = createFileLog({
+  dir: join(root, 'log'),
+  fsync,
+  pollWhileSyncingMs: pollArg === '' ? undefined : Number(pollArg),
+});
 const placement = process.argv.includes('--placement')
   ? createLocalPlacement(() => ({ nodeId: 'bench', effectHosts: [], secrets: [] }))
   : undefined;

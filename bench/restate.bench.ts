@@ -2,6 +2,7 @@
 // same run.
 //
 //   node bench/restate.bench.ts [--runs 100] [--warmup 100] [--warmup-seconds 2] [--seconds 3] [--concurrency 1,16,64,256] [--fsync batch|none|MS]
+//                              [--poll-while-syncing MS]
 //
 // - Restate: a service handler doing N `ctx.run` steps (each journaled, replicated loglet with
 //   RocksDB WAL fsync — the server's defaults), called through the ingress over HTTP;
@@ -42,6 +43,7 @@ const WARMUP_SECONDS = Number(arg('warmup-seconds', '2'));
 const SECONDS = Number(arg('seconds', '3'));
 const CONCURRENCY = arg('concurrency', '1,16,64,256').split(',').map(Number);
 const FSYNC = arg('fsync', 'batch');
+const POLL = arg('poll-while-syncing', '');
 const STEPS = [0, 1, 3, 10];
 const TITLE = `this node vs Restate 1.7 — durable N-step workflows (this node: file log, fsync ${FSYNC}; Restate: defaults, WAL fsync)`;
 
@@ -59,7 +61,11 @@ try {
   rmSync(root, { recursive: true, force: true });
   process.exit(0);
 }
-const ours = await startOurNode({ wasm: [wasmFile], fsync: FSYNC });
+const ours = await startOurNode({
+  wasm: [wasmFile],
+  fsync: FSYNC,
+  pollWhileSyncingMs: POLL === '' ? undefined : Number(POLL),
+});
 
 const rows: Row[] = [];
 const raw: Record<string, unknown> = {};

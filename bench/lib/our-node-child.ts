@@ -4,7 +4,7 @@
 // (unsigned receipts: the bare engine; bench/auth.bench.ts measures signing), driven over IPC.
 //
 //   fork('bench/lib/our-node-child.ts', ['--fsync', 'batch', '--wasm', 'a.wasm', ...,
-//        '--data-dir', D, '--no-glue-free'])
+//        '--data-dir', D, '--no-glue-free', '--poll-while-syncing', MS])
 //
 // Each request is answered with its result plus the process's current and peak RSS. The
 // requests themselves are served by our-node-driver.ts, which gap.bench.ts also runs in process.
@@ -25,12 +25,14 @@ const wasmFiles = argv.flatMap((a, i) => (argv[i - 1] === '--wasm' ? [a] : []));
 const concurrency = Number(argv[argv.indexOf('--concurrency') + 1] ?? 256);
 const keptDir = argv.includes('--data-dir') ? argv[argv.indexOf('--data-dir') + 1] : undefined;
 const glueFree = !argv.includes('--no-glue-free');
+const pollArg = argv.indexOf('--poll-while-syncing');
+const pollWhileSyncingMs = pollArg > 0 ? Number(argv[pollArg + 1]) : undefined;
 
 const root = keptDir ?? mkdtempSync(join(tmpdir(), 'ipvm-bench-node-'));
 mkdirSync(root, { recursive: true });
 const opened = await openNode({
   dataDir: root,
-  log: { backend: 'file', fsync },
+  log: { backend: 'file', fsync, pollWhileSyncingMs },
   concurrency,
   glueFree,
   auth: false,

@@ -99,6 +99,8 @@ export async function startOurNode(options: {
   dataDir?: string;
   /** `false`: every component through jco (see the executor's `glueFree`). */
   glueFree?: boolean;
+  /** The file log's `pollWhileSyncingMs` (default: the log's). */
+  pollWhileSyncingMs?: number;
 }): Promise<OurNode> {
   const args = [
     '--fsync',
@@ -109,6 +111,8 @@ export async function startOurNode(options: {
   for (const w of options.wasm) args.push('--wasm', w);
   if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
   if (options.glueFree === false) args.push('--no-glue-free');
+  if (options.pollWhileSyncingMs !== undefined)
+    args.push('--poll-while-syncing', String(options.pollWhileSyncingMs));
   const child: ChildProcess = fork(join(import.meta.dirname, 'our-node-child.ts'), args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -16,7 +16,12 @@ import type { Logger } from '../logger.ts';
  * linked from the records that carry it (`processors/blocks/`).
  */
 export type LogConfig = (
-  | { backend: 'file'; fsync?: FsyncPolicy }
+  | {
+      backend: 'file';
+      fsync?: FsyncPolicy;
+      /** See the file log's `pollWhileSyncingMs`. @default 1 */
+      pollWhileSyncingMs?: number;
+    }
   | { backend: 'kafka'; brokers: string[] }
   | { backend: 'nats'; servers: string }
 ) & { largeValueBytes?: number };

@@ -42,7 +42,11 @@ async function backend(
     case 'file':
       return readOnly
         ? createFileLog({ dir: join(dataDir, 'log'), readOnly: true })
-        : createFileLog({ dir: join(dataDir, 'log'), fsync: c.fsync ?? 'batch' });
+        : createFileLog({
+            dir: join(dataDir, 'log'),
+            fsync: c.fsync ?? 'batch',
+            pollWhileSyncingMs: c.pollWhileSyncingMs,
+          });
     case 'kafka': {
       const { createKafkaLog } = await import('../../streams/kafka/index.ts');
       return createKafkaLog({ brokers: c.brokers });

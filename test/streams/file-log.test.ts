@@ -375,6 +375,43 @@ describe('file log', () => {
     }
   });
 
+  it('keeps the event loop turning while a group commit syncs, and only then', async () => {
+    // The loop's busy share over 100 sequential durable appends: with `pollWhileSyncingMs` it
+    // does not sleep while a sync is on the disk (it sees the completion on its next turn); once
+    // the appends are done it sleeps again, polling or not.
+    const busy = async (pollWhileSyncingMs: number): Promise<{ during: number; idle: number }> => {
+      const l = createFileLog({ dir: tempDir(), pollWhileSyncingMs });
+      try {
+        await l.ensureStreams([{ name: 's', partitions: 1 }]);
+        await l.append('s', [{ key: 'k', value: new Uint8Array(8) }]);
+        const start = performance.eventLoopUtilization();
+        for (let i = 0; i < 100; i++) await l.append('s', [{ key: 'k', value: new Uint8Array(8) }]);
+        const during = performance.eventLoopUtilization(start).utilization;
+        const rest = performance.eventLoopUtilization();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const idle = performance.eventLoopUtilization(rest).utilization;
+        expect(await all(l.read('s'))).toHaveLength(101);
+        return { during, idle };
+      } finally {
+        await l.close();
+      }
+    };
+    const polling = await busy(50);
+    const sleeping = await busy(0);
+    expect(polling.during).toBeGreaterThan(0.8);
+    expect(sleeping.during).toBeLessThan(polling.during);
+    expect(polling.idle).toBeLessThan(0.5);
+    expect(sleeping.idle).toBeLessThan(0.5);
+  });
+
+  it('refuses a poll bound that is not a number of milliseconds', () => {
+    for (const pollWhileSyncingMs of [-1, Number.NaN, Infinity, 5000, '1' as unknown as number]) {
+      expect(() => createFileLog({ dir: tempDir(), pollWhileSyncingMs })).toThrow(
+        /pollWhileSyncingMs/,
+      );
+    }
+  });
+
   it('groups concurrent appends into one flush with per-call results', async () => {
     const dir = tempDir();
     log = createFileLog({ dir });
