@@ -3,9 +3,12 @@
 // the inspector for the throughput phase only (after a warm-up).
 //
 //   node bench/steps-profile.ts [--seconds 5] [--c 64] [--fsync batch|none] [--json] [--out FILE]
+//                               [--alloc]
 //
 // Prints steps/s, then self time by file and by function; --out keeps the .cpuprofile (open it
-// in Chrome DevTools or speedscope).
+// in Chrome DevTools or speedscope). With --alloc, the sampling heap profiler instead (one sample
+// per 4 KiB, garbage included): bytes allocated per workflow by file and by function — the rate
+// that sets the garbage collector's share and how far the heap grows (--out: .heapprofile).
 import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -16,7 +19,12 @@ import { createExecutor } from '../processors/wasm/index.ts';
 import { wasmRunner } from '../processors/wasm-runner.ts';
 import { createDriver } from './lib/our-node-driver.ts';
 import type { Throughput } from './lib/our-node-protocol.ts';
-import { summarize, type Profile } from './lib/profile-summary.ts';
+import {
+  summarize,
+  summarizeAllocations,
+  type AllocationNode,
+  type Profile,
+} from './lib/profile-summary.ts';
 import { arg, flag, machine } from './lib/report.ts';
 import { buildExampleModule, fsyncPolicy } from './lib/example-module.ts';
 
@@ -24,6 +32,7 @@ const SECONDS = Number(arg('seconds', '5'));
 const C = Number(arg('c', '64'));
 const FSYNC = arg('fsync', 'batch');
 const OUT = arg('out', '');
+const ALLOC = flag('alloc');
 const { root, wasm, rsc } = await buildExampleModule('profile');
 const fsync = fsyncPolicy(FSYNC);
 const content = await createHeliaContentStore({ dataDir: root });
@@ -37,10 +46,23 @@ const req = { id: 0, cmd: 'throughput', rsc, n: 1, c: C, json: flag('json') } as
 await driver.handle({ ...req, seconds: 1, start: 1 });
 const session = new Session();
 session.connect();
-await session.post('Profiler.enable');
-await session.post('Profiler.start');
-const r = (await driver.handle({ ...req, seconds: SECONDS, start: 1e8 })) as Throughput;
-const { profile } = await session.post('Profiler.stop');
+let r: Throughput;
+let profile: unknown;
+if (ALLOC) {
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  r = (await driver.handle({ ...req, seconds: SECONDS, start: 1e8 })) as Throughput;
+  profile = (await session.post('HeapProfiler.stopSampling')).profile;
+} else {
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  r = (await driver.handle({ ...req, seconds: SECONDS, start: 1e8 })) as Throughput;
+  profile = (await session.post('Profiler.stop')).profile;
+}
 session.disconnect();
 driver.close();
 await node.close();
@@ -53,4 +75,13 @@ console.log(
   `steps/s with ${C} single-step workflows in flight (fsync ${FSYNC}): ${(r.workflows / r.seconds).toFixed(0)} (${JSON.stringify(machine())})`,
 );
 if (OUT !== '') writeFileSync(OUT, JSON.stringify(profile));
-console.log(summarize(profile as unknown as Profile, { top: Number(arg('top', '25')) }));
+const top = Number(arg('top', '25'));
+console.log(
+  ALLOC
+    ? summarizeAllocations((profile as { head: AllocationNode }).head, {
+        units: r.workflows,
+        unit: 'workflow',
+        top,
+      })
+    : summarize(profile as Profile, { top }),
+);
