@@ -9,6 +9,7 @@
 // in Chrome DevTools or speedscope). With --alloc, the sampling heap profiler instead (one sample
 // per 4 KiB, garbage included): bytes allocated per workflow by file and by function — the rate
 // that sets the garbage collector's share and how far the heap grows (--out: .heapprofile).
+// V8 counts what an inlined function allocates in the frame of the function it was inlined into.
 import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
