@@ -1,4 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -402,6 +410,36 @@ describe('file log', () => {
     expect(sleeping.during).toBeLessThan(polling.during);
     expect(polling.idle).toBeLessThan(0.5);
     expect(sleeping.idle).toBeLessThan(0.5);
+  });
+
+  it('lets the event loop sleep while syncs take longer than the poll bound', async () => {
+    // A slow disk, made by delaying every fdatasync's completion by 10 ms: with a bound of 8 ms
+    // the first syncs are polled for 8 ms each, then the moving average of their durations
+    // passes the bound and the loop sleeps through them (polling would burn 8 ms per commit and
+    // still sleep the rest).
+    const original = fs.fdatasync;
+    (fs as { fdatasync: unknown }).fdatasync = (fd: number, callback: (e: Error | null) => void) =>
+      original(fd, (error) => setTimeout(() => callback(error), 10));
+    syncBuiltinESMExports();
+    const l = createFileLog({ dir: tempDir(), pollWhileSyncingMs: 8 });
+    try {
+      await l.ensureStreams([{ name: 's', partitions: 1 }]);
+      const append = (): Promise<unknown> =>
+        l.append('s', [{ key: 'k', value: new Uint8Array(8) }]);
+      const first = performance.eventLoopUtilization();
+      for (let i = 0; i < 3; i++) await append();
+      const polled = performance.eventLoopUtilization(first).utilization;
+      for (let i = 0; i < 25; i++) await append();
+      const later = performance.eventLoopUtilization();
+      for (let i = 0; i < 10; i++) await append();
+      const slept = performance.eventLoopUtilization(later).utilization;
+      expect(polled).toBeGreaterThan(0.5);
+      expect(slept).toBeLessThan(0.3);
+    } finally {
+      (fs as { fdatasync: unknown }).fdatasync = original;
+      syncBuiltinESMExports();
+      await l.close();
+    }
   });
 
   it('refuses a poll bound that is not a number of milliseconds', () => {
