@@ -4,6 +4,11 @@
 // either as an IPLD value (a library caller) or as DAG-JSON text (a client on the wire).
 //
 //   node bench/gap.bench.ts [--seconds 3] [--concurrency 16,64] [--runs 50] [--fsync batch|none]
+//                           [--warmup 50] [--warmup-seconds 2]
+//
+// Each latency scenario is first run unmeasured on both sides, in batches of `--warmup` runs
+// until at least `--warmup` runs and `--warmup-seconds` have passed on that side (see `warmUp`
+// in lib/report.ts): the figures are those of warm processes.
 //
 // The child is driven by one IPC request per scenario, so the process boundary itself costs
 // nothing per workflow; what differs is measured here.
@@ -25,6 +30,7 @@ import {
   printTable,
   rate,
   writeResults,
+  warmUp,
   type Row,
 } from './lib/report.ts';
 import { buildExampleModule, fsyncPolicy } from './lib/example-module.ts';
@@ -33,6 +39,7 @@ const SECONDS = Number(arg('seconds', '3'));
 const RUNS = Number(arg('runs', '50'));
 const CONCURRENCY = arg('concurrency', '16,64').split(',').map(Number);
 const FSYNC = arg('fsync', 'batch');
+const WARM = { runs: Number(arg('warmup', '50')), seconds: Number(arg('warmup-seconds', '2')) };
 const TITLE = `this node in a child process vs in process — one run (file log, fsync ${FSYNC})`;
 
 const { root, wasm, wasmFile, rsc } = await buildExampleModule('gap');
@@ -47,7 +54,15 @@ const here = createDriver(node);
 const child = await startOurNode({ wasm: [wasmFile], fsync: FSYNC });
 
 let start = 1;
-const next = (): number => (start += 10_000_000);
+/**
+ * A fresh range of `add_one` arguments for one request (each run takes 1 000 of them), so no
+ * workflow is a memo hit by accident; the arguments stay within the component's 32 bits.
+ */
+const next = (span = 10_000_000): number => {
+  const first = start;
+  start += span;
+  return first;
+};
 const rows: Row[] = [];
 const raw: Record<string, unknown> = {};
 
@@ -76,6 +91,9 @@ try {
     const p50 = new Map<number, [number, number]>();
     for (const n of [0, 1, 10]) {
       const req = { cmd: 'latency', rsc, n, runs: RUNS, json } as const;
+      const span = (runs: number): number => (runs + 1) * 1000;
+      await warmUp((runs) => child.request({ ...req, runs, start: next(span(runs)) }), WARM);
+      await warmUp((runs) => here.handle({ id: 0, ...req, runs, start: next(span(runs)) }), WARM);
       const [mine, inProc] = await both(
         async () => (await child.request<number[]>({ ...req, start: next() })).result,
         async () => (await here.handle({ id: 0, ...req, start: next() })) as number[],

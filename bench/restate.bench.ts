@@ -31,6 +31,7 @@ import {
   printTable,
   rate,
   writeResults,
+  warmUp,
   type Row,
 } from './lib/report.ts';
 import { PeerUnavailableError } from './peers/errors.ts';
@@ -94,17 +95,6 @@ async function oursLatency(n: number, runs: number): Promise<number[]> {
   return result;
 }
 
-/** Runs `batch` unmeasured until at least WARMUP runs and WARMUP_SECONDS have passed. */
-async function warmUp(batch: (runs: number) => Promise<unknown>): Promise<void> {
-  if (WARMUP <= 0) return;
-  const t0 = performance.now();
-  let runs = 0;
-  while (runs < WARMUP || performance.now() - t0 < WARMUP_SECONDS * 1000) {
-    await batch(WARMUP);
-    runs += WARMUP;
-  }
-}
-
 async function restateThroughput(c: number, seconds: number): Promise<Throughput> {
   let done = 0;
   const deadline = performance.now() + seconds * 1000;
@@ -127,8 +117,9 @@ try {
 
   const p50 = new Map<number, [number, number]>();
   for (const n of STEPS) {
-    await warmUp((runs) => restateLatency(n, runs));
-    await warmUp((runs) => oursLatency(n, runs));
+    const warm = { runs: WARMUP, seconds: WARMUP_SECONDS };
+    await warmUp((runs) => restateLatency(n, runs), warm);
+    await warmUp((runs) => oursLatency(n, runs), warm);
     const theirs = await restateLatency(n, RUNS);
     const mine = await oursLatency(n, RUNS);
     raw[`latency-${n}`] = { ours: mine, restate: theirs };

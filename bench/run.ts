@@ -48,7 +48,11 @@ const plan: Array<{ name: string; file: string; args: string[] }> = [
   {
     name: 'gap',
     file: 'gap.bench.ts',
-    args: ['--fsync', FSYNC, ...(QUICK ? ['--seconds', '1', '--runs', '20'] : [])],
+    args: [
+      '--fsync',
+      FSYNC,
+      ...(QUICK ? ['--seconds', '1', '--runs', '20', '--warmup-seconds', '0.2'] : []),
+    ],
   },
   {
     name: 'replay',
