@@ -4,7 +4,7 @@
 //   node examples/build.ts [--data-dir D]     (npm run examples)
 //
 // The component's CID is what the workflows name in `rsc`; the build checks that it matches.
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { coreToComponent, watToCore } from '../processors/wasm/build.ts';
@@ -24,7 +24,11 @@ async function build(name: string, world: string): Promise<Uint8Array> {
   const wit = readFileSync(join(here, 'wasm', `${name}.wit`), 'utf8');
   const component = await coreToComponent(await watToCore(wat, `${name}.wat`), wit, world);
   mkdirSync(join(here, 'wasm', 'out'), { recursive: true });
-  writeFileSync(join(here, 'wasm', 'out', `${world}.wasm`), component);
+  // Written aside and renamed: a program reading the file meanwhile (another build, `ipvm add`)
+  // sees the old file or the new one, never a file being written.
+  const out = join(here, 'wasm', 'out', `${world}.wasm`);
+  writeFileSync(`${out}.${process.pid}.tmp`, component);
+  renameSync(`${out}.${process.pid}.tmp`, out);
   return component;
 }
 
