@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Entry point of the `ipvm` command. The sources are TypeScript run through Node's built-in
-// type stripping (Node >= 22.19), so there is no build step between an edit and a run.
+// Entry point of the `ipvm` command. In a clone the sources are TypeScript run through Node's
+// built-in type stripping (Node >= 22.19), so there is no build step between an edit and a run;
+// an installed package runs the same code compiled to JavaScript (below).
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 19)) {
   // An older system Node (e.g. through `npm link`): hand over to the node@22 the project
@@ -24,4 +25,21 @@ if (major < 22 || (major === 22 && minor < 19)) {
 // V8's compile cache (Node >= 22.1) keeps start-up near Node's own on every run after the first.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
-await import('./main.ts');
+// Installed as a package (under node_modules, where Node strips no types) the node runs compiled
+// to JavaScript: `npm pack` builds it into dist/ (`npm run build`). In a clone it runs from its
+// TypeScript sources, with nothing built.
+if (import.meta.url.includes('/node_modules/')) {
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath, URL } = await import('node:url');
+  const main = new URL('../dist/cli/main.js', import.meta.url);
+  if (!existsSync(fileURLToPath(main))) {
+    process.stderr.write(
+      `ipvm: this installed package has no compiled node (${fileURLToPath(main)} is missing); ` +
+        'install it from a tarball made by `npm pack`, which builds it.\n',
+    );
+    process.exit(1);
+  }
+  await import(main.href);
+} else {
+  await import('./main.ts');
+}

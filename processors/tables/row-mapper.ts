@@ -13,6 +13,7 @@ import type { NodeEvent } from '../../schemas/events.ts';
 import { TableStoreConfigError } from './errors.ts';
 import { fastReceiptRows } from './fast-receipt.ts';
 import { receiptEventToRows, workflowEventToRow } from './rows.ts';
+import { sibling } from '../sibling.ts';
 
 /** The rows of a batch, serialised as `JSONEachRow` (one object per line). */
 export interface MappedRecords {
@@ -148,7 +149,7 @@ export function createRowMapper(init: RowMapperInit = {}): RowMapper {
   let nextId = 0;
   let broken: Error | undefined;
   const workers = Array.from({ length: n }, () => {
-    const w = new Worker(new URL('./row-mapper.worker.ts', import.meta.url), {
+    const w = new Worker(sibling(import.meta.url, './row-mapper.worker'), {
       workerData: { verify: init.verify } satisfies MapWorkerData,
     });
     w.unref(); // idle workers never keep the process alive; a pending map refs them

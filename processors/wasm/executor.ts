@@ -52,6 +52,7 @@ import type {
   ExecutorInit,
   ExecutorStats,
 } from './types.ts';
+import { sibling } from '../sibling.ts';
 
 /** Default fuel budget: 10^10 units (instructions executed, see instrument.ts), seconds of work. */
 export const DEFAULT_FUEL = 10_000_000_000n;
@@ -250,7 +251,7 @@ export function createExecutor(init: ExecutorInit): Executor {
   let pool: Piscina | undefined;
   const getPool = (): Piscina => {
     pool ??= new Piscina({
-      filename: new URL('./worker.ts', import.meta.url).href,
+      filename: sibling(import.meta.url, './worker').href,
       // One worker at first (each is an isolate of ~20 MiB); more as tasks overlap, each
       // leaving after POOL_IDLE_MS without work. The gate above keeps at most poolSize running.
       minThreads: 1,

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type * as JcoModule from '@bytecodealliance/jco';
+import { sibling } from '../sibling.ts';
 
 type JcoApi = typeof JcoModule;
 
@@ -56,7 +57,7 @@ let thread: JcoThread | undefined;
 let nextRequest = 1;
 
 function startThread(): JcoThread {
-  const worker = new Worker(new URL('./jco-thread.ts', import.meta.url));
+  const worker = new Worker(sibling(import.meta.url, './jco-thread'));
   const t: JcoThread = { worker, pending: new Map() };
   const lost = (err: Error): void => {
     if (thread === t) thread = undefined;

@@ -1,9 +1,10 @@
-// The client library as a user installs it: `npm pack` (whose prepack compiles the client to
-// dist/), the tarball unpacked into a fresh project's node_modules — where Node strips no types,
-// so only the compiled JavaScript can load — and a plain `.mjs` program that imports
-// `ipvm-node/client` and runs a workflow on a node started with `ipvm start`. The project's
-// other dependencies are linked from this repository's node_modules (nothing is downloaded).
-// A TypeScript program type-checks against the shipped declarations too.
+// The package as a user installs it: `npm pack` (whose prepack compiles the node and the client
+// to dist/), the tarball unpacked into a fresh project's node_modules — where Node strips no
+// types, so only the compiled JavaScript can load. The installed `ipvm` starts a node (its API,
+// console and engine from dist/) and runs a workflow; a plain `.mjs` program imports
+// `ipvm-node/client` and runs a workflow on that node. The project's other dependencies are
+// linked from this repository's node_modules (nothing is downloaded). A TypeScript program
+// type-checks against the shipped declarations too.
 import { execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -46,7 +47,12 @@ beforeAll(async () => {
   await exec(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], {
     cwd: root,
   });
-  ({ child: node, url } = await startIpvmNode(dataDir));
+  ({ child: node, url } = await startIpvmNode(
+    dataDir,
+    60_000,
+    [],
+    join(installed, 'cli', 'bin.js'),
+  ));
 }, 240_000);
 
 afterAll(async () => {
@@ -57,13 +63,61 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-describe('the packed client library', () => {
-  it('ships the compiled client and leaves no build output in the clone', () => {
+describe('the packed package', () => {
+  it('ships the compiled node and client and leaves no build output in the clone', () => {
     for (const f of ['index.js', 'index.d.ts', 'errors.js', 'errors.d.ts']) {
       expect(existsSync(join(installed, 'dist', 'client', f)), f).toBe(true);
     }
+    for (const f of [
+      'cli/main.js',
+      'processors/wasm/worker.js',
+      'processors/wasm/jco-thread.js',
+      'processors/tables/row-mapper.worker.js',
+      'processors/api/console/index.html',
+    ]) {
+      expect(existsSync(join(installed, 'dist', f)), f).toBe(true);
+    }
     expect(existsSync(join(root, 'dist'))).toBe(false);
   });
+
+  it('loads each worker of the compiled node (they are started by path, not imported)', async () => {
+    const { Worker } = await import('node:worker_threads');
+    for (const f of ['wasm/worker.js', 'wasm/jco-thread.js', 'tables/row-mapper.worker.js']) {
+      const worker = new Worker(join(installed, 'dist', 'processors', f), {
+        workerData: { verify: false },
+      });
+      const outcome = await new Promise<string>((resolve) => {
+        worker.once('error', (e) => resolve(`${f}: ${e.message}`));
+        worker.once('online', () => setTimeout(() => resolve('loaded'), 300));
+      });
+      await worker.terminate();
+      expect(outcome, f).toBe('loaded');
+    }
+  });
+
+  it('runs the installed `ipvm`, compiled: a workflow, and the started node serves its console', async () => {
+    // A data directory of its own: the started node holds the other one's writer lock.
+    const dataDir = join(base, 'run-data');
+    await exec(process.execPath, [join(root, 'examples', 'build.ts'), '--data-dir', dataDir], {
+      cwd: root,
+    });
+    const bin = join(installed, 'cli', 'bin.js');
+    const workflow = join(root, 'examples', 'workflows', 'add-one.json');
+    const { stdout, stderr } = await exec(
+      process.execPath,
+      [bin, 'run', workflow, '--data-dir', dataDir],
+      {
+        cwd: project,
+      },
+    );
+    expect(stdout).toMatch(/ok {2}add bafy\w+ → 13\n/);
+    expect(stderr).toMatch(/completed: 3 tasks, 3 executed, 0 replayed/);
+    const http = url.replace(/^ws:/, 'http:');
+    const page = await fetch(`${http}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    expect((await fetch(`${http}/health`)).status).toBe(200);
+  }, 120_000);
 
   it('runs a workflow from a plain .mjs program through `ipvm-node/client`', async () => {
     const program = join(project, 'run.mjs');

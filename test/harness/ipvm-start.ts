@@ -13,17 +13,19 @@ export interface StartedNode {
 
 /**
  * Starts `ipvm start --data-dir DIR [ARGS…]` and waits for its `rpc ws://…` line (rejects if it
- * exits).
+ * exits). `bin`: another `ipvm` than this clone's (an installed package's `cli/bin.js`), run in
+ * its package's directory.
  */
 export async function startIpvmNode(
   dataDir: string,
   timeoutMs = 60_000,
   args: readonly string[] = [],
+  bin = join(root, 'cli', 'bin.js'),
 ): Promise<StartedNode> {
   const child = spawn(
     process.execPath,
-    [join(root, 'cli', 'bin.js'), 'start', '--data-dir', dataDir, '--log-level', 'warn', ...args],
-    { cwd: root },
+    [bin, 'start', '--data-dir', dataDir, '--log-level', 'warn', ...args],
+    { cwd: join(bin, '..', '..') },
   );
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
