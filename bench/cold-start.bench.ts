@@ -3,7 +3,7 @@
 // child (lib/our-node-child.ts) — beside, in the same run, the same node with every component
 // through jco (`glueFree: false`, the path every component took before) and the floors.
 //
-//   node bench/cold-start.bench.ts [--runs 5] [--fsync batch|none]
+//   node bench/cold-start.bench.ts [--runs 5] [--fsync batch|none] [--compiled]
 //
 // Times are measured inside the child from submit to the workflow's end (its receipt durable),
 // after the node is up; "node up" is fork → ready, measured here.

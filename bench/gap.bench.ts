@@ -4,7 +4,7 @@
 // either as an IPLD value (a library caller) or as DAG-JSON text (a client on the wire).
 //
 //   node bench/gap.bench.ts [--seconds 3] [--concurrency 16,64] [--runs 50] [--fsync batch|none]
-//                           [--warmup 50] [--warmup-seconds 2]
+//                           [--warmup 50] [--warmup-seconds 2] [--compiled]
 //
 // Each latency scenario is first run unmeasured on both sides, in batches of `--warmup` runs
 // until at least `--warmup` runs and `--warmup-seconds` have passed on that side (see `warmUp`

@@ -2,8 +2,11 @@
 // Homestar, each in a process of its own, one after the other, then one combined table.
 //
 //   node bench/run.ts [--only floors,restate,homestar,cold,gap,replay] [--quick] [--fsync batch|none|MS]
+//                     [--compiled]
 //
 // --quick shrinks every scenario (fewer runs, shorter sweeps, N = 10 only for Homestar).
+// --compiled runs the node child compiled, as the installed package runs the node
+// (lib/compiled.ts), in every benchmark that forks it.
 // Each script also prints its own table and writes bench/results/<name>-<time>.json; this one
 // writes bench/results/all-<time>.json. A peer that cannot install or start is skipped with a
 // message, not failed.
@@ -21,6 +24,7 @@ import {
 } from './lib/report.ts';
 
 const QUICK = flag('quick');
+const CHILD = ['restate', 'homestar', 'cold', 'gap'];
 const ONLY = arg('only', 'floors,restate,homestar,cold,gap,replay').split(',');
 const FSYNC = arg('fsync', 'batch');
 
@@ -88,6 +92,7 @@ const started = Date.now();
 const sections: Array<{ name: string; status: string; result?: Result }> = [];
 for (const step of plan.filter((p) => ONLY.includes(p.name))) {
   const since = Date.now();
+  if (flag('compiled') && CHILD.includes(step.name)) step.args.push('--compiled');
   console.log(`\n=== ${step.name}: node bench/${step.file} ${step.args.join(' ')}`);
   const r = spawnSync(process.execPath, [join(import.meta.dirname, step.file), ...step.args], {
     stdio: 'inherit',

@@ -1,6 +1,8 @@
 // The IPC protocol between a benchmark and this node's child process, and the parent's side.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { compiledChild } from './compiled.ts';
+import { flag } from './report.ts';
 
 /** A receipt as either side reports it, reduced to what both sides can be compared on. */
 export interface SeenReceipt {
@@ -101,6 +103,11 @@ export async function startOurNode(options: {
   glueFree?: boolean;
   /** The file log's `pollWhileSyncingMs` (default: the log's). */
   pollWhileSyncingMs?: number;
+  /**
+   * Run the child compiled to JavaScript, as the installed package runs the node (see
+   * compiled.ts) instead of from the TypeScript sources. @default the benchmark's `--compiled`
+   */
+  compiled?: boolean;
 }): Promise<OurNode> {
   const args = [
     '--fsync',
@@ -113,7 +120,11 @@ export async function startOurNode(options: {
   if (options.glueFree === false) args.push('--no-glue-free');
   if (options.pollWhileSyncingMs !== undefined)
     args.push('--poll-while-syncing', String(options.pollWhileSyncingMs));
-  const child: ChildProcess = fork(join(import.meta.dirname, 'our-node-child.ts'), args, {
+  const script =
+    (options.compiled ?? flag('compiled'))
+      ? compiledChild()
+      : join(import.meta.dirname, 'our-node-child.ts');
+  const child: ChildProcess = fork(script, args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map<number, (r: ChildReply) => void>();
