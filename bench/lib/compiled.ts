@@ -1,6 +1,6 @@
 // The node child as an installed package runs it: compiled to JavaScript by the package's own
 // build (tsconfig.build.json, what `npm pack` runs), plus the child itself, into .cache/ of this
-// clone (so the clone's node_modules resolve). Built once per benchmark process, ~10 s.
+// clone (so the clone's node_modules resolve). Built once per benchmark process, ~6 s.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
