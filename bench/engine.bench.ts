@@ -37,7 +37,6 @@ import {
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
-import type { FsyncPolicy } from '../streams/file/index.ts';
 import { createNode, type IpvmNode } from '../processors/engine/node.ts';
 import { createLocalPlacement } from '../processors/cluster/local-placement.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
@@ -46,14 +45,11 @@ import { wasmRunner } from '../processors/wasm-runner.ts';
 import { parseWorkflow } from '../schemas/model.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { buildCoreModule } from '../test/components/build.ts';
+import { arg, numberArg } from './lib/report.ts';
+import { fsyncPolicy } from './lib/example-module.ts';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-};
 const fsyncArg = arg('fsync', 'batch');
-const fsync: FsyncPolicy =
-  fsyncArg === 'batch' ? 'batch' : fsyncArg === 'none' ? 'none' : { intervalMs: Number(fsyncArg) };
+const fsync = fsyncPolicy(fsyncArg);
 const SECONDS = Number(arg('seconds', '3'));
 
 const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-engine-'));
@@ -137,23 +133,21 @@ const rawCallNs = ((performance.now() - rawT) * 1e6) / 1_000_000;
 const fsyncLat = fsyncBaseline();
 const results: Array<[string, string, string]> = [];
 
-const pollArg = arg('poll-while-syncing', '');
 const log = createFileLog({
   dir: join(root, 'log'),
   fsync,
-  pollWhileSyncingMs: pollArg === '' ? undefined : Number(pollArg),
+  pollWhileSyncingMs: numberArg('poll-while-syncing'),
 });
 const placement = process.argv.includes('--placement')
   ? createLocalPlacement(() => ({ nodeId: 'bench', effectHosts: [], secrets: [] }))
   : undefined;
-const readyAfter = arg('ready-after', '');
 const node = await createNode({
   log,
   runner,
   nodeId: 'bench',
   concurrency: 256,
   placement,
-  readyRecordAfterMs: readyAfter === '' ? undefined : Number(readyAfter),
+  readyRecordAfterMs: numberArg('ready-after'),
 });
 
 // Warm up: compile and cache the module.

@@ -31,6 +31,7 @@ import {
   printTable,
   rate,
   writeResults,
+  numberArg,
   warmUp,
   type Row,
 } from './lib/report.ts';
@@ -44,7 +45,6 @@ const WARMUP_SECONDS = Number(arg('warmup-seconds', '2'));
 const SECONDS = Number(arg('seconds', '3'));
 const CONCURRENCY = arg('concurrency', '1,16,64,256').split(',').map(Number);
 const FSYNC = arg('fsync', 'batch');
-const POLL = arg('poll-while-syncing', '');
 const STEPS = [0, 1, 3, 10];
 const TITLE = `this node vs Restate 1.7 — durable N-step workflows (this node: file log, fsync ${FSYNC}; Restate: defaults, WAL fsync)`;
 
@@ -65,7 +65,7 @@ try {
 const ours = await startOurNode({
   wasm: [wasmFile],
   fsync: FSYNC,
-  pollWhileSyncingMs: POLL === '' ? undefined : Number(POLL),
+  pollWhileSyncingMs: numberArg('poll-while-syncing'),
 });
 
 const rows: Row[] = [];

@@ -114,6 +114,12 @@ export function arg(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 
+/** Reads `--name N` from argv as a number; undefined when absent (the callee's default). */
+export function numberArg(name: string): number | undefined {
+  const value = arg(name, '');
+  return value === '' ? undefined : Number(value);
+}
+
 export function flag(name: string): boolean {
   return process.argv.includes(`--${name}`);
 }
