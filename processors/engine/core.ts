@@ -236,11 +236,17 @@ export async function createCore(init: NodeInit): Promise<Core> {
       }
       results = (await Promise.all(handed)).flat();
     }
-    echo.remember(stream, results, events, sizes);
+    echo.remember(stream, results, events, sizes, readsOf(stream));
     let last = appendedUpTo.get(stream);
     if (last === undefined) appendedUpTo.set(stream, (last = {}));
     for (const r of results) if (!(last[r.partition]! >= r.offset)) last[r.partition] = r.offset;
   };
+  /**
+   * How many reads of this process recall a record of `stream` from the echo: the live follow
+   * reads every stream, and the executor (when this node runs one) `invocations` too.
+   */
+  const readsOf = (stream: string): number =>
+    stream === streams.invocations && init.execute !== false ? 2 : 1;
   /** Per stream and partition, the last offset this process appended (see caughtUp). */
   const appendedUpTo = new Map<string, Positions>();
   let appending = 0;

@@ -10,19 +10,35 @@ import { Fifo } from './operators.ts';
 /**
  * Remembers the events this process appended, by stream, partition and offset, so that reading
  * them back (the log stays the single order of events) does not decode what is already in
- * memory. Bounded in entries and in the bytes of their records (a receipt can carry megabytes
- * of output): the oldest entries go first, and a forgotten one is decoded from its record.
+ * memory.
+ *
+ * An entry is forgotten once as many reads as it was remembered for have recalled it: the live
+ * follow reads every stream once, and the executor reads `invocations` a second time. Holding
+ * an event longer only holds its memory: a submission's event keeps the workflow's parse (a
+ * 1 000-task workflow's is ~6 MiB of heap) for as long as the echo does. An entry no reader
+ * recalls (a partition another cluster member's executor consumes) still goes, oldest first,
+ * once the echo holds more than its bound of entries or of their records' bytes (a receipt can
+ * carry megabytes of output); a forgotten entry is decoded from its record.
  */
 export interface Echo {
-  /** `sizes[i]`: the byte length of `events[i]`'s record (what its decoded form holds, roughly). */
+  /**
+   * `sizes[i]`: the byte length of `events[i]`'s record (what its decoded form holds, roughly);
+   * `reads`: how many reads will recall each of them before it can be forgotten (≥ 1).
+   */
   remember(
     stream: string,
     results: readonly AppendResult[],
     events: readonly NodeEvent[],
     sizes: readonly number[],
+    reads?: number,
   ): void;
-  /** The event appended at the record's position by this process, if still remembered. */
+  /**
+   * The event appended at the record's position by this process, if still remembered. Counts
+   * as one of the entry's reads.
+   */
   recall(record: LogRecord): NodeEvent | undefined;
+  /** Entries remembered and not forgotten yet. */
+  readonly size: number;
 }
 
 /** Records' bytes an echo keeps at most by default (a receipt's record is ~300 B). */
@@ -36,41 +52,69 @@ export const ECHO_BYTES = 8 << 20;
  */
 export const ECHO_EVENTS = 2_048;
 
+/** One remembered event; `reads` left to recall it (0: forgotten, `event` dropped). */
+interface Entry {
+  event: NodeEvent | undefined;
+  map: Map<number, Entry>;
+  offset: number;
+  size: number;
+  reads: number;
+}
+
 export function createEcho(limit = ECHO_EVENTS, limitBytes = ECHO_BYTES): Echo {
   // By stream, then partition, then offset: no key string is built per record (building
   // `stream/partition/offset` twice per record was 2% of a single-step workflow's CPU).
-  const byStream = new Map<string, Array<Map<number, NodeEvent>>>();
+  const byStream = new Map<string, Array<Map<number, Entry>>>();
+  // Oldest first, forgotten entries included until they reach the front. (Not a map's keys: a
+  // map iterator walks over the slots of deleted entries until the map is rehashed, so
+  // evicting from its front was quadratic in a long run.) Its length bounds the entries.
+  const order = new Fifo<Entry>();
   let size = 0;
-  // Oldest first. (Not a map's keys: a map iterator walks over the slots of deleted entries
-  // until the map is rehashed, so evicting from its front was quadratic in a long run.)
-  const order = new Fifo<Map<number, NodeEvent>>();
-  const offsetOf = new Fifo<number>();
-  const sizeOf = new Fifo<number>();
   let bytes = 0;
-  const partitionMap = (stream: string, partition: number): Map<number, NodeEvent> => {
+  const partitionMap = (stream: string, partition: number): Map<number, Entry> => {
     let partitions = byStream.get(stream);
     if (partitions === undefined) byStream.set(stream, (partitions = []));
     let map = partitions[partition];
-    if (map === undefined) partitions[partition] = map = new Map<number, NodeEvent>();
+    if (map === undefined) partitions[partition] = map = new Map<number, Entry>();
     return map;
   };
+  const forget = (entry: Entry): void => {
+    if (entry.map.get(entry.offset) === entry) entry.map.delete(entry.offset);
+    entry.event = undefined;
+    entry.reads = 0;
+    size--;
+    bytes -= entry.size;
+  };
   return {
-    remember(stream, results, list, sizes) {
+    remember(stream, results, list, sizes, reads = 1) {
       for (let i = 0; i < results.length; i++) {
         const r = results[i]!;
         const map = partitionMap(stream, r.partition);
-        if (!map.has(r.offset)) size++;
-        map.set(r.offset, list[i]!);
-        order.push(map);
-        offsetOf.push(r.offset);
-        sizeOf.push(sizes[i]!);
-        bytes += sizes[i]!;
+        const before = map.get(r.offset);
+        if (before !== undefined) forget(before);
+        const entry: Entry = { event: list[i]!, map, offset: r.offset, size: sizes[i]!, reads };
+        map.set(r.offset, entry);
+        order.push(entry);
+        size++;
+        bytes += entry.size;
       }
-      while ((size > limit || bytes > limitBytes) && order.length > 0) {
-        if (order.take()!.delete(offsetOf.take()!)) size--;
-        bytes -= sizeOf.take()!;
+      for (;;) {
+        const front = order.peek();
+        if (front === undefined) break;
+        if (front.reads > 0 && order.length <= limit && bytes <= limitBytes) break;
+        order.take();
+        if (front.reads > 0) forget(front);
       }
     },
-    recall: (record) => byStream.get(record.stream)?.[record.partition]?.get(record.offset),
+    recall(record) {
+      const entry = byStream.get(record.stream)?.[record.partition]?.get(record.offset);
+      if (entry === undefined) return undefined;
+      const event = entry.event;
+      if (--entry.reads === 0) forget(entry);
+      return event;
+    },
+    get size() {
+      return size;
+    },
   };
 }

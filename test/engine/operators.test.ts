@@ -1,12 +1,9 @@
-// The executor's bounded async map and the queue under it, and the echo's eviction that uses
-// the same queue: order, the bound on calls in flight, completion, errors, unsubscribing. The
-// router that hands a workflow's receipts and end to its observers only.
+// The executor's bounded async map and the queue under it: order, the bound on calls in flight,
+// completion, errors, unsubscribing. The router that hands a workflow's receipts and end to its
+// observers only. (The echo, which uses the same queue, has test/engine/echo.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { Subject, firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
 import { Fifo, mapBounded, routeByKey } from '../../processors/engine/operators.ts';
-import { createEcho } from '../../processors/engine/echo.ts';
-import type { NodeEvent } from '../../schemas/events.ts';
-import type { LogRecord } from '../../streams/log.ts';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -133,77 +130,6 @@ describe('mapBounded', () => {
     expect(await first).toBe(42);
   });
 });
-
-describe('echo eviction', () => {
-  it('tells apart the same offset in other partitions and streams, and evicts each alone', () => {
-    const echo = createEcho(3);
-    const ev = (name: string): NodeEvent => ({ type: 'marker', name }) as unknown as NodeEvent;
-    const recall = (stream: string, partition: number, offset: number): NodeEvent | undefined =>
-      echo.recall({ stream, partition, offset } as LogRecord);
-    echo.remember('s', [{ partition: 0, offset: 5 }], [ev('s/0')], [10]);
-    echo.remember('s', [{ partition: 1, offset: 5 }], [ev('s/1')], [10]);
-    echo.remember('t', [{ partition: 0, offset: 5 }], [ev('t/0')], [10]);
-    expect([recall('s', 0, 5), recall('s', 1, 5), recall('t', 0, 5)]).toEqual([
-      ev('s/0'),
-      ev('s/1'),
-      ev('t/0'),
-    ]);
-    expect([recall('s', 0, 6), recall('s', 2, 5), recall('u', 0, 5)]).toEqual([
-      undefined,
-      undefined,
-      undefined,
-    ]);
-    echo.remember('t', [{ partition: 1, offset: 0 }], [ev('t/1')], [10]); // the oldest goes
-    expect([recall('s', 0, 5), recall('s', 1, 5), recall('t', 1, 0)]).toEqual([
-      undefined,
-      ev('s/1'),
-      ev('t/1'),
-    ]);
-  });
-
-  it('keeps the newest `limit` events and forgets the oldest first', () => {
-    const echo = createEcho(100);
-    const ev = (i: number): NodeEvent => ({ type: 'marker', i }) as unknown as NodeEvent;
-    for (let i = 0; i < 1_000; i += 10) {
-      const results = Array.from({ length: 10 }, (_, j) => ({ partition: 0, offset: i + j }));
-      echo.remember(
-        's',
-        results,
-        results.map((r) => ev(r.offset)),
-        results.map(() => 300),
-      );
-    }
-    const at = recallAt(echo);
-    expect(at(899)).toBeUndefined();
-    expect(at(900)).toEqual(ev(900));
-    expect(at(999)).toEqual(ev(999));
-  });
-
-  it('keeps no more than `limitBytes` of records: large outputs are decoded again instead', () => {
-    const echo = createEcho(8_192, 1 << 20);
-    const ev = (i: number): NodeEvent => ({ type: 'marker', i }) as unknown as NodeEvent;
-    // 100 records of 64 KiB (an image per receipt): 16 fit in 1 MiB.
-    for (let i = 0; i < 100; i++)
-      echo.remember('s', [{ partition: 0, offset: i }], [ev(i)], [65_536]);
-    const at = recallAt(echo);
-    expect(at(83)).toBeUndefined();
-    expect(at(84)).toEqual(ev(84));
-    expect(at(99)).toEqual(ev(99));
-  });
-});
-
-const recallAt =
-  (echo: ReturnType<typeof createEcho>) =>
-  (offset: number): NodeEvent | undefined =>
-    echo.recall({
-      stream: 's',
-      partition: 0,
-      offset,
-      key: '',
-      value: new Uint8Array(),
-      headers: {},
-      timestamp: 0,
-    });
 
 describe('routeByKey', () => {
   const keyed = (k: string, n: number) => ({ k, n });
