@@ -4,21 +4,27 @@
 //   node bench/floors.bench.ts [--seconds 1]
 //
 // - fsync: one durable 256-byte append (write + fdatasync) in the temp dir, p50 / p99 — the
-//   floor of any durable step that waits for its own commit;
+//   floor of any durable step that waits for its own commit; and two such appends to two files
+//   at once, each synced on the thread pool as the file log does — the floor of a memo hit,
+//   whose one group commit syncs two streams (its submission and end on `invocations`, its
+//   replayed receipt on `pure`);
 // - sha3-256 + DAG-CBOR CIDs/s of a Homestar-shaped instruction (node:crypto digest, the
 //   schemas' encoder) — the floor of content addressing every task;
 // - V8 Wasm: compiling the example component's core module, and instantiating a compiled module
 //   (µs each), plus one call of its `add-one` export (ns).
 import {
   closeSync,
+  fdatasync,
   fdatasyncSync,
   mkdtempSync,
   openSync,
   readFileSync,
   rmSync,
+  write,
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { cidOfBytes } from '../schemas/cid.ts';
 import { dagCbor } from '../schemas/codecs.ts';
@@ -35,6 +41,31 @@ function perSecond(seconds: number, fn: (i: number) => void): number {
   const end = t0 + seconds * 1000;
   while (performance.now() < end) for (let k = 0; k < 100; k++) fn(n++);
   return n / ((performance.now() - t0) / 1000);
+}
+
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
+/**
+ * Latencies (ms) of a 256-byte append to each of two files at once, both written and synced on
+ * the thread pool in parallel: what one group commit of the file log costs when it touches two
+ * streams.
+ */
+async function twoFileCommits(root: string, seconds: number): Promise<number[]> {
+  const fds = [openSync(join(root, 'probe-a'), 'w'), openSync(join(root, 'probe-b'), 'w')];
+  const buf = Buffer.alloc(256, 1);
+  const lat: number[] = [];
+  try {
+    const end = performance.now() + seconds * 1000;
+    while (performance.now() < end || lat.length < 50) {
+      const t = performance.now();
+      await Promise.all(fds.map((fd) => writeAsync(fd, buf).then(() => fdatasyncAsync(fd))));
+      lat.push(performance.now() - t);
+    }
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+  return lat;
 }
 
 export async function measureFloors(seconds: number): Promise<Row[]> {
@@ -58,6 +89,14 @@ export async function measureFloors(seconds: number): Promise<Row[]> {
       peer: ms(pct(lat, 50)),
       ratio: '',
       note: `p99 ${ms(pct(lat, 99))}; ${lat.length} appends`,
+    });
+    const two = await twoFileCommits(root, seconds);
+    rows.push({
+      scenario: "the same on two files at once (a memo hit's commit), p50",
+      ours: '—',
+      peer: ms(pct(two, 50)),
+      ratio: '',
+      note: `p99 ${ms(pct(two, 99))}; ${two.length} pairs`,
     });
   } finally {
     rmSync(root, { recursive: true, force: true });
