@@ -24,16 +24,9 @@
 // - in-process memo lookup;
 // - replay: a node rebuilt from offset 0 over a fully memoized stream (events/s).
 // Baselines in the same run: one durable 256-byte append (write + fdatasync) on the same disk,
-// and one raw core-module Wasm call.
-import {
-  mkdtempSync,
-  openSync,
-  rmSync,
-  writeSync,
-  fdatasyncSync,
-  closeSync,
-  readFileSync,
-} from 'node:fs';
+// the same on two files at once (a memo hit's one commit syncs two streams), and one raw
+// core-module Wasm call.
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
@@ -47,6 +40,7 @@ import type { IpldValue } from '../schemas/ipld.ts';
 import { buildCoreModule } from '../test/components/build.ts';
 import { arg, numberArg } from './lib/report.ts';
 import { fsyncPolicy } from './lib/example-module.ts';
+import { durableAppends, twoFileCommits } from './lib/disk.ts';
 
 const fsyncArg = arg('fsync', 'batch');
 const fsync = fsyncPolicy(fsyncArg);
@@ -60,21 +54,6 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 const f = (n: number, d = 2): string => n.toFixed(d);
-
-// --- baselines -----------------------------------------------------------------------------
-function fsyncBaseline(): number[] {
-  const fd = openSync(join(root, 'fsync-probe'), 'w');
-  const buf = Buffer.alloc(256, 1);
-  const lat: number[] = [];
-  for (let i = 0; i < 200; i++) {
-    const t = performance.now();
-    writeSync(fd, buf);
-    fdatasyncSync(fd);
-    lat.push(performance.now() - t);
-  }
-  closeSync(fd);
-  return lat;
-}
 
 // --- the node ------------------------------------------------------------------------------
 const { execFileSync } = await import('node:child_process');
@@ -130,7 +109,8 @@ const rawT = performance.now();
 for (let i = 0; i < 1_000_000; i++) sink += rawAdd(i);
 const rawCallNs = ((performance.now() - rawT) * 1e6) / 1_000_000;
 
-const fsyncLat = fsyncBaseline();
+const fsyncLat = await durableAppends(root, { min: 200 });
+const twoFileLat = await twoFileCommits(root, { min: 200 });
 const results: Array<[string, string, string]> = [];
 
 const log = createFileLog({
@@ -274,6 +254,11 @@ results.push([
   'baseline: durable 256-byte append (write + fdatasync)',
   `${f(pct(fsyncLat, 50), 3)} ms p50`,
   `p99 ${f(pct(fsyncLat, 99), 3)} ms`,
+]);
+results.push([
+  "baseline: the same on two files at once (a memo hit's commit)",
+  `${f(pct(twoFileLat, 50), 3)} ms p50`,
+  `p99 ${f(pct(twoFileLat, 99), 3)} ms`,
 ]);
 results.push(['baseline: raw core-module Wasm call', `${f(rawCallNs, 1)} ns`, `sink ${sink % 10}`]);
 

@@ -12,24 +12,14 @@
 //   schemas' encoder) — the floor of content addressing every task;
 // - V8 Wasm: compiling the example component's core module, and instantiating a compiled module
 //   (µs each), plus one call of its `add-one` export (ns).
-import {
-  closeSync,
-  fdatasync,
-  fdatasyncSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  write,
-  writeSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { cidOfBytes } from '../schemas/cid.ts';
 import { dagCbor } from '../schemas/codecs.ts';
 import { watToWasm } from '../test/components/build.ts';
 import { arg, ms, pct, printTable, rate, writeResults, type Row } from './lib/report.ts';
+import { durableAppends, twoFileCommits } from './lib/disk.ts';
 
 const SECONDS = Number(arg('seconds', '1'));
 const TITLE = 'physical floors on this machine';
@@ -43,46 +33,11 @@ function perSecond(seconds: number, fn: (i: number) => void): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
-const writeAsync = promisify(write);
-const fdatasyncAsync = promisify(fdatasync);
-
-/**
- * Latencies (ms) of a 256-byte append to each of two files at once, both written and synced on
- * the thread pool in parallel: what one group commit of the file log costs when it touches two
- * streams.
- */
-async function twoFileCommits(root: string, seconds: number): Promise<number[]> {
-  const fds = [openSync(join(root, 'probe-a'), 'w'), openSync(join(root, 'probe-b'), 'w')];
-  const buf = Buffer.alloc(256, 1);
-  const lat: number[] = [];
-  try {
-    const end = performance.now() + seconds * 1000;
-    while (performance.now() < end || lat.length < 50) {
-      const t = performance.now();
-      await Promise.all(fds.map((fd) => writeAsync(fd, buf).then(() => fdatasyncAsync(fd))));
-      lat.push(performance.now() - t);
-    }
-  } finally {
-    for (const fd of fds) closeSync(fd);
-  }
-  return lat;
-}
-
 export async function measureFloors(seconds: number): Promise<Row[]> {
   const rows: Row[] = [];
   const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-floors-'));
   try {
-    const fd = openSync(join(root, 'probe'), 'w');
-    const buf = Buffer.alloc(256, 1);
-    const lat: number[] = [];
-    const end = performance.now() + seconds * 1000;
-    while (performance.now() < end || lat.length < 50) {
-      const t = performance.now();
-      writeSync(fd, buf);
-      fdatasyncSync(fd);
-      lat.push(performance.now() - t);
-    }
-    closeSync(fd);
+    const lat = await durableAppends(root, { min: 50, seconds });
     rows.push({
       scenario: 'durable 256-byte append (write + fdatasync), p50',
       ours: '—',
@@ -90,7 +45,7 @@ export async function measureFloors(seconds: number): Promise<Row[]> {
       ratio: '',
       note: `p99 ${ms(pct(lat, 99))}; ${lat.length} appends`,
     });
-    const two = await twoFileCommits(root, seconds);
+    const two = await twoFileCommits(root, { min: 50, seconds });
     rows.push({
       scenario: "the same on two files at once (a memo hit's commit), p50",
       ours: '—',
