@@ -2,13 +2,15 @@
 // add-one, through the real executor).
 //
 //   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3] [--placement] [--ready-after MS]
-//                              [--concurrency 16,64,256] [--poll-while-syncing MS]
+//                              [--concurrency 16,64,256] [--poll-while-syncing MS] [--partitions N]
 //   (with node --expose-gc it also prints the memory each workflow leaves behind)
 //
 // `--ready-after MS` sets `NodeInit.readyRecordAfterMs` (0: a task/ready record for every task,
 // as before pure tasks run here skipped it) for an A/B of that record's cost.
 // `--poll-while-syncing MS` sets the file log's `pollWhileSyncingMs` (0: the event loop sleeps
 // while a group commit is on the disk) for an A/B of that option.
+// `--partitions N` creates every stream with N partitions instead of what the composition root
+// gives a file log (one per stream; 4 is the brokers' default), for an A/B of that choice.
 // `--placement` gives the node the placement seam a node opened by `openNode` has (a node alone:
 // `createLocalPlacement`), to show that tasks without `meta.node`/`meta.needs` do not pay for it.
 //
@@ -31,6 +33,8 @@ import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
 import { createNode, type IpvmNode } from '../processors/engine/node.ts';
+import { topologyFor } from '../processors/compose/open-log.ts';
+import { createTopology, STREAM_NAMES } from '../streams/topology.ts';
 import { createLocalPlacement } from '../processors/cluster/local-placement.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
@@ -121,6 +125,15 @@ const log = createFileLog({
 const placement = process.argv.includes('--placement')
   ? createLocalPlacement(() => ({ nodeId: 'bench', effectHosts: [], secrets: [] }))
   : undefined;
+// The topology the composition root gives a file log (processors/compose/open-log.ts);
+// `--partitions N` instead creates every stream with N partitions (4: the brokers' default).
+const partitionsArg = numberArg('partitions');
+const topology =
+  partitionsArg === undefined
+    ? await topologyFor(log, 'file', 'ipvm')
+    : createTopology({
+        partitions: Object.fromEntries(STREAM_NAMES.map((s) => [s, partitionsArg])),
+      });
 const node = await createNode({
   log,
   runner,
@@ -128,6 +141,7 @@ const node = await createNode({
   concurrency: 256,
   placement,
   readyRecordAfterMs: numberArg('ready-after'),
+  topology,
 });
 
 // Warm up: compile and cache the module.
@@ -232,6 +246,7 @@ await node.close();
   let recovered: { receipts: number; invocations: number; ms: number } | undefined;
   const again = await createNode({
     log,
+    topology,
     runner,
     nodeId: 'replay',
     onProgress: (e) => {

@@ -16,6 +16,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
 import { createNode } from '../processors/engine/node.ts';
+import { topologyFor } from '../processors/compose/open-log.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
 import { wasmRunner } from '../processors/wasm-runner.ts';
@@ -49,7 +50,9 @@ const content = await createHeliaContentStore({ dataDir: join(root, 'here') });
 await content.add(wasm);
 const executor = createExecutor({ content, cacheDir: join(root, 'here', 'cache') });
 const log = createFileLog({ dir: join(root, 'here', 'log'), fsync });
-const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256 });
+// The topology the composition root gives a file log (the child's openNode does the same).
+const topology = await topologyFor(log, 'file', 'ipvm');
+const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256, topology });
 const here = createDriver(node);
 const child = await startOurNode({ wasm: [wasmFile], fsync: FSYNC });
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
 import type { Log } from '../streams/log.ts';
 import { createNode, type NodeInit } from '../processors/engine/node.ts';
+import { topologyFor } from '../processors/compose/open-log.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
 import { wasmRunner } from '../processors/wasm-runner.ts';
@@ -33,12 +34,19 @@ await content.add(wasm);
 const executor = createExecutor({ content, cacheDir: join(root, 'cache') });
 const runner = wasmRunner(executor);
 const dir = join(root, 'log');
-const init = (log: Log): NodeInit => ({ log, runner, nodeId: 'replay', concurrency: 256 });
+// The topology the composition root gives a file log (processors/compose/open-log.ts).
+const init = async (log: Log): Promise<NodeInit> => ({
+  log,
+  runner,
+  nodeId: 'replay',
+  concurrency: 256,
+  topology: await topologyFor(log, 'file', 'ipvm'),
+});
 
 // --- the log ---------------------------------------------------------------------------------
 {
   const log = createFileLog({ dir, fsync: 'none' });
-  const node = await createNode(init(log));
+  const node = await createNode(await init(log));
   const t = performance.now();
   let next = 0;
   const todo = [
@@ -81,7 +89,7 @@ async function recoverOnce(): Promise<{ events: number; ms: number }> {
   const log = createFileLog({ dir });
   let recovered: { receipts: number; invocations: number; ms: number } | undefined;
   const node = await createNode({
-    ...init(log),
+    ...(await init(log)),
     onProgress: (e) => {
       if (e.type === 'node:recovered') recovered = e;
     },

@@ -15,6 +15,7 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
 import { createNode } from '../processors/engine/node.ts';
+import { topologyFor } from '../processors/compose/open-log.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
 import { wasmRunner } from '../processors/wasm-runner.ts';
@@ -40,7 +41,9 @@ const content = await createHeliaContentStore({ dataDir: root });
 await content.add(wasm);
 const executor = createExecutor({ content, cacheDir: join(root, 'cache') });
 const log = createFileLog({ dir: join(root, 'log'), fsync });
-const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256 });
+// The topology the composition root gives a file log (processors/compose/open-log.ts).
+const topology = await topologyFor(log, 'file', 'ipvm');
+const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256, topology });
 const driver = createDriver(node);
 
 const req = { id: 0, cmd: 'throughput', rsc, n: 1, c: C, json: flag('json') } as const;

@@ -10,7 +10,6 @@
 import { join } from 'node:path';
 import type { Log } from '../../streams/log.ts';
 import { createFileLog } from '../../streams/file/index.ts';
-import { createTopology } from '../../streams/topology.ts';
 import { resolveDataDir, type ContentStore } from '../content/index.ts';
 import type { IpvmNode, NodeProgress } from '../engine/types.ts';
 import type { TaskRunner } from '../engine/execute-tasks.ts';
@@ -22,7 +21,7 @@ import { createFileResumeStore } from '../cluster/resume-point.ts';
 import type { NodeCapabilities } from '../cluster/bid.ts';
 import type { Authority } from '../auth/types.ts';
 import { ConfigError, type NodeConfig } from './config.ts';
-import { openLog } from './open-log.ts';
+import { openLog, topologyFor } from './open-log.ts';
 import { openAuthority } from './open-authority.ts';
 import { prepareServices, type Services } from './open-services.ts';
 
@@ -104,7 +103,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     glueFree: config.glueFree,
   });
   const namespace = config.namespace ?? 'ipvm';
-  const topology = createTopology({ namespace });
+  const topology = await topologyFor(log, config.log?.backend ?? 'file', namespace);
   const services = await prepareServices(config);
   let executed = 0;
   let replayed = 0;
@@ -232,6 +231,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
   const taint = createTaintTracker(secrets, ledger.tainted);
   const local = lazyLocalEngine(async () => {
     localLog = createFileLog({ dir: join(dataDir, 'local', 'log') });
+    const localTopology = await topologyFor(localLog, 'file', 'local');
     return createNode({
       log: localLog,
       runner: withSecrets(wasmRunner(executor), secrets),
@@ -239,7 +239,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       effects: fx.createEffectRunner({ http, secrets: (name) => secrets.get(name) }),
       // A tainted result's `fx` inherits its taint: hosts checked as for a submission.
       screenFollowUp: screenFollowUps(taint, ledger),
-      topology: { namespace: 'local' },
+      topology: localTopology,
       // Tainted workflows never leave this node: placed tasks must name it or be served by it.
       placement: createLocalPlacement(capabilities),
       concurrency,
