@@ -1068,6 +1068,11 @@ class FileLog implements Log {
     const starts = parts.map((part) => this.#startOffset(part, fromOf(part)));
     // Without follow, partitions are read one after the other (cheaper than merging).
     if (!follow) return this.#readInTurn(parts, starts, signal, local);
+    if (parts.length === 1) {
+      return stoppable(this.#readPartition(parts[0]!, starts[0]!, true, signal), () =>
+        local.abort(),
+      );
+    }
     return mergeAsync(
       parts.map((part, i) => this.#readPartition(part, starts[i]!, true, signal)),
       { signal, stop: () => local.abort() },
@@ -1452,6 +1457,23 @@ class FileLog implements Log {
  * An iterable made when it is iterated: `open` runs at `[Symbol.asyncIterator]()`, and an error
  * it throws rejects the first `next()` (then the iteration is done), as in an async generator.
  */
+/**
+ * One partition's follow read handed out as it is, with `stop` called before `return()` (the
+ * reader may be waiting for records, and a generator's `return()` waits for that await). Not a
+ * merge of one source: each wrapping generator costs every record a promise and a turn.
+ */
+function stoppable<T>(inner: AsyncGenerator<T>, stop: () => void): AsyncIterableIterator<T> {
+  const iterator: AsyncIterableIterator<T> = {
+    next: () => inner.next(),
+    return: () => {
+      stop();
+      return inner.return(undefined);
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
 function lazily<T>(open: () => AsyncIterable<T>): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {

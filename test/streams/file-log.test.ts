@@ -204,6 +204,28 @@ describe('file log', () => {
     }
   });
 
+  it('releases a one-partition follow read when it is returned while waiting for records', async () => {
+    // What an unsubscribing processor does: `return()` while a `next()` waits for a record that
+    // may never come. The read of a single partition is the partition's reader itself (no
+    // merging generator around it), stopped first so that its wait ends.
+    log = createFileLog({ dir: tempDir() });
+    await log.ensureStreams([{ name: 's', partitions: 1 }]);
+    await log.append('s', [{ key: 'k', value: enc.encode('first') }]);
+    for (const options of [{ follow: true }, { follow: true, partition: 0 }]) {
+      const iterator = log.read('s', options)[Symbol.asyncIterator]();
+      const first = (await iterator.next()) as IteratorYieldResult<LogRecord>;
+      expect(dec.decode(first.value.value)).toBe('first');
+      let settled = false;
+      const pending = iterator.next().finally(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(settled).toBe(false); // waiting for a record
+      await iterator.return!();
+      expect(await pending).toEqual({ done: true, value: undefined });
+    }
+    // Nothing is left waiting: the log closes at once.
+    await log.close();
+  });
+
   it('deletes whole old segments by size retention', async () => {
     const dir = tempDir();
     log = createFileLog({ dir, segmentBytes: 2048, retention: { maxBytes: 8192 } });
