@@ -6,17 +6,44 @@
  * `signal` is aborted (even if values are already waiting). Breaking out
  * calls `return()` on every source: sources that may wait forever (follow reads) must watch a
  * signal that `stop` aborts: it is called first when the merge ends early, because `return()`
- * on a generator suspended in an `await` waits for that await.
+ * on a generator suspended in an `await` waits for that await. A `return()` while the merge
+ * waits for values (an unsubscribe on idle partitions) calls `stop` at once and ends the wait.
  */
-export async function* mergeAsync<T>(
+export function mergeAsync<T>(
   sources: readonly AsyncIterable<T>[],
   options: { signal?: AbortSignal; stop?: () => void } = {},
+): AsyncIterableIterator<T> {
+  const ending: Ending = { ending: false, wake: undefined };
+  const merged = mergeSources(sources, options, ending);
+  const iterator: AsyncIterableIterator<T> = {
+    next: () => merged.next(),
+    return: () => {
+      ending.ending = true;
+      options.stop?.();
+      ending.wake?.();
+      return merged.return(undefined);
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
+/** Set by `return()`: the merge is to end; `wake` ends its wait for values. */
+interface Ending {
+  ending: boolean;
+  wake: (() => void) | undefined;
+}
+
+async function* mergeSources<T>(
+  sources: readonly AsyncIterable<T>[],
+  options: { signal?: AbortSignal; stop?: () => void },
+  ending: Ending,
 ): AsyncGenerator<T> {
   const { signal, stop } = options;
   if (sources.length === 1) {
     try {
       for await (const value of sources[0]!) {
-        if (signal?.aborted === true) return;
+        if (signal?.aborted === true || ending.ending) return;
         yield value;
       }
     } finally {
@@ -33,11 +60,10 @@ export async function* mergeAsync<T>(
   // The pull under way per source (undefined: none), and its two handlers, made once per source
   // rather than once per value (a follow read pulls once per record).
   const pending: Array<Promise<void> | undefined> = iterators.map(() => undefined);
-  let wake: (() => void) | undefined;
   const settle = (step: Step): void => {
     pending[step.index] = undefined;
     ready.push(step);
-    wake?.();
+    ending.wake?.();
   };
   const onResult = iterators.map(
     (_, index) =>
@@ -55,11 +81,11 @@ export async function* mergeAsync<T>(
   iterators.forEach((_, index) => pull(index));
   let active = iterators.length;
   try {
-    while (active > 0) {
+    while (active > 0 && !ending.ending) {
       const step = ready.shift();
       if (step === undefined) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
+        await new Promise<void>((resolve) => (ending.wake = resolve));
+        ending.wake = undefined;
         continue;
       }
       if ('error' in step) throw step.error;

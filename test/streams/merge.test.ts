@@ -58,6 +58,29 @@ describe('mergeAsync', () => {
     expect(grown, `heap grew ${grown} bytes over ${N} values`).toBeLessThan(5_000_000);
   });
 
+  it('ends at once when returned while it waits for values, stopping the sources first', async () => {
+    // An unsubscribe while every partition is idle: the merge is suspended waiting for a value,
+    // and a generator's return() would wait for that await, i.e. for the next record.
+    for (const n of [1, 3]) {
+      const stopped = new AbortController();
+      async function* waitsForStop(): AsyncGenerator<number> {
+        yield await Promise.resolve(0);
+        await new Promise((resolve) => stopped.signal.addEventListener('abort', resolve));
+      }
+      const merged = mergeAsync(
+        Array.from({ length: n }, () => waitsForStop()),
+        { stop: () => stopped.abort() },
+      );
+      for (let i = 0; i < n; i++) expect((await merged.next()).value).toBe(0);
+      const pending = merged.next();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(stopped.signal.aborted).toBe(false);
+      await merged.return!();
+      expect(stopped.signal.aborted).toBe(true);
+      expect(await pending).toEqual({ done: true, value: undefined });
+    }
+  });
+
   it('rethrows a source error', async () => {
     async function* bad(): AsyncGenerator<number> {
       yield await Promise.resolve(1);
