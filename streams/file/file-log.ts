@@ -1454,10 +1454,6 @@ class FileLog implements Log {
 }
 
 /**
- * An iterable made when it is iterated: `open` runs at `[Symbol.asyncIterator]()`, and an error
- * it throws rejects the first `next()` (then the iteration is done), as in an async generator.
- */
-/**
  * One partition's follow read handed out as it is, with `stop` called before `return()` (the
  * reader may be waiting for records, and a generator's `return()` waits for that await). Not a
  * merge of one source: each wrapping generator costs every record a promise and a turn.
@@ -1474,6 +1470,10 @@ function stoppable<T>(inner: AsyncGenerator<T>, stop: () => void): AsyncIterable
   return iterator;
 }
 
+/**
+ * An iterable made when it is iterated: `open` runs at `[Symbol.asyncIterator]()`, and an error
+ * it throws rejects the first `next()` (then the iteration is done), as in an async generator.
+ */
 function lazily<T>(open: () => AsyncIterable<T>): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
