@@ -460,18 +460,40 @@ export async function createCore(init: NodeInit): Promise<Core> {
    * they were computed (the read back, across partitions and streams, does not keep it); the
    * live follow then skips it ({@link Core.announced}).
    */
-  function announceWhenDurable(receipt: ReceiptEvent, append: Promise<void>): Promise<void> {
+  function announceWhenDurable(
+    receipt: ReceiptEvent,
+    append: Promise<unknown>,
+    appended: () => ReceiptEvent = () => receipt,
+  ): Promise<void> {
     const key = announcedKey(receipt);
     core.announced.set(key, 'pending');
-    return append.then(
-      () => {
-        core.receipts$.next(receipt);
+    return new Promise<void>((done) => {
+      const item: Announcement = { key, appended, state: WAITING, done };
+      announcing.push(item);
+      append.then(
+        () => settleAnnouncement(item, DURABLE),
+        () => settleAnnouncement(item, FAILED),
+      );
+    });
+  }
+
+  // Announcements in the order they were made; each goes out once it and all before it are
+  // settled: appends can become durable in another order (signing runs on the thread pool, a
+  // long append goes in chunks, streams are synced apart).
+  const announcing = new Fifo<Announcement>();
+  function settleAnnouncement(item: Announcement, state: typeof DURABLE | typeof FAILED): void {
+    item.state = state;
+    for (let head = announcing.peek(); head !== undefined && head.state !== WAITING;) {
+      announcing.take();
+      if (head.state === DURABLE) {
+        core.receipts$.next(head.appended());
         // Read back already (a reader may see the bytes before the fsync returns): done.
-        if (core.announced.get(key) === 'read') core.announced.delete(key);
-        else core.announced.set(key, 'emitted');
-      },
-      () => undefined,
-    );
+        if (core.announced.get(head.key) === 'read') core.announced.delete(head.key);
+        else core.announced.set(head.key, 'emitted');
+      }
+      head.done();
+      head = announcing.peek();
+    }
   }
 
   /** `lead`: a submission folded early, appended first, with the invocations of `outputs`. */
@@ -543,23 +565,45 @@ export async function createCore(init: NodeInit): Promise<Core> {
       }
     }
     if (released.length > 0) handOver().catch(fail);
-    const appendAll = (lists: Map<string, ReceiptEvent[]>): Promise<unknown> =>
-      Promise.all([
+    // Replayed receipts written for this run: to subscribers as soon as they are durable, before
+    // what the run computes next. Tracked from now on, before their signing, so that the run's
+    // end waits for them as for the receipts folded early.
+    const replayed: Array<{
+      stream: string;
+      index: number;
+      event: ReceiptEvent;
+      durable: (appended: Promise<unknown>) => void;
+    }> = [];
+    for (const [stream, list] of byStream) {
+      list.forEach((event, index) => {
+        if (!event.replayed) return;
+        const entry = { stream, index, event, durable: (_: Promise<unknown>): void => undefined };
+        const appended = new Promise<unknown>((resolve) => (entry.durable = resolve));
+        inFlight.track(announceWhenDurable(event, appended, () => entry.event));
+        replayed.push(entry);
+      });
+    }
+    const appendAll = (lists: Map<string, ReceiptEvent[]>): Promise<unknown> => {
+      const invAppended =
         inv.length === 0
           ? undefined
-          : appendEvents(streams.invocations, inv, inv.map(keyOfInvocation)),
-        ...[...lists].map(([stream, list]) => {
-          const appended = appendEvents(
+          : appendEvents(streams.invocations, inv, inv.map(keyOfInvocation));
+      const appended = new Map(
+        [...lists].map(([stream, list]) => [
+          stream,
+          appendEvents(
             stream,
             list,
             list.map((e) => e.instruction.toString()),
-          );
-          // Replayed receipts written for this run: to subscribers as soon as they are durable,
-          // before what the run computes next.
-          for (const e of list) if (e.replayed) void announceWhenDurable(e, appended);
-          return appended;
-        }),
-      ]);
+          ),
+        ]),
+      );
+      for (const r of replayed) {
+        r.event = lists.get(r.stream)![r.index]!; // as appended (signed)
+        r.durable(appended.get(r.stream)!);
+      }
+      return Promise.all([invAppended, ...appended.values()]);
+    };
     // Receipts are signed first, so that a workflow's end is not appended before them.
     if (authority === undefined || byStream.size === 0) return appendAll(byStream);
     return Promise.all(
@@ -567,11 +611,33 @@ export async function createCore(init: NodeInit): Promise<Core> {
         async ([stream, list]) =>
           [stream, await Promise.all(list.map((e) => authority.sign(e)))] as const,
       ),
-    ).then((signed) => appendAll(new Map(signed)));
+    ).then(
+      (signed) => appendAll(new Map(signed)),
+      (error: unknown) => {
+        // Not appended: nothing to announce, and the run's end must not wait for it.
+        if (replayed.length > 0) {
+          const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+          for (const r of replayed) r.durable(failed);
+        }
+        throw error;
+      },
+    );
   }
 
   return core;
 }
+
+/** A receipt waiting to go to subscribers (see announceWhenDurable). */
+interface Announcement {
+  key: string;
+  /** The event as appended (signed, when the node signs). */
+  appended: () => ReceiptEvent;
+  state: typeof WAITING | typeof DURABLE | typeof FAILED;
+  done: () => void;
+}
+const WAITING = 0;
+const DURABLE = 1;
+const FAILED = 2;
 
 /** An output that acknowledges something: a workflow's end, or an effect task's release. */
 function needsDurable(o: SchedulerOutput): boolean {
