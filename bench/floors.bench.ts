@@ -37,22 +37,25 @@ export async function measureFloors(seconds: number): Promise<Row[]> {
   const rows: Row[] = [];
   const root = mkdtempSync(join(tmpdir(), 'ipvm-bench-floors-'));
   try {
-    const lat = await durableAppends(root, { min: 50, seconds });
-    rows.push({
-      scenario: 'durable 256-byte append (write + fdatasync), p50',
+    const latencyRow = (scenario: string, lat: number[], what: string): Row => ({
+      scenario,
       ours: '—',
       peer: ms(pct(lat, 50)),
       ratio: '',
-      note: `p99 ${ms(pct(lat, 99))}; ${lat.length} appends`,
+      note: `p99 ${ms(pct(lat, 99))}; ${lat.length} ${what}`,
     });
-    const two = await twoFileCommits(root, { min: 50, seconds });
-    rows.push({
-      scenario: "the same on two files at once (a memo hit's commit), p50",
-      ours: '—',
-      peer: ms(pct(two, 50)),
-      ratio: '',
-      note: `p99 ${ms(pct(two, 99))}; ${two.length} pairs`,
-    });
+    rows.push(
+      latencyRow(
+        'durable 256-byte append (write + fdatasync), p50',
+        await durableAppends(root, { min: 50, seconds }),
+        'appends',
+      ),
+      latencyRow(
+        "the same on two files at once (a memo hit's commit), p50",
+        await twoFileCommits(root, { min: 50, seconds }),
+        'pairs',
+      ),
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
