@@ -462,16 +462,19 @@ export async function createCore(init: NodeInit): Promise<Core> {
    */
   function announceWhenDurable(
     receipt: ReceiptEvent,
-    append: Promise<unknown>,
-    appended: () => ReceiptEvent = () => receipt,
+    durable: Promise<ReceiptEvent | void>,
   ): Promise<void> {
     const key = announcedKey(receipt);
     core.announced.set(key, 'pending');
     return new Promise<void>((done) => {
-      const item: Announcement = { key, appended, state: WAITING, done };
+      const item: Announcement = { key, event: receipt, state: WAITING, done };
       announcing.push(item);
-      append.then(
-        () => settleAnnouncement(item, DURABLE),
+      durable.then(
+        (appended) => {
+          // The event as appended (signed, when the node signs).
+          if (appended !== undefined) item.event = appended;
+          settleAnnouncement(item, DURABLE);
+        },
         () => settleAnnouncement(item, FAILED),
       );
     });
@@ -486,7 +489,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     for (let head = announcing.peek(); head !== undefined && head.state !== WAITING;) {
       announcing.take();
       if (head.state === DURABLE) {
-        core.receipts$.next(head.appended());
+        core.receipts$.next(head.event);
         // Read back already (a reader may see the bytes before the fsync returns): done.
         if (core.announced.get(head.key) === 'read') core.announced.delete(head.key);
         else core.announced.set(head.key, 'emitted');
@@ -565,73 +568,64 @@ export async function createCore(init: NodeInit): Promise<Core> {
       }
     }
     if (released.length > 0) handOver().catch(fail);
+    /** Appends the lists as given; their per-stream appends, for the announcements. */
+    const appendAll = (lists: Map<string, ReceiptEvent[]>): Written => {
+      const appended = new Map<string, Promise<void>>();
+      const all: Array<Promise<void>> = [];
+      if (inv.length > 0)
+        all.push(appendEvents(streams.invocations, inv, inv.map(keyOfInvocation)));
+      for (const [stream, list] of lists) {
+        const append = appendEvents(
+          stream,
+          list,
+          list.map((e) => e.instruction.toString()),
+        );
+        appended.set(stream, append);
+        all.push(append);
+      }
+      return { lists, appended, all: Promise.all(all) };
+    };
+    // Receipts are signed first, so that a workflow's end is not appended before them.
+    const written: Written | Promise<Written> =
+      authority === undefined || byStream.size === 0
+        ? appendAll(byStream)
+        : Promise.all(
+            [...byStream].map(
+              async ([stream, list]) =>
+                [stream, await Promise.all(list.map((e) => authority.sign(e)))] as const,
+            ),
+          ).then((signed) => appendAll(new Map(signed)));
     // Replayed receipts written for this run: to subscribers as soon as they are durable, before
     // what the run computes next. Tracked from now on, before their signing, so that the run's
     // end waits for them as for the receipts folded early.
-    const replayed: Array<{
-      stream: string;
-      index: number;
-      event: ReceiptEvent;
-      durable: (appended: Promise<unknown>) => void;
-    }> = [];
     for (const [stream, list] of byStream) {
       list.forEach((event, index) => {
         if (!event.replayed) return;
-        const entry = { stream, index, event, durable: (_: Promise<unknown>): void => undefined };
-        const appended = new Promise<unknown>((resolve) => (entry.durable = resolve));
-        inFlight.track(announceWhenDurable(event, appended, () => entry.event));
-        replayed.push(entry);
+        const durable = Promise.resolve(written).then(async (w) => {
+          await w.appended.get(stream);
+          return w.lists.get(stream)![index]!;
+        });
+        inFlight.track(announceWhenDurable(event, durable));
       });
     }
-    const appendAll = (lists: Map<string, ReceiptEvent[]>): Promise<unknown> => {
-      const invAppended =
-        inv.length === 0
-          ? undefined
-          : appendEvents(streams.invocations, inv, inv.map(keyOfInvocation));
-      const appended = new Map(
-        [...lists].map(([stream, list]) => [
-          stream,
-          appendEvents(
-            stream,
-            list,
-            list.map((e) => e.instruction.toString()),
-          ),
-        ]),
-      );
-      for (const r of replayed) {
-        r.event = lists.get(r.stream)![r.index]!; // as appended (signed)
-        r.durable(appended.get(r.stream)!);
-      }
-      return Promise.all([invAppended, ...appended.values()]);
-    };
-    // Receipts are signed first, so that a workflow's end is not appended before them.
-    if (authority === undefined || byStream.size === 0) return appendAll(byStream);
-    return Promise.all(
-      [...byStream].map(
-        async ([stream, list]) =>
-          [stream, await Promise.all(list.map((e) => authority.sign(e)))] as const,
-      ),
-    ).then(
-      (signed) => appendAll(new Map(signed)),
-      (error: unknown) => {
-        // Not appended: nothing to announce, and the run's end must not wait for it.
-        if (replayed.length > 0) {
-          const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-          for (const r of replayed) r.durable(failed);
-        }
-        throw error;
-      },
-    );
+    return written instanceof Promise ? written.then((w) => w.all) : written.all;
   }
 
   return core;
+}
+
+/** What writeNow handed to the log: the receipt lists as appended, and their appends. */
+interface Written {
+  lists: Map<string, ReceiptEvent[]>;
+  appended: Map<string, Promise<void>>;
+  all: Promise<unknown>;
 }
 
 /** A receipt waiting to go to subscribers (see announceWhenDurable). */
 interface Announcement {
   key: string;
   /** The event as appended (signed, when the node signs). */
-  appended: () => ReceiptEvent;
+  event: ReceiptEvent;
   state: typeof WAITING | typeof DURABLE | typeof FAILED;
   done: () => void;
 }
