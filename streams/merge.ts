@@ -13,6 +13,7 @@ export function mergeAsync<T>(
   sources: readonly AsyncIterable<T>[],
   options: { signal?: AbortSignal; stop?: () => void } = {},
 ): AsyncIterableIterator<T> {
+  if (sources.length === 1) return single(sources[0]!, options);
   const ending: Ending = { ending: false, wake: undefined };
   const merged = mergeSources(sources, options, ending);
   const iterator: AsyncIterableIterator<T> = {
@@ -23,6 +24,28 @@ export function mergeAsync<T>(
       ending.wake?.();
       return merged.return(undefined);
     },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
+/**
+ * One source handed out as it is (a wrapping generator would cost every value a promise and a
+ * turn), ending once `signal` is aborted and calling `stop` before the source's `return()`.
+ */
+function single<T>(
+  source: AsyncIterable<T>,
+  { signal, stop }: { signal?: AbortSignal; stop?: () => void },
+): AsyncIterableIterator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const end = async (): Promise<IteratorResult<T>> => {
+    stop?.();
+    await it.return?.();
+    return { done: true, value: undefined };
+  };
+  const iterator: AsyncIterableIterator<T> = {
+    next: () => (signal?.aborted === true ? end() : it.next()),
+    return: end,
     [Symbol.asyncIterator]: () => iterator,
   };
   return iterator;
@@ -40,17 +63,6 @@ async function* mergeSources<T>(
   ending: Ending,
 ): AsyncGenerator<T> {
   const { signal, stop } = options;
-  if (sources.length === 1) {
-    try {
-      for await (const value of sources[0]!) {
-        if (signal?.aborted === true || ending.ending) return;
-        yield value;
-      }
-    } finally {
-      stop?.();
-    }
-    return;
-  }
   const iterators = sources.map((source) => source[Symbol.asyncIterator]());
   // Each source's next value lands in `ready` and wakes the loop. (Not Promise.race over the
   // pending pulls: every race adds a reaction to each still-pending pull, so a source that waits

@@ -1068,11 +1068,6 @@ class FileLog implements Log {
     const starts = parts.map((part) => this.#startOffset(part, fromOf(part)));
     // Without follow, partitions are read one after the other (cheaper than merging).
     if (!follow) return this.#readInTurn(parts, starts, signal, local);
-    if (parts.length === 1) {
-      return stoppable(this.#readPartition(parts[0]!, starts[0]!, true, signal), () =>
-        local.abort(),
-      );
-    }
     return mergeAsync(
       parts.map((part, i) => this.#readPartition(part, starts[i]!, true, signal)),
       { signal, stop: () => local.abort() },
@@ -1451,23 +1446,6 @@ class FileLog implements Log {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/**
- * One partition's follow read handed out as it is, with `stop` called before `return()` (the
- * reader may be waiting for records, and a generator's `return()` waits for that await). Not a
- * merge of one source: each wrapping generator costs every record a promise and a turn.
- */
-function stoppable<T>(inner: AsyncGenerator<T>, stop: () => void): AsyncIterableIterator<T> {
-  const iterator: AsyncIterableIterator<T> = {
-    next: () => inner.next(),
-    return: () => {
-      stop();
-      return inner.return(undefined);
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
 }
 
 /**
