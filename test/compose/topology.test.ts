@@ -8,28 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openNode } from '../../processors/compose/open-node.ts';
 import { FILE_LOG_PARTITIONS, topologyFor } from '../../processors/compose/open-log.ts';
 import { createNode } from '../../processors/engine/node.ts';
-import type { RunRequest, RunResult, TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log } from '../../streams/log.ts';
 import { DEFAULT_PARTITIONS, STREAM_NAMES } from '../../streams/topology.ts';
-import type { IpldMap } from '../../schemas/ipld.ts';
+import { createCoreRunner } from '../harness/core-runner.ts';
+import { chain } from '../conformance/engine.suite.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
-
-const RSC = 'ipfs://bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu';
-const addOne: TaskRunner = {
-  execute: (request: RunRequest): Promise<RunResult> =>
-    Promise.resolve({ ok: true, value: (request.args[0] as number) + 1, fuel: 1, durationMs: 0 }),
-};
-const workflow = (arg: number): IpldMap => ({
-  tasks: [
-    {
-      run: { rsc: RSC, op: 'wasm/run', input: { func: 'add_one', args: [arg] }, nnc: '' },
-      cause: null,
-      meta: {},
-      prf: [],
-    },
-  ],
-});
 
 /** Partitions of each of the node's streams in the file log at `dir`. */
 async function partitionsOf(dir: string): Promise<number[]> {
@@ -67,8 +51,9 @@ describe('the node streams of a file log', () => {
     // A data directory whose streams have the brokers' default counts (as every file log's
     // had before), with one workflow run.
     const log = createFileLog({ dir: join(dir, 'log') });
-    const first = await createNode({ log, runner: addOne, nodeId: 'before' });
-    const wf = parseWorkflow(workflow(41));
+    const runner = await createCoreRunner();
+    const first = await createNode({ log, runner, nodeId: 'before' });
+    const wf = parseWorkflow(chain(runner.rsc, 1, 41));
     try {
       await first.submit(wf);
       expect((await first.ended(wf.cid)).type).toBe('workflow/completed');

@@ -19,21 +19,21 @@ export interface EngineFixture {
   cleanup?(): Promise<void>;
 }
 
+/** One `add_one(arg)` task (`arg` a number or an `{'await/ok': cid}` promise). */
+export function addOneTask(rsc: string, arg: IpldValue, nnc = ''): IpldValue {
+  return {
+    run: { rsc, op: 'wasm/run', input: { func: 'add_one', args: [arg] }, nnc },
+    cause: null,
+    meta: {},
+    prf: [],
+  };
+}
+
 export function chain(rsc: string, n: number, start = 1, nnc = ''): IpldValue {
   const tasks: IpldValue[] = [];
   let prev: IpldValue | null = null;
   for (let i = 0; i < n; i++) {
-    const t: IpldValue = {
-      run: {
-        rsc,
-        op: 'wasm/run',
-        input: { func: 'add_one', args: [prev === null ? start : { 'await/ok': prev }] },
-        nnc,
-      },
-      cause: null,
-      meta: {},
-      prf: [],
-    };
+    const t = addOneTask(rsc, prev === null ? start : { 'await/ok': prev }, nnc);
     tasks.push(t);
     prev = parseWorkflow({ tasks: [t] }).tasks[0]!.instruction;
   }

@@ -9,22 +9,10 @@ import { createAuthority } from '../../processors/auth/index.ts';
 import { generateIdentity } from '../../processors/auth/identity.ts';
 import type { Authority } from '../../processors/auth/types.ts';
 import { createNode } from '../../processors/engine/node.ts';
-import type { RunRequest, RunResult, TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import { createFileLog } from '../../streams/file/index.ts';
-import type { IpldMap } from '../../schemas/ipld.ts';
+import { createCoreRunner } from '../harness/core-runner.ts';
+import { addOneTask } from '../conformance/engine.suite.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
-
-const RSC = 'ipfs://bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu';
-const task = (func: string, arg: number): IpldMap => ({
-  run: { rsc: RSC, op: 'wasm/run', input: { func, args: [arg] }, nnc: '' },
-  cause: null,
-  meta: {},
-  prf: [],
-});
-const runner: TaskRunner = {
-  execute: (request: RunRequest): Promise<RunResult> =>
-    Promise.resolve({ ok: true, value: (request.args[0] as number) + 1, fuel: 1, durationMs: 0 }),
-};
 
 let dir: string;
 beforeEach(async () => {
@@ -46,13 +34,16 @@ describe('receipts to subscribers', () => {
       },
     };
     const log = createFileLog({ dir: join(dir, 'log'), fsync: 'none' });
+    const runner = await createCoreRunner();
     const node = await createNode({ log, runner, authority, nodeId: 'n' });
     try {
-      const first = parseWorkflow({ tasks: [task('add_one', 1)] });
+      const first = parseWorkflow({ tasks: [addOneTask(runner.rsc, 1)] });
       await node.submit(first);
       await node.ended(first.cid);
       // add_one(1) is memoized (a replayed receipt for this workflow); add_one(7) runs.
-      const second = parseWorkflow({ tasks: [task('add_one', 1), task('add_one', 7)] });
+      const second = parseWorkflow({
+        tasks: [addOneTask(runner.rsc, 1), addOneTask(runner.rsc, 7)],
+      });
       const seen: string[] = [];
       const sub = node.receipts(second.cid).subscribe((r) => {
         seen.push(`${JSON.stringify(r.body.out[1])}${r.replayed ? ' (replayed)' : ''}`);

@@ -9,15 +9,13 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEcho } from '../../processors/engine/echo.ts';
 import { createNode } from '../../processors/engine/node.ts';
-import type { RunRequest, RunResult, TaskRunner } from '../../processors/engine/execute-tasks.ts';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { LogRecord } from '../../streams/log.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
-import type { IpldMap } from '../../schemas/ipld.ts';
+import { createCoreRunner } from '../harness/core-runner.ts';
+import { addOneTask } from '../conformance/engine.suite.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import type { CID } from 'multiformats/cid';
-
-const RSC = 'ipfs://bafkreigc4g7ygs4m7ojs3dkqt64rjmyrdpglyo36ltd6462pf4pytn4weu';
 
 /** A stand-in event: the echo never looks inside one. */
 const event = (n: number): NodeEvent => ({ n }) as unknown as NodeEvent;
@@ -169,28 +167,14 @@ describe('a workflow that ended', () => {
   it('leaves no hold on its parse once it ended', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    const runner: TaskRunner = {
-      execute: (request: RunRequest): Promise<RunResult> =>
-        Promise.resolve({
-          ok: true,
-          value: (request.args[0] as number) + 1,
-          fuel: 1,
-          durationMs: 0,
-        }),
-    };
+    const runner = await createCoreRunner();
     const log = createFileLog({ dir: join(dir, 'log'), fsync: 'none' });
     const node = await createNode({ log, runner, nodeId: 'n' });
     try {
-      const task = (i: number): IpldMap => ({
-        run: { rsc: RSC, op: 'wasm/run', input: { func: 'add_one', args: [i] }, nnc: '' },
-        cause: null,
-        meta: {},
-        prf: [],
-      });
       // The parse is made here and dropped after the submit: only the node can hold it then.
       let first = 0;
       const submit = async (): Promise<{ parse: WeakRef<ParsedWorkflow>; cid: CID }> => {
-        const tasks = Array.from({ length: 50 }, (_, i) => task(first + i));
+        const tasks = Array.from({ length: 50 }, (_, i) => addOneTask(runner.rsc, first + i));
         first += 50;
         const parsed = parseWorkflow({ tasks });
         await node.submit(parsed);
