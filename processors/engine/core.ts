@@ -26,6 +26,7 @@ import { createEndedRegistry, type EndedRegistry } from './ended.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
 import type { BodyPositions } from './submission-body.ts';
 import { createAppender, type Appender } from './appender.ts';
+import { createOwnEnds, type OwnEnds } from './own-ends.ts';
 import { createEcho, type Echo } from './echo.ts';
 import { eventRecord } from './envelope.ts';
 import { createBarrier } from './barrier.ts';
@@ -122,6 +123,11 @@ export interface Core {
    * live follow skips them. By {@link announcedKey}.
    */
   readonly announced: Map<string, 'pending' | 'read' | 'emitted'>;
+  /**
+   * Ends appended here, given out once durable rather than when read back; the live follow
+   * skips those (`own-ends.ts`). Absent in a cluster: every end is given out when read back.
+   */
+  readonly ownEnds: OwnEnds | undefined;
   /** Next offset per partition the live follow reads, by stream (`IpvmNode.behind`). */
   readonly followed: Map<string, Positions>;
   /** Resolves when every receipt folded early so far is durable. */
@@ -410,6 +416,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
       ]);
     },
     announced: new Map(),
+    ownEnds: init.cluster === undefined ? createOwnEnds() : undefined,
     followed: new Map(),
     foldEarly(receipt, append) {
       inFlight.track(announceWhenDurable(receipt, append)); // never rejects
@@ -480,6 +487,24 @@ export async function createCore(init: NodeInit): Promise<Core> {
     });
   }
 
+  /**
+   * Gives a workflow's end this process appends to `ends$` and the ended registry once `append`
+   * is durable, after every receipt announced before it (`own-ends.ts`): `IpvmNode.ended` then
+   * resolves without waiting for the end's read back.
+   */
+  function announceEndWhenDurable(end: WorkflowEndedEvent, append: Promise<unknown>): void {
+    const ownEnds = core.ownEnds;
+    if (ownEnds === undefined) return;
+    const workflow = end.workflow.toString();
+    ownEnds.queued(workflow);
+    const item: Announcement = { key: workflow, event: end, state: WAITING, done: noop };
+    announcing.push(item);
+    append.then(
+      () => settleAnnouncement(item, DURABLE),
+      () => settleAnnouncement(item, FAILED),
+    );
+  }
+
   // Announcements in the order they were made; each goes out once it and all before it are
   // settled: appends can become durable in another order (signing runs on the thread pool, a
   // long append goes in chunks, streams are synced apart).
@@ -488,7 +513,15 @@ export async function createCore(init: NodeInit): Promise<Core> {
     item.state = state;
     for (let head = announcing.peek(); head !== undefined && head.state !== WAITING;) {
       announcing.take();
-      if (head.state === DURABLE) {
+      if (head.event.type !== 'receipt') {
+        const end = head.event;
+        if (core.ownEnds!.settled(head.key, head.state === DURABLE)) {
+          // Decoded until its read back replaces it with the record's bytes (live.ts).
+          ended.note(end);
+          ended.rerunning.delete(head.key);
+          core.ends$.next(end);
+        }
+      } else if (head.state === DURABLE) {
         core.receipts$.next(head.event);
         // Read back already (a reader may see the bytes before the fsync returns): done.
         if (core.announced.get(head.key) === 'read') core.announced.delete(head.key);
@@ -572,8 +605,11 @@ export async function createCore(init: NodeInit): Promise<Core> {
     const appendAll = (lists: Map<string, ReceiptEvent[]>): Written => {
       const appended = new Map<string, Promise<void>>();
       const all: Array<Promise<void>> = [];
-      if (inv.length > 0)
-        all.push(appendEvents(streams.invocations, inv, inv.map(keyOfInvocation)));
+      if (inv.length > 0) {
+        const append = appendEvents(streams.invocations, inv, inv.map(keyOfInvocation));
+        appended.set(streams.invocations, append);
+        all.push(append);
+      }
       for (const [stream, list] of lists) {
         const append = appendEvents(
           stream,
@@ -608,6 +644,13 @@ export async function createCore(init: NodeInit): Promise<Core> {
         inFlight.track(announceWhenDurable(event, durable));
       });
     }
+    // After the replayed receipts: subscribers see a run's receipts before its end.
+    for (const e of inv)
+      if (e.type === 'workflow/completed' || e.type === 'workflow/failed')
+        announceEndWhenDurable(
+          e,
+          Promise.resolve(written).then((w) => w.appended.get(streams.invocations)),
+        );
     return written instanceof Promise ? written.then((w) => w.all) : written.all;
   }
 
@@ -617,18 +660,21 @@ export async function createCore(init: NodeInit): Promise<Core> {
 /** What writeNow handed to the log: the receipt lists as appended, and their appends. */
 interface Written {
   lists: Map<string, ReceiptEvent[]>;
+  /** Per stream (receipt streams, and `invocations` when it wrote to it): its append. */
   appended: Map<string, Promise<void>>;
   all: Promise<unknown>;
 }
 
-/** A receipt waiting to go to subscribers (see announceWhenDurable). */
+/** A receipt or an end waiting to go out (see announceWhenDurable, announceEndWhenDurable). */
 interface Announcement {
+  /** A receipt's {@link announcedKey}; an end's workflow. */
   key: string;
   /** The event as appended (signed, when the node signs). */
-  event: ReceiptEvent;
+  event: ReceiptEvent | WorkflowEndedEvent;
   state: typeof WAITING | typeof DURABLE | typeof FAILED;
   done: () => void;
 }
+const noop = (): void => undefined;
 const WAITING = 0;
 const DURABLE = 1;
 const FAILED = 2;

@@ -113,10 +113,21 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
               });
           }
           if (!folded) core.schedule(record, event);
-          core.ended.note(event, record.value);
           if (event.type === 'workflow/completed' || event.type === 'workflow/failed') {
-            core.ended.rerunning.delete(event.workflow.toString());
+            const workflow = event.workflow.toString();
+            const seen = core.ownEnds?.read(workflow) ?? 'new';
+            // Given out already (own-ends.ts): from now on kept as its record's bytes, unless a
+            // later end of the workflow was given out since.
+            if (seen !== 'older') core.ended.note(event, record.value);
+            if (seen !== 'new') return;
+            core.ended.rerunning.delete(workflow);
             core.ends$.next(event);
+          } else if (
+            event.type !== 'workflow/submitted' ||
+            core.ownEnds?.ahead(event.workflow.toString()) !== true
+          ) {
+            // (A submission read back before an end of its workflow given out already is older.)
+            core.ended.note(event, record.value);
           }
         },
         error: fail,
