@@ -3,13 +3,15 @@
 // the inspector for the throughput phase only (after a warm-up).
 //
 //   node bench/steps-profile.ts [--seconds 5] [--c 64] [--fsync batch|none] [--json] [--out FILE]
-//                               [--alloc]
+//                               [--alloc [--promoted]]
 //
 // Prints steps/s, then self time by file and by function; --out keeps the .cpuprofile (open it
 // in Chrome DevTools or speedscope). With --alloc, the sampling heap profiler instead (one sample
 // per 4 KiB, garbage included): bytes allocated per workflow by file and by function — the rate
 // that sets the garbage collector's share and how far the heap grows (--out: .heapprofile).
 // V8 counts what an inlined function allocates in the frame of the function it was inlined into.
+// With --promoted, only what outlived the young generation's collections (promoted to the old
+// space, where it waits for a major collection): what makes the heap, and the RSS, grow.
 import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -35,6 +37,7 @@ const C = Number(arg('c', '64'));
 const FSYNC = arg('fsync', 'batch');
 const OUT = arg('out', '');
 const ALLOC = flag('alloc');
+const PROMOTED = flag('promoted');
 const { root, wasm, rsc } = await buildExampleModule('profile');
 const fsync = fsyncPolicy(FSYNC);
 const content = await createHeliaContentStore({ dataDir: root });
@@ -57,7 +60,7 @@ if (ALLOC) {
   await session.post('HeapProfiler.startSampling', {
     samplingInterval: 4096,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMinorGC: !PROMOTED,
   });
   r = (await driver.handle({ ...req, seconds: SECONDS, start: 1e8 })) as Throughput;
   profile = (await session.post('HeapProfiler.stopSampling')).profile;
