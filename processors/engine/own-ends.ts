@@ -42,8 +42,6 @@ export interface OwnEnds {
    * of the workflow the live follow reads before it (a submission read back does not undo it).
    */
   ahead(workflow: string): boolean;
-  /** Workflows with an end on its way (for tests and diagnostics). */
-  readonly size: number;
 }
 
 export function createOwnEnds(): OwnEnds {
@@ -86,9 +84,6 @@ export function createOwnEnds(): OwnEnds {
     },
     ahead(workflow) {
       return (counts.get(workflow)?.announced ?? 0) > 0;
-    },
-    get size() {
-      return counts.size;
     },
   };
 }
