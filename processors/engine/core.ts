@@ -34,7 +34,7 @@ import { Fifo, nextTurn, sliceOver } from './operators.ts';
 import { deadLetteredPositions, positionKey } from './dead-letters.ts';
 import { createReadyLater, DEFAULT_READY_RECORD_AFTER_MS, type ReadyLater } from './ready-later.ts';
 import { withRetry } from '../retry.ts';
-import type { Authority } from '../auth/types.ts';
+import type { Authority, ProofMap } from '../auth/types.ts';
 import { rejectionRecord } from './rejections.ts';
 import { attachEffects, type AttachedEffects } from '../effects/engine.ts';
 import { receiptStreamOf } from '../effects/ops.ts';
@@ -85,8 +85,17 @@ export interface Core {
    * follow): a re-submission references it instead of copying it (`submission-body.ts`).
    */
   readonly bodies: BodyPositions;
-  /** Workflows authorized here (`ucan` mode: only their tasks run). */
+  /**
+   * Workflows authorized here in `ucan` mode: only their tasks run. Empty in `open` mode, where
+   * nothing is checked (an entry per workflow, kept for good, was a third of what each workflow
+   * left behind).
+   */
   readonly authorized: Set<string>;
+  /**
+   * Authorizes a submission made here (`IpvmNode.submit`) at `atMs`.
+   * @throws {AuthError} the proofs do not cover it (`ucan` mode)
+   */
+  authorizeSubmission(parsed: ParsedWorkflow, proofs: ProofMap | undefined, atMs: number): void;
   /** Authorizes a submission read from the stream; the error refuses it. */
   authorizeEvent(event: NodeEvent): Error | undefined;
   /** The stream a receipt goes to: `pure`, or the effect stream of its op. */
@@ -334,8 +343,14 @@ export async function createCore(init: NodeInit): Promise<Core> {
     parsedSubmissions,
     bodies,
     authorized,
+    authorizeSubmission(parsed, proofs, atMs) {
+      if (authority?.mode !== 'ucan') return;
+      authority.authorize(parsed, proofs, { atMs }); // throws AuthError
+      authorized.add(parsed.cid.toString());
+    },
     authorizeEvent(event) {
-      if (authority === undefined) return undefined;
+      // `open` mode checks nothing (`Authority.authorize` and `authorizeCancel` are no-ops).
+      if (authority?.mode !== 'ucan') return undefined;
       if (event.type === 'workflow/cancel') {
         // A cancel read from the stream (appended here, by another node or a producer) is
         // checked against the proofs it carries, at its own time, live and at recovery alike.

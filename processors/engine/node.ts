@@ -76,8 +76,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
       }
       const key = parsed.cid.toString();
       const at = Date.now();
-      authority?.authorize(parsed, options?.proofs, { atMs: at }); // throws AuthError
-      core.authorized.add(key);
+      core.authorizeSubmission(parsed, options?.proofs, at); // throws AuthError
       // A re-run references the body an earlier submission wrote instead of copying it. Not in
       // a cluster: peers fold submissions live and would each have to read the body back.
       const source = init.cluster === undefined ? core.bodies.get(key) : undefined;
