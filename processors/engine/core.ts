@@ -87,8 +87,7 @@ export interface Core {
   readonly bodies: BodyPositions;
   /**
    * Workflows authorized here in `ucan` mode: only their tasks run. Empty in `open` mode, where
-   * nothing is checked (an entry per workflow, kept for good, was a third of what each workflow
-   * left behind).
+   * nothing is checked (an entry is kept for the life of the process).
    */
   readonly authorized: Set<string>;
   /**
