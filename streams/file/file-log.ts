@@ -140,6 +140,15 @@ export const DEFAULT_POLL_WHILE_SYNCING_MS = 1;
 const BACKEND = 'file';
 const SEGMENT_SUFFIX = '.log';
 const INDEX_SUFFIX = '.idx';
+/**
+ * A partition's clean-close marker: the size and record count its active segment had when a
+ * writer closed it after syncing it (the segment's index is written beside it). A writer that
+ * opens the partition and finds the segment at that size skips scanning it, and removes the
+ * marker before anything is appended.
+ */
+const CLEAN_CLOSE = 'clean-close.json';
+/** Active segments smaller than this are scanned at open anyway (a few ms at most). */
+const CLEAN_CLOSE_MIN_BYTES = 1 << 20;
 
 interface Segment {
   base: number;
@@ -390,6 +399,29 @@ function writeIndex(seg: Segment, durable: boolean): void {
   const bytes = Buffer.allocUnsafe(seg.index.length * 8);
   for (let i = 0; i < seg.index.length; i++) bytes.writeDoubleLE(seg.index[i]!, i * 8);
   writeAtomic(seg.file.slice(0, -SEGMENT_SUFFIX.length) + INDEX_SUFFIX, bytes, durable);
+}
+
+/**
+ * What a clean close said of the active segment, if it still holds: the segment has the same
+ * base and the same size (bytes past a clean close were appended, maybe torn: scan), and its
+ * index loads. Bytes damaged in place since are found by the readers' checksums.
+ */
+function readCleanClose(
+  dir: string,
+  active: Segment,
+  fileSize: number,
+): { count: number; index: number[] } | undefined {
+  let marker: { base?: unknown; size?: unknown; count?: unknown };
+  try {
+    marker = JSON.parse(fs.readFileSync(path.join(dir, CLEAN_CLOSE), 'utf8')) as typeof marker;
+  } catch {
+    return undefined;
+  }
+  const { base, size, count } = marker;
+  if (base !== active.base || size !== fileSize || !Number.isSafeInteger(count)) return undefined;
+  if ((count as number) < 0 || fileSize > 0 !== (count as number) > 0) return undefined;
+  const index = loadIndex(active, fileSize);
+  return index === undefined ? undefined : { count: count as number, index };
 }
 
 /** Where to start scanning `seg` to find `offset`: the nearest index entry at or before it. */
@@ -712,8 +744,15 @@ class FileLog implements Log {
         loadIndex(seg, seg.size) ?? scanSegment(seg, o.readChunkBytes, o.indexIntervalBytes).index;
     }
     const active = part.active;
-    const scan = scanSegment(active, o.readChunkBytes, o.indexIntervalBytes);
     const fileSize = fs.statSync(active.file).size;
+    const clean = readCleanClose(part.dir, active, fileSize);
+    // It holds only until this writer appends: gone before that (if the removal is lost in a
+    // crash, the segment's size then differs, or nothing was appended).
+    fs.rmSync(path.join(part.dir, CLEAN_CLOSE), { force: true });
+    const scan: Scan =
+      clean === undefined
+        ? scanSegment(active, o.readChunkBytes, o.indexIntervalBytes)
+        : { validEnd: fileSize, count: clean.count, index: clean.index, damaged: [] };
     if (scan.validEnd < fileSize) {
       // A torn tail (a crash during a write): nothing after it was acknowledged under 'batch'.
       fs.truncateSync(active.file, scan.validEnd);
@@ -1422,6 +1461,20 @@ class FileLog implements Log {
     this.#releaseFiles();
   }
 
+  /**
+   * Writes `part`'s clean-close marker and its active segment's index ({@link CLEAN_CLOSE}):
+   * its records are synced, and nothing failed. Neither file is synced: lost or torn in a
+   * crash, it is not used (the next open scans).
+   */
+  #markCleanClose(part: Partition): void {
+    if (this.#o.fsync === 'none' || this.#failed !== undefined) return;
+    if (part.written < CLEAN_CLOSE_MIN_BYTES || part.pending.length > 0) return;
+    const active = part.active;
+    writeIndex(active, false);
+    const marker = { base: active.base, size: part.written, count: part.nextOffset - active.base };
+    writeAtomic(path.join(part.dir, CLEAN_CLOSE), JSON.stringify(marker), false);
+  }
+
   #releaseFiles(): void {
     for (const state of this.#streams.values()) {
       for (const part of state.partitions) {
@@ -1429,6 +1482,7 @@ class FileLog implements Log {
         if (part.fd >= 0) {
           try {
             if (part.unsynced && this.#o.fsync !== 'none') fs.fdatasyncSync(part.fd);
+            this.#markCleanClose(part);
           } finally {
             fs.closeSync(part.fd);
             part.fd = -1;

@@ -1,4 +1,6 @@
 import fs, {
+  appendFileSync,
+  existsSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -361,6 +363,74 @@ describe('file log', () => {
     } finally {
       await reader.close();
     }
+  });
+
+  describe('a writer closed cleanly', () => {
+    // Enough records for the active segment to pass the 1 MiB from which a clean close leaves a
+    // marker (a smaller segment is scanned at open anyway), one batch per record.
+    const N = 1_200;
+    const value = (i: number): Uint8Array => enc.encode(`value-${i}`.padEnd(1_000, '#'));
+    async function written(): Promise<{ dir: string; segment: string }> {
+      const dir = tempDir();
+      const l = createFileLog({ dir });
+      await l.ensureStreams([{ name: 's', partitions: 1 }]);
+      for (let i = 0; i < N; i++) await l.append('s', [{ key: 'k', value: value(i) }]);
+      await l.close();
+      return { dir, segment: join(dir, 's', '0', '00000000000000000000.log') };
+    }
+
+    it('reopens without scanning: a record damaged after the close is reported, not dropped', async () => {
+      const { dir, segment } = await written();
+      expect(existsSync(join(dir, 's', '0', 'clean-close.json'))).toBe(true);
+      // Damage inside the last record's value, the file's size unchanged. A scan at open would
+      // take it for a torn tail and drop the record; the clean close says the segment was whole.
+      const data = readFileSync(segment);
+      data[data.length - 5]! ^= 0xff;
+      writeFileSync(segment, data);
+      log = createFileLog({ dir });
+      const seen: LogRecord[] = [];
+      const error = await (async () => {
+        for await (const r of log.read('s')) seen.push(r);
+      })().catch((e: unknown) => e);
+      expect(seen).toHaveLength(N - 1);
+      expect(error).toBeInstanceOf(CorruptRecordError);
+      expect((error as CorruptRecordError).offset).toBe(N - 1);
+      // The marker no longer holds once the writer may append: it is gone.
+      expect(existsSync(join(dir, 's', '0', 'clean-close.json'))).toBe(false);
+    });
+
+    it('reopens at the same offsets, seeks by its index, and appends after the last record', async () => {
+      const { dir } = await written();
+      log = createFileLog({ dir });
+      const [r] = await all(log.read('s', { from: 777 }));
+      expect(r!.offset).toBe(777);
+      expect(dec.decode(r!.value)).toBe(dec.decode(value(777)));
+      const [at] = await log.append('s', [{ key: 'k', value: enc.encode('next') }]);
+      expect(at!.offset).toBe(N);
+      await log.close();
+      log = createFileLog({ dir });
+      const records = await all(log.read('s'));
+      expect(records).toHaveLength(N + 1);
+      expect(dec.decode(records[N]!.value)).toBe('next');
+    });
+
+    it('still truncates a torn tail written after the close (the size no longer matches)', async () => {
+      const { dir, segment } = await written();
+      // A write cut short after the clean close: a frame header promising more than follows.
+      const torn = Buffer.alloc(24, 0);
+      torn.writeUInt32LE(500, 0);
+      appendFileSync(segment, torn);
+      log = createFileLog({ dir });
+      const records = await all(log.read('s'));
+      expect(records).toHaveLength(N);
+      const [at] = await log.append('s', [{ key: 'k', value: enc.encode('after') }]);
+      expect(at!.offset).toBe(N);
+      await log.close();
+      log = createFileLog({ dir });
+      const again = await all(log.read('s'));
+      expect(again).toHaveLength(N + 1);
+      expect(dec.decode(again[N]!.value)).toBe('after');
+    });
   });
 
   it('supports the interval and none fsync policies', async () => {
