@@ -487,18 +487,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
   ): Promise<void> {
     const key = announcedKey(receipt);
     core.announced.set(key, 'pending');
-    return new Promise<void>((done) => {
-      const item: Announcement = { key, event: receipt, state: WAITING, done };
-      announcing.push(item);
-      durable.then(
-        (appended) => {
-          // The event as appended (signed, when the node signs).
-          if (appended !== undefined) item.event = appended;
-          settleAnnouncement(item, DURABLE);
-        },
-        () => settleAnnouncement(item, FAILED),
-      );
-    });
+    return new Promise<void>((done) => enqueueAnnouncement(key, receipt, durable, done));
   }
 
   /**
@@ -506,15 +495,28 @@ export async function createCore(init: NodeInit): Promise<Core> {
    * is durable, after every receipt announced before it (`own-ends.ts`): `IpvmNode.ended` then
    * resolves without waiting for the end's read back.
    */
-  function announceEndWhenDurable(end: WorkflowEndedEvent, append: Promise<unknown>): void {
-    const ownEnds = core.ownEnds;
-    if (ownEnds === undefined) return;
+  function announceEndWhenDurable(end: WorkflowEndedEvent, append: Promise<void>): void {
+    if (core.ownEnds === undefined) return;
     const workflow = end.workflow.toString();
-    ownEnds.queued(workflow);
-    const item: Announcement = { key: workflow, event: end, state: WAITING, done: noop };
+    core.ownEnds.queued(workflow);
+    enqueueAnnouncement(workflow, end, append, noop);
+  }
+
+  /** Queues an announcement, settled when `durable` does (with the event as appended, if any). */
+  function enqueueAnnouncement(
+    key: string,
+    event: Announcement['event'],
+    durable: Promise<ReceiptEvent | void>,
+    done: () => void,
+  ): void {
+    const item: Announcement = { key, event, state: WAITING, done };
     announcing.push(item);
-    append.then(
-      () => settleAnnouncement(item, DURABLE),
+    durable.then(
+      (appended) => {
+        // The event as appended (signed, when the node signs).
+        if (appended !== undefined) item.event = appended;
+        settleAnnouncement(item, DURABLE);
+      },
       () => settleAnnouncement(item, FAILED),
     );
   }
@@ -659,11 +661,14 @@ export async function createCore(init: NodeInit): Promise<Core> {
       });
     }
     // After the replayed receipts: subscribers see a run's receipts before its end.
+    let invAppended: Promise<void> | undefined;
     for (const e of inv)
       if (e.type === 'workflow/completed' || e.type === 'workflow/failed')
         announceEndWhenDurable(
           e,
-          Promise.resolve(written).then((w) => w.appended.get(streams.invocations)),
+          (invAppended ??= Promise.resolve(written).then((w) =>
+            w.appended.get(streams.invocations),
+          )),
         );
     return written instanceof Promise ? written.then((w) => w.all) : written.all;
   }

@@ -418,10 +418,10 @@ function readCleanClose(
     return undefined;
   }
   const { base, size, count } = marker;
-  if (base !== active.base || size !== fileSize || !Number.isSafeInteger(count)) return undefined;
-  if ((count as number) < 0 || fileSize > 0 !== (count as number) > 0) return undefined;
+  if (base !== active.base || size !== fileSize || typeof count !== 'number') return undefined;
+  if (!Number.isSafeInteger(count) || count < 0 || fileSize > 0 !== count > 0) return undefined;
   const index = loadIndex(active, fileSize);
-  return index === undefined ? undefined : { count: count as number, index };
+  return index === undefined ? undefined : { count, index };
 }
 
 /** Where to start scanning `seg` to find `offset`: the nearest index entry at or before it. */

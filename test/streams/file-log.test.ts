@@ -378,6 +378,16 @@ describe('file log', () => {
       await l.close();
       return { dir, segment: join(dir, 's', '0', '00000000000000000000.log') };
     }
+    /** Appends `text` to the open log (offset N), reopens it: all N + 1 records, `text` last. */
+    async function appendThenReopen(dir: string, text: string): Promise<void> {
+      const [at] = await log!.append('s', [{ key: 'k', value: enc.encode(text) }]);
+      expect(at!.offset).toBe(N);
+      await log!.close();
+      log = createFileLog({ dir });
+      const records = await all(log.read('s'));
+      expect(records).toHaveLength(N + 1);
+      expect(dec.decode(records[N]!.value)).toBe(text);
+    }
 
     it('reopens without scanning: a record damaged after the close is reported, not dropped', async () => {
       const { dir, segment } = await written();
@@ -405,13 +415,7 @@ describe('file log', () => {
       const [r] = await all(log.read('s', { from: 777 }));
       expect(r!.offset).toBe(777);
       expect(dec.decode(r!.value)).toBe(dec.decode(value(777)));
-      const [at] = await log.append('s', [{ key: 'k', value: enc.encode('next') }]);
-      expect(at!.offset).toBe(N);
-      await log.close();
-      log = createFileLog({ dir });
-      const records = await all(log.read('s'));
-      expect(records).toHaveLength(N + 1);
-      expect(dec.decode(records[N]!.value)).toBe('next');
+      await appendThenReopen(dir, 'next');
     });
 
     it('still truncates a torn tail written after the close (the size no longer matches)', async () => {
@@ -423,13 +427,7 @@ describe('file log', () => {
       log = createFileLog({ dir });
       const records = await all(log.read('s'));
       expect(records).toHaveLength(N);
-      const [at] = await log.append('s', [{ key: 'k', value: enc.encode('after') }]);
-      expect(at!.offset).toBe(N);
-      await log.close();
-      log = createFileLog({ dir });
-      const again = await all(log.read('s'));
-      expect(again).toHaveLength(N + 1);
-      expect(dec.decode(again[N]!.value)).toBe('after');
+      await appendThenReopen(dir, 'after');
     });
   });
 
