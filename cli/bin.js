@@ -41,5 +41,8 @@ if (import.meta.url.includes('/node_modules/')) {
   }
   await import(main.href);
 } else {
+  // Each source's stripped JavaScript is kept between runs (ts-cache.js).
+  const { cacheStrippedTypeScript } = await import('./ts-cache.js');
+  cacheStrippedTypeScript();
   await import('./main.ts');
 }
