@@ -84,7 +84,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'cli/bin.js', 'cli/ts-cache.js'] },
+        projectService: { allowDefaultProject: ['*.js', 'cli/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

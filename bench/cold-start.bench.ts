@@ -56,9 +56,12 @@ async function firstTask(
   }
 }
 
-/** Floors: an empty child's fork → ready, a durable append, V8 on the module's core. */
+/**
+ * Floors: an empty child's fork → ready (JavaScript: the node child's own sources come stripped
+ * from the cache, cli/ts-cache.js), a durable append, V8 on the module's core.
+ */
 async function emptyChildUp(): Promise<number> {
-  const file = join(root, 'empty-child.ts');
+  const file = join(root, 'empty-child.mjs');
   writeFileSync(file, "process.send?.('ready');\nprocess.disconnect?.();\n");
   const t = performance.now();
   const c = fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -166,7 +169,7 @@ const rows: Row[] = [
     ratio: lowerIsBetter(med(s.secondCpu), floor),
   },
   {
-    scenario: 'process start: fork → node up (vs an empty TypeScript child)',
+    scenario: 'process start: fork → node up (vs an empty child)',
     ours: ms(med(s.upSecond)),
     peer: ms(med(s.emptyUp)),
     ratio: lowerIsBetter(med(s.upSecond), med(s.emptyUp)),

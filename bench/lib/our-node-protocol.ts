@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { compiledChild } from './compiled.ts';
 import { flag } from './report.ts';
 
+/** `--import` this in a child run from the sources, as `ipvm` runs them (cli/ts-cache.js). */
+const TS_CACHE_REGISTER = join(import.meta.dirname, '..', '..', 'cli', 'ts-cache-register.js');
+
 /** A receipt as either side reports it, reduced to what both sides can be compared on. */
 export interface SeenReceipt {
   /** Invocation CID (`ran`). */
@@ -120,12 +123,13 @@ export async function startOurNode(options: {
   if (options.glueFree === false) args.push('--no-glue-free');
   if (options.pollWhileSyncingMs !== undefined)
     args.push('--poll-while-syncing', String(options.pollWhileSyncingMs));
-  const script =
-    (options.compiled ?? flag('compiled'))
-      ? compiledChild()
-      : join(import.meta.dirname, 'our-node-child.ts');
+  const compiled = options.compiled ?? flag('compiled');
+  const script = compiled ? compiledChild() : join(import.meta.dirname, 'our-node-child.ts');
   const child: ChildProcess = fork(script, args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // From the sources, as `ipvm start` runs in a clone: stripped sources from the cache, not
+    // Node's type stripper in the process (cli/ts-cache.js).
+    execArgv: compiled ? process.execArgv : [...process.execArgv, '--import', TS_CACHE_REGISTER],
   });
   const pending = new Map<number, (r: ChildReply) => void>();
   let nextId = 1;
