@@ -1,12 +1,16 @@
 // Engine rebuild from offset 0 — memo and scheduler folded from the log at start-up — beside
 // its floor measured in the same run: the same log read to its end with nothing done per record.
 //
-//   node bench/replay.bench.ts [--workflows 30000] [--chains 3000] [--runs 5] [--profile FILE]
+//   node --expose-gc bench/replay.bench.ts [--workflows 30000] [--chains 3000] [--runs 5]
+//                                          [--profile FILE]
 //
 // The log is written once (`--workflows` single-task and `--chains` 5-task add_one workflows
 // through the real executor, fsync none). Then each run opens the log afresh and either reads
 // every stream to its end (the floor) or starts a node on it (`node:recovered`: events folded and
-// the time taken); the two alternate, and the medians of `--runs` are printed. `--profile`
+// the time taken); the two alternate, and the medians of `--runs` are printed, with the first
+// rebuild apart (its code not yet compiled by V8's optimizing tiers, as in a fresh process).
+// With --expose-gc each run starts on a collected heap, as a rebuild in a fresh process does;
+// without it, the garbage of the run before is collected during the next. `--profile`
 // keeps a CPU profile of one more recovery (summarized; open the file in DevTools).
 import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -99,6 +103,11 @@ async function recoverOnce(): Promise<{ events: number; ms: number }> {
   return { events: recovered!.receipts + recovered!.invocations, ms: recovered!.ms };
 }
 
+/** A full collection when the process was started with --expose-gc (npm run bench does). */
+const gc = (globalThis as { gc?: () => void }).gc;
+const collected = gc !== undefined;
+const collect = (): void => gc?.();
+
 const floor: number[] = [];
 const replay: number[] = [];
 let events = 0;
@@ -107,6 +116,9 @@ for (let i = 0; i < RUNS; i++) {
   // Alternating order: the one that runs second finds the file in the page cache as warm.
   const order = i % 2 === 0 ? ['floor', 'replay'] : ['replay', 'floor'];
   for (const which of order) {
+    // Each run starts on a collected heap, as a rebuild starts in a fresh process: without
+    // this, the garbage of the run before (a whole node's state) is collected during the next.
+    collect();
     if (which === 'floor') {
       const r = await readAll();
       floorEvents = r.events;
@@ -125,7 +137,10 @@ const rows = [
     ours: rate(pct(replay, 50), '/s'),
     peer: rate(pct(floor, 50), '/s'),
     ratio: higherIsBetter(pct(replay, 50), pct(floor, 50)),
-    note: `median of ${RUNS}; ${events} events folded, ${floorEvents} records read`,
+    note:
+      `median of ${RUNS}, the first ${rate(replay[0]!, '/s')}; ${events} events folded, ` +
+      `${floorEvents} records read` +
+      (collected ? '' : '; heap not collected between runs (run with --expose-gc)'),
   },
 ];
 printTable(

@@ -28,7 +28,8 @@ const CHILD = ['restate', 'homestar', 'cold', 'gap'];
 const ONLY = arg('only', 'floors,restate,homestar,cold,gap,replay').split(',');
 const FSYNC = arg('fsync', 'batch');
 
-const plan: Array<{ name: string; file: string; args: string[] }> = [
+/** Each step: its script, its arguments, and Node's own flags for it (`node`). */
+const plan: Array<{ name: string; file: string; args: string[]; node?: string[] }> = [
   { name: 'floors', file: 'floors.bench.ts', args: QUICK ? ['--seconds', '0.5'] : [] },
   {
     name: 'restate',
@@ -62,6 +63,8 @@ const plan: Array<{ name: string; file: string; args: string[] }> = [
     name: 'replay',
     file: 'replay.bench.ts',
     args: QUICK ? ['--workflows', '5000', '--chains', '500', '--runs', '3'] : [],
+    // Each run starts on a collected heap (see replay.bench.ts).
+    node: ['--expose-gc'],
   },
 ];
 
@@ -93,8 +96,11 @@ const sections: Array<{ name: string; status: string; result?: Result }> = [];
 for (const step of plan.filter((p) => ONLY.includes(p.name))) {
   const since = Date.now();
   if (flag('compiled') && CHILD.includes(step.name)) step.args.push('--compiled');
-  console.log(`\n=== ${step.name}: node bench/${step.file} ${step.args.join(' ')}`);
-  const r = spawnSync(process.execPath, [join(import.meta.dirname, step.file), ...step.args], {
+  console.log(
+    `\n=== ${step.name}: node ${[...(step.node ?? []), `bench/${step.file}`, ...step.args].join(' ')}`,
+  );
+  const argv = [...(step.node ?? []), join(import.meta.dirname, step.file), ...step.args];
+  const r = spawnSync(process.execPath, argv, {
     stdio: 'inherit',
   });
   const result = newestResult(step.name, since);
