@@ -10,7 +10,7 @@ import type { ContentStore } from '../content/index.ts';
 import type { IpvmNode, NodeProgress } from '../engine/types.ts';
 import type { Authority } from '../auth/types.ts';
 import type { ReceiptCheck } from '../auth/verify-receipt.ts';
-import type { NodeMetrics } from '../metrics.ts';
+import type { ConsumerLag, NodeMetrics } from '../metrics.ts';
 import type { TableStore } from '../tables/table-store.ts';
 import type { ApiServer } from '../api/index.ts';
 import { silentLogger, type Logger } from '../logger.ts';
@@ -49,15 +49,15 @@ export interface ServicesStage {
 /** Prepares the services `config` asks for. */
 export async function prepareServices(config: NodeConfig): Promise<ServicesStage> {
   const wantsMetrics = config.metrics === true || config.api !== undefined;
-  const { consumerLag, createNodeMetrics } = await import('../metrics.ts');
-  let lag: (() => ReturnType<typeof consumerLag>) | undefined;
-  const metrics = wantsMetrics
-    ? createNodeMetrics({
-        processMetrics: true,
-        // Cheap on the embedded log only (see consumerLag).
-        lag: async () => (lag === undefined ? [] : [await lag()]),
-      })
-    : undefined;
+  // prom-client and what it imports (~90 modules) only for a node that reports metrics: not
+  // for `ipvm run`, `status` or `replay`.
+  const metricsModule = wantsMetrics ? await import('../metrics.ts') : undefined;
+  let lag: (() => Promise<ConsumerLag>) | undefined;
+  const metrics = metricsModule?.createNodeMetrics({
+    processMetrics: true,
+    // Cheap on the embedded log only (see consumerLag).
+    lag: async () => (lag === undefined ? [] : [await lag()]),
+  });
   let noteRetry: ((instruction: string) => void) | undefined;
   const logger = config.logger;
   return {
@@ -72,8 +72,9 @@ export async function prepareServices(config: NodeConfig): Promise<ServicesStage
         for (const c of closers.reverse()) await c();
       };
       try {
-        if (metrics !== undefined) {
+        if (metrics !== undefined && metricsModule !== undefined) {
           opened.metrics = metrics;
+          const { consumerLag } = metricsModule;
           if ((config.log?.backend ?? 'file') === 'file')
             lag = () =>
               consumerLag(log, 'executor', node.topology.name('invocations'), { cap: 10_000 });
