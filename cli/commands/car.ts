@@ -36,8 +36,12 @@ export function registerCar(program: Command, ctx: ContentCommandContext = {}): 
         out.end();
         await once(out, 'finish');
       } catch (err) {
-        // Not a partial CAR: a file that is there is a whole export.
+        // Not a partial CAR: a file that is there is a whole export. A write (or the file's
+        // open) may still be in flight: it fails once the stream is destroyed, and the file is
+        // removed only after the stream has closed, so that no late open makes it again.
+        out.on('error', () => undefined);
         out.destroy();
+        if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
         await rm(opts.output, { force: true });
         throw err;
       } finally {
