@@ -1,14 +1,15 @@
 // A ContentStore on Helia's UnixFS over a filesystem blockstore: with no network at all, or
 // with a content exchange (network.ts) through which missing blocks come from peers.
-// Libraries are imported lazily, each on first use: opening needs only the blockstore; UnixFS
-// (~20 MiB and most of a second to import) only for files of more than one chunk; CAR and codecs
-// only for CAR import/export. A file of one chunk or less is a single raw block, stored and read
+// Libraries are imported lazily, each on first use: opening needs nothing (the blockstore opens
+// at its first use, or at once with a network); UnixFS (~20 MiB and most of a second to import)
+// only for files of more than one chunk; CAR and codecs only for CAR import/export. A file of one chunk or less is a single raw block, stored and read
 // without UnixFS (the same block and CID as `ipfs add`), so a node running small modules never
 // loads it.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
+import type { FsBlockstore } from 'blockstore-fs';
 import { ContentError, ContentNotFoundError, CarError } from './errors.ts';
 import type { StartedNetwork } from './network.ts';
 import type { CarSink, ContentCallOptions, ContentStore, ContentStoreInit } from './types.ts';
@@ -113,11 +114,23 @@ function collectCids(value: unknown, out: CID[]): void {
  * ```
  */
 export async function createHeliaContentStore(init: ContentStoreInit): Promise<ContentStore> {
-  const { FsBlockstore } = await import('blockstore-fs');
-  const blockstore = new FsBlockstore(join(init.dataDir, 'blocks'));
-  await blockstore.open();
+  // Opened on first use: a run answered from the memo never reads content, and the blockstore's
+  // module brings a glob library (~70 modules) with it. The network needs it from the start.
+  let opening: Promise<FsBlockstore> | undefined;
+  const blocks = (): Promise<FsBlockstore> =>
+    (opening ??= import('blockstore-fs')
+      .then(async ({ FsBlockstore }) => {
+        const b = new FsBlockstore(join(init.dataDir, 'blocks'));
+        await b.open();
+        return b;
+      })
+      .catch((error: unknown) => {
+        opening = undefined; // the next use tries again
+        throw error;
+      }));
   let network: StartedNetwork | undefined;
   if (init.network !== undefined) {
+    const blockstore = await blocks();
     const { startContentNetwork } = await import('./network.ts');
     network = await startContentNetwork(blockstore, init.network).catch(async (error: unknown) => {
       await blockstore.close();
@@ -141,7 +154,7 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
   };
   let unixfs: Promise<{ fs: UnixFS; importerOptions: ImporterOptions }> | undefined;
   const files = (): Promise<{ fs: UnixFS; importerOptions: ImporterOptions }> =>
-    (unixfs ??= unixfsLib().then((L) => ({
+    (unixfs ??= Promise.all([unixfsLib(), blocks()]).then(([L, blockstore]) => ({
       fs: L.unixfsMod.unixfs({ blockstore: network?.blockstore ?? blockstore }),
       importerOptions: {
         cidVersion: 1 as const,
@@ -159,7 +172,7 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
 
   const getBlock = async (cid: CID, signal?: AbortSignal): Promise<Uint8Array> => {
     try {
-      return await concat(blockstore.get(cid, { signal }));
+      return await concat((await blocks()).get(cid, { signal }));
     } catch (err) {
       if (!isNotFound(err)) throw err;
       if (network === undefined) throw new ContentNotFoundError(cid, { cause: err });
@@ -182,7 +195,7 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
       ) {
         // One chunk with raw leaves, reduced to itself: the file is one raw block.
         const cid = CID.createV1(RAW_CODE, await sha256.digest(content));
-        await blockstore.put(cid, content, { signal: options.signal });
+        await (await blocks()).put(cid, content, { signal: options.signal });
         return cid;
       }
       const { fs, importerOptions } = await files();
@@ -215,7 +228,7 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
     async has(cid, options: ContentCallOptions = {}) {
       checkOpen();
       throwIfAborted(options.signal);
-      return blockstore.has(cid, { signal: options.signal });
+      return (await blocks()).has(cid, { signal: options.signal });
     },
 
     async exportCar(roots, out: CarSink, options: ContentCallOptions = {}) {
@@ -272,7 +285,7 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
         if (!sameBytes(digest, cid.multihash.digest)) {
           throw new CarError(`block bytes do not match ${cid.toString()}`);
         }
-        await blockstore.put(cid, bytes, { signal: options.signal });
+        await (await blocks()).put(cid, bytes, { signal: options.signal });
       }
       return roots;
     },
@@ -283,7 +296,10 @@ export async function createHeliaContentStore(init: ContentStoreInit): Promise<C
       if (closed) return;
       closed = true;
       await network?.stop();
-      await blockstore.close();
+      await opening?.then(
+        (b) => b.close(),
+        () => undefined,
+      );
     },
 
     [Symbol.asyncDispose]() {

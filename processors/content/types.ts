@@ -59,7 +59,7 @@ export interface ContentStore {
 
 /** Construction options of {@link createHeliaContentStore}. */
 export interface ContentStoreInit {
-  /** Directory holding the blockstore (`<dataDir>/blocks`); created when missing. */
+  /** Directory holding the blockstore (`<dataDir>/blocks`); made at its first use if missing. */
   dataDir: string;
   /**
    * Exchange blocks with other nodes over libp2p + bitswap. Without it the store uses no

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CID } from 'multiformats/cid';
@@ -170,6 +170,32 @@ describe('helia content store', () => {
     expect(parseResource(cid.toString()).equals(cid)).toBe(true);
     expect((await resolveResource(store, `ipfs://${cid.toString()}`)).bytes).toEqual(bytes);
     expect(() => parseResource('https://example.com/x.wasm')).toThrow(InvalidResourceError);
+  });
+
+  it('opens its blockstore at the first use, and tries again after a failed open', async () => {
+    const dir2 = mkdtempSync(join(tmpdir(), 'ipvm-content-'));
+    try {
+      // A store that is never used touches nothing, and closes.
+      const unused = await createHeliaContentStore({ dataDir: join(dir2, 'unused') });
+      expect(existsSync(join(dir2, 'unused', 'blocks'))).toBe(false);
+      await unused.close();
+
+      // Where the blockstore's directory should be, a file: the first use fails, located.
+      const dataDir = join(dir2, 'lazy');
+      mkdirSync(dataDir);
+      writeFileSync(join(dataDir, 'blocks'), 'not a directory');
+      const lazy = await createHeliaContentStore({ dataDir });
+      const bytes = new TextEncoder().encode('lazy');
+      await expect(lazy.add(bytes)).rejects.toThrow(/blocks/);
+      // Once the path is usable, the next use opens it.
+      rmSync(join(dataDir, 'blocks'));
+      const cid = await lazy.add(bytes);
+      expect(existsSync(join(dataDir, 'blocks'))).toBe(true);
+      expect(await lazy.get(cid)).toEqual(bytes);
+      await lazy.close();
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
+    }
   });
 
   it('picks the data dir from option, env, then default', () => {
