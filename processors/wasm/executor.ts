@@ -4,7 +4,7 @@
 // are pure, so the re-run produces the same result and the same fuel count.
 import { availableParallelism } from 'node:os';
 import type { CID } from 'multiformats/cid';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { parseResource, InvalidResourceError } from '../content/index.ts';
 import {
   ExecutorClosedError,
@@ -249,7 +249,12 @@ export function createExecutor(init: ExecutorInit): Executor {
   });
   const runner = createRunner();
   let pool: Piscina | undefined;
-  const getPool = (): Piscina => {
+  // Imported at the first task that runs off the main thread (a run from the memo runs none).
+  const getPool = async (): Promise<Piscina> => {
+    if (pool !== undefined) return pool;
+    const { Piscina } = await import('piscina');
+    // Closed while the module loaded: no pool (and no thread) after close().
+    if (closed) throw new ExecutorClosedError();
     pool ??= new Piscina({
       filename: sibling(import.meta.url, './worker').href,
       // One worker at first (each is an isolate of ~20 MiB); more as tasks overlap, each
@@ -348,7 +353,7 @@ export function createExecutor(init: ExecutorInit): Executor {
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     stats.pooled++;
     try {
-      return (await getPool().run(task, { signal: combined })) as RunOutcome;
+      return (await (await getPool()).run(task, { signal: combined })) as RunOutcome;
     } catch (err) {
       if (signal?.aborted) {
         stats.terminations++;
