@@ -2,9 +2,9 @@
 // with a content exchange (network.ts) through which missing blocks come from peers.
 // Libraries are imported lazily, each on first use: opening needs nothing (the blockstore opens
 // at its first use, or at once with a network); UnixFS (~20 MiB and most of a second to import)
-// only for files of more than one chunk; CAR and codecs only for CAR import/export. A file of one chunk or less is a single raw block, stored and read
-// without UnixFS (the same block and CID as `ipfs add`), so a node running small modules never
-// loads it.
+// only for files of more than one chunk; CAR and codecs only for CAR import/export. A file of
+// one chunk or less is a single raw block, stored and read without UnixFS (the same block and
+// CID as `ipfs add`), so a node running small modules never loads it.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CID } from 'multiformats/cid';
