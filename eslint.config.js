@@ -17,6 +17,8 @@ const CONFINED = [
   { folder: 'processors/wasm', packages: ['@bytecodealliance/jco', 'binaryen'] },
   { folder: 'processors/effects', packages: ['undici'] },
   { folder: 'processors/auth', packages: ['@ucans/ucans', 'iso-ucan', '@noble/curves'] },
+  // Not a client library: RxJS's index loads all of it at every start (processors/rx/index.ts).
+  { folder: 'processors/rx', packages: ['rxjs'] },
 ];
 const EXEMPT = ['test/**', '**/*.test.ts', 'bench/**'];
 /**

@@ -23,7 +23,7 @@
  * @module
  */
 import { CID } from 'multiformats/cid';
-import type { Subscription } from 'rxjs';
+import type { Subscription } from '../rx/index.ts';
 import type { ReceiptEvent, NodeEvent } from '../../schemas/events.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import type { ReadFrom } from '../../streams/log.ts';

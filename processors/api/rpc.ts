@@ -15,7 +15,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import type { Subscription } from 'rxjs';
+import type { Subscription } from '../rx/index.ts';
 import type { CID } from 'multiformats/cid';
 import { dagJson } from '../../schemas/codecs.ts';
 import { FormatError, SchemaError, DecodeError } from '../../schemas/errors.ts';

@@ -13,7 +13,7 @@
  */
 import { WorkflowNotRunningError } from '../engine/cancel.ts';
 import { CID } from 'multiformats/cid';
-import { ReplaySubject, merge, map, switchMap, take, type Observable } from 'rxjs';
+import { ReplaySubject, merge, map, switchMap, take, type Observable } from '../rx/index.ts';
 import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import { isParsedWorkflow, parseWorkflow } from '../../schemas/model.ts';
 import type { Receipt } from '../../schemas/types.ts';

@@ -8,7 +8,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { Subject } from 'rxjs';
+import { Subject } from '../rx/index.ts';
 import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../../streams/log.ts';
 import { deadLetterFor } from '../../streams/dead-letter.ts';
 import { createTopology, type Topology, type TopologyInit } from '../../streams/topology.ts';

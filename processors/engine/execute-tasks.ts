@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from '../rx/index.ts';
 import type { ReceiptEvent, TaskReadyEvent } from '../../schemas/events.ts';
 import { isIpldMap, type IpldValue } from '../../schemas/ipld.ts';
 import { WASM_RUN, readLimits } from '../../schemas/model.ts';

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Subject, finalize, merge, mergeMap, tap, type Subscription } from 'rxjs';
+import { Subject, finalize, merge, mergeMap, tap, type Subscription } from '../rx/index.ts';
 import { consume } from './reads.ts';
 import { decodeRecord } from './envelope.ts';
 import { createCommitTracker } from './commit-tracker.ts';

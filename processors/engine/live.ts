@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Subscription } from 'rxjs';
+import type { Subscription } from '../rx/index.ts';
 import { flatMapSync } from './operators.ts';
 import type { LogRecord } from '../../streams/log.ts';
 import { follow } from './reads.ts';

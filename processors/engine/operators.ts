@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber } from '../rx/index.ts';
 
 /** Work the engine does before it lets the event loop turn. */
 export const SLICE_MS = 10;

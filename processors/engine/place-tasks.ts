@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { filter, type MonoTypeOperatorFunction, type Subject } from 'rxjs';
+import { filter, type MonoTypeOperatorFunction, type Subject } from '../rx/index.ts';
 import type { LogRecord } from '../../streams/log.ts';
 import type { TaskReadyEvent } from '../../schemas/events.ts';
 import { hasPlacement } from '../../schemas/placement.ts';

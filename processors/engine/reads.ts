@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Observable, merge } from 'rxjs';
+import { Observable, merge } from '../rx/index.ts';
 import type { Log, LogRecord, Positions } from '../../streams/log.ts';
 import { nextTurn, sliceOver } from './operators.ts';
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Observable } from 'rxjs';
+import type { Observable } from '../rx/index.ts';
 import type { CID } from 'multiformats/cid';
 import type { Log } from '../../streams/log.ts';
 import type { Topology, TopologyInit } from '../../streams/topology.ts';

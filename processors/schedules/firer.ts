@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Subscription } from 'rxjs';
+import type { Subscription } from '../rx/index.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import type { ReplayJob, ScheduleCreatedEvent } from '../../schemas/job-events.ts';
 import type { Log } from '../../streams/log.ts';
