@@ -12,9 +12,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../../streams/file/index.ts';
-import { openNode } from '../../processors/compose/open-node.ts';
+import { compiledWhole } from '../../processors/compose/compiled-whole.ts';
 import { currentRss, peakRss } from './proc.ts';
-import { createDriver } from './our-node-driver.ts';
 import type { ChildReply, ChildRequest } from './our-node-protocol.ts';
 
 const argv = process.argv.slice(2);
@@ -30,16 +29,24 @@ const pollWhileSyncingMs = pollArg > 0 ? Number(argv[pollArg + 1]) : undefined;
 
 const root = keptDir ?? mkdtempSync(join(tmpdir(), 'ipvm-bench-node-'));
 mkdirSync(root, { recursive: true });
-const opened = await openNode({
-  dataDir: root,
-  log: { backend: 'file', fsync, pollWhileSyncingMs },
-  concurrency,
-  glueFree,
-  auth: false,
-  nodeId: 'bench',
+// Opened as `ipvm start` opens it, compiled whole (processors/compose/compiled-whole.ts): the
+// node's modules and the driver (which stands for the API) are imported inside.
+const { opened, driver } = await compiledWhole(async () => {
+  const [{ openNode }, { createDriver }] = await Promise.all([
+    import('../../processors/compose/open-node.ts'),
+    import('./our-node-driver.ts'),
+  ]);
+  const opened = await openNode({
+    dataDir: root,
+    log: { backend: 'file', fsync, pollWhileSyncingMs },
+    concurrency,
+    glueFree,
+    auth: false,
+    nodeId: 'bench',
+  });
+  return { opened, driver: createDriver(opened.node) };
 });
 for (const f of wasmFiles) await opened.content.add(new Uint8Array(readFileSync(f)));
-const driver = createDriver(opened.node);
 
 process.on('message', (msg: ChildRequest) => {
   driver.handle(msg).then(

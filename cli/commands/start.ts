@@ -123,26 +123,28 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
       );
       const logger = commandLogger(command);
       const nodeLog = logger.child({ component: 'node' });
-      const { openNode } = await import('../../processors/compose/open-node.ts');
-      const opened = await openNode({
-        ...nodeConfig(flags),
-        bidWindowMs,
-        onProgress: logProgress(nodeLog),
-        logger: nodeLog,
-        metrics: true,
-        tables: flags.tables === true ? { clickhouseUrl: flags.clickhouseUrl } : undefined,
-        api:
-          rpcPort === undefined
-            ? undefined
-            : {
-                host: flags.rpcHost,
-                port: rpcPort,
-                allowedHosts: list(flags.rpcAllowedHosts),
-                allowedOrigins: list(flags.rpcAllowedOrigins),
-                consoleActions: flags.consoleActions === true,
-              },
-        schedules: true,
-      });
+      const { compiledWhole } = await import('../../processors/compose/compiled-whole.ts');
+      const opened = await compiledWhole(async () =>
+        (await import('../../processors/compose/open-node.ts')).openNode({
+          ...nodeConfig(flags),
+          bidWindowMs,
+          onProgress: logProgress(nodeLog),
+          logger: nodeLog,
+          metrics: true,
+          tables: flags.tables === true ? { clickhouseUrl: flags.clickhouseUrl } : undefined,
+          api:
+            rpcPort === undefined
+              ? undefined
+              : {
+                  host: flags.rpcHost,
+                  port: rpcPort,
+                  allowedHosts: list(flags.rpcAllowedHosts),
+                  allowedOrigins: list(flags.rpcAllowedOrigins),
+                  consoleActions: flags.consoleActions === true,
+                },
+          schedules: true,
+        }),
+      );
       const { node, api } = opened;
       let removeDiscovery: (() => void) | undefined;
       try {
