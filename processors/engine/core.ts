@@ -495,10 +495,13 @@ export async function createCore(init: NodeInit): Promise<Core> {
    * is durable, after every receipt announced before it (`own-ends.ts`): `IpvmNode.ended` then
    * resolves without waiting for the end's read back.
    */
-  function announceEndWhenDurable(end: WorkflowEndedEvent, append: Promise<void>): void {
-    if (core.ownEnds === undefined) return;
+  function announceEndWhenDurable(
+    ownEnds: OwnEnds,
+    end: WorkflowEndedEvent,
+    append: Promise<void>,
+  ): void {
     const workflow = end.workflow.toString();
-    core.ownEnds.queued(workflow);
+    ownEnds.queued(workflow);
     enqueueAnnouncement(workflow, end, append, noop);
   }
 
@@ -662,14 +665,17 @@ export async function createCore(init: NodeInit): Promise<Core> {
     }
     // After the replayed receipts: subscribers see a run's receipts before its end.
     let invAppended: Promise<void> | undefined;
-    for (const e of inv)
-      if (e.type === 'workflow/completed' || e.type === 'workflow/failed')
-        announceEndWhenDurable(
-          e,
-          (invAppended ??= Promise.resolve(written).then((w) =>
-            w.appended.get(streams.invocations),
-          )),
-        );
+    const ownEnds = core.ownEnds;
+    if (ownEnds !== undefined)
+      for (const e of inv)
+        if (e.type === 'workflow/completed' || e.type === 'workflow/failed')
+          announceEndWhenDurable(
+            ownEnds,
+            e,
+            (invAppended ??= Promise.resolve(written).then((w) =>
+              w.appended.get(streams.invocations),
+            )),
+          );
     return written instanceof Promise ? written.then((w) => w.all) : written.all;
   }
 

@@ -77,13 +77,36 @@ async function caughtUp(node: IpvmNode): Promise<void> {
   while ((await node.behind()) > 0) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
+/**
+ * Runs `test` against a node on a log whose read back of `invocations` can be held at its first
+ * end (see heldReads), with every end the node gives out collected; closes all of it after.
+ */
+async function withHeldNode(
+  test: (t: {
+    node: IpvmNode;
+    ends: WorkflowEndedEvent[];
+    hold: () => void;
+    release: () => void;
+    reached: Promise<void>;
+  }) => Promise<void>,
+): Promise<void> {
+  const { log, hold, release, reached } = heldReads('workflow/completed');
+  const node = await createNode({ log, runner, nodeId: 'n' });
+  const ends: WorkflowEndedEvent[] = [];
+  const sub = node.ends().subscribe((e) => ends.push(e));
+  try {
+    await test({ node, ends, hold, release, reached });
+  } finally {
+    release();
+    sub.unsubscribe();
+    await node.close();
+    await log.close();
+  }
+}
+
 describe('an end this node appends', () => {
-  it('is given out once durable, while its read back is held, and once only', async () => {
-    const { log, hold, release, reached } = heldReads('workflow/completed');
-    const node = await createNode({ log, runner, nodeId: 'n' });
-    const ends: WorkflowEndedEvent[] = [];
-    const sub = node.ends().subscribe((e) => ends.push(e));
-    try {
+  it('is given out once durable, while its read back is held, and once only', () =>
+    withHeldNode(async ({ node, ends, hold, release, reached }) => {
       hold();
       const wf = parseWorkflow({ tasks: [addOneTask(runner.rsc, 41)] });
       await node.submit(wf);
@@ -96,20 +119,10 @@ describe('an end this node appends', () => {
       // Read back now: not given out again, and the registry answers with the same end.
       expect(ends).toHaveLength(1);
       expect(summary(await node.ended(wf.cid))).toEqual(summary(end));
-    } finally {
-      release();
-      sub.unsubscribe();
-      await node.close();
-      await log.close();
-    }
-  });
+    }));
 
-  it("of a re-run is not undone when the run's submission is read back before it", async () => {
-    const { log, hold, release, reached } = heldReads('workflow/completed');
-    const node = await createNode({ log, runner, nodeId: 'n' });
-    const ends: WorkflowEndedEvent[] = [];
-    const sub = node.ends().subscribe((e) => ends.push(e));
-    try {
+  it("of a re-run is not undone when the run's submission is read back before it", () =>
+    withHeldNode(async ({ node, ends, hold, release, reached }) => {
       const wf = chain(runner.rsc, 3);
       const cid = parseWorkflow(wf).cid;
       await node.submit(wf);
@@ -131,11 +144,5 @@ describe('an end this node appends', () => {
         [first, again].map(summary),
       );
       expect(runner.total).toBe(3);
-    } finally {
-      release();
-      sub.unsubscribe();
-      await node.close();
-      await log.close();
-    }
-  });
+    }));
 });
