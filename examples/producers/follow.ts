@@ -2,7 +2,11 @@
  * What both producer examples share: the workflow's CID (computed as the node computes it, so
  * the subscriber knows which receipts are its own) and a tracker that reads the node's DAG-CBOR
  * events — `receipt` on `<ns>.pure`, `workflow/completed|failed|rejected` on `<ns>.invocations`
- * — prints each receipt's output, and says when the workflow is over.
+ * — prints each receipt's output as it is read, and says when the workflow is over.
+ *
+ * Receipts are keyed by instruction CID, so one workflow's receipts spread over the partitions
+ * of `<ns>.pure` and are read in no fixed order across them: a chain's second output may be
+ * printed before its first. The end event lists every receipt, so the end is printed last.
  *
  * @module
  */
