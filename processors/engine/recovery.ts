@@ -86,7 +86,11 @@ export async function recover(core: Core): Promise<Recovered> {
     );
   }
 
-  /** The latest submission of each workflow not ended: its record, decoded when known. */
+  /**
+   * The latest submission of each workflow not ended: its record, decoded when known. The
+   * record is copied only once the fold is over (most submissions end before it is): until then
+   * it is a view of the chunk the log read, which stays alive with it.
+   */
   const submissions = new Map<string, { record: LogRecord; event?: NodeEvent }>();
   /** Task releases of each workflow's latest submission (a new submission starts afresh). */
   const releases = new Map<string, string[]>();
@@ -111,7 +115,7 @@ export async function recover(core: Core): Promise<Recovered> {
             : (event as WorkflowSubmittedEvent).body !== null
         )
           core.bodies.set(r.workflow, { partition: record.partition, offset: record.offset });
-        submissions.set(r.workflow, { record: copyOf(record), event });
+        submissions.set(r.workflow, { record, event });
         core.ended.delete(r.workflow);
         releases.delete(r.workflow);
         cancels.delete(r.workflow);
@@ -146,6 +150,7 @@ export async function recover(core: Core): Promise<Recovered> {
     cancels.clear();
     return readToEnd(log, streams.invocations, foldInvocation, signal);
   }, retry);
+  for (const s of submissions.values()) s.record = copyOf(s.record);
 
   for (const { record, event } of submissions.values()) {
     try {
