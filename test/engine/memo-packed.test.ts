@@ -102,6 +102,40 @@ describe('the packed memo', () => {
     expect(memo.written(lazy.instruction.toString(), lazy.workflow!.toString())).toBe(true);
   });
 
+  it('notes every workflow an instruction was written for, beside the first receipt', () => {
+    const memo = createMemo();
+    const events = Array.from({ length: 50 }, (_, i) => receipt(i));
+    const key = (i: number): string => events[i]!.instruction.toString();
+    const w = (n: number): string => `bafyworkflow${n}`;
+    // Receipts of the same instructions written for other workflows (a re-run, a race), lazily
+    // and decoded, interleaved with new instructions: only the first of each is memoized.
+    for (const [i, e] of events.entries()) {
+      expect(memo.put(e)).toBe(true);
+      if (i % 2 === 1) {
+        const again = { instruction: key(i - 1), workflow: w(i), outcome: 'ok' };
+        expect(memo.putLazy(again, encodeEvent(events[i - 1]!))).toBe(false);
+        expect(memo.put({ ...events[i - 1]!, workflow: null })).toBe(false);
+      }
+    }
+    expect(memo.size).toBe(50);
+    for (let i = 0; i < 50; i++) {
+      expect(text(memo.get(key(i)))).toBe(text({ ...events[i]!, body: events[i]!.body }));
+      expect(memo.written(key(i), events[i]!.workflow!.toString())).toBe(true);
+      expect(memo.written(key(i), w(i + 1))).toBe(i % 2 === 0);
+      expect(memo.written(key(i), null)).toBe(i % 2 === 0);
+      expect(memo.written(key(i), w(1000))).toBe(false);
+    }
+    expect(memo.written('bafynothere', null)).toBe(false);
+    // A retryable failure settles nothing: tried, not written, until a settling receipt comes.
+    const failed = receipt(60, ['error', { message: 'lost worker', retryable: true }]);
+    const k = failed.instruction.toString();
+    const wf = failed.workflow!.toString();
+    expect(memo.put(failed)).toBe(false);
+    expect([memo.has(k), memo.written(k, wf), memo.attempted(k, wf)]).toEqual([false, false, true]);
+    expect(memo.put(receipt(60))).toBe(true);
+    expect([memo.has(k), memo.written(k, wf), memo.attempted(k, wf)]).toEqual([true, true, false]);
+  });
+
   it('keeps a bounded amount of large outputs decoded: the rest only packed', () => {
     const memo = createMemo();
     // 200 receipts with 64 KiB outputs (an image each): 12.5 MiB packed.
