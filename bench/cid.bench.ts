@@ -7,7 +7,11 @@
 // - raw baseline, same run, same values: `@ipld/dag-cbor` encode + sha3-256 digest + CID, with the
 //   digest from node:crypto and from @noble/hashes (what @multiformats/sha3 uses);
 // - parseWorkflow on a 1 000-task chain (each task awaits the previous one) from DAG-JSON text,
-//   from DAG-CBOR bytes and from an already-decoded value.
+//   from DAG-CBOR bytes and from an already-decoded value;
+// - DAG-JSON text of the same instructions (what the tables and the API write of every
+//   receipt's values): `dagJson.stringify`, beside the general path through cborg's tokens (the
+//   one it falls back to), `@ipld/dag-json`, and `JSON.stringify` of the same objects as a floor
+//   (not DAG-JSON: links and bytes come out as plain objects).
 // The budget is ≥ 150 000 instruction CIDs/s per core. The machine is shared: the load average is
 // printed beside the figures, and each figure is the best of several rounds.
 import { hash } from 'node:crypto';
@@ -16,6 +20,8 @@ import * as ipldDagCbor from '@ipld/dag-cbor';
 import { sha3_256 as nobleSha3 } from '@noble/hashes/sha3.js';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
+import * as ipldDagJson from '@ipld/dag-json';
+import { encodeJsonTokens } from '../schemas/codecs.ts';
 import {
   dagCbor,
   dagJson,
@@ -184,3 +190,21 @@ console.log(
 console.log(
   `raw: @ipld/dag-cbor decode only         ${show(rate([chainCbor], (b) => ipldDagCbor.decode(b), CHAIN))}`,
 );
+
+// --- DAG-JSON text ----------------------------------------------------------------------------
+for (const v of values) {
+  if (dagJson.stringify(v) !== new TextDecoder().decode(encodeJsonTokens(v)))
+    throw new Error('the fast and the general DAG-JSON text disagree');
+}
+const text = new TextDecoder();
+console.log('\nDAG-JSON text of an instruction, values/s   per CPU-s     per wall-s');
+console.log(
+  `project  dagJson.stringify          ${show(rate(values, (v) => dagJson.stringify(v)))}`,
+);
+console.log(
+  `general path (cborg tokens)         ${show(rate(values, (v) => text.decode(encodeJsonTokens(v))))}`,
+);
+console.log(
+  `raw  @ipld/dag-json encode          ${show(rate(values, (v) => text.decode(ipldDagJson.encode(v))))}`,
+);
+console.log(`floor  JSON.stringify              ${show(rate(values, (v) => JSON.stringify(v)))}`);

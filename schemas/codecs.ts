@@ -15,6 +15,7 @@ import * as cborgJson from 'cborg/json';
 import { CID } from 'multiformats/cid';
 import { base64 } from 'multiformats/bases/base64';
 import { compareAsciiKeys, NON_ASCII, sortSmall } from './key-order.ts';
+import { dagJsonText, Unusual } from './dag-json-text.ts';
 import { isSha3CborCid, sha3CborCidFrom } from './compact-cid.ts';
 import { DecodeError, EncodeError } from './errors.ts';
 import { I64_MIN, IpldFloat, U64_MAX, type IpldValue } from './ipld.ts';
@@ -822,7 +823,10 @@ export const dagJson: BlockCodec<0x0129> & {
 } = {
   name: 'dag-json',
   code: 0x0129,
-  encode: (value) => wrapEncode(() => cborgJson.encode(value, jsonEncodeOptions)),
+  encode: (value) => {
+    const text = fastJsonText(value);
+    return text === undefined ? encodeJsonTokens(value) : utf8Encoder.encode(text);
+  },
   decode: (input: Uint8Array | string, limits?: DecodeLimits) =>
     decodeWith(
       typeof input === 'string' ? new TextEncoder().encode(input) : input,
@@ -830,8 +834,28 @@ export const dagJson: BlockCodec<0x0129> & {
       'dag-json',
       limits,
     ),
-  stringify: (value) => new TextDecoder().decode(dagJson.encode(value)),
+  stringify: (value) => fastJsonText(value) ?? new TextDecoder().decode(encodeJsonTokens(value)),
 };
+
+/** The fast path's text, or undefined when the value needs the general way. */
+function fastJsonText(value: unknown): string | undefined {
+  try {
+    return dagJsonText(value);
+  } catch (err) {
+    // Outside the fast path, or too deep for its recursion: the general way decides.
+    if (err instanceof Unusual || err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * DAG-JSON through cborg's tokens: every value the fast path (dag-json-text.ts) leaves, and
+ * the oracle its tests compare it with.
+ * @internal
+ */
+export function encodeJsonTokens(value: unknown): Uint8Array {
+  return wrapEncode(() => cborgJson.encode(value, jsonEncodeOptions));
+}
 
 /**
  * Decodes bytes that are either DAG-JSON or DAG-CBOR, telling them apart by the first

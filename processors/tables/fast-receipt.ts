@@ -15,9 +15,9 @@ import { hash } from 'node:crypto';
 import * as cborg from 'cborg';
 import { CID } from 'multiformats/cid';
 import { cidV1Text } from '../../schemas/cid.ts';
-import { dagCbor } from '../../schemas/codecs.ts';
+import { dagCbor, dagJson } from '../../schemas/codecs.ts';
 import { EVENT_VERSION } from '../../schemas/events.ts';
-import { cidToString, dagJsonText, type ReceiptRows } from './rows.ts';
+import { cidToString, type ReceiptRows } from './rows.ts';
 import type { LineageRow, ReceiptRow } from './table-store.ts';
 
 /** A link as its CID bytes, without building a CID. */
@@ -244,7 +244,7 @@ export function fastReceiptRows(bytes: Uint8Array): ReceiptRows | null {
     value === null;
   let output: string;
   try {
-    output = simple ? dagJsonText(value) : dagJsonText(dagCbor.decode(outBytes));
+    output = dagJson.stringify(simple ? value : dagCbor.decode(outBytes));
   } catch {
     return null;
   }

@@ -39,17 +39,6 @@ const cidString = (value: unknown, field: string, cid?: string): string => {
   return cidToString(c);
 };
 
-// Strings JSON writes verbatim (printable ASCII, no quote or backslash).
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-/** DAG-JSON text of a value; scalars that JSON writes identically skip the generic encoder. */
-export function dagJsonText(value: unknown): string {
-  if (value === null || typeof value === 'boolean') return String(value);
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  if (typeof value === 'string' && value.length < 256 && PLAIN.test(value)) return `"${value}"`;
-  return dagJson.stringify(value);
-}
-
 const stripScheme = (rsc: string): string => (rsc.startsWith('ipfs://') ? rsc.slice(7) : rsc);
 
 // Resources repeat (a few Wasm modules run many times): remember their parse, within bounds.
@@ -122,7 +111,7 @@ export function receiptEventToRows(event: ReceiptEvent): ReceiptRows {
   let output: string;
   let outputCid: string;
   try {
-    output = dagJsonText(value);
+    output = dagJson.stringify(value);
     outputCid = cidToString(cidOf(value));
   } catch (cause) {
     throw new RowMappingError('body.out[1] is not an IPLD value', {

@@ -12,6 +12,8 @@ import {
   decodeAuto,
   type IpldValue,
 } from '../../schemas/index.ts';
+import { encodeJsonTokens } from '../../schemas/codecs.ts';
+import { dagJsonText, Unusual } from '../../schemas/dag-json-text.ts';
 import { describeIpld, fromHex, hex, ipldValue } from './arbitraries.ts';
 
 const LINK = CID.parse('bafyrmihmxmsbt4n3g6dzmj7rho34mzfbaoqqbsfcq7etsogslqftbyj7du');
@@ -182,6 +184,66 @@ describe('DAG-JSON', () => {
       }),
       RUNS,
     );
+  });
+
+  it('writes the text of the general path (cborg tokens), from the fast path where it can', () => {
+    const general = (v: unknown): string => new TextDecoder().decode(encodeJsonTokens(v));
+    let fast = 0;
+    fc.assert(
+      // Without the json option: maps with a "/" key too, which the fast path leaves.
+      fc.property(ipldValue(), (value) => {
+        const text = general(value);
+        expect(dagJson.stringify(value)).toBe(text);
+        expect(new TextDecoder().decode(dagJson.encode(value))).toBe(text);
+        try {
+          expect(dagJsonText(value)).toBe(text);
+          fast++;
+        } catch (err) {
+          expect(err).toBeInstanceOf(Unusual);
+        }
+      }),
+      RUNS,
+    );
+    // Most values take the fast path (bigints and "/" keys are what it leaves).
+    expect(fast).toBeGreaterThan(RUNS.numRuns / 2);
+    // Keys in JavaScript's string order, escapes and non-ASCII text as JSON.stringify has them.
+    const awkward = { '𝄞': 1, '\uffff': 2, b: 'a"b\\c\n\u0001é', a: [1.5, -0, 2 ** 60, 1e21] };
+    expect(dagJsonText(awkward)).toBe(general(awkward));
+    expect(dagJsonText(awkward)).toBe(
+      '{"a":[1.5,0,1152921504606847000.0,1e+21],"b":"a\\"b\\\\c\\n\\u0001é","𝄞":1,"\uffff":2}',
+    );
+  });
+
+  it('fails on values outside the data model as the general path does', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const deep = JSON.parse('['.repeat(20_000) + ']'.repeat(20_000)) as unknown;
+    const cases: unknown[] = [
+      { a: undefined },
+      [1, undefined],
+      new Map([['a', 1]]),
+      Number.NaN,
+      { x: Number.POSITIVE_INFINITY },
+      new IpldFloat(Number.NaN),
+      'lone \ud800 surrogate',
+      { ['\udc00']: 1 },
+      2n ** 64n,
+      () => 1,
+      Symbol('s'),
+      cyclic,
+      deep,
+    ];
+    const outcome = (f: () => unknown): string => {
+      try {
+        return `ok ${String(f())}`;
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message}`;
+      }
+    };
+    for (const value of cases) {
+      const general = outcome(() => new TextDecoder().decode(encodeJsonTokens(value)));
+      expect(outcome(() => dagJson.stringify(value))).toBe(general);
+    }
   });
 
   it('writes links, bytes and floats in the DAG-JSON forms', () => {
