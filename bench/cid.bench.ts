@@ -11,7 +11,8 @@
 // - DAG-JSON text of the same instructions (what the tables and the API write of every
 //   receipt's values): `dagJson.stringify`, beside the general path through cborg's tokens (the
 //   one it falls back to), `@ipld/dag-json`, and `JSON.stringify` of the same objects as a floor
-//   (not DAG-JSON: links and bytes come out as plain objects).
+//   (not DAG-JSON: links and bytes come out as plain objects); and reading that text back:
+//   `dagJson.decode`, the token path, `@ipld/dag-json`, and `JSON.parse` as the floor.
 // The budget is ≥ 150 000 instruction CIDs/s per core. The machine is shared: the load average is
 // printed beside the figures, and each figure is the best of several rounds.
 import { hash } from 'node:crypto';
@@ -21,7 +22,7 @@ import { sha3_256 as nobleSha3 } from '@noble/hashes/sha3.js';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import * as ipldDagJson from '@ipld/dag-json';
-import { encodeJsonTokens } from '../schemas/codecs.ts';
+import { decodeJsonTokens, encodeJsonTokens } from '../schemas/codecs.ts';
 import {
   dagCbor,
   dagJson,
@@ -208,3 +209,15 @@ console.log(
   `raw  @ipld/dag-json encode          ${show(rate(values, (v) => text.decode(ipldDagJson.encode(v))))}`,
 );
 console.log(`floor  JSON.stringify              ${show(rate(values, (v) => JSON.stringify(v)))}`);
+
+const texts = values.map((v) => dagJson.stringify(v));
+const utf8 = texts.map((t) => new TextEncoder().encode(t));
+console.log('\nreading it back, values/s                   per CPU-s     per wall-s');
+console.log(`project  dagJson.decode             ${show(rate(utf8, (b) => dagJson.decode(b)))}`);
+console.log(`general path (cborg tokens)         ${show(rate(utf8, (b) => decodeJsonTokens(b)))}`);
+console.log(
+  `raw  @ipld/dag-json decode          ${show(rate(utf8, (b) => ipldDagJson.decode(b)))}`,
+);
+console.log(
+  `floor  JSON.parse                   ${show(rate(texts, (t) => JSON.parse(t) as unknown))}`,
+);

@@ -16,6 +16,7 @@ import { CID } from 'multiformats/cid';
 import { base64 } from 'multiformats/bases/base64';
 import { compareAsciiKeys, NON_ASCII, sortSmall } from './key-order.ts';
 import { dagJsonText, Unusual } from './dag-json-text.ts';
+import { readDagJson } from './dag-json-read.ts';
 import { isSha3CborCid, sha3CborCidFrom } from './compact-cid.ts';
 import { DecodeError, EncodeError } from './errors.ts';
 import { I64_MIN, IpldFloat, U64_MAX, type IpldValue } from './ipld.ts';
@@ -791,9 +792,32 @@ function decodeWith(
   if (!(bytes instanceof Uint8Array)) {
     throw new DecodeError(codec, 0, 'input must be bytes');
   }
+  const maxDepth = limits?.maxDepth ?? DEFAULT_MAX_DEPTH;
+  if (json) {
+    // The usual text straight from its bytes (dag-json-read.ts); the rest through cborg.
+    const value = readDagJson(bytes, maxDepth);
+    if (value !== undefined) return value;
+  }
+  return decodeWithTokens(bytes, json, codec, maxDepth);
+}
+
+/**
+ * DAG-JSON read through cborg's tokens alone: the oracle the fast reader's tests compare it with.
+ * @internal
+ */
+export function decodeJsonTokens(bytes: Uint8Array, limits?: DecodeLimits): IpldValue {
+  return decodeWithTokens(bytes, true, 'dag-json', limits?.maxDepth ?? DEFAULT_MAX_DEPTH);
+}
+
+function decodeWithTokens(
+  bytes: Uint8Array,
+  json: boolean,
+  codec: string,
+  maxDepth: number,
+): IpldValue {
   const base = json ? jsonDecodeOptionsBase : decodeOptionsBase;
   const inner = json ? new JsonTokenizer(bytes, base) : new cborg.Tokenizer(bytes, base);
-  const tokenizer = new IpldTokenizer(inner, json, limits?.maxDepth ?? DEFAULT_MAX_DEPTH, bytes);
+  const tokenizer = new IpldTokenizer(inner, json, maxDepth, bytes);
   try {
     const decode = json ? cborgJson.decode : cborg.decode;
     return decode(bytes, { ...base, tokenizer }) as IpldValue;

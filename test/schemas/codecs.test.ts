@@ -12,7 +12,8 @@ import {
   decodeAuto,
   type IpldValue,
 } from '../../schemas/index.ts';
-import { encodeJsonTokens } from '../../schemas/codecs.ts';
+import { decodeJsonTokens, encodeJsonTokens } from '../../schemas/codecs.ts';
+import { readDagJson } from '../../schemas/dag-json-read.ts';
 import { dagJsonText, Unusual } from '../../schemas/dag-json-text.ts';
 import { describeIpld, fromHex, hex, ipldValue } from './arbitraries.ts';
 
@@ -243,6 +244,96 @@ describe('DAG-JSON', () => {
     for (const value of cases) {
       const general = outcome(() => new TextDecoder().decode(encodeJsonTokens(value)));
       expect(outcome(() => dagJson.stringify(value))).toBe(general);
+    }
+  });
+
+  it('reads the value the general path (cborg tokens) reads, from the fast reader where it can', () => {
+    const utf8 = new TextEncoder();
+    const general = (bytes: Uint8Array): string => {
+      try {
+        return JSON.stringify(describeIpld(decodeJsonTokens(bytes)));
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message}`;
+      }
+    };
+    const fastOrNot = (bytes: Uint8Array): string => {
+      try {
+        return JSON.stringify(describeIpld(dagJson.decode(bytes)));
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message}`;
+      }
+    };
+    let fast = 0;
+    let whole = 0;
+    // The text of arbitrary values, with blanks between tokens, and mangled: a byte dropped,
+    // replaced or repeated (errors must be the general path's, offsets included).
+    const blank = fc.constantFrom('', ' ', '\n', '\t', '\r\n  ');
+    fc.assert(
+      fc.property(
+        ipldValue(),
+        blank,
+        blank,
+        fc.nat(),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 255 }),
+        (value, before, after, at, how, byte) => {
+          const text = before + dagJson.stringify(value).replace(/([,:[{])/g, `$1${after}`) + after;
+          const bytes = utf8.encode(text);
+          const i = at % Math.max(bytes.length, 1);
+          const mangled =
+            how === 0
+              ? bytes
+              : how === 1
+                ? Uint8Array.of(...bytes.subarray(0, i), ...bytes.subarray(i + 1))
+                : how === 2
+                  ? Uint8Array.of(...bytes.subarray(0, i), byte, ...bytes.subarray(i + 1))
+                  : Uint8Array.of(...bytes.subarray(0, i + 1), ...bytes.subarray(i));
+          expect(fastOrNot(mangled)).toBe(general(mangled));
+          const read = readDagJson(mangled, 256);
+          if (read !== undefined) {
+            expect(JSON.stringify(describeIpld(read))).toBe(general(mangled));
+            if (how === 0) fast++;
+          }
+          if (how === 0) whole++;
+        },
+      ),
+      RUNS,
+    );
+    // Much of the well-formed text takes the fast path (arbitrary values are often outside it:
+    // escapes, bigints, `/` keys).
+    expect(fast).toBeGreaterThan(whole / 4);
+    // Forms and numbers it reads itself, as the general path reads them.
+    const link = `{"/":"${LINK.toString()}"}`;
+    for (const text of [
+      `{"a":${link},"b":{"/":{"bytes":"AQID"}},"c":[1.0,-0.0,1e3,1.5,-7,0,"é€𝄞"]}`,
+      ` [ true , false , null , { } , [ ] ] `,
+      // The safe range's edges, and a last digit that would round if added after the scale.
+      '[9007199254740991,-9007199254740991,9007199254740965,-9007199254740965,123456789012345]',
+    ]) {
+      const bytes = utf8.encode(text);
+      expect(readDagJson(bytes, 256)).toBeDefined();
+      expect(JSON.stringify(describeIpld(readDagJson(bytes, 256)))).toBe(general(bytes));
+    }
+    // And what it leaves to the general path.
+    for (const text of [
+      '"a\\nb"',
+      '9007199254740993',
+      '-0',
+      '{"a":1,"a":2}',
+      '{"__proto__":1}',
+      '{"/":"not a cid"}',
+      `{"/":"${LINK.toString()}","x":1}`,
+      '{"x":1,"/":2}',
+      '[1,]',
+      '01',
+      '1e400',
+      '\ufeff[]',
+      '[] x',
+      '['.repeat(255) + ']'.repeat(255),
+    ]) {
+      const bytes = utf8.encode(text);
+      expect(readDagJson(bytes, 256), text).toBeUndefined();
+      expect(fastOrNot(bytes)).toBe(general(bytes));
     }
   });
 
