@@ -45,11 +45,20 @@ const byAsciiKey = (a: { key: string }, b: { key: string }): number =>
 const byKeyBytes = (a: { bytes: Uint8Array | null }, b: { bytes: Uint8Array | null }): number =>
   compareKeyBytes(a.bytes!, b.bytes!);
 
-/** Encodes a map whose values are given as DAG-CBOR bytes. */
+/**
+ * Encodes a map whose values are given as DAG-CBOR bytes. Entries given in DAG-CBOR's key
+ * order with ASCII keys (how the model's own encoders call it) are written as they are.
+ */
 export function composeMap(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
   // One allocation for the result; ASCII keys (the usual case) are written without TextEncoder.
   let ascii = true;
-  for (const [k] of entries) if (NON_ASCII.test(k)) ascii = false;
+  let inOrder = true;
+  for (let i = 0; i < entries.length; i++) {
+    const k = entries[i]![0];
+    if (NON_ASCII.test(k)) ascii = false;
+    else if (i > 0 && compareAsciiKeys(entries[i - 1]![0], k) >= 0) inOrder = false;
+  }
+  if (ascii && inOrder) return writeOrdered(entries);
   let sorted: Array<{ key: string; bytes: Uint8Array | null; value: Uint8Array }>;
   if (ascii) {
     sorted = entries.map(([key, value]) => ({ key, bytes: null, value }));
@@ -77,6 +86,21 @@ export function composeMap(entries: ReadonlyArray<readonly [string, Uint8Array]>
     }
     out.set(e.value, at);
     at += e.value.length;
+  }
+  return out;
+}
+
+/** The map of ASCII-keyed entries already in key order: no sort, nothing but the result. */
+function writeOrdered(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
+  let size = headSize(entries.length);
+  for (const [k, v] of entries) size += headSize(k.length) + k.length + v.length;
+  const out = new Uint8Array(size);
+  let at = writeHead(out, 0, 5, entries.length);
+  for (const [k, v] of entries) {
+    at = writeHead(out, at, 3, k.length);
+    for (let i = 0; i < k.length; i++) out[at++] = k.charCodeAt(i);
+    out.set(v, at);
+    at += v.length;
   }
   return out;
 }

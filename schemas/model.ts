@@ -285,11 +285,12 @@ const CBOR_EMPTY_LIST = Uint8Array.of(0x80);
 
 /** Encoded bytes of a task, composed from its already-encoded instruction. */
 export function encodeTask(task: Task, instructionBytes: Uint8Array): Uint8Array {
+  // (in DAG-CBOR's key order: shorter keys first)
   return composeMap([
-    ['run', instructionBytes],
-    ['cause', task.cause === null ? CBOR_NULL : dagCbor.encode(task.cause)],
-    ['meta', dagCbor.encode(task.meta)],
     ['prf', task.prf.length === 0 ? CBOR_EMPTY_LIST : dagCbor.encode(task.prf)],
+    ['run', instructionBytes],
+    ['meta', dagCbor.encode(task.meta)],
+    ['cause', task.cause === null ? CBOR_NULL : dagCbor.encode(task.cause)],
   ]);
 }
 
@@ -319,8 +320,9 @@ const CBOR_ERROR = dagCbor.encode('error');
 export function encodeReceipt(receipt: Receipt, hasher: SyncHasher = DEFAULT_HASHER): ReceiptBlock {
   const outputBytes = dagCbor.encode(receipt.out[1]);
   const tag = receipt.out[0];
+  // (in DAG-CBOR's key order: shorter keys first, then bytewise)
   const bytes = composeMap([
-    ['ran', dagCbor.encode(receipt.ran)],
+    ['iss', receipt.iss === null ? CBOR_NULL : dagCbor.encode(receipt.iss)],
     [
       'out',
       composeList([
@@ -328,14 +330,14 @@ export function encodeReceipt(receipt: Receipt, hasher: SyncHasher = DEFAULT_HAS
         outputBytes,
       ]),
     ],
-    ['meta', dagCbor.encode(receipt.meta)],
-    ['iss', receipt.iss === null ? CBOR_NULL : dagCbor.encode(receipt.iss)],
     [
       'prf',
       Array.isArray(receipt.prf) && receipt.prf.length === 0
         ? CBOR_EMPTY_LIST
         : dagCbor.encode(receipt.prf),
     ],
+    ['ran', dagCbor.encode(receipt.ran)],
+    ['meta', dagCbor.encode(receipt.meta)],
   ]);
   return {
     receipt,
