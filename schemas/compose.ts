@@ -105,12 +105,17 @@ function writeOrdered(entries: ReadonlyArray<readonly [string, Uint8Array]>): Ui
   return out;
 }
 
-/** Encodes a list whose items are given as DAG-CBOR bytes. */
-export function composeList(items: readonly Uint8Array[]): Uint8Array {
-  let size = headSize(items.length);
+/**
+ * Encodes a list whose items are given as DAG-CBOR bytes, after `prefix` when given (encoded
+ * bytes the list completes, such as a one-entry map's head and key: one allocation for both).
+ */
+export function composeList(items: readonly Uint8Array[], prefix?: Uint8Array): Uint8Array {
+  const before = prefix?.length ?? 0;
+  let size = before + headSize(items.length);
   for (const item of items) size += item.length;
   const out = new Uint8Array(size);
-  let at = writeHead(out, 0, 4, items.length);
+  if (prefix !== undefined) out.set(prefix);
+  let at = writeHead(out, before, 4, items.length);
   for (const item of items) {
     out.set(item, at);
     at += item.length;

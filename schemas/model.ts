@@ -299,6 +299,24 @@ export function encodeInvocation(taskBytes: Uint8Array): Uint8Array {
   return composeMap([['task', taskBytes]]);
 }
 
+/** `{"task": …}`'s head and key, in DAG-CBOR. */
+const TASK_KEY = Uint8Array.of(0xa1, 0x64, 0x74, 0x61, 0x73, 0x6b);
+/** `{"tasks": …}`'s head and key, in DAG-CBOR. */
+const TASKS_KEY = Uint8Array.of(0xa1, 0x65, 0x74, 0x61, 0x73, 0x6b, 0x73);
+/** Invocations are hashed from here, not from bytes of their own (only the CID is kept). */
+let invocationScratch = new Uint8Array(4096);
+const SCRATCH_MAX = 1 << 20;
+
+/** The CID of `{task}`, the task given as its bytes ({@link encodeInvocation}'s CID). */
+function invocationCid(taskBytes: Uint8Array, hasher: SyncHasher): CID {
+  const n = TASK_KEY.length + taskBytes.length;
+  if (n > SCRATCH_MAX) return cidOfBytes(encodeInvocation(taskBytes), hasher);
+  if (n > invocationScratch.length) invocationScratch = new Uint8Array(SCRATCH_MAX);
+  invocationScratch.set(TASK_KEY);
+  invocationScratch.set(taskBytes, TASK_KEY.length);
+  return cidOfBytes(invocationScratch.subarray(0, n), hasher);
+}
+
 /** A receipt with its bytes, its CID and its output's encoding. */
 export interface ReceiptBlock {
   receipt: Receipt;
@@ -505,7 +523,7 @@ export function parseWorkflow(
         task,
         instruction,
         instructionBytes,
-        cidOfBytes(encodeInvocation(bytes), hasher),
+        invocationCid(bytes, hasher),
         found.awaits,
         found.limits,
         hasher,
@@ -528,7 +546,7 @@ export function parseWorkflow(
     tasksPath,
   );
 
-  const bytes = composeMap([['tasks', composeList(taskBytes)]]);
+  const bytes = composeList(taskBytes, TASKS_KEY); // {"tasks": [...]}
   const workflow: Workflow = { tasks: tasks.map((t) => t.task) };
   // Its submission event copies these bytes rather than encoding the tasks again.
   rememberEncoding(workflow, bytes);

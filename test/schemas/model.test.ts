@@ -209,6 +209,26 @@ describe('parseWorkflow', () => {
     expect(parsed.order).toEqual([0, 1, 2]);
   });
 
+  it('gives tasks of any size their invocation CIDs, and the workflow its CID', () => {
+    // Small, past the invocation hasher's first scratch (4 KiB), and past its largest (1 MiB).
+    const sizes = [10, 5_000, 100, (1 << 20) + 10, 20];
+    const workflow = {
+      tasks: sizes.map((n, i) => ({
+        run: instruction('f', [new Uint8Array(n).fill(i + 1), i]),
+        cause: null,
+        meta: {},
+        prf: [],
+      })),
+    };
+    const parsed = parseWorkflow(workflow);
+    for (const [i, t] of parsed.tasks.entries()) {
+      const whole = workflow.tasks[i]!;
+      expect(t.invocation.equals(cidOf({ task: whole })), `task ${i}`).toBe(true);
+    }
+    expect(parsed.cid.equals(cidOf(workflow))).toBe(true);
+    expect(hex(parsed.bytes)).toBe(hex(dagCbor.encode(workflow)));
+  });
+
   it('CIDs are stable under key reordering of the JSON input', () => {
     const base = chain(3);
     (base.tasks as IpldMap[])[1]!.meta = {
