@@ -12,7 +12,9 @@
 //   receipt's values): `dagJson.stringify`, beside the general path through cborg's tokens (the
 //   one it falls back to), `@ipld/dag-json`, and `JSON.stringify` of the same objects as a floor
 //   (not DAG-JSON: links and bytes come out as plain objects); and reading that text back:
-//   `dagJson.decode`, the token path, `@ipld/dag-json`, and `JSON.parse` as the floor.
+//   `dagJson.decode`, the token path, `@ipld/dag-json`, and `JSON.parse` as the floor;
+// - DAG-CBOR read back (events from the log, packed memo entries): `dagCbor.decode`, the token
+//   path, and `@ipld/dag-cbor`.
 // The budget is ≥ 150 000 instruction CIDs/s per core. The machine is shared: the load average is
 // printed beside the figures, and each figure is the best of several rounds.
 import { hash } from 'node:crypto';
@@ -22,7 +24,7 @@ import { sha3_256 as nobleSha3 } from '@noble/hashes/sha3.js';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import * as ipldDagJson from '@ipld/dag-json';
-import { decodeJsonTokens, encodeJsonTokens } from '../schemas/codecs.ts';
+import { decodeCborTokens, decodeJsonTokens, encodeJsonTokens } from '../schemas/codecs.ts';
 import {
   dagCbor,
   dagJson,
@@ -220,4 +222,12 @@ console.log(
 );
 console.log(
   `floor  JSON.parse                   ${show(rate(texts, (t) => JSON.parse(t) as unknown))}`,
+);
+
+const cbor = values.map((v) => dagCbor.encode(v));
+console.log('\nDAG-CBOR of an instruction read back, values/s   per CPU-s     per wall-s');
+console.log(`project  dagCbor.decode             ${show(rate(cbor, (b) => dagCbor.decode(b)))}`);
+console.log(`general path (cborg tokens)         ${show(rate(cbor, (b) => decodeCborTokens(b)))}`);
+console.log(
+  `raw  @ipld/dag-cbor decode          ${show(rate(cbor, (b) => ipldDagCbor.decode(b)))}`,
 );

@@ -17,6 +17,7 @@ import { base64 } from 'multiformats/bases/base64';
 import { compareAsciiKeys, NON_ASCII, sortSmall } from './key-order.ts';
 import { dagJsonText, Unusual } from './dag-json-text.ts';
 import { readDagJson } from './dag-json-read.ts';
+import { readDagCbor } from './dag-cbor-read.ts';
 import { isSha3CborCid, sha3CborCidFrom } from './compact-cid.ts';
 import { DecodeError, EncodeError } from './errors.ts';
 import { I64_MIN, IpldFloat, U64_MAX, type IpldValue } from './ipld.ts';
@@ -793,12 +794,19 @@ function decodeWith(
     throw new DecodeError(codec, 0, 'input must be bytes');
   }
   const maxDepth = limits?.maxDepth ?? DEFAULT_MAX_DEPTH;
-  if (json) {
-    // The usual text straight from its bytes (dag-json-read.ts); the rest through cborg.
-    const value = readDagJson(bytes, maxDepth);
-    if (value !== undefined) return value;
-  }
+  // The usual values straight from their bytes (dag-json-read.ts, dag-cbor-read.ts); the rest,
+  // errors included, through cborg.
+  const value = json ? readDagJson(bytes, maxDepth) : readDagCbor(bytes, maxDepth);
+  if (value !== undefined) return value;
   return decodeWithTokens(bytes, json, codec, maxDepth);
+}
+
+/**
+ * DAG-CBOR read through cborg's tokens alone: the oracle the fast reader's tests compare it with.
+ * @internal
+ */
+export function decodeCborTokens(bytes: Uint8Array, limits?: DecodeLimits): IpldValue {
+  return decodeWithTokens(bytes, false, 'dag-cbor', limits?.maxDepth ?? DEFAULT_MAX_DEPTH);
 }
 
 /**

@@ -12,7 +12,8 @@ import {
   decodeAuto,
   type IpldValue,
 } from '../../schemas/index.ts';
-import { decodeJsonTokens, encodeJsonTokens } from '../../schemas/codecs.ts';
+import { decodeCborTokens, decodeJsonTokens, encodeJsonTokens } from '../../schemas/codecs.ts';
+import { readDagCbor } from '../../schemas/dag-cbor-read.ts';
 import { readDagJson } from '../../schemas/dag-json-read.ts';
 import { dagJsonText, Unusual } from '../../schemas/dag-json-text.ts';
 import { describeIpld, fromHex, hex, ipldValue } from './arbitraries.ts';
@@ -146,6 +147,104 @@ describe('DAG-CBOR', () => {
       '𝄞x'.repeat(10),
     ]) {
       expect(hex(dagCbor.encode(s))).toBe(hex(ipldDagCbor.encode(s)));
+    }
+  });
+
+  it('reads the value the general path (cborg tokens) reads, from the fast reader where it can', () => {
+    const outcome = (read: () => unknown): string => {
+      try {
+        return JSON.stringify(describeIpld(read()));
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message}`;
+      }
+    };
+    let fast = 0;
+    let whole = 0;
+    // The bytes of arbitrary values (ours and @ipld/dag-cbor's), and mangled: a byte dropped,
+    // replaced or repeated, or a tail cut (errors must be the general path's, offsets included).
+    fc.assert(
+      fc.property(
+        ipldValue({ plainFloats: true }),
+        fc.boolean(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 0, max: 255 }),
+        (value, theirs, at, how, byte) => {
+          const bytes = theirs ? ipldDagCbor.encode(value) : dagCbor.encode(value);
+          const i = at % Math.max(bytes.length, 1);
+          const mangled = [
+            () => bytes,
+            () => Uint8Array.of(...bytes.subarray(0, i), ...bytes.subarray(i + 1)),
+            () => Uint8Array.of(...bytes.subarray(0, i), byte, ...bytes.subarray(i + 1)),
+            () => Uint8Array.of(...bytes.subarray(0, i + 1), ...bytes.subarray(i)),
+            () => bytes.slice(0, i),
+          ][how]!();
+          const general = outcome(() => decodeCborTokens(mangled));
+          expect(outcome(() => dagCbor.decode(mangled))).toBe(general);
+          const read = readDagCbor(mangled, 256);
+          if (read !== undefined) {
+            expect(JSON.stringify(describeIpld(read))).toBe(general);
+            if (how === 0) fast++;
+          }
+          if (how === 0) whole++;
+        },
+      ),
+      RUNS,
+    );
+    // Much of it takes the fast path (arbitrary values hold bigints it leaves).
+    expect(fast).toBeGreaterThan(whole / 4);
+    // Heads at their edges, links, bytes, floats: read here, as the general path reads them.
+    const edges = [
+      0,
+      23,
+      24,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 32 - 1,
+      2 ** 32,
+      Number.MAX_SAFE_INTEGER,
+      -1,
+      -24,
+      -25,
+      -256,
+      -257,
+      -(2 ** 32),
+      Number.MIN_SAFE_INTEGER,
+      1.5,
+      new IpldFloat(2),
+      new IpldFloat(-0),
+      'é€𝄞',
+      'x'.repeat(300),
+      new Uint8Array(70_000).fill(9),
+      LINK,
+      { b: [true, false, null], a: {}, '': [] },
+    ];
+    const bytes = dagCbor.encode(edges);
+    expect(readDagCbor(bytes, 256)).toBeDefined();
+    expect(outcome(() => readDagCbor(bytes, 256))).toBe(outcome(() => decodeCborTokens(bytes)));
+    // And what it leaves to the general path: -2^53 and 2^64 (bigints), a non-minimal head,
+    // a half float, undefined, an indefinite list, tag 43, a number key, a duplicate key,
+    // `__proto__`, a bad UTF-8 string, a link without its 0x00, a byte after the value.
+    for (const text of [
+      '3b001fffffffffffff',
+      '1bffffffffffffffff',
+      '1817',
+      'f93c00',
+      'f7',
+      '9f01ff',
+      'd82b4100',
+      'a10101',
+      'a2616101616102',
+      'a1695f5f70726f746f5f5f01',
+      '62c328',
+      'd82a420171',
+      '0000',
+    ]) {
+      const b = fromHex(text);
+      expect(readDagCbor(b, 256), text).toBeUndefined();
+      expect(outcome(() => dagCbor.decode(b))).toBe(outcome(() => decodeCborTokens(b)));
     }
   });
 
