@@ -303,15 +303,24 @@ export function encodeInvocation(taskBytes: Uint8Array): Uint8Array {
 const TASK_KEY = Uint8Array.of(0xa1, 0x64, 0x74, 0x61, 0x73, 0x6b);
 /** `{"tasks": …}`'s head and key, in DAG-CBOR. */
 const TASKS_KEY = Uint8Array.of(0xa1, 0x65, 0x74, 0x61, 0x73, 0x6b, 0x73);
-/** Invocations are hashed from here, not from bytes of their own (only the CID is kept). */
+/**
+ * Invocations are hashed by the default hasher from here, not from bytes of their own (only
+ * the CID is kept; the default hasher keeps nothing of its input, which a hasher plugged in
+ * might).
+ */
 let invocationScratch = new Uint8Array(4096);
 const SCRATCH_MAX = 1 << 20;
 
 /** The CID of `{task}`, the task given as its bytes ({@link encodeInvocation}'s CID). */
 function invocationCid(taskBytes: Uint8Array, hasher: SyncHasher): CID {
   const n = TASK_KEY.length + taskBytes.length;
-  if (n > SCRATCH_MAX) return cidOfBytes(encodeInvocation(taskBytes), hasher);
-  if (n > invocationScratch.length) invocationScratch = new Uint8Array(SCRATCH_MAX);
+  if (hasher !== DEFAULT_HASHER || n > SCRATCH_MAX)
+    return cidOfBytes(encodeInvocation(taskBytes), hasher);
+  if (n > invocationScratch.length) {
+    let size = invocationScratch.length * 2;
+    while (size < n) size *= 2;
+    invocationScratch = new Uint8Array(size);
+  }
   invocationScratch.set(TASK_KEY);
   invocationScratch.set(taskBytes, TASK_KEY.length);
   return cidOfBytes(invocationScratch.subarray(0, n), hasher);

@@ -220,13 +220,15 @@ describe('parseWorkflow', () => {
         prf: [],
       })),
     };
-    const parsed = parseWorkflow(workflow);
-    for (const [i, t] of parsed.tasks.entries()) {
-      const whole = workflow.tasks[i]!;
-      expect(t.invocation.equals(cidOf({ task: whole })), `task ${i}`).toBe(true);
+    for (const hasher of [undefined, sha2_256]) {
+      const parsed = parseWorkflow(workflow, { hasher });
+      for (const [i, t] of parsed.tasks.entries()) {
+        const whole = workflow.tasks[i]!;
+        expect(t.invocation.equals(cidOf({ task: whole }, hasher)), `task ${i}`).toBe(true);
+      }
+      expect(parsed.cid.equals(cidOf(workflow, hasher))).toBe(true);
+      expect(hex(parsed.bytes)).toBe(hex(dagCbor.encode(workflow)));
     }
-    expect(parsed.cid.equals(cidOf(workflow))).toBe(true);
-    expect(hex(parsed.bytes)).toBe(hex(dagCbor.encode(workflow)));
   });
 
   it('CIDs are stable under key reordering of the JSON input', () => {
