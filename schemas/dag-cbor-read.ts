@@ -28,8 +28,11 @@ const latin1Slice = (
   }
 ).latin1Slice;
 
-let data: Uint8Array = new Uint8Array(0);
-let view = new DataView(data.buffer);
+/** What the reader holds between calls (not the last input, which may be a large buffer). */
+const EMPTY = new Uint8Array(0);
+let data: Uint8Array = EMPTY;
+const EMPTY_VIEW: DataView = new DataView(EMPTY.buffer);
+let view: DataView = EMPTY_VIEW;
 let pos = 0;
 let depthLeft = 0;
 
@@ -48,7 +51,8 @@ export function readDagCbor(bytes: Uint8Array, maxDepth: number): IpldValue | un
     if (err === GIVE_UP || err instanceof RangeError) return undefined;
     throw err;
   } finally {
-    data = new Uint8Array(0);
+    data = EMPTY;
+    view = EMPTY_VIEW;
   }
 }
 

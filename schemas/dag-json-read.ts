@@ -29,7 +29,9 @@ const latin1Slice = (
   }
 ).latin1Slice;
 
-let data: Uint8Array = new Uint8Array(0);
+/** What the reader holds between calls (not the last input, which may be a large buffer). */
+const EMPTY = new Uint8Array(0);
+let data: Uint8Array = EMPTY;
 let pos = 0;
 let depthLeft = 0;
 
@@ -51,7 +53,7 @@ export function readDagJson(bytes: Uint8Array, maxDepth: number): IpldValue | un
     if (err === GIVE_UP || err instanceof RangeError) return undefined;
     throw err;
   } finally {
-    data = new Uint8Array(0);
+    data = EMPTY;
   }
 }
 
