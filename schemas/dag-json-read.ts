@@ -124,7 +124,8 @@ function readNumber(): number | IpldFloat {
   let n = 0;
   if (data[pos] === 0x30) {
     pos++;
-    if (isDigit(data[pos])) throw GIVE_UP; // a leading zero
+    // A leading zero, or an exponent straight after a lone zero (cborg reads only 0 or 0.…).
+    if (isDigit(data[pos]) || data[pos] === 0x65 || data[pos] === 0x45) throw GIVE_UP;
   } else if (isDigit(data[pos])) {
     while (isDigit(data[pos])) n = n * 10 + (data[pos++]! - 0x30);
   } else throw GIVE_UP;

@@ -398,6 +398,19 @@ describe('DAG-JSON', () => {
       ),
       RUNS,
     );
+    // Number texts, well-formed or nearly (cborg's own number grammar is narrower than JSON's:
+    // `0e0` is an error to it), alone and in a list.
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^-?(0|0[0-9]|[1-9][0-9]{0,19})?(\.[0-9]{0,4})?([eE][+-]?[0-9]{0,3})?$/),
+        fc.boolean(),
+        (number, inList) => {
+          const bytes = utf8.encode(inList ? `[${number}]` : number);
+          expect(fastOrNot(bytes), number).toBe(general(bytes));
+        },
+      ),
+      RUNS,
+    );
     // Much of the well-formed text takes the fast path (arbitrary values are often outside it:
     // escapes, bigints, `/` keys).
     expect(fast).toBeGreaterThan(whole / 4);
@@ -425,6 +438,8 @@ describe('DAG-JSON', () => {
       '{"x":1,"/":2}',
       '[1,]',
       '01',
+      '[0e0]',
+      '[-0E1]',
       '1e400',
       '\ufeff[]',
       '[] x',
