@@ -191,6 +191,13 @@ describe('DAG-CBOR', () => {
       ),
       RUNS,
     );
+    // Short arbitrary bytes: heads of every kind, well-formed or not.
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 12 }), (raw) => {
+        expect(outcome(() => dagCbor.decode(raw))).toBe(outcome(() => decodeCborTokens(raw)));
+      }),
+      RUNS,
+    );
     // Much of it takes the fast path (arbitrary values hold bigints it leaves).
     expect(fast).toBeGreaterThan(whole / 4);
     // Heads at their edges, links, bytes, floats: read here, as the general path reads them.
@@ -394,6 +401,19 @@ describe('DAG-JSON', () => {
             if (how === 0) fast++;
           }
           if (how === 0) whole++;
+        },
+      ),
+      RUNS,
+    );
+    // Short texts over JSON's own characters: every token in odd places.
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...'{}[]":,0123456789-+.eEtrufalsn \t\\/ab'.split('')), {
+          maxLength: 14,
+        }),
+        (chars) => {
+          const bytes = utf8.encode(chars.join(''));
+          expect(fastOrNot(bytes), chars.join('')).toBe(general(bytes));
         },
       ),
       RUNS,
