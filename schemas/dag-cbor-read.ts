@@ -9,7 +9,8 @@
  * needs to be, invalid UTF-8, nesting near the depth limit, bytes after the value, any
  * truncation — makes it give up (`undefined`), and the caller reads the bytes the general way
  * (codecs.ts), which decides and names the offset of what is wrong. What it does read is the
- * general way's value: the property tests compare both.
+ * general way's value: the property tests compare both. Bytes it gives up on late are read
+ * twice: at worst the general way's time again.
  *
  * @module
  */

@@ -9,7 +9,8 @@
  * `/` key is not one of the two forms, a duplicate or `__proto__` key, nesting near the depth
  * limit, and every kind of malformed text — makes it give up (`undefined`), and the caller
  * reads the text the general way (codecs.ts), which decides and names the offset of what is
- * wrong. What it does read is the general way's value: the property tests compare both.
+ * wrong. What it does read is the general way's value: the property tests compare both. Text
+ * it gives up on late is read twice: at worst the general way's time again.
  *
  * @module
  */
