@@ -24,7 +24,7 @@ import { sha3_256 as nobleSha3 } from '@noble/hashes/sha3.js';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import * as ipldDagJson from '@ipld/dag-json';
-import { decodeCborTokens, decodeJsonTokens, encodeJsonTokens } from '../schemas/codecs.ts';
+import { decodeTokens, encodeJsonTokens } from '../schemas/codecs.ts';
 import {
   dagCbor,
   dagJson,
@@ -216,7 +216,9 @@ const texts = values.map((v) => dagJson.stringify(v));
 const utf8 = texts.map((t) => new TextEncoder().encode(t));
 console.log('\nreading it back, values/s                   per CPU-s     per wall-s');
 console.log(`project  dagJson.decode             ${show(rate(utf8, (b) => dagJson.decode(b)))}`);
-console.log(`general path (cborg tokens)         ${show(rate(utf8, (b) => decodeJsonTokens(b)))}`);
+console.log(
+  `general path (cborg tokens)         ${show(rate(utf8, (b) => decodeTokens(b, 'dag-json')))}`,
+);
 console.log(
   `raw  @ipld/dag-json decode          ${show(rate(utf8, (b) => ipldDagJson.decode(b)))}`,
 );
@@ -227,7 +229,9 @@ console.log(
 const cbor = values.map((v) => dagCbor.encode(v));
 console.log('\nDAG-CBOR of an instruction read back, values/s   per CPU-s     per wall-s');
 console.log(`project  dagCbor.decode             ${show(rate(cbor, (b) => dagCbor.decode(b)))}`);
-console.log(`general path (cborg tokens)         ${show(rate(cbor, (b) => decodeCborTokens(b)))}`);
+console.log(
+  `general path (cborg tokens)         ${show(rate(cbor, (b) => decodeTokens(b, 'dag-cbor')))}`,
+);
 console.log(
   `raw  @ipld/dag-cbor decode          ${show(rate(cbor, (b) => ipldDagCbor.decode(b)))}`,
 );

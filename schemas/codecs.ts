@@ -18,6 +18,7 @@ import { compareAsciiKeys, NON_ASCII, sortSmall } from './key-order.ts';
 import { dagJsonText, Unusual } from './dag-json-text.ts';
 import { readDagJson } from './dag-json-read.ts';
 import { readDagCbor } from './dag-cbor-read.ts';
+import { utf8Text } from './utf8-text.ts';
 import { isSha3CborCid, sha3CborCidFrom } from './compact-cid.ts';
 import { DecodeError, EncodeError } from './errors.ts';
 import { I64_MIN, IpldFloat, U64_MAX, type IpldValue } from './ipld.ts';
@@ -739,8 +740,6 @@ const floatFromTag = (decode: () => unknown): IpldFloat => new IpldFloat(decode(
 decodeOptionsBase.tags[CID_TAG] = cidFromCborTag;
 decodeOptionsBase.tags[FLOAT_TAG] = floatFromTag;
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /**
  * cborg's JSON tokenizer reads strings one character at a time (about 1 s for 10 MB). Strings
  * without escapes, the usual case, are cut out and decoded in one call here; anything else (escapes,
@@ -761,16 +760,8 @@ class JsonTokenizer extends cborgJson.Tokenizer {
     if (i >= data.length)
       throw new Error(`unexpected end of input inside a string at position ${i}`);
     if (data[i] !== 0x22) return super.parseString();
-    let value: string;
-    if (ascii && i - start < 64) {
-      value = String.fromCharCode.apply(null, data.subarray(start, i) as unknown as number[]);
-    } else {
-      try {
-        value = strictUtf8.decode(data.subarray(start, i));
-      } catch {
-        return super.parseString();
-      }
-    }
+    const value = utf8Text(data, start, i, ascii);
+    if (value === undefined) return super.parseString();
     this._pos = i + 1;
     return new Token(Type.string, value, i + 1 - start + 1);
   }
@@ -802,19 +793,21 @@ function decodeWith(
 }
 
 /**
- * DAG-CBOR read through cborg's tokens alone: the oracle the fast reader's tests compare it with.
+ * DAG-CBOR or DAG-JSON read through cborg's tokens alone: the oracle the fast readers' tests
+ * compare them with.
  * @internal
  */
-export function decodeCborTokens(bytes: Uint8Array, limits?: DecodeLimits): IpldValue {
-  return decodeWithTokens(bytes, false, 'dag-cbor', limits?.maxDepth ?? DEFAULT_MAX_DEPTH);
-}
-
-/**
- * DAG-JSON read through cborg's tokens alone: the oracle the fast reader's tests compare it with.
- * @internal
- */
-export function decodeJsonTokens(bytes: Uint8Array, limits?: DecodeLimits): IpldValue {
-  return decodeWithTokens(bytes, true, 'dag-json', limits?.maxDepth ?? DEFAULT_MAX_DEPTH);
+export function decodeTokens(
+  bytes: Uint8Array,
+  codec: 'dag-cbor' | 'dag-json',
+  limits?: DecodeLimits,
+): IpldValue {
+  return decodeWithTokens(
+    bytes,
+    codec === 'dag-json',
+    codec,
+    limits?.maxDepth ?? DEFAULT_MAX_DEPTH,
+  );
 }
 
 function decodeWithTokens(

@@ -40,17 +40,18 @@ function writeHead(out: Uint8Array, at: number, major: number, n: number): numbe
   return at + head.length;
 }
 
-const byAsciiKey = (a: { key: string }, b: { key: string }): number =>
-  compareAsciiKeys(a.key, b.key);
-const byKeyBytes = (a: { bytes: Uint8Array | null }, b: { bytes: Uint8Array | null }): number =>
-  compareKeyBytes(a.bytes!, b.bytes!);
+const byAsciiKey = (a: readonly [string, Uint8Array], b: readonly [string, Uint8Array]): number =>
+  compareAsciiKeys(a[0], b[0]);
+const byKeyBytes = (
+  a: readonly [Uint8Array, Uint8Array],
+  b: readonly [Uint8Array, Uint8Array],
+): number => compareKeyBytes(a[0], b[0]);
 
 /**
  * Encodes a map whose values are given as DAG-CBOR bytes. Entries given in DAG-CBOR's key
  * order with ASCII keys (how the model's own encoders call it) are written as they are.
  */
 export function composeMap(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
-  // One allocation for the result; ASCII keys (the usual case) are written without TextEncoder.
   let ascii = true;
   let inOrder = true;
   for (let i = 0; i < entries.length; i++) {
@@ -58,47 +59,34 @@ export function composeMap(entries: ReadonlyArray<readonly [string, Uint8Array]>
     if (NON_ASCII.test(k)) ascii = false;
     else if (i > 0 && compareAsciiKeys(entries[i - 1]![0], k) >= 0) inOrder = false;
   }
-  if (ascii && inOrder) return writeOrdered(entries);
-  let sorted: Array<{ key: string; bytes: Uint8Array | null; value: Uint8Array }>;
-  if (ascii) {
-    sorted = entries.map(([key, value]) => ({ key, bytes: null, value }));
-    sortSmall(sorted, byAsciiKey);
-  } else {
-    sorted = entries.map(([key, value]) => ({ key, bytes: utf8.encode(key), value }));
-    sortSmall(sorted, byKeyBytes);
+  if (!ascii) {
+    // Ordered by their UTF-8 bytes, which UTF-16 order is not outside ASCII.
+    const keyed = entries.map(([k, v]) => [utf8.encode(k), v] as const);
+    sortSmall(keyed, byKeyBytes);
+    return writeMap(keyed);
   }
-  let size = headSize(sorted.length);
-  for (const e of sorted) {
-    const keyLength = e.bytes === null ? e.key.length : e.bytes.length;
-    size += headSize(keyLength) + keyLength + e.value.length;
-  }
-  const out = new Uint8Array(size);
-  let at = writeHead(out, 0, 5, sorted.length);
-  for (const e of sorted) {
-    if (e.bytes === null) {
-      const k = e.key;
-      at = writeHead(out, at, 3, k.length);
-      for (let i = 0; i < k.length; i++) out[at++] = k.charCodeAt(i);
-    } else {
-      at = writeHead(out, at, 3, e.bytes.length);
-      out.set(e.bytes, at);
-      at += e.bytes.length;
-    }
-    out.set(e.value, at);
-    at += e.value.length;
-  }
-  return out;
+  if (inOrder) return writeMap(entries);
+  const sorted = entries.slice();
+  sortSmall(sorted, byAsciiKey);
+  return writeMap(sorted);
 }
 
-/** The map of ASCII-keyed entries already in key order: no sort, nothing but the result. */
-function writeOrdered(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
+/**
+ * The map of entries already in key order, each key as ASCII text (written without
+ * TextEncoder) or as its UTF-8 bytes: one allocation, the result.
+ */
+function writeMap(entries: ReadonlyArray<readonly [string | Uint8Array, Uint8Array]>): Uint8Array {
   let size = headSize(entries.length);
   for (const [k, v] of entries) size += headSize(k.length) + k.length + v.length;
   const out = new Uint8Array(size);
   let at = writeHead(out, 0, 5, entries.length);
   for (const [k, v] of entries) {
     at = writeHead(out, at, 3, k.length);
-    for (let i = 0; i < k.length; i++) out[at++] = k.charCodeAt(i);
+    if (typeof k === 'string') for (let i = 0; i < k.length; i++) out[at++] = k.charCodeAt(i);
+    else {
+      out.set(k, at);
+      at += k.length;
+    }
     out.set(v, at);
     at += v.length;
   }

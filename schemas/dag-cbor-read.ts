@@ -17,17 +17,10 @@
 import { CID } from 'multiformats/cid';
 import { isSha3CborCid, sha3CborCidFrom } from './compact-cid.ts';
 import { IpldFloat, type IpldValue } from './ipld.ts';
+import { utf8Text } from './utf8-text.ts';
 
 /** Thrown inside the reader to give up; never leaves this module. */
 const GIVE_UP = new Error('outside the fast DAG-CBOR reader');
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/** Node's native latin1 (here: ASCII) slicing, which takes any Uint8Array. */
-const latin1Slice = (
-  Buffer.prototype as unknown as {
-    latin1Slice: (this: Uint8Array, start: number, end: number) => string;
-  }
-).latin1Slice;
 
 /** What the reader holds between calls (not the last input, which may be a large buffer). */
 const EMPTY = new Uint8Array(0);
@@ -128,21 +121,10 @@ function readValue(): IpldValue {
 
 function readText(n: number): string {
   need(n);
-  const start = pos;
+  const text = utf8Text(data, pos, pos + n);
+  if (text === undefined) throw GIVE_UP;
   pos += n;
-  let ascii = true;
-  for (let i = start; i < pos; i++) {
-    if (data[i]! >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) return latin1Slice.call(data, start, pos);
-  try {
-    return utf8.decode(data.subarray(start, pos));
-  } catch {
-    throw GIVE_UP;
-  }
+  return text;
 }
 
 function readList(n: number): IpldValue[] {

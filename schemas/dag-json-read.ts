@@ -18,17 +18,10 @@ import { CID } from 'multiformats/cid';
 import { base64 } from 'multiformats/bases/base64';
 import { sha3CborCidFromText } from './compact-cid.ts';
 import { IpldFloat, type IpldValue } from './ipld.ts';
+import { utf8Text } from './utf8-text.ts';
 
 /** Thrown inside the reader to give up; never leaves this module. */
 const GIVE_UP = new Error('outside the fast DAG-JSON reader');
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/** Node's native latin1 (here: ASCII) slicing, which takes any Uint8Array. */
-const latin1Slice = (
-  Buffer.prototype as unknown as {
-    latin1Slice: (this: Uint8Array, start: number, end: number) => string;
-  }
-).latin1Slice;
 
 /** What the reader holds between calls (not the last input, which may be a large buffer). */
 const EMPTY = new Uint8Array(0);
@@ -107,12 +100,9 @@ function readString(): string {
   }
   if (i >= data.length) throw GIVE_UP;
   pos = i + 1;
-  if (ascii) return latin1Slice.call(data, start, i);
-  try {
-    return utf8.decode(data.subarray(start, i));
-  } catch {
-    throw GIVE_UP;
-  }
+  const text = utf8Text(data, start, i, ascii);
+  if (text === undefined) throw GIVE_UP;
+  return text;
 }
 
 const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
@@ -149,29 +139,36 @@ function readNumber(): number | IpldFloat {
     if (!Number.isSafeInteger(n) || (negative && n === 0)) throw GIVE_UP;
     return negative ? -n : n;
   }
-  const v = Number(latin1Slice.call(data, start, pos));
+  const v = Number(utf8Text(data, start, pos, true));
   if (!Number.isFinite(v)) throw GIVE_UP;
   // An integral float stays a float (Homestar's number rules, codecs.ts).
   return Number.isSafeInteger(v) || Object.is(v, -0) ? new IpldFloat(v) : v;
+}
+
+/** After an opening bracket: true when `close` follows at once (an empty list or map). */
+function closesAtOnce(close: number): boolean {
+  skipBlanks();
+  if (data[pos] !== close) return false;
+  pos++;
+  return true;
+}
+
+/** After an item: true at `close` (the end), false at a comma; anything else gives up. */
+function closesAfterItem(close: number): boolean {
+  skipBlanks();
+  const c = data[pos++];
+  if (c === close) return true;
+  if (c !== 0x2c) throw GIVE_UP;
+  return false;
 }
 
 function readList(): IpldValue[] {
   if (--depthLeft <= 0) throw GIVE_UP;
   pos++; // [
   const list: IpldValue[] = [];
-  skipBlanks();
-  if (data[pos] === 0x5d) {
-    pos++;
-    depthLeft++;
-    return list;
-  }
-  for (;;) {
-    list.push(readValue());
-    skipBlanks();
-    const c = data[pos++];
-    if (c === 0x5d) break;
-    if (c !== 0x2c) throw GIVE_UP;
-  }
+  if (!closesAtOnce(0x5d))
+    do list.push(readValue());
+    while (!closesAfterItem(0x5d));
   depthLeft++;
   return list;
 }
@@ -189,26 +186,18 @@ function readMap(): IpldValue {
   if (--depthLeft <= 0) throw GIVE_UP;
   pos++; // {
   const map: Record<string, IpldValue> = {};
-  skipBlanks();
-  if (data[pos] === 0x7d) {
-    pos++;
-    depthLeft++;
-    return map;
-  }
-  let first = true;
-  for (;;) {
-    const key = readKey();
-    if (key === '/') {
-      if (!first) throw GIVE_UP;
-      return readForm();
-    }
-    if (key === '__proto__' || Object.hasOwn(map, key)) throw GIVE_UP;
-    map[key] = readValue();
-    first = false;
-    skipBlanks();
-    const c = data[pos++];
-    if (c === 0x7d) break;
-    if (c !== 0x2c) throw GIVE_UP;
+  if (!closesAtOnce(0x7d)) {
+    let first = true;
+    do {
+      const key = readKey();
+      if (key === '/') {
+        if (!first) throw GIVE_UP;
+        return readForm();
+      }
+      if (key === '__proto__' || Object.hasOwn(map, key)) throw GIVE_UP;
+      map[key] = readValue();
+      first = false;
+    } while (!closesAfterItem(0x7d));
   }
   depthLeft++;
   return map;

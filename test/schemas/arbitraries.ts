@@ -11,6 +11,27 @@ import { I64_MIN, IpldFloat, U64_MAX, type IpldValue } from '../../schemas/index
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** Safe integers at the edges of CBOR's head sizes and of the safe range. */
+export const SAFE_INTEGER_EDGES: readonly number[] = [
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+  0,
+  23,
+  24,
+  255,
+  256,
+  65535,
+  65536,
+  2 ** 32 - 1,
+  2 ** 32,
+  -1,
+  -24,
+  -25,
+  -256,
+  -257,
+  -(2 ** 32),
+];
+
 /** Integers: safe ones as numbers, the rest as bigints, with the range edges over-represented. */
 export const ipldInteger: fc.Arbitrary<number | bigint> = fc
   .oneof(
@@ -27,22 +48,7 @@ export const ipldInteger: fc.Arbitrary<number | bigint> = fc
       2n ** 63n,
       SAFE + 1n,
       -SAFE - 1n,
-      Number.MAX_SAFE_INTEGER,
-      Number.MIN_SAFE_INTEGER,
-      0,
-      23,
-      24,
-      255,
-      256,
-      65535,
-      65536,
-      2 ** 32 - 1,
-      2 ** 32,
-      -1,
-      -24,
-      -25,
-      -256,
-      -257,
+      ...SAFE_INTEGER_EDGES,
     ),
   )
   .map((n) => (typeof n === 'bigint' && n >= -SAFE && n <= SAFE ? Number(n) : n));

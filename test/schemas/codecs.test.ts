@@ -12,11 +12,11 @@ import {
   decodeAuto,
   type IpldValue,
 } from '../../schemas/index.ts';
-import { decodeCborTokens, decodeJsonTokens, encodeJsonTokens } from '../../schemas/codecs.ts';
+import { decodeTokens, encodeJsonTokens } from '../../schemas/codecs.ts';
 import { readDagCbor } from '../../schemas/dag-cbor-read.ts';
 import { readDagJson } from '../../schemas/dag-json-read.ts';
 import { dagJsonText, Unusual } from '../../schemas/dag-json-text.ts';
-import { describeIpld, fromHex, hex, ipldValue } from './arbitraries.ts';
+import { describeIpld, fromHex, hex, ipldValue, SAFE_INTEGER_EDGES } from './arbitraries.ts';
 
 const LINK = CID.parse('bafyrmihmxmsbt4n3g6dzmj7rho34mzfbaoqqbsfcq7etsogslqftbyj7du');
 // FC_RUNS=20000 for a deeper search than the default run.
@@ -179,7 +179,7 @@ describe('DAG-CBOR', () => {
             () => Uint8Array.of(...bytes.subarray(0, i + 1), ...bytes.subarray(i)),
             () => bytes.slice(0, i),
           ][how]!();
-          const general = outcome(() => decodeCborTokens(mangled));
+          const general = outcome(() => decodeTokens(mangled, 'dag-cbor'));
           expect(outcome(() => dagCbor.decode(mangled))).toBe(general);
           const read = readDagCbor(mangled, 256);
           if (read !== undefined) {
@@ -194,7 +194,9 @@ describe('DAG-CBOR', () => {
     // Short arbitrary bytes: heads of every kind, well-formed or not.
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 12 }), (raw) => {
-        expect(outcome(() => dagCbor.decode(raw))).toBe(outcome(() => decodeCborTokens(raw)));
+        expect(outcome(() => dagCbor.decode(raw))).toBe(
+          outcome(() => decodeTokens(raw, 'dag-cbor')),
+        );
       }),
       RUNS,
     );
@@ -202,23 +204,7 @@ describe('DAG-CBOR', () => {
     expect(fast).toBeGreaterThan(whole / 4);
     // Heads at their edges, links, bytes, floats: read here, as the general path reads them.
     const edges = [
-      0,
-      23,
-      24,
-      255,
-      256,
-      65535,
-      65536,
-      2 ** 32 - 1,
-      2 ** 32,
-      Number.MAX_SAFE_INTEGER,
-      -1,
-      -24,
-      -25,
-      -256,
-      -257,
-      -(2 ** 32),
-      Number.MIN_SAFE_INTEGER,
+      ...SAFE_INTEGER_EDGES,
       1.5,
       new IpldFloat(2),
       new IpldFloat(-0),
@@ -230,7 +216,9 @@ describe('DAG-CBOR', () => {
     ];
     const bytes = dagCbor.encode(edges);
     expect(readDagCbor(bytes, 256)).toBeDefined();
-    expect(outcome(() => readDagCbor(bytes, 256))).toBe(outcome(() => decodeCborTokens(bytes)));
+    expect(outcome(() => readDagCbor(bytes, 256))).toBe(
+      outcome(() => decodeTokens(bytes, 'dag-cbor')),
+    );
     // And what it leaves to the general path: -2^53 and 2^64 (bigints), a non-minimal head,
     // a half float, undefined, an indefinite list, tag 43, a number key, a duplicate key,
     // `__proto__`, a bad UTF-8 string, a link without its 0x00, a byte after the value.
@@ -251,7 +239,7 @@ describe('DAG-CBOR', () => {
     ]) {
       const b = fromHex(text);
       expect(readDagCbor(b, 256), text).toBeUndefined();
-      expect(outcome(() => dagCbor.decode(b))).toBe(outcome(() => decodeCborTokens(b)));
+      expect(outcome(() => dagCbor.decode(b))).toBe(outcome(() => decodeTokens(b, 'dag-cbor')));
     }
   });
 
@@ -357,7 +345,7 @@ describe('DAG-JSON', () => {
     const utf8 = new TextEncoder();
     const general = (bytes: Uint8Array): string => {
       try {
-        return JSON.stringify(describeIpld(decodeJsonTokens(bytes)));
+        return JSON.stringify(describeIpld(decodeTokens(bytes, 'dag-json')));
       } catch (err) {
         return `${(err as Error).name}: ${(err as Error).message}`;
       }
