@@ -513,7 +513,10 @@ export function parseWorkflow(
       if (!INSTRUCTION_KEYS.has(k))
         warnings.push(`${join(`${path}.run`, k)}: unknown key, not part of the instruction's CID`);
     }
-    const instructionBytes = dagCbor.encode(instructionValue(task.run));
+    // (readTask's instruction has Homestar's field set and nothing else: instructionValue's)
+    const instructionBytes = dagCbor.encode(task.run);
+    // A receipt event holds its instruction: it copies these bytes rather than encoding it again.
+    rememberEncoding(task.run, instructionBytes);
     const instruction = cidOfBytes(instructionBytes, hasher);
     const key = cidKey(instruction);
     const first = byInstruction.get(key);

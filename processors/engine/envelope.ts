@@ -7,7 +7,12 @@
 import type { AppendRecord, LogRecord } from '../../streams/log.ts';
 import { BLOCKS_ERROR_HEADER } from '../blocks/blocks-log.ts';
 import { SchemaError } from '../../schemas/errors.ts';
-import { BLOCKS_FIELD, decodeEvent, encodeEvent, type NodeEvent } from '../../schemas/events.ts';
+import {
+  BLOCKS_FIELD,
+  decodeEvent,
+  encodeEventRecord,
+  type NodeEvent,
+} from '../../schemas/events.ts';
 import { decodeInvocation } from '../../schemas/submission.ts';
 
 /** A decoded record. */
@@ -93,5 +98,5 @@ function routingHeaders(event: NodeEvent): Record<string, string> {
 
 /** An event to append, with its key and routing headers. */
 export function eventRecord(key: string, event: NodeEvent): AppendRecord {
-  return { key, value: encodeEvent(event), headers: routingHeaders(event) };
+  return { key, value: encodeEventRecord(event), headers: routingHeaders(event) };
 }

@@ -12,11 +12,23 @@ import {
   decodeAuto,
   type IpldValue,
 } from '../../schemas/index.ts';
-import { decodeTokens, encodeJsonTokens } from '../../schemas/codecs.ts';
+import {
+  decodeTokens,
+  encodeJsonTokens,
+  encodeOrderedMap,
+  keyOrder,
+} from '../../schemas/codecs.ts';
 import { readDagCbor } from '../../schemas/dag-cbor-read.ts';
 import { readDagJson } from '../../schemas/dag-json-read.ts';
 import { dagJsonText, Unusual } from '../../schemas/dag-json-text.ts';
-import { describeIpld, fromHex, hex, ipldValue, SAFE_INTEGER_EDGES } from './arbitraries.ts';
+import {
+  describeIpld,
+  fromHex,
+  hex,
+  ipldKey,
+  ipldValue,
+  SAFE_INTEGER_EDGES,
+} from './arbitraries.ts';
 
 const LINK = CID.parse('bafyrmihmxmsbt4n3g6dzmj7rho34mzfbaoqqbsfcq7etsogslqftbyj7du');
 // FC_RUNS=20000 for a deeper search than the default run.
@@ -42,6 +54,67 @@ describe('DAG-CBOR', () => {
       }),
       RUNS,
     );
+  });
+
+  it('writes strings of any length as @ipld/dag-cbor does (short ASCII ones by hand)', () => {
+    // Up to 255 code units a string is written by a loop until a non-ASCII unit shows up.
+    const text = fc.oneof(
+      fc.string({ unit: fc.constantFrom('a', 'Z', '/', ':', '~', '\u007f'), maxLength: 300 }),
+      fc
+        .tuple(
+          fc.string({ unit: 'grapheme-ascii', minLength: 20, maxLength: 300 }),
+          fc.nat(),
+          fc.constantFrom('é', '€', '𝄞', '\u0080', '\u07ff'),
+        )
+        .map(([s, at, c]) => s.slice(0, at % (s.length + 1)) + c + s.slice(at % (s.length + 1))),
+    );
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(hex(dagCbor.encode(s))).toBe(hex(ipldDagCbor.encode(s)));
+        expect(hex(dagCbor.encode({ [s]: s }))).toBe(hex(ipldDagCbor.encode({ [s]: s })));
+      }),
+      RUNS,
+    );
+  });
+
+  it('writes a map in a key order worked out once as it writes any map', () => {
+    // encodeOrderedMap (the envelopes a node writes most) against encode, for maps with some of
+    // the order's keys, plus fixed entries; maps outside the order take encode's way.
+    const keys = fc.uniqueArray(
+      ipldKey.filter((k) => !(k in Object.prototype)),
+      { minLength: 1, maxLength: 8 },
+    );
+    const value = ipldValue({ maxDepth: 2 });
+    fc.assert(
+      fc.property(
+        keys,
+        fc.array(value, { minLength: 8, maxLength: 8 }),
+        fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+        fc.nat(3),
+        fc.option(fc.tuple(ipldKey, value), { nil: undefined }),
+        fc.boolean(),
+        (ks, values, given, fixedCount, stray, shortLived) => {
+          const fixedKeys = ks.slice(0, Math.min(fixedCount, ks.length - 1));
+          const fixed = Object.fromEntries(fixedKeys.map((k, i) => [k, values[i]!]));
+          const order = keyOrder(
+            ks.filter((k) => !fixedKeys.includes(k)),
+            fixed,
+          );
+          const map: Record<string, IpldValue> = {};
+          ks.forEach((k, i) => {
+            if (!fixedKeys.includes(k) && given[i]) map[k] = values[i]!;
+          });
+          if (stray !== undefined) map[stray[0]] = stray[1];
+          expect(hex(encodeOrderedMap(map, order, shortLived))).toBe(
+            hex(dagCbor.encode({ ...fixed, ...map })),
+          );
+        },
+      ),
+      RUNS,
+    );
+    const order = keyOrder(['a', 'bb'], { v: 1 });
+    expect(() => encodeOrderedMap({ a: undefined }, order)).toThrow(/undefined \(under key "a"\)/);
+    expect(() => keyOrder(['toString'])).toThrow(/Object.prototype/);
   });
 
   it('reads what @ipld/dag-cbor writes', () => {

@@ -4,6 +4,7 @@ import {
   dagCbor,
   decodeEvent,
   encodeEvent,
+  encodeEventRecord,
   plainArgs,
   encodeReceipt,
   EVENT_VERSION,
@@ -137,6 +138,65 @@ describe('event envelopes', () => {
     });
   }
 
+  it('writes every envelope, and each record of one, as the general encoding does', () => {
+    // The envelopes a node writes most have their keys' order worked out once (encodeEvent);
+    // the general way — sort the keys of `{v, ...event}` each time — is the oracle.
+    const ran = events.find((e) => e.type === 'receipt')!;
+    if (ran.type !== 'receipt') throw new Error('no receipt event');
+    const signed: NodeEvent = {
+      ...ran,
+      attempts: 3,
+      iss: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK',
+      sig: new Uint8Array(64).fill(7),
+    };
+    const withProofs: NodeEvent = {
+      type: 'workflow/submitted',
+      workflow: parsed.cid,
+      body: parsed.workflow,
+      name: 'ünïcode name',
+      proofs: { bafy: 'eyJ0eXAiOiJKV1QifQ' },
+      at,
+    };
+    const general = (e: object): string =>
+      Buffer.from(dagCbor.encode({ v: EVENT_VERSION, ...e })).toString('hex');
+    for (const event of [...events, signed, withProofs]) {
+      if (event.type === 'task/ready') continue; // its own args are left out (below)
+      const expected = general(event);
+      expect(Buffer.from(encodeEvent(event)).toString('hex'), event.type).toBe(expected);
+      expect(Buffer.from(encodeEventRecord(event)).toString('hex'), event.type).toBe(expected);
+    }
+    // Anything else takes the general way, the same bytes and the same errors: a key outside
+    // the type's, an envelope field given by the event, an undefined field.
+    const end = events.find((e) => e.type === 'workflow/completed')!;
+    const extra = { ...end, note: 'not an end field' } as unknown as NodeEvent;
+    expect(Buffer.from(encodeEventRecord(extra)).toString('hex')).toBe(general(extra));
+    expect((dagCbor.decode(encodeEventRecord(extra)) as IpldMap).note).toBe('not an end field');
+    const v2 = { ...end, v: 2 } as unknown as NodeEvent;
+    expect((dagCbor.decode(encodeEvent(v2)) as IpldMap).v).toBe(2);
+    expect(() => encodeEvent({ ...signed, sig: undefined })).toThrow(
+      /undefined \(under key "sig"\)/,
+    );
+  });
+
+  it('keeps each record intact when records share a buffer', () => {
+    // Records handed to a log are cut from shared blocks: each must keep its own bytes as
+    // more are written after it, blocks filling up and new ones starting.
+    const receipts = events.filter((e) => e.type === 'receipt');
+    const written: Array<[Uint8Array, string]> = [];
+    for (let i = 0; i < 200; i++) {
+      const event = { ...receipts[i % receipts.length]!, at: at + i, executor: `node-${i}` };
+      const bytes = encodeEventRecord(event);
+      written.push([bytes, Buffer.from(encodeEvent(event)).toString('hex')]);
+    }
+    const buffers = new Set(written.map(([b]) => b.buffer));
+    expect(buffers.size).toBeGreaterThan(1);
+    expect(buffers.size).toBeLessThan(written.length);
+    for (const [bytes, expected] of written) {
+      expect(Buffer.from(bytes).toString('hex')).toBe(expected);
+      expect(decodeEvent(bytes).type).toBe('receipt');
+    }
+  });
+
   it('refuses a submission with neither a body nor a valid source, naming the field', () => {
     const base = {
       v: EVENT_VERSION,
@@ -196,9 +256,11 @@ describe('event envelopes', () => {
     expect(submitted.type === 'workflow/submitted' && knownEncoding(submitted.body!)).toEqual(
       parsed.bytes,
     );
+    expect(knownEncoding(t.task.run)).toEqual(t.instructionBytes);
     for (const [event, copy] of [
       [submitted, { ...submitted, body: fresh(parsed.workflow) }],
-      [ran, { ...ran, body: fresh(receipt.receipt) }],
+      // (its instruction as parseWorkflow remembered it, then as a fresh copy)
+      [ran, { ...ran, body: fresh(receipt.receipt), run: fresh(t.task.run) }],
     ] as const) {
       expect(Buffer.from(encodeEvent(event)).toString('hex')).toBe(
         Buffer.from(encodeEvent(copy as NodeEvent)).toString('hex'),
