@@ -42,6 +42,7 @@ import {
   StreamsError,
 } from '../errors.ts';
 import { mergeAsync } from '../merge.ts';
+import { Tail, tailEntry, type TailEntry } from './tail.ts';
 import {
   batchBytes,
   beginBatch,
@@ -54,6 +55,7 @@ import {
   frameTimestamp,
   FRAME_HEADER_BYTES,
   sizeRecord,
+  type FrameCheck,
   type SizedRecord,
 } from './format.ts';
 
@@ -459,6 +461,10 @@ class Partition {
   written = 0; // bytes written to the active segment
   lastIndexed = -Infinity;
   pending: Buffer[] = [];
+  /** Per pending frame, its records' keys and headers (see tail.ts). */
+  pendingEntries: TailEntry[][] = [];
+  /** The frames of the last write, for this log's readers at the tail. */
+  readonly tail = new Tail();
   pendingBytes = 0;
   pendingFirst = 0;
   unsynced = false;
@@ -900,26 +906,36 @@ class FileLog implements Log {
     }
     // One batch frame per partition touched by this call; offsets are assigned now, in call order.
     const timestamp = this.#o.now();
-    const batches = new Map<number, { buf: Buffer; at: number; offset: number }>();
+    const batches = new Map<
+      number,
+      { buf: Buffer; at: number; offset: number; entries: TailEntry[] }
+    >();
     for (const [p, [bytes, n]] of sizes) {
       const part = state.partitions[p]!;
       const buf = Buffer.allocUnsafe(batchBytes(bytes));
       const offset = part.nextOffset;
       part.nextOffset += n;
-      batches.set(p, { buf, at: beginBatch(buf, 0, offset, timestamp, n), offset });
+      batches.set(p, {
+        buf,
+        at: beginBatch(buf, 0, offset, timestamp, n),
+        offset,
+        entries: [],
+      });
     }
     const results = new Array<AppendResult>(records.length);
     for (let i = 0; i < records.length; i++) {
       const p = targets[i]!;
       const batch = batches.get(p)!;
       batch.at = encodeRecord(batch.buf, batch.at, sized[i]!);
+      batch.entries.push(tailEntry(records[i]!));
       results[i] = { partition: p, offset: batch.offset++ };
     }
-    for (const [p, { buf }] of batches) {
+    for (const [p, { buf, entries }] of batches) {
       const part = state.partitions[p]!;
       endBatch(buf, 0, buf.length);
       if (part.pending.length === 0) part.pendingFirst = frameOffset(buf, 0);
       part.pending.push(buf);
+      part.pendingEntries.push(entries);
       part.pendingBytes += buf.length;
       this.#dirty.add(part);
     }
@@ -1026,9 +1042,11 @@ class FileLog implements Log {
       const all = Buffer.concat(buffers);
       while (written < all.length) written += fs.writeSync(part.fd, all, written);
     }
+    part.tail.set(active, part.written, buffers, part.pendingEntries);
     part.written += part.pendingBytes;
     part.nextOffsetWritten = offset;
     part.pending = [];
+    part.pendingEntries = [];
     part.pendingBytes = 0;
   }
 
@@ -1187,12 +1205,23 @@ class FileLog implements Log {
         let stalled = false; // read-only: the tail is being written
         if (fd >= 0 && position < end) {
           const avail = end - position;
-          const buf = Buffer.allocUnsafe(Math.min(Math.max(o.readChunkBytes, need), avail));
+          // What this log just wrote is read from memory (tail.ts), the rest from the file.
+          const own = readOnly ? undefined : part.tail.at(current, position, end);
+          let buf: Buffer;
+          let got: number;
+          if (own !== undefined) {
+            buf = own.frame;
+            got = buf.length;
+          } else {
+            buf = Buffer.allocUnsafe(Math.min(Math.max(o.readChunkBytes, need), avail));
+            got = fs.readSync(fd, buf, 0, buf.length, position);
+          }
           need = 0;
-          const got = fs.readSync(fd, buf, 0, buf.length, position);
           let i = 0;
           while (i < got) {
-            const check = checkFrame(buf, i, got);
+            // (a frame of its own write: checked when it was made)
+            const check: FrameCheck =
+              own !== undefined ? { kind: 'ok', end: got } : checkFrame(buf, i, got);
             if (check.kind === 'short') {
               if (i > 0) break; // the rest of this frame comes with the next chunk
               const size =
@@ -1249,19 +1278,22 @@ class FileLog implements Log {
                 at = next;
                 const offset = expected + k;
                 if (offset < from) continue;
+                const entry = own?.entries[k];
                 yield {
                   stream: part.stream,
                   partition: part.id,
                   offset,
-                  key: buf.toString('utf8', keyStart, headersStart),
+                  key: entry?.key ?? buf.toString('utf8', keyStart, headersStart),
                   value: new Uint8Array(buf.buffer, buf.byteOffset + valueStart, valueBytes),
                   headers:
-                    headersBytes === 0
-                      ? {}
-                      : (JSON.parse(buf.toString('utf8', headersStart, valueStart)) as Record<
-                          string,
-                          string
-                        >),
+                    entry?.headers !== undefined
+                      ? { ...entry.headers }
+                      : headersBytes === 0
+                        ? {}
+                        : (JSON.parse(buf.toString('utf8', headersStart, valueStart)) as Record<
+                            string,
+                            string
+                          >),
                   timestamp,
                 };
                 if (signal.aborted || offset + 1 >= stopAt) return;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
-import type { Log, LogRecord } from '../../streams/log.ts';
+import type { AppendRecord, Log, LogRecord } from '../../streams/log.ts';
 import {
   CorruptRecordError,
   InvalidArgumentError,
@@ -533,6 +533,59 @@ describe('file log', () => {
       (fs as { fdatasync: unknown }).fdatasync = original;
       syncBuiltinESMExports();
       await l.close();
+    }
+  });
+
+  it("gives a follower at the tail the log's last write from memory: the records the file holds", async () => {
+    // A follower of a stream this log appends to is woken once each flush is durable; at the
+    // tail it takes the frames just written (streams/file/tail.ts) instead of reading them
+    // back. Counted by readSync calls: one per flush without it. What it reads must be what a
+    // reader of the files gets, keys and headers included (odd ones are read back from bytes).
+    const dir = tempDir();
+    const l = createFileLog({ dir });
+    const original = fs.readSync;
+    let reads = 0;
+    (fs as { readSync: unknown }).readSync = (...args: Parameters<typeof fs.readSync>) => {
+      reads++;
+      return original(...args);
+    };
+    syncBuiltinESMExports();
+    const batches = 300;
+    const batch = (i: number): AppendRecord[] => [
+      { key: `k${i}`, value: enc.encode(`v${i}`), headers: { 'ipvm-type': 'receipt', n: `${i}` } },
+      { key: 'no headers', value: new Uint8Array(i % 7) },
+      { key: `lone \ud800 ${i}`, value: enc.encode('x'), headers: { odd: 1 } as never },
+      { key: 'é€𝄞', value: new Uint8Array(300).fill(i % 256), headers: { 'ü\u{1F600}': 'ÿ' } },
+    ];
+    let followed: LogRecord[];
+    try {
+      await l.ensureStreams([{ name: 's', partitions: 1 }]);
+      const signal = new AbortController();
+      const reading = (async () => {
+        const out: LogRecord[] = [];
+        for await (const r of l.read('s', { follow: true, signal: signal.signal })) {
+          out.push(r);
+          if (out.length === batches * 4) break;
+        }
+        return out;
+      })();
+      for (let i = 0; i < batches; i++) await l.append('s', batch(i));
+      followed = await reading;
+    } finally {
+      (fs as { readSync: unknown }).readSync = original;
+      syncBuiltinESMExports();
+      await l.close();
+    }
+    expect(reads).toBeLessThan(batches / 10);
+    const reader = createFileLog({ dir, readOnly: true });
+    try {
+      const fromFile = await all(reader.read('s'));
+      expect(fromFile).toHaveLength(batches * 4);
+      expect(followed).toEqual(fromFile);
+      expect(followed[2]!.key).toBe('lone \ufffd 0'); // as the file has it
+      expect(followed[2]!.headers).toEqual({ odd: 1 });
+    } finally {
+      await reader.close();
     }
   });
 
