@@ -1042,7 +1042,7 @@ class FileLog implements Log {
       const all = Buffer.concat(buffers);
       while (written < all.length) written += fs.writeSync(part.fd, all, written);
     }
-    part.tail.set(active, part.written, buffers, part.pendingEntries);
+    part.tail.set(active, part.written, buffers, part.pendingEntries, part.pendingBytes);
     part.written += part.pendingBytes;
     part.nextOffsetWritten = offset;
     part.pending = [];

@@ -43,6 +43,12 @@ export function tailEntry(record: AppendRecord): TailEntry {
   return { key, headers: { ...h } };
 }
 
+/**
+ * Largest write kept: a bigger one (a wide workflow's released tasks, a burst of large values)
+ * is read back from the file rather than held until the partition's next write.
+ */
+export const TAIL_MAX_BYTES = 4 << 20;
+
 /** The frames of one partition's last write. */
 export class Tail {
   #segment: object | undefined;
@@ -50,13 +56,21 @@ export class Tail {
   #frames: readonly Buffer[] = [];
   #entries: ReadonlyArray<readonly TailEntry[]> = [];
 
-  /** The frames just written at `from` in `segment` (one entry list per frame). */
+  /**
+   * The frames just written at `from` in `segment` (one entry list per frame), `bytes` in all;
+   * past {@link TAIL_MAX_BYTES}, none.
+   */
   set(
     segment: object,
     from: number,
     frames: readonly Buffer[],
     entries: ReadonlyArray<readonly TailEntry[]>,
+    bytes: number,
   ): void {
+    if (bytes > TAIL_MAX_BYTES) {
+      frames = [];
+      entries = [];
+    }
     this.#segment = segment;
     this.#from = from;
     this.#frames = frames;

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
+import { TAIL_MAX_BYTES } from '../../streams/file/tail.ts';
 import type { AppendRecord, Log, LogRecord } from '../../streams/log.ts';
 import {
   CorruptRecordError,
@@ -586,6 +587,43 @@ describe('file log', () => {
       expect(followed[2]!.headers).toEqual({ odd: 1 });
     } finally {
       await reader.close();
+    }
+  });
+
+  it('reads a write larger than the tail keeps back from the file', async () => {
+    const l = createFileLog({ dir: tempDir() });
+    const original = fs.readSync;
+    let reads = 0;
+    (fs as { readSync: unknown }).readSync = (...args: Parameters<typeof fs.readSync>) => {
+      reads++;
+      return original(...args);
+    };
+    syncBuiltinESMExports();
+    try {
+      await l.ensureStreams([{ name: 's', partitions: 1 }]);
+      const signal = new AbortController();
+      const big = new Uint8Array(TAIL_MAX_BYTES + 1).fill(9);
+      const reading = (async () => {
+        const out: LogRecord[] = [];
+        for await (const r of l.read('s', { follow: true, signal: signal.signal })) {
+          out.push(r);
+          if (out.length === 2) break;
+        }
+        return out;
+      })();
+      await l.append('s', [{ key: 'small', value: enc.encode('x') }]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = reads;
+      await l.append('s', [{ key: 'big', value: big }]);
+      const [small, read] = await reading;
+      expect(reads).toBeGreaterThan(before); // not held in memory
+      expect(small!.key).toBe('small');
+      expect(read!.key).toBe('big');
+      expect(read!.value).toEqual(big);
+    } finally {
+      (fs as { readSync: unknown }).readSync = original;
+      syncBuiltinESMExports();
+      await l.close();
     }
   });
 
