@@ -294,8 +294,8 @@ export function encodeEvent(event: NodeEvent): Uint8Array {
 
 /**
  * {@link encodeEvent} for a record about to be appended, which the log copies: the bytes may
- * share their buffer with other records (cheaper than a buffer each), so they are not to be
- * kept.
+ * share an 8 KiB buffer with other records (cheaper than a buffer each). Kept for long, they
+ * would keep that buffer alive: what keeps a record's bytes copies them.
  */
 export function encodeEventRecord(event: NodeEvent): Uint8Array {
   return encode(event, true);
