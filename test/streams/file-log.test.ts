@@ -40,6 +40,32 @@ async function all(source: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
   for await (const r of source) out.push(r);
   return out;
 }
+/** The first `n` records of stream `s`, followed from its start. */
+async function follow(l: Log, n: number): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for await (const r of l.read('s', { follow: true })) {
+    out.push(r);
+    if (out.length === n) break;
+  }
+  return out;
+}
+/** Counts `fs.readSync` calls (the file log's reads of its files) until `restore()`. */
+function countReads(): { count: number; restore(): void } {
+  const original = fs.readSync;
+  const counter = {
+    count: 0,
+    restore() {
+      (fs as { readSync: unknown }).readSync = original;
+      syncBuiltinESMExports();
+    },
+  };
+  (fs as { readSync: unknown }).readSync = (...args: Parameters<typeof fs.readSync>) => {
+    counter.count++;
+    return original(...args);
+  };
+  syncBuiltinESMExports();
+  return counter;
+}
 
 let n = 0;
 describeLog('file', () => {
@@ -544,13 +570,7 @@ describe('file log', () => {
     // reader of the files gets, keys and headers included (odd ones are read back from bytes).
     const dir = tempDir();
     const l = createFileLog({ dir });
-    const original = fs.readSync;
-    let reads = 0;
-    (fs as { readSync: unknown }).readSync = (...args: Parameters<typeof fs.readSync>) => {
-      reads++;
-      return original(...args);
-    };
-    syncBuiltinESMExports();
+    const reads = countReads();
     const batches = 300;
     const batch = (i: number): AppendRecord[] => [
       { key: `k${i}`, value: enc.encode(`v${i}`), headers: { 'ipvm-type': 'receipt', n: `${i}` } },
@@ -561,23 +581,14 @@ describe('file log', () => {
     let followed: LogRecord[];
     try {
       await l.ensureStreams([{ name: 's', partitions: 1 }]);
-      const signal = new AbortController();
-      const reading = (async () => {
-        const out: LogRecord[] = [];
-        for await (const r of l.read('s', { follow: true, signal: signal.signal })) {
-          out.push(r);
-          if (out.length === batches * 4) break;
-        }
-        return out;
-      })();
+      const reading = follow(l, batches * 4);
       for (let i = 0; i < batches; i++) await l.append('s', batch(i));
       followed = await reading;
     } finally {
-      (fs as { readSync: unknown }).readSync = original;
-      syncBuiltinESMExports();
+      reads.restore();
       await l.close();
     }
-    expect(reads).toBeLessThan(batches / 10);
+    expect(reads.count).toBeLessThan(batches / 10);
     const reader = createFileLog({ dir, readOnly: true });
     try {
       const fromFile = await all(reader.read('s'));
@@ -592,37 +603,22 @@ describe('file log', () => {
 
   it('reads a write larger than the tail keeps back from the file', async () => {
     const l = createFileLog({ dir: tempDir() });
-    const original = fs.readSync;
-    let reads = 0;
-    (fs as { readSync: unknown }).readSync = (...args: Parameters<typeof fs.readSync>) => {
-      reads++;
-      return original(...args);
-    };
-    syncBuiltinESMExports();
+    const reads = countReads();
     try {
       await l.ensureStreams([{ name: 's', partitions: 1 }]);
-      const signal = new AbortController();
       const big = new Uint8Array(TAIL_MAX_BYTES + 1).fill(9);
-      const reading = (async () => {
-        const out: LogRecord[] = [];
-        for await (const r of l.read('s', { follow: true, signal: signal.signal })) {
-          out.push(r);
-          if (out.length === 2) break;
-        }
-        return out;
-      })();
+      const reading = follow(l, 2);
       await l.append('s', [{ key: 'small', value: enc.encode('x') }]);
       await new Promise((resolve) => setTimeout(resolve, 20));
-      const before = reads;
+      const before = reads.count;
       await l.append('s', [{ key: 'big', value: big }]);
       const [small, read] = await reading;
-      expect(reads).toBeGreaterThan(before); // not held in memory
+      expect(reads.count).toBeGreaterThan(before); // not held in memory
       expect(small!.key).toBe('small');
       expect(read!.key).toBe('big');
       expect(read!.value).toEqual(big);
     } finally {
-      (fs as { readSync: unknown }).readSync = original;
-      syncBuiltinESMExports();
+      reads.restore();
       await l.close();
     }
   });
