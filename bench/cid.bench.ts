@@ -111,6 +111,8 @@ interface Rate {
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(10);
 const show = (r: Rate): string => `${fmt(r.cpu)} ${fmt(r.wall)}`;
+/** One line of a table: its label, then the rates. */
+const row = (label: string, r: Rate): void => console.log(`${label.padEnd(36)}${show(r)}`);
 
 function rawNode(value: unknown): CID {
   const bytes = ipldDagCbor.encode(value);
@@ -200,38 +202,31 @@ for (const v of values) {
     throw new Error('the fast and the general DAG-JSON text disagree');
 }
 const text = new TextDecoder();
-console.log('\nDAG-JSON text of an instruction, values/s   per CPU-s     per wall-s');
-console.log(
-  `project  dagJson.stringify          ${show(rate(values, (v) => dagJson.stringify(v)))}`,
-);
-console.log(
-  `general path (cborg tokens)         ${show(rate(values, (v) => text.decode(encodeJsonTokens(v))))}`,
-);
-console.log(
-  `raw  @ipld/dag-json encode          ${show(rate(values, (v) => text.decode(ipldDagJson.encode(v))))}`,
-);
-console.log(`floor  JSON.stringify              ${show(rate(values, (v) => JSON.stringify(v)))}`);
-
 const texts = values.map((v) => dagJson.stringify(v));
 const utf8 = texts.map((t) => new TextEncoder().encode(t));
-console.log('\nreading it back, values/s                   per CPU-s     per wall-s');
-console.log(`project  dagJson.decode             ${show(rate(utf8, (b) => dagJson.decode(b)))}`);
-console.log(
-  `general path (cborg tokens)         ${show(rate(utf8, (b) => decodeTokens(b, 'dag-json')))}`,
-);
-console.log(
-  `raw  @ipld/dag-json decode          ${show(rate(utf8, (b) => ipldDagJson.decode(b)))}`,
-);
-console.log(
-  `floor  JSON.parse                   ${show(rate(texts, (t) => JSON.parse(t) as unknown))}`,
-);
-
 const cbor = values.map((v) => dagCbor.encode(v));
-console.log('\nDAG-CBOR of an instruction read back, values/s   per CPU-s     per wall-s');
-console.log(`project  dagCbor.decode             ${show(rate(cbor, (b) => dagCbor.decode(b)))}`);
-console.log(
-  `general path (cborg tokens)         ${show(rate(cbor, (b) => decodeTokens(b, 'dag-cbor')))}`,
+/** A table: its title, then each line's label and rates over `items`. */
+function table<T>(title: string, items: readonly T[], lines: Array<[string, (x: T) => unknown]>) {
+  console.log(`\n${title.padEnd(47)} per CPU-s     per wall-s`);
+  for (const [label, op] of lines) row(label, rate(items, op));
+}
+table('DAG-JSON text of an instruction, values/s', values, [
+  ['project  dagJson.stringify', (v) => dagJson.stringify(v)],
+  ['general path (cborg tokens)', (v) => text.decode(encodeJsonTokens(v))],
+  ['raw  @ipld/dag-json encode', (v) => text.decode(ipldDagJson.encode(v))],
+  ['floor  JSON.stringify', (v) => JSON.stringify(v)],
+]);
+table('reading it back, values/s', utf8, [
+  ['project  dagJson.decode', (b) => dagJson.decode(b)],
+  ['general path (cborg tokens)', (b) => decodeTokens(b, 'dag-json')],
+  ['raw  @ipld/dag-json decode', (b) => ipldDagJson.decode(b)],
+]);
+row(
+  'floor  JSON.parse (of the text)',
+  rate(texts, (t) => JSON.parse(t) as unknown),
 );
-console.log(
-  `raw  @ipld/dag-cbor decode          ${show(rate(cbor, (b) => ipldDagCbor.decode(b)))}`,
-);
+table('DAG-CBOR of an instruction read back, values/s', cbor, [
+  ['project  dagCbor.decode', (b) => dagCbor.decode(b)],
+  ['general path (cborg tokens)', (b) => decodeTokens(b, 'dag-cbor')],
+  ['raw  @ipld/dag-cbor decode', (b) => ipldDagCbor.decode(b)],
+]);

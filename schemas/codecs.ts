@@ -392,7 +392,7 @@ class CborWriter {
 const sharedWriter = new CborWriter();
 
 function encodeCbor(value: unknown): Uint8Array {
-  return withWriter((writer) => writer.value(value, 0));
+  return write(value, undefined, 0, false);
 }
 
 /**
@@ -463,7 +463,7 @@ export function encodeOrderedMap(
     let own = 0;
     for (const _ in map) own++;
     if (own === present) {
-      return withWriter((writer) => writer.orderedMap(map, order, present + fixed), shortLived);
+      return write(map, order, present + fixed, shortLived);
     }
   }
   return encodeCbor({ ...order.fixed, ...map });
@@ -495,15 +495,22 @@ function carve(src: Uint8Array, n: number): Uint8Array {
 }
 
 /**
- * Runs `write` on the shared writer (or a fresh one when it is busy); the bytes written, in an
- * array of their own or, with `carved`, {@link carve}d.
+ * Encodes `value` on the shared writer (or a fresh one when it is busy): as any value, or with
+ * an `order` as {@link encodeOrderedMap}'s map of `size` entries. The bytes written, in an
+ * array of their own or, with `carved`, {@link carve}d. (No callback: this is every CID's path.)
  */
-function withWriter(write: (writer: CborWriter) => void, carved = false): Uint8Array {
+function write(
+  value: unknown,
+  order: KeyOrder | undefined,
+  size: number,
+  carved: boolean,
+): Uint8Array {
   // A getter that encodes while we encode must not scribble over the shared buffer.
   const writer = sharedWriter.busy ? new CborWriter() : sharedWriter;
   writer.busy = true;
   try {
-    write(writer);
+    if (order === undefined) writer.value(value, 0);
+    else writer.orderedMap(value as Readonly<Record<string, unknown>>, order, size);
     return carved ? carve(writer.buf, writer.pos) : writer.buf.slice(0, writer.pos);
   } catch (err) {
     if (err instanceof EncodeError) throw err;

@@ -17,10 +17,8 @@
 import { CID } from 'multiformats/cid';
 import { isSha3CborCid, sha3CborCidFrom } from './compact-cid.ts';
 import { IpldFloat, type IpldValue } from './ipld.ts';
+import { GIVE_UP, unlessGivenUp } from './give-up.ts';
 import { utf8Text } from './utf8-text.ts';
-
-/** Thrown inside the reader to give up; never leaves this module. */
-const GIVE_UP = new Error('outside the fast DAG-CBOR reader');
 
 /** What the reader holds between calls (not the last input, which may be a large buffer). */
 const EMPTY = new Uint8Array(0);
@@ -37,17 +35,19 @@ export function readDagCbor(bytes: Uint8Array, maxDepth: number): IpldValue | un
   pos = 0;
   // Nesting close to the limit is left to the general reader, which counts it exactly.
   depthLeft = maxDepth - 1;
-  try {
-    const value = readValue();
-    return pos === data.length ? value : undefined;
-  } catch (err) {
-    // Given up, or nested too deep for this reader's recursion.
-    if (err === GIVE_UP || err instanceof RangeError) return undefined;
-    throw err;
-  } finally {
-    data = EMPTY;
-    view = EMPTY_VIEW;
-  }
+  return unlessGivenUp(readWhole, letGo);
+}
+
+/** Drops the input (which may be a large buffer) once read. */
+function letGo(): void {
+  data = EMPTY;
+  view = EMPTY_VIEW;
+}
+
+/** The value of all of `data`, or `undefined` when bytes follow it. */
+function readWhole(): IpldValue | undefined {
+  const value = readValue();
+  return pos === data.length ? value : undefined;
 }
 
 /** The argument of the head at `pos` (minor `minor`), minimal and in the safe range. */

@@ -18,10 +18,8 @@ import { CID } from 'multiformats/cid';
 import { base64 } from 'multiformats/bases/base64';
 import { sha3CborCidFromText } from './compact-cid.ts';
 import { IpldFloat, type IpldValue } from './ipld.ts';
+import { GIVE_UP, unlessGivenUp } from './give-up.ts';
 import { utf8Text } from './utf8-text.ts';
-
-/** Thrown inside the reader to give up; never leaves this module. */
-const GIVE_UP = new Error('outside the fast DAG-JSON reader');
 
 /** What the reader holds between calls (not the last input, which may be a large buffer). */
 const EMPTY = new Uint8Array(0);
@@ -35,20 +33,22 @@ export function readDagJson(bytes: Uint8Array, maxDepth: number): IpldValue | un
   pos = 0;
   // Nesting close to the limit is left to the general reader, which counts it exactly.
   depthLeft = maxDepth - 1;
-  try {
-    skipBlanks();
-    const container = data[pos] === 0x7b || data[pos] === 0x5b;
-    const value = readValue();
-    // (cborg's reader takes blanks after a map or a list, not after a lone scalar)
-    if (container) skipBlanks();
-    return pos === data.length ? value : undefined;
-  } catch (err) {
-    // Given up, or nested too deep for this reader's recursion.
-    if (err === GIVE_UP || err instanceof RangeError) return undefined;
-    throw err;
-  } finally {
-    data = EMPTY;
-  }
+  return unlessGivenUp(readWhole, letGo);
+}
+
+/** Drops the input (which may be a large buffer) once read. */
+function letGo(): void {
+  data = EMPTY;
+}
+
+/** The value of all of `data` (blanks around it), or `undefined` when more follows it. */
+function readWhole(): IpldValue | undefined {
+  skipBlanks();
+  const container = data[pos] === 0x7b || data[pos] === 0x5b;
+  const value = readValue();
+  // (cborg's reader takes blanks after a map or a list, not after a lone scalar)
+  if (container) skipBlanks();
+  return pos === data.length ? value : undefined;
 }
 
 function skipBlanks(): void {

@@ -150,9 +150,9 @@ export async function recover(core: Core): Promise<Recovered> {
     cancels.clear();
     return readToEnd(log, streams.invocations, foldInvocation, signal);
   }, retry);
-  for (const s of submissions.values()) s.record = copyOf(s.record);
-
-  for (const { record, event } of submissions.values()) {
+  for (const submission of submissions.values()) {
+    const record = copyOf(submission.record);
+    const { event } = submission;
     try {
       let e = event ?? decodeEvent(record.value);
       if (e.type === 'workflow/submitted' && e.body === null) {
