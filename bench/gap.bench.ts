@@ -4,7 +4,7 @@
 // either as an IPLD value (a library caller) or as DAG-JSON text (a client on the wire).
 //
 //   node bench/gap.bench.ts [--seconds 3] [--concurrency 16,64] [--runs 50] [--fsync batch|none]
-//                           [--warmup 50] [--warmup-seconds 2] [--compiled]
+//                           [--warmup 50] [--warmup-seconds 2] [--compiled] [--heap-growth P]
 //
 // Each latency scenario is first run unmeasured on both sides, in batches of `--warmup` runs
 // until at least `--warmup` runs and `--warmup-seconds` have passed on that side (see `warmUp`
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { createFileLog } from '../streams/file/index.ts';
 import { createNode } from '../processors/engine/node.ts';
 import { topologyFor } from '../processors/compose/open-log.ts';
+import { DEFAULT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../processors/compose/heap-growth.ts';
 import { createHeliaContentStore } from '../processors/content/index.ts';
 import { createExecutor } from '../processors/wasm/index.ts';
 import { wasmRunner } from '../processors/wasm-runner.ts';
@@ -42,6 +43,10 @@ const CONCURRENCY = arg('concurrency', '16,64').split(',').map(Number);
 const FSYNC = arg('fsync', 'batch');
 const WARM = { runs: Number(arg('warmup', '50')), seconds: Number(arg('warmup-seconds', '2')) };
 const TITLE = `this node in a child process vs in process — one run (file log, fsync ${FSYNC})`;
+// Both sides with the heap growth the child has (`ipvm start`'s unless --heap-growth), so that
+// what differs is the process boundary (processors/compose/heap-growth.ts).
+const HEAP_GROWTH = Number(arg('heap-growth', String(DEFAULT_HEAP_GROWTH_PERCENT)));
+limitHeapGrowth(HEAP_GROWTH);
 
 const { root, wasm, wasmFile, rsc } = await buildExampleModule('gap');
 
@@ -54,7 +59,7 @@ const log = createFileLog({ dir: join(root, 'here', 'log'), fsync });
 const topology = await topologyFor(log, 'file', 'ipvm');
 const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256, topology });
 const here = createDriver(node);
-const child = await startOurNode({ wasm: [wasmFile], fsync: FSYNC });
+const child = await startOurNode({ wasm: [wasmFile], fsync: FSYNC, heapGrowth: HEAP_GROWTH });
 
 let start = 1;
 /**

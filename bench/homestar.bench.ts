@@ -1,7 +1,7 @@
 // This node side by side with Homestar 0.3.0 on the same workflows, in the same run.
 //
 //   node bench/homestar.bench.ts [--independent 10,100] [--chains 10,100,1000] [--fsync batch|none|MS] [--same-class-fsync none|off]
-//                                [--image-runs 3] [--image-bytes 65536] [--compiled]
+//                                [--image-runs 3] [--image-bytes 65536] [--compiled] [--heap-growth P]
 //
 // Both sides get the same DAG-JSON workflows of `add_one` tasks on the example component
 // (examples/wasm, built from WAT with jco; Homestar 0.3.0 runs it as it is):

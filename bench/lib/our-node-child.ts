@@ -4,7 +4,7 @@
 // (unsigned receipts: the bare engine; bench/auth.bench.ts measures signing), driven over IPC.
 //
 //   fork('bench/lib/our-node-child.ts', ['--fsync', 'batch', '--wasm', 'a.wasm', ...,
-//        '--data-dir', D, '--no-glue-free', '--poll-while-syncing', MS])
+//        '--data-dir', D, '--no-glue-free', '--poll-while-syncing', MS, '--heap-growth', P])
 //
 // Each request is answered with its result plus the process's current and peak RSS. The
 // requests themselves are served by our-node-driver.ts, which gap.bench.ts also runs in process.
@@ -13,6 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../../streams/file/index.ts';
 import { compiledWhole } from '../../processors/compose/compiled-whole.ts';
+import {
+  DEFAULT_HEAP_GROWTH_PERCENT,
+  limitHeapGrowth,
+} from '../../processors/compose/heap-growth.ts';
 import { currentRss, peakRss } from './proc.ts';
 import type { ChildReply, ChildRequest } from './our-node-protocol.ts';
 
@@ -22,11 +26,15 @@ const fsync: FsyncPolicy =
   fsyncArg === 'batch' ? 'batch' : fsyncArg === 'none' ? 'none' : { intervalMs: Number(fsyncArg) };
 const wasmFiles = argv.flatMap((a, i) => (argv[i - 1] === '--wasm' ? [a] : []));
 const concurrency = Number(argv[argv.indexOf('--concurrency') + 1] ?? 256);
+const heapArg = argv.indexOf('--heap-growth');
+const heapGrowth = heapArg > 0 ? Number(argv[heapArg + 1]) : DEFAULT_HEAP_GROWTH_PERCENT;
 const keptDir = argv.includes('--data-dir') ? argv[argv.indexOf('--data-dir') + 1] : undefined;
 const glueFree = !argv.includes('--no-glue-free');
 const pollArg = argv.indexOf('--poll-while-syncing');
 const pollWhileSyncingMs = pollArg > 0 ? Number(argv[pollArg + 1]) : undefined;
 
+// The heap of a long-lived node, as `ipvm start` sets it (processors/compose/heap-growth.ts).
+limitHeapGrowth(heapGrowth);
 const root = keptDir ?? mkdtempSync(join(tmpdir(), 'ipvm-bench-node-'));
 mkdirSync(root, { recursive: true });
 // Opened as `ipvm start` opens it, compiled whole (processors/compose/compiled-whole.ts): the

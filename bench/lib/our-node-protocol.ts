@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { compiledChild } from './compiled.ts';
-import { flag } from './report.ts';
+import { flag, numberArg } from './report.ts';
 
 /** `--import` this in a child run from the sources, as `ipvm` runs them (cli/ts-cache.js). */
 const TS_CACHE_REGISTER = join(import.meta.dirname, '..', '..', 'cli', 'ts-cache-register.js');
@@ -111,6 +111,11 @@ export async function startOurNode(options: {
    * compiled.ts) instead of from the TypeScript sources. @default the benchmark's `--compiled`
    */
   compiled?: boolean;
+  /**
+   * The child's heap growth in percent, 0 for V8's own (see processors/compose/heap-growth.ts).
+   * @default the benchmark's `--heap-growth`, else `ipvm start`'s
+   */
+  heapGrowth?: number;
 }): Promise<OurNode> {
   const args = [
     '--fsync',
@@ -123,6 +128,8 @@ export async function startOurNode(options: {
   if (options.glueFree === false) args.push('--no-glue-free');
   if (options.pollWhileSyncingMs !== undefined)
     args.push('--poll-while-syncing', String(options.pollWhileSyncingMs));
+  const heapGrowth = options.heapGrowth ?? numberArg('heap-growth');
+  if (heapGrowth !== undefined) args.push('--heap-growth', String(heapGrowth));
   const compiled = options.compiled ?? flag('compiled');
   const script = compiled ? compiledChild() : join(import.meta.dirname, 'our-node-child.ts');
   const child: ChildProcess = fork(script, args, {

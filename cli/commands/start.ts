@@ -3,6 +3,12 @@
 import type { Command } from 'commander';
 import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/defaults.ts';
 import { DEFAULT_BID_WINDOW_MS } from '../../processors/cluster/types.ts';
+import {
+  DEFAULT_HEAP_GROWTH_PERCENT,
+  limitHeapGrowth,
+  MAX_HEAP_GROWTH_PERCENT,
+  MIN_HEAP_GROWTH_PERCENT,
+} from '../../processors/compose/heap-growth.ts';
 import { UsageError } from '../exit.ts';
 import { commandLogger, logProgress } from '../logging.ts';
 import { writeDiscovery } from '../discovery.ts';
@@ -17,6 +23,7 @@ interface StartFlags extends NodeFlags {
   clickhouseUrl?: string;
   consoleActions?: boolean;
   bidWindow?: string;
+  heapGrowth?: string;
 }
 
 export { commandLogger };
@@ -28,21 +35,38 @@ function list(value: string | undefined): string[] {
     .filter((v) => v !== '');
 }
 
-/** The API's port; a free loopback port by default, so the CLI can reach the node. */
+/** Where an option's value came from, for its error: `from` is commander's value source. */
+function given(value: string, from: string | undefined, env: string): string {
+  const source = from === 'env' ? ` from ${env}` : from === 'config' ? ' from the config file' : '';
+  return `got ${JSON.stringify(value)}${source}`;
+}
+
 /** `--bid-window MS`: a whole number of milliseconds, at least 1; `from` names where it came from. */
 function parseBidWindow(value: string | undefined, from: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(ms) || ms < 1) {
-    const source =
-      from === 'env' ? ' from IPVM_BID_WINDOW' : from === 'config' ? ' from the config file' : '';
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(ms) || ms < 1)
     throw new UsageError(
-      `--bid-window must be a whole number of milliseconds, at least 1 (got ${JSON.stringify(value)}${source})`,
+      `--bid-window must be a whole number of milliseconds, at least 1 (${given(value, from, 'IPVM_BID_WINDOW')})`,
     );
-  }
   return ms;
 }
 
+/** `--heap-growth PERCENT`: 0 (V8's own choice) or a whole percent from 10 to 1000. */
+function parseHeapGrowth(value: string | undefined, from: string | undefined): number {
+  if (value === undefined) return DEFAULT_HEAP_GROWTH_PERCENT;
+  const percent = Number(value);
+  if (
+    !/^\s*\d+\s*$/.test(value) ||
+    (percent !== 0 && (percent < MIN_HEAP_GROWTH_PERCENT || percent > MAX_HEAP_GROWTH_PERCENT))
+  )
+    throw new UsageError(
+      `--heap-growth must be a whole percent from ${MIN_HEAP_GROWTH_PERCENT} to ${MAX_HEAP_GROWTH_PERCENT}, or 0 for V8's own choice (${given(value, from, 'IPVM_HEAP_GROWTH')})`,
+    );
+  return percent;
+}
+
+/** The API's port; a free loopback port by default, so the CLI can reach the node. */
 function parsePort(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return 0;
   if (value === 'off') return undefined;
@@ -88,6 +112,10 @@ export function registerStart(program: Command): void {
         `on a cluster, how long a workflow's owner waits for bids on a placed task before awarding it (env IPVM_BID_WINDOW; default ${DEFAULT_BID_WINDOW_MS})`,
       )
       .option(
+        '--heap-growth <percent>',
+        `how far the heap may grow past what its last full collection kept before the next one; 0 leaves it to V8, which lets a busy node grow it to 4 times that (env IPVM_HEAP_GROWTH; default ${DEFAULT_HEAP_GROWTH_PERCENT}: up to twice)`,
+      )
+      .option(
         '--console-actions',
         'let the console (served on the API port) submit and re-run workflows; without it the console is read-only',
       ),
@@ -121,9 +149,15 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
         flags.bidWindow,
         command.getOptionValueSource('bidWindow'),
       );
+      const heapGrowth = parseHeapGrowth(
+        flags.heapGrowth,
+        command.getOptionValueSource('heapGrowth'),
+      );
       const logger = commandLogger(command);
       const nodeLog = logger.child({ component: 'node' });
       const { compiledWhole } = await import('../../processors/compose/compiled-whole.ts');
+      // A long-lived process: its heap is collected before it doubles (heap-growth.ts).
+      limitHeapGrowth(heapGrowth);
       const opened = await compiledWhole(async () =>
         (await import('../../processors/compose/open-node.ts')).openNode({
           ...nodeConfig(flags),
@@ -161,6 +195,7 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
             nodeId: node.nodeId,
             backend: flags.backend ?? 'file',
             dataDir: opened.dataDir,
+            heapGrowth,
             peerId: opened.content.network?.peerId,
             p2p: opened.content.network?.multiaddrs(),
           },

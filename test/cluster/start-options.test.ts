@@ -1,7 +1,7 @@
-// `ipvm start --bid-window MS` as a user gives it — on the command line, in the environment or
-// in ipvm.config.json: a value that is not a whole number of milliseconds ≥ 1 is a usage error
+// `ipvm start --bid-window MS` and `--heap-growth PERCENT` as a user gives them — on the command
+// line, in the environment or in ipvm.config.json: a value out of its range is a usage error
 // (exit 2) naming the flag, the value and where it came from, before anything opens.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,5 +62,78 @@ describe('ipvm start --bid-window', () => {
     const fromFlag = await start(['--bid-window', 'x']);
     expect(fromFlag.stderr).toMatch(message('"x"'));
     expect(await readdir(cwd)).toEqual(['ipvm.config.json']);
+  }, 120_000);
+});
+
+/** Starts a node without an API until it is ready, stops it, and returns what it logged. */
+async function startAndStop(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('IPVM_')),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'cli', 'bin.js'),
+      'start',
+      '--data-dir',
+      join(cwd, 'node'),
+      '--rpc-port',
+      'off',
+      ...args,
+    ],
+    { cwd, env: { ...clean, ...env } },
+  );
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready\n')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`ipvm start exited ${code}: ${err}`)));
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+  return err;
+}
+
+/** The `heapGrowth` of the node's "node started" log line. */
+function announced(logged: string): unknown {
+  const line = logged
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg?: string; heapGrowth?: unknown })
+    .find((l) => l.msg === 'node started');
+  return line?.heapGrowth;
+}
+
+describe('ipvm start --heap-growth', () => {
+  it('refuses anything but 0 or a whole percent from 10 to 1000, saying where it came from', async () => {
+    await rm(join(cwd, 'ipvm.config.json'), { force: true });
+    const message = (got: string): RegExp =>
+      new RegExp(
+        `--heap-growth must be a whole percent from 10 to 1000, or 0 for V8's own choice \\(got ${got}\\)`,
+      );
+    for (const bad of ['5', '1001', '-100', '1.5', 'half']) {
+      const res = await start(['--heap-growth', bad]);
+      expect(res.code, bad).toBe(2);
+      expect(res.stderr, bad).toMatch(message(JSON.stringify(bad)));
+    }
+    const fromEnv = await start([], { IPVM_HEAP_GROWTH: '2x' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(message('"2x" from IPVM_HEAP_GROWTH'));
+    await writeFile(join(cwd, 'ipvm.config.json'), JSON.stringify({ heapGrowth: 9 }));
+    const fromFile = await start([]);
+    expect(fromFile.code).toBe(2);
+    expect(fromFile.stderr).toMatch(message('"9" from the config file'));
+    await rm(join(cwd, 'ipvm.config.json'));
+  }, 120_000);
+
+  it('runs the node with the growth given, 100 unless told (heap-growth.test.ts: what V8 does with it)', async () => {
+    expect(announced(await startAndStop([]))).toBe(100);
+    expect(announced(await startAndStop(['--heap-growth', '50']))).toBe(50);
+    expect(announced(await startAndStop([], { IPVM_HEAP_GROWTH: '0' }))).toBe(0);
   }, 120_000);
 });
