@@ -7,7 +7,9 @@
  * its RSS stays at that peak. A fixed factor of 2 (a growth of 100%, Go's `GOGC=100`) collects
  * more often, each time over the same live bytes: `bench/restate.bench.ts`'s node child peaked
  * at 265–297 MiB with V8's choice and 197–209 MiB with 100%, for 5–6% more CPU per step
- * (bench/README.md).
+ * (bench/README.md). The cost grows with the live heap: one workflow of 100 000 tasks (hundreds
+ * of MiB live) ran ~17% longer for ~10% less peak RSS, so a node running mostly such workflows
+ * is better served by `0`.
  *
  * V8 has one such setting per process, so it is the process's to choose, like `compiledWhole`
  * (compiled-whole.ts): `ipvm start` sets it (`--heap-growth`), as does the benchmarks' node
