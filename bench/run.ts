@@ -2,11 +2,12 @@
 // Homestar, each in a process of its own, one after the other, then one combined table.
 //
 //   node bench/run.ts [--only floors,restate,homestar,cold,gap,replay] [--quick] [--fsync batch|none|MS]
-//                     [--compiled]
+//                     [--compiled] [--heap-growth P]
 //
 // --quick shrinks every scenario (fewer runs, shorter sweeps, N = 10 only for Homestar).
 // --compiled runs the node child compiled, as the installed package runs the node
-// (lib/compiled.ts), in every benchmark that forks it.
+// (lib/compiled.ts), in every benchmark that forks it. --heap-growth P gives that child (and
+// gap.bench.ts's own process) this heap growth instead of `ipvm start`'s; 0 leaves it to V8.
 // Each script also prints its own table and writes bench/results/<name>-<time>.json; this one
 // writes bench/results/all-<time>.json. A peer that cannot install or start is skipped with a
 // message, not failed.
@@ -96,6 +97,8 @@ const sections: Array<{ name: string; status: string; result?: Result }> = [];
 for (const step of plan.filter((p) => ONLY.includes(p.name))) {
   const since = Date.now();
   if (flag('compiled') && CHILD.includes(step.name)) step.args.push('--compiled');
+  const heapGrowth = arg('heap-growth', '');
+  if (heapGrowth !== '' && CHILD.includes(step.name)) step.args.push('--heap-growth', heapGrowth);
   console.log(
     `\n=== ${step.name}: node ${[...(step.node ?? []), `bench/${step.file}`, ...step.args].join(' ')}`,
   );
