@@ -5,9 +5,9 @@ import { DEFAULT_API_HOST, HOMESTAR_DEFAULT_PORT } from '../../processors/api/de
 import { DEFAULT_BID_WINDOW_MS } from '../../processors/cluster/types.ts';
 import {
   DEFAULT_HEAP_GROWTH_PERCENT,
+  HEAP_GROWTH_RULE,
+  isHeapGrowth,
   limitHeapGrowth,
-  MAX_HEAP_GROWTH_PERCENT,
-  MIN_HEAP_GROWTH_PERCENT,
 } from '../../processors/compose/heap-growth.ts';
 import { UsageError } from '../exit.ts';
 import { commandLogger, logProgress } from '../logging.ts';
@@ -52,17 +52,12 @@ function parseBidWindow(value: string | undefined, from: string | undefined): nu
   return ms;
 }
 
-/** `--heap-growth PERCENT`: 0 (V8's own choice) or a whole percent from 10 to 1000. */
+/** `--heap-growth PERCENT`: what `isHeapGrowth` takes, written as digits; `from` as above. */
 function parseHeapGrowth(value: string | undefined, from: string | undefined): number {
   if (value === undefined) return DEFAULT_HEAP_GROWTH_PERCENT;
   const percent = Number(value);
-  if (
-    !/^\s*\d+\s*$/.test(value) ||
-    (percent !== 0 && (percent < MIN_HEAP_GROWTH_PERCENT || percent > MAX_HEAP_GROWTH_PERCENT))
-  )
-    throw new UsageError(
-      `--heap-growth must be a whole percent from ${MIN_HEAP_GROWTH_PERCENT} to ${MAX_HEAP_GROWTH_PERCENT}, or 0 for V8's own choice (${given(value, from, 'IPVM_HEAP_GROWTH')})`,
-    );
+  if (!/^\s*\d+\s*$/.test(value) || !isHeapGrowth(percent))
+    throw new UsageError(`${HEAP_GROWTH_RULE} (${given(value, from, 'IPVM_HEAP_GROWTH')})`);
   return percent;
 }
 

@@ -24,23 +24,27 @@ import { ConfigError } from './config.ts';
 export const DEFAULT_HEAP_GROWTH_PERCENT = 100;
 
 /** The least growth accepted: below it a process would spend its time collecting a whole heap. */
-export const MIN_HEAP_GROWTH_PERCENT = 10;
+const MIN_PERCENT = 10;
 /** The most accepted (V8's own choice goes up to 300). */
-export const MAX_HEAP_GROWTH_PERCENT = 1000;
+const MAX_PERCENT = 1000;
+
+/** What a growth must be, for the error that refuses one. */
+export const HEAP_GROWTH_RULE = `--heap-growth must be a whole percent from ${MIN_PERCENT} to ${MAX_PERCENT}, or 0 for V8's own choice`;
+
+/** True for a growth {@link limitHeapGrowth} takes: 0 or a whole number from 10 to 1000. */
+export function isHeapGrowth(percent: number): boolean {
+  return (
+    percent === 0 || (Number.isInteger(percent) && percent >= MIN_PERCENT && percent <= MAX_PERCENT)
+  );
+}
 
 /**
  * Sets how far the heap may grow past what survived the last full collection before the next
  * one, in percent (100: up to twice); `0` gives the choice back to V8. Takes effect at the next
  * full collection.
- * @throws ConfigError for anything but 0 or a whole number from 10 to 1000
+ * @throws ConfigError naming the value, for anything {@link isHeapGrowth} refuses
  */
 export function limitHeapGrowth(percent: number): void {
-  if (
-    !Number.isInteger(percent) ||
-    (percent !== 0 && (percent < MIN_HEAP_GROWTH_PERCENT || percent > MAX_HEAP_GROWTH_PERCENT))
-  )
-    throw new ConfigError(
-      `--heap-growth must be a whole percent from ${MIN_HEAP_GROWTH_PERCENT} to ${MAX_HEAP_GROWTH_PERCENT}, or 0 for V8's own choice (got ${percent})`,
-    );
+  if (!isHeapGrowth(percent)) throw new ConfigError(`${HEAP_GROWTH_RULE} (got ${percent})`);
   setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

@@ -12,18 +12,23 @@ import { root } from './ipvm-start.ts';
 const exec = promisify(execFile);
 let cwd: string;
 
+/** This process's environment without IPVM_* variables, plus `env`. */
+function envWith(env: Record<string, string>): NodeJS.ProcessEnv {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('IPVM_')),
+  );
+  return { ...clean, ...env };
+}
+
 async function start(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stderr: string }> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('IPVM_')),
-  );
   try {
     await exec(
       process.execPath,
       [join(root, 'cli', 'bin.js'), 'start', '--data-dir', join(cwd, 'data'), ...args],
-      { cwd, env: { ...clean, ...env }, timeout: 60_000 },
+      { cwd, env: envWith(env), timeout: 60_000 },
     );
     return { code: 0, stderr: '' };
   } catch (err) {
@@ -67,9 +72,6 @@ describe('ipvm start --bid-window', () => {
 
 /** Starts a node without an API until it is ready, stops it, and returns what it logged. */
 async function startAndStop(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('IPVM_')),
-  );
   const child = spawn(
     process.execPath,
     [
@@ -81,7 +83,7 @@ async function startAndStop(args: string[], env: Record<string, string> = {}): P
       'off',
       ...args,
     ],
-    { cwd, env: { ...clean, ...env } },
+    { cwd, env: envWith(env) },
   );
   let out = '';
   let err = '';
