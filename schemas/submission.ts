@@ -18,11 +18,14 @@ import { decodeEvent, type NodeEvent } from './events.ts';
 import { isIpldMap } from './ipld.ts';
 import { parseWorkflow } from './model.ts';
 
-/** True when the bytes are a DAG-CBOR map that claims to be an envelope (`v` or `type`). */
+/**
+ * True when the bytes are a DAG-CBOR map that claims to be an envelope (`v` or `type`): a
+ * workflow document has neither, so one beside `tasks` is a broken envelope, not a document.
+ */
 function claimsEnvelope(bytes: Uint8Array): boolean {
   try {
     const m = dagCbor.decode(bytes);
-    return isIpldMap(m) && ('v' in m || 'type' in m) && !('tasks' in m);
+    return isIpldMap(m) && ('v' in m || 'type' in m);
   } catch {
     return false;
   }

@@ -58,6 +58,16 @@ describe('decodeInvocation', () => {
     );
     const wrongVersion = dagCbor.encode({ v: 7, type: 'workflow/submitted', at: 1 });
     expect(() => decodeInvocation(wrongVersion, 0)).toThrow(/unsupported event version/);
+    // An envelope with its fields broken (here `at`) is not taken for the workflow document it
+    // holds, even under `tasks` (a case fuzz.test.ts found, seed 1465721565).
+    const broken = dagCbor.encode({
+      v: 1,
+      type: 'workflow/submitted',
+      at: new Uint8Array(6),
+      name: null,
+      tasks: [],
+    });
+    expect(() => decodeInvocation(broken, 0)).toThrow(/at: expected a number/);
   });
 });
 
