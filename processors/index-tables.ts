@@ -43,7 +43,7 @@ export const DEFAULT_RETRY_ATTEMPTS = 8;
 export interface TableStreams {
   /** Receipt streams: `pure`, `effects.pure`, `effects.managed`. */
   receipts: readonly string[];
-  /** The `invocations` stream (workflow lifecycle events). */
+  /** The `invocations` stream (workflow lifecycle events, and replayed receipts). */
   invocations: string;
 }
 

@@ -13,7 +13,10 @@ import type { TaskView, WorkflowView } from './workflow-view.ts';
 
 export type { TaskView, WorkflowView };
 
-/** Streams that carry receipts. */
+/**
+ * Streams that carry computed receipts. A workflow's replayed receipts are on `invocations`
+ * (with its submission and end): a reader of every receipt reads that stream too.
+ */
 export function receiptStreams(topology: Topology): string[] {
   return [topology.name('pure'), topology.name('effects.pure'), topology.name('effects.managed')];
 }
@@ -251,14 +254,15 @@ export async function readWorkflows(
   return out.sort((a, b) => a.submittedAt - b.submittedAt);
 }
 
-/** Reads the receipt streams to their end into an index. */
+/** Reads every receipt (the receipt streams and `invocations`) to the end into an index. */
 export async function readReceipts(
   log: Log,
   topology: Topology,
   options: { signal?: AbortSignal } = {},
 ): Promise<ReceiptIndex> {
   const index = emptyReceiptIndex();
-  for await (const event of readEvents(log, receiptStreams(topology), options)) {
+  const streams = [...receiptStreams(topology), topology.name('invocations')];
+  for await (const event of readEvents(log, streams, options)) {
     if (event.type === 'receipt') indexReceipt(index, event);
   }
   return index;

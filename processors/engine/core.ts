@@ -97,8 +97,12 @@ export interface Core {
   authorizeSubmission(parsed: ParsedWorkflow, proofs: ProofMap | undefined, atMs: number): void;
   /** Authorizes a submission read from the stream; the error refuses it. */
   authorizeEvent(event: NodeEvent): Error | undefined;
-  /** The stream a receipt goes to: `pure`, or the effect stream of its op. */
-  receiptStream(event: ReceiptEvent): string;
+  /**
+   * Appends a receipt where it belongs: a computed one on `pure` or the effect stream of its
+   * op, keyed by its instruction; a replayed one on `invocations`, keyed by its workflow (see
+   * {@link receiptKey}).
+   */
+  appendReceipt(receipt: ReceiptEvent): Promise<void>;
   /** Appends events (receipts signed first), remembering them for the read back. */
   appendEvents(stream: string, events: NodeEvent[], keys: string[]): Promise<void>;
   /** Writes what the scheduler emitted; ready tasks also go to the local executor. */
@@ -193,7 +197,8 @@ export async function createCore(init: NodeInit): Promise<Core> {
     receipts: [] as string[],
   };
   streams.receipts = [streams.pure, streams.effectsPure, streams.effectsManaged];
-  const receiptStream = (e: ReceiptEvent): string => topology.name(receiptStreamOf(e.run.op));
+  const receiptStream = (e: ReceiptEvent): string =>
+    e.replayed ? streams.invocations : topology.name(receiptStreamOf(e.run.op));
 
   const appendTracked = async (
     stream: string,
@@ -373,7 +378,8 @@ export async function createCore(init: NodeInit): Promise<Core> {
         return err as Error;
       }
     },
-    receiptStream,
+    appendReceipt: (receipt) =>
+      appendEvents(receiptStream(receipt), [receipt], [receiptKey(receipt)]),
     appendEvents,
     write: (outputs) => write(outputs),
     foldedEarly: new Map(),
@@ -587,9 +593,9 @@ export async function createCore(init: NodeInit): Promise<Core> {
   }
 
   function writeNow(outputs: SchedulerOutput[], lead?: WorkflowSubmittedEvent): Promise<unknown> {
-    const inv: Array<WorkflowSubmittedEvent | TaskReadyEvent | WorkflowEndedEvent> =
-      lead === undefined ? [] : [lead];
+    const inv: Invocation[] = lead === undefined ? [] : [lead];
     const byStream = new Map<string, ReceiptEvent[]>();
+    let replayed = false;
     for (const o of outputs) {
       if (o.stream === 'announce') {
         // Durable already (an earlier run wrote it): to subscribers now, before the run's end.
@@ -612,6 +618,10 @@ export async function createCore(init: NodeInit): Promise<Core> {
           }
         }
         inv.push(o.event);
+      } else if (o.event.replayed) {
+        // With the run's other invocations, before its end: one file to sync (receiptKey).
+        inv.push(o.event);
+        replayed = true;
       } else {
         const stream = receiptStream(o.event);
         const list = byStream.get(stream);
@@ -621,11 +631,15 @@ export async function createCore(init: NodeInit): Promise<Core> {
     }
     if (released.length > 0) handOver().catch(fail);
     /** Appends the lists as given; their per-stream appends, for the announcements. */
-    const appendAll = (lists: Map<string, ReceiptEvent[]>): Written => {
+    const appendAll = (invocations: Invocation[], lists: Map<string, ReceiptEvent[]>): Written => {
       const appended = new Map<string, Promise<void>>();
       const all: Array<Promise<void>> = [];
-      if (inv.length > 0) {
-        const append = appendEvents(streams.invocations, inv, inv.map(keyOfInvocation));
+      if (invocations.length > 0) {
+        const append = appendEvents(
+          streams.invocations,
+          invocations,
+          invocations.map(keyOfInvocation),
+        );
         appended.set(streams.invocations, append);
         all.push(append);
       }
@@ -638,53 +652,57 @@ export async function createCore(init: NodeInit): Promise<Core> {
         appended.set(stream, append);
         all.push(append);
       }
-      return { lists, appended, all: Promise.all(all) };
+      return { inv: invocations, appended, all: Promise.all(all) };
     };
     // Receipts are signed first, so that a workflow's end is not appended before them.
     const written: Written | Promise<Written> =
-      authority === undefined || byStream.size === 0
-        ? appendAll(byStream)
-        : Promise.all(
-            [...byStream].map(
-              async ([stream, list]) =>
-                [stream, await Promise.all(list.map((e) => authority.sign(e)))] as const,
+      authority === undefined || (byStream.size === 0 && !replayed)
+        ? appendAll(inv, byStream)
+        : Promise.all([
+            Promise.all(
+              inv.map((e) => (e.type === 'receipt' ? authority.sign(e) : Promise.resolve(e))),
             ),
-          ).then((signed) => appendAll(new Map(signed)));
+            Promise.all(
+              [...byStream].map(
+                async ([stream, list]) =>
+                  [stream, await Promise.all(list.map((e) => authority.sign(e)))] as const,
+              ),
+            ),
+          ]).then(([signedInv, signed]) => appendAll(signedInv, new Map(signed)));
     // Replayed receipts written for this run: to subscribers as soon as they are durable, before
     // what the run computes next. Tracked from now on, before their signing, so that the run's
     // end waits for them as for the receipts folded early.
-    for (const [stream, list] of byStream) {
-      list.forEach((event, index) => {
-        if (!event.replayed) return;
-        const durable = Promise.resolve(written).then(async (w) => {
-          await w.appended.get(stream);
-          return w.lists.get(stream)![index]!;
+    let invAppended: Promise<void> | undefined;
+    const invDurable = (): Promise<void> =>
+      (invAppended ??= Promise.resolve(written).then((w) => w.appended.get(streams.invocations)));
+    if (replayed)
+      inv.forEach((event, index) => {
+        if (event.type !== 'receipt') return;
+        const durable = invDurable().then(async () => {
+          const w = await written;
+          return w.inv[index] as ReceiptEvent;
         });
         inFlight.track(announceWhenDurable(event, durable));
       });
-    }
     // After the replayed receipts: subscribers see a run's receipts before its end.
-    let invAppended: Promise<void> | undefined;
     const ownEnds = core.ownEnds;
     if (ownEnds !== undefined)
       for (const e of inv)
         if (e.type === 'workflow/completed' || e.type === 'workflow/failed')
-          announceEndWhenDurable(
-            ownEnds,
-            e,
-            (invAppended ??= Promise.resolve(written).then((w) =>
-              w.appended.get(streams.invocations),
-            )),
-          );
+          announceEndWhenDurable(ownEnds, e, invDurable());
     return written instanceof Promise ? written.then((w) => w.all) : written.all;
   }
 
   return core;
 }
 
-/** What writeNow handed to the log: the receipt lists as appended, and their appends. */
+/** What goes on `invocations`: workflow and task events, and replayed receipts. */
+type Invocation = WorkflowSubmittedEvent | TaskReadyEvent | WorkflowEndedEvent | ReceiptEvent;
+
+/** What writeNow handed to the log: its invocations as appended, and its appends. */
 interface Written {
-  lists: Map<string, ReceiptEvent[]>;
+  /** The invocations as appended (replayed receipts signed, when the node signs). */
+  inv: Invocation[];
   /** Per stream (receipt streams, and `invocations` when it wrote to it): its append. */
   appended: Map<string, Promise<void>>;
   all: Promise<unknown>;
@@ -715,10 +733,22 @@ export function announcedKey(receipt: ReceiptEvent): string {
   return `${receipt.workflow?.toString() ?? ''}/${receipt.receipt.toString()}`;
 }
 
-function keyOfInvocation(
-  event: WorkflowSubmittedEvent | TaskReadyEvent | WorkflowEndedEvent,
-): string {
+function keyOfInvocation(event: Invocation): string {
+  if (event.type === 'receipt') return receiptKey(event);
   return event.type === 'task/ready' ? event.instruction.toString() : event.workflow.toString();
+}
+
+/**
+ * The key a receipt is appended with. A computed receipt is a new result: on `pure` (or the
+ * effect stream of its op), keyed by its instruction. A replayed one records that a workflow
+ * took its task's receipt from the memo, a fact of that workflow's run: on `invocations`, keyed
+ * by the workflow, so that it lands in the partition of the workflow's end, before it, and a
+ * memo hit's one group commit syncs one file.
+ */
+export function receiptKey(receipt: ReceiptEvent): string {
+  return receipt.replayed && receipt.workflow !== null
+    ? receipt.workflow.toString()
+    : receipt.instruction.toString();
 }
 
 /** A record whose bytes outlive the read (a backend may reuse its buffers). */

@@ -82,11 +82,7 @@ export function startExecutor(core: Core): ExecutorStage {
           if (!receipt.replayed) core.init.placement?.observe(receipt);
           // Effects a result asks for are submitted before the result is written.
           await fx?.emit(receipt);
-          const append = core.appendEvents(
-            core.receiptStream(receipt),
-            [receipt],
-            [receipt.instruction.toString()],
-          );
+          const append = core.appendReceipt(receipt);
           // A pure receipt's dependents start now, while its group commit is in flight.
           if (pipeline && receipt.run.op === 'wasm/run') core.foldEarly(receipt, append);
           await append;

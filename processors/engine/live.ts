@@ -1,6 +1,7 @@
 /**
  * The live follow: after recovery, the receipt streams feed the memo, the scheduler and the
- * receipt subscribers; `invocations` feeds the scheduler and the end notifications. Records this
+ * receipt subscribers; `invocations` feeds the scheduler and the end notifications, and its
+ * replayed receipts go the way of the others. Records this
  * process appended are recalled from the echo instead of decoded; a record that does not decode
  * (or, with an authority, a receipt whose signature does not verify) is dead-lettered.
  *
@@ -14,7 +15,7 @@ import { decodeRecord, type EventRecord } from './envelope.ts';
 import { announcedKey, copyOf, type Core } from './core.ts';
 import type { Recovered } from './recovery.ts';
 import { withBody } from './submission-body.ts';
-import type { WorkflowSubmittedEvent } from '../../schemas/events.ts';
+import type { ReceiptEvent, WorkflowSubmittedEvent } from '../../schemas/events.ts';
 
 /** Follows the streams from where recovery stopped; unsubscribe to stop. */
 export function followStreams(core: Core, from: Recovered): Subscription[] {
@@ -51,20 +52,23 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
     return [];
   };
 
+  /** A receipt read back: to the memo, the scheduler, and subscribers unless announced. */
+  const onReceipt = (record: LogRecord, event: ReceiptEvent): void => {
+    memo.put(event);
+    core.schedule(record, event);
+    const key = announcedKey(event);
+    const early = core.announced.get(key);
+    if (early === undefined) core.receipts$.next(event);
+    else if (early === 'pending') core.announced.set(key, 'read');
+    else core.announced.delete(key);
+  };
   const subscriptions = streams.receipts.map((stream, i) =>
     follow(log, stream, from.receipts[i]!, signal)
       .pipe(flatMapSync(receiptOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
           fx?.outbox.observe(event);
-          if (event.type !== 'receipt') return;
-          memo.put(event);
-          core.schedule(record, event);
-          const key = announcedKey(event);
-          const early = core.announced.get(key);
-          if (early === undefined) core.receipts$.next(event);
-          else if (early === 'pending') core.announced.set(key, 'read');
-          else core.announced.delete(key);
+          if (event.type === 'receipt') onReceipt(record, event);
         },
         error: fail,
       }),
@@ -93,9 +97,11 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
   };
   subscriptions.push(
     follow(log, streams.invocations, from.invocations, signal)
-      .pipe(flatMapSync(decodeOrDeadLetter))
+      .pipe(flatMapSync(receiptOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
+          // A workflow's replayed receipt (core.ts, receiptKey).
+          if (event.type === 'receipt') return onReceipt(record, event);
           // Folded already when it was submitted here (Core.submitEarly): noted, not folded again.
           let folded = false;
           if (event.type === 'workflow/submitted') {

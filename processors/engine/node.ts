@@ -2,7 +2,7 @@
  * The node: the engine's stages wired to a {@link Log}.
  *
  * ```
- * invocations ─┬─ schedule ──► invocations (task/ready, workflow end) · pure (replayed receipts)
+ * invocations ─┬─ schedule ──► invocations (task/ready, replayed receipts, workflow end)
  * pure ────────┘      ▲
  *   ▲                 └─ memo (fold of pure / effects.pure)
  *   └── execute ◄── invocations (task/ready, consumer "executor")

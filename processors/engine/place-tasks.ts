@@ -62,11 +62,7 @@ export function placeTasks(
         at: Date.now(),
       });
       core.memo.put(receipt);
-      await core.appendEvents(
-        core.receiptStream(receipt),
-        [receipt],
-        [receipt.instruction.toString()],
-      );
+      await core.appendReceipt(receipt);
       release(event);
     },
     settled,

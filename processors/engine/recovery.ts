@@ -1,6 +1,7 @@
 /**
  * Start-up is recovery: the receipt streams are folded into the memo, `invocations` into the
- * scheduler, and everything due but never written is written. The same path rebuilds a node
+ * scheduler (its replayed receipts into the memo), and everything due but never written is
+ * written. The same path rebuilds a node
  * from offset 0 after a crash, so "replay mode" is not a special mode.
  *
  * Receipts go into the memo by their routing headers and are decoded only when needed.
@@ -105,6 +106,8 @@ export async function recover(core: Core): Promise<Recovered> {
       event = d.event;
       r = routingOfEvent(event);
     }
+    // A workflow's replayed receipt: into the memo as on the receipt streams.
+    if (r.type === 'receipt') return foldReceipt(streams.invocations, record);
     seenInvocations++;
     switch (r.type) {
       case 'workflow/submitted':

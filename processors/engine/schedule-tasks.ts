@@ -31,7 +31,11 @@ import type { Await, Outcome } from '../../schemas/types.ts';
 import { isRetryableFailure, type Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 
-/** Something the scheduler wants appended: to `invocations` or to the `pure` stream. */
+/**
+ * Something the scheduler wants appended: to `invocations`, or a receipt (an error receipt of a
+ * task that never ran goes to `pure`; a replayed one, with the run's other invocations, to
+ * `invocations`: see core.ts's `receiptKey`).
+ */
 export type SchedulerOutput =
   | { stream: 'invocations'; event: TaskReadyEvent | WorkflowEndedEvent }
   | { stream: 'pure'; event: ReceiptEvent }

@@ -125,15 +125,17 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
     });
     return { into: 'tables', mismatches: [], tables, ms: Math.round(performance.now() - started) };
   }
-  // Every stream a receipt can be on (managed effects' outcomes too; their intents are skipped).
+  // Every stream a computed receipt can be on (managed effects' outcomes too; their intents are
+  // skipped), and `invocations`, which holds the receipts workflows replayed from the memo.
   const receiptStreams = [
     topology.name('pure'),
     topology.name('effects.pure'),
     topology.name('effects.managed'),
   ];
-  const total = progress === undefined ? 0 : await countRecords(log, receiptStreams, signal);
+  const checkedStreams = [...receiptStreams, topology.name('invocations')];
+  const total = progress === undefined ? 0 : await countRecords(log, checkedStreams, signal);
   let done = 0;
-  const checked = await checkReceipts(log, receiptStreams, filter, {
+  const checked = await checkReceipts(log, checkedStreams, filter, {
     signal,
     onRecord: () => progress?.(++done, total),
   });

@@ -19,7 +19,7 @@ import { parseWorkflow } from '../../schemas/model.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { chain } from '../conformance/engine.suite.ts';
 import { createTopology } from '../../streams/topology.ts';
-import { readWorkflows } from '../../processors/api/log-view.ts';
+import { readReceipts, readWorkflows } from '../../processors/api/log-view.ts';
 import { logWith } from '../harness/log-with.ts';
 
 /** A runner whose module is missing (a retryable failure) until `available` is set. */
@@ -187,6 +187,45 @@ describe('reliability', () => {
       const first = submissions[0]!;
       for (const e of submissions.slice(1))
         expect(e.source).toEqual({ partition: first.partition, offset: first.offset, tasks: 20 });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it("a workflow answered from another's receipts is replayed in every reader of the log", async () => {
+    const topology = { namespace: 'replayed-readers' };
+    const names = createTopology(topology);
+    runner.available = true;
+    const first = chain(inner.rsc, 2) as { tasks: Array<Record<string, IpldValue>> };
+    // The same tasks under other metadata: another workflow, wholly memoized.
+    const second = {
+      tasks: first.tasks.map((t) => ({ ...t, meta: { ...(t.meta as object), note: 'again' } })),
+    };
+    const [a, b] = [parseWorkflow(first), parseWorkflow(second)];
+    const log = open();
+    const node = await createNode(init(log, { topology }));
+    try {
+      await node.submit(a);
+      await node.ended(a.cid, within(10_000));
+      await node.submit(b);
+      expect((await node.ended(b.cid, within(10_000))).type).toBe('workflow/completed');
+    } finally {
+      await node.close();
+    }
+    try {
+      // Its receipts are on `invocations` (not `pure`), and the readers find them there.
+      const index = await readReceipts(log, names);
+      expect(index.replays.get(b.cid.toString())).toBe(2);
+      for (const t of b.tasks)
+        expect(
+          index.byWorkflow.get(`${b.cid.toString()} ${t.instruction.toString()}`)?.replayed,
+        ).toBe(true);
+      const views = await readWorkflows(log, names);
+      expect(views.find((v) => v.workflow === b.cid.toString())).toMatchObject({
+        status: 'completed',
+        replayed: 2,
+        ok: 2,
+      });
     } finally {
       await log.close();
     }

@@ -1,6 +1,7 @@
 // A submission made on a node alone of a run the memo answers wholly is folded at once
 // (core.submitEarly) and appended with its end in one append: a memo hit costs one append of
-// `invocations`. A run with work to do is folded when read back.
+// `invocations`, including the replayed receipt of a task another workflow ran. A run with work
+// to do is folded when read back.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import type { AppendRecord, Log } from '../../streams/log.ts';
 import { createNode, type NodeInit } from '../../processors/engine/node.ts';
 import { ROUTING } from '../../processors/engine/envelope.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
+import type { IpldValue } from '../../schemas/ipld.ts';
 import { chain } from '../conformance/engine.suite.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
 import { logWith } from '../harness/log-with.ts';
@@ -113,6 +115,61 @@ describe('a memo hit folded at once on a node alone', () => {
       expect(started).toBe(2);
     } finally {
       open();
+      await node.close();
+      await log.close();
+    }
+  });
+
+  it('a memo hit from another workflow is one append of invocations, and a restart keeps its link', async () => {
+    const namespace = `e${++n}`;
+    const inner = createFileLog({ dir });
+    // Every append, as the stream's short name and the record types appended.
+    const appends: string[][] = [];
+    const log = logWith(inner, {
+      append: (stream: string, records: readonly AppendRecord[], options) => {
+        appends.push([
+          stream.slice(namespace.length + 1),
+          ...records.map((r) => r.headers![ROUTING.type]!),
+        ]);
+        return inner.append(stream, records, options);
+      },
+    });
+    const first = chain(runner.rsc, 1) as { tasks: Array<Record<string, IpldValue>> };
+    // The same task under other metadata: another workflow whose one instruction is memoized.
+    const second = {
+      tasks: [{ ...first.tasks[0]!, meta: { ...(first.tasks[0]!.meta as object), run: 2 } }],
+    };
+    const [w1, w2] = [parseWorkflow(first).cid, parseWorkflow(second).cid];
+    expect(w2.equals(w1)).toBe(false);
+    let node = await createNode(init(log, { topology: { namespace } }));
+    try {
+      await node.submit(first);
+      await node.ended(w1);
+      appends.length = 0;
+      await node.submit(second);
+      const end = await node.ended(w2);
+      expect(end.type).toBe('workflow/completed');
+      expect(runner.total).toBe(1);
+      // Submission, replayed receipt and end together, in the workflow's partition: one file
+      // to sync; nothing on `pure`.
+      expect(appends).toEqual([
+        ['invocations', 'workflow/submitted', 'receipt', 'workflow/completed'],
+      ]);
+
+      // After a restart the node knows the receipt is the second workflow's: a re-run of it
+      // references the receipt instead of writing it again.
+      await node.close();
+      node = await createNode(init(log, { topology: { namespace } }));
+      expect(
+        node.memo.written(parseWorkflow(second).tasks[0]!.instruction.toString(), w2.toString()),
+      ).toBe(true);
+      appends.length = 0;
+      await node.submit(second);
+      const again = await node.ended(w2);
+      expect(again.replayed).toBe(1);
+      expect(appends).toEqual([['invocations', 'workflow/submitted', 'workflow/completed']]);
+      expect(runner.total).toBe(1);
+    } finally {
       await node.close();
       await log.close();
     }
