@@ -26,8 +26,8 @@
 // - in-process memo lookup;
 // - replay: a node rebuilt from offset 0 over a fully memoized stream (events/s).
 // Baselines in the same run: one durable 256-byte append (write + fdatasync) on the same disk,
-// the same on two files at once (a memo hit's one commit syncs two streams), and one raw
-// core-module Wasm call.
+// the same synced on the thread pool (a memo hit's one commit, one file), the same on two files
+// at once (a single-step workflow's receipt and end), and one raw core-module Wasm call.
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,7 @@ import type { IpldValue } from '../schemas/ipld.ts';
 import { buildCoreModule } from '../test/components/build.ts';
 import { arg, numberArg } from './lib/report.ts';
 import { fsyncPolicy } from './lib/example-module.ts';
-import { durableAppends, twoFileCommits } from './lib/disk.ts';
+import { durableAppends, poolCommits } from './lib/disk.ts';
 
 const fsyncArg = arg('fsync', 'batch');
 const fsync = fsyncPolicy(fsyncArg);
@@ -114,7 +114,8 @@ for (let i = 0; i < 1_000_000; i++) sink += rawAdd(i);
 const rawCallNs = ((performance.now() - rawT) * 1e6) / 1_000_000;
 
 const fsyncLat = await durableAppends(root, { min: 200 });
-const twoFileLat = await twoFileCommits(root, { min: 200 });
+const poolLat = await poolCommits(root, 1, { min: 200 });
+const twoFileLat = await poolCommits(root, 2, { min: 200 });
 const results: Array<[string, string, string]> = [];
 
 const log = createFileLog({
@@ -271,7 +272,12 @@ results.push([
   `p99 ${f(pct(fsyncLat, 99), 3)} ms`,
 ]);
 results.push([
-  "baseline: the same on two files at once (a memo hit's commit)",
+  "baseline: the same synced on the thread pool (a memo hit's commit)",
+  `${f(pct(poolLat, 50), 3)} ms p50`,
+  `p99 ${f(pct(poolLat, 99), 3)} ms`,
+]);
+results.push([
+  'baseline: the same on two files at once (a receipt and an end)',
   `${f(pct(twoFileLat, 50), 3)} ms p50`,
   `p99 ${f(pct(twoFileLat, 99), 3)} ms`,
 ]);

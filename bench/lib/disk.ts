@@ -48,13 +48,15 @@ export function durableAppends(dir: string, budget: SampleBudget): Promise<numbe
 }
 
 /**
- * Latencies (ms) of a 256-byte append to each of two files in `dir` at once, both written and
- * synced on the thread pool in parallel, as the file log's group commit does when it touches
- * two streams: the floor of a memo hit (its submission and end on `invocations`, its replayed
- * receipt on `pure`).
+ * Latencies (ms) of a 256-byte append to each of `files` files in `dir` at once, written and
+ * synced on the thread pool in parallel, as the file log's group commit does. One file is the
+ * floor of a memo hit (its submission, replayed receipt and end, all on `invocations`); two, of
+ * a commit that touches two streams, such as a single-step workflow's receipt (on `pure`) and
+ * its end (on `invocations`).
  */
-export function twoFileCommits(dir: string, budget: SampleBudget): Promise<number[]> {
-  return timeOn(dir, ['probe-a', 'probe-b'], budget, (fds) =>
+export function poolCommits(dir: string, files: 1 | 2, budget: SampleBudget): Promise<number[]> {
+  const names = files === 1 ? ['probe-a'] : ['probe-a', 'probe-b'];
+  return timeOn(dir, names, budget, (fds) =>
     Promise.all(fds.map((fd) => writeAsync(fd, record).then(() => fdatasyncAsync(fd)))),
   );
 }
