@@ -11,7 +11,7 @@
  * | `ipvm_task_retries_total` | counter | retryable failures retried by the executor |
  * | `ipvm_fuel_consumed_total` | counter | Wasm fuel burnt by executed tasks |
  * | `ipvm_task_duration_seconds` | histogram | wall time of executed tasks |
- * | `ipvm_receipts_total{replayed,outcome}` | counter | receipts seen on the receipt streams |
+ * | `ipvm_receipts_total{replayed,outcome}` | counter | receipts seen (computed ones on the receipt streams, replayed ones on `invocations`) |
  * | `ipvm_workflows_ended_total{status}` | counter | workflows that ended (`completed` / `failed`) |
  * | `ipvm_dead_letters_total` | counter | records sent to `dead-letter` |
  * | `ipvm_memo_hit_ratio` | gauge | replayed receipts / all receipts seen, since start |
@@ -145,7 +145,7 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
   });
   const receiptsTotal = new Counter({
     name: 'ipvm_receipts_total',
-    help: 'Receipts seen on the receipt streams',
+    help: 'Receipts seen, computed or replayed from the memo',
     labelNames: ['replayed', 'outcome'] as const,
     registers,
   });

@@ -127,8 +127,9 @@ export interface ConsoleStats {
   /** Next offset per partition of each stream (records seen so far). */
   streams: Array<{ stream: string; partitions: Record<number, number>; records: number }>;
   /**
-   * Receipts seen on the receipt streams, and how many were replayed from the memo (including
-   * those a re-run's end references instead of writing them again).
+   * Receipts seen (computed ones on the receipt streams, replayed ones on `invocations`), and
+   * how many were replayed from the memo (including those a re-run's end references instead of
+   * writing them again).
    */
   receipts: number;
   replayed: number;
