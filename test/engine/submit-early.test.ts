@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { AppendRecord, Log } from '../../streams/log.ts';
 import { createNode, type NodeInit } from '../../processors/engine/node.ts';
-import { ROUTING } from '../../processors/engine/envelope.ts';
+import { eventRecord, ROUTING } from '../../processors/engine/envelope.ts';
+import { replayedReceiptEvent } from '../../processors/engine/receipts.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { chain } from '../conformance/engine.suite.ts';
@@ -167,6 +168,48 @@ describe('a memo hit folded at once on a node alone', () => {
       await node.submit(second);
       const again = await node.ended(w2);
       expect(again.replayed).toBe(1);
+      expect(appends).toEqual([['invocations', 'workflow/submitted', 'workflow/completed']]);
+      expect(runner.total).toBe(1);
+    } finally {
+      await node.close();
+      await log.close();
+    }
+  });
+
+  it('reads a replayed receipt on pure, where nodes wrote them before, as the same link', async () => {
+    const namespace = `e${++n}`;
+    const inner = createFileLog({ dir });
+    const appends: string[][] = [];
+    const log = logWith(inner, {
+      append: (stream: string, records: readonly AppendRecord[], options) => {
+        appends.push([
+          stream.slice(namespace.length + 1),
+          ...records.map((r) => r.headers![ROUTING.type]!),
+        ]);
+        return inner.append(stream, records, options);
+      },
+    });
+    const first = chain(runner.rsc, 1) as { tasks: Array<Record<string, IpldValue>> };
+    const second = {
+      tasks: [{ ...first.tasks[0]!, meta: { ...(first.tasks[0]!.meta as object), run: 3 } }],
+    };
+    const [p1, p2] = [parseWorkflow(first), parseWorkflow(second)];
+    const instruction = p2.tasks[0]!.instruction.toString();
+    let node = await createNode(init(log, { topology: { namespace } }));
+    try {
+      await node.submit(p1);
+      await node.ended(p1.cid);
+      // The second workflow's link to the receipt, on `pure` as an older node wrote it.
+      const entry = node.memo.get(instruction)!;
+      const old = replayedReceiptEvent(entry, p2.tasks[0]!.task.run, p2.cid, 'older', Date.now());
+      await log.append(`${namespace}.pure`, [eventRecord(instruction, old)]);
+      await node.close();
+      node = await createNode(init(log, { topology: { namespace } }));
+      expect(node.memo.written(instruction, p2.cid.toString())).toBe(true);
+      appends.length = 0;
+      await node.submit(p2);
+      expect((await node.ended(p2.cid)).receipts.map(String)).toEqual([entry.receipt.toString()]);
+      // Linked already: no replayed receipt is written again.
       expect(appends).toEqual([['invocations', 'workflow/submitted', 'workflow/completed']]);
       expect(runner.total).toBe(1);
     } finally {
