@@ -1,9 +1,9 @@
 /**
  * The live follow: after recovery, the receipt streams feed the memo, the scheduler and the
  * receipt subscribers; `invocations` feeds the scheduler and the end notifications, and its
- * replayed receipts go the way of the others. Records this
- * process appended are recalled from the echo instead of decoded; a record that does not decode
- * (or, with an authority, a receipt whose signature does not verify) is dead-lettered.
+ * replayed receipts go the way of the others. Records this process appended are recalled from
+ * the echo instead of decoded; a record that does not decode (or, with an authority, a receipt
+ * whose signature does not verify) is dead-lettered.
  *
  * @module
  */
@@ -38,7 +38,10 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
     }
     return [d];
   };
-  /** A receipt written elsewhere is verified first; a refused one is dead-lettered. */
+  /**
+   * A record read back, recalled or decoded; a receipt written elsewhere is verified first and
+   * dead-lettered if refused.
+   */
   const receiptOrDeadLetter = (record: LogRecord): EventRecord[] => {
     read(record);
     const known = core.echo.recall(record);

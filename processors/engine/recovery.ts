@@ -1,8 +1,8 @@
 /**
  * Start-up is recovery: the receipt streams are folded into the memo, `invocations` into the
  * scheduler (its replayed receipts into the memo), and everything due but never written is
- * written. The same path rebuilds a node
- * from offset 0 after a crash, so "replay mode" is not a special mode.
+ * written. The same path rebuilds a node from offset 0 after a crash, so "replay mode" is not a
+ * special mode.
  *
  * Receipts go into the memo by their routing headers and are decoded only when needed.
  * Invocations are read once for their headers: only workflows that have not ended are decoded
