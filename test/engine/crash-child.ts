@@ -1,7 +1,8 @@
 // A node process for the crash tests. Usage:
 //   crash-child.ts <file-log-dir | namespace> <workflow.json> <engine.wasm>
 // Backend from env IPVM_TEST_BACKEND (file | kafka | nats) with KAFKA_BROKERS / NATS_URL.
-// Submits the workflow unless it is already there, runs until it ends, prints END and exits.
+// Submits the workflow unless it is already there, runs until it ends, prints END and exits
+// (with IPVM_CRASH_THEN, after a second workflow: see below).
 import { readFile } from 'node:fs/promises';
 import type { Log } from '../../streams/log.ts';
 import { createFileLog } from '../../streams/file/index.ts';
@@ -41,7 +42,15 @@ const node = await createNode({
 node.receipts().subscribe(() => process.stdout.write('R\n'));
 process.stdout.write('UP\n');
 await node.submit(bytes); // re-submitting a running or ended workflow changes nothing
-const end = await node.ended(parsed.cid);
+let end = await node.ended(parsed.cid);
+// IPVM_CRASH_THEN=<workflow.json>: a second workflow once the first has ended (one that repeats
+// its tasks, replayed from the memo, beside new ones).
+const then = process.env.IPVM_CRASH_THEN;
+if (then !== undefined) {
+  const second = new Uint8Array(await readFile(then));
+  await node.submit(second);
+  end = await node.ended(parseWorkflow(second).cid);
+}
 await node.close();
 await log.close();
 // Exit once stdout is flushed: writes to a pipe may be queued, and exit() drops the queue.

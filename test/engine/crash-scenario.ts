@@ -2,7 +2,7 @@
 // seeded random number of receipts while a workflow runs; after each restart the node must resume, and in
 // the end every task must have exactly one receipt CID — the same as in an uninterrupted run.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -11,7 +11,7 @@ import { createTopology } from '../../streams/topology.ts';
 import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { dagJson } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
-import type { IpldValue } from '../../schemas/ipld.ts';
+import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';
 import { createCoreRunner, engineModule } from '../harness/core-runner.ts';
 import { seededRandom } from '../harness/random.ts';
 
@@ -57,6 +57,73 @@ export async function prepare(tasksCount = 1000, chains = 10): Promise<Files> {
     wasm: wasmFile,
     instructions: parseWorkflow(wf).tasks.map((t) => t.instruction.toString()),
   };
+}
+
+/** A second workflow for the child to run once the first has ended (IPVM_CRASH_THEN). */
+export interface ThenFiles {
+  workflow: string;
+  cid: string;
+  /** The first workflow's instructions: replayed from the memo for the second. */
+  replayed: string[];
+  /** Its own instructions, run. */
+  fresh: string[];
+}
+
+/**
+ * The second workflow: every task of the first under other metadata (the same instructions,
+ * so each is a memo hit whose replayed receipt the node writes for it), then `freshCount` new
+ * tasks in a chain, which run while those replayed receipts are being written.
+ */
+export async function prepareThen(files: Files, freshCount: number): Promise<ThenFiles> {
+  const first = dagJson.decode(await readFile(files.workflow)) as { tasks: IpldMap[] };
+  const rsc = ((first.tasks[0]!.run as IpldMap).rsc as string).toString();
+  const again = first.tasks.map((t) => ({ ...t, meta: { again: true } }));
+  const fresh: IpldValue[] = [];
+  let prev: IpldValue | null = null;
+  for (let i = 0; i < freshCount; i++) {
+    const t: IpldValue = {
+      run: {
+        rsc,
+        op: 'wasm/run',
+        input: { func: 'add_one', args: [prev === null ? 7_000_000 : { 'await/ok': prev }] },
+        nnc: 'then',
+      },
+      cause: null,
+      meta: {},
+      prf: [],
+    };
+    fresh.push(t);
+    prev = parseWorkflow({ tasks: [t] }).tasks[0]!.instruction;
+  }
+  const wf = { tasks: [...again, ...fresh] };
+  const parsed = parseWorkflow(wf);
+  const workflow = join(files.base, 'then.json');
+  await writeFile(workflow, dagJson.encode(wf));
+  return {
+    workflow,
+    cid: parsed.cid.toString(),
+    replayed: files.instructions,
+    fresh: parsed.tasks.slice(again.length).map((t) => t.instruction.toString()),
+  };
+}
+
+/** The replayed receipts on `invocations` for `workflow`, by instruction. */
+async function replayedFor(
+  log: Log,
+  namespace: string,
+  workflow: string,
+): Promise<Map<string, string[]>> {
+  const topology = createTopology({ namespace });
+  const map = new Map<string, string[]>();
+  for await (const r of log.read(topology.name('invocations'))) {
+    const e = decodeEvent(r.value);
+    if (e.type !== 'receipt' || e.workflow?.toString() !== workflow) continue;
+    expect(e.replayed).toBe(true);
+    const list = map.get(e.instruction.toString()) ?? [];
+    list.push(e.receipt.toString());
+    map.set(e.instruction.toString(), list);
+  }
+  return map;
 }
 
 export const cleanup = (files: Files): Promise<void> =>
@@ -142,8 +209,12 @@ export async function crashScenario(
   files: Files,
   backend: CrashBackend,
   kills: number,
+  then?: ThenFiles,
 ): Promise<void> {
   const random = seededRandom(crashSeed(backend.label));
+  const firstOnly = backend.env;
+  if (then !== undefined)
+    backend = { ...backend, env: { ...backend.env, IPVM_CRASH_THEN: then.workflow } };
   const clean = backend.place(files, 'clean');
   expect((await runChild(files, clean, null, backend.env)).outcome).toBe('end');
   const readBack = async (place: string): Promise<Map<string, Set<string>>> => {
@@ -156,11 +227,15 @@ export async function crashScenario(
   };
   const crashed = backend.place(files, 'crashed');
   let killed = 0;
-  const total = files.instructions.length;
+  // With a second workflow, the kills land in its run: the first is run to its end before.
+  const before = then === undefined ? 0 : files.instructions.length;
+  if (then !== undefined)
+    expect((await runChild(files, crashed, null, firstOnly)).outcome).toBe('end');
+  const total = then === undefined ? files.instructions.length : then.fresh.length;
   while (killed < kills) {
     // Leave room for the kills still to come: at most an equal share of what is left. What is
     // left is read from the log: a pipelined node has durable receipts it had not announced yet.
-    const done = killed === 0 ? 0 : (await readBack(crashed)).size;
+    const done = killed === 0 ? 0 : (await readBack(crashed)).size - before;
     const share = Math.max(1, Math.floor((total - done) / (kills - killed + 1)));
     const after = 1 + Math.floor(random() * share);
     const life = await runChild(files, crashed, after, backend.env);
@@ -172,9 +247,27 @@ export async function crashScenario(
 
   const expected = await readBack(clean);
   const got = await readBack(crashed);
-  expect(got.size).toBe(files.instructions.length);
-  for (const cid of files.instructions) {
+  const computed = [...files.instructions, ...(then?.fresh ?? [])];
+  expect(got.size).toBe(computed.length);
+  for (const cid of computed) {
     expect(got.get(cid)?.size, `receipts of ${cid}`).toBe(1);
     expect([...got.get(cid)!]).toEqual([...expected.get(cid)!]);
+  }
+  if (then === undefined) return;
+  // The second workflow's replayed receipts: one each, none lost, none written twice.
+  const replayed = async (place: string): Promise<Map<string, string[]>> => {
+    const log = backend.open(place);
+    try {
+      return await replayedFor(log, backend.namespace(place), then.cid);
+    } finally {
+      await log.close();
+    }
+  };
+  const linked = await replayed(crashed);
+  const cleanLinks = await replayed(clean);
+  expect(linked.size).toBe(then.replayed.length);
+  for (const cid of then.replayed) {
+    expect(linked.get(cid), `replayed receipts of ${cid}`).toHaveLength(1);
+    expect(linked.get(cid)).toEqual(cleanLinks.get(cid));
   }
 }

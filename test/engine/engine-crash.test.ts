@@ -6,10 +6,12 @@
 // The 2 000 independent tasks check the release in chunks (core.appendEvents): their task/ready
 // records are handed to the log 256 at a time while the first tasks already run, so a kill may
 // keep only part of the release.
+// The replayed workflow checks the replayed receipts a workflow writes on `invocations` for the
+// tasks another one ran: each exactly once after the kills, as in a clean run.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
-import { cleanup, crashScenario, prepare } from './crash-scenario.ts';
+import { cleanup, crashScenario, prepare, prepareThen } from './crash-scenario.ts';
 
 // A smoke in `npm test`: 5 kills over 200 tasks; `npm run test:crash` runs 1 000 over 1 000.
 const KILLS = Number(process.env.IPVM_CRASH_KILLS ?? 5);
@@ -42,6 +44,18 @@ describe('engine crash safety: file log', () => {
       await crashScenario(chain, { ...fileBackend, label: 'file log, 1 000-step chain' }, KILLS);
     } finally {
       await cleanup(chain);
+    }
+  }, 3_600_000);
+
+  it(`a workflow replayed from another's receipts loses and repeats none across ${KILLS} kills`, async () => {
+    const first = await prepare(TASKS);
+    try {
+      // Its replayed receipts go on `invocations` while its own tasks run: a kill may keep
+      // only some of them, and recovery must write exactly the rest.
+      const then = await prepareThen(first, TASKS);
+      await crashScenario(first, { ...fileBackend, label: 'file log, replayed' }, KILLS, then);
+    } finally {
+      await cleanup(first);
     }
   }, 3_600_000);
 

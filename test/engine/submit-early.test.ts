@@ -11,7 +11,7 @@ import type { AppendRecord, Log } from '../../streams/log.ts';
 import { createNode, type NodeInit } from '../../processors/engine/node.ts';
 import { eventRecord, ROUTING } from '../../processors/engine/envelope.ts';
 import { replayedReceiptEvent } from '../../processors/engine/receipts.ts';
-import { parseWorkflow } from '../../schemas/model.ts';
+import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { chain } from '../conformance/engine.suite.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
@@ -38,6 +38,32 @@ function recording(): { log: Log; appends: string[][]; invocations: string } {
     },
   });
   return { log, appends, invocations };
+}
+
+/** The file log, with every append recorded as the stream's short name and its record types. */
+function recordingEvery(): { log: Log; appends: string[][]; namespace: string } {
+  const namespace = `e${++n}`;
+  const inner = createFileLog({ dir });
+  const appends: string[][] = [];
+  const log = logWith(inner, {
+    append: (stream: string, records: readonly AppendRecord[], options) => {
+      appends.push([
+        stream.slice(namespace.length + 1),
+        ...records.map((r) => r.headers![ROUTING.type]!),
+      ]);
+      return inner.append(stream, records, options);
+    },
+  });
+  return { log, appends, namespace };
+}
+
+/** A one-task workflow, and the same task under other metadata: another workflow, memoized. */
+function oneTaskTwice(): [ParsedWorkflow, ParsedWorkflow] {
+  const first = chain(runner.rsc, 1) as { tasks: Array<Record<string, IpldValue>> };
+  const second = {
+    tasks: [{ ...first.tasks[0]!, meta: { ...(first.tasks[0]!.meta as object), again: true } }],
+  };
+  return [parseWorkflow(first), parseWorkflow(second)];
 }
 
 const init = (log: Log, extra: Partial<NodeInit> = {}): NodeInit => ({
@@ -122,32 +148,16 @@ describe('a memo hit folded at once on a node alone', () => {
   });
 
   it('a memo hit from another workflow is one append of invocations, and a restart keeps its link', async () => {
-    const namespace = `e${++n}`;
-    const inner = createFileLog({ dir });
-    // Every append, as the stream's short name and the record types appended.
-    const appends: string[][] = [];
-    const log = logWith(inner, {
-      append: (stream: string, records: readonly AppendRecord[], options) => {
-        appends.push([
-          stream.slice(namespace.length + 1),
-          ...records.map((r) => r.headers![ROUTING.type]!),
-        ]);
-        return inner.append(stream, records, options);
-      },
-    });
-    const first = chain(runner.rsc, 1) as { tasks: Array<Record<string, IpldValue>> };
-    // The same task under other metadata: another workflow whose one instruction is memoized.
-    const second = {
-      tasks: [{ ...first.tasks[0]!, meta: { ...(first.tasks[0]!.meta as object), run: 2 } }],
-    };
-    const [w1, w2] = [parseWorkflow(first).cid, parseWorkflow(second).cid];
+    const { log, appends, namespace } = recordingEvery();
+    const [p1, p2] = oneTaskTwice();
+    const [w1, w2] = [p1.cid, p2.cid];
     expect(w2.equals(w1)).toBe(false);
     let node = await createNode(init(log, { topology: { namespace } }));
     try {
-      await node.submit(first);
+      await node.submit(p1);
       await node.ended(w1);
       appends.length = 0;
-      await node.submit(second);
+      await node.submit(p2);
       const end = await node.ended(w2);
       expect(end.type).toBe('workflow/completed');
       expect(runner.total).toBe(1);
@@ -161,11 +171,9 @@ describe('a memo hit folded at once on a node alone', () => {
       // references the receipt instead of writing it again.
       await node.close();
       node = await createNode(init(log, { topology: { namespace } }));
-      expect(
-        node.memo.written(parseWorkflow(second).tasks[0]!.instruction.toString(), w2.toString()),
-      ).toBe(true);
+      expect(node.memo.written(p2.tasks[0]!.instruction.toString(), w2.toString())).toBe(true);
       appends.length = 0;
-      await node.submit(second);
+      await node.submit(p2);
       const again = await node.ended(w2);
       expect(again.replayed).toBe(1);
       expect(appends).toEqual([['invocations', 'workflow/submitted', 'workflow/completed']]);
@@ -177,23 +185,8 @@ describe('a memo hit folded at once on a node alone', () => {
   });
 
   it('reads a replayed receipt on pure, where nodes wrote them before, as the same link', async () => {
-    const namespace = `e${++n}`;
-    const inner = createFileLog({ dir });
-    const appends: string[][] = [];
-    const log = logWith(inner, {
-      append: (stream: string, records: readonly AppendRecord[], options) => {
-        appends.push([
-          stream.slice(namespace.length + 1),
-          ...records.map((r) => r.headers![ROUTING.type]!),
-        ]);
-        return inner.append(stream, records, options);
-      },
-    });
-    const first = chain(runner.rsc, 1) as { tasks: Array<Record<string, IpldValue>> };
-    const second = {
-      tasks: [{ ...first.tasks[0]!, meta: { ...(first.tasks[0]!.meta as object), run: 3 } }],
-    };
-    const [p1, p2] = [parseWorkflow(first), parseWorkflow(second)];
+    const { log, appends, namespace } = recordingEvery();
+    const [p1, p2] = oneTaskTwice();
     const instruction = p2.tasks[0]!.instruction.toString();
     let node = await createNode(init(log, { topology: { namespace } }));
     try {
