@@ -32,13 +32,13 @@ import { isRetryableFailure, type Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 
 /**
- * Something the scheduler wants appended: to `invocations`, or a receipt (an error receipt of a
- * task that never ran goes to `pure`; a replayed one, with the run's other invocations, to
- * `invocations`: see core.ts's `receiptKey`).
+ * Something the scheduler wants appended: to `invocations`, or a receipt, which goes where
+ * core.ts's `receiptKey` says (an error receipt of a task that never ran to `pure`, a replayed
+ * one with the run's other invocations).
  */
 export type SchedulerOutput =
   | { stream: 'invocations'; event: TaskReadyEvent | WorkflowEndedEvent }
-  | { stream: 'pure'; event: ReceiptEvent }
+  | { stream: 'receipt'; event: ReceiptEvent }
   /**
    * A receipt already in the log for this workflow (an earlier run wrote it), given again to
    * the node's subscribers before the run's end; nothing is appended.
@@ -317,7 +317,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
         if (entry === undefined) continue; // a transient failure elsewhere: run it here
         const ev = replayedReceiptEvent(entry, t.task.run, run.cid, nodeId, now);
         markWritten(run, index, entry.receipt);
-        outputs.push({ stream: 'pure', event: ev });
+        outputs.push({ stream: 'receipt', event: ev });
       } else if (!run.released[index]) {
         const values = new Map<string, IpldValue>();
         let missing = false;
@@ -348,7 +348,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
           memo.put(ev);
           run.outcome[index] = ev.body.out;
           markWritten(run, index, ev.receipt);
-          outputs.push({ stream: 'pure', event: ev });
+          outputs.push({ stream: 'receipt', event: ev });
         } else if (!missing) {
           if (outstanding >= window) {
             // No room: wait as an index until receipts come in (releaseHeld).

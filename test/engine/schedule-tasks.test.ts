@@ -75,7 +75,7 @@ const ends = (o: SchedulerOutput[]) =>
   o.filter((x) => x.event.type.startsWith('workflow/')).map((x) => x.event as WorkflowEndedEvent);
 const receipts = (o: SchedulerOutput[]) =>
   o
-    .filter((x): x is { stream: 'pure'; event: ReceiptEvent } => x.stream === 'pure')
+    .filter((x): x is { stream: 'receipt'; event: ReceiptEvent } => x.stream === 'receipt')
     .map((x) => x.event);
 
 function live(clock = () => 0, workflowTimeoutMs?: number) {
