@@ -136,6 +136,7 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
   const total = progress === undefined ? 0 : await countRecords(log, checkedStreams, signal);
   let done = 0;
   const checked = await checkReceipts(log, checkedStreams, filter, {
+    mixed: [topology.name('invocations')],
     signal,
     onRecord: () => progress?.(++done, total),
   });

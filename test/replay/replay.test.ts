@@ -139,6 +139,11 @@ describe('replay --verify --reexecute', () => {
         at: Date.now(),
       });
       await log.append(topology.name('pure'), [eventRecord(bad.instruction.toString(), corrupted)]);
+      // A producer's plain workflow document on `invocations` (schemas/submission.ts): no
+      // receipt, so nothing for a verify job, which reads that stream for replayed receipts.
+      await log.append(topology.name('invocations'), [
+        { key: 'doc', value: new TextEncoder().encode(JSON.stringify(chain(rsc, 1, 5))) },
+      ]);
     } finally {
       await executor.close();
       await content.close();
