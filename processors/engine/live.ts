@@ -27,31 +27,24 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
     const at = core.followed.get(record.stream);
     if (at !== undefined) at[record.partition] = record.offset + 1;
   };
+  /**
+   * A record read back: recalled from the echo, or decoded, a receipt written elsewhere verified
+   * first; one that does not decode, or is refused, is dead-lettered.
+   */
   const decodeOrDeadLetter = (record: LogRecord): EventRecord[] => {
     read(record);
     const known = core.echo.recall(record);
     if (known !== undefined) return [{ record, event: known }];
     const d = decodeRecord(record);
-    if (d instanceof Error) {
-      core.deadLetter(record, d).catch(fail);
-      return [];
-    }
-    return [d];
+    if (d instanceof Error) return deadLettered(record, d);
+    const refused =
+      authority !== undefined && d.event.type === 'receipt'
+        ? authority.verifyForeign(d.event)
+        : undefined;
+    return refused === undefined ? [d] : deadLettered(record, refused);
   };
-  /**
-   * A record read back, recalled or decoded; a receipt written elsewhere is verified first and
-   * dead-lettered if refused.
-   */
-  const receiptOrDeadLetter = (record: LogRecord): EventRecord[] => {
-    read(record);
-    const known = core.echo.recall(record);
-    if (known !== undefined) return [{ record, event: known }];
-    const decoded = decodeOrDeadLetter(record);
-    const event = decoded[0]?.event;
-    if (authority === undefined || event?.type !== 'receipt') return decoded;
-    const refused = authority.verifyForeign(event);
-    if (refused === undefined) return decoded;
-    core.deadLetter(record, refused).catch(fail);
+  const deadLettered = (record: LogRecord, error: Error): EventRecord[] => {
+    core.deadLetter(record, error).catch(fail);
     return [];
   };
 
@@ -67,7 +60,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
   };
   const subscriptions = streams.receipts.map((stream, i) =>
     follow(log, stream, from.receipts[i]!, signal)
-      .pipe(flatMapSync(receiptOrDeadLetter))
+      .pipe(flatMapSync(decodeOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
           fx?.outbox.observe(event);
@@ -100,7 +93,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
   };
   subscriptions.push(
     follow(log, streams.invocations, from.invocations, signal)
-      .pipe(flatMapSync(receiptOrDeadLetter))
+      .pipe(flatMapSync(decodeOrDeadLetter))
       .subscribe({
         next: ({ record, event }) => {
           // A workflow's replayed receipt (core.ts, receiptKey).
