@@ -28,6 +28,7 @@ const QUICK = flag('quick');
 const CHILD = ['restate', 'homestar', 'cold', 'gap'];
 const ONLY = arg('only', 'floors,restate,homestar,cold,gap,replay').split(',');
 const FSYNC = arg('fsync', 'batch');
+const HEAP_GROWTH = arg('heap-growth', '');
 
 /** Each step: its script, its arguments, and Node's own flags for it (`node`). */
 const plan: Array<{ name: string; file: string; args: string[]; node?: string[] }> = [
@@ -97,8 +98,7 @@ const sections: Array<{ name: string; status: string; result?: Result }> = [];
 for (const step of plan.filter((p) => ONLY.includes(p.name))) {
   const since = Date.now();
   if (flag('compiled') && CHILD.includes(step.name)) step.args.push('--compiled');
-  const heapGrowth = arg('heap-growth', '');
-  if (heapGrowth !== '' && CHILD.includes(step.name)) step.args.push('--heap-growth', heapGrowth);
+  if (HEAP_GROWTH !== '' && CHILD.includes(step.name)) step.args.push('--heap-growth', HEAP_GROWTH);
   console.log(
     `\n=== ${step.name}: node ${[...(step.node ?? []), `bench/${step.file}`, ...step.args].join(' ')}`,
   );

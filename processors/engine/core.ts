@@ -673,27 +673,33 @@ export async function createCore(init: NodeInit): Promise<Core> {
     // what the run computes next. Tracked from now on, before their signing, so that the run's
     // end waits for them as for the receipts folded early.
     let invAppended: Promise<void> | undefined;
-    const invDurable = (): Promise<void> =>
-      (invAppended ??= Promise.resolve(written).then((w) => w.appended.get(streams.invocations)));
-    if (replayed)
+    if (replayed) {
+      const appended = (invAppended = appendedTo(written, streams.invocations));
       inv.forEach((event, index) => {
         if (event.type !== 'receipt') return;
-        const durable = invDurable().then(async () => {
-          const w = await written;
-          return w.inv[index] as ReceiptEvent;
-        });
-        inFlight.track(announceWhenDurable(event, durable));
+        const asAppended = appended.then(async () => (await written).inv[index] as ReceiptEvent);
+        inFlight.track(announceWhenDurable(event, asAppended));
       });
+    }
     // After the replayed receipts: subscribers see a run's receipts before its end.
     const ownEnds = core.ownEnds;
     if (ownEnds !== undefined)
       for (const e of inv)
         if (e.type === 'workflow/completed' || e.type === 'workflow/failed')
-          announceEndWhenDurable(ownEnds, e, invDurable());
+          announceEndWhenDurable(
+            ownEnds,
+            e,
+            (invAppended ??= appendedTo(written, streams.invocations)),
+          );
     return written instanceof Promise ? written.then((w) => w.all) : written.all;
   }
 
   return core;
+}
+
+/** Resolves when what writeNow handed to `stream` is durable. */
+function appendedTo(written: Written | Promise<Written>, stream: string): Promise<void> {
+  return Promise.resolve(written).then((w) => w.appended.get(stream));
 }
 
 /** What goes on `invocations`: workflow and task events, and replayed receipts. */
