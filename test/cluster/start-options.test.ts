@@ -44,24 +44,44 @@ afterAll(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
+/**
+ * Each value is refused (exit 2) with `rule` and where it came from: the command line, `env`
+ * and the config file (`config`, written for the check and left in place).
+ */
+async function expectRefusals(o: {
+  flag: string;
+  rule: string;
+  bad: string[];
+  env: [name: string, value: string];
+  config: Record<string, unknown>;
+}): Promise<(got: string) => RegExp> {
+  const message = (got: string): RegExp => new RegExp(`${o.rule} \\(got ${got}\\)`);
+  for (const bad of o.bad) {
+    const res = await start([o.flag, bad]);
+    expect(res.code, bad).toBe(2);
+    expect(res.stderr, bad).toMatch(message(JSON.stringify(bad)));
+  }
+  const [name, value] = o.env;
+  const fromEnv = await start([], { [name]: value });
+  expect(fromEnv.code).toBe(2);
+  expect(fromEnv.stderr).toMatch(message(`${JSON.stringify(value)} from ${name}`));
+  await writeFile(join(cwd, 'ipvm.config.json'), JSON.stringify(o.config));
+  const fromFile = await start([]);
+  expect(fromFile.code).toBe(2);
+  const [configValue] = Object.values(o.config);
+  expect(fromFile.stderr).toMatch(message(`"${String(configValue)}" from the config file`));
+  return message;
+}
+
 describe('ipvm start --bid-window', () => {
   it('refuses what is not a whole number of milliseconds ≥ 1, saying where it came from', async () => {
-    const message = (got: string): RegExp =>
-      new RegExp(
-        `--bid-window must be a whole number of milliseconds, at least 1 \\(got ${got}\\)`,
-      );
-    for (const bad of ['0', '-5', '1.5', 'soon', '']) {
-      const res = await start(['--bid-window', bad]);
-      expect(res.code, bad).toBe(2);
-      expect(res.stderr, bad).toMatch(message(JSON.stringify(bad)));
-    }
-    const fromEnv = await start([], { IPVM_BID_WINDOW: '2s' });
-    expect(fromEnv.code).toBe(2);
-    expect(fromEnv.stderr).toMatch(message('"2s" from IPVM_BID_WINDOW'));
-    await writeFile(join(cwd, 'ipvm.config.json'), JSON.stringify({ 'bid-window': 0 }));
-    const fromFile = await start([]);
-    expect(fromFile.code).toBe(2);
-    expect(fromFile.stderr).toMatch(message('"0" from the config file'));
+    const message = await expectRefusals({
+      flag: '--bid-window',
+      rule: '--bid-window must be a whole number of milliseconds, at least 1',
+      bad: ['0', '-5', '1.5', 'soon', ''],
+      env: ['IPVM_BID_WINDOW', '2s'],
+      config: { 'bid-window': 0 },
+    });
     // The command line wins over the file (and a good value goes through to the node: see
     // placement-start.int.test.ts); nothing was opened by the refused starts.
     const fromFlag = await start(['--bid-window', 'x']);
@@ -114,22 +134,13 @@ function announced(logged: string): unknown {
 describe('ipvm start --heap-growth', () => {
   it('refuses anything but 0 or a whole percent from 10 to 1000, saying where it came from', async () => {
     await rm(join(cwd, 'ipvm.config.json'), { force: true });
-    const message = (got: string): RegExp =>
-      new RegExp(
-        `--heap-growth must be a whole percent from 10 to 1000, or 0 for V8's own choice \\(got ${got}\\)`,
-      );
-    for (const bad of ['5', '1001', '-100', '1.5', 'half']) {
-      const res = await start(['--heap-growth', bad]);
-      expect(res.code, bad).toBe(2);
-      expect(res.stderr, bad).toMatch(message(JSON.stringify(bad)));
-    }
-    const fromEnv = await start([], { IPVM_HEAP_GROWTH: '2x' });
-    expect(fromEnv.code).toBe(2);
-    expect(fromEnv.stderr).toMatch(message('"2x" from IPVM_HEAP_GROWTH'));
-    await writeFile(join(cwd, 'ipvm.config.json'), JSON.stringify({ heapGrowth: 9 }));
-    const fromFile = await start([]);
-    expect(fromFile.code).toBe(2);
-    expect(fromFile.stderr).toMatch(message('"9" from the config file'));
+    await expectRefusals({
+      flag: '--heap-growth',
+      rule: "--heap-growth must be a whole percent from 10 to 1000, or 0 for V8's own choice",
+      bad: ['5', '1001', '-100', '1.5', 'half'],
+      env: ['IPVM_HEAP_GROWTH', '2x'],
+      config: { heapGrowth: 9 },
+    });
     await rm(join(cwd, 'ipvm.config.json'));
   }, 120_000);
 

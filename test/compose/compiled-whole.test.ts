@@ -2,17 +2,10 @@
 // whole as it loads, and lazy compilation is back on afterwards, on success and on failure.
 // V8's flags are per process, so each case runs in a Node process of its own; how much
 // bytecode a module of 300 uncalled functions adds when imported tells which mode compiled it.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runProbe } from '../harness/probe.ts';
 
-const run = promisify(execFile);
 const COMPILED_WHOLE = new URL('../../processors/compose/compiled-whole.ts', import.meta.url).href;
-const dir = mkdtempSync(join(tmpdir(), 'ipvm-compiled-whole-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const script = `
 import { getHeapCodeStatistics } from 'node:v8';
@@ -24,7 +17,7 @@ const source = (tag) =>
   ).join('\\n');
 /** Bytecode the import of a fresh module of 300 uncalled functions adds. */
 const load = async (tag) => {
-  const file = ${JSON.stringify(dir)} + '/m-' + tag + '-' + process.pid + '.mjs';
+  const file = process.env.PROBE_DIR + '/m-' + tag + '.mjs';
   writeFileSync(file, source(tag));
   const before = getHeapCodeStatistics().bytecode_and_metadata_size;
   await import(file);
@@ -43,10 +36,7 @@ console.log(JSON.stringify(out));
 
 describe('compiledWhole', () => {
   it('compiles what loads inside it whole, then lazily again, also after a failed open', async () => {
-    const file = join(dir, 'probe.mjs');
-    writeFileSync(file, script);
-    const { stdout } = await run(process.execPath, [file]);
-    const out = JSON.parse(stdout) as {
+    const out = JSON.parse(await runProbe(script)) as {
       before: number;
       inside: number;
       after: number;

@@ -3,19 +3,12 @@
 // own, which prints what V8 reports after a forced full collection (`--trace-gc-verbose`: the
 // factor it would pick itself, "factor F based on mu=…", then the one it applies, "Limit: old
 // size: … KB, new limit: … KB (F)").
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../processors/compose/config.ts';
 import { limitHeapGrowth } from '../../processors/compose/heap-growth.ts';
+import { runProbe } from '../harness/probe.ts';
 
-const run = promisify(execFile);
 const HEAP_GROWTH = new URL('../../processors/compose/heap-growth.ts', import.meta.url).href;
-const dir = mkdtempSync(join(tmpdir(), 'ipvm-heap-growth-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const script = `
 import { setFlagsFromString } from 'node:v8';
@@ -39,9 +32,10 @@ interface Factors {
 
 /** The factors V8 reported at the full collection after each `set P`, in order. */
 async function factors(percents: number[]): Promise<Array<{ percent: number } & Factors>> {
-  const file = join(dir, 'probe.mjs');
-  writeFileSync(file, script);
-  const { stdout } = await run(process.execPath, ['--expose-gc', file, ...percents.map(String)]);
+  const stdout = await runProbe(script, {
+    nodeArgs: ['--expose-gc'],
+    args: percents.map(String),
+  });
   const out: Array<{ percent: number } & Factors> = [];
   let percent: number | undefined;
   let own: number | undefined;
