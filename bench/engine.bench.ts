@@ -3,6 +3,7 @@
 //
 //   node bench/engine.bench.ts [--fsync batch|none|MS] [--seconds 3] [--placement] [--ready-after MS]
 //                              [--concurrency 16,64,256] [--poll-while-syncing MS] [--partitions N]
+//                              [--no-spill]
 //   (with node --expose-gc it also prints the memory each workflow leaves behind)
 //
 // `--ready-after MS` sets `NodeInit.readyRecordAfterMs` (0: a task/ready record for every task,
@@ -11,6 +12,8 @@
 // while a group commit is on the disk) for an A/B of that option.
 // `--partitions N` creates every stream with N partitions instead of what the composition root
 // gives a file log (one per stream; 4 is the brokers' default), for an A/B of that choice.
+// `--no-spill` keeps the memo's and the ended registry's packed entries in memory instead of a
+// scratch file in the data directory (`NodeInit.spillDir`), for an A/B of memory and speed.
 // `--placement` gives the node the placement seam a node opened by `openNode` has (a node alone:
 // `createLocalPlacement`), to show that tasks without `meta.node`/`meta.needs` do not pay for it.
 //
@@ -42,7 +45,7 @@ import { wasmRunner } from '../processors/wasm-runner.ts';
 import { parseWorkflow } from '../schemas/model.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { buildCoreModule } from '../test/components/build.ts';
-import { arg, numberArg } from './lib/report.ts';
+import { arg, flag, numberArg } from './lib/report.ts';
 import { fsyncPolicy } from './lib/example-module.ts';
 import { durableAppends, poolCommits } from './lib/disk.ts';
 
@@ -143,6 +146,8 @@ const node = await createNode({
   placement,
   readyRecordAfterMs: numberArg('ready-after'),
   topology,
+  // As openNode gives it (processors/compose/open-node.ts); --no-spill keeps the history in memory.
+  spillDir: flag('no-spill') ? undefined : join(dataDir, 'cache'),
 });
 
 // Warm up: compile and cache the module.
@@ -250,6 +255,7 @@ await node.close();
     topology,
     runner,
     nodeId: 'replay',
+    spillDir: flag('no-spill') ? undefined : join(dataDir, 'cache'),
     onProgress: (e) => {
       if (e.type === 'node:recovered') recovered = e;
     },

@@ -57,7 +57,13 @@ const executor = createExecutor({ content, cacheDir: join(root, 'here', 'cache')
 const log = createFileLog({ dir: join(root, 'here', 'log'), fsync });
 // The topology the composition root gives a file log (the child's openNode does the same).
 const topology = await topologyFor(log, 'file', 'ipvm');
-const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256, topology });
+const node = await createNode({
+  log,
+  runner: wasmRunner(executor),
+  concurrency: 256,
+  topology,
+  spillDir: join(root, 'here', 'cache'),
+});
 const here = createDriver(node);
 const child = await startOurNode({ wasm: [wasmFile], fsync: FSYNC, heapGrowth: HEAP_GROWTH });
 

@@ -52,7 +52,13 @@ const executor = createExecutor({ content, cacheDir: join(root, 'cache') });
 const log = createFileLog({ dir: join(root, 'log'), fsync });
 // The topology the composition root gives a file log (processors/compose/open-log.ts).
 const topology = await topologyFor(log, 'file', 'ipvm');
-const node = await createNode({ log, runner: wasmRunner(executor), concurrency: 256, topology });
+const node = await createNode({
+  log,
+  runner: wasmRunner(executor),
+  concurrency: 256,
+  topology,
+  spillDir: join(root, 'cache'),
+});
 const driver = createDriver(node);
 
 const req = { id: 0, cmd: 'throughput', rsc, n: 1, c: C, json: flag('json') } as const;

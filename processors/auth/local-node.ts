@@ -155,6 +155,9 @@ export async function routeTainted(init: {
     get packedBytes() {
       return shared.memo.packedBytes + (local.opened()?.memo.packedBytes ?? 0);
     },
+    get residentBytes() {
+      return shared.memo.residentBytes + (local.opened()?.memo.residentBytes ?? 0);
+    },
     *entries() {
       yield* shared.memo.entries();
       for (const e of local.opened()?.memo.entries() ?? []) yield redactEntry(e)!;

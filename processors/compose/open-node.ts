@@ -221,6 +221,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     concurrency,
     ...timeouts,
     authority,
+    spillDir: join(dataDir, 'cache'),
     onProgress: progress,
   });
   measured.node = shared;
@@ -246,6 +247,7 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
       ...timeouts,
       authority,
       nodeId,
+      spillDir: join(dataDir, 'local', 'cache'),
       onProgress: progress,
     });
   });

@@ -21,10 +21,10 @@ import {
 } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow, WASM_RUN, type ParsedWorkflow } from '../../schemas/model.ts';
-import { createMemo, type Memo } from './memo.ts';
+import { createMemo, type OwnedMemo } from './memo.ts';
 import { createEndedRegistry, type EndedRegistry } from './ended.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
-import type { BodyPositions } from './submission-body.ts';
+import { BodyPositions } from './submission-body.ts';
 import { createAppender, type Appender } from './appender.ts';
 import { createOwnEnds, type OwnEnds } from './own-ends.ts';
 import { createEcho, type Echo } from './echo.ts';
@@ -55,7 +55,7 @@ export interface Core {
   readonly log: Log;
   readonly topology: Topology;
   readonly nodeId: string;
-  readonly memo: Memo;
+  readonly memo: OwnedMemo;
   readonly scheduler: Scheduler;
   readonly authority: Authority | undefined;
   readonly appender: Appender;
@@ -166,10 +166,10 @@ export async function createCore(init: NodeInit): Promise<Core> {
       ? (init.topology as Topology)
       : createTopology(init.topology as TopologyInit | undefined);
   const nodeId = init.nodeId ?? randomUUID();
-  const memo = createMemo();
-  const ended = createEndedRegistry();
+  const memo = createMemo({ spillDir: init.spillDir });
+  const ended = createEndedRegistry({ spillDir: init.spillDir });
   const parsedSubmissions = new WeakMap<object, ParsedWorkflow>();
-  const bodies: BodyPositions = new Map();
+  const bodies = new BodyPositions();
   const scheduler = createScheduler({
     memo,
     nodeId,

@@ -4,7 +4,7 @@
  * @module
  */
 import { decodeEvent, type NodeEvent, type WorkflowEndedEvent } from '../../schemas/events.ts';
-import { Slabs } from './slabs.ts';
+import { Slabs, type SlabsOptions } from './slabs.ts';
 
 /** Which workflows ended (and how), and which are running again after they ended. */
 export interface EndedRegistry {
@@ -19,6 +19,10 @@ export interface EndedRegistry {
   note(event: NodeEvent, bytes?: Uint8Array): void;
   /** Bytes the kept ends take, including those of ends replaced and not yet compacted away. */
   readonly heldBytes: number;
+  /** Bytes of memory the kept ends take (the rest is in the spill file, if any). */
+  readonly residentBytes: number;
+  /** Releases the spill file; ends kept there can no longer be read. */
+  close(): void;
 }
 
 /** Replaced ends' bytes that start a compaction, at the least. */
@@ -30,11 +34,13 @@ const COMPACT_AFTER_BYTES = 1 << 20;
  * typed array of its own (~150 B of objects and allocation around each end's bytes). A
  * workflow run again ends again: the end it replaces stays in its slab until replaced ends
  * take as much as the live ones (and at least {@link COMPACT_AFTER_BYTES}), when the live
- * ones are copied to new slabs: memory stays within about twice what the live ends take.
+ * ones are copied to new slabs: memory stays within about twice what the live ends take. With
+ * `spillDir` the slabs past the one being filled live in a scratch file there (and the same
+ * bound holds for the file).
  */
-export function createEndedRegistry(): EndedRegistry {
+export function createEndedRegistry(options: SlabsOptions = {}): EndedRegistry {
   const ended = new Map<string, number | WorkflowEndedEvent>();
-  let slabs = new Slabs();
+  let slabs = new Slabs(options);
   let replaced = 0;
   const forget = (workflow: string): void => {
     const v = ended.get(workflow);
@@ -42,9 +48,10 @@ export function createEndedRegistry(): EndedRegistry {
   };
   const compact = (): void => {
     if (replaced < COMPACT_AFTER_BYTES || replaced * 2 < slabs.bytes) return;
-    const next = new Slabs();
+    const next = new Slabs(options);
     for (const [workflow, v] of ended)
       if (typeof v === 'number') ended.set(workflow, next.add([slabs.get(v)]));
+    slabs.close();
     slabs = next;
     replaced = 0;
   };
@@ -76,5 +83,9 @@ export function createEndedRegistry(): EndedRegistry {
     get heldBytes() {
       return slabs.bytes;
     },
+    get residentBytes() {
+      return slabs.residentBytes;
+    },
+    close: () => slabs.close(),
   };
 }

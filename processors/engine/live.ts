@@ -109,10 +109,7 @@ export function followStreams(core: Core, from: Recovered): Subscription[] {
               return;
             }
             if (event.body !== null)
-              core.bodies.set(event.workflow.toString(), {
-                partition: record.partition,
-                offset: record.offset,
-              });
+              core.bodies.set(event.workflow.toString(), record.partition, record.offset);
           }
           if (!folded) core.schedule(record, event);
           if (event.type === 'workflow/completed' || event.type === 'workflow/failed') {

@@ -15,7 +15,7 @@ import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { dagCbor, knownEncoding } from '../../schemas/codecs.ts';
 import { isIpldMap } from '../../schemas/ipld.ts';
 import { parseReceipt } from '../../schemas/model.ts';
-import { Slabs } from './slabs.ts';
+import { Slabs, type SlabsOptions } from './slabs.ts';
 import type { Outcome, Receipt } from '../../schemas/types.ts';
 
 /** What the memo keeps of a receipt. */
@@ -67,8 +67,16 @@ export interface Memo {
   readonly size: number;
   /** Bytes the packed entries take. */
   readonly packedBytes: number;
+  /** Bytes of memory the packed entries take (the rest is in the spill file, if any). */
+  readonly residentBytes: number;
   /** Every memoized entry, in insertion order. */
   entries(): IterableIterator<MemoEntry>;
+}
+
+/** The memo as its owner (the engine's core) holds it. */
+export interface OwnedMemo extends Memo {
+  /** Releases the spill file; entries kept there can no longer be read. */
+  close(): void;
 }
 
 /** True when an outcome is an error the node marked as transient (not a property of the task). */
@@ -113,9 +121,10 @@ function unpack(bytes: Uint8Array): MemoEntry {
  * Creates an empty memo. Entries are kept packed (`Slabs`: DAG-CBOR bytes in shared buffers,
  * about 200 B a receipt) and decoded when asked for; the most recent are also kept decoded.
  * A decoded entry costs ~5 KB of heap (its CIDs alone are ~400 B each), which a memo of every
- * receipt a node ever wrote cannot afford.
+ * receipt a node ever wrote cannot afford. With `spillDir` the packed entries past the slab
+ * being filled live in a scratch file there, read back on a hit older than the decoded ones.
  */
-export function createMemo(): Memo {
+export function createMemo(options: SlabsOptions = {}): OwnedMemo {
   // One index for both facts kept of every instruction: its packed entry's handle and the
   // workflows its receipts were written for, in arrays at the instruction's position (one Map
   // entry per instruction instead of one in each of two Maps: less to insert while a rebuild
@@ -124,7 +133,7 @@ export function createMemo(): Memo {
   const handles: number[] = [];
   /** Workflows written for: most instructions run in one, a string until a second shows up. */
   const writers: Array<string | Set<string>> = [];
-  const slabs = new Slabs();
+  const slabs = new Slabs(options);
   // Two generations: a hit in the old one moves to the young one; a full young one becomes old.
   let young = new Map<string, MemoEntry>();
   let old = new Map<string, MemoEntry>();
@@ -211,9 +220,13 @@ export function createMemo(): Memo {
     get packedBytes() {
       return slabs.bytes;
     },
+    get residentBytes() {
+      return slabs.residentBytes;
+    },
     *entries() {
       for (const [key, i] of index)
         yield young.get(key) ?? old.get(key) ?? unpack(slabs.get(handles[i]!));
     },
+    close: () => slabs.close(),
   };
 }

@@ -180,6 +180,8 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         await executor?.commit().catch(fail);
         core.receipts$.complete();
         core.ends$.complete();
+        core.memo.close();
+        core.ended.close();
       })();
       return closing;
     },

@@ -117,7 +117,7 @@ export async function recover(core: Core): Promise<Recovered> {
             ? record.headers[ROUTING.source] === undefined
             : (event as WorkflowSubmittedEvent).body !== null
         )
-          core.bodies.set(r.workflow, { partition: record.partition, offset: record.offset });
+          core.bodies.set(r.workflow, record.partition, record.offset);
         submissions.set(r.workflow, { record, event });
         core.ended.delete(r.workflow);
         releases.delete(r.workflow);

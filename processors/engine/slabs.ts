@@ -1,26 +1,50 @@
 /**
- * Byte strings kept for the life of the process in a few large buffers, each named by a number.
+ * Byte strings kept for the life of the process in a few large buffers, each named by a number,
+ * and optionally moved to a scratch file once their buffer is full.
  *
  * @module
  */
+import { SpillFile } from './spill-file.ts';
 
 /** Bytes of one slab; an entry larger than a quarter of it gets a buffer of its own. */
 const SLAB_BYTES = 1 << 20;
 /** Handles are `slab * SPAN + offset` (offsets stay below a slab's size). */
 const SPAN = 2 ** 21;
 
+/** Where a {@link Slabs} may keep what it no longer writes to. */
+export interface SlabsOptions {
+  /**
+   * Directory for a scratch file ({@link SpillFile}): each slab, once full, is written there
+   * and dropped from memory, and an entry in it is read back from the file when asked for. The
+   * process then holds one slab however much it keeps. Without it every slab stays in memory.
+   */
+  spillDir?: string;
+}
+
 /**
  * An append-only store of byte strings: each is copied into a shared 1 MiB slab behind a 4-byte
  * length, and named by a number. A long-lived index of a million small values (the memo) then
  * holds a million numbers and a few hundred buffers, not a million typed-array objects (each
- * ~200 B before its bytes) or decoded object graphs (~5 KB a receipt).
+ * ~200 B before its bytes) or decoded object graphs (~5 KB a receipt) — and with a spill
+ * directory, not even the buffers: only the slab being filled.
  */
 export class Slabs {
-  #slabs: Uint8Array[] = [];
+  /** Each slab's bytes; `undefined` once it is in the spill file. */
+  #slabs: Array<Uint8Array | undefined> = [];
+  /** Each spilled slab's position in the spill file. */
+  #spilledAt: number[] = [];
   /** Index of the slab small entries go to, and how much of it is used. */
   #open = -1;
   #used = 0;
   #bytes = 0;
+  #spillDir: string | undefined;
+  #spill: SpillFile | undefined;
+  #header = new Uint8Array(4);
+  #closed = false;
+
+  constructor(options: SlabsOptions = {}) {
+    this.#spillDir = options.spillDir;
+  }
 
   /** Copies the concatenation of `parts`; returns its handle. */
   add(parts: readonly Uint8Array[]): number {
@@ -29,11 +53,13 @@ export class Slabs {
     const need = length + 4;
     let index: number;
     let at = 0;
-    if (need > SLAB_BYTES / 4) {
+    const own = need > SLAB_BYTES / 4;
+    if (own) {
       // A buffer of its own (a large receipt); the open slab stays open.
       index = this.#slabs.push(new Uint8Array(need)) - 1;
     } else {
       if (this.#open < 0 || this.#used + need > SLAB_BYTES) {
+        if (this.#open >= 0) this.#retire(this.#open, this.#used);
         this.#open = this.#slabs.push(new Uint8Array(SLAB_BYTES)) - 1;
         this.#used = 0;
       }
@@ -52,20 +78,63 @@ export class Slabs {
       o += p.length;
     }
     this.#bytes += need;
+    if (own) this.#retire(index, need);
     return index * SPAN + at;
   }
 
-  /** The bytes under `handle` (a view into the slab: read it, do not keep or write it). */
+  /**
+   * The bytes under `handle`: a view into the slab while it is in memory (read it, do not keep
+   * or write it), a fresh copy once it is in the spill file.
+   */
   get(handle: number): Uint8Array {
-    const slab = this.#slabs[Math.floor(handle / SPAN)]!;
+    const index = Math.floor(handle / SPAN);
     const at = handle % SPAN;
-    const length =
-      slab[at]! * 0x1000000 + (slab[at + 1]! << 16) + ((slab[at + 2]! << 8) | slab[at + 3]!);
-    return slab.subarray(at + 4, at + 4 + length);
+    const slab = this.#slabs[index];
+    if (slab === undefined) {
+      const position = this.#spilledAt[index]! + at;
+      const h = this.#spill!.read(position, this.#header);
+      return this.#spill!.read(position + 4, new Uint8Array(lengthAt(h, 0)));
+    }
+    return slab.subarray(at + 4, at + 4 + lengthAt(slab, at));
   }
 
-  /** Bytes held, lengths included. */
+  /** Bytes held, lengths included (in memory or in the spill file). */
   get bytes(): number {
     return this.#bytes;
   }
+
+  /** Bytes held in memory (the slabs not spilled). */
+  get residentBytes(): number {
+    let n = 0;
+    for (const s of this.#slabs) n += s?.length ?? 0;
+    return n;
+  }
+
+  /** Closes the spill file; entries in it can no longer be read. */
+  close(): void {
+    this.#closed = true;
+    this.#spill?.close();
+    this.#spillDir = undefined;
+  }
+
+  /** Moves a slab no longer written to (its first `used` bytes) to the spill file, if any. */
+  #retire(index: number, used: number): void {
+    if (this.#spillDir === undefined) return;
+    try {
+      this.#spill ??= new SpillFile(this.#spillDir);
+    } catch {
+      this.#spillDir = undefined; // cannot create it: keep every slab in memory
+      return;
+    }
+    const slab = this.#slabs[index]!;
+    this.#spill.append(slab.subarray(0, used), (error, position) => {
+      if (error !== null || this.#closed) return; // it stays in memory
+      this.#spilledAt[index] = position;
+      this.#slabs[index] = undefined;
+    });
+  }
+}
+
+function lengthAt(bytes: Uint8Array, at: number): number {
+  return bytes[at]! * 0x1000000 + (bytes[at + 1]! << 16) + ((bytes[at + 2]! << 8) | bytes[at + 3]!);
 }

@@ -78,6 +78,14 @@ export interface NodeInit {
    * @default DEFAULT_READY_RECORD_AFTER_MS (50 ms)
    */
   readyRecordAfterMs?: number;
+  /**
+   * Directory for the node's scratch files: the memo's and the ended registry's packed entries,
+   * past the last MiB of each, live in a file there (unlinked at once; rebuilt from the log at
+   * every start) instead of the heap, and are read back on a hit older than the few thousand
+   * kept decoded. Memory then no longer grows by ~0.4 KB with each distinct workflow the node
+   * has seen. Without it they stay in memory.
+   */
+  spillDir?: string;
   /** Run the executor (false: a scheduling-only node). @default true */
   execute?: boolean;
   /**

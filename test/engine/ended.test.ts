@@ -1,6 +1,9 @@
 // The registry of ended workflows: what it answers (the latest end of each workflow, none
 // once it is submitted again), and that ends replaced by re-runs do not pile up in memory.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { cidOf } from '../../schemas/cid.ts';
 import { encodeEvent, type WorkflowEndedEvent } from '../../schemas/events.ts';
 import { createEndedRegistry } from '../../processors/engine/ended.ts';
@@ -42,29 +45,45 @@ describe('the ended registry', () => {
     expect(ended.get(key)).toBeUndefined();
   });
 
-  it('keeps memory within about twice what the live ends take, however often they are replaced', () => {
-    const ended = createEndedRegistry();
-    const workflows = 2_000;
-    for (let run = 0; run < 30; run++) {
-      let live = 0;
-      for (let n = 0; n < workflows; n++) {
-        const e = end(n, run);
-        const bytes = encodeEvent(e);
-        live += bytes.length + 4;
-        if (n % 3 === 0)
-          ended.note({
-            type: 'workflow/submitted',
-            workflow: e.workflow,
-            body: null,
-            name: null,
-            at: run,
-          });
-        ended.note(e, bytes);
+  it.each([
+    ['in memory', false, 2_000, 30],
+    // more live ends than one slab holds, so that most are in the file
+    ['in a spill file', true, 8_000, 8],
+  ])(
+    'keeps %s about twice what the live ends take, however often they are replaced',
+    async (_, spill, workflows, runs) => {
+      const dir = mkdtempSync(join(tmpdir(), 'ipvm-ended-'));
+      const ended = createEndedRegistry({ spillDir: spill ? dir : undefined });
+      for (let run = 0; run < runs; run++) {
+        let live = 0;
+        for (let n = 0; n < workflows; n++) {
+          const e = end(n, run);
+          const bytes = encodeEvent(e);
+          live += bytes.length + 4;
+          if (n % 3 === 0)
+            ended.note({
+              type: 'workflow/submitted',
+              workflow: e.workflow,
+              body: null,
+              name: null,
+              at: run,
+            });
+          ended.note(e, bytes);
+        }
+        expect(ended.heldBytes).toBeLessThanOrEqual(Math.max(2 * live, live + (1 << 20)) + 1024);
       }
-      expect(ended.heldBytes).toBeLessThanOrEqual(Math.max(2 * live, live + (1 << 20)) + 1024);
-    }
-    // 30 runs of 2 000 ends: ~30 times the live bytes were written
-    for (let n = 0; n < workflows; n++)
-      expect(ended.get(end(n, 29).workflow.toString())).toEqual(end(n, 29));
-  });
+      // With a spill file, only the slab being filled stays in memory (compactions read the rest
+      // back from the file).
+      if (spill) {
+        expect(ended.heldBytes).toBeGreaterThan(1.5 * 2 ** 20);
+        await vi.waitFor(() => expect(ended.residentBytes).toBeLessThanOrEqual(1 << 20), {
+          timeout: 10_000,
+        });
+      } else expect(ended.residentBytes).toBeGreaterThanOrEqual(ended.heldBytes);
+      for (let n = 0; n < workflows; n++)
+        expect(ended.get(end(n, runs - 1).workflow.toString())).toEqual(end(n, runs - 1));
+      ended.close();
+      rmSync(dir, { recursive: true });
+    },
+  );
 });

@@ -1,6 +1,9 @@
 // The memo keeps entries packed (processors/engine/slabs.ts) and decodes them when asked for:
 // what comes back must be the receipt that went in, whichever way it went in.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { createMemo, type MemoEntry } from '../../processors/engine/memo.ts';
 import { newReceiptEvent } from '../../processors/engine/receipts.ts';
 import { Slabs } from '../../processors/engine/slabs.ts';
@@ -38,6 +41,10 @@ const text = (e: MemoEntry | undefined): string =>
         Buffer.from(dagCbor.encode(e.body)).toString('hex'),
       ].join(' ');
 
+/** What the memo must give back for a receipt put in it, as {@link text}. */
+const expected = (e: ReceiptEvent): string =>
+  text({ instruction: e.instruction, receipt: e.receipt, invocation: e.invocation, body: e.body });
+
 describe('the packed memo', () => {
   it('gives back every receipt put, long after it left the decoded cache', () => {
     const memo = createMemo();
@@ -52,27 +59,11 @@ describe('the packed memo', () => {
     for (const e of events) {
       const key = e.instruction.toString();
       expect(memo.has(key)).toBe(true);
-      expect(text(memo.get(key))).toBe(
-        text({
-          instruction: e.instruction,
-          receipt: e.receipt,
-          invocation: e.invocation,
-          body: e.body,
-        }),
-      );
+      expect(text(memo.get(key))).toBe(expected(e));
     }
     // Packed: a few hundred bytes a receipt, not a decoded object graph.
     expect(memo.packedBytes / memo.size).toBeLessThan(400);
-    expect([...memo.entries()].map(text)).toEqual(
-      events.map((e) =>
-        text({
-          instruction: e.instruction,
-          receipt: e.receipt,
-          invocation: e.invocation,
-          body: e.body,
-        }),
-      ),
-    );
+    expect([...memo.entries()].map(text)).toEqual(events.map((e) => expected(e)));
   });
 
   it('packs a receipt read from the log (no bytes at hand) and one known by its record', () => {
@@ -91,14 +82,7 @@ describe('the packed memo', () => {
     expect(memo.putLazy(routing, bytes)).toBe(false);
     for (let i = 3; i < 2100; i++) memo.put(receipt(i)); // both leave the decoded cache
     for (const e of [read, lazy])
-      expect(text(memo.get(e.instruction.toString()))).toBe(
-        text({
-          instruction: e.instruction,
-          receipt: e.receipt,
-          invocation: e.invocation,
-          body: e.body,
-        }),
-      );
+      expect(text(memo.get(e.instruction.toString()))).toBe(expected(e));
     expect(memo.written(lazy.instruction.toString(), lazy.workflow!.toString())).toBe(true);
   });
 
@@ -119,7 +103,7 @@ describe('the packed memo', () => {
     }
     expect(memo.size).toBe(50);
     for (let i = 0; i < 50; i++) {
-      expect(text(memo.get(key(i)))).toBe(text({ ...events[i]!, body: events[i]!.body }));
+      expect(text(memo.get(key(i)))).toBe(expected(events[i]!));
       expect(memo.written(key(i), events[i]!.workflow!.toString())).toBe(true);
       expect(memo.written(key(i), w(i + 1))).toBe(i % 2 === 0);
       expect(memo.written(key(i), null)).toBe(i % 2 === 0);
@@ -149,20 +133,22 @@ describe('the packed memo', () => {
     expect(memo.get(last)!.body).toBe(events[199]!.body);
     const again = memo.get(first)!;
     expect(again.body).not.toBe(events[0]!.body);
-    expect(text(again)).toBe(
-      text({
-        instruction: events[0]!.instruction,
-        receipt: events[0]!.receipt,
-        invocation: events[0]!.invocation,
-        body: events[0]!.body,
-      }),
-    );
+    expect(text(again)).toBe(expected(events[0]!));
   });
 });
 
+/** Waits until the slabs' writes to their spill file are done (nothing is awaited on them). */
+async function settled(slabs: { residentBytes: number }, atMost: number): Promise<void> {
+  await vi.waitFor(() => expect(slabs.residentBytes).toBeLessThanOrEqual(atMost), {
+    timeout: 10_000,
+  });
+}
+
 describe('Slabs', () => {
-  it('keeps byte strings of any size, across slab boundaries and in buffers of their own', () => {
+  it('keeps byte strings of any size, across slab boundaries and in buffers of their own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipvm-slabs-'));
     const slabs = new Slabs();
+    const spilled = new Slabs({ spillDir: dir });
     const sizes = [0, 1, 5, 300, 70_000, 300_000, 1, 200_000, 2 << 20, 17, 262_140, 262_141];
     const kept: Array<[number, Uint8Array]> = [];
     for (let round = 0; round < 8; round++) {
@@ -171,11 +157,68 @@ describe('Slabs', () => {
         for (let k = 0; k < n; k += 997) bytes[k] = (round * 31 + i + k) & 0xff;
         if (n > 0) bytes[n - 1] = (round + i) & 0xff;
         const half = Math.floor(n / 2);
-        kept.push([slabs.add([bytes.subarray(0, half), bytes.subarray(half)]), bytes]);
+        const parts = [bytes.subarray(0, half), bytes.subarray(half)];
+        const handle = slabs.add(parts);
+        expect(spilled.add(parts)).toBe(handle);
+        kept.push([handle, bytes]);
+        // Readable at once, also while its slab is on its way to the file.
+        expect(Buffer.from(spilled.get(handle)).equals(bytes)).toBe(true);
       }
     }
     for (const [handle, bytes] of kept)
       expect(Buffer.from(slabs.get(handle)).equals(bytes)).toBe(true);
-    expect(slabs.bytes).toBe(kept.reduce((n, [, b]) => n + b.length + 4, 0));
+    const total = kept.reduce((n, [, b]) => n + b.length + 4, 0);
+    expect(slabs.bytes).toBe(total);
+    // With a spill directory only the slab being filled stays in memory; the rest is read back
+    // from the file, which no one else can see (unlinked at once).
+    expect(spilled.bytes).toBe(total);
+    await settled(spilled, 1 << 20);
+    expect(slabs.residentBytes).toBeGreaterThan(total);
+    for (const [handle, bytes] of kept)
+      expect(Buffer.from(spilled.get(handle)).equals(bytes)).toBe(true);
+    expect(readdirSync(dir)).toEqual([]);
+    spilled.close();
+    expect(() => spilled.get(kept[0]![0])).toThrow(/closed/);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('keeps every slab in memory when its spill directory cannot be written', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ipvm-slabs-')), 'a-file');
+    writeFileSync(file, '');
+    const slabs = new Slabs({ spillDir: file }); // a file, not a directory
+    const handles = Array.from({ length: 5000 }, (_, i) =>
+      slabs.add([new Uint8Array(600).fill(i)]),
+    );
+    expect(slabs.residentBytes).toBeGreaterThan(2 << 20);
+    for (const [i, h] of handles.entries())
+      expect(slabs.get(h)).toEqual(new Uint8Array(600).fill(i));
+  });
+});
+
+describe('the memo with a spill directory', () => {
+  it('holds one slab in memory and reads older receipts back from the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipvm-memo-spill-'));
+    const memo = createMemo({ spillDir: dir });
+    // 40 receipts with 64 KiB outputs, then 8 000 small ones put as read from the log: ~4.5 MiB.
+    const large = Array.from({ length: 40 }, (_, i) =>
+      receipt(i, ['ok', new Uint8Array(65_536).fill(i)]),
+    );
+    for (const e of large) memo.put(e);
+    const small = Array.from({ length: 8000 }, (_, i) => receipt(100 + i));
+    for (const e of small)
+      memo.putLazy(
+        {
+          instruction: e.instruction.toString(),
+          workflow: e.workflow!.toString(),
+          outcome: 'ok',
+        },
+        encodeEvent(e),
+      );
+    expect(memo.packedBytes).toBeGreaterThan(4 << 20);
+    await settled(memo, 1 << 20);
+    for (const e of [...large, ...small])
+      expect(text(memo.get(e.instruction.toString()))).toBe(expected(e));
+    memo.close();
+    rmSync(dir, { recursive: true });
   });
 });

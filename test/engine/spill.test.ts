@@ -1,0 +1,76 @@
+// A node with a spill directory (NodeInit.spillDir, as openNode gives it) keeps its history —
+// the memo's receipts and the ended workflows — in a scratch file, not in memory: a memo hit on
+// a workflow long past, and the end of one, are still answered, before and after a restart.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createFileLog } from '../../streams/file/index.ts';
+import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
+import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
+import { chain } from '../conformance/engine.suite.ts';
+import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
+
+let dir: string;
+let runner: CoreRunner;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ipvm-spill-'));
+  runner = await createCoreRunner();
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+/** Runs `workflows`, 64 at a time; resolves with their ends' receipt lists. */
+async function runAll(node: IpvmNode, workflows: ParsedWorkflow[]): Promise<string[]> {
+  const out: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < workflows.length) {
+        const i = next++;
+        await node.submit(workflows[i]!);
+        const end = await node.ended(workflows[i]!.cid);
+        expect(end.type).toBe('workflow/completed');
+        out[i] = end.receipts.join(',');
+      }
+    }),
+  );
+  return out;
+}
+
+describe('a node with a spill directory', () => {
+  it('answers memo hits and ends from its spilled history, before and after a restart', async () => {
+    const log = createFileLog({ dir: join(dir, 'log'), fsync: 'none' });
+    const spillDir = join(dir, 'cache');
+    const open = (): Promise<IpvmNode> =>
+      createNode({ log, runner, nodeId: 'n', topology: { namespace: 'spill' }, spillDir });
+    // 12 000 receipts and ends: ~2 MiB each packed, most of it past the slab being filled.
+    const workflows = Array.from({ length: 12_000 }, (_, i) =>
+      parseWorkflow(chain(runner.rsc, 1, 10 * i)),
+    );
+    let node = await open();
+    const first = await runAll(node, workflows);
+    expect(runner.total).toBe(12_000);
+    await vi.waitFor(() => expect(node.memo.residentBytes).toBeLessThanOrEqual(1 << 20), {
+      timeout: 10_000,
+    });
+    expect(node.memo.packedBytes).toBeGreaterThan(1.5 * 2 ** 20);
+    // The oldest workflow's end and a memo hit on it, both read back from the file.
+    expect((await node.ended(workflows[0]!.cid)).receipts.join(',')).toBe(first[0]);
+    expect(await runAll(node, workflows.slice(0, 100))).toEqual(first.slice(0, 100));
+    expect(runner.total).toBe(12_000);
+    await node.close();
+    expect(await readdir(spillDir)).toEqual([]); // unlinked at once: nothing left behind
+
+    // Recovery folds the log into a new spill file; a memo hit anywhere in it runs nothing.
+    node = await open();
+    await vi.waitFor(() => expect(node.memo.residentBytes).toBeLessThanOrEqual(1 << 20), {
+      timeout: 10_000,
+    });
+    const sample = [1, 6_000, 11_999].map((i) => workflows[i]!);
+    expect(await runAll(node, sample)).toEqual([first[1], first[6_000], first[11_999]]);
+    expect(runner.total).toBe(12_000);
+    await node.close();
+    await log.close();
+    expect(await readdir(spillDir)).toEqual([]);
+  });
+});
