@@ -45,6 +45,8 @@ const init = async (log: Log): Promise<NodeInit> => ({
   nodeId: 'replay',
   concurrency: 256,
   topology: await topologyFor(log, 'file', 'ipvm'),
+  // As openNode gives it: the memo's and the ended registry's slabs spill to a scratch file.
+  spillDir: join(root, 'cache'),
 });
 
 // --- the log ---------------------------------------------------------------------------------

@@ -44,13 +44,20 @@ export function createEndedRegistry(options: SlabsOptions = {}): EndedRegistry {
   let replaced = 0;
   const forget = (workflow: string): void => {
     const v = ended.get(workflow);
-    if (typeof v === 'number') replaced += slabs.get(v).length + 4;
+    if (typeof v === 'number') replaced += slabs.lengthOf(v) + 4;
   };
   const compact = (): void => {
     if (replaced < COMPACT_AFTER_BYTES || replaced * 2 < slabs.bytes) return;
     const next = new Slabs(options);
+    const workflows: string[] = [];
+    const handles: number[] = [];
     for (const [workflow, v] of ended)
-      if (typeof v === 'number') ended.set(workflow, next.add([slabs.get(v)]));
+      if (typeof v === 'number') {
+        workflows.push(workflow);
+        handles.push(v);
+      }
+    // A spilled slab is read once, not once per end in it.
+    slabs.forEach(handles, (i, bytes) => ended.set(workflows[i]!, next.add([bytes])));
     slabs.close();
     slabs = next;
     replaced = 0;

@@ -31,8 +31,9 @@ export interface SlabsOptions {
 export class Slabs {
   /** Each slab's bytes; `undefined` once it is in the spill file. */
   #slabs: Array<Uint8Array | undefined> = [];
-  /** Each spilled slab's position in the spill file. */
+  /** Each spilled slab's position in the spill file, and its length there. */
   #spilledAt: number[] = [];
+  #spilledLength: number[] = [];
   /** Index of the slab small entries go to, and how much of it is used. */
   #open = -1;
   #used = 0;
@@ -98,6 +99,47 @@ export class Slabs {
     return slab.subarray(at + 4, at + 4 + lengthAt(slab, at));
   }
 
+  /** The length of the bytes under `handle`, without reading them. */
+  lengthOf(handle: number): number {
+    const index = Math.floor(handle / SPAN);
+    const at = handle % SPAN;
+    const slab = this.#slabs[index];
+    if (slab !== undefined) return lengthAt(slab, at);
+    return lengthAt(this.#spill!.read(this.#spilledAt[index]! + at, this.#header), 0);
+  }
+
+  /**
+   * Calls `fn(i, bytes)` with the bytes under each `handles[i]` (a view, valid during the call).
+   * Once any slab is in the spill file they come in handle order and a spilled slab is read
+   * whole, once, rather than an entry at a time: for a pass over most entries (a compaction).
+   */
+  forEach(handles: readonly number[], fn: (i: number, bytes: Uint8Array) => void): void {
+    if (this.#spilledAt.length === 0) {
+      for (let i = 0; i < handles.length; i++) fn(i, this.get(handles[i]!));
+      return;
+    }
+    const order = new Uint32Array(handles.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => handles[a]! - handles[b]!);
+    let loaded = -1;
+    let whole: Uint8Array | undefined;
+    for (const i of order) {
+      const handle = handles[i]!;
+      const index = Math.floor(handle / SPAN);
+      const at = handle % SPAN;
+      let slab = this.#slabs[index];
+      if (slab === undefined) {
+        if (loaded !== index) {
+          loaded = index;
+          const length = this.#spilledLength[index]!;
+          whole = this.#spill!.read(this.#spilledAt[index]!, new Uint8Array(length));
+        }
+        slab = whole!;
+      }
+      fn(i, slab.subarray(at + 4, at + 4 + lengthAt(slab, at)));
+    }
+  }
+
   /** Bytes held, lengths included (in memory or in the spill file). */
   get bytes(): number {
     return this.#bytes;
@@ -130,6 +172,7 @@ export class Slabs {
     this.#spill.append(slab.subarray(0, used), (error, position) => {
       if (error !== null || this.#closed) return; // it stays in memory
       this.#spilledAt[index] = position;
+      this.#spilledLength[index] = used;
       this.#slabs[index] = undefined;
     });
   }

@@ -174,8 +174,22 @@ describe('Slabs', () => {
     expect(spilled.bytes).toBe(total);
     await settled(spilled, 1 << 20);
     expect(slabs.residentBytes).toBeGreaterThan(total);
-    for (const [handle, bytes] of kept)
+    for (const [handle, bytes] of kept) {
       expect(Buffer.from(spilled.get(handle)).equals(bytes)).toBe(true);
+      expect(spilled.lengthOf(handle)).toBe(bytes.length);
+    }
+    // A pass over many entries (a compaction) reads each spilled slab once, in any given order.
+    const shuffled = kept.map((_, i) => kept[(i * 7919) % kept.length]!);
+    const seen = new Set<number>();
+    for (const s of [slabs, spilled])
+      s.forEach(
+        shuffled.map(([h]) => h),
+        (i, bytes) => {
+          expect(Buffer.from(bytes).equals(shuffled[i]![1])).toBe(true);
+          seen.add(i);
+        },
+      );
+    expect(seen.size).toBe(shuffled.length);
     expect(readdirSync(dir)).toEqual([]);
     spilled.close();
     expect(() => spilled.get(kept[0]![0])).toThrow(/closed/);
