@@ -172,8 +172,13 @@ export function createMemo(options: SlabsOptions = {}): OwnedMemo {
     if (recent !== undefined) return recent;
     const i = index.get(instruction);
     if (i === undefined) return undefined;
-    const packed = slabs.get(handles[i]!);
-    const entry = old.get(instruction) ?? unpack(packed);
+    const kept = old.get(instruction);
+    if (kept !== undefined) {
+      remember(instruction, kept, slabs.lengthOf(handles[i]!));
+      return kept;
+    }
+    const packed = slabs.get(handles[i]!); // (read from the spill file once spilled)
+    const entry = unpack(packed);
     remember(instruction, entry, packed.length);
     return entry;
   };

@@ -39,7 +39,7 @@ export class SpillFile {
    */
   append(bytes: Uint8Array, done: (error: Error | null, position: number) => void): void {
     const fd = this.#fd;
-    if (fd === undefined) {
+    if (fd === undefined || this.#closing) {
       done(new Error('spill file closed'), -1);
       return;
     }
@@ -66,11 +66,6 @@ export class SpillFile {
       got += n;
     }
     return into;
-  }
-
-  /** Bytes written or being written. */
-  get size(): number {
-    return this.#size;
   }
 
   /** Closes the file once the writes in flight are done (their `done` still runs). */
