@@ -27,6 +27,8 @@ export interface EndedRegistry {
 
 /** Replaced ends' bytes that start a compaction, at the least. */
 const COMPACT_AFTER_BYTES = 1 << 20;
+/** Entries a compaction visits in one turn of the event loop. */
+const COMPACT_CHUNK = 4096;
 
 /**
  * Every end is kept as its record's bytes (~200 B) in shared slabs, named by a number, and
@@ -34,37 +36,83 @@ const COMPACT_AFTER_BYTES = 1 << 20;
  * typed array of its own (~150 B of objects and allocation around each end's bytes). A
  * workflow run again ends again: the end it replaces stays in its slab until replaced ends
  * take as much as the live ones (and at least {@link COMPACT_AFTER_BYTES}), when the live
- * ones are copied to new slabs: memory stays within about twice what the live ends take. With
- * `spillDir` the slabs past the one being filled live in a scratch file there (and the same
- * bound holds for the file).
+ * ones are copied to new slabs: memory stays within about twice what the live ends take (three
+ * times while a compaction runs). With `spillDir` the slabs past the one being filled live in
+ * a scratch file there (and the same bound holds for the file).
+ *
+ * A compaction copies {@link COMPACT_CHUNK} entries per turn of the event loop, so that a
+ * registry of millions of ends never holds the loop for long; the registry answers throughout,
+ * from whichever generation holds an end. The handles of one generation are kept as they are,
+ * those of the other as `-(handle + 1)`; which is which flips with each compaction.
  */
 export function createEndedRegistry(options: SlabsOptions = {}): EndedRegistry {
   const ended = new Map<string, number | WorkflowEndedEvent>();
   let slabs = new Slabs(options);
+  /** Whether the handles of `slabs` are kept negated. */
+  let negated = false;
+  /** While a compaction runs: the slabs the live ends are copied to, and the walk over them. */
+  let next: Slabs | undefined;
+  let walk: MapIterator<[string, number | WorkflowEndedEvent]> | undefined;
+  /** Bytes of replaced ends in the newest generation (`next` while a compaction runs). */
   let replaced = 0;
+  let closed = false;
+  const inOld = (v: number): boolean => next !== undefined && v < 0 === negated;
+  const handleOf = (v: number): number => (v < 0 ? -v - 1 : v);
+  const slabsOf = (v: number): Slabs => (next === undefined || inOld(v) ? slabs : next);
   const forget = (workflow: string): void => {
     const v = ended.get(workflow);
-    if (typeof v === 'number') replaced += slabs.lengthOf(v) + 4;
+    // An end replaced in the generation being compacted away is simply not copied.
+    if (typeof v === 'number' && !inOld(v)) replaced += slabsOf(v).lengthOf(handleOf(v)) + 4;
   };
-  const compact = (): void => {
-    if (replaced < COMPACT_AFTER_BYTES || replaced * 2 < slabs.bytes) return;
-    const next = new Slabs(options);
+  const keep = (bytes: Uint8Array): number => {
+    if (next === undefined) {
+      const h = slabs.add([bytes]);
+      return negated ? -h - 1 : h;
+    }
+    const h = next.add([bytes]);
+    return negated ? h : -h - 1;
+  };
+  const step = (): void => {
+    if (closed || next === undefined) return;
     const workflows: string[] = [];
     const handles: number[] = [];
-    for (const [workflow, v] of ended)
-      if (typeof v === 'number') {
-        workflows.push(workflow);
-        handles.push(v);
+    let done = false;
+    for (let visited = 0; visited < COMPACT_CHUNK; visited++) {
+      const r = walk!.next();
+      if (r.done === true) {
+        done = true;
+        break;
       }
+      const [workflow, v] = r.value;
+      if (typeof v === 'number' && inOld(v)) {
+        workflows.push(workflow);
+        handles.push(handleOf(v));
+      }
+    }
     // A spilled slab is read once, not once per end in it.
-    slabs.forEach(handles, (i, bytes) => ended.set(workflows[i]!, next.add([bytes])));
+    slabs.forEach(handles, (i, bytes) => ended.set(workflows[i]!, keep(bytes)));
+    if (!done) {
+      setImmediate(step);
+      return;
+    }
     slabs.close();
     slabs = next;
+    negated = !negated;
+    next = undefined;
+    walk = undefined;
+    compact();
+  };
+  const compact = (): void => {
+    if (next !== undefined || closed) return;
+    if (replaced < COMPACT_AFTER_BYTES || replaced * 2 < slabs.bytes) return;
+    next = new Slabs(options);
+    walk = ended.entries();
     replaced = 0;
+    step();
   };
   const set = (workflow: string, end: WorkflowEndedEvent | Uint8Array): void => {
     forget(workflow);
-    ended.set(workflow, end instanceof Uint8Array ? slabs.add([end]) : end);
+    ended.set(workflow, end instanceof Uint8Array ? keep(end) : end);
     compact();
   };
   const remove = (workflow: string): void => {
@@ -76,8 +124,9 @@ export function createEndedRegistry(options: SlabsOptions = {}): EndedRegistry {
     has: (workflow) => ended.has(workflow),
     get(workflow) {
       const v = ended.get(workflow);
+      if (typeof v !== 'number') return v;
       // (decoded from a copy: the event may be kept, and must not keep a 1 MiB slab alive)
-      return typeof v === 'number' ? (decodeEvent(slabs.get(v).slice()) as WorkflowEndedEvent) : v;
+      return decodeEvent(slabsOf(v).get(handleOf(v)).slice()) as WorkflowEndedEvent;
     },
     set,
     delete: remove,
@@ -88,11 +137,15 @@ export function createEndedRegistry(options: SlabsOptions = {}): EndedRegistry {
       if (event.type === 'workflow/submitted') remove(event.workflow.toString());
     },
     get heldBytes() {
-      return slabs.bytes;
+      return slabs.bytes + (next?.bytes ?? 0);
     },
     get residentBytes() {
-      return slabs.residentBytes;
+      return slabs.residentBytes + (next?.residentBytes ?? 0);
     },
-    close: () => slabs.close(),
+    close() {
+      closed = true;
+      slabs.close();
+      next?.close();
+    },
   };
 }
