@@ -225,6 +225,9 @@ export async function openNode(config: NodeConfig = {}): Promise<OpenNode> {
     onProgress: progress,
   });
   measured.node = shared;
+  // Measured at once, so that the next heartbeat carries a lag rather than "unknown" (the
+  // heartbeats before the node existed could not).
+  if (cluster !== undefined) lagNow();
   // Secret-tainted workflows run on a node-local log that never leaves this data directory,
   // with an engine opened on the first one (or at start, when one has not ended).
   let localLog: Log | undefined;
