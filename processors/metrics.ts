@@ -16,6 +16,7 @@
  * | `ipvm_dead_letters_total` | counter | records sent to `dead-letter` |
  * | `ipvm_memo_hit_ratio` | gauge | replayed receipts / all receipts seen, since start |
  * | `ipvm_memo_entries` | gauge | instructions in the in-process memo |
+ * | `ipvm_memo_bytes{where}` | gauge | the memo's packed receipts: in `memory`, or in the spill `file` (`<data dir>/cache`) |
  * | `ipvm_consumer_lag_records{consumer,stream}` | gauge | records a consumer has yet to process |
  *
  * @example
@@ -32,6 +33,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Log } from '../streams/log.ts';
 import type { ReceiptEvent } from '../schemas/events.ts';
 import type { IpvmNode, NodeProgress } from './engine/node.ts';
+import type { Memo } from './engine/memo.ts';
 
 /** Lag of one consumer on one stream. */
 export interface ConsumerLag {
@@ -109,7 +111,7 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
   // Receipts seen since start, for the hit ratio (all receipts, whichever node wrote them).
   let receipts = 0;
   let replayed = 0;
-  const memoSizes = new Set<() => number>();
+  const memos = new Set<Memo>();
 
   const executedTotal = new Counter({
     name: 'ipvm_tasks_executed_total',
@@ -174,8 +176,24 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
     registers,
     collect() {
       let n = 0;
-      for (const size of memoSizes) n += size();
+      for (const memo of memos) n += memo.size;
       this.set(n);
+    },
+  });
+  new Gauge({
+    name: 'ipvm_memo_bytes',
+    help: "The memo's packed receipts, by where they are: in memory or in the spill file",
+    labelNames: ['where'] as const,
+    registers,
+    collect() {
+      let memory = 0;
+      let file = 0;
+      for (const memo of memos) {
+        memory += memo.residentBytes;
+        file += memo.spilledBytes;
+      }
+      this.set({ where: 'memory' }, memory);
+      this.set({ where: 'file' }, file);
     },
   });
   const lag = init.lag;
@@ -229,8 +247,8 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
       replayedTotal.inc(count);
     },
     attach(node) {
-      const size = (): number => node.memo.size;
-      memoSizes.add(size);
+      const memo = node.memo;
+      memos.add(memo);
       const receiptSub = node.receipts().subscribe(onReceipt);
       const ends = node
         .ends()
@@ -238,7 +256,7 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
           workflowsTotal.inc({ status: e.type === 'workflow/completed' ? 'completed' : 'failed' }),
         );
       return () => {
-        memoSizes.delete(size);
+        memos.delete(memo);
         receiptSub.unsubscribe();
         ends.unsubscribe();
       };

@@ -158,6 +158,9 @@ export async function routeTainted(init: {
     get residentBytes() {
       return shared.memo.residentBytes + (local.opened()?.memo.residentBytes ?? 0);
     },
+    get spilledBytes() {
+      return shared.memo.spilledBytes + (local.opened()?.memo.spilledBytes ?? 0);
+    },
     *entries() {
       yield* shared.memo.entries();
       for (const e of local.opened()?.memo.entries() ?? []) yield redactEntry(e)!;

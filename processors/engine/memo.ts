@@ -69,6 +69,8 @@ export interface Memo {
   readonly packedBytes: number;
   /** Bytes of memory the packed entries take (the rest is in the spill file, if any). */
   readonly residentBytes: number;
+  /** Bytes of packed entries in the spill file. */
+  readonly spilledBytes: number;
   /** Every memoized entry, in insertion order. */
   entries(): IterableIterator<MemoEntry>;
 }
@@ -227,6 +229,9 @@ export function createMemo(options: SlabsOptions = {}): OwnedMemo {
     },
     get residentBytes() {
       return slabs.residentBytes;
+    },
+    get spilledBytes() {
+      return slabs.spilledBytes;
     },
     *entries() {
       for (const [key, i] of index)

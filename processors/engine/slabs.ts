@@ -38,6 +38,7 @@ export class Slabs {
   #open = -1;
   #used = 0;
   #bytes = 0;
+  #spilledBytes = 0;
   #spillDir: string | undefined;
   #spill: SpillFile | undefined;
   #header = new Uint8Array(4);
@@ -145,6 +146,11 @@ export class Slabs {
     return this.#bytes;
   }
 
+  /** Bytes in the spill file. */
+  get spilledBytes(): number {
+    return this.#spilledBytes;
+  }
+
   /** Bytes held in memory (the slabs not spilled). */
   get residentBytes(): number {
     let n = 0;
@@ -173,6 +179,7 @@ export class Slabs {
       if (error !== null || this.#closed) return; // it stays in memory
       this.#spilledAt[index] = position;
       this.#spilledLength[index] = used;
+      this.#spilledBytes += used;
       this.#slabs[index] = undefined;
     });
   }

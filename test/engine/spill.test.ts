@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import { createNode, type IpvmNode } from '../../processors/engine/node.ts';
+import { createNodeMetrics } from '../../processors/metrics.ts';
 import { parseWorkflow, type ParsedWorkflow } from '../../schemas/model.ts';
 import { chain } from '../conformance/engine.suite.ts';
 import { createCoreRunner, type CoreRunner } from '../harness/core-runner.ts';
@@ -48,12 +49,21 @@ describe('a node with a spill directory', () => {
       parseWorkflow(chain(runner.rsc, 1, 10 * i)),
     );
     let node = await open();
+    const metrics = createNodeMetrics();
+    metrics.attach(node);
     const first = await runAll(node, workflows);
     expect(runner.total).toBe(12_000);
     await vi.waitFor(() => expect(node.memo.residentBytes).toBeLessThanOrEqual(1 << 20), {
       timeout: 10_000,
     });
     expect(node.memo.packedBytes).toBeGreaterThan(1.5 * 2 ** 20);
+    // What the metrics say of it.
+    const text = await metrics.render();
+    const gauge = (where: string): number =>
+      Number(new RegExp(`^ipvm_memo_bytes\\{where="${where}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+    expect(gauge('file')).toBeGreaterThan(2 ** 20 / 2);
+    expect(gauge('file')).toBe(node.memo.spilledBytes);
+    expect(gauge('memory')).toBeLessThanOrEqual(1 << 20);
     // The file is unlinked as soon as it is open: a killed process leaves nothing behind.
     expect(await readdir(spillDir)).toEqual([]);
     // The oldest workflow's end and a memo hit on it, both read back from the file.
