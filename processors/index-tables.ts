@@ -23,7 +23,7 @@
 import type { ReceiptCheck } from './auth/verify-receipt.ts';
 import type { NodeEvent } from '../schemas/events.ts';
 import type { Log, LogRecord, Positions } from '../streams/log.ts';
-import type { Topology } from '../streams/topology.ts';
+import { RECEIPT_STREAMS, type Topology } from '../streams/topology.ts';
 import { IndexerError, TableStoreConfigError } from './tables/errors.ts';
 import { createRowMapper, type MappedRecords } from './tables/row-mapper.ts';
 import type { TableStore } from './tables/table-store.ts';
@@ -50,11 +50,7 @@ export interface TableStreams {
 /** The indexer's streams under a topology's namespace. */
 export function tableStreams(topology: Topology): TableStreams {
   return {
-    receipts: [
-      topology.name('pure'),
-      topology.name('effects.pure'),
-      topology.name('effects.managed'),
-    ],
+    receipts: RECEIPT_STREAMS.map((s) => topology.name(s)),
     invocations: topology.name('invocations'),
   };
 }

@@ -44,6 +44,17 @@ export const STREAMS = {
   blocks: 'blocks',
 } as const satisfies Record<string, StreamName>;
 
+/**
+ * The streams computed receipts go to (by op: `processors/effects/ops.ts`). A receipt a workflow
+ * replayed from the memo is on `invocations`, with its run: a reader of every receipt reads that
+ * stream too.
+ */
+export const RECEIPT_STREAMS = [
+  STREAMS.pure,
+  STREAMS.effectsPure,
+  STREAMS.effectsManaged,
+] as const satisfies readonly StreamName[];
+
 /** @default 'ipvm' */
 export const DEFAULT_NAMESPACE = 'ipvm';
 

@@ -2,7 +2,7 @@
 // receipts that `ipvm status` and `ipvm graph` print. Everything here reads; nothing appends.
 import type { Log, ReadFrom } from '../../streams/log.ts';
 import { StreamNotFoundError } from '../../streams/errors.ts';
-import type { Topology } from '../../streams/topology.ts';
+import { RECEIPT_STREAMS, type Topology } from '../../streams/topology.ts';
 import type { NodeEvent, ReceiptEvent } from '../../schemas/events.ts';
 import { decodeInvocation } from '../../schemas/submission.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
@@ -13,12 +13,9 @@ import type { TaskView, WorkflowView } from './workflow-view.ts';
 
 export type { TaskView, WorkflowView };
 
-/**
- * Streams that carry computed receipts. A workflow's replayed receipts are on `invocations`
- * (with its submission and end): a reader of every receipt reads that stream too.
- */
+/** The streams of computed receipts ({@link RECEIPT_STREAMS}) under `topology`. */
 export function receiptStreams(topology: Topology): string[] {
-  return [topology.name('pure'), topology.name('effects.pure'), topology.name('effects.managed')];
+  return RECEIPT_STREAMS.map((s) => topology.name(s));
 }
 
 /**

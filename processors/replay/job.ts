@@ -6,7 +6,7 @@
  * @module
  */
 import type { Log, LogRecord } from '../../streams/log.ts';
-import type { Topology } from '../../streams/topology.ts';
+import { RECEIPT_STREAMS, type Topology } from '../../streams/topology.ts';
 import type { TaskRunner } from '../engine/execute-tasks.ts';
 import type { IndexerStats } from '../index-tables.ts';
 import { tableStreams } from '../index-tables.ts';
@@ -127,16 +127,13 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
   }
   // Every stream a computed receipt can be on (managed effects' outcomes too; their intents are
   // skipped), and `invocations`, which holds the receipts workflows replayed from the memo.
-  const receiptStreams = [
-    topology.name('pure'),
-    topology.name('effects.pure'),
-    topology.name('effects.managed'),
-  ];
-  const checkedStreams = [...receiptStreams, topology.name('invocations')];
+  const receiptStreams = RECEIPT_STREAMS.map((s) => topology.name(s));
+  const invocations = topology.name('invocations');
+  const checkedStreams = [...receiptStreams, invocations];
   const total = progress === undefined ? 0 : await countRecords(log, checkedStreams, signal);
   let done = 0;
   const checked = await checkReceipts(log, checkedStreams, filter, {
-    mixed: [topology.name('invocations')],
+    mixed: [invocations],
     signal,
     onRecord: () => progress?.(++done, total),
   });
