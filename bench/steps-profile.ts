@@ -15,7 +15,9 @@
 // With --rounds N, no profiler: N rounds of `seconds` each, every one printed as steps/s, the
 // main thread's busy time per step (event-loop utilization) and the process's CPU per step (all
 // threads) — the figures to compare two commits by, alternating runs of each, on a machine
-// whose load moves steps/s more than most changes do.
+// whose load moves steps/s more than most changes do — and the log's group commits (per
+// second, records in each, the mean wait for a commit's sync from issued to seen, and the time
+// from one commit to the next).
 import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -78,6 +80,7 @@ async function rounds(n: number): Promise<string[]> {
   for (let i = 0; i < n; i++) {
     const elu = performance.eventLoopUtilization();
     const cpu = process.cpuUsage();
+    const commits = log.commitStats!();
     const r = (await driver.handle({
       ...req,
       seconds: SECONDS,
@@ -85,8 +88,11 @@ async function rounds(n: number): Promise<string[]> {
     })) as Throughput;
     const busyMs = performance.eventLoopUtilization(elu).active;
     const used = process.cpuUsage(cpu);
+    const after = log.commitStats!();
+    const n = after.commits - commits.commits;
     out.push(
-      `${(r.workflows / r.seconds).toFixed(0)} steps/s, main thread ${((busyMs * 1000) / r.workflows).toFixed(1)} µs/step, CPU ${((used.user + used.system) / r.workflows).toFixed(1)} µs/step`,
+      `${(r.workflows / r.seconds).toFixed(0)} steps/s, main thread ${((busyMs * 1000) / r.workflows).toFixed(1)} µs/step, CPU ${((used.user + used.system) / r.workflows).toFixed(1)} µs/step; ` +
+        `group commits ${(n / r.seconds).toFixed(0)}/s, ${((after.records - commits.records) / n).toFixed(1)} records each, sync ${(((after.syncSeconds - commits.syncSeconds) * 1000) / n).toFixed(2)} ms each, ${((r.seconds * 1000) / n).toFixed(2)} ms apart`,
     );
   }
   return out;

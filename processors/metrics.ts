@@ -18,6 +18,9 @@
  * | `ipvm_memo_entries` | gauge | instructions in the in-process memo |
  * | `ipvm_memo_bytes{where}` | gauge | the memo's packed receipts: in `memory`, or in the spill `file` (`<data dir>/cache`) |
  * | `ipvm_consumer_lag_records{consumer,stream}` | gauge | records a consumer has yet to process |
+ * | `ipvm_log_commits_total` | counter | group commits of the embedded file log: each acknowledges every append made while the one before it was on the disk |
+ * | `ipvm_log_committed_records_total` | counter | records those group commits acknowledged (÷ commits: records per commit) |
+ * | `ipvm_log_sync_seconds_total` | counter | their syncs' time, from issued to seen (÷ commits: the mean commit wait; 0 unless `fsync: batch`) |
  *
  * @example
  * ```ts
@@ -30,7 +33,7 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Log } from '../streams/log.ts';
+import type { CommitStats, Log } from '../streams/log.ts';
 import type { ReceiptEvent } from '../schemas/events.ts';
 import type { IpvmNode, NodeProgress } from './engine/node.ts';
 import type { Memo } from './engine/memo.ts';
@@ -51,6 +54,11 @@ export interface NodeMetricsInit {
   processMetrics?: boolean;
   /** Computes consumer lag at scrape time; omitted: the lag gauge stays empty. */
   lag?: () => Promise<ConsumerLag[]>;
+  /**
+   * The log's group-commit counters at scrape time (`Log.commitStats`: the file log). Omitted,
+   * the `ipvm_log_*` counters are not registered; until it returns counters they read 0.
+   */
+  commits?: () => CommitStats | undefined;
   /** Labels added to every metric (e.g. `{ node: nodeId }`). */
   defaultLabels?: Record<string, string>;
 }
@@ -196,6 +204,37 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
       this.set({ where: 'file' }, file);
     },
   });
+  // The log's own counters, read at scrape time.
+  const commits = init.commits;
+  const commitCounter = (name: string, help: string, of: (s: CommitStats) => number): void => {
+    if (commits === undefined) return;
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const stats = commits();
+        if (stats === undefined) return;
+        this.reset();
+        this.inc(of(stats));
+      },
+    });
+  };
+  commitCounter(
+    'ipvm_log_commits_total',
+    'Group commits of the embedded log (each acknowledges the appends made while the previous one was on the disk)',
+    (s) => s.commits,
+  );
+  commitCounter(
+    'ipvm_log_committed_records_total',
+    'Records acknowledged by the group commits of the embedded log',
+    (s) => s.records,
+  );
+  commitCounter(
+    'ipvm_log_sync_seconds_total',
+    'Time the group commits of the embedded log waited for their syncs, from issued to seen',
+    (s) => s.syncSeconds,
+  );
   const lag = init.lag;
   new Gauge({
     name: 'ipvm_consumer_lag_records',

@@ -17,6 +17,7 @@ export function forwardLog(log: Log, overrides: Partial<Log>): Log {
     commit: (...a) => log.commit(...a),
     committed: (...a) => log.committed(...a),
     ends: (...a) => log.ends(...a),
+    ...(log.commitStats === undefined ? {} : { commitStats: () => log.commitStats!() }),
     close: () => log.close(),
     [Symbol.asyncDispose]: () => log.close(),
     ...overrides,

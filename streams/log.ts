@@ -134,6 +134,20 @@ export interface StreamSpec {
   partitions: number;
 }
 
+/** Counters of a log's group commits since it opened (see {@link Log.commitStats}). */
+export interface CommitStats {
+  /** Group commits acknowledged: each one acknowledges every append it holds at once. */
+  commits: number;
+  /** Records those commits acknowledged. */
+  records: number;
+  /**
+   * Seconds from each commit's sync being issued to its completion being seen, summed: the
+   * disk's time plus any wait for the event loop to turn. 0 for a log that does not sync
+   * before it acknowledges (`fsync: 'none'` or an interval).
+   */
+  syncSeconds: number;
+}
+
 /**
  * An append-only, partitioned log of keyed byte records.
  *
@@ -204,6 +218,14 @@ export interface Log {
    * position to the end also counts the other partitions' records in between.
    */
   ends(stream: string, options?: AbortOptions): Promise<Positions>;
+
+  /**
+   * What the log's group commits have done since it opened, for a backend that groups appends
+   * into commits of its own: the file log does (one write and, with `fsync: 'batch'`, one sync
+   * for every append made while the previous commit was on the disk). The brokers batch on
+   * their side and do not report it (undefined).
+   */
+  commitStats?(): CommitStats;
 
   /**
    * Graceful drain: waits for in-flight appends and commits, ends open reads and consumes (as an

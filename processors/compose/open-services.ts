@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Log } from '../../streams/log.ts';
+import type { CommitStats, Log } from '../../streams/log.ts';
 import type { ContentStore } from '../content/index.ts';
 import type { IpvmNode, NodeProgress } from '../engine/types.ts';
 import type { Authority } from '../auth/types.ts';
@@ -53,10 +53,13 @@ export async function prepareServices(config: NodeConfig): Promise<ServicesStage
   // for `ipvm run`, `status` or `replay`.
   const metricsModule = wantsMetrics ? await import('../metrics.ts') : undefined;
   let lag: (() => Promise<ConsumerLag>) | undefined;
+  let commits: (() => CommitStats | undefined) | undefined;
   const metrics = metricsModule?.createNodeMetrics({
     processMetrics: true,
     // Cheap on the embedded log only (see consumerLag).
     lag: async () => (lag === undefined ? [] : [await lag()]),
+    // The file log's group commits (the brokers batch on their side).
+    ...((config.log?.backend ?? 'file') === 'file' ? { commits: () => commits?.() } : {}),
   });
   let noteRetry: ((instruction: string) => void) | undefined;
   const logger = config.logger;
@@ -74,6 +77,7 @@ export async function prepareServices(config: NodeConfig): Promise<ServicesStage
       try {
         if (metrics !== undefined && metricsModule !== undefined) {
           opened.metrics = metrics;
+          commits = () => log.commitStats?.();
           const { consumerLag } = metricsModule;
           if ((config.log?.backend ?? 'file') === 'file')
             lag = () =>

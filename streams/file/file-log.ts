@@ -21,6 +21,7 @@ import type {
   AbortOptions,
   AppendRecord,
   AppendResult,
+  CommitStats,
   ConsumeOptions,
   Log,
   LogRecord,
@@ -634,6 +635,8 @@ class FileLog implements Log {
   #flushing: Promise<void> | undefined;
   /** Moving average of recent group syncs' durations, ms (for `pollWhileSyncingMs`). */
   #syncMs = 0;
+  /** Counters for {@link Log.commitStats}. */
+  #stats: CommitStats = { commits: 0, records: 0, syncSeconds: 0 };
   #syncTimer: NodeJS.Timeout | undefined;
   /**
    * By consumer file (this writer is their only writer): the positions last asked for, those
@@ -963,7 +966,11 @@ class FileLog implements Log {
       this.#failed ??= failure;
       for (const waiter of waiters) waiter.reject(failure);
     };
-    const publish = (): void => {
+    const publish = (synced = 0): void => {
+      const stats = this.#stats;
+      stats.commits++;
+      for (const waiter of waiters) stats.records += waiter.results.length;
+      stats.syncSeconds += synced / 1000;
       for (const part of parts) {
         part.active.size = part.written;
         part.ackedEnd = part.nextOffsetWritten;
@@ -991,8 +998,9 @@ class FileLog implements Log {
         )
           .then(() => {
             // The sync alone: what the acknowledged appends go on to do is not the disk's time.
-            this.#syncMs += (performance.now() - started - this.#syncMs) / 8;
-            publish();
+            const synced = performance.now() - started;
+            this.#syncMs += (synced - this.#syncMs) / 8;
+            publish(synced);
           }, fail)
           .finally(() => {
             this.#flushing = undefined;
@@ -1392,6 +1400,10 @@ class FileLog implements Log {
         options.signal,
       );
     });
+  }
+
+  commitStats(): CommitStats {
+    return { ...this.#stats };
   }
 
   ends(stream: string, options: AbortOptions = {}): Promise<Positions> {

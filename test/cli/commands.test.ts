@@ -400,6 +400,14 @@ describe('ipvm start --rpc-port', () => {
       expect(metrics).toMatch(/^ipvm_tasks_replayed_total 6$/m);
       expect(metrics).toMatch(drained);
       expect(metrics).toMatch(/^ipvm_process_cpu_seconds_total /m);
+      // The file log's group commits: the runs' records went through some, each synced.
+      const counter = (name: string): number =>
+        Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      expect(counter('ipvm_log_commits_total')).toBeGreaterThan(0);
+      expect(counter('ipvm_log_committed_records_total')).toBeGreaterThanOrEqual(
+        counter('ipvm_log_commits_total'),
+      );
+      expect(counter('ipvm_log_sync_seconds_total')).toBeGreaterThan(0);
       expect(await (await fetch(`${http}/health`)).json()).toEqual({ healthy: true });
     } finally {
       started.child.kill('SIGTERM');

@@ -647,4 +647,39 @@ describe('file log', () => {
     expect(seen.size).toBe(200);
     expect(await all(log.read('s'))).toHaveLength(200);
   });
+
+  it('counts its group commits, the records they acknowledged and their syncs', async () => {
+    const dir = tempDir();
+    log = createFileLog({ dir });
+    await log.ensureStreams([{ name: 's', partitions: 2 }]);
+    expect(log.commitStats?.()).toEqual({ commits: 0, records: 0, syncSeconds: 0 });
+    const records = (n: number): AppendRecord[] =>
+      Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: enc.encode('v') }));
+    // Appends made in one tick: one commit. One made after it was acknowledged: a second.
+    await Promise.all([log.append('s', records(3)), log.append('s', records(4))]);
+    const first = log.commitStats!();
+    expect(first.commits).toBe(1);
+    expect(first.records).toBe(7);
+    expect(first.syncSeconds).toBeGreaterThan(0);
+    await log.append('s', records(5));
+    const second = log.commitStats!();
+    expect(second.commits).toBe(2);
+    expect(second.records).toBe(12);
+    expect(second.syncSeconds).toBeGreaterThan(first.syncSeconds);
+    // A copy: what the caller holds does not move.
+    expect(first.commits).toBe(1);
+    // Through a decorator (large values stored once), as the composition root opens it.
+    const decorated = withBlocks(log, { stream: 'blocks' });
+    expect(decorated.commitStats?.()).toEqual(second);
+
+    // Without syncs before acknowledging: commits and records, no sync time.
+    const none = createFileLog({ dir: tempDir(), fsync: 'none' });
+    try {
+      await none.ensureStreams([{ name: 's', partitions: 1 }]);
+      await none.append('s', records(2));
+      expect(none.commitStats?.()).toEqual({ commits: 1, records: 2, syncSeconds: 0 });
+    } finally {
+      await none.close();
+    }
+  });
 });
