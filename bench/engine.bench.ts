@@ -22,7 +22,9 @@
 //   in flight, each with a distinct instruction (no memo hits), each awaited with `node.ended`
 //   (so thousands in flight also measure what thousands of waiting callers cost), with the
 //   process's CPU time per step (user + system, all threads: throughput per core) and the share
-//   of the time its event loop was busy (the rest it waited, mostly for a group commit);
+//   of the time its event loop was busy (the rest it waited, mostly for a group commit), and
+//   the log's group commits meanwhile (per second, records in each, each one's sync from issued
+//   to seen: `Log.commitStats`);
 // - latency submit → workflow end for N-task chains, N = 1, 3, 10 (p50/p99), and the marginal
 //   step (slope between N = 1 and N = 10); N = 0 is a workflow whose one task is memoized, i.e.
 //   a memo hit end to end;
@@ -215,6 +217,7 @@ for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const loop0 = performance.eventLoopUtilization();
+  const commits0 = log.commitStats!();
   await Promise.all(
     Array.from({ length: c }, async () => {
       while (performance.now() < deadline) {
@@ -227,10 +230,14 @@ for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
   const cpu = process.cpuUsage(cpu0);
   // The share of the time the event loop worked: the rest it waited, mostly for group commits.
   const busy = performance.eventLoopUtilization(loop0).utilization;
+  // The log's group commits meanwhile: how often, how full, how long each waited for its sync.
+  const commits = log.commitStats!();
+  const n = commits.commits - commits0.commits;
   results.push([
     `steps/s, ${c} single-task workflows in flight`,
     f(done / s, 0),
-    `budget ≥ 15 000; ${done} steps; CPU ${f((cpu.user + cpu.system) / done, 0)} µs per step (all threads); event loop busy ${f(busy * 100, 0)}%`,
+    `budget ≥ 15 000; ${done} steps; CPU ${f((cpu.user + cpu.system) / done, 0)} µs per step (all threads); event loop busy ${f(busy * 100, 0)}%; ` +
+      `${f(n / s, 0)} group commits/s of ${f((commits.records - commits0.records) / n, 1)} records, sync ${f(((commits.syncSeconds - commits0.syncSeconds) * 1000) / n, 2)} ms each`,
   ]);
   workflows += done;
 }
