@@ -9,12 +9,13 @@
  */
 import { Subject, finalize, merge, mergeMap, tap, type Subscription } from '../rx/index.ts';
 import { consume } from './reads.ts';
-import { decodeRecord } from './envelope.ts';
+import { decodeRecord, routingOf } from './envelope.ts';
 import { createCommitTracker } from './commit-tracker.ts';
 import { executeTasks } from './execute-tasks.ts';
 import { placeTasks } from './place-tasks.ts';
 import { flatMapSync } from './operators.ts';
 import type { Core, ReadyItem } from './core.ts';
+import type { LogRecord } from '../../streams/log.ts';
 
 /** The consumer name of the executors on `invocations`. */
 export const EXECUTOR = 'executor';
@@ -41,7 +42,16 @@ export function startExecutor(core: Core): ExecutorStage {
   const fromLog = consume(log, streams.invocations, EXECUTOR, signal).pipe(
     tap((record) => tracker.begin(record)),
     flatMapSync((record): ReadyItem[] => {
-      const d = core.echo.recall(record) ?? decodeRecord(record);
+      const own = core.echo.recall(record);
+      // Another node's record (in a cluster, most of them): its routing header says what it is,
+      // as recovery reads it, and only a task/ready is decoded. A submission's body is not
+      // decoded once more by every executor that skips it (~7 µs for one task, ~0.3 ms for 100).
+      // A record without the header (a producer's workflow document) is decoded.
+      if (own === undefined && skipsUndecoded(record)) {
+        tracker.end(record);
+        return [];
+      }
+      const d = own ?? decodeRecord(record);
       const event = d instanceof Error ? d : 'type' in d ? d : d.event;
       if (event instanceof Error || event.type !== 'task/ready') {
         tracker.end(record);
@@ -105,4 +115,10 @@ export function startExecutor(core: Core): ExecutorStage {
       return done;
     },
   };
+}
+
+/** True for a record whose routing header names an event other than a task/ready. */
+function skipsUndecoded(record: LogRecord): boolean {
+  const routing = routingOf(record);
+  return routing !== undefined && routing.type !== 'task/ready';
 }
