@@ -233,16 +233,12 @@ results.push([
       return ((performance.now() - t0) * 1000) / runs;
     };
     const runs = n === 1 ? 20_000 : 1_000;
+    const header = time(() => routingOf(record), runs);
+    const decoded = time(() => decodeRecord(record), runs);
     results.push([
       `another node's ${n}-task submission in the executor: routing header read`,
-      `${f(
-        time(() => routingOf(record), runs),
-        2,
-      )} µs`,
-      `decoding it: ${f(
-        time(() => decodeRecord(record), runs),
-        2,
-      )} µs (${appended.value.length} B)`,
+      `${f(header, 2)} µs`,
+      `decoding it: ${f(decoded, 2)} µs (${appended.value.length} B)`,
     ]);
   }
 }
