@@ -22,6 +22,7 @@ import { utf8Text } from './utf8-text.ts';
 import { isSha3CborCid, sha3CborCidFrom } from './compact-cid.ts';
 import { DecodeError, EncodeError } from './errors.ts';
 import { I64_MIN, IpldFloat, U64_MAX, type IpldValue } from './ipld.ts';
+import { attached } from './attached.ts';
 
 const { Token, Type } = cborg;
 type Token = cborg.Token;
@@ -105,15 +106,15 @@ function compareUtf8(a: string, b: string): number {
 /**
  * Maps whose DAG-CBOR bytes were computed when they were hashed (a workflow's body, a receipt):
  * an encoding that holds one as a field copies its bytes instead of walking it again (see
- * {@link rememberEncoding}).
+ * {@link rememberEncoding}). Kept on the maps, not in a `WeakMap` (see `attached.ts`).
  */
-const knownEncodings = new WeakMap<object, Uint8Array>();
+const knownEncodings = attached<Uint8Array>('dag-cbor bytes');
 
 /**
  * Records that the map `value` encodes to `bytes` (computed from it, e.g. by composing its
  * parts), so that a value holding it as a field — an event around a workflow or a receipt —
  * copies the bytes. Only the fields of the value encoded (depth 1) are looked up. `value` must
- * not change after.
+ * not change after. A frozen or sealed map is left as it is (its encoding is walked).
  */
 export function rememberEncoding(value: object, bytes: Uint8Array): void {
   knownEncodings.set(value, bytes);

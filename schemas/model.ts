@@ -14,6 +14,7 @@ import { dagCbor, decodeAuto, rememberEncoding, type DecodeLimits } from './code
 import { SchemaError, WorkflowError } from './errors.ts';
 import { readPlacement } from './placement.ts';
 import { asNumber, isIpldMap, kindOf, type IpldMap, type IpldValue } from './ipld.ts';
+import { attached } from './attached.ts';
 import type {
   Await,
   AwaitSelector,
@@ -572,12 +573,15 @@ export function parseWorkflow(
     order,
     warnings,
   };
-  PARSED.add(parsed);
+  PARSED.set(parsed, true);
   return parsed;
 }
 
-/** What {@link parseWorkflow} returned (not a look-alike built elsewhere). */
-const PARSED = new WeakSet<object>();
+/**
+ * What {@link parseWorkflow} returned (not a look-alike built elsewhere, nor a copy): marked on
+ * the parse itself, not in a `WeakSet` (see `attached.ts`).
+ */
+const PARSED = attached<true>('parsed workflow');
 
 /** True for a value {@link parseWorkflow} returned, so a caller need not parse it again. */
 export function isParsedWorkflow(value: unknown): value is ParsedWorkflow {

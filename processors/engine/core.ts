@@ -21,6 +21,7 @@ import {
 } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow, WASM_RUN, type ParsedWorkflow } from '../../schemas/model.ts';
+import { attached, type Attached } from '../../schemas/attached.ts';
 import { createMemo, type OwnedMemo } from './memo.ts';
 import { createEndedRegistry, type EndedRegistry } from './ended.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
@@ -78,8 +79,8 @@ export interface Core {
   progress: (event: NodeProgress) => void;
   /** Reports an error that must not stop the node. */
   fail: (error: unknown) => void;
-  /** Submissions parsed here: the scheduler reuses the parse. */
-  readonly parsedSubmissions: WeakMap<object, ParsedWorkflow>;
+  /** Submissions parsed here: the scheduler reuses the parse (kept on the event: `attached`). */
+  readonly parsedSubmissions: Attached<ParsedWorkflow>;
   /**
    * Where each workflow's body was last written on `invocations` (from recovery and the live
    * follow): a re-submission references it instead of copying it (`submission-body.ts`).
@@ -168,7 +169,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
   const nodeId = init.nodeId ?? randomUUID();
   const memo = createMemo({ spillDir: init.spillDir });
   const ended = createEndedRegistry({ spillDir: init.spillDir });
-  const parsedSubmissions = new WeakMap<object, ParsedWorkflow>();
+  const parsedSubmissions = attached<ParsedWorkflow>('parsed submission');
   const bodies = new BodyPositions();
   const scheduler = createScheduler({
     memo,
