@@ -11,7 +11,12 @@ import { randomUUID } from 'node:crypto';
 import { Subject } from '../rx/index.ts';
 import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../../streams/log.ts';
 import { deadLetterFor } from '../../streams/dead-letter.ts';
-import { createTopology, type Topology, type TopologyInit } from '../../streams/topology.ts';
+import {
+  createTopology,
+  RECEIPT_STREAMS,
+  type Topology,
+  type TopologyInit,
+} from '../../streams/topology.ts';
 import {
   type NodeEvent,
   type ReceiptEvent,
@@ -195,9 +200,8 @@ export async function createCore(init: NodeInit): Promise<Core> {
     effectsPure: topology.name('effects.pure'),
     effectsManaged: topology.name('effects.managed'),
     deadLetter: topology.name('dead-letter'),
-    receipts: [] as string[],
+    receipts: RECEIPT_STREAMS.map((s) => topology.name(s)),
   };
-  streams.receipts = [streams.pure, streams.effectsPure, streams.effectsManaged];
   const receiptStream = (e: ReceiptEvent): string =>
     e.replayed ? streams.invocations : topology.name(receiptStreamOf(e.run.op));
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Log } from '../../streams/log.ts';
+import type { AppendResult, Log } from '../../streams/log.ts';
 import type { WorkflowSubmittedEvent } from '../../schemas/events.ts';
 import { readAt } from '../../streams/read-at.ts';
 import { decodeRecord } from './envelope.ts';
@@ -14,12 +14,6 @@ import { SchemaError } from '../../schemas/errors.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
 import type { ParsedWorkflow } from '../../schemas/model.ts';
-
-/** A position on a stream. */
-export interface Position {
-  partition: number;
-  offset: number;
-}
 
 /** Partitions a position packed as one number can name (the rest are kept as objects). */
 const PACKED_PARTITIONS = 4096;
@@ -30,7 +24,7 @@ const PACKED_PARTITIONS = 4096;
  * less for each workflow the node has seen).
  */
 export class BodyPositions {
-  #at = new Map<string, number | Position>();
+  #at = new Map<string, number | AppendResult>();
 
   set(workflow: string, partition: number, offset: number): void {
     this.#at.set(
@@ -41,7 +35,7 @@ export class BodyPositions {
     );
   }
 
-  get(workflow: string): Position | undefined {
+  get(workflow: string): AppendResult | undefined {
     const v = this.#at.get(workflow);
     if (typeof v !== 'number') return v;
     return { partition: v % PACKED_PARTITIONS, offset: Math.floor(v / PACKED_PARTITIONS) };
