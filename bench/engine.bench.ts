@@ -50,7 +50,7 @@ import type { LogRecord } from '../streams/log.ts';
 import { decodeRecord, eventRecord, routingOf } from '../processors/engine/envelope.ts';
 import type { IpldValue } from '../schemas/ipld.ts';
 import { buildCoreModule } from '../test/components/build.ts';
-import { arg, flag, numberArg } from './lib/report.ts';
+import { arg, commitsBetween, flag, numberArg } from './lib/report.ts';
 import { fsyncPolicy } from './lib/example-module.ts';
 import { durableAppends, poolCommits } from './lib/disk.ts';
 
@@ -270,14 +270,12 @@ for (const c of arg('concurrency', '16,64,256').split(',').map(Number)) {
   const cpu = process.cpuUsage(cpu0);
   // The share of the time the event loop worked: the rest it waited, mostly for group commits.
   const busy = performance.eventLoopUtilization(loop0).utilization;
-  // The log's group commits meanwhile: how often, how full, how long each waited for its sync.
-  const commits = log.commitStats!();
-  const n = commits.commits - commits0.commits;
   results.push([
     `steps/s, ${c} single-task workflows in flight`,
     f(done / s, 0),
     `budget ≥ 15 000; ${done} steps; CPU ${f((cpu.user + cpu.system) / done, 0)} µs per step (all threads); event loop busy ${f(busy * 100, 0)}%; ` +
-      `${f(n / s, 0)} group commits/s of ${f((commits.records - commits0.records) / n, 1)} records, sync ${f(((commits.syncSeconds - commits0.syncSeconds) * 1000) / n, 2)} ms each`,
+      // The log's group commits meanwhile: how often, how full, how long each waited for its sync.
+      commitsBetween(commits0, log.commitStats!(), s),
   ]);
   workflows += done;
 }

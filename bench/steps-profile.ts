@@ -36,7 +36,7 @@ import {
   type AllocationNode,
   type Profile,
 } from './lib/profile-summary.ts';
-import { arg, flag, machine } from './lib/report.ts';
+import { arg, commitsBetween, flag, machine } from './lib/report.ts';
 import { buildExampleModule, fsyncPolicy } from './lib/example-module.ts';
 
 const SECONDS = Number(arg('seconds', '5'));
@@ -88,11 +88,9 @@ async function rounds(n: number): Promise<string[]> {
     })) as Throughput;
     const busyMs = performance.eventLoopUtilization(elu).active;
     const used = process.cpuUsage(cpu);
-    const after = log.commitStats!();
-    const n = after.commits - commits.commits;
     out.push(
       `${(r.workflows / r.seconds).toFixed(0)} steps/s, main thread ${((busyMs * 1000) / r.workflows).toFixed(1)} µs/step, CPU ${((used.user + used.system) / r.workflows).toFixed(1)} µs/step; ` +
-        `group commits ${(n / r.seconds).toFixed(0)}/s, ${((after.records - commits.records) / n).toFixed(1)} records each, sync ${(((after.syncSeconds - commits.syncSeconds) * 1000) / n).toFixed(2)} ms each, ${((r.seconds * 1000) / n).toFixed(2)} ms apart`,
+        commitsBetween(commits, log.commitStats!(), r.seconds),
     );
   }
   return out;

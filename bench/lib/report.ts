@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import type { CommitStats } from '../../streams/log.ts';
 
 /** One line of a comparison table. */
 export interface Row {
@@ -59,6 +60,17 @@ export function mib(bytes: number): string {
 }
 
 /** What the figures were measured on. */
+/**
+ * A log's group commits between two `Log.commitStats()` readings `seconds` apart: per second,
+ * records in each, each one's sync from issued to seen, and the time from one to the next.
+ */
+export function commitsBetween(before: CommitStats, after: CommitStats, seconds: number): string {
+  const n = after.commits - before.commits;
+  const records = (after.records - before.records) / n;
+  const syncMs = ((after.syncSeconds - before.syncSeconds) * 1000) / n;
+  return `group commits ${(n / seconds).toFixed(0)}/s, ${records.toFixed(1)} records each, sync ${syncMs.toFixed(2)} ms each, ${((seconds * 1000) / n).toFixed(2)} ms apart`;
+}
+
 export function machine(): Record<string, unknown> {
   return {
     cpus: cpus().length,
