@@ -6,6 +6,7 @@ import { dagJson } from '../../schemas/codecs.ts';
 import type { ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import type { IpldMap, IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
+import { RenewingMap } from '../../processors/renewing.ts';
 import type { ChildRequest, RanWorkflow, SeenReceipt, Throughput } from './our-node-protocol.ts';
 import { chain, task } from './workflows.ts';
 
@@ -37,8 +38,9 @@ export function createDriver(node: IpvmNode): Driver {
   // Receipts and ends are followed once for the whole process (not one subscription per
   // workflow); a run waits for the *next* end of its workflow CID, so a re-submitted
   // (memoized) workflow is timed too.
-  const receiptsOf = new Map<string, SeenReceipt[]>();
-  const waiting = new Map<string, (e: WorkflowEndedEvent) => void>();
+  // (Renewing: a plain Map here, churned twice per workflow, made every run's state outlive it.)
+  const receiptsOf = new RenewingMap<string, SeenReceipt[]>();
+  const waiting = new RenewingMap<string, (e: WorkflowEndedEvent) => void>();
   const subs = [
     node.receipts().subscribe((r: ReceiptEvent) => {
       const key = r.workflow?.toString();

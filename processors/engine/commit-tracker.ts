@@ -4,6 +4,7 @@
  * @module
  */
 import type { LogRecord, Positions } from '../../streams/log.ts';
+import { RenewingSet } from '../renewing.ts';
 
 /**
  * Tracks records a consumer is processing concurrently, so that only positions below every
@@ -19,13 +20,13 @@ export interface CommitTracker {
 }
 
 export function createCommitTracker(): CommitTracker {
-  const open = new Map<number, Set<number>>();
+  const open = new Map<number, RenewingSet<number>>();
   const highest = new Map<number, number>();
   const committed = new Map<number, number>();
   return {
     begin(record) {
       let set = open.get(record.partition);
-      if (set === undefined) open.set(record.partition, (set = new Set()));
+      if (set === undefined) open.set(record.partition, (set = new RenewingSet()));
       set.add(record.offset);
     },
     end(record) {

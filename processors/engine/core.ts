@@ -45,6 +45,7 @@ import { rejectionRecord } from './rejections.ts';
 import { attachEffects, type AttachedEffects } from '../effects/engine.ts';
 import { receiptStreamOf } from '../effects/ops.ts';
 import type { NodeInit, NodeProgress } from './types.ts';
+import { RenewingMap } from '../renewing.ts';
 
 /** Events encoded and handed to the log between checks of the time slice in a long append. */
 const ENCODE_CHUNK = 256;
@@ -140,7 +141,7 @@ export interface Core {
    * (in the order they were computed, which across partitions the read back does not keep); the
    * live follow skips them. By {@link announcedKey}.
    */
-  readonly announced: Map<string, 'pending' | 'read' | 'emitted'>;
+  readonly announced: RenewingMap<string, 'pending' | 'read' | 'emitted'>;
   /**
    * Ends appended here, given out once durable rather than when read back; the live follow
    * skips those (`own-ends.ts`). Absent in a cluster: every end is given out when read back.
@@ -440,7 +441,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
           : undefined,
       ]);
     },
-    announced: new Map(),
+    announced: new RenewingMap(),
     ownEnds: init.cluster === undefined ? createOwnEnds() : undefined,
     followed: new Map(),
     foldEarly(receipt, append) {

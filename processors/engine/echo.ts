@@ -6,6 +6,7 @@
 import type { AppendResult, LogRecord } from '../../streams/log.ts';
 import type { NodeEvent } from '../../schemas/events.ts';
 import { Fifo } from './operators.ts';
+import { RenewingMap } from '../renewing.ts';
 
 /**
  * Remembers the events this process appended, by stream, partition and offset, so that reading
@@ -55,7 +56,7 @@ export const ECHO_EVENTS = 2_048;
 /** One remembered event; `reads` left to recall it (0: forgotten, `event` dropped). */
 interface Entry {
   event: NodeEvent | undefined;
-  map: Map<number, Entry>;
+  map: RenewingMap<number, Entry>;
   offset: number;
   size: number;
   reads: number;
@@ -64,18 +65,18 @@ interface Entry {
 export function createEcho(limit = ECHO_EVENTS, limitBytes = ECHO_BYTES): Echo {
   // By stream, then partition, then offset: no key string is built per record (building
   // `stream/partition/offset` twice per record was 2% of a single-step workflow's CPU).
-  const byStream = new Map<string, Array<Map<number, Entry>>>();
+  const byStream = new Map<string, Array<RenewingMap<number, Entry>>>();
   // Oldest first, forgotten entries included until they reach the front. (Not a map's keys: a
   // map iterator walks over the slots of deleted entries until the map is rehashed, so
   // evicting from its front was quadratic in a long run.) Its length bounds the entries.
   const order = new Fifo<Entry>();
   let size = 0;
   let bytes = 0;
-  const partitionMap = (stream: string, partition: number): Map<number, Entry> => {
+  const partitionMap = (stream: string, partition: number): RenewingMap<number, Entry> => {
     let partitions = byStream.get(stream);
     if (partitions === undefined) byStream.set(stream, (partitions = []));
     let map = partitions[partition];
-    if (map === undefined) partitions[partition] = map = new Map<number, Entry>();
+    if (map === undefined) partitions[partition] = map = new RenewingMap<number, Entry>();
     return map;
   };
   const forget = (entry: Entry): void => {

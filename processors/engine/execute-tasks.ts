@@ -21,6 +21,7 @@ import { mapBounded } from './operators.ts';
 import type { Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
 import { DEFAULT_TASK_RETRY, readRetryPolicy, withRetry, type TaskRetryPolicy } from '../retry.ts';
+import { RenewingMap } from '../renewing.ts';
 
 /** What the engine asks of a Wasm runtime (see `processors/wasm/`). */
 export interface TaskRunner {
@@ -90,7 +91,7 @@ export function executeTasks<T extends { event: TaskReadyEvent }>(
 ): OperatorFunction<T, { item: T; receipt: ReceiptEvent | null }> {
   const { memo, runner, nodeId } = init;
   const clock = init.clock ?? Date.now;
-  const inFlight = new Map<string, Promise<ReceiptEvent>>();
+  const inFlight = new RenewingMap<string, Promise<ReceiptEvent>>();
 
   async function run(event: TaskReadyEvent): Promise<ReceiptEvent> {
     const instruction = event.instruction.toString();

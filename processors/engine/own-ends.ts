@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { RenewingMap } from '../renewing.ts';
 
 /** Counts per workflow (see {@link OwnEnds}); an entry with all three at zero is dropped. */
 interface Counts {
@@ -45,7 +46,7 @@ export interface OwnEnds {
 }
 
 export function createOwnEnds(): OwnEnds {
-  const counts = new Map<string, Counts>();
+  const counts = new RenewingMap<string, Counts>();
   const drop = (workflow: string, c: Counts): void => {
     if (c.queued === 0 && c.announced === 0 && c.read === 0) counts.delete(workflow);
   };

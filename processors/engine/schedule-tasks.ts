@@ -30,6 +30,7 @@ import { WASM_RUN, parseWorkflow, readAwait, type ParsedWorkflow } from '../../s
 import type { Await, Outcome } from '../../schemas/types.ts';
 import { isRetryableFailure, type Memo } from './memo.ts';
 import { failure, newReceiptEvent, replayedReceiptEvent } from './receipts.ts';
+import { RenewingMap } from '../renewing.ts';
 
 /**
  * Something the scheduler wants appended: to `invocations`, or a receipt, which goes where
@@ -167,7 +168,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
   const clock = init.clock ?? Date.now;
   const timeoutMs = init.workflowTimeoutMs ?? DEFAULT_WORKFLOW_TIMEOUT_MS;
   const awaitTimeoutMs = init.awaitTimeoutMs ?? DEFAULT_AWAIT_TIMEOUT_MS;
-  const runs = new Map<string, Run>();
+  const runs = new RenewingMap<string, Run>();
   const window = init.releaseWindow ?? DEFAULT_RELEASE_WINDOW;
   /** Tasks released by this node without a receipt yet, over every run. */
   let outstanding = 0;
@@ -175,7 +176,7 @@ export function createScheduler(init: SchedulerInit): Scheduler & { replaying: b
   let held: Array<{ run: Run; index: number }> = [];
   let head = 0;
   /** instruction → runs with a task of that instruction, or a task awaiting it from outside. */
-  const watchers = new Map<string, Array<{ run: Run; index: number; external: boolean }>>();
+  const watchers = new RenewingMap<string, Array<{ run: Run; index: number; external: boolean }>>();
   let replaying = true;
 
   function watch(instruction: CID, run: Run, index: number, external: boolean): void {

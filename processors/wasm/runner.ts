@@ -14,6 +14,7 @@ import {
 import type { FuncType } from './binary.ts';
 import type { WitWorld } from './wit.ts';
 import type { CoreLift } from './component.ts';
+import { RenewingMap } from '../renewing.ts';
 
 export interface PreparedComponent {
   kind: 'component';
@@ -215,7 +216,7 @@ interface Warm {
 
 export function createRunner(): Runner {
   const glues = new Map<string, Promise<Glue>>();
-  const idle = new Map<string, Warm[]>();
+  const idle = new RenewingMap<string, Warm[]>();
   const loadGlue = (path: string): Promise<Glue> => {
     let g = glues.get(path);
     if (!g) {
