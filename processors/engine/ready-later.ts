@@ -5,7 +5,7 @@
  * @module
  */
 import type { TaskReadyEvent } from '../../schemas/events.ts';
-import { Fifo } from './operators.ts';
+import { RenewingMap } from '../renewing.ts';
 
 /**
  * @default 50 ms: a console shows a long task as released this much after it was; a task that
@@ -35,7 +35,8 @@ export interface ReadyLater {
 }
 
 interface Held {
-  events: TaskReadyEvent[];
+  /** `undefined` once written or settled. */
+  events: TaskReadyEvent[] | undefined;
   due: number;
 }
 
@@ -49,15 +50,19 @@ export function createReadyLater(
   write: (events: TaskReadyEvent[]) => void,
   running: (workflow: string) => boolean,
 ): ReadyLater {
-  const held = new Map<string, Held>();
-  // Due order (insertion order: one delay for all). Entries settled meanwhile are skipped.
-  const due = new Fifo<{ key: string; entry: Held }>();
+  // By instruction, in due order (a map keeps insertion order, and one delay is given to all).
+  // A settled task leaves at once and its entry lets go of its events: nothing of a task that
+  // ends within `afterMs`, nearly every one, is held past its receipt. (A queue of due times
+  // beside the map held every task's event for `afterMs`, long enough for the young generation
+  // to promote it, and for V8 to allocate the next ones in the old space outright.)
+  const held = new RenewingMap<string, Held>();
   let timer: NodeJS.Timeout | undefined;
 
   function arm(): void {
-    if (timer !== undefined || due.length === 0) return;
-    const wait = Math.max(0, due.peek()!.entry.due - performance.now());
-    timer = setTimeout(fire, wait);
+    if (timer !== undefined) return;
+    const first = held.values().next();
+    if (first.done === true) return;
+    timer = setTimeout(fire, Math.max(0, first.value.due - performance.now()));
     timer.unref();
   }
 
@@ -65,12 +70,12 @@ export function createReadyLater(
     timer = undefined;
     const now = performance.now();
     const out: TaskReadyEvent[] = [];
-    while (due.length > 0 && due.peek()!.entry.due <= now) {
-      const { key, entry } = due.take()!;
-      if (held.get(key) !== entry) continue; // settled meanwhile
+    for (const [key, entry] of held) {
+      if (entry.due > now) break;
       held.delete(key);
-      for (const e of entry.events)
+      for (const e of entry.events!)
         if (e.workflow === null || running(e.workflow.toString())) out.push(e);
+      entry.events = undefined;
     }
     if (out.length > 0) write(out);
     arm();
@@ -81,16 +86,17 @@ export function createReadyLater(
       const key = event.instruction.toString();
       const entry = held.get(key);
       if (entry !== undefined) {
-        entry.events.push(event);
+        entry.events!.push(event);
         return;
       }
-      const fresh = { events: [event], due: performance.now() + afterMs };
-      held.set(key, fresh);
-      due.push({ key, entry: fresh });
+      held.set(key, { events: [event], due: performance.now() + afterMs });
       arm();
     },
     settle(instruction) {
+      const entry = held.get(instruction);
+      if (entry === undefined) return;
       held.delete(instruction);
+      entry.events = undefined;
     },
     get size() {
       return held.size;
@@ -99,7 +105,6 @@ export function createReadyLater(
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       held.clear();
-      while (due.length > 0) due.take();
     },
   };
 }

@@ -2,9 +2,12 @@
 // moment after its release (ready-later.ts): a step costs one record less. A crash between
 // release and receipt then leaves neither record, and recovery releases the task again: the
 // crash suites (engine-crash.test.ts, a 1 000-step chain killed mid-flight) cover that case.
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileLog } from '../../streams/file/index.ts';
 import type { Log } from '../../streams/log.ts';
@@ -161,5 +164,15 @@ describe('createReadyLater', () => {
     later.close();
     await wait(40);
     expect(written).toHaveLength(1);
+  });
+});
+
+describe('ready-later and memory', () => {
+  it('lets go of a settled task at once, not when its record would have been due', async () => {
+    // Holding every task's event for `afterMs` after its receipt outlived the young generation:
+    // V8 promoted the events, then allocated task/ready events in the old space outright.
+    const child = fileURLToPath(new URL('ready-later-child.ts', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', child]);
+    expect(JSON.parse(stdout)).toEqual({ held: 0, released: true });
   });
 });
