@@ -104,8 +104,12 @@ const KIND_EVENT = Uint8Array.of(EVENT);
 const KIND_ENTRY = Uint8Array.of(ENTRY);
 
 /**
- * Entries kept decoded besides their packed form: the last this many put or read, twice — and
- * fewer when their packed bytes pass {@link RECENT_BYTES} (outputs of megabytes).
+ * Entries kept decoded besides their packed form: the last this many read, twice — and fewer
+ * when their packed bytes pass {@link RECENT_BYTES} (outputs of megabytes). A receipt put is
+ * not kept decoded: its own workflow's scheduler has its outcome already, and nearly every
+ * receipt is never read from the memo again; keeping each for a few hundred milliseconds made
+ * V8 promote it, and then allocate receipts in the old space outright (~1.6 KB promoted and
+ * ~1.9 KB of old space per single-step workflow). The first read decodes the packed entry.
  */
 const RECENT = 1024;
 /** Packed bytes of one generation of decoded entries, at most (about; one entry may pass it). */
@@ -121,7 +125,8 @@ function unpack(bytes: Uint8Array): MemoEntry {
 
 /**
  * Creates an empty memo. Entries are kept packed (`Slabs`: DAG-CBOR bytes in shared buffers,
- * about 200 B a receipt) and decoded when asked for; the most recent are also kept decoded.
+ * about 200 B a receipt) and decoded when asked for; the most recently read are also kept
+ * decoded.
  * A decoded entry costs ~5 KB of heap (its CIDs alone are ~400 B each), which a memo of every
  * receipt a node ever wrote cannot afford. With `spillDir` the packed entries past the slab
  * being filled live in a scratch file there, read back on a hit older than the decoded ones.
@@ -208,7 +213,6 @@ export function createMemo(options: SlabsOptions = {}): OwnedMemo {
       if (!noteWritten(key, w)) return false;
       const body = knownEncoding(event.body) ?? dagCbor.encode(event.body);
       add(key, w, slabs.add([KIND_ENTRY, event.receipt.bytes, event.instruction.bytes, body]));
-      remember(key, entryOf(event), body.length);
       return true;
     },
     putLazy(routing, bytes) {

@@ -127,13 +127,26 @@ describe('the packed memo', () => {
       receipt(i, ['ok', new Uint8Array(65_536).fill(i)]),
     );
     for (const e of events) memo.put(e);
-    const first = events[0]!.instruction.toString();
-    const last = events[199]!.instruction.toString();
-    // The newest is still the object that was put; the oldest is decoded again from its bytes.
-    expect(memo.get(last)!.body).toBe(events[199]!.body);
-    const again = memo.get(first)!;
-    expect(again.body).not.toBe(events[0]!.body);
+    const keys = events.map((e) => e.instruction.toString());
+    const read = keys.map((k) => memo.get(k)!);
+    // The last read is kept decoded: read again, it is the same object.
+    expect(memo.get(keys[199]!)).toBe(read[199]);
+    // The first read was let go (4–8 MiB of packed bytes at most): decoded again from its bytes.
+    const again = memo.get(keys[0]!)!;
+    expect(again).not.toBe(read[0]);
     expect(text(again)).toBe(expected(events[0]!));
+  });
+
+  it('does not keep a receipt decoded when it is put, only when it is read', () => {
+    const memo = createMemo();
+    const e = receipt(1);
+    memo.put(e);
+    const got = memo.get(e.instruction.toString())!;
+    // Decoded from its packed bytes (the object put is the caller's to drop)…
+    expect(got.body).not.toBe(e.body);
+    expect(text(got)).toBe(expected(e));
+    // …and kept decoded once read.
+    expect(memo.get(e.instruction.toString())).toBe(got);
   });
 });
 
