@@ -10,8 +10,10 @@
 // per 4 KiB, garbage included): bytes allocated per workflow by file and by function — the rate
 // that sets the garbage collector's share and how far the heap grows (--out: .heapprofile).
 // V8 counts what an inlined function allocates in the frame of the function it was inlined into.
-// With --promoted, only what outlived the young generation's collections (promoted to the old
-// space, where it waits for a major collection): what makes the heap, and the RSS, grow.
+// With --promoted, only the samples whose objects outlived a young-generation collection. Not a
+// reliable account of what reaches the old space: it once put a fifth of the promoted bytes on
+// objects a direct check found still young; `old-space.bench.ts` measures that from V8's own
+// counters (bench/README.md, eighteenth part).
 // With --rounds N, no profiler: N rounds of `seconds` each, every one printed as steps/s, the
 // main thread's busy time per step (event-loop utilization) and the process's CPU per step (all
 // threads) — the figures to compare two commits by, alternating runs of each, on a machine
