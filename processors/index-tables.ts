@@ -38,6 +38,8 @@ export const DEFAULT_CONSUMER = 'ipvm-tables';
 export const DEFAULT_MAX_BATCHES_IN_FLIGHT = 2;
 /** Attempts of a retryable insert or commit before giving up. @default 8 */
 export const DEFAULT_RETRY_ATTEMPTS = 8;
+/** How often {@link TableIndexer.caughtUp} looks again while the consumers take the records. */
+const CAUGHT_UP_POLL_MS = 5;
 
 /** The streams the indexer follows (full names). */
 export interface TableStreams {
@@ -424,6 +426,12 @@ export interface TableIndexer extends AsyncDisposable {
   run(options?: { signal?: AbortSignal }): Promise<void>;
   /** Writes and commits the pending partial batch now. */
   flush(): Promise<void>;
+  /**
+   * Resolves once every record that was in the log when it was called is in the tables (written
+   * and committed): a query after it sees what the node had appended before (a workflow that
+   * ended, its receipts). Records appended meanwhile are not waited for.
+   */
+  caughtUp(options?: { signal?: AbortSignal }): Promise<void>;
   /** Counters since construction. */
   stats(): IndexerStats;
   /** Lag per stream (full stream name). */
@@ -453,6 +461,8 @@ export function indexTables(init: IndexTablesInit): TableIndexer {
     },
   });
   let running: Promise<void> | undefined;
+  /** Consumption has ended (stopped, aborted or failed): no record will be taken any more. */
+  let stopped = false;
 
   const run = (options?: { signal?: AbortSignal }): Promise<void> => {
     running ??= (async () => {
@@ -479,7 +489,9 @@ export function indexTables(init: IndexTablesInit): TableIndexer {
         throw failed.reason;
       }
       await batcher.close();
-    })();
+    })().finally(() => {
+      stopped = true;
+    });
     return running;
   };
 
@@ -489,9 +501,32 @@ export function indexTables(init: IndexTablesInit): TableIndexer {
     else await batcher.close();
   };
 
+  /** True when `consumer`'s committed positions on `stream` reach `ends`. */
+  const reached = async (
+    stream: string,
+    ends: Record<number, number>,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> => {
+    const committed = await init.log.committed(consumer, stream, { signal });
+    return Object.entries(ends).every(([p, end]) => (committed[Number(p)] ?? 0) >= end);
+  };
+
   return {
     run,
     flush: () => batcher.flush(),
+    async caughtUp(options) {
+      const signal = options?.signal;
+      const ends = await Promise.all(streams.map((s) => init.log.ends(s, { signal })));
+      for (;;) {
+        await batcher.flush();
+        const done = await Promise.all(streams.map((s, i) => reached(s, ends[i]!, signal)));
+        if (done.every(Boolean)) return;
+        // Records the consumers have not taken yet: the next flush writes them.
+        signal?.throwIfAborted();
+        if (stopped || stop.signal.aborted) throw new Error('the table indexer has stopped');
+        await new Promise((resolve) => setTimeout(resolve, CAUGHT_UP_POLL_MS));
+      }
+    },
     stats: () => batcher.stats(),
     async lag(options) {
       const pending = batcher.pending();

@@ -14,6 +14,8 @@ export interface FaceServerInit {
   opened: { node: IpvmNode; log: Log; content: ContentStore };
   /** The tables the node indexes (`--tables`); else the embedded ones are opened on first use. */
   tables?: TableStore;
+  /** Resolves once {@link FaceServerInit.tables} hold what the log held when it was called. */
+  tablesCaughtUp?: (options?: { signal?: AbortSignal }) => Promise<void>;
   /** Opens the tables when the node does not index them. */
   openTables?: () => Promise<{ store: TableStore; catchUp: () => Promise<void> }>;
 }
@@ -37,6 +39,9 @@ export function faceInit(init: FaceServerInit): FaceInit & { close(): Promise<vo
     sql: async (query, { format, write, signal }) => {
       if (write !== true) assertReadOnlySql(query);
       let store = init.tables;
+      // Read your writes: a query sees every receipt and end the node appended before it (the
+      // live indexer writes in batches, up to 200 ms apart).
+      if (store !== undefined) await init.tablesCaughtUp?.({ signal });
       if (store === undefined) {
         if (init.openTables === undefined) throw new Error('this node serves no tables');
         lazy ??= init.openTables();

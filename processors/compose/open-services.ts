@@ -24,6 +24,8 @@ export interface Services {
   metrics?: NodeMetrics;
   /** The tables indexed live (with `tables`). */
   tables?: TableStore;
+  /** Resolves once the live tables hold what the log held when it was called (with `tables`). */
+  tablesCaughtUp?: (options?: { signal?: AbortSignal }) => Promise<void>;
   /** The API server (with `api`): `url` (WebSocket) and `httpUrl`. */
   api?: ApiServer;
 }
@@ -98,6 +100,7 @@ export async function prepareServices(config: NodeConfig): Promise<ServicesStage
             logger,
           );
           opened.tables = live.store;
+          opened.tablesCaughtUp = live.caughtUp;
           closers.push(live.close);
         }
         if (config.api !== undefined) {
@@ -130,7 +133,11 @@ async function indexLive(
   backend: string | undefined,
   verify: ReceiptCheck | undefined,
   logger: Logger | undefined,
-): Promise<{ store: TableStore; close: () => Promise<void> }> {
+): Promise<{
+  store: TableStore;
+  caughtUp: (options?: { signal?: AbortSignal }) => Promise<void>;
+  close: () => Promise<void>;
+}> {
   const tables = await import('../tables/index.ts');
   const indexer = await import('../index-tables.ts');
   const store = tables.openTableStore({ clickhouseUrl, dataDir: opened.dataDir });
@@ -152,6 +159,7 @@ async function indexLive(
   logger?.info({ store: store.kind }, 'indexing tables');
   return {
     store,
+    caughtUp: (options) => live.caughtUp(options),
     close: async () => {
       await live.close();
       await running;
@@ -204,6 +212,7 @@ async function serveApi(
   const face = faceInit({
     opened,
     tables: opened.tables,
+    tablesCaughtUp: opened.tablesCaughtUp,
     openTables: () =>
       openTablesOnDemand(opened, config.tables?.clickhouseUrl, config.log?.backend, verify),
   });

@@ -167,6 +167,32 @@ describe('table indexer', () => {
     await running;
   });
 
+  it('caughtUp: what the log held when asked is in the tables, whatever the flush interval', async () => {
+    const { log, store } = await fresh();
+    await using _s = store;
+    // A timer that never fires within the test: only caughtUp can make the rows visible.
+    const indexer = indexTables({
+      log,
+      store,
+      streams,
+      batchSize: 10_000,
+      flushIntervalMs: 60_000,
+    });
+    const ac = new AbortController();
+    const running = indexer.run({ signal: ac.signal });
+    await workload(log, 3); // appended while the indexer runs: 5 receipts
+    await indexer.caughtUp();
+    const [row] = await store.query<{ n: number }>('SELECT count() AS n FROM receipts');
+    expect(row?.n).toBe(5);
+    // Nothing new: resolves at once.
+    await indexer.caughtUp();
+    ac.abort();
+    await running;
+    // A stopped indexer says so instead of waiting for records it will never take.
+    await workload(log, 1, 1);
+    await expect(indexer.caughtUp()).rejects.toThrow('the table indexer has stopped');
+  });
+
   it('skips and counts undecodable records, committing past them', async () => {
     const { log, store } = await fresh();
     await using _s = store;
