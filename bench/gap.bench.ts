@@ -14,15 +14,9 @@
 // nothing per workflow; what differs is measured here.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createFileLog } from '../streams/file/index.ts';
-import { createNode } from '../processors/engine/node.ts';
-import { topologyFor } from '../processors/compose/open-log.ts';
 import { DEFAULT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../processors/compose/heap-growth.ts';
-import { createHeliaContentStore } from '../processors/content/index.ts';
-import { createExecutor } from '../processors/wasm/index.ts';
-import { wasmRunner } from '../processors/wasm-runner.ts';
-import { createDriver } from './lib/our-node-driver.ts';
 import { startOurNode, type Throughput } from './lib/our-node-protocol.ts';
+import { openInProcessNode } from './lib/in-process-node.ts';
 import {
   arg,
   higherIsBetter,
@@ -50,21 +44,11 @@ limitHeapGrowth(HEAP_GROWTH);
 
 const { root, wasm, wasmFile, rsc } = await buildExampleModule('gap');
 
-const fsync = fsyncPolicy(FSYNC);
-const content = await createHeliaContentStore({ dataDir: join(root, 'here') });
-await content.add(wasm);
-const executor = createExecutor({ content, cacheDir: join(root, 'here', 'cache') });
-const log = createFileLog({ dir: join(root, 'here', 'log'), fsync });
-// The topology the composition root gives a file log (the child's openNode does the same).
-const topology = await topologyFor(log, 'file', 'ipvm');
-const node = await createNode({
-  log,
-  runner: wasmRunner(executor),
-  concurrency: 256,
-  topology,
-  spillDir: join(root, 'here', 'cache'),
-});
-const here = createDriver(node);
+const { driver: here, close: closeHere } = await openInProcessNode(
+  join(root, 'here'),
+  wasm,
+  fsyncPolicy(FSYNC),
+);
 const child = await startOurNode({ wasm: [wasmFile], fsync: FSYNC, heapGrowth: HEAP_GROWTH });
 
 let start = 1;
@@ -149,11 +133,7 @@ try {
   }
 } finally {
   await child.close();
-  here.close();
-  await node.close();
-  await log.close();
-  await executor.close();
-  await content.close();
+  await closeHere();
 }
 
 printTable(TITLE, 'in process', rows);

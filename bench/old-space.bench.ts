@@ -14,7 +14,6 @@
 // is promoted and how fast sets how far the heap grows between two, and so the RSS.
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { arg, flag, machine, pct } from './lib/report.ts';
@@ -28,28 +27,10 @@ else await parent();
 
 /** The measured load, in the child: markers around it on stdout for the parent. */
 async function child(): Promise<void> {
-  const { createFileLog } = await import('../streams/file/index.ts');
-  const { createNode } = await import('../processors/engine/node.ts');
-  const { topologyFor } = await import('../processors/compose/open-log.ts');
-  const { createHeliaContentStore } = await import('../processors/content/index.ts');
-  const { createExecutor } = await import('../processors/wasm/index.ts');
-  const { wasmRunner } = await import('../processors/wasm-runner.ts');
-  const { createDriver } = await import('./lib/our-node-driver.ts');
+  const { openInProcessNode } = await import('./lib/in-process-node.ts');
   const { buildExampleModule, fsyncPolicy } = await import('./lib/example-module.ts');
   const { root, wasm, rsc } = await buildExampleModule('old-space');
-  const content = await createHeliaContentStore({ dataDir: root });
-  await content.add(wasm);
-  const executor = createExecutor({ content, cacheDir: join(root, 'cache') });
-  const log = createFileLog({ dir: join(root, 'log'), fsync: fsyncPolicy('batch') });
-  const topology = await topologyFor(log, 'file', 'ipvm');
-  const node = await createNode({
-    log,
-    runner: wasmRunner(executor),
-    concurrency: 256,
-    topology,
-    spillDir: join(root, 'cache'),
-  });
-  const driver = createDriver(node);
+  const { driver, close } = await openInProcessNode(root, wasm, fsyncPolicy('batch'));
   const req = { id: 0, cmd: 'throughput', rsc, n: 1, c: C, json: false } as const;
   await driver.handle({ ...req, seconds: 1, start: 1 }); // warm-up
   console.log(`LOAD_START ${performance.now().toFixed(1)}`);
@@ -58,11 +39,7 @@ async function child(): Promise<void> {
   };
   console.log(`LOAD_END ${performance.now().toFixed(1)} ${r.workflows}`);
   console.log(`PEAK_RSS ${process.resourceUsage().maxRSS * 1024}`);
-  driver.close();
-  await node.close();
-  await log.close();
-  await executor.close();
-  await content.close();
+  await close();
   rmSync(root, { recursive: true, force: true });
 }
 

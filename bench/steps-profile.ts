@@ -22,16 +22,9 @@
 // from one commit to the next).
 import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createFileLog } from '../streams/file/index.ts';
-import { createNode } from '../processors/engine/node.ts';
-import { topologyFor } from '../processors/compose/open-log.ts';
-import { createHeliaContentStore } from '../processors/content/index.ts';
-import { createExecutor } from '../processors/wasm/index.ts';
-import { wasmRunner } from '../processors/wasm-runner.ts';
-import { createDriver } from './lib/our-node-driver.ts';
 import type { Throughput } from './lib/our-node-protocol.ts';
+import { openInProcessNode } from './lib/in-process-node.ts';
 import {
   summarize,
   summarizeAllocations,
@@ -49,29 +42,11 @@ const ALLOC = flag('alloc');
 const PROMOTED = flag('promoted');
 const ROUNDS = Number(arg('rounds', '0'));
 const { root, wasm, rsc } = await buildExampleModule('profile');
-const fsync = fsyncPolicy(FSYNC);
-const content = await createHeliaContentStore({ dataDir: root });
-await content.add(wasm);
-const executor = createExecutor({ content, cacheDir: join(root, 'cache') });
-const log = createFileLog({ dir: join(root, 'log'), fsync });
-// The topology the composition root gives a file log (processors/compose/open-log.ts).
-const topology = await topologyFor(log, 'file', 'ipvm');
-const node = await createNode({
-  log,
-  runner: wasmRunner(executor),
-  concurrency: 256,
-  topology,
-  spillDir: join(root, 'cache'),
-});
-const driver = createDriver(node);
+const { log, driver, close: closeNode } = await openInProcessNode(root, wasm, fsyncPolicy(FSYNC));
 
 const req = { id: 0, cmd: 'throughput', rsc, n: 1, c: C, json: flag('json') } as const;
 async function close(): Promise<void> {
-  driver.close();
-  await node.close();
-  await log.close();
-  await executor.close();
-  await content.close();
+  await closeNode();
   rmSync(root, { recursive: true, force: true });
 }
 await driver.handle({ ...req, seconds: 1, start: 1 });

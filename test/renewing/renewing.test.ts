@@ -3,26 +3,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { RENEW_UP_TO, RenewingMap, RenewingSet } from '../../processors/renewing.ts';
+import { seededRandom } from '../harness/random.ts';
 
 const exec = promisify(execFile);
-
-/** A small seeded generator (mulberry32): the same operations for a seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('RenewingMap and RenewingSet', () => {
   it('behave as a Map and a Set through many renewals (seeded)', () => {
     const seed = Number(process.env.IPVM_FUZZ_SEED ?? Date.now() % 1_000_000);
     console.log(`renewing.test seed ${seed} (IPVM_FUZZ_SEED=${seed} to repeat)`);
-    const next = random(seed);
+    const next = seededRandom(seed);
     const map = new RenewingMap<string, number>([['a', 1]]);
     const mapRef = new Map<string, number>([['a', 1]]);
     const set = new RenewingSet<string>(['a']);
