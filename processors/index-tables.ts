@@ -23,7 +23,7 @@
 import type { ReceiptCheck } from './auth/verify-receipt.ts';
 import type { NodeEvent } from '../schemas/events.ts';
 import type { Log, LogRecord, Positions } from '../streams/log.ts';
-import { RECEIPT_STREAMS, type Topology } from '../streams/topology.ts';
+import { receiptStreams, type Topology } from '../streams/topology.ts';
 import { IndexerError, TableStoreConfigError } from './tables/errors.ts';
 import { createRowMapper, type MappedRecords } from './tables/row-mapper.ts';
 import type { TableStore } from './tables/table-store.ts';
@@ -52,7 +52,7 @@ export interface TableStreams {
 /** The indexer's streams under a topology's namespace. */
 export function tableStreams(topology: Topology): TableStreams {
   return {
-    receipts: RECEIPT_STREAMS.map((s) => topology.name(s)),
+    receipts: receiptStreams(topology),
     invocations: topology.name('invocations'),
   };
 }

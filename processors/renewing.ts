@@ -32,6 +32,10 @@ export const RENEW_UP_TO = 1024;
 /** Insertions a collection takes before it renews, at least (a near-empty one is not renewed at each). */
 const FLOOR = 32;
 
+/** Whether a collection of `size` entries renews after `inserted` insertions into its table. */
+const renews = (inserted: number, size: number): boolean =>
+  inserted > size + FLOOR && size < RENEW_UP_TO;
+
 /** A `Map` whose table is renewed while it is small (see the module's documentation). */
 export class RenewingMap<K, V> implements Iterable<[K, V]> {
   #map: Map<K, V>;
@@ -58,7 +62,7 @@ export class RenewingMap<K, V> implements Iterable<[K, V]> {
     const size = map.size;
     map.set(key, value);
     // (an update in place leaves no hole: only insertions count)
-    if (map.size > size && ++this.#sets > size + FLOOR && size < RENEW_UP_TO) {
+    if (map.size > size && renews(++this.#sets, size)) {
       this.#map = new Map(map);
       this.#sets = 0;
     }
@@ -112,7 +116,7 @@ export class RenewingSet<T> implements Iterable<T> {
     const set = this.#set;
     const size = set.size;
     set.add(value);
-    if (set.size > size && ++this.#adds > size + FLOOR && size < RENEW_UP_TO) {
+    if (set.size > size && renews(++this.#adds, size)) {
       this.#set = new Set(set);
       this.#adds = 0;
     }

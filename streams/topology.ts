@@ -55,6 +55,11 @@ export const RECEIPT_STREAMS = [
   STREAMS.effectsManaged,
 ] as const satisfies readonly StreamName[];
 
+/** The full names of the {@link RECEIPT_STREAMS} under `topology`. */
+export function receiptStreams(topology: Topology): string[] {
+  return RECEIPT_STREAMS.map((s) => topology.name(s));
+}
+
 /** @default 'ipvm' */
 export const DEFAULT_NAMESPACE = 'ipvm';
 

@@ -59,7 +59,6 @@ export function mib(bytes: number): string {
   return Number.isFinite(bytes) ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : '—';
 }
 
-/** What the figures were measured on. */
 /**
  * A log's group commits between two `Log.commitStats()` readings `seconds` apart: per second,
  * records in each, each one's sync from issued to seen, and the time from one to the next.
@@ -71,6 +70,7 @@ export function commitsBetween(before: CommitStats, after: CommitStats, seconds:
   return `group commits ${(n / seconds).toFixed(0)}/s, ${records.toFixed(1)} records each, sync ${syncMs.toFixed(2)} ms each, ${((seconds * 1000) / n).toFixed(2)} ms apart`;
 }
 
+/** What the figures were measured on. */
 export function machine(): Record<string, unknown> {
   return {
     cpus: cpus().length,

@@ -14,7 +14,7 @@
  * @module
  */
 import type { Log, LogRecord, Positions } from '../../streams/log.ts';
-import { RECEIPT_STREAMS, type Topology } from '../../streams/topology.ts';
+import { receiptStreams, type Topology } from '../../streams/topology.ts';
 import type { NodeEvent, ReceiptEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
@@ -453,7 +453,7 @@ export function createConsoleModel(init: ConsoleModelInit): ConsoleModel {
 
   const streams = [
     topology.name('invocations'),
-    ...RECEIPT_STREAMS.map((s) => topology.name(s)),
+    ...receiptStreams(topology),
     topology.name('dead-letter'),
   ];
   const subscriptions: Array<{ unsubscribe(): void }> = [];

@@ -2,7 +2,8 @@
 // the API (processors/api/face.ts) over this node's log, content store and tables.
 import type { FaceInit } from './face.ts';
 import type { TableStore } from '../tables/index.ts';
-import { readEvents, readWorkflows, receiptStreams } from './log-view.ts';
+import { readEvents, readWorkflows } from './log-view.ts';
+import { receiptStreams } from '../../streams/topology.ts';
 import type { Log } from '../../streams/log.ts';
 import type { ContentStore } from '../content/index.ts';
 import type { IpvmNode } from '../engine/types.ts';
@@ -42,7 +43,7 @@ export function faceInit(init: FaceServerInit): FaceInit & { close(): Promise<vo
       // Read your writes: a query sees every receipt and end the node appended before it (the
       // live indexer writes in batches, up to 200 ms apart).
       if (store !== undefined) await init.tablesCaughtUp?.({ signal });
-      if (store === undefined) {
+      else {
         if (init.openTables === undefined) throw new Error('this node serves no tables');
         lazy ??= init.openTables();
         const opened = await lazy;

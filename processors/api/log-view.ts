@@ -2,7 +2,7 @@
 // receipts that `ipvm status` and `ipvm graph` print. Everything here reads; nothing appends.
 import type { Log, ReadFrom } from '../../streams/log.ts';
 import { StreamNotFoundError } from '../../streams/errors.ts';
-import { RECEIPT_STREAMS, type Topology } from '../../streams/topology.ts';
+import { receiptStreams, type Topology } from '../../streams/topology.ts';
 import type { NodeEvent, ReceiptEvent } from '../../schemas/events.ts';
 import { decodeInvocation } from '../../schemas/submission.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
@@ -12,11 +12,6 @@ import { outcomeText } from './outcome-text.ts';
 import type { TaskView, WorkflowView } from './workflow-view.ts';
 
 export type { TaskView, WorkflowView };
-
-/** The streams of computed receipts ({@link RECEIPT_STREAMS}) under `topology`. */
-export function receiptStreams(topology: Topology): string[] {
-  return RECEIPT_STREAMS.map((s) => topology.name(s));
-}
 
 /**
  * Decoded events of `streams`, every partition, in per-partition order. Undecodable records are

@@ -13,7 +13,7 @@ import type { AppendRecord, AppendResult, Log, LogRecord, Positions } from '../.
 import { deadLetterFor } from '../../streams/dead-letter.ts';
 import {
   createTopology,
-  RECEIPT_STREAMS,
+  receiptStreams,
   type Topology,
   type TopologyInit,
 } from '../../streams/topology.ts';
@@ -201,7 +201,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     effectsPure: topology.name('effects.pure'),
     effectsManaged: topology.name('effects.managed'),
     deadLetter: topology.name('dead-letter'),
-    receipts: RECEIPT_STREAMS.map((s) => topology.name(s)),
+    receipts: receiptStreams(topology),
   };
   const receiptStream = (e: ReceiptEvent): string =>
     e.replayed ? streams.invocations : topology.name(receiptStreamOf(e.run.op));

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Log, LogRecord } from '../../streams/log.ts';
-import { RECEIPT_STREAMS, type Topology } from '../../streams/topology.ts';
+import { receiptStreams, type Topology } from '../../streams/topology.ts';
 import type { TaskRunner } from '../engine/execute-tasks.ts';
 import type { IndexerStats } from '../index-tables.ts';
 import { tableStreams } from '../index-tables.ts';
@@ -127,9 +127,9 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
   }
   // Every stream a computed receipt can be on (managed effects' outcomes too; their intents are
   // skipped), and `invocations`, which holds the receipts workflows replayed from the memo.
-  const receiptStreams = RECEIPT_STREAMS.map((s) => topology.name(s));
+  const receipts = receiptStreams(topology);
   const invocations = topology.name('invocations');
-  const checkedStreams = [...receiptStreams, invocations];
+  const checkedStreams = [...receipts, invocations];
   const total = progress === undefined ? 0 : await countRecords(log, checkedStreams, signal);
   let done = 0;
   const checked = await checkReceipts(log, checkedStreams, filter, {
@@ -149,7 +149,7 @@ export async function runReplayJob(init: ReplayJobInit): Promise<ReplaySummary> 
     if (init.runner === undefined) throw new TypeError('re-execution needs a task runner');
     const r = await reexecute({
       log,
-      streams: receiptStreams,
+      streams: receipts,
       runner: init.runner,
       filter,
       fraction,
