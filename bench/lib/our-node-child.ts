@@ -5,6 +5,7 @@
 //
 //   fork('bench/lib/our-node-child.ts', ['--fsync', 'batch', '--wasm', 'a.wasm', ...,
 //        '--data-dir', D, '--no-glue-free', '--poll-while-syncing', MS, '--heap-growth', P])
+//   fork('bench/lib/our-node-child.ts', [...the same, '--warm-cache'])
 //
 // Each request is answered with its result plus the process's current and peak RSS. The
 // requests themselves are served by our-node-driver.ts, which gap.bench.ts also runs in process.
@@ -55,6 +56,13 @@ const { opened, driver } = await compiledWhole(async () => {
   return { opened, driver: createDriver(opened.node) };
 });
 for (const f of wasmFiles) await opened.content.add(new Uint8Array(readFileSync(f)));
+// `--warm-cache`: opened only so that cli/ts-cache.js keeps the stripped form of every module
+// the node loads (see startOurNode); closed at once.
+if (argv.includes('--warm-cache')) {
+  await opened[Symbol.asyncDispose]();
+  if (keptDir === undefined) rmSync(root, { recursive: true, force: true });
+  process.exit(0);
+}
 
 process.on('message', (msg: ChildRequest) => {
   driver.handle(msg).then(

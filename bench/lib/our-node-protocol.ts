@@ -95,6 +95,20 @@ export interface OurNode {
   close(): Promise<void>;
 }
 
+/** Runs the child with `--warm-cache`: it opens the node (through the cache), and exits. */
+async function warmCache(script: string, args: string[], execArgv: string[]): Promise<void> {
+  // (in a data directory of its own: not the one the measured child is given)
+  const own = args.flatMap((a, i) =>
+    a === '--data-dir' || args[i - 1] === '--data-dir' ? [] : [a],
+  );
+  const warm = fork(script, [...own, '--warm-cache'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+  });
+  const code = await new Promise<number | null>((resolve) => warm.once('exit', resolve));
+  if (code !== 0) throw new Error(`node child --warm-cache exited with ${code}`);
+}
+
 /** Forks the node child and waits until it has recovered and is processing. */
 export async function startOurNode(options: {
   wasm: string[];
@@ -132,11 +146,19 @@ export async function startOurNode(options: {
   if (heapGrowth !== undefined) args.push('--heap-growth', String(heapGrowth));
   const compiled = options.compiled ?? flag('compiled');
   const script = compiled ? compiledChild() : join(import.meta.dirname, 'our-node-child.ts');
+  const execArgv = compiled
+    ? process.execArgv
+    : [...process.execArgv, '--import', TS_CACHE_REGISTER];
+  // From the sources, the stripped modules are read from the clone's cache as a node started
+  // before reads them. A module not in it yet (a fresh clone, an edited source) is stripped by
+  // a parser that takes ~25 MiB: a child of its own fills the cache first, so the measured
+  // child's memory is the node's. (An installed package runs compiled, with no parser at all.)
+  if (!compiled) await warmCache(script, args, execArgv);
   const child: ChildProcess = fork(script, args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // From the sources, as `ipvm start` runs in a clone: stripped sources from the cache, not
     // Node's type stripper in the process (cli/ts-cache.js).
-    execArgv: compiled ? process.execArgv : [...process.execArgv, '--import', TS_CACHE_REGISTER],
+    execArgv,
   });
   const pending = new Map<number, (r: ChildReply) => void>();
   let nextId = 1;
