@@ -31,6 +31,7 @@ import { createMemo, type OwnedMemo } from './memo.ts';
 import { createEndedRegistry, type EndedRegistry } from './ended.ts';
 import { createScheduler, type Scheduler, type SchedulerOutput } from './schedule-tasks.ts';
 import { BodyPositions } from './submission-body.ts';
+import { KeyIndex } from './key-index.ts';
 import { createAppender, type Appender } from './appender.ts';
 import { createOwnEnds, type OwnEnds } from './own-ends.ts';
 import { createEcho, type Echo } from './echo.ts';
@@ -173,10 +174,12 @@ export async function createCore(init: NodeInit): Promise<Core> {
       ? (init.topology as Topology)
       : createTopology(init.topology as TopologyInit | undefined);
   const nodeId = init.nodeId ?? randomUUID();
-  const memo = createMemo({ spillDir: init.spillDir });
-  const ended = createEndedRegistry({ spillDir: init.spillDir });
+  // Every workflow's CID, held once for the three registries that keep something of each.
+  const workflows = new KeyIndex();
+  const memo = createMemo({ spillDir: init.spillDir, workflows });
+  const ended = createEndedRegistry({ spillDir: init.spillDir, workflows });
   const parsedSubmissions = attached<ParsedWorkflow>('parsed submission');
-  const bodies = new BodyPositions();
+  const bodies = new BodyPositions(workflows);
   const scheduler = createScheduler({
     memo,
     nodeId,

@@ -4,6 +4,8 @@
  * @module
  */
 import { decodeEvent, type NodeEvent, type WorkflowEndedEvent } from '../../schemas/events.ts';
+import { KeyIndex, NumberColumn } from './key-index.ts';
+import { RenewingMap } from '../renewing.ts';
 import { Slabs, type SlabsOptions } from './slabs.ts';
 
 /** Which workflows ended (and how), and which are running again after they ended. */
@@ -45,24 +47,35 @@ const COMPACT_CHUNK = 4096;
  * from whichever generation holds an end. The handles of one generation are kept as they are,
  * those of the other as `-(handle + 1)`; which is which flips with each compaction.
  */
-export function createEndedRegistry(options: SlabsOptions = {}): EndedRegistry {
-  const ended = new Map<string, number | WorkflowEndedEvent>();
+export function createEndedRegistry(
+  options: SlabsOptions & {
+    /** The workflows' CIDs, shared with the engine's other registries; default: its own. */
+    workflows?: KeyIndex;
+  } = {},
+): EndedRegistry {
+  // Each workflow's end by its number in `workflows` (key-index.ts): a handle in `handles`, or
+  // the decoded event in `decoded` until its record is read back.
+  const workflows = options.workflows ?? new KeyIndex();
+  const handles = new NumberColumn();
+  const decoded = new RenewingMap<number, WorkflowEndedEvent>();
   let slabs = new Slabs(options);
   /** Whether the handles of `slabs` are kept negated. */
   let negated = false;
-  /** While a compaction runs: the slabs the live ends are copied to, and the walk over them. */
+  /** While a compaction runs: the slabs the live ends are copied to, and the next number to visit. */
   let next: Slabs | undefined;
-  let walk: MapIterator<[string, number | WorkflowEndedEvent]> | undefined;
+  let walk = 0;
   /** Bytes of replaced ends in the newest generation (`next` while a compaction runs). */
   let replaced = 0;
   let closed = false;
   const inOld = (v: number): boolean => next !== undefined && v < 0 === negated;
   const handleOf = (v: number): number => (v < 0 ? -v - 1 : v);
   const slabsOf = (v: number): Slabs => (next === undefined || inOld(v) ? slabs : next);
-  const forget = (workflow: string): void => {
-    const v = ended.get(workflow);
+  const forget = (id: number): void => {
+    const v = handles.get(id);
     // An end replaced in the generation being compacted away is simply not copied.
-    if (typeof v === 'number' && !inOld(v)) replaced += slabsOf(v).lengthOf(handleOf(v)) + 4;
+    if (!Number.isNaN(v) && !inOld(v)) replaced += slabsOf(v).lengthOf(handleOf(v)) + 4;
+    handles.set(id, Number.NaN);
+    decoded.delete(id);
   };
   const keep = (bytes: Uint8Array): number => {
     if (next === undefined) {
@@ -74,24 +87,19 @@ export function createEndedRegistry(options: SlabsOptions = {}): EndedRegistry {
   };
   const step = (): void => {
     if (closed || next === undefined) return;
-    const workflows: string[] = [];
-    const handles: number[] = [];
-    let done = false;
-    for (let visited = 0; visited < COMPACT_CHUNK; visited++) {
-      const r = walk!.next();
-      if (r.done === true) {
-        done = true;
-        break;
-      }
-      const [workflow, v] = r.value;
-      if (typeof v === 'number' && inOld(v)) {
-        workflows.push(workflow);
-        handles.push(handleOf(v));
+    const ids: number[] = [];
+    const old: number[] = [];
+    const end = Math.min(walk + COMPACT_CHUNK, workflows.size);
+    for (; walk < end; walk++) {
+      const v = handles.get(walk);
+      if (!Number.isNaN(v) && inOld(v)) {
+        ids.push(walk);
+        old.push(handleOf(v));
       }
     }
     // A spilled slab is read once, not once per end in it.
-    slabs.forEach(handles, (i, bytes) => ended.set(workflows[i]!, keep(bytes)));
-    if (!done) {
+    slabs.forEach(old, (i, bytes) => handles.set(ids[i]!, keep(bytes)));
+    if (walk < workflows.size) {
       setImmediate(step);
       return;
     }
@@ -99,32 +107,38 @@ export function createEndedRegistry(options: SlabsOptions = {}): EndedRegistry {
     slabs = next;
     negated = !negated;
     next = undefined;
-    walk = undefined;
     compact();
   };
   const compact = (): void => {
     if (next !== undefined || closed) return;
     if (replaced < COMPACT_AFTER_BYTES || replaced * 2 < slabs.bytes) return;
     next = new Slabs(options);
-    walk = ended.entries();
+    walk = 0;
     replaced = 0;
     step();
   };
   const set = (workflow: string, end: WorkflowEndedEvent | Uint8Array): void => {
-    forget(workflow);
-    ended.set(workflow, end instanceof Uint8Array ? keep(end) : end);
+    const id = workflows.add(workflow);
+    forget(id);
+    if (end instanceof Uint8Array) handles.set(id, keep(end));
+    else decoded.set(id, end);
     compact();
   };
   const remove = (workflow: string): void => {
-    forget(workflow);
-    ended.delete(workflow);
+    const id = workflows.id(workflow);
+    if (id < 0) return;
+    forget(id);
     compact();
   };
+  const has = (id: number): boolean =>
+    id >= 0 && (!Number.isNaN(handles.get(id)) || decoded.has(id));
   return {
-    has: (workflow) => ended.has(workflow),
+    has: (workflow) => has(workflows.id(workflow)),
     get(workflow) {
-      const v = ended.get(workflow);
-      if (typeof v !== 'number') return v;
+      const id = workflows.id(workflow);
+      if (id < 0) return undefined;
+      const v = handles.get(id);
+      if (Number.isNaN(v)) return decoded.get(id);
       // (decoded from a copy: the event may be kept, and must not keep a 1 MiB slab alive)
       return decodeEvent(slabsOf(v).get(handleOf(v)).slice()) as WorkflowEndedEvent;
     },

@@ -15,6 +15,7 @@ import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { dagCbor, knownEncoding } from '../../schemas/codecs.ts';
 import { isIpldMap } from '../../schemas/ipld.ts';
 import { parseReceipt } from '../../schemas/model.ts';
+import { KeyIndex, NumberColumn } from './key-index.ts';
 import { Slabs, type SlabsOptions } from './slabs.ts';
 import type { Outcome, Receipt } from '../../schemas/types.ts';
 
@@ -123,6 +124,15 @@ function unpack(bytes: Uint8Array): MemoEntry {
   return { instruction, receipt, invocation: parsed.ran, body: parsed };
 }
 
+/** Where the memo keeps its index. */
+export interface MemoOptions extends SlabsOptions {
+  /**
+   * The workflows' CIDs, shared with the engine's other registries of every workflow (each is
+   * held once); default: the memo's own.
+   */
+  workflows?: KeyIndex;
+}
+
 /**
  * Creates an empty memo. Entries are kept packed (`Slabs`: DAG-CBOR bytes in shared buffers,
  * about 200 B a receipt) and decoded when asked for; the most recently read are also kept
@@ -131,15 +141,18 @@ function unpack(bytes: Uint8Array): MemoEntry {
  * receipt a node ever wrote cannot afford. With `spillDir` the packed entries past the slab
  * being filled live in a scratch file there, read back on a hit older than the decoded ones.
  */
-export function createMemo(options: SlabsOptions = {}): OwnedMemo {
-  // One index for both facts kept of every instruction: its packed entry's handle and the
-  // workflows its receipts were written for, in arrays at the instruction's position (one Map
-  // entry per instruction instead of one in each of two Maps: less to insert while a rebuild
-  // folds every receipt, and ~30 B less held per instruction).
-  const index = new Map<string, number>();
-  const handles: number[] = [];
-  /** Workflows written for: most instructions run in one, a string until a second shows up. */
-  const writers: Array<string | Set<string>> = [];
+export function createMemo(options: MemoOptions = {}): OwnedMemo {
+  // What is kept of every instruction, off the heap (key-index.ts): its number in `index`, its
+  // packed entry's handle and the workflow its receipt was first written for at that number
+  // (~100 B an instruction, against ~300 B of heap as strings in Maps — which V8 also let grow
+  // to twice that before collecting).
+  const index = new KeyIndex();
+  const handles = new NumberColumn();
+  const workflows = options.workflows ?? new KeyIndex();
+  /** The number in `workflows` of each instruction's first writer. */
+  const writers = new NumberColumn();
+  /** Further writers of an instruction written for several workflows (rare). */
+  const moreWriters = new Map<number, Set<number>>();
   const slabs = new Slabs(options);
   // Two generations: a hit in the old one moves to the young one; a full young one becomes old.
   let young = new Map<string, MemoEntry>();
@@ -157,48 +170,49 @@ export function createMemo(options: SlabsOptions = {}): OwnedMemo {
   /** `${workflow} ${instruction}` tried with only a retryable failure so far (rare: a Set). */
   const attempts = new Set<string>();
   /**
-   * Notes that a settling receipt of `key` was written for `w`; true when `key` was new, and
-   * then the caller adds its packed entry.
+   * Notes that a settling receipt of `key` was written for `w`. Returns the instruction's number
+   * when it was new, and the caller then keeps its packed entry at that number; else -1.
    */
-  const noteWritten = (key: string, w: string): boolean => {
+  const noteWritten = (key: string, w: string): number => {
     if (attempts.size > 0) attempts.delete(`${w} ${key}`);
-    const i = index.get(key);
-    if (i === undefined) return true;
-    const seen = writers[i]!;
-    if (typeof seen !== 'string') seen.add(w);
-    else if (seen !== w) writers[i] = new Set([seen, w]);
-    return false;
-  };
-  const add = (key: string, w: string, handle: number): void => {
-    index.set(key, handles.length);
-    handles.push(handle);
-    writers.push(w);
+    const known = index.size;
+    const i = index.add(key);
+    const wid = workflows.add(w);
+    if (i >= known) {
+      writers.set(i, wid);
+      return i;
+    }
+    if (writers.get(i) === wid) return -1;
+    const more = moreWriters.get(i);
+    if (more === undefined) moreWriters.set(i, new Set([wid]));
+    else more.add(wid);
+    return -1;
   };
   const get = (instruction: string): MemoEntry | undefined => {
     const recent = young.get(instruction);
     if (recent !== undefined) return recent;
-    const i = index.get(instruction);
-    if (i === undefined) return undefined;
+    const i = index.id(instruction);
+    if (i < 0) return undefined;
+    const handle = handles.get(i);
     const kept = old.get(instruction);
     if (kept !== undefined) {
-      remember(instruction, kept, slabs.lengthOf(handles[i]!));
+      remember(instruction, kept, slabs.lengthOf(handle));
       return kept;
     }
-    const packed = slabs.get(handles[i]!); // (read from the spill file once spilled)
+    const packed = slabs.get(handle); // (read from the spill file once spilled)
     const entry = unpack(packed);
     remember(instruction, entry, packed.length);
     return entry;
   };
   const written = (instruction: string, workflow: string | null): boolean => {
-    const i = index.get(instruction);
-    if (i === undefined) return false;
-    const seen = writers[i]!;
-    const w = workflow ?? SOLO;
-    return typeof seen === 'string' ? seen === w : seen.has(w);
+    const i = index.id(instruction);
+    if (i < 0) return false;
+    const wid = workflows.id(workflow ?? SOLO);
+    return wid >= 0 && (writers.get(i) === wid || moreWriters.get(i)?.has(wid) === true);
   };
   return {
     get,
-    has: (instruction) => index.has(instruction),
+    has: (instruction) => index.id(instruction) >= 0,
     written,
     attempted(instruction, workflow) {
       return attempts.size > 0 && attempts.has(`${workflow ?? SOLO} ${instruction}`);
@@ -210,9 +224,11 @@ export function createMemo(options: SlabsOptions = {}): OwnedMemo {
         if (!written(key, w)) attempts.add(`${w} ${key}`);
         return false;
       }
-      if (!noteWritten(key, w)) return false;
+      // (encoded first: a throw leaves no instruction without its entry)
       const body = knownEncoding(event.body) ?? dagCbor.encode(event.body);
-      add(key, w, slabs.add([KIND_ENTRY, event.receipt.bytes, event.instruction.bytes, body]));
+      const i = noteWritten(key, w);
+      if (i < 0) return false;
+      handles.set(i, slabs.add([KIND_ENTRY, event.receipt.bytes, event.instruction.bytes, body]));
       return true;
     },
     putLazy(routing, bytes) {
@@ -221,8 +237,9 @@ export function createMemo(options: SlabsOptions = {}): OwnedMemo {
           attempts.add(`${routing.workflow} ${routing.instruction}`);
         return false;
       }
-      if (!noteWritten(routing.instruction, routing.workflow)) return false;
-      add(routing.instruction, routing.workflow, slabs.add([KIND_EVENT, bytes]));
+      const i = noteWritten(routing.instruction, routing.workflow);
+      if (i < 0) return false;
+      handles.set(i, slabs.add([KIND_EVENT, bytes]));
       return true;
     },
     get size() {
@@ -238,8 +255,10 @@ export function createMemo(options: SlabsOptions = {}): OwnedMemo {
       return slabs.spilledBytes;
     },
     *entries() {
-      for (const [key, i] of index)
-        yield young.get(key) ?? old.get(key) ?? unpack(slabs.get(handles[i]!));
+      for (let i = 0; i < index.size; i++) {
+        const key = index.key(i);
+        yield young.get(key) ?? old.get(key) ?? unpack(slabs.get(handles.get(i)));
+      }
     },
     close: () => slabs.close(),
   };

@@ -10,6 +10,7 @@ import type { AppendResult, Log } from '../../streams/log.ts';
 import type { WorkflowSubmittedEvent } from '../../schemas/events.ts';
 import { readAt } from '../../streams/read-at.ts';
 import { decodeRecord } from './envelope.ts';
+import { KeyIndex, NumberColumn } from './key-index.ts';
 import { SchemaError } from '../../schemas/errors.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
@@ -20,24 +21,36 @@ const PACKED_PARTITIONS = 4096;
 
 /**
  * Where each workflow's body was last written, by workflow CID (kept by the writer for the life
- * of the process): one number per workflow, `offset * 4096 + partition`, not an object (~40 B
- * less for each workflow the node has seen).
+ * of the process): one number per workflow, `offset * 4096 + partition`, in a column of the
+ * engine's shared index of workflows (key-index.ts), off the heap.
  */
 export class BodyPositions {
-  #at = new Map<string, number | AppendResult>();
+  #workflows: KeyIndex;
+  #at = new NumberColumn();
+  /** Positions too large to pack (rare). */
+  #unpacked = new Map<number, AppendResult>();
+
+  /** @param workflows the engine's shared index of workflows; default: its own */
+  constructor(workflows: KeyIndex = new KeyIndex()) {
+    this.#workflows = workflows;
+  }
 
   set(workflow: string, partition: number, offset: number): void {
-    this.#at.set(
-      workflow,
-      partition < PACKED_PARTITIONS && offset < Number.MAX_SAFE_INTEGER / PACKED_PARTITIONS
-        ? offset * PACKED_PARTITIONS + partition
-        : { partition, offset },
-    );
+    const id = this.#workflows.add(workflow);
+    if (partition < PACKED_PARTITIONS && offset < Number.MAX_SAFE_INTEGER / PACKED_PARTITIONS) {
+      this.#at.set(id, offset * PACKED_PARTITIONS + partition);
+      this.#unpacked.delete(id);
+    } else {
+      this.#at.set(id, Number.NaN);
+      this.#unpacked.set(id, { partition, offset });
+    }
   }
 
   get(workflow: string): AppendResult | undefined {
-    const v = this.#at.get(workflow);
-    if (typeof v !== 'number') return v;
+    const id = this.#workflows.id(workflow);
+    if (id < 0) return undefined;
+    const v = this.#at.get(id);
+    if (Number.isNaN(v)) return this.#unpacked.get(id);
     return { partition: v % PACKED_PARTITIONS, offset: Math.floor(v / PACKED_PARTITIONS) };
   }
 }

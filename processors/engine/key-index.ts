@@ -1,0 +1,281 @@
+/**
+ * Strings a process keeps for its whole life — the CIDs of every instruction and workflow it
+ * saw — each named by a small number, off V8's heap.
+ *
+ * @module
+ */
+
+/** Bytes of one chunk of keys; a key longer than a quarter of it gets a chunk of its own. */
+const CHUNK_BYTES = 1 << 20;
+/** A key's place is `chunk << CHUNK_BITS | word offset` in a 32-bit number. */
+const CHUNK_BITS = 18;
+const CHUNK_WORDS = CHUNK_BYTES / 4;
+/** Chunks at most (the place's 14 high bits, all but one: a slot holds `place + 1`): 16 GiB. */
+const MAX_CHUNKS = (1 << (32 - CHUNK_BITS)) - 1;
+/** Numbers per page of a column: columns grow a page at a time, never copied. */
+const PAGE_BITS = 13;
+const PAGE = 1 << PAGE_BITS;
+/** A key as kept, in 4-byte words: its hash, its length in bytes, its number, then its UTF-8 bytes. */
+const HEADER_WORDS = 3;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The key being looked up, as UTF-8 bytes padded with zeros to whole words. */
+let scratch = new Uint8Array(256);
+let scratchWords = new Int32Array(scratch.buffer);
+
+/** Writes `key`'s UTF-8 bytes to {@link scratch}, zero-padded to a word; returns their number. */
+function encode(key: string): number {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8.
+  if (scratch.length < key.length * 3 + 4) {
+    scratch = new Uint8Array(key.length * 6 + 8);
+    scratchWords = new Int32Array(scratch.buffer);
+  }
+  const { written } = encoder.encodeInto(key, scratch);
+  for (let i = written; (i & 3) !== 0; i++) scratch[i] = 0;
+  return written;
+}
+
+const words = (bytes: number): number => (bytes + 3) >>> 2;
+
+/** MurmurHash3 (x86, 32-bit) over the first `n` words of `w`, then the byte length. */
+function hash(w: Int32Array, n: number, length: number): number {
+  let h = 0x9747b28c;
+  for (let i = 0; i < n; i++) {
+    let k = Math.imul(w[i]!, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
+/**
+ * An append-only set of strings, each named by its position: 0, 1, 2… in the order added. It
+ * holds what a `Map<string, …>` of every CID a node ever saw held on the heap — a string object
+ * (~80 B for a CID) and an entry in a hash table that V8 doubles in its large-object space, all
+ * of which V8 lets grow to twice itself before its next full collection — as words in shared
+ * 1 MiB chunks that V8 neither scans nor counts: a 59-character CID takes 72 B there, plus 4 B
+ * of place and ~6 B of slot. What is kept per key goes in {@link NumberColumn}s indexed by the
+ * same numbers.
+ *
+ * A lookup encodes the key (native) and hashes and compares it a word at a time: ~100 ns for a
+ * CID, against a `Map`'s ~60 once V8 has hashed the string. Keys are never removed.
+ */
+export class KeyIndex {
+  /**
+   * Open addressing, linear probing: each key's `place + 1`, 0 when free. A lookup reads a slot
+   * and then the key's words (hash, length, number, bytes: one or two cache lines), no more.
+   */
+  #slots = new Uint32Array(PAGE * 2);
+  /** Each key's place in `#chunks` by its number (for {@link key}), a page at a time. */
+  #places: Uint32Array[] = [];
+  #chunks: Int32Array[] = [];
+  /** Index of the chunk short keys go to (`-1`: none yet), and words used of it. */
+  #open = -1;
+  #used = 0;
+  #size = 0;
+  // The last four keys asked for and their numbers (-1 for one not held): a key is often asked
+  // for again soon (a new workflow's submission asks whether it ran before twice; the memo is
+  // asked for a task's instruction and then whether it was written for the workflow), and a
+  // string comparison is far cheaper than encoding, hashing and finding it.
+  #k0: string | undefined;
+  #k1: string | undefined;
+  #k2: string | undefined;
+  #k3: string | undefined;
+  #i0 = -1;
+  #i1 = -1;
+  #i2 = -1;
+  #i3 = -1;
+  #turn = 0;
+
+  /** Keys held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Bytes held: chunks of keys, slots and places. */
+  get bytes(): number {
+    let chunks = 0;
+    for (const c of this.#chunks) chunks += c.byteLength;
+    return chunks + this.#slots.byteLength + this.#places.length * PAGE * 4;
+  }
+
+  /** The number of `key`, or -1 when it was never added. */
+  id(key: string): number {
+    const recent = this.#recent(key);
+    if (recent !== -2) return recent;
+    const length = encode(key);
+    const id = this.#find(length, hash(scratchWords, words(length), length));
+    this.#remember(key, id);
+    return id;
+  }
+
+  /** The number of `key`, added when new. */
+  add(key: string): number {
+    const recent = this.#recent(key);
+    if (recent >= 0) return recent;
+    const length = encode(key);
+    const n = words(length);
+    const h = hash(scratchWords, n, length);
+    const found = this.#find(length, h);
+    if (found >= 0) {
+      this.#remember(key, found);
+      return found;
+    }
+    const place = this.#reserve(HEADER_WORDS + n);
+    const chunk = this.#chunks[place >>> CHUNK_BITS]!;
+    const at = place & (CHUNK_WORDS - 1);
+    const id = this.#size++;
+    chunk[at] = h;
+    chunk[at + 1] = length;
+    chunk[at + 2] = id;
+    for (let i = 0; i < n; i++) chunk[at + HEADER_WORDS + i] = scratchWords[i]!;
+    if ((id & (PAGE - 1)) === 0) this.#places.push(new Uint32Array(PAGE));
+    this.#places[id >>> PAGE_BITS]![id & (PAGE - 1)] = place;
+    // At most three quarters full: a probe then visits ~2.5 slots on average.
+    this.#place(this.#slots, place, h);
+    if (this.#size * 4 > this.#slots.length * 3) this.#rehash();
+    this.#remember(key, id);
+    return id;
+  }
+
+  /** The number of `key` (-1: not held) if it is one of the last four asked for, else -2. */
+  #recent(key: string): number {
+    if (key === this.#k0) return this.#i0;
+    if (key === this.#k1) return this.#i1;
+    if (key === this.#k2) return this.#i2;
+    if (key === this.#k3) return this.#i3;
+    return -2;
+  }
+
+  /** Notes `key`'s number (-1: not held), over what was noted of it before. */
+  #remember(key: string, id: number): void {
+    if (key === this.#k0) this.#i0 = id;
+    else if (key === this.#k1) this.#i1 = id;
+    else if (key === this.#k2) this.#i2 = id;
+    else if (key === this.#k3) this.#i3 = id;
+    else this.#replace(key, id);
+  }
+
+  #replace(key: string, id: number): void {
+    switch (this.#turn) {
+      case 0:
+        this.#k0 = key;
+        this.#i0 = id;
+        break;
+      case 1:
+        this.#k1 = key;
+        this.#i1 = id;
+        break;
+      case 2:
+        this.#k2 = key;
+        this.#i2 = id;
+        break;
+      default:
+        this.#k3 = key;
+        this.#i3 = id;
+    }
+    this.#turn = (this.#turn + 1) & 3;
+  }
+
+  /** The key numbered `id`, decoded from its bytes. */
+  key(id: number): string {
+    if (!(Number.isInteger(id) && id >= 0 && id < this.#size))
+      throw new RangeError(`no key numbered ${id}`);
+    const place = this.#placeOf(id);
+    const chunk = this.#chunks[place >>> CHUNK_BITS]!;
+    const at = place & (CHUNK_WORDS - 1);
+    const bytes = new Uint8Array(chunk.buffer, (at + HEADER_WORDS) * 4, chunk[at + 1]);
+    return decoder.decode(bytes);
+  }
+
+  #placeOf(id: number): number {
+    return this.#places[id >>> PAGE_BITS]![id & (PAGE - 1)]!;
+  }
+
+  /** The number of the key in {@link scratch} (`length` bytes, hashing to `h`), or -1. */
+  #find(length: number, h: number): number {
+    const mask = this.#slots.length - 1;
+    const n = words(length);
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const v = this.#slots[s]!;
+      if (v === 0) return -1;
+      const place = v - 1;
+      const chunk = this.#chunks[place >>> CHUNK_BITS]!;
+      const at = place & (CHUNK_WORDS - 1);
+      if (chunk[at] !== h || chunk[at + 1] !== length) continue;
+      const from = at + HEADER_WORDS;
+      let i = 0;
+      while (i < n && chunk[from + i] === scratchWords[i]) i++;
+      if (i === n) return chunk[at + 2]!;
+    }
+  }
+
+  /** Room for `n` words; returns their place. */
+  #reserve(n: number): number {
+    if (n > CHUNK_WORDS / 4) {
+      // A long key gets a chunk of its own; the open chunk stays open.
+      return this.#newChunk(n) << CHUNK_BITS;
+    }
+    if (this.#open < 0 || this.#used + n > CHUNK_WORDS) {
+      this.#open = this.#newChunk(CHUNK_WORDS);
+      this.#used = 0;
+    }
+    const place = (this.#open << CHUNK_BITS) | this.#used;
+    this.#used += n;
+    return place >>> 0;
+  }
+
+  #newChunk(n: number): number {
+    if (n > CHUNK_WORDS) throw new RangeError(`a key of ${n * 4} bytes is longer than a chunk`);
+    if (this.#chunks.length >= MAX_CHUNKS)
+      throw new RangeError(`more than ${MAX_CHUNKS} chunks of keys`);
+    return this.#chunks.push(new Int32Array(n)) - 1;
+  }
+
+  #place(slots: Uint32Array, place: number, h: number): void {
+    const mask = slots.length - 1;
+    let s = h & mask;
+    while (slots[s] !== 0) s = (s + 1) & mask;
+    slots[s] = place + 1;
+  }
+
+  #rehash(): void {
+    const slots = new Uint32Array(this.#slots.length * 2);
+    for (const v of this.#slots) {
+      if (v === 0) continue;
+      const place = v - 1;
+      this.#place(slots, place, this.#chunks[place >>> CHUNK_BITS]![place & (CHUNK_WORDS - 1)]!);
+    }
+    this.#slots = slots;
+  }
+}
+
+/**
+ * A number per key of a {@link KeyIndex} (8 B each, `NaN` for a key given none), in pages of
+ * 8 192 that are added as keys are, never copied.
+ */
+export class NumberColumn {
+  #pages: Float64Array[] = [];
+
+  /** The number of key `id`; `NaN` when none was set. */
+  get(id: number): number {
+    const page = this.#pages[id >>> PAGE_BITS];
+    return page === undefined ? Number.NaN : page[id & (PAGE - 1)]!;
+  }
+
+  /** Sets key `id`'s number (`NaN` clears it). */
+  set(id: number, value: number): void {
+    const p = id >>> PAGE_BITS;
+    while (this.#pages.length <= p) this.#pages.push(new Float64Array(PAGE).fill(Number.NaN));
+    this.#pages[p]![id & (PAGE - 1)] = value;
+  }
+}
