@@ -117,7 +117,10 @@ export interface ReadOptions extends AbortOptions {
 
 /** Options of {@link Log.consume}. */
 export interface ConsumeOptions extends AbortOptions {
-  /** Name of the consumer (a Kafka consumer group, a JetStream durable consumer). */
+  /**
+   * Name of the consumer; its positions are its own on each stream (Kafka: the consumer group
+   * `<consumer>@<stream>`; JetStream: a durable consumer of the stream).
+   */
   consumer: string;
   /**
    * Where to start on partitions that have no committed position.

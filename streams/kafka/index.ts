@@ -1,4 +1,4 @@
-export { createKafkaLog } from './kafka-log.ts';
+export { createKafkaLog, groupOf } from './kafka-log.ts';
 export type { KafkaLogInit, KafkaLogger } from './kafka-log.ts';
 export {
   DEFAULT_BUFFER_SIZE,

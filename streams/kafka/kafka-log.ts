@@ -4,7 +4,7 @@
 // (murmur2, see partitionForKey) and set explicitly, so keys land where Java clients put them;
 // offsets are Kafka's (dense, from 0). Appends go through one idempotent producer (acks=-1,
 // one request in flight, so retries never reorder or duplicate). `consume` is a consumer group
-// with auto-commit off; `commit` commits through the running group member, or, when no member
+// per consumer and stream (`groupOf`) with auto-commit off; `commit` commits through the running group member, or, when no member
 // runs in this process, joins the group for the commit and leaves (refused while members run
 // elsewhere). kafkajs cannot fetch without a group, so `read` uses a throwaway group that commits
 // nothing and seeks to the start offsets once it has joined.
@@ -175,6 +175,18 @@ export function createKafkaLog(init: KafkaLogInit): Log {
 
 interface Active {
   consumer: Consumer;
+}
+
+/**
+ * The Kafka consumer group of a consumer of a stream: `<consumer>@<stream>` (no stream name has
+ * an `@`). A consumer's positions are its own on each stream, as a JetStream durable's are
+ * (one per stream): a group spanning topics would share its members across them, and kafkajs's
+ * round-robin assigner gives out only the partitions of its leader's topics (tulios/kafkajs
+ * #1679), so one name on two streams — the table indexer's, or the executors' of two
+ * namespaces on one cluster — left all but one topic unread.
+ */
+export function groupOf(consumer: string, stream: string): string {
+  return `${consumer}@${stream}`;
 }
 
 class KafkaLog implements Log {
@@ -601,7 +613,7 @@ class KafkaLog implements Log {
     const { signal, dispose } = this.#signal(options.signal);
     if (signal.aborted) return;
     const channel = new Channel<LogRecord[]>(this.#init.bufferSize ?? DEFAULT_BUFFER_SIZE);
-    const consumer = this.#consumer(groupId);
+    const consumer = this.#consumer(groupOf(groupId, stream));
     this.#active.set(key, { consumer });
     const onAbort = (): void => channel.close();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -692,7 +704,7 @@ class KafkaLog implements Log {
       if (active !== undefined) {
         await active.consumer.commitOffsets(entries.map((e) => ({ topic: stream, ...e })));
       } else {
-        await this.#commitAsMember(groupId, stream, entries);
+        await this.#commitAsMember(groupOf(groupId, stream), stream, entries);
       }
     } catch (error) {
       const classified = classify(error, `cannot commit ${groupId}`, { stream, consumer: groupId });
@@ -759,7 +771,7 @@ class KafkaLog implements Log {
     await this.#partitionCount(stream);
     try {
       const topics = await this.#withAdmin((admin) =>
-        admin.fetchOffsets({ groupId: consumer, topics: [stream] }),
+        admin.fetchOffsets({ groupId: groupOf(consumer, stream), topics: [stream] }),
       );
       const positions: Positions = {};
       for (const { partition, offset } of topics[0]?.partitions ?? []) {

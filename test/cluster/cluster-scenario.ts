@@ -48,6 +48,11 @@ export interface ClusterOptions {
   kill: boolean;
   seed: number;
   timeoutMs?: number;
+  /**
+   * Resolves once every node's executor takes a share of the tasks (Kafka: its consumer group
+   * has rebalanced over all of them); default: as soon as the nodes see each other.
+   */
+  executorsReady?(namespace: string, nodes: number): Promise<void>;
 }
 
 /** Node processes on one namespace, each seeing all of them. */
@@ -115,6 +120,7 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterRun> {
     await log.ensureStreams(topology.streams);
     // Up and seeing each other before the workflow arrives.
     await startNodes(options, files.wasm, undefined, nodes);
+    await options.executorsReady?.(options.namespace, options.nodes);
     const started = performance.now();
     const before = new Map([...output].map(([id, text]) => [id, text.length]));
     const parsed = await submitWorkflow(log, options.namespace, await readFile(files.workflow));

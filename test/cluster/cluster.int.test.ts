@@ -4,7 +4,10 @@
 // Default: 3 nodes, 200 tasks, JetStream. IPVM_CLUSTER_FULL=1 (npm run test:cluster): 1 000
 // tasks on JetStream and Kafka, plus a run without a kill. IPVM_CLUSTER_SEED repeats a run.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createKafkaLog } from '../../streams/kafka/index.ts';
+import { createKafkaLog, groupOf } from '../../streams/kafka/index.ts';
+import { createTopology } from '../../streams/topology.ts';
+import { EXECUTOR } from '../../processors/engine/executor-stage.ts';
+import { waitForGroup } from './kafka-group.ts';
 import { createJetStreamLog } from '../../streams/jetstream/index.ts';
 import { startKafka, startNats, startOrSkip, uniqueName } from '../harness/servers.ts';
 import {
@@ -57,6 +60,7 @@ function scenario(
   name: string,
   env: () => Record<string, string>,
   open: () => ClusterOptions['open'],
+  executorsReady?: ClusterOptions['executorsReady'],
 ): void {
   if (FULL) {
     it(`${NODES} nodes share ${TASKS} tasks`, async () => {
@@ -68,6 +72,7 @@ function scenario(
         tasks: TASKS,
         kill: false,
         seed: SEED,
+        executorsReady,
       });
       check(run, `${name} (no kill)`);
       for (let i = 0; i < NODES; i++)
@@ -83,6 +88,7 @@ function scenario(
       tasks: TASKS,
       kill: true,
       seed: SEED,
+      executorsReady,
     });
     check(run, name);
     expect(run.killed, 'a node was killed').not.toBeNull();
@@ -107,5 +113,13 @@ describe.skipIf(kafka === undefined)('cluster on Kafka', () => {
     'Kafka',
     () => ({ IPVM_TEST_BACKEND: 'kafka', KAFKA_BROKERS: kafka!.brokers.join(',') }),
     () => () => createKafkaLog({ brokers: kafka!.brokers }),
+    // Every node in the executors' group before the workflow: each then takes a share.
+    (namespace, nodes) =>
+      waitForGroup(
+        kafka!.brokers,
+        groupOf(EXECUTOR, createTopology({ namespace }).name('invocations')),
+        createTopology({ namespace }).name('invocations'),
+        nodes,
+      ),
   );
 });

@@ -327,6 +327,32 @@ export function describeLog(name: string, makeFixture: () => Promise<LogFixture>
       }
     });
 
+    it('keeps a consumer name apart per stream: one name consumes two streams at once', async () => {
+      // (On Kafka a consumer group spans topics, and kafkajs's assigner gives out only the
+      // partitions of the leader's topics: one group on two topics left one of them unread.)
+      const [a, b] = [fixture.streamName('per-stream-a'), fixture.streamName('per-stream-b')];
+      const consumer = fixture.streamName('per-stream-group');
+      await log.ensureStreams([
+        { name: a, partitions: 2 },
+        { name: b, partitions: 2 },
+      ]);
+      const records = (tag: string): AppendRecord[] =>
+        Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: bytes(`${tag}${i}`) }));
+      await log.append(a, records('a'));
+      await log.append(b, records('b'));
+      await log.commit(consumer, a, { 0: 0 });
+      expect(await log.committed(consumer, b)).toEqual({});
+      const [ca, cb] = [new AbortController(), new AbortController()];
+      const [fromA, fromB] = await Promise.all([
+        take(log.consume(a, { consumer, signal: ca.signal }), 6, ca),
+        take(log.consume(b, { consumer, signal: cb.signal }), 6, cb),
+      ]);
+      ca.abort();
+      cb.abort();
+      expect(fromA.map((r) => text(r.value)).sort()).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+      expect(fromB.map((r) => text(r.value)).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5']);
+    });
+
     it('dead-letters records that fail to decode and goes on', async () => {
       const stream = fixture.streamName('dlq-src');
       const deadLetterStream = fixture.streamName('dlq');
