@@ -618,6 +618,7 @@ class KafkaLog implements Log {
     const onAbort = (): void => channel.close();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
+      await this.#adoptBarePositions(groupId, stream);
       await consumer.connect();
       await consumer.subscribe({
         topics: [stream],
@@ -714,6 +715,35 @@ class KafkaLog implements Log {
         consumer: groupId,
         backend: BACKEND,
       });
+    }
+  }
+
+  /**
+   * Gives `consumer`'s group on `stream` the positions committed under the bare name (the group
+   * of every stream before `groupOf`), when it has none of its own yet: an upgraded node resumes
+   * where it stopped instead of reading the stream again. Best effort: another node doing the
+   * same at once has joined the group (this commit is then refused, and that one's stands), and
+   * anything else that fails here fails again, reported, when the consumer connects.
+   */
+  async #adoptBarePositions(consumer: string, stream: string): Promise<void> {
+    try {
+      const [own, bare] = await this.#withAdmin((admin) =>
+        Promise.all([
+          admin.fetchOffsets({ groupId: groupOf(consumer, stream), topics: [stream] }),
+          admin.fetchOffsets({ groupId: consumer, topics: [stream] }),
+        ]),
+      );
+      const committed = (topics: typeof own) =>
+        (topics[0]?.partitions ?? []).filter((p) => Number(p.offset) >= 0);
+      const carried = committed(bare);
+      if (committed(own).length > 0 || carried.length === 0) return;
+      await this.#commitAsMember(
+        groupOf(consumer, stream),
+        stream,
+        carried.map(({ partition, offset }) => ({ partition, offset })),
+      );
+    } catch {
+      // (best effort, see above)
     }
   }
 
