@@ -38,6 +38,7 @@ import {
 import { PeerUnavailableError } from './peers/errors.ts';
 import { startRestate, type Restate } from './peers/restate.ts';
 import { buildExampleModule } from './lib/example-module.ts';
+import { describeParts } from './lib/rss-parts.ts';
 
 const RUNS = Number(arg('runs', '100'));
 const WARMUP = Number(arg('warmup', '100'));
@@ -69,6 +70,7 @@ const ours = await startOurNode({
 });
 
 const rows: Row[] = [];
+let partsLine: string | undefined;
 const raw: Record<string, unknown> = {};
 let start = 1_000_000;
 
@@ -168,7 +170,7 @@ try {
     });
   }
 
-  const { peakRss: ourPeak } = await ours.request<null>({ cmd: 'run', workflows: [] });
+  const { peakRss: ourPeak, peakParts } = await ours.request<null>({ cmd: 'run', workflows: [] });
   const theirPeak = restate.peakRss();
   rows.push({
     scenario: 'peak RSS over the run',
@@ -177,8 +179,12 @@ try {
     ratio: lowerIsBetter(ourPeak, theirPeak.server + theirPeak.service),
     note: `Restate: server ${mib(theirPeak.server)} + SDK service ${mib(theirPeak.service)}`,
   });
+  // What the node's peak was made of (bench/lib/rss-parts.ts): the binary's pages, V8's
+  // generations, array buffers and the rest, at the highest RSS the child sampled.
+  if (peakParts !== undefined) partsLine = `this node's peak RSS, ${describeParts(peakParts)}`;
   raw.peakRss = {
     ours: ourPeak,
+    oursParts: peakParts,
     restateServer: theirPeak.server,
     restateService: theirPeak.service,
   };
@@ -188,6 +194,7 @@ try {
 }
 
 printTable(TITLE, 'Restate', rows);
+if (partsLine !== undefined) console.log(partsLine);
 const file = writeResults('restate', {
   title: TITLE,
   peer: 'Restate 1.7.12',

@@ -7,7 +7,8 @@
 //        '--data-dir', D, '--no-glue-free', '--poll-while-syncing', MS, '--heap-growth', P])
 //   fork('bench/lib/our-node-child.ts', [...the same, '--warm-cache'])
 //
-// Each request is answered with its result plus the process's current and peak RSS. The
+// Each request is answered with its result plus the process's current and peak RSS (and what
+// the highest it sampled was made of: rss-parts.ts). The
 // requests themselves are served by our-node-driver.ts, which gap.bench.ts also runs in process.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import {
   limitHeapGrowth,
 } from '../../processors/compose/heap-growth.ts';
 import { currentRss, peakRss } from './proc.ts';
+import { samplePeakParts } from './rss-parts.ts';
 import type { ChildReply, ChildRequest } from './our-node-protocol.ts';
 
 const argv = process.argv.slice(2);
@@ -64,6 +66,8 @@ if (argv.includes('--warm-cache')) {
   process.exit(0);
 }
 
+// What the peak is made of (rss-parts.ts), sampled from now on.
+const parts = samplePeakParts();
 process.on('message', (msg: ChildRequest) => {
   driver.handle(msg).then(
     (result) => {
@@ -73,6 +77,7 @@ process.on('message', (msg: ChildRequest) => {
         result,
         rss: currentRss(process.pid),
         peakRss: peakRss(process.pid),
+        peakParts: parts.peak(),
       };
       process.send?.(reply);
       if (msg.cmd === 'exit') void shutdown();
@@ -91,6 +96,7 @@ process.on('message', (msg: ChildRequest) => {
 });
 
 async function shutdown(): Promise<void> {
+  parts.stop();
   driver.close();
   await opened[Symbol.asyncDispose]();
   if (keptDir === undefined) rmSync(root, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { compiledChild } from './compiled.ts';
 import { flag, numberArg } from './report.ts';
+import type { RssParts } from './rss-parts.ts';
 
 /** `--import` this in a child run from the sources, as `ipvm` runs them (cli/ts-cache.js). */
 const TS_CACHE_REGISTER = join(import.meta.dirname, '..', '..', 'cli', 'ts-cache-register.js');
@@ -81,17 +82,25 @@ export interface ChildReply {
   /** Current and peak RSS of the child after the request, bytes. */
   rss: number;
   peakRss: number;
+  /** What the highest RSS the child sampled so far was made of. */
+  peakParts?: RssParts;
 }
 
 /** Distributes `Omit` over a union, so each request keeps its own fields. */
 type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/** A request's answer: its result, and the child's memory after it (see {@link ChildReply}). */
+export interface ChildAnswer<T> {
+  result: T;
+  rss: number;
+  peakRss: number;
+  peakParts?: RssParts;
+}
+
 /** The parent's handle on a node child. */
 export interface OurNode {
   pid: number;
-  request<T>(
-    req: Without<ChildRequest, 'id'>,
-  ): Promise<{ result: T; rss: number; peakRss: number }>;
+  request<T>(req: Without<ChildRequest, 'id'>): Promise<ChildAnswer<T>>;
   close(): Promise<void>;
 }
 
@@ -178,10 +187,15 @@ export async function startOurNode(options: {
     pid: child.pid!,
     request<T>(req: Without<ChildRequest, 'id'>) {
       const id = nextId++;
-      return new Promise<{ result: T; rss: number; peakRss: number }>((resolve, reject) => {
+      return new Promise<ChildAnswer<T>>((resolve, reject) => {
         pending.set(id, (r) =>
           r.ok
-            ? resolve({ result: r.result as T, rss: r.rss, peakRss: r.peakRss })
+            ? resolve({
+                result: r.result as T,
+                rss: r.rss,
+                peakRss: r.peakRss,
+                peakParts: r.peakParts,
+              })
             : reject(new Error(r.error)),
         );
         child.send({ ...req, id });
