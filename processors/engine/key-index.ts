@@ -66,8 +66,10 @@ function hash(w: Int32Array, n: number, length: number): number {
  * of place and ~6 B of slot. What is kept per key goes in {@link NumberColumn}s indexed by the
  * same numbers.
  *
- * A lookup encodes the key (native) and hashes and compares it a word at a time: ~100 ns for a
- * CID, against a `Map`'s ~60 once V8 has hashed the string. Keys are never removed.
+ * A lookup encodes the key (native) and hashes and compares it a word at a time: 100–200 ns
+ * for a CID, against a `Map`'s ~60 once V8 has hashed the string (but ~200 for a string it
+ * has not: a CID read back is a new string); the last four keys asked for are answered by a
+ * string comparison. Keys are never removed.
  */
 export class KeyIndex {
   /**
