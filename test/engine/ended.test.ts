@@ -1,5 +1,6 @@
 // The registry of ended workflows: what it answers (the latest end of each workflow, none
-// once it is submitted again), and that ends replaced by re-runs do not pile up in memory.
+// once it is submitted again), that ends replaced by re-runs do not pile up in memory, and
+// that it shares the engine's index of workflows with the memo and the body positions.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { cidOf } from '../../schemas/cid.ts';
 import { encodeEvent, type WorkflowEndedEvent } from '../../schemas/events.ts';
 import { createEndedRegistry } from '../../processors/engine/ended.ts';
+import { KeyIndex } from '../../processors/engine/key-index.ts';
+import { createMemo } from '../../processors/engine/memo.ts';
+import { BodyPositions } from '../../processors/engine/submission-body.ts';
 
 function end(n: number, run: number): WorkflowEndedEvent {
   return {
@@ -111,5 +115,36 @@ describe('the ended registry', () => {
     expect(ended.get(key(0))).toEqual(end(0, 3));
     expect(ended.has(key(1))).toBe(false);
     for (let n = 2; n < workflows; n++) expect(ended.get(key(n))).toEqual(end(n, 2));
+  });
+
+  it('shares one index of workflows with the body positions and the memo, and compacts over the ids without an end', async () => {
+    const workflows = new KeyIndex();
+    const ended = createEndedRegistry({ workflows });
+    const bodies = new BodyPositions(workflows);
+    const memo = createMemo({ workflows });
+    const key = (n: number): string => end(n, 0).workflow.toString();
+    // Every other workflow numbered in the shared index without an end: a body, a receipt.
+    for (let n = 0; n < 20_000; n++) {
+      if (n % 2 === 0) ended.set(key(n), encodeEvent(end(n, 0)));
+      else bodies.set(key(n), 3, n);
+    }
+    memo.putLazy(
+      { instruction: 'bafyinstruction', workflow: key(1), outcome: 'ok' },
+      Uint8Array.of(1),
+    );
+    expect(workflows.size).toBe(20_000); // each workflow held once
+    const live = ended.heldBytes;
+    for (let n = 0; n < 20_000; n += 2) ended.set(key(n), encodeEvent(end(n, 2)));
+    await vi.waitFor(() => expect(ended.heldBytes).toBeLessThan(1.5 * live), { interval: 1 });
+    for (let n = 0; n < 20_000; n++) {
+      if (n % 2 === 0) expect(ended.get(key(n))).toEqual(end(n, 2));
+      else {
+        expect(ended.has(key(n))).toBe(false);
+        expect(bodies.get(key(n))).toEqual({ partition: 3, offset: n });
+      }
+    }
+    expect(memo.written('bafyinstruction', key(1))).toBe(true);
+    expect(memo.written('bafyinstruction', key(3))).toBe(false);
+    expect(bodies.get(key(0))).toBeUndefined();
   });
 });
