@@ -8,8 +8,8 @@
 //   fork('bench/lib/our-node-child.ts', [...the same, '--warm-cache'])
 //
 // Each request is answered with its result plus the process's current and peak RSS (and what
-// the highest it sampled was made of: rss-parts.ts). The
-// requests themselves are served by our-node-driver.ts, which gap.bench.ts also runs in process.
+// the highest it sampled was made of: rss-parts.ts). The requests themselves are served by
+// our-node-driver.ts, which gap.bench.ts also runs in process.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
