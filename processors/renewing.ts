@@ -95,48 +95,43 @@ export class RenewingMap<K, V> implements Iterable<[K, V]> {
   }
 }
 
-/** A `Set` whose table is renewed while it is small (see the module's documentation). */
+/**
+ * A `Set` whose table is renewed while it is small (see the module's documentation): a
+ * {@link RenewingMap} of its values, which renews for it.
+ */
 export class RenewingSet<T> implements Iterable<T> {
-  #set: Set<T>;
-  #adds = 0;
+  #map = new RenewingMap<T, true>();
 
   constructor(values?: Iterable<T>) {
-    this.#set = new Set(values);
+    if (values !== undefined) for (const v of values) this.#map.set(v, true);
   }
 
   get size(): number {
-    return this.#set.size;
+    return this.#map.size;
   }
 
   has(value: T): boolean {
-    return this.#set.has(value);
+    return this.#map.has(value);
   }
 
   add(value: T): this {
-    const set = this.#set;
-    const size = set.size;
-    set.add(value);
-    if (set.size > size && renews(++this.#adds, size)) {
-      this.#set = new Set(set);
-      this.#adds = 0;
-    }
+    this.#map.set(value, true);
     return this;
   }
 
   delete(value: T): boolean {
-    return this.#set.delete(value);
+    return this.#map.delete(value);
   }
 
   clear(): void {
-    this.#set = new Set();
-    this.#adds = 0;
+    this.#map.clear();
   }
 
-  values(): SetIterator<T> {
-    return this.#set.values();
+  values(): MapIterator<T> {
+    return this.#map.keys();
   }
 
-  [Symbol.iterator](): SetIterator<T> {
-    return this.#set.values();
+  [Symbol.iterator](): MapIterator<T> {
+    return this.#map.keys();
   }
 }

@@ -132,6 +132,10 @@ export class KeyIndex {
       this.#remember(key, found);
       return found;
     }
+    if (HEADER_WORDS + n > CHUNK_WORDS)
+      throw new RangeError(
+        `key "${key.slice(0, 64)}…" is ${length} bytes: longer than a chunk of keys (${CHUNK_BYTES - HEADER_WORDS * 4})`,
+      );
     const place = this.#reserve(HEADER_WORDS + n);
     const chunk = this.#chunks[place >>> CHUNK_BITS]!;
     const at = place & (CHUNK_WORDS - 1);
@@ -237,7 +241,6 @@ export class KeyIndex {
   }
 
   #newChunk(n: number): number {
-    if (n > CHUNK_WORDS) throw new RangeError(`a key of ${n * 4} bytes is longer than a chunk`);
     if (this.#chunks.length >= MAX_CHUNKS)
       throw new RangeError(`more than ${MAX_CHUNKS} chunks of keys`);
     return this.#chunks.push(new Int32Array(n)) - 1;

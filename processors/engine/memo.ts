@@ -224,10 +224,10 @@ export function createMemo(options: MemoOptions = {}): OwnedMemo {
         if (!written(key, w)) attempts.add(`${w} ${key}`);
         return false;
       }
-      // (encoded first: a throw leaves no instruction without its entry)
-      const body = knownEncoding(event.body) ?? dagCbor.encode(event.body);
       const i = noteWritten(key, w);
       if (i < 0) return false;
+      // (encoded only for a new instruction: most puts are of one already kept)
+      const body = knownEncoding(event.body) ?? dagCbor.encode(event.body);
       handles.set(i, slabs.add([KIND_ENTRY, event.receipt.bytes, event.instruction.bytes, body]));
       return true;
     },
