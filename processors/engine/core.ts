@@ -164,6 +164,8 @@ export interface Core {
   readonly receipts$: Subject<ReceiptEvent>;
   readonly ends$: Subject<WorkflowEndedEvent>;
   readonly ended: EndedRegistry;
+  /** Every workflow's CID, held once for the memo, the ended registry and the body positions. */
+  readonly workflows: KeyIndex;
 }
 
 /** Builds the shared state: creates the streams and reads which records are dead-lettered. */
@@ -175,7 +177,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
       : createTopology(init.topology as TopologyInit | undefined);
   const nodeId = init.nodeId ?? randomUUID();
   // Every workflow's CID, held once for the three registries that keep something of each.
-  const workflows = new KeyIndex();
+  const workflows = new KeyIndex({ spillDir: init.spillDir });
   const memo = createMemo({ spillDir: init.spillDir, workflows });
   const ended = createEndedRegistry({ spillDir: init.spillDir, workflows });
   const parsedSubmissions = attached<ParsedWorkflow>('parsed submission');
@@ -465,6 +467,7 @@ export async function createCore(init: NodeInit): Promise<Core> {
     receipts$: new Subject<ReceiptEvent>(),
     ends$: new Subject<WorkflowEndedEvent>(),
     ended,
+    workflows,
   };
 
   // Effects: a runner dispatching by op, and the outbox folded from effects.managed.

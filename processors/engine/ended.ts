@@ -55,7 +55,8 @@ export function createEndedRegistry(
 ): EndedRegistry {
   // Each workflow's end by its number in `workflows` (key-index.ts): a handle in `handles`, or
   // the decoded event in `decoded` until its record is read back.
-  const workflows = options.workflows ?? new KeyIndex();
+  const ownWorkflows = options.workflows === undefined;
+  const workflows = options.workflows ?? new KeyIndex({ spillDir: options.spillDir });
   const handles = new NumberColumn();
   const decoded = new RenewingMap<number, WorkflowEndedEvent>();
   let slabs = new Slabs(options);
@@ -160,6 +161,7 @@ export function createEndedRegistry(
       closed = true;
       slabs.close();
       next?.close();
+      if (ownWorkflows) workflows.close();
     },
   };
 }

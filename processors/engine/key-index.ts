@@ -1,22 +1,26 @@
 /**
  * Strings a process keeps for its whole life — the CIDs of every instruction and workflow it
- * saw — each named by a small number, off V8's heap.
+ * saw — each named by a small number, off V8's heap, their bytes in a scratch file once a node
+ * has one.
  *
  * @module
  */
+import { SpillFile } from './spill-file.ts';
 
 /** Bytes of one chunk of keys; a key longer than a quarter of it gets a chunk of its own. */
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 1 << 18;
 /** A key's place is `chunk << CHUNK_BITS | word offset` in a 32-bit number. */
-const CHUNK_BITS = 18;
+const CHUNK_BITS = 16;
 const CHUNK_WORDS = CHUNK_BYTES / 4;
-/** Chunks at most (the place's 14 high bits, all but one: a slot holds `place + 1`): 16 GiB. */
-const MAX_CHUNKS = (1 << (32 - CHUNK_BITS)) - 1;
+/** Chunks at most (the place's 16 high bits): 16 GiB of keys. */
+const MAX_CHUNKS = 1 << (32 - CHUNK_BITS);
 /** Numbers per page of a column: columns grow a page at a time, never copied. */
 const PAGE_BITS = 13;
 const PAGE = 1 << PAGE_BITS;
-/** A key as kept, in 4-byte words: its hash, its length in bytes, its number, then its UTF-8 bytes. */
-const HEADER_WORDS = 3;
+/** A key as kept, in 4-byte words: its length in bytes, then its UTF-8 bytes. */
+const HEADER_WORDS = 1;
+/** Bytes of the longest key held (a CID is ~60). */
+const MAX_KEY_BYTES = (1 << 20) - HEADER_WORDS * 4;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -57,29 +61,59 @@ function hash(w: Int32Array, n: number, length: number): number {
   return (h ^ (h >>> 16)) | 0;
 }
 
+/** Words of a spilled key read back, grown as needed. */
+let readBack = new Int32Array(64);
+
+/** Where a {@link KeyIndex} keeps the bytes of its keys. */
+export interface KeyIndexOptions {
+  /**
+   * Directory for a scratch file ({@link SpillFile}): a chunk of keys is written there once
+   * two newer ones have been opened, and dropped from memory; a key in it is read back (one
+   * `pread`) when a lookup's hash matches it or when {@link KeyIndex.key} asks for it. Without
+   * one (or when it cannot be written) every chunk stays in memory.
+   */
+  spillDir?: string;
+}
+
 /**
  * An append-only set of strings, each named by its position: 0, 1, 2… in the order added. It
  * holds what a `Map<string, …>` of every CID a node ever saw held on the heap — a string object
  * (~80 B for a CID) and an entry in a hash table that V8 doubles in its large-object space, all
- * of which V8 lets grow to twice itself before its next full collection — as words in shared
- * 1 MiB chunks that V8 neither scans nor counts: a 59-character CID takes 72 B there, plus 4 B
- * of place and ~6 B of slot. What is kept per key goes in {@link NumberColumn}s indexed by the
- * same numbers.
+ * of which V8 lets grow to twice itself before its next full collection — off the heap: each
+ * key's hash and place (4 B each, in pages by its number) and an open-addressing table of
+ * numbers (~6 B a key) in memory, and its bytes (64 B for a 59-character CID) in 256 KiB
+ * chunks, which with a spill directory move to a scratch file as newer ones fill: ~16 B of
+ * memory a key then, whatever its length. What is kept per key goes in {@link NumberColumn}s
+ * indexed by the same numbers.
  *
- * A lookup encodes the key (native) and hashes and compares it a word at a time: 100–200 ns
- * for a CID, against a `Map`'s ~60 once V8 has hashed the string (but ~200 for a string it
- * has not: a CID read back is a new string); the last four keys asked for are answered by a
- * string comparison. Keys are never removed.
+ * A lookup encodes the key (native), hashes it, and compares it a word at a time with the keys
+ * of the same hash: 100–200 ns for a CID, against a `Map`'s ~60 once V8 has hashed the string
+ * (but ~200 for a string it has not: a CID read back is a new string); the last four keys asked
+ * for are answered by a string comparison. A key found in a chunk that was spilled costs a
+ * `pread` more (a page-cache copy, 1–2 µs); a key not held is told apart by its 32-bit hash,
+ * without reading any. Keys are never removed.
  */
 export class KeyIndex {
   /**
-   * Open addressing, linear probing: each key's `place + 1`, 0 when free. A lookup reads a slot
-   * and then the key's words (hash, length, number, bytes: one or two cache lines), no more.
+   * Open addressing, linear probing: each key's `number + 1`, 0 when free. A probe reads a slot
+   * and the key's hash; only a key of the same hash is compared.
    */
   #slots = new Uint32Array(PAGE * 2);
-  /** Each key's place in `#chunks` by its number (for {@link key}), a page at a time. */
+  /** Each key's hash by its number, a page at a time. */
+  #hashes: Int32Array[] = [];
+  /** Each key's place in `#chunks` by its number, a page at a time. */
   #places: Uint32Array[] = [];
-  #chunks: Int32Array[] = [];
+  /** Each chunk's words; `undefined` once it is in the spill file. */
+  #chunks: (Int32Array | undefined)[] = [];
+  /** Each chunk's length in words (a long key's is its own size). */
+  #chunkWords: number[] = [];
+  /** Each spilled chunk's position in the spill file. */
+  #spilledAt: number[] = [];
+  #spillDir: string | undefined;
+  #spill: SpillFile | undefined;
+  /** Chunks below this one were spilled, are being written, or stay in memory for good. */
+  #spillFrom = 0;
+  #writing = 0;
   /** Index of the chunk short keys go to (`-1`: none yet), and words used of it. */
   #open = -1;
   #used = 0;
@@ -98,16 +132,33 @@ export class KeyIndex {
   #i3 = -1;
   #turn = 0;
 
+  constructor(options: KeyIndexOptions = {}) {
+    this.#spillDir = options.spillDir;
+  }
+
   /** Keys held. */
   get size(): number {
     return this.#size;
   }
 
-  /** Bytes held: chunks of keys, slots and places. */
+  /** Bytes held in memory: chunks not spilled, slots, hashes and places. */
   get bytes(): number {
     let chunks = 0;
-    for (const c of this.#chunks) chunks += c.byteLength;
-    return chunks + this.#slots.byteLength + this.#places.length * PAGE * 4;
+    for (const c of this.#chunks) chunks += c?.byteLength ?? 0;
+    return chunks + this.#slots.byteLength + this.#places.length * PAGE * 8;
+  }
+
+  /** Bytes of keys in the spill file. */
+  get spilledBytes(): number {
+    let n = 0;
+    for (let c = 0; c < this.#chunks.length; c++)
+      if (this.#chunks[c] === undefined) n += this.#chunkWords[c]! * 4;
+    return n;
+  }
+
+  /** Chunks being written to the spill file now. */
+  get writing(): number {
+    return this.#writing;
   }
 
   /** The number of `key`, or -1 when it was never added. */
@@ -132,22 +183,24 @@ export class KeyIndex {
       this.#remember(key, found);
       return found;
     }
-    if (HEADER_WORDS + n > CHUNK_WORDS)
+    if (length > MAX_KEY_BYTES)
       throw new RangeError(
-        `key "${key.slice(0, 64)}…" is ${length} bytes: longer than a chunk of keys (${CHUNK_BYTES - HEADER_WORDS * 4})`,
+        `key "${key.slice(0, 64)}…" is ${length} bytes: longer than a key may be (${MAX_KEY_BYTES})`,
       );
     const place = this.#reserve(HEADER_WORDS + n);
     const chunk = this.#chunks[place >>> CHUNK_BITS]!;
     const at = place & (CHUNK_WORDS - 1);
-    const id = this.#size++;
-    chunk[at] = h;
-    chunk[at + 1] = length;
-    chunk[at + 2] = id;
+    chunk[at] = length;
     for (let i = 0; i < n; i++) chunk[at + HEADER_WORDS + i] = scratchWords[i]!;
-    if ((id & (PAGE - 1)) === 0) this.#places.push(new Uint32Array(PAGE));
+    const id = this.#size++;
+    if ((id & (PAGE - 1)) === 0) {
+      this.#places.push(new Uint32Array(PAGE));
+      this.#hashes.push(new Int32Array(PAGE));
+    }
     this.#places[id >>> PAGE_BITS]![id & (PAGE - 1)] = place;
+    this.#hashes[id >>> PAGE_BITS]![id & (PAGE - 1)] = h;
     // At most three quarters full: a probe then visits ~2.5 slots on average.
-    this.#place(this.#slots, place, h);
+    this.#slot(this.#slots, id, h);
     if (this.#size * 4 > this.#slots.length * 3) this.#rehash();
     this.#remember(key, id);
     return id;
@@ -192,15 +245,30 @@ export class KeyIndex {
     this.#turn = (this.#turn + 1) & 3;
   }
 
-  /** The key numbered `id`, decoded from its bytes. */
+  /** The key numbered `id`, decoded from its bytes (read back if spilled). */
   key(id: number): string {
     if (!(Number.isInteger(id) && id >= 0 && id < this.#size))
       throw new RangeError(`no key numbered ${id}`);
     const place = this.#placeOf(id);
-    const chunk = this.#chunks[place >>> CHUNK_BITS]!;
+    const c = place >>> CHUNK_BITS;
     const at = place & (CHUNK_WORDS - 1);
-    const bytes = new Uint8Array(chunk.buffer, (at + HEADER_WORDS) * 4, chunk[at + 1]);
+    const chunk = this.#chunks[c];
+    if (chunk !== undefined)
+      return decoder.decode(new Uint8Array(chunk.buffer, (at + HEADER_WORDS) * 4, chunk[at]));
+    const position = this.#spilledAt[c]! + at * 4;
+    const length = this.#read(position, HEADER_WORDS)[0]!;
+    const bytes = new Uint8Array(length);
+    this.#spill!.read(position + HEADER_WORDS * 4, bytes);
     return decoder.decode(bytes);
+  }
+
+  /**
+   * Closes the spill file once the chunks being written are there: keys in it can no longer be
+   * read (a lookup that would compare one throws).
+   */
+  close(): void {
+    this.#spill?.close();
+    this.#spillDir = undefined;
   }
 
   #placeOf(id: number): number {
@@ -209,20 +277,45 @@ export class KeyIndex {
 
   /** The number of the key in {@link scratch} (`length` bytes, hashing to `h`), or -1. */
   #find(length: number, h: number): number {
-    const mask = this.#slots.length - 1;
-    const n = words(length);
+    const slots = this.#slots;
+    const mask = slots.length - 1;
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const v = this.#slots[s]!;
+      const v = slots[s]!;
       if (v === 0) return -1;
-      const place = v - 1;
-      const chunk = this.#chunks[place >>> CHUNK_BITS]!;
-      const at = place & (CHUNK_WORDS - 1);
-      if (chunk[at] !== h || chunk[at + 1] !== length) continue;
-      const from = at + HEADER_WORDS;
-      let i = 0;
-      while (i < n && chunk[from + i] === scratchWords[i]) i++;
-      if (i === n) return chunk[at + 2]!;
+      const id = v - 1;
+      if (this.#hashes[id >>> PAGE_BITS]![id & (PAGE - 1)] === h && this.#holds(id, length))
+        return id;
     }
+  }
+
+  /** Whether key `id` is the `length` bytes in {@link scratch}. */
+  #holds(id: number, length: number): boolean {
+    const place = this.#placeOf(id);
+    const c = place >>> CHUNK_BITS;
+    let at = place & (CHUNK_WORDS - 1);
+    const n = words(length);
+    let chunk = this.#chunks[c];
+    if (chunk === undefined) {
+      // Its hash matched: read as many words as the key would take, if the chunk has them.
+      const count = HEADER_WORDS + n;
+      if (at + count > this.#chunkWords[c]!) return false;
+      chunk = this.#read(this.#spilledAt[c]! + at * 4, count);
+      at = 0;
+    }
+    if (chunk[at] !== length) return false;
+    const from = at + HEADER_WORDS;
+    let i = 0;
+    while (i < n && chunk[from + i] === scratchWords[i]) i++;
+    return i === n;
+  }
+
+  /** `count` words at `position` of the spill file, in {@link readBack}. */
+  #read(position: number, count: number): Int32Array {
+    if (readBack.length < count) readBack = new Int32Array(count * 2);
+    const spill = this.#spill;
+    if (spill === undefined) throw new Error('key index closed');
+    spill.read(position, new Uint8Array(readBack.buffer, 0, count * 4));
+    return readBack;
   }
 
   /** Room for `n` words; returns their place. */
@@ -232,8 +325,12 @@ export class KeyIndex {
       return this.#newChunk(n) << CHUNK_BITS;
     }
     if (this.#open < 0 || this.#used + n > CHUNK_WORDS) {
+      const before = this.#open;
       this.#open = this.#newChunk(CHUNK_WORDS);
       this.#used = 0;
+      // The chunk just filled stays in memory (keys of workflows in flight are in it or the
+      // open one); those before it go to the spill file.
+      if (before > 0) this.#spillBelow(before);
     }
     const place = (this.#open << CHUNK_BITS) | this.#used;
     this.#used += n;
@@ -243,23 +340,46 @@ export class KeyIndex {
   #newChunk(n: number): number {
     if (this.#chunks.length >= MAX_CHUNKS)
       throw new RangeError(`more than ${MAX_CHUNKS} chunks of keys`);
+    this.#chunkWords.push(n);
+    this.#spilledAt.push(-1);
     return this.#chunks.push(new Int32Array(n)) - 1;
   }
 
-  #place(slots: Uint32Array, place: number, h: number): void {
+  /** Starts writing every chunk below `limit` not yet written to the spill file, if any. */
+  #spillBelow(limit: number): void {
+    if (this.#spillDir === undefined) return;
+    try {
+      this.#spill ??= new SpillFile(this.#spillDir);
+    } catch {
+      this.#spillDir = undefined; // cannot create it: keep every chunk in memory
+      return;
+    }
+    const spill = this.#spill;
+    for (; this.#spillFrom < limit; this.#spillFrom++) {
+      const c = this.#spillFrom;
+      const chunk = this.#chunks[c];
+      if (chunk === undefined || c === this.#open) continue;
+      this.#writing++;
+      spill.append(new Uint8Array(chunk.buffer), (error, position) => {
+        this.#writing--;
+        if (error !== null) return; // (kept in memory)
+        this.#spilledAt[c] = position;
+        this.#chunks[c] = undefined;
+      });
+    }
+  }
+
+  #slot(slots: Uint32Array, id: number, h: number): void {
     const mask = slots.length - 1;
     let s = h & mask;
     while (slots[s] !== 0) s = (s + 1) & mask;
-    slots[s] = place + 1;
+    slots[s] = id + 1;
   }
 
   #rehash(): void {
     const slots = new Uint32Array(this.#slots.length * 2);
-    for (const v of this.#slots) {
-      if (v === 0) continue;
-      const place = v - 1;
-      this.#place(slots, place, this.#chunks[place >>> CHUNK_BITS]![place & (CHUNK_WORDS - 1)]!);
-    }
+    for (let id = 0; id < this.#size; id++)
+      this.#slot(slots, id, this.#hashes[id >>> PAGE_BITS]![id & (PAGE - 1)]!);
     this.#slots = slots;
   }
 }

@@ -146,9 +146,10 @@ export function createMemo(options: MemoOptions = {}): OwnedMemo {
   // packed entry's handle and the workflow its receipt was first written for at that number
   // (~100 B an instruction, against ~300 B of heap as strings in Maps — which V8 also let grow
   // to twice that before collecting).
-  const index = new KeyIndex();
+  const index = new KeyIndex({ spillDir: options.spillDir });
   const handles = new NumberColumn();
-  const workflows = options.workflows ?? new KeyIndex();
+  const ownWorkflows = options.workflows === undefined;
+  const workflows = options.workflows ?? new KeyIndex({ spillDir: options.spillDir });
   /** The number in `workflows` of each instruction's first writer. */
   const writers = new NumberColumn();
   /** Further writers of an instruction written for several workflows (rare). */
@@ -260,6 +261,10 @@ export function createMemo(options: MemoOptions = {}): OwnedMemo {
         yield young.get(key) ?? old.get(key) ?? unpack(slabs.get(handles.get(i)));
       }
     },
-    close: () => slabs.close(),
+    close() {
+      slabs.close();
+      index.close();
+      if (ownWorkflows) workflows.close();
+    },
   };
 }

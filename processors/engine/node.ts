@@ -182,6 +182,7 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
         core.ends$.complete();
         core.memo.close();
         core.ended.close();
+        core.workflows.close();
       })();
       return closing;
     },
