@@ -82,8 +82,8 @@ export interface KeyIndexOptions {
  * of which V8 lets grow to twice itself before its next full collection — off the heap: each
  * key's hash and place (4 B each, in pages by its number) and an open-addressing table of
  * numbers (~6 B a key) in memory, and its bytes (64 B for a 59-character CID) in 256 KiB
- * chunks, which with a spill directory move to a scratch file as newer ones fill: ~16 B of
- * memory a key then, whatever its length. What is kept per key goes in {@link NumberColumn}s
+ * chunks, which with a spill directory move to a scratch file as newer ones fill: ~17 B of
+ * memory a key then at a million keys (24 at 100 000), whatever its length. What is kept per key goes in {@link NumberColumn}s
  * indexed by the same numbers.
  *
  * A lookup encodes the key (native), hashes it, and compares it a word at a time with the keys
