@@ -82,9 +82,9 @@ export interface KeyIndexOptions {
  * of which V8 lets grow to twice itself before its next full collection — off the heap: each
  * key's hash and place (4 B each, in pages by its number) and an open-addressing table of
  * numbers (~6 B a key) in memory, and its bytes (64 B for a 59-character CID) in 256 KiB
- * chunks, which with a spill directory move to a scratch file as newer ones fill: ~17 B of
- * memory a key then at a million keys (24 at 100 000), whatever its length. What is kept per key goes in {@link NumberColumn}s
- * indexed by the same numbers.
+ * chunks, which with a spill directory move to a scratch file as newer ones fill. Memory per
+ * key is then ~17 B at a million keys (24 at 100 000), whatever their length. What is kept
+ * per key goes in {@link NumberColumn}s indexed by the same numbers.
  *
  * A lookup encodes the key (native), hashes it, and compares it a word at a time with the keys
  * of the same hash: 100–200 ns for a CID, against a `Map`'s ~60 once V8 has hashed the string
@@ -322,7 +322,7 @@ export class KeyIndex {
   #reserve(n: number): number {
     if (n > CHUNK_WORDS / 4) {
       // A long key gets a chunk of its own; the open chunk stays open.
-      return this.#newChunk(n) << CHUNK_BITS;
+      return (this.#newChunk(n) << CHUNK_BITS) >>> 0;
     }
     if (this.#open < 0 || this.#used + n > CHUNK_WORDS) {
       const before = this.#open;
