@@ -111,6 +111,7 @@ export class KeyIndex {
   #spilledAt: number[] = [];
   #spillDir: string | undefined;
   #spill: SpillFile | undefined;
+  #closed = false;
   /** Chunks below this one were spilled, are being written, or stay in memory for good. */
   #spillFrom = 0;
   #writing = 0;
@@ -267,6 +268,7 @@ export class KeyIndex {
    * read (a lookup that would compare one throws).
    */
   close(): void {
+    this.#closed = true;
     this.#spill?.close();
     this.#spillDir = undefined;
   }
@@ -348,13 +350,11 @@ export class KeyIndex {
   /** Starts writing every chunk below `limit` not yet written to the spill file, if any. */
   #spillBelow(limit: number): void {
     if (this.#spillDir === undefined) return;
-    try {
-      this.#spill ??= new SpillFile(this.#spillDir);
-    } catch {
+    const spill = (this.#spill ??= SpillFile.tryOpen(this.#spillDir));
+    if (spill === undefined) {
       this.#spillDir = undefined; // cannot create it: keep every chunk in memory
       return;
     }
-    const spill = this.#spill;
     for (; this.#spillFrom < limit; this.#spillFrom++) {
       const c = this.#spillFrom;
       const chunk = this.#chunks[c];
@@ -362,7 +362,7 @@ export class KeyIndex {
       this.#writing++;
       spill.append(new Uint8Array(chunk.buffer), (error, position) => {
         this.#writing--;
-        if (error !== null) return; // (kept in memory)
+        if (error !== null || this.#closed) return; // it stays in memory
         this.#spilledAt[c] = position;
         this.#chunks[c] = undefined;
       });

@@ -168,9 +168,8 @@ export class Slabs {
   /** Moves a slab no longer written to (its first `used` bytes) to the spill file, if any. */
   #retire(index: number, used: number): void {
     if (this.#spillDir === undefined) return;
-    try {
-      this.#spill ??= new SpillFile(this.#spillDir);
-    } catch {
+    this.#spill ??= SpillFile.tryOpen(this.#spillDir);
+    if (this.#spill === undefined) {
       this.#spillDir = undefined; // cannot create it: keep every slab in memory
       return;
     }

@@ -32,6 +32,15 @@ export class SpillFile {
     }
   }
 
+  /** Creates the file in `dir`, or gives `undefined` when it cannot (the caller keeps its bytes). */
+  static tryOpen(dir: string): SpillFile | undefined {
+    try {
+      return new SpillFile(dir);
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * Writes `bytes` at the end of the file without blocking; `done` gets their position once
    * they are there, or an error (the caller then keeps them in memory). `bytes` must not change
