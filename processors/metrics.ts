@@ -17,6 +17,7 @@
  * | `ipvm_memo_hit_ratio` | gauge | replayed receipts / all receipts seen, since start |
  * | `ipvm_memo_entries` | gauge | instructions in the in-process memo |
  * | `ipvm_memo_bytes{where}` | gauge | the memo's packed receipts: in `memory`, or in the spill `file` (`<data dir>/cache`) |
+ * | `ipvm_history_bytes{where}` | gauge | all a node keeps of every workflow and instruction it has seen (receipts, ends, their CIDs and the numbers kept by them), in `memory` or in the spill `file`: what grows with its history |
  * | `ipvm_consumer_lag_records{consumer,stream}` | gauge | records a consumer has yet to process |
  * | `ipvm_log_commits_total` | counter | group commits of the embedded file log: each acknowledges every append made while the one before it was on the disk |
  * | `ipvm_log_committed_records_total` | counter | records those group commits acknowledged (÷ commits: records per commit) |
@@ -120,6 +121,7 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
   let receipts = 0;
   let replayed = 0;
   const memos = new Set<Memo>();
+  const nodes = new Set<IpvmNode>();
 
   const executedTotal = new Counter({
     name: 'ipvm_tasks_executed_total',
@@ -199,6 +201,23 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
       for (const memo of memos) {
         memory += memo.residentBytes;
         file += memo.spilledBytes;
+      }
+      this.set({ where: 'memory' }, memory);
+      this.set({ where: 'file' }, file);
+    },
+  });
+  new Gauge({
+    name: 'ipvm_history_bytes',
+    help: 'What the node keeps of every workflow and instruction it has seen, by where: in memory or in the spill file',
+    labelNames: ['where'] as const,
+    registers,
+    collect() {
+      let memory = 0;
+      let file = 0;
+      for (const node of nodes) {
+        const held = node.history();
+        memory += held.memory;
+        file += held.file;
       }
       this.set({ where: 'memory' }, memory);
       this.set({ where: 'file' }, file);
@@ -288,6 +307,7 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
     attach(node) {
       const memo = node.memo;
       memos.add(memo);
+      nodes.add(node);
       const receiptSub = node.receipts().subscribe(onReceipt);
       const ends = node
         .ends()
@@ -296,6 +316,7 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
         );
       return () => {
         memos.delete(memo);
+        nodes.delete(node);
         receiptSub.unsubscribe();
         ends.unsubscribe();
       };

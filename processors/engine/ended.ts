@@ -4,7 +4,7 @@
  * @module
  */
 import { decodeEvent, type NodeEvent, type WorkflowEndedEvent } from '../../schemas/events.ts';
-import { KeyIndex, NumberColumn } from './key-index.ts';
+import { KeyIndex, NumberColumn, type HeldBytes } from './key-index.ts';
 import { RenewingMap } from '../renewing.ts';
 import { Slabs, type SlabsOptions } from './slabs.ts';
 
@@ -23,6 +23,11 @@ export interface EndedRegistry {
   readonly heldBytes: number;
   /** Bytes of memory the kept ends take (the rest is in the spill file, if any). */
   readonly residentBytes: number;
+  /**
+   * Everything the registry keeps, by where: the ends and the numbers kept by them (and the
+   * workflows' CIDs unless shared).
+   */
+  keptBytes(): HeldBytes;
   /** Releases the spill file; ends kept there can no longer be read. */
   close(): void;
 }
@@ -156,6 +161,14 @@ export function createEndedRegistry(
     },
     get residentBytes() {
       return slabs.residentBytes + (next?.residentBytes ?? 0);
+    },
+    keptBytes() {
+      const own = ownWorkflows ? workflows : undefined;
+      return {
+        memory:
+          slabs.residentBytes + (next?.residentBytes ?? 0) + handles.bytes + (own?.bytes ?? 0),
+        file: slabs.spilledBytes + (next?.spilledBytes ?? 0) + (own?.spilledBytes ?? 0),
+      };
     },
     close() {
       closed = true;

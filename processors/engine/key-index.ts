@@ -61,6 +61,12 @@ function hash(w: Int32Array, n: number, length: number): number {
   return (h ^ (h >>> 16)) | 0;
 }
 
+/** Bytes something keeps, by where: in memory, or in a spill file. */
+export interface HeldBytes {
+  memory: number;
+  file: number;
+}
+
 /** Words of a spilled key read back, grown as needed. */
 let readBack = new Int32Array(64);
 
@@ -390,6 +396,11 @@ export class KeyIndex {
  */
 export class NumberColumn {
   #pages: Float64Array[] = [];
+
+  /** Bytes of its pages. */
+  get bytes(): number {
+    return this.#pages.length * PAGE * 8;
+  }
 
   /** The number of key `id`; `NaN` when none was set. */
   get(id: number): number {

@@ -15,7 +15,7 @@ import { decodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { dagCbor, knownEncoding } from '../../schemas/codecs.ts';
 import { isIpldMap } from '../../schemas/ipld.ts';
 import { parseReceipt } from '../../schemas/model.ts';
-import { KeyIndex, NumberColumn } from './key-index.ts';
+import { KeyIndex, NumberColumn, type HeldBytes } from './key-index.ts';
 import { Slabs, type SlabsOptions } from './slabs.ts';
 import type { Outcome, Receipt } from '../../schemas/types.ts';
 
@@ -72,6 +72,11 @@ export interface Memo {
   readonly residentBytes: number;
   /** Bytes of packed entries in the spill file. */
   readonly spilledBytes: number;
+  /**
+   * Everything the memo keeps of every instruction, by where: the packed entries, the index
+   * of instruction CIDs, and the numbers kept by them (not the workflows' CIDs when shared).
+   */
+  keptBytes(): HeldBytes;
   /** Every memoized entry, in insertion order. */
   entries(): IterableIterator<MemoEntry>;
 }
@@ -254,6 +259,14 @@ export function createMemo(options: MemoOptions = {}): OwnedMemo {
     },
     get spilledBytes() {
       return slabs.spilledBytes;
+    },
+    keptBytes() {
+      const own = ownWorkflows ? workflows : undefined;
+      return {
+        memory:
+          slabs.residentBytes + index.bytes + (own?.bytes ?? 0) + handles.bytes + writers.bytes,
+        file: slabs.spilledBytes + index.spilledBytes + (own?.spilledBytes ?? 0),
+      };
     },
     *entries() {
       for (let i = 0; i < index.size; i++) {

@@ -28,6 +28,7 @@ import { followStreams } from './live.ts';
 import { startExecutor, type ExecutorStage } from './executor-stage.ts';
 import type { IpvmNode, NodeInit } from './types.ts';
 
+export type { HeldBytes } from './key-index.ts';
 export type {
   ClusterSeam,
   IpvmNode,
@@ -66,6 +67,14 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   let closing: Promise<void> | undefined;
   const node: IpvmNode = {
     memo,
+    history() {
+      const m = memo.keptBytes();
+      const e = core.ended.keptBytes();
+      return {
+        memory: m.memory + e.memory + core.bodies.bytes + core.workflows.bytes,
+        file: m.file + e.file + core.workflows.spilledBytes,
+      };
+    },
     topology,
     nodeId,
     async submit(workflow, options) {

@@ -35,6 +35,11 @@ export class BodyPositions {
     this.#workflows = workflows;
   }
 
+  /** Bytes of memory the positions take (not the workflows' CIDs). */
+  get bytes(): number {
+    return this.#at.bytes;
+  }
+
   set(workflow: string, partition: number, offset: number): void {
     const id = this.#workflows.add(workflow);
     if (partition < PACKED_PARTITIONS && offset < Number.MAX_SAFE_INTEGER / PACKED_PARTITIONS) {

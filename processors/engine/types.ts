@@ -10,6 +10,7 @@ import type { Topology, TopologyInit } from '../../streams/topology.ts';
 import type { ReceiptEvent, TaskReadyEvent, WorkflowEndedEvent } from '../../schemas/events.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import type { ParsedWorkflow } from '../../schemas/model.ts';
+import type { HeldBytes } from './key-index.ts';
 import type { Memo } from './memo.ts';
 import type { UnknownAwait } from './schedule-tasks.ts';
 import type { ExecuteProgress, TaskRunner } from './execute-tasks.ts';
@@ -180,6 +181,12 @@ export type NodeProgress =
 export interface IpvmNode {
   /** The in-process memo (instruction CID → receipt). */
   readonly memo: Memo;
+  /**
+   * What the node keeps for its whole life of every workflow and instruction it has seen —
+   * receipts, ends, the CIDs that name them and the numbers kept by them — by where: in memory,
+   * or in the spill files of `NodeInit.spillDir` (processors/engine/README.md, Memory).
+   */
+  history(): HeldBytes;
   readonly topology: Topology;
   readonly nodeId: string;
   /**
