@@ -36,7 +36,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CommitStats, Log } from '../streams/log.ts';
 import type { ReceiptEvent } from '../schemas/events.ts';
-import type { IpvmNode, NodeProgress } from './engine/node.ts';
+import type { HeldBytes, IpvmNode, NodeProgress } from './engine/node.ts';
 import type { Memo } from './engine/memo.ts';
 
 /** Lag of one consumer on one stream. */
@@ -190,39 +190,30 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
       this.set(n);
     },
   });
-  new Gauge({
-    name: 'ipvm_memo_bytes',
-    help: "The memo's packed receipts, by where they are: in memory or in the spill file",
-    labelNames: ['where'] as const,
-    registers,
-    collect() {
-      let memory = 0;
-      let file = 0;
-      for (const memo of memos) {
-        memory += memo.residentBytes;
-        file += memo.spilledBytes;
-      }
-      this.set({ where: 'memory' }, memory);
-      this.set({ where: 'file' }, file);
-    },
-  });
-  new Gauge({
-    name: 'ipvm_history_bytes',
-    help: 'What the node keeps of every workflow and instruction it has seen, by where: in memory or in the spill file',
-    labelNames: ['where'] as const,
-    registers,
-    collect() {
-      let memory = 0;
-      let file = 0;
-      for (const node of nodes) {
-        const held = node.history();
-        memory += held.memory;
-        file += held.file;
-      }
-      this.set({ where: 'memory' }, memory);
-      this.set({ where: 'file' }, file);
-    },
-  });
+  /** A gauge of bytes by where they are kept: `memory`, or the spill `file`. */
+  const bytesByWhere = (name: string, help: string, held: () => HeldBytes): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['where'] as const,
+      registers,
+      collect() {
+        const { memory, file } = held();
+        this.set({ where: 'memory' }, memory);
+        this.set({ where: 'file' }, file);
+      },
+    });
+  };
+  bytesByWhere(
+    'ipvm_memo_bytes',
+    "The memo's packed receipts, by where they are: in memory or in the spill file",
+    () => sumHeld(memos, (m) => ({ memory: m.residentBytes, file: m.spilledBytes })),
+  );
+  bytesByWhere(
+    'ipvm_history_bytes',
+    'What the node keeps of every workflow and instruction it has seen, by where: in memory or in the spill file',
+    () => sumHeld(nodes, (n) => n.history()),
+  );
   // The log's own counters, read at scrape time.
   const commits = init.commits;
   const commitCounter = (name: string, help: string, of: (s: CommitStats) => number): void => {
@@ -422,4 +413,15 @@ export async function consumerLag(
     records += n;
   }
   return { consumer, stream, records };
+}
+
+/** The sum of what each of `items` keeps, by where. */
+function sumHeld<T>(items: Iterable<T>, held: (item: T) => HeldBytes): HeldBytes {
+  const sum = { memory: 0, file: 0 };
+  for (const item of items) {
+    const h = held(item);
+    sum.memory += h.memory;
+    sum.file += h.file;
+  }
+  return sum;
 }
