@@ -149,8 +149,9 @@ export interface MemoOptions extends SlabsOptions {
 export function createMemo(options: MemoOptions = {}): OwnedMemo {
   // What is kept of every instruction, off the heap (key-index.ts): its number in `index`, its
   // packed entry's handle and the workflow its receipt was first written for at that number
-  // (~100 B an instruction, against ~300 B of heap as strings in Maps — which V8 also let grow
-  // to twice that before collecting).
+  // (~40 B of memory an instruction with a spill directory, which takes the CIDs' bytes; ~100 B
+  // without; against ~300 B of heap as strings in Maps — which V8 also let grow to twice that
+  // before collecting).
   const index = new KeyIndex({ spillDir: options.spillDir });
   const handles = new NumberColumn();
   const ownWorkflows = options.workflows === undefined;
