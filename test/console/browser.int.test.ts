@@ -23,6 +23,12 @@ const DIVIDE = join(root, 'examples', 'workflows', 'divide-by-zero.json');
 const SHOTS = join(root, 'test', '.cache', 'console');
 const chromiumPath = findChromium();
 const inCi = process.env.CI === 'true';
+/**
+ * How long a poll waits for the page to show what the node answered: a call and a render take
+ * milliseconds alone, but over a second on two cores running the rest of the suite beside it
+ * (vitest's default poll gives up after one).
+ */
+const SETTLE = { timeout: 10_000 };
 
 if (chromiumPath === undefined && !inCi)
   console.log(
@@ -113,16 +119,16 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     await page.setInputFiles('#submit-file', ADD_ONE);
     await page.waitForURL(`**/#/w/${cid}`);
     const tasks = page.locator('svg.dag g.task');
-    await expect.poll(() => tasks.count()).toBe(3);
+    await expect.poll(() => tasks.count(), SETTLE).toBe(3);
     // Live: every task turns green (executed) without reloading the page.
     await page.locator('svg.dag g.task[data-state="ok"]').nth(2).waitFor({ timeout: 15_000 });
     expect(await page.locator('svg.dag g.task[data-state="ok"]').count()).toBe(3);
     expect(await page.locator('svg.dag g.task[data-kind="wasm"]').count()).toBe(3);
-    await expect.poll(() => page.locator('.badge.completed').count()).toBe(1);
+    await expect.poll(() => page.locator('.badge.completed').count(), SETTLE).toBe(1);
     expect(await page.locator('#progress').textContent()).toContain('3 / 3 done');
     // The task's output: add(add_one(add_one(1)), 10) = 13.
     await page.locator('svg.dag g.task[data-index="2"]').click();
-    await expect.poll(() => page.locator('#output-json').textContent()).toBe('13');
+    await expect.poll(() => page.locator('#output-json').textContent(), SETTLE).toBe('13');
     await page.screenshot({ path: join(SHOTS, 'workflow.png'), fullPage: true });
 
     await page.goto(`${url}#/`);
@@ -153,7 +159,7 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     // The list filters by status.
     await page.goto(`${url}#/`);
     await page.locator('#status-filter').selectOption('failed');
-    await expect.poll(() => page.locator('#workflows tbody tr').count()).toBe(1);
+    await expect.poll(() => page.locator('#workflows tbody tr').count(), SETTLE).toBe(1);
     expect(await page.locator('#workflows tbody tr').getAttribute('data-cid')).toBe(cid);
   });
 
@@ -186,7 +192,9 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     const output = (await results.locator('td').nth(5).textContent())!;
     await page.fill('#search-input', output);
     await page.click('#search-button');
-    await expect.poll(() => results.first().locator('td').first().textContent()).toBe('output');
+    await expect
+      .poll(() => results.first().locator('td').first().textContent(), SETTLE)
+      .toBe('output');
     expect(await results.first().locator('td').nth(3).textContent()).toBe(instruction);
   });
 
@@ -194,7 +202,7 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     await page.goto(`${url}#/node`);
     await page.locator('#rate-chart').waitFor();
     await expect
-      .poll(async () => Number(await page.locator('#memo-entries').textContent()))
+      .poll(async () => Number(await page.locator('#memo-entries').textContent()), SETTLE)
       .toBe(5);
     expect(await page.locator('#streams').textContent()).toContain('ipvm.invocations');
     expect(await page.locator('#rate-chart rect.bar.executed[height]').count()).toBeGreaterThan(0);
@@ -232,7 +240,7 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     await page.locator('.badge.running').waitFor();
     await page.click('#cancel');
     await page.locator('.badge.failed').waitFor({ timeout: 10_000 });
-    await expect.poll(() => page.locator('dd.error').textContent()).toBe('cancelled');
+    await expect.poll(() => page.locator('dd.error').textContent(), SETTLE).toBe('cancelled');
     expect(await page.locator('#cancel').count()).toBe(0);
     expect(await page.locator('svg.dag g.task[data-state="ok"]').count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'cancelled.png'), fullPage: true });
