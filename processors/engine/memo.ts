@@ -270,10 +270,13 @@ export function createMemo(options: MemoOptions = {}): OwnedMemo {
       };
     },
     *entries() {
-      for (let i = 0; i < index.size; i++) {
-        const key = index.key(i);
-        yield young.get(key) ?? old.get(key) ?? unpack(slabs.get(handles.get(i)));
+      // Each unpacked from its slab, in the order added: a spilled slab is read once, and the
+      // instruction's CID is neither read back nor decoded to look for a decoded copy.
+      const count = index.size;
+      function* inOrder(): Generator<number> {
+        for (let i = 0; i < count; i++) yield handles.get(i);
       }
+      for (const bytes of slabs.read(inOrder())) yield unpack(bytes);
     },
     close() {
       slabs.close();

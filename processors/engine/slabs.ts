@@ -122,10 +122,19 @@ export class Slabs {
     const order = new Uint32Array(handles.length);
     for (let i = 0; i < order.length; i++) order[i] = i;
     order.sort((a, b) => handles[a]! - handles[b]!);
+    let k = 0;
+    for (const bytes of this.read(Array.from(order, (i) => handles[i]!))) fn(order[k++]!, bytes);
+  }
+
+  /**
+   * The bytes under each of `handles`, in the order given (a view, valid until the next one is
+   * asked for). A spilled slab is read whole when a handle falls in it and the one before did
+   * not: a pass in the order the entries were added reads each slab once.
+   */
+  *read(handles: Iterable<number>): Generator<Uint8Array> {
     let loaded = -1;
     let whole: Uint8Array | undefined;
-    for (const i of order) {
-      const handle = handles[i]!;
+    for (const handle of handles) {
       const index = Math.floor(handle / SPAN);
       const at = handle % SPAN;
       let slab = this.#slabs[index];
@@ -137,7 +146,7 @@ export class Slabs {
         }
         slab = whole!;
       }
-      fn(i, slab.subarray(at + 4, at + 4 + lengthAt(slab, at)));
+      yield slab.subarray(at + 4, at + 4 + lengthAt(slab, at));
     }
   }
 

@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createMemo, type MemoEntry } from '../../processors/engine/memo.ts';
 import { newReceiptEvent } from '../../processors/engine/receipts.ts';
 import { Slabs } from '../../processors/engine/slabs.ts';
+import { SpillFile } from '../../processors/engine/spill-file.ts';
 import { decodeEvent, encodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { dagCbor } from '../../schemas/codecs.ts';
 import { parseWorkflow } from '../../schemas/model.ts';
@@ -64,6 +65,21 @@ describe('the packed memo', () => {
     // Packed: a few hundred bytes a receipt, not a decoded object graph.
     expect(memo.packedBytes / memo.size).toBeLessThan(400);
     expect([...memo.entries()].map(text)).toEqual(events.map((e) => expected(e)));
+  });
+
+  it('lists every entry in the order added, from spilled slabs too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipvm-memo-entries-'));
+    const memo = createMemo({ spillDir: dir });
+    const events = Array.from({ length: 9_000 }, (_, i) => receipt(i));
+    for (const e of events) memo.put(e);
+    memo.get(events[10]!.instruction.toString()); // (one kept decoded too)
+    // (a slab of ~1 MiB in the file, the rest in the one being filled: entries from both)
+    await vi.waitFor(() => expect(memo.spilledBytes).toBeGreaterThan(0.9 * 2 ** 20), {
+      timeout: 10_000,
+    });
+    expect([...memo.entries()].map(text)).toEqual(events.map((e) => expected(e)));
+    memo.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('packs a receipt read from the log (no bytes at hand) and one known by its record', () => {
@@ -203,6 +219,24 @@ describe('Slabs', () => {
         },
       );
     expect(seen.size).toBe(shuffled.length);
+    // Read in any order given; in the order added, each spilled slab is read once, not twice
+    // per entry as get() does.
+    for (const s of [slabs, spilled]) {
+      let k = 0;
+      for (const bytes of s.read(shuffled.map(([h]) => h)))
+        expect(Buffer.from(bytes).equals(shuffled[k++]![1])).toBe(true);
+      expect(k).toBe(shuffled.length);
+    }
+    const reads = vi.spyOn(SpillFile.prototype, 'read');
+    for (const [handle] of kept) spilled.get(handle);
+    const byGet = reads.mock.calls.length;
+    reads.mockClear();
+    let k = 0;
+    for (const bytes of spilled.read(kept.map(([h]) => h)))
+      expect(Buffer.from(bytes).equals(kept[k++]![1])).toBe(true);
+    expect(reads.mock.calls.length).toBeGreaterThan(0);
+    expect(reads.mock.calls.length * 2).toBeLessThan(byGet);
+    reads.mockRestore();
     expect(readdirSync(dir)).toEqual([]);
     spilled.close();
     expect(() => spilled.get(kept[0]![0])).toThrow(/closed/);
