@@ -90,12 +90,7 @@ export interface ChildReply {
 type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** A request's answer: its result, and the child's memory after it (see {@link ChildReply}). */
-export interface ChildAnswer<T> {
-  result: T;
-  rss: number;
-  peakRss: number;
-  peakParts?: RssParts;
-}
+export type ChildAnswer<T> = { result: T } & Pick<ChildReply, 'rss' | 'peakRss' | 'peakParts'>;
 
 /** The parent's handle on a node child. */
 export interface OurNode {
