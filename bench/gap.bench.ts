@@ -5,6 +5,7 @@
 //
 //   node bench/gap.bench.ts [--seconds 3] [--concurrency 16,64] [--runs 50] [--fsync batch|none]
 //                           [--warmup 50] [--warmup-seconds 2] [--compiled] [--heap-growth P]
+//                           [--young-generation MIB]
 //
 // Each latency scenario is first run unmeasured on both sides, in batches of `--warmup` runs
 // until at least `--warmup` runs and `--warmup-seconds` have passed on that side (see `warmUp`
@@ -15,6 +16,10 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../processors/compose/heap-growth.ts';
+import {
+  becomeLongLived,
+  DEFAULT_YOUNG_GENERATION_MIB,
+} from '../processors/compose/long-lived-process.ts';
 import { startOurNode, type Throughput } from './lib/our-node-protocol.ts';
 import { openInProcessNode } from './lib/in-process-node.ts';
 import {
@@ -41,6 +46,10 @@ const TITLE = `this node in a child process vs in process — one run (file log,
 // what differs is the process boundary (processors/compose/heap-growth.ts).
 const HEAP_GROWTH = Number(arg('heap-growth', String(DEFAULT_HEAP_GROWTH_PERCENT)));
 limitHeapGrowth(HEAP_GROWTH);
+// And in the process the child runs in (processors/compose/long-lived-process.ts): this one
+// re-executes itself into it, in place, as `ipvm start` does; the child inherits its flags.
+const YOUNG_GENERATION = Number(arg('young-generation', String(DEFAULT_YOUNG_GENERATION_MIB)));
+becomeLongLived(YOUNG_GENERATION);
 
 const { root, wasm, wasmFile, rsc } = await buildExampleModule('gap');
 
@@ -49,7 +58,12 @@ const { driver: here, close: closeHere } = await openInProcessNode(
   wasm,
   fsyncPolicy(FSYNC),
 );
-const child = await startOurNode({ wasm: [wasmFile], fsync: FSYNC, heapGrowth: HEAP_GROWTH });
+const child = await startOurNode({
+  wasm: [wasmFile],
+  fsync: FSYNC,
+  heapGrowth: HEAP_GROWTH,
+  youngGeneration: YOUNG_GENERATION,
+});
 
 let start = 1;
 /**

@@ -2,6 +2,7 @@
 //
 //   node bench/homestar.bench.ts [--independent 10,100] [--chains 10,100,1000] [--fsync batch|none|MS] [--same-class-fsync none|off]
 //                                [--image-runs 3] [--image-bytes 65536] [--compiled] [--heap-growth P]
+//                                [--young-generation MIB]
 //
 // Both sides get the same DAG-JSON workflows of `add_one` tasks on the example component
 // (examples/wasm, built from WAT with jco; Homestar 0.3.0 runs it as it is):

@@ -3,6 +3,7 @@
 //
 //   node bench/restate.bench.ts [--runs 100] [--warmup 100] [--warmup-seconds 2] [--seconds 3] [--concurrency 1,16,64,256] [--fsync batch|none|MS]
 //                              [--poll-while-syncing MS] [--compiled] [--heap-growth P]
+//                              [--young-generation MIB]
 //
 // - Restate: a service handler doing N `ctx.run` steps (each journaled, replicated loglet with
 //   RocksDB WAL fsync — the server's defaults), called through the ingress over HTTP;

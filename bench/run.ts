@@ -2,12 +2,13 @@
 // Homestar, each in a process of its own, one after the other, then one combined table.
 //
 //   node bench/run.ts [--only floors,restate,homestar,cold,gap,replay] [--quick] [--fsync batch|none|MS]
-//                     [--compiled] [--heap-growth P]
+//                     [--compiled] [--heap-growth P] [--young-generation MIB]
 //
 // --quick shrinks every scenario (fewer runs, shorter sweeps, N = 10 only for Homestar).
 // --compiled runs the node child compiled, as the installed package runs the node
 // (lib/compiled.ts), in every benchmark that forks it. --heap-growth P gives that child (and
 // gap.bench.ts's own process) this heap growth instead of `ipvm start`'s; 0 leaves it to V8.
+// --young-generation MIB likewise for their young generation (0: V8's own).
 // Each script also prints its own table and writes bench/results/<name>-<time>.json; this one
 // writes bench/results/all-<time>.json. A peer that cannot install or start is skipped with a
 // message, not failed.
@@ -29,6 +30,7 @@ const CHILD = ['restate', 'homestar', 'cold', 'gap'];
 const ONLY = arg('only', 'floors,restate,homestar,cold,gap,replay').split(',');
 const FSYNC = arg('fsync', 'batch');
 const HEAP_GROWTH = arg('heap-growth', '');
+const YOUNG_GENERATION = arg('young-generation', '');
 
 /** Each step: its script, its arguments, and Node's own flags for it (`node`). */
 const plan: Array<{ name: string; file: string; args: string[]; node?: string[] }> = [
@@ -99,6 +101,8 @@ for (const step of plan.filter((p) => ONLY.includes(p.name))) {
   const since = Date.now();
   if (flag('compiled') && CHILD.includes(step.name)) step.args.push('--compiled');
   if (HEAP_GROWTH !== '' && CHILD.includes(step.name)) step.args.push('--heap-growth', HEAP_GROWTH);
+  if (YOUNG_GENERATION !== '' && CHILD.includes(step.name))
+    step.args.push('--young-generation', YOUNG_GENERATION);
   console.log(
     `\n=== ${step.name}: node ${[...(step.node ?? []), `bench/${step.file}`, ...step.args].join(' ')}`,
   );

@@ -1,6 +1,10 @@
 // The IPC protocol between a benchmark and this node's child process, and the parent's side.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import {
+  DEFAULT_YOUNG_GENERATION_MIB,
+  longLivedAdditions,
+} from '../../processors/compose/long-lived-process.ts';
 import { compiledChild } from './compiled.ts';
 import { flag, numberArg } from './report.ts';
 import type { RssParts } from './rss-parts.ts';
@@ -134,6 +138,12 @@ export async function startOurNode(options: {
    * @default the benchmark's `--heap-growth`, else `ipvm start`'s
    */
   heapGrowth?: number;
+  /**
+   * The child's young generation in MiB, 0 for V8's own (its process is started as `ipvm start`
+   * re-executes itself: processors/compose/long-lived-process.ts).
+   * @default the benchmark's `--young-generation`, else `ipvm start`'s
+   */
+  youngGeneration?: number;
 }): Promise<OurNode> {
   const args = [
     '--fsync',
@@ -148,11 +158,16 @@ export async function startOurNode(options: {
     args.push('--poll-while-syncing', String(options.pollWhileSyncingMs));
   const heapGrowth = options.heapGrowth ?? numberArg('heap-growth');
   if (heapGrowth !== undefined) args.push('--heap-growth', String(heapGrowth));
+  const young =
+    options.youngGeneration ?? numberArg('young-generation') ?? DEFAULT_YOUNG_GENERATION_MIB;
+  const longLived = longLivedAdditions(young);
   const compiled = options.compiled ?? flag('compiled');
   const script = compiled ? compiledChild() : join(import.meta.dirname, 'our-node-child.ts');
+  // The process `ipvm start` re-executes itself into (long-lived-process.ts).
   const execArgv = compiled
-    ? process.execArgv
-    : [...process.execArgv, '--import', TS_CACHE_REGISTER];
+    ? [...process.execArgv, ...longLived.execArgv]
+    : [...process.execArgv, ...longLived.execArgv, '--import', TS_CACHE_REGISTER];
+  const env = { ...process.env, ...longLived.env };
   // From the sources, the stripped modules are read from the clone's cache as a node started
   // before reads them. A module not in it yet (a fresh clone, an edited source) is stripped by
   // a parser that takes ~25 MiB: a child of its own fills the cache first, so the measured
@@ -163,6 +178,7 @@ export async function startOurNode(options: {
     // From the sources, as `ipvm start` runs in a clone: stripped sources from the cache, not
     // Node's type stripper in the process (cli/ts-cache.js).
     execArgv,
+    env,
   });
   const pending = new Map<number, (r: ChildReply) => void>();
   let nextId = 1;

@@ -9,6 +9,13 @@ import {
   isHeapGrowth,
   limitHeapGrowth,
 } from '../../processors/compose/heap-growth.ts';
+import {
+  becomeLongLived,
+  DEFAULT_YOUNG_GENERATION_MIB,
+  isYoungGeneration,
+  YOUNG_GENERATION_RULE,
+  youngGenerationMib,
+} from '../../processors/compose/long-lived-process.ts';
 import { UsageError } from '../exit.ts';
 import { commandLogger, logProgress } from '../logging.ts';
 import { writeDiscovery } from '../discovery.ts';
@@ -24,6 +31,7 @@ interface StartFlags extends NodeFlags {
   consoleActions?: boolean;
   bidWindow?: string;
   heapGrowth?: string;
+  youngGeneration?: string;
 }
 
 export { commandLogger };
@@ -59,6 +67,17 @@ function parseHeapGrowth(value: string | undefined, from: string | undefined): n
   if (!/^\s*\d+\s*$/.test(value) || !isHeapGrowth(percent))
     throw new UsageError(`${HEAP_GROWTH_RULE} (${given(value, from, 'IPVM_HEAP_GROWTH')})`);
   return percent;
+}
+
+/** `--young-generation MIB`: what `isYoungGeneration` takes, written as digits; `from` as above. */
+function parseYoungGeneration(value: string | undefined, from: string | undefined): number {
+  if (value === undefined) return DEFAULT_YOUNG_GENERATION_MIB;
+  const mib = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !isYoungGeneration(mib))
+    throw new UsageError(
+      `${YOUNG_GENERATION_RULE} (${given(value, from, 'IPVM_YOUNG_GENERATION')})`,
+    );
+  return mib;
 }
 
 /** The API's port; a free loopback port by default, so the CLI can reach the node. */
@@ -111,6 +130,10 @@ export function registerStart(program: Command): void {
         `how far the heap may grow past what its last full collection kept before the next one; 0 leaves it to V8, which lets a busy node grow it to 4 times that (env IPVM_HEAP_GROWTH; default ${DEFAULT_HEAP_GROWTH_PERCENT}: up to twice)`,
       )
       .option(
+        '--young-generation <mib>',
+        `how large V8's young generation (where new objects live until a scavenge) may grow, both semi-spaces; 0 leaves it to V8, which grows it to 32 MiB under load (env IPVM_YOUNG_GENERATION; default ${DEFAULT_YOUNG_GENERATION_MIB})`,
+      )
+      .option(
         '--console-actions',
         'let the console (served on the API port) submit and re-run workflows; without it the console is read-only',
       ),
@@ -148,8 +171,21 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
         flags.heapGrowth,
         command.getOptionValueSource('heapGrowth'),
       );
+      // Before anything opens: the process re-executes itself, in place, with what a long-lived
+      // node's process needs from its start (long-lived-process.ts); this action then runs again.
+      const reexecuted = becomeLongLived(
+        parseYoungGeneration(
+          flags.youngGeneration,
+          command.getOptionValueSource('youngGeneration'),
+        ),
+      );
       const logger = commandLogger(command);
       const nodeLog = logger.child({ component: 'node' });
+      if (reexecuted === 'unavailable')
+        nodeLog.warn(
+          { platform: process.platform },
+          "this platform cannot re-execute a process: the node runs with V8's own young generation and the allocator's own arenas",
+        );
       const { compiledWhole } = await import('../../processors/compose/compiled-whole.ts');
       // A long-lived process: its heap is collected before it doubles (heap-growth.ts).
       limitHeapGrowth(heapGrowth);
@@ -191,6 +227,8 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
             backend: flags.backend ?? 'file',
             dataDir: opened.dataDir,
             heapGrowth,
+            youngGeneration: youngGenerationMib(),
+            mallocArenas: process.env.MALLOC_ARENA_MAX,
             peerId: opened.content.network?.peerId,
             p2p: opened.content.network?.multiaddrs(),
           },

@@ -1,6 +1,7 @@
-// `ipvm start --bid-window MS` and `--heap-growth PERCENT` as a user gives them — on the command
-// line, in the environment or in ipvm.config.json: a value out of its range is a usage error
-// (exit 2) naming the flag, the value and where it came from, before anything opens.
+// `ipvm start --bid-window MS`, `--heap-growth PERCENT` and `--young-generation MIB` as a user
+// gives them — on the command line, in the environment or in ipvm.config.json: a value out of
+// its range is a usage error (exit 2) naming the flag, the value and where it came from, before
+// anything opens.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,10 +13,15 @@ import { root } from './ipvm-start.ts';
 const exec = promisify(execFile);
 let cwd: string;
 
-/** This process's environment without IPVM_* variables, plus `env`. */
+/**
+ * This process's environment without IPVM_* variables and without the ones `ipvm start` adds
+ * to its own process (long-lived-process.ts), plus `env`.
+ */
 function envWith(env: Record<string, string>): NodeJS.ProcessEnv {
   const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('IPVM_')),
+    Object.entries(process.env).filter(
+      ([k]) => !k.startsWith('IPVM_') && k !== 'MALLOC_ARENA_MAX' && k !== 'NODE_OPTIONS',
+    ),
   );
   return { ...clean, ...env };
 }
@@ -90,8 +96,15 @@ describe('ipvm start --bid-window', () => {
   }, 120_000);
 });
 
-/** Starts a node without an API until it is ready, stops it, and returns what it logged. */
-async function startAndStop(args: string[], env: Record<string, string> = {}): Promise<string> {
+/**
+ * Starts a node without an API until it is ready, stops it, and returns what it logged (`pid`:
+ * the process spawned, when asked for).
+ */
+async function startAndStop(
+  args: string[],
+  env: Record<string, string> = {},
+  pid?: (pid: number) => void,
+): Promise<string> {
   const child = spawn(
     process.execPath,
     [
@@ -105,6 +118,7 @@ async function startAndStop(args: string[], env: Record<string, string> = {}): P
     ],
     { cwd, env: envWith(env) },
   );
+  pid?.(child.pid!);
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -121,14 +135,26 @@ async function startAndStop(args: string[], env: Record<string, string> = {}): P
   return err;
 }
 
-/** The `heapGrowth` of the node's "node started" log line. */
-function announced(logged: string): unknown {
-  const line = logged
+interface Started {
+  msg?: string;
+  pid?: number;
+  heapGrowth?: unknown;
+  youngGeneration?: unknown;
+  mallocArenas?: unknown;
+}
+
+/** The node's "node started" log line. */
+function startedLine(logged: string): Started | undefined {
+  return logged
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { msg?: string; heapGrowth?: unknown })
+    .map((l) => JSON.parse(l) as Started)
     .find((l) => l.msg === 'node started');
-  return line?.heapGrowth;
+}
+
+/** The `heapGrowth` of the node's "node started" log line. */
+function announced(logged: string): unknown {
+  return startedLine(logged)?.heapGrowth;
 }
 
 describe('ipvm start --heap-growth', () => {
@@ -148,5 +174,39 @@ describe('ipvm start --heap-growth', () => {
     expect(announced(await startAndStop([]))).toBe(100);
     expect(announced(await startAndStop(['--heap-growth', '50']))).toBe(50);
     expect(announced(await startAndStop([], { IPVM_HEAP_GROWTH: '0' }))).toBe(0);
+  }, 120_000);
+});
+
+describe('ipvm start --young-generation', () => {
+  it('refuses anything but 0 or an even number of MiB from 2 to 256, saying where it came from', async () => {
+    await rm(join(cwd, 'ipvm.config.json'), { force: true });
+    await expectRefusals({
+      flag: '--young-generation',
+      rule: "--young-generation must be an even number of MiB from 2 to 256 \\(two equal semi-spaces\\), or 0 for V8's own choice",
+      bad: ['1', '7', '258', '-16', '1.5', 'big'],
+      env: ['IPVM_YOUNG_GENERATION', '16M'],
+      config: { youngGeneration: 3 },
+    });
+    await rm(join(cwd, 'ipvm.config.json'));
+  }, 120_000);
+
+  it('re-executes itself in place with the young generation given and shared malloc arenas (long-lived-process.test.ts: what V8 does with it)', async () => {
+    let spawned = 0;
+    const byDefault = startedLine(await startAndStop([], {}, (p) => (spawned = p)));
+    // The same process: the node that logged is the one spawned, not a child of it.
+    expect(byDefault?.pid).toBe(spawned);
+    expect(byDefault).toMatchObject({ youngGeneration: 16, mallocArenas: '2' });
+    const given = startedLine(await startAndStop(['--young-generation', '12']));
+    expect(given).toMatchObject({ youngGeneration: 12, mallocArenas: '2' });
+    // V8's own, and the operator's own arenas: kept as given.
+    const own = startedLine(
+      await startAndStop([], { IPVM_YOUNG_GENERATION: '0', MALLOC_ARENA_MAX: '4' }),
+    );
+    expect(own).toMatchObject({ youngGeneration: 0, mallocArenas: '4' });
+    // Node's own flag, given by the operator, is the one that holds.
+    const nodeFlag = startedLine(
+      await startAndStop([], { NODE_OPTIONS: '--max-semi-space-size=2' }),
+    );
+    expect(nodeFlag).toMatchObject({ youngGeneration: 4 });
   }, 120_000);
 });

@@ -9,10 +9,13 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Runs `script` (an ES module's text) with `nodeArgs` before it and `args` after; its stdout. */
+/**
+ * Runs `script` (an ES module's text) with `nodeArgs` before it and `args` after, in `env`
+ * (default: this process's); its stdout.
+ */
 export async function runProbe(
   script: string,
-  options: { nodeArgs?: string[]; args?: string[] } = {},
+  options: { nodeArgs?: string[]; args?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ipvm-probe-'));
   try {
@@ -21,7 +24,7 @@ export async function runProbe(
     const { stdout } = await run(
       process.execPath,
       [...(options.nodeArgs ?? []), file, ...(options.args ?? [])],
-      { env: { ...process.env, PROBE_DIR: dir } },
+      { env: { ...(options.env ?? process.env), PROBE_DIR: dir } },
     );
     return stdout;
   } finally {
