@@ -127,7 +127,7 @@ export function registerStart(program: Command): void {
       )
       .option(
         '--heap-growth <percent>',
-        `how far the heap may grow past what its last full collection kept before the next one; 0 leaves it to V8, which lets a busy node grow it to 4 times that (env IPVM_HEAP_GROWTH; default ${DEFAULT_HEAP_GROWTH_PERCENT}: up to twice)`,
+        `how far the heap may grow past what its last full collection kept before the next one; 0 leaves it to V8, which lets a busy node grow it to 4 times that in percent (env IPVM_HEAP_GROWTH; default ${DEFAULT_HEAP_GROWTH_PERCENT})`,
       )
       .option(
         '--young-generation <mib>',

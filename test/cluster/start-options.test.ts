@@ -170,8 +170,8 @@ describe('ipvm start --heap-growth', () => {
     await rm(join(cwd, 'ipvm.config.json'));
   }, 120_000);
 
-  it('runs the node with the growth given, 100 unless told (heap-growth.test.ts: what V8 does with it)', async () => {
-    expect(announced(await startAndStop([]))).toBe(100);
+  it('runs the node with the growth given, 67 unless told (heap-growth.test.ts: what V8 does with it)', async () => {
+    expect(announced(await startAndStop([]))).toBe(67);
     expect(announced(await startAndStop(['--heap-growth', '50']))).toBe(50);
     expect(announced(await startAndStop([], { IPVM_HEAP_GROWTH: '0' }))).toBe(0);
   }, 120_000);
