@@ -52,7 +52,7 @@ afterAll(async () => {
 
 /**
  * Each value is refused (exit 2) with `rule` and where it came from: the command line, `env`
- * and the config file (`config`, written for the check and left in place).
+ * and the config file (`config`, written for the check, and left in place with `keepConfig`).
  */
 async function expectRefusals(o: {
   flag: string;
@@ -60,7 +60,10 @@ async function expectRefusals(o: {
   bad: string[];
   env: [name: string, value: string];
   config: Record<string, unknown>;
+  keepConfig?: boolean;
 }): Promise<(got: string) => RegExp> {
+  const config = join(cwd, 'ipvm.config.json');
+  await rm(config, { force: true });
   const message = (got: string): RegExp => new RegExp(`${o.rule} \\(got ${got}\\)`);
   for (const bad of o.bad) {
     const res = await start([o.flag, bad]);
@@ -71,11 +74,12 @@ async function expectRefusals(o: {
   const fromEnv = await start([], { [name]: value });
   expect(fromEnv.code).toBe(2);
   expect(fromEnv.stderr).toMatch(message(`${JSON.stringify(value)} from ${name}`));
-  await writeFile(join(cwd, 'ipvm.config.json'), JSON.stringify(o.config));
+  await writeFile(config, JSON.stringify(o.config));
   const fromFile = await start([]);
   expect(fromFile.code).toBe(2);
   const [configValue] = Object.values(o.config);
   expect(fromFile.stderr).toMatch(message(`"${String(configValue)}" from the config file`));
+  if (o.keepConfig !== true) await rm(config);
   return message;
 }
 
@@ -87,6 +91,7 @@ describe('ipvm start --bid-window', () => {
       bad: ['0', '-5', '1.5', 'soon', ''],
       env: ['IPVM_BID_WINDOW', '2s'],
       config: { 'bid-window': 0 },
+      keepConfig: true,
     });
     // The command line wins over the file (and a good value goes through to the node: see
     // placement-start.int.test.ts); nothing was opened by the refused starts.
@@ -159,7 +164,6 @@ function announced(logged: string): unknown {
 
 describe('ipvm start --heap-growth', () => {
   it('refuses anything but 0 or a whole percent from 10 to 1000, saying where it came from', async () => {
-    await rm(join(cwd, 'ipvm.config.json'), { force: true });
     await expectRefusals({
       flag: '--heap-growth',
       rule: "--heap-growth must be a whole percent from 10 to 1000, or 0 for V8's own choice",
@@ -167,7 +171,6 @@ describe('ipvm start --heap-growth', () => {
       env: ['IPVM_HEAP_GROWTH', '2x'],
       config: { heapGrowth: 9 },
     });
-    await rm(join(cwd, 'ipvm.config.json'));
   }, 120_000);
 
   it('runs the node with the growth given, 67 unless told (heap-growth.test.ts: what V8 does with it)', async () => {
@@ -179,7 +182,6 @@ describe('ipvm start --heap-growth', () => {
 
 describe('ipvm start --young-generation', () => {
   it('refuses anything but 0 or an even number of MiB from 2 to 256, saying where it came from', async () => {
-    await rm(join(cwd, 'ipvm.config.json'), { force: true });
     await expectRefusals({
       flag: '--young-generation',
       rule: "--young-generation must be an even number of MiB from 2 to 256 \\(two equal semi-spaces\\), or 0 for V8's own choice",
@@ -187,7 +189,6 @@ describe('ipvm start --young-generation', () => {
       env: ['IPVM_YOUNG_GENERATION', '16M'],
       config: { youngGeneration: 3 },
     });
-    await rm(join(cwd, 'ipvm.config.json'));
   }, 120_000);
 
   it('re-executes itself in place with the young generation given and shared malloc arenas (long-lived-process.test.ts: what V8 does with it)', async () => {
