@@ -1,9 +1,10 @@
 // The console in a real headless browser (Debian's Chromium through playwright-core), against
 // `ipvm start --rpc-port 0 --console-actions` on a data directory holding the example component:
 // submit the example workflow and watch its DAG turn green, open the failed task of
-// divide-by-zero and read its error, search a receipt CID, look at the node page, cancel a
-// workflow that waits for a receipt nobody produces. A screenshot
-// of each page goes to test/.cache/console/ for a person to look at.
+// divide-by-zero and read its error, search the memo (again for what it lacked a moment ago; by
+// receipt and output CID), look at the node page, cancel a workflow that waits for a receipt
+// nobody produces. A screenshot of each page goes to test/.cache/console/ for a person to look
+// at.
 //
 // Without a browser the suite skips with a message, except in CI (CI=true) where it fails.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -163,6 +164,40 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     expect(await page.locator('#workflows tbody tr').getAttribute('data-cid')).toBe(cid);
   });
 
+  it('searches again when the same query is submitted again', async () => {
+    // add_one(41): an instruction nothing has run yet, so the first search finds nothing.
+    const add = JSON.parse(await readFile(ADD_ONE, 'utf8')) as {
+      tasks: Array<{ run: { input: unknown } }>;
+    };
+    const first = add.tasks[0]!;
+    const fresh = {
+      name: 'add-one-41',
+      workflow: {
+        tasks: [{ ...first, run: { ...first.run, input: { func: 'add_one', args: [41] } } }],
+      },
+    };
+    const file = join(dataDir, 'add-one-41.json');
+    await writeFile(file, JSON.stringify(fresh));
+    const instruction = parseWorkflow(await readFile(file)).tasks[0]!.instruction.toString();
+    await page.goto(`${url}#/search/`);
+    await page.fill('#search-input', instruction);
+    await page.click('#search-button');
+    await page.locator('#search-empty').waitFor();
+    // Run through the node (`ipvm run` on its data directory goes through its API); the page
+    // stays, and the same query submitted again searches again.
+    await exec(
+      process.execPath,
+      [join(root, 'cli', 'bin.js'), 'run', file, '--data-dir', dataDir],
+      {
+        cwd: root,
+      },
+    );
+    await page.click('#search-button');
+    const rows = page.locator('#search-results tbody tr');
+    await expect.poll(() => rows.count(), SETTLE).toBe(1);
+    expect(await rows.locator('td').first().textContent()).toBe('instruction');
+  });
+
   it('searches the memo by receipt CID and by output CID', async () => {
     const cid = parseWorkflow(await readFile(ADD_ONE)).cid.toString();
     await page.goto(`${url}#/w/${cid}/2`);
@@ -171,16 +206,16 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     await page.goto(`${url}#/search/`);
     await page.fill('#search-input', receipt);
     const results = page.locator('#search-results tbody tr');
-    // The search reads the memo table, which the indexer fills in batches behind the engine
-    // (on a loaded machine, after the workflow's page already shows the receipt): ask again
-    // until it has it.
+    // The memo fills behind the engine (on a loaded machine, after the workflow's page already
+    // shows the receipt): ask again until it has it, counting the rows of an answer.
     await expect
       .poll(
         async () => {
           await page.click('#search-button');
+          await page.locator('#search-results, #search-empty').first().waitFor();
           return results.count();
         },
-        { timeout: 15_000 },
+        { timeout: 15_000, interval: 250 },
       )
       .toBe(1);
     const text = (await results.textContent())!;
@@ -203,7 +238,7 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     await page.locator('#rate-chart').waitFor();
     await expect
       .poll(async () => Number(await page.locator('#memo-entries').textContent()), SETTLE)
-      .toBe(5);
+      .toBe(6);
     expect(await page.locator('#streams').textContent()).toContain('ipvm.invocations');
     expect(await page.locator('#rate-chart rect.bar.executed[height]').count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, 'node.png'), fullPage: true });

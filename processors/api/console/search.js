@@ -6,16 +6,26 @@ export function SearchPage({ call, query }) {
   const [q, setQ] = useState(query);
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
+  // Each search asked for: the same query submitted again (the memo fills behind the engine, so
+  // what was not there a moment ago may be now) searches again, though the address is the same.
+  const [asked, setAsked] = useState(0);
   useEffect(() => {
     setQ(query);
     if (query === '') return;
+    let stale = false;
     setResult(null);
     setError(null);
-    call('console_memo_search', { query }).then(setResult, (e) => setError(e.message));
-  }, [query]);
+    call('console_memo_search', { query }).then(
+      (r) => !stale && setResult(r),
+      (e) => !stale && setError(e.message),
+    );
+    return () => (stale = true);
+  }, [query, asked]);
   const submit = (e) => {
     e.preventDefault();
-    location.hash = `#/search/${encodeURIComponent(q.trim())}`;
+    const next = `#/search/${encodeURIComponent(q.trim())}`;
+    if (location.hash === next) setAsked((n) => n + 1);
+    else location.hash = next;
   };
   return html`<section>
     <div class="toolbar"><h1>Memo search</h1></div>
