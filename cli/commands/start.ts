@@ -127,7 +127,7 @@ export function registerStart(program: Command): void {
       )
       .option(
         '--heap-growth <percent>',
-        `how far the heap may grow past what its last full collection kept before the next one; 0 leaves it to V8, which lets a busy node grow it to 4 times that in percent (env IPVM_HEAP_GROWTH; default ${DEFAULT_HEAP_GROWTH_PERCENT})`,
+        `how far, in percent, the heap may grow past what its last full collection kept before the next one; 0 leaves it to V8, which lets a busy node grow it to 4 times that (env IPVM_HEAP_GROWTH; default ${DEFAULT_HEAP_GROWTH_PERCENT})`,
       )
       .option(
         '--young-generation <mib>',
@@ -187,7 +187,7 @@ libp2p/bitswap (addresses announced on that stream, or given with --peer).`,
           "this platform cannot re-execute a process: the node runs with V8's own young generation and the allocator's own arenas",
         );
       const { compiledWhole } = await import('../../processors/compose/compiled-whole.ts');
-      // A long-lived process: its heap is collected before it doubles (heap-growth.ts).
+      // A long-lived process: its heap is collected before it grows by 2/3 (heap-growth.ts).
       limitHeapGrowth(heapGrowth);
       const opened = await compiledWhole(async () =>
         (await import('../../processors/compose/open-node.ts')).openNode({

@@ -15,13 +15,14 @@
  *   `MALLOC_ARENA_MAX=2` has them share.
  *
  * Together they took `bench/restate.bench.ts`'s node child from a peak of 139–141 MiB to
- * 121–123 MiB, for a few percent of its steps/s (bench/README.md has the runs). `ipvm start` cannot choose
- * its own command line (`npx`, a service manager), so it re-executes itself with them, in
- * place (`process.execve`: the same process ID, arguments, standard streams), before it opens
- * anything: {@link becomeLongLived}. A flag or variable the process was started with is its
- * operator's and is kept. The benchmarks' node child, which stands for `ipvm start`, is forked
- * with the same additions ({@link longLivedAdditions}). `openNode` leaves an embedding
- * program's process as the program started it.
+ * 121–123 MiB, for a few percent of its steps/s (bench/README.md has the runs). `ipvm start`
+ * cannot choose its own command line (`npx`, a service manager), so it re-executes itself with
+ * them, in place (`process.execve`: the same process ID, arguments, standard streams), before
+ * it opens anything: {@link becomeLongLived}. That costs its start ~80 ms, one more Node start.
+ * A flag or variable the process was started with is its operator's and is kept. The
+ * benchmarks' node child, which stands for `ipvm start`, is forked with the same additions
+ * ({@link longLivedAdditions}). `openNode` leaves an embedding program's process as the program
+ * started it.
  *
  * @module
  */
