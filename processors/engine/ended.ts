@@ -145,7 +145,7 @@ export function createEndedRegistry(
       if (id < 0) return undefined;
       const v = handles.get(id);
       if (Number.isNaN(v)) return decoded.get(id);
-      // (decoded from a copy: the event may be kept, and must not keep a 1 MiB slab alive)
+      // (decoded from a copy: the event may be kept, and must not keep a 256 KiB slab alive)
       return decodeEvent(slabsOf(v).get(handleOf(v)).slice()) as WorkflowEndedEvent;
     },
     set,

@@ -8,11 +8,11 @@
 import { SpillFile } from './spill-file.ts';
 
 /** Bytes of one chunk of keys; a key longer than a quarter of it gets a chunk of its own. */
-const CHUNK_BYTES = 1 << 18;
+const CHUNK_BYTES = 1 << 16;
 /** A key's place is `chunk << CHUNK_BITS | word offset` in a 32-bit number. */
-const CHUNK_BITS = 16;
+const CHUNK_BITS = 14;
 const CHUNK_WORDS = CHUNK_BYTES / 4;
-/** Chunks at most (the place's 16 high bits): 16 GiB of keys. */
+/** Chunks at most (the place's 18 high bits): 16 GiB of keys. */
 const MAX_CHUNKS = 1 << (32 - CHUNK_BITS);
 /** Numbers per page of a column: columns grow a page at a time, never copied. */
 const PAGE_BITS = 13;
@@ -87,7 +87,7 @@ export interface KeyIndexOptions {
  * (~80 B for a CID) and an entry in a hash table that V8 doubles in its large-object space, all
  * of which V8 lets grow to twice itself before its next full collection — off the heap: each
  * key's hash and place (4 B each, in pages by its number) and an open-addressing table of
- * numbers (~6 B a key) in memory, and its bytes (64 B for a 59-character CID) in 256 KiB
+ * numbers (~6 B a key) in memory, and its bytes (64 B for a 59-character CID) in 64 KiB
  * chunks, which with a spill directory move to a scratch file as newer ones fill. Memory per
  * key is then ~17 B at a million keys (24 at 100 000), whatever their length. What is kept
  * per key goes in {@link NumberColumn}s indexed by the same numbers.

@@ -7,7 +7,7 @@
 import { SpillFile } from './spill-file.ts';
 
 /** Bytes of one slab; an entry larger than a quarter of it gets a buffer of its own. */
-const SLAB_BYTES = 1 << 20;
+export const SLAB_BYTES = 1 << 18;
 /** Handles are `slab * SPAN + offset` (offsets stay below a slab's size). */
 const SPAN = 2 ** 21;
 
@@ -22,7 +22,7 @@ export interface SlabsOptions {
 }
 
 /**
- * An append-only store of byte strings: each is copied into a shared 1 MiB slab behind a 4-byte
+ * An append-only store of byte strings: each is copied into a shared 256 KiB slab behind a 4-byte
  * length, and named by a number. A long-lived index of a million small values (the memo) then
  * holds a million numbers and a few hundred buffers, not a million typed-array objects (each
  * ~200 B before its bytes) or decoded object graphs (~5 KB a receipt) — and with a spill

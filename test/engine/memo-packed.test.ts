@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { createMemo, type MemoEntry } from '../../processors/engine/memo.ts';
 import { newReceiptEvent } from '../../processors/engine/receipts.ts';
-import { Slabs } from '../../processors/engine/slabs.ts';
+import { SLAB_BYTES, Slabs } from '../../processors/engine/slabs.ts';
 import { SpillFile } from '../../processors/engine/spill-file.ts';
 import { decodeEvent, encodeEvent, type ReceiptEvent } from '../../schemas/events.ts';
 import { dagCbor } from '../../schemas/codecs.ts';
@@ -73,7 +73,7 @@ describe('the packed memo', () => {
     const events = Array.from({ length: 9_000 }, (_, i) => receipt(i));
     for (const e of events) memo.put(e);
     memo.get(events[10]!.instruction.toString()); // (one kept decoded too)
-    // (a slab of ~1 MiB in the file, the rest in the one being filled: entries from both)
+    // (slabs of 256 KiB in the file, the rest in the one being filled: entries from both)
     await vi.waitFor(() => expect(memo.spilledBytes).toBeGreaterThan(0.9 * 2 ** 20), {
       timeout: 10_000,
     });
@@ -178,7 +178,11 @@ describe('Slabs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ipvm-slabs-'));
     const slabs = new Slabs();
     const spilled = new Slabs({ spillDir: dir });
-    const sizes = [0, 1, 5, 300, 70_000, 300_000, 1, 200_000, 2 << 20, 17, 262_140, 262_141];
+    // Around a slab's size S: entries that share one, cross into the next, fill a quarter of it
+    // to the byte (with their 4-byte length) or pass it (a buffer of their own), and 2 S.
+    const S = SLAB_BYTES;
+    const q = S / 4;
+    const sizes = [0, 1, 5, 300, S / 16, q + S / 32, 1, q - S / 16, 2 * S, 17, q - 4, q - 3];
     const kept: Array<[number, Uint8Array]> = [];
     for (let round = 0; round < 8; round++) {
       for (const [i, n] of sizes.entries()) {

@@ -68,10 +68,10 @@ describe('a node with a spill directory', () => {
     expect(gauge('file')).toBe(node.memo.spilledBytes);
     expect(gauge('memory')).toBeLessThanOrEqual(1 << 20);
     // All it keeps of its history: the ends and the CIDs' bytes are in the file too, the first
-    // chunk of each index of CIDs among them (256 KiB each), and what stays in memory is the
+    // chunk of each index of CIDs among them (64 KiB each), and what stays in memory is the
     // slabs and chunks being filled and a few numbers a workflow.
     await vi.waitFor(
-      () => expect(node.history().file).toBeGreaterThan(node.memo.spilledBytes + 2 * 256 * 1024),
+      () => expect(node.history().file).toBeGreaterThan(node.memo.spilledBytes + 2 * 64 * 1024),
       { timeout: 10_000 },
     );
     const held = node.history();
@@ -80,7 +80,7 @@ describe('a node with a spill directory', () => {
       Number(new RegExp(`^ipvm_history_bytes\\{where="${where}"\\} (\\d+)$`, 'm').exec(after)?.[1]);
     expect(history('memory')).toBe(held.memory);
     expect(history('file')).toBe(held.file);
-    // (the memo's and the ended registry's slabs being filled, 1 MiB each; two chunks of CIDs
+    // (the memo's and the ended registry's slabs being filled, 256 KiB each; two chunks of CIDs
     // per index; tables and columns: ~3.9 MiB here)
     expect(held.memory).toBeLessThan(5 * 2 ** 20);
     // The file is unlinked as soon as it is open: a killed process leaves nothing behind.
