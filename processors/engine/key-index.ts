@@ -89,7 +89,7 @@ export interface KeyIndexOptions {
  * key's hash and place (4 B each, in pages by its number) and an open-addressing table of
  * numbers (~6 B a key) in memory, and its bytes (64 B for a 59-character CID) in 64 KiB
  * chunks, which with a spill directory move to a scratch file as newer ones fill. Memory per
- * key is then ~17 B at a million keys (24 at 100 000), whatever their length. What is kept
+ * key is then ~17 B at a million keys (21 at 100 000), whatever their length. What is kept
  * per key goes in {@link NumberColumn}s indexed by the same numbers.
  *
  * A lookup encodes the key (native), hashes it, and compares it a word at a time with the keys
