@@ -61,14 +61,15 @@ const SEMI_SPACE = /^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/;
 
 /**
  * The semi-space size, in MiB, that Node flags (`execArgv`, then `NODE_OPTIONS`) set, or
- * undefined when they set none.
+ * undefined when they set none (a flag without a number is left to Node, which refuses it).
  */
 export function semiSpaceMib(started: StartedWith): number | undefined {
   const args = [...started.execArgv, ...(started.env.NODE_OPTIONS ?? '').split(/\s+/)];
   let found: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const m = SEMI_SPACE.exec(args[i]!);
-    if (m !== null) found = Number(m[1] ?? args[i + 1]);
+    const mib = m === null ? NaN : Number(m[1] ?? args[i + 1]);
+    if (Number.isFinite(mib)) found = mib;
   }
   return found;
 }

@@ -6,8 +6,9 @@
 // one request in flight, so retries never reorder or duplicate). `consume` is a consumer group
 // per consumer and stream (`groupOf`) with auto-commit off; `commit` commits through the
 // running group member, or, when no member runs in this process, joins the group for the commit
-// and leaves (refused while members run elsewhere). kafkajs cannot fetch without a group, so `read` uses a throwaway group that commits
-// nothing and seeks to the start offsets once it has joined.
+// and leaves (refused while members run elsewhere). kafkajs cannot fetch without a group, so
+// `read` uses a throwaway group that commits nothing and seeks to the start offsets once it has
+// joined.
 import {
   Kafka,
   logLevel as KafkaLogLevel,
