@@ -164,6 +164,65 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     expect(await page.locator('#workflows tbody tr').getAttribute('data-cid')).toBe(cid);
   });
 
+  it('keeps the status filter when a change arrives just before the filtered list', async () => {
+    // On a loaded machine a notification and the answer for a new filter can reach the page
+    // back to back. A page of its own whose WebSocket passes through the test holds what the
+    // node sends while divide-by-zero runs again (its notifications) and the filter changes, then
+    // hands the notifications and the filtered answer over together.
+    const failed = parseWorkflow(await readFile(DIVIDE)).cid.toString();
+    const held: Array<string | Buffer> = [];
+    let holding = false;
+    let filtered: number | undefined;
+    let notificationsHeld = -1;
+    const own = await browser!.context.newPage();
+    own.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    await own.routeWebSocket(/.*/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => {
+        const msg = JSON.parse(String(m)) as { id: number; method: string; params?: unknown };
+        const status = (msg.params as { status?: string } | undefined)?.status;
+        if (msg.method === 'console_workflows' && status === 'failed') filtered = msg.id;
+        server.send(m);
+      });
+      server.onMessage((m) => {
+        if (!holding) return ws.send(m);
+        held.push(m);
+        const msg = JSON.parse(String(m)) as { id?: number };
+        if (filtered === undefined || msg.id !== filtered) return;
+        holding = false;
+        notificationsHeld = held.length - 1;
+        for (const h of held.splice(0)) ws.send(h);
+      });
+    });
+    try {
+      await own.goto(`${url}#/`);
+      const rows = own.locator('#workflows tbody tr');
+      await expect.poll(() => rows.count(), SETTLE).toBe(2);
+      holding = true;
+      // divide-by-zero again: its summary changes, add-one's does not.
+      const again = await exec(
+        process.execPath,
+        [join(root, 'cli', 'bin.js'), 'run', DIVIDE, '--data-dir', dataDir],
+        { cwd: root },
+      ).then(
+        () => 0,
+        (e: { code?: number }) => e.code,
+      );
+      expect(again).not.toBe(0);
+      await expect.poll(() => held.length, SETTLE).toBeGreaterThan(0);
+      await own.locator('#status-filter').selectOption('failed');
+      await expect.poll(() => notificationsHeld, SETTLE).toBeGreaterThan(0);
+      await expect.poll(() => rows.count(), SETTLE).toBe(1);
+      // The list stays filtered: a change merged into the list it replaced would bring add-one
+      // back within a frame.
+      await own.waitForTimeout(500);
+      expect(await rows.count()).toBe(1);
+      expect(await rows.getAttribute('data-cid')).toBe(failed);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('searches again when the same query is submitted again', async () => {
     // add_one(41): an instruction nothing has run yet, so the first search finds nothing.
     const add = JSON.parse(await readFile(ADD_ONE, 'utf8')) as {

@@ -1,5 +1,5 @@
 // Workflows: a live list, filtered by status and name; submit a workflow file when allowed.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { Cid, ms, Status, time } from './util.js';
 
@@ -29,6 +29,22 @@ function Submit({ call, onError }) {
   </label>`;
 }
 
+/** `rows` with the changed summaries in `changed` put in when they match the filter, out when not. */
+function merge(rows, changed, { status, name }) {
+  const byCid = new Map(rows.map((r) => [r.cid, r]));
+  const needle = name.toLowerCase();
+  for (const s of changed) {
+    const matches =
+      (status === '' || s.status === status) &&
+      (needle === '' ||
+        (s.name ?? '').toLowerCase().includes(needle) ||
+        s.cid.toLowerCase().includes(needle));
+    if (matches) byCid.set(s.cid, s);
+    else byCid.delete(s.cid);
+  }
+  return [...byCid.values()].sort((a, b) => b.submittedAt - a.submittedAt);
+}
+
 export function WorkflowList({ call, changes, node, onError }) {
   const [status, setStatus] = useState('');
   const [name, setName] = useState('');
@@ -40,21 +56,14 @@ export function WorkflowList({ call, changes, node, onError }) {
       .catch((e) => onError(e.message));
     return () => (stale = true);
   }, [status, name]);
-  // Live: merge changed summaries that match the filter.
+  // Live: merge changed summaries that match the filter into the rows shown now. A change can
+  // arrive in the same frame as the answer for a new filter: merged into the rows of the render
+  // it came with, it would put back the rows that answer had just replaced.
+  const filter = useRef({ status, name });
+  filter.current = { status, name };
   useEffect(() => {
-    if (changes === null || rows === null) return;
-    const byCid = new Map(rows.map((r) => [r.cid, r]));
-    const needle = name.toLowerCase();
-    for (const s of changes.workflows) {
-      const matches =
-        (status === '' || s.status === status) &&
-        (needle === '' ||
-          (s.name ?? '').toLowerCase().includes(needle) ||
-          s.cid.toLowerCase().includes(needle));
-      if (matches) byCid.set(s.cid, s);
-      else byCid.delete(s.cid);
-    }
-    setRows([...byCid.values()].sort((a, b) => b.submittedAt - a.submittedAt));
+    if (changes === null) return;
+    setRows((rows) => (rows === null ? rows : merge(rows, changes.workflows, filter.current)));
   }, [changes]);
   return html`<section>
     <div class="toolbar">

@@ -1,5 +1,5 @@
 // One workflow: its DAG, live; a click on a task opens its details.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { Dag, Legend } from './dag.js';
 import { TaskPanel } from './task.js';
@@ -79,24 +79,37 @@ export function WorkflowPage({ call, cid, selected, changes, node, onError }) {
       .catch((e) => !stale && setMissing(e.message));
     return () => (stale = true);
   }, [cid]);
+  // Live: the tasks and summary of a notification go into the workflow shown now (a change can
+  // arrive in the same frame as a fetched answer; merged into the one of the render it came
+  // with, it would put back what that answer replaced). An answer for a workflow no longer
+  // shown is dropped.
+  const shown = useRef(cid);
+  shown.current = cid;
   useEffect(() => {
     if (changes === null) return;
     const summary = changes.workflows.find((s) => s.cid === cid);
     const mine = changes.tasks.filter((t) => t.workflow === cid);
     if (summary === undefined && mine.length === 0) return;
-    if (wf === null) {
-      // Submitted just now: it may not have been known at the first fetch.
-      call('console_workflow', { cid }).then(setWf, () => undefined);
-      return;
-    }
-    if (summary !== undefined && summary.status !== 'running' && wf.summary.status === 'running') {
-      // It ended: fetch it again for its end reason (e.g. cancelled).
-      call('console_workflow', { cid }).then(setWf, () => undefined);
-      return;
-    }
-    const tasks = wf.tasks.slice();
-    for (const t of mine) tasks[t.index] = { ...tasks[t.index], state: t.state };
-    setWf({ ...wf, summary: summary ?? wf.summary, tasks });
+    const fetchAgain = () =>
+      call('console_workflow', { cid }).then(
+        (r) => {
+          if (shown.current !== cid) return;
+          setMissing(null);
+          setWf(r);
+        },
+        () => undefined,
+      );
+    // Submitted just now: it may not have been known at the first fetch.
+    if (wf === null) return void fetchAgain();
+    // It ended: fetch it again for its end reason (e.g. cancelled).
+    if (summary !== undefined && summary.status !== 'running' && wf.summary.status === 'running')
+      return void fetchAgain();
+    setWf((w) => {
+      if (w === null) return w;
+      const tasks = w.tasks.slice();
+      for (const t of mine) tasks[t.index] = { ...tasks[t.index], state: t.state };
+      return { ...w, summary: summary ?? w.summary, tasks };
+    });
     if (selected !== null && mine.some((t) => t.index === selected)) setVersion((v) => v + 1);
   }, [changes]);
   if (missing !== null) return html`<section><p class="error">${missing}</p></section>`;
