@@ -304,6 +304,66 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     expect(errors).toEqual([]);
   });
 
+  it('keeps the newer node answer when an older poll is answered after it', async () => {
+    // The node page polls every 2 s; on a loaded node an answer can come after the next one.
+    // A page of its own holds the page's first answer until the second (after add-one ran
+    // again) has come, hands them over newest first, and passes on no later ones.
+    const polls = new Set<number>();
+    let polling = false;
+    let stage: 'hold-first' | 'swap' | 'closed' = 'hold-first';
+    let older: string | undefined;
+    let newer: string | undefined;
+    const own = await browser!.context.newPage();
+    own.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    await own.routeWebSocket(/.*/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => {
+        const msg = JSON.parse(String(m)) as { id: number; method: string };
+        if (polling && msg.method === 'console_node') polls.add(msg.id);
+        server.send(m);
+      });
+      server.onMessage((m) => {
+        const msg = JSON.parse(String(m)) as { id?: number };
+        if (msg.id === undefined || !polls.has(msg.id)) return ws.send(m);
+        if (stage === 'hold-first') {
+          older = String(m);
+          stage = 'swap';
+        } else if (stage === 'swap') {
+          newer = String(m);
+          stage = 'closed';
+          ws.send(newer);
+          ws.send(older!);
+        }
+      });
+    });
+    try {
+      // The shell asks console_node once for itself; the node page's polls come after.
+      await own.goto(`${url}#/`);
+      await own.locator('#submit-file').waitFor({ state: 'attached' });
+      polling = true;
+      await own.goto(`${url}#/node`);
+      await expect.poll(() => stage, SETTLE).toBe('swap');
+      await exec(
+        process.execPath,
+        [join(root, 'cli', 'bin.js'), 'run', ADD_ONE, '--data-dir', dataDir],
+        { cwd: root },
+      );
+      await expect.poll(() => stage, SETTLE).toBe('closed');
+      const invocations = (answer: string): number =>
+        (
+          JSON.parse(answer) as { result: { streams: Array<{ stream: string; records: number }> } }
+        ).result.streams.find((s) => s.stream === 'ipvm.invocations')!.records;
+      expect(invocations(newer!)).toBeGreaterThan(invocations(older!));
+      const cell = own.locator('#streams tr', { hasText: 'ipvm.invocations' }).locator('td').nth(1);
+      await expect.poll(() => cell.textContent(), SETTLE).toBe(String(invocations(newer!)));
+      // No later answer reaches the page: what it shows now is what it keeps.
+      await own.waitForTimeout(300);
+      expect(await cell.textContent()).toBe(String(invocations(newer!)));
+    } finally {
+      await own.close();
+    }
+  });
+
   it('cancels a running workflow from its page', async () => {
     // Its first task awaits a CID no task produces: it runs until cancelled (or the await
     // timeout), and nothing of it is released meanwhile.

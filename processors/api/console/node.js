@@ -1,5 +1,5 @@
 // The node: streams and lag, memo, task rate (a small chart), executor use, dead letters.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { time } from './util.js';
 
@@ -54,7 +54,21 @@ function RateChart({ rate }) {
 
 export function NodePage({ call, onError }) {
   const [n, setN] = useState(null);
-  const load = () => call('console_node', []).then(setN, (e) => onError(e.message));
+  // Polled every 2 s: on a loaded node an answer can come after the next one, and must not
+  // replace it.
+  const asked = useRef(0);
+  const shown = useRef(0);
+  const load = () => {
+    const n = ++asked.current;
+    call('console_node', []).then(
+      (r) => {
+        if (n < shown.current) return;
+        shown.current = n;
+        setN(r);
+      },
+      (e) => onError(e.message),
+    );
+  };
   useEffect(() => {
     load();
     const t = setInterval(load, 2000);
