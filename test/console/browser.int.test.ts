@@ -223,6 +223,30 @@ describe.skipIf(chromiumPath === undefined && !inCi)('console in a headless brow
     }
   });
 
+  it('keeps what was typed in the search box before the page had settled', async () => {
+    // On a loaded machine the page's work after a paint can come after a user (or a test) has
+    // typed: a page of its own with its clock paused holds that work until the query is in.
+    const own = await browser!.context.newPage();
+    own.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    await own.clock.install();
+    try {
+      await own.goto(`${url}#/`);
+      await own.locator('#connection.live').waitFor();
+      await own.clock.pauseAt(Date.now() + 60_000);
+      await own.evaluate("location.hash = '#/search/'");
+      const typed = 'a-function-nothing-has';
+      await own.fill('#search-input', typed);
+      await own.clock.resume();
+      await own.clock.runFor(1000);
+      expect(await own.inputValue('#search-input')).toBe(typed);
+      await own.click('#search-button');
+      await own.locator('#search-empty').waitFor(SETTLE);
+      expect(await own.locator('#search-empty').textContent()).toContain(typed);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('searches again when the same query is submitted again', async () => {
     // add_one(41): an instruction nothing has run yet, so the first search finds nothing.
     const add = JSON.parse(await readFile(ADD_ONE, 'utf8')) as {

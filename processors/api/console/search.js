@@ -9,8 +9,14 @@ export function SearchPage({ call, query }) {
   // Each search asked for: the same query submitted again (the memo fills behind the engine, so
   // what was not there a moment ago may be now) searches again, though the address is the same.
   const [asked, setAsked] = useState(0);
-  useEffect(() => {
+  // The box follows the address when the address changes, while rendering: put there after a
+  // paint, it would wipe out what was typed meanwhile.
+  const [from, setFrom] = useState(query);
+  if (from !== query) {
+    setFrom(query);
     setQ(query);
+  }
+  useEffect(() => {
     if (query === '') return;
     let stale = false;
     setResult(null);
