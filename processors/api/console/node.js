@@ -59,11 +59,11 @@ export function NodePage({ call, onError }) {
   const asked = useRef(0);
   const shown = useRef(0);
   const load = () => {
-    const n = ++asked.current;
+    const order = ++asked.current;
     call('console_node', []).then(
       (r) => {
-        if (n < shown.current) return;
-        shown.current = n;
+        if (order < shown.current) return;
+        shown.current = order;
         setN(r);
       },
       (e) => onError(e.message),
