@@ -3,8 +3,10 @@
 // submit the example workflow and watch its DAG turn green, open the failed task of
 // divide-by-zero and read its error, search the memo (again for what it lacked a moment ago; by
 // receipt and output CID), look at the node page, cancel a workflow that waits for a receipt
-// nobody produces. A screenshot of each page goes to test/.cache/console/ for a person to look
-// at.
+// nobody produces. Pages of their own, with their WebSocket passing through the test or their
+// clock paused, give the page the timings of a loaded machine: a notification with the answer
+// for a new filter, an older poll answered after a newer one, typing before the page settled.
+// A screenshot of each page goes to test/.cache/console/ for a person to look at.
 //
 // Without a browser the suite skips with a message, except in CI (CI=true) where it fails.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
