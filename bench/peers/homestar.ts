@@ -12,7 +12,7 @@ import type { BenchWorkflow } from '../lib/workflows.ts';
 import type { RanWorkflow, SeenReceipt } from '../lib/our-node-protocol.ts';
 import {
   currentRss,
-  freePort,
+  freePorts,
   peakRss,
   startServer,
   waitForPort,
@@ -75,12 +75,7 @@ export async function startHomestar(options: {
   const bin = homestarBinary();
   mkdirSync(options.dir, { recursive: true });
   const kubo = await startKuboStandIn(options.files);
-  const [web, rpc, metrics, consolePort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [web, rpc, metrics, consolePort] = (await freePorts(4)) as [number, number, number, number];
   // Keys and defaults: homestar-runtime/src/settings.rs and settings/libp2p_config.rs at v0.3.0.
   writeFileSync(
     join(options.dir, 'settings.toml'),

@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { currentRss, freePort, peakRss, startServer, waitFor, type Server } from '../lib/proc.ts';
+import { currentRss, freePorts, peakRss, startServer, waitFor, type Server } from '../lib/proc.ts';
 import { PeerUnavailableError } from './errors.ts';
 
 /** Path of the restate-server binary from its npm package, or a reason why there is none. */
@@ -44,11 +44,11 @@ async function ok(url: string): Promise<boolean> {
 export async function startRestate(options: { dir: string }): Promise<Restate> {
   const bin = restateServerBinary();
   mkdirSync(options.dir, { recursive: true });
-  const [ingress, admin, fabric, servicePort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
+  const [ingress, admin, fabric, servicePort] = (await freePorts(4)) as [
+    number,
+    number,
+    number,
+    number,
   ];
   writeFileSync(
     join(options.dir, 'restate.toml'),

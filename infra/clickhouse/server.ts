@@ -13,9 +13,9 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freePort } from '../free-ports.ts';
 
 /** A running private server. */
 export interface ClickHouseServer {
@@ -57,20 +57,6 @@ export function findClickHouseBinary(): { path: string; args: string[] } | null 
     if (existsSync(single)) return { path: single, args: ['server'] };
   }
   return null;
-}
-
-/** A free TCP port on 127.0.0.1 (asked of the OS). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function ping(url: string): Promise<boolean> {

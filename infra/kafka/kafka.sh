@@ -9,6 +9,8 @@
 #
 # Every run formats a fresh storage directory (a temp dir unless --dir is given) with a random
 # cluster id, so runs never share state. `start` prints KAFKA_BROKERS=127.0.0.1:PORT when ready.
+# The controller listens on a port of its own: a free one unless --controller-port names it (it
+# must differ from --port).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 LIB="${KAFKA_LIB_DIR:-$HERE/lib}"
@@ -30,12 +32,17 @@ free_port() {
   local p
   for _ in $(seq 1 200); do
     p=$(( 20000 + RANDOM % 40000 ))
+    [ "$p" != "$PORT" ] || continue
     port_open "$p" || { echo "$p"; return 0; }
   done
   echo "kafka.sh: no free port found" >&2; return 1
 }
 
 prepare() {
+  if [ -n "$CPORT" ] && [ "$CPORT" = "$PORT" ]; then
+    echo "kafka.sh: --controller-port ($CPORT) must differ from --port: the broker and its controller listen apart" >&2
+    exit 2
+  fi
   if ! ls "$LIB"/kafka_2.13-*.jar >/dev/null 2>&1; then
     echo "kafka.sh: Kafka jars missing in $LIB: run infra/setup.d/20-kafka.sh" >&2; exit 1
   fi

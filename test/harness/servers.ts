@@ -7,10 +7,10 @@
 // the reason (see `startOrSkip`).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, freePorts } from '../../infra/free-ports.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -29,19 +29,7 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on loopback (the kernel picks it; closed again before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort };
 
 let runtime: Promise<boolean> | undefined;
 
@@ -170,8 +158,7 @@ export async function startKafka(): Promise<KafkaServer> {
       },
     };
   }
-  const port = await freePort();
-  const controllerPort = await freePort();
+  const [port, controllerPort] = (await freePorts(2)) as [number, number];
   const dir = mkdtempSync(join(tmpdir(), 'ipvm-kafka-'));
   const child = await spawnScript(
     join(ROOT, 'infra/kafka/kafka.sh'),
