@@ -38,6 +38,7 @@ import type { CommitStats, Log } from '../streams/log.ts';
 import type { ReceiptEvent } from '../schemas/events.ts';
 import type { HeldBytes, IpvmNode, NodeProgress } from './engine/node.ts';
 import type { Memo } from './engine/memo.ts';
+import { sumHeld } from './engine/key-index.ts';
 
 /** Lag of one consumer on one stream. */
 export interface ConsumerLag {
@@ -207,12 +208,12 @@ export function createNodeMetrics(init: NodeMetricsInit = {}): NodeMetrics {
   bytesByWhere(
     'ipvm_memo_bytes',
     "The memo's packed receipts, by where they are: in memory or in the spill file",
-    () => sumHeld(memos, (m) => ({ memory: m.residentBytes, file: m.spilledBytes })),
+    () => sumHeld(Array.from(memos, (m) => ({ memory: m.residentBytes, file: m.spilledBytes }))),
   );
   bytesByWhere(
     'ipvm_history_bytes',
     'What the node keeps of every workflow and instruction it has seen, by where: in memory or in the spill file',
-    () => sumHeld(nodes, (n) => n.history()),
+    () => sumHeld(Array.from(nodes, (n) => n.history())),
   );
   // The log's own counters, read at scrape time.
   const commits = init.commits;
@@ -413,15 +414,4 @@ export async function consumerLag(
     records += n;
   }
   return { consumer, stream, records };
-}
-
-/** The sum of what each of `items` keeps, by where. */
-function sumHeld<T>(items: Iterable<T>, held: (item: T) => HeldBytes): HeldBytes {
-  const sum = { memory: 0, file: 0 };
-  for (const item of items) {
-    const h = held(item);
-    sum.memory += h.memory;
-    sum.file += h.file;
-  }
-  return sum;
 }

@@ -1,12 +1,10 @@
-// Child processes for the side-by-side benchmarks: free loopback ports, readiness probes (never
-// a fixed sleep), peak resident memory from /proc, and a stop that escalates to SIGKILL.
+// Child processes for the side-by-side benchmarks: readiness probes (never a fixed sleep), peak
+// resident memory from /proc, and a stop that escalates to SIGKILL (their loopback ports:
+// infra/free-ports.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, freePorts } from '../../infra/free-ports.ts';
-
-export { freePort, freePorts };
 
 function tcpOpen(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {

@@ -10,14 +10,8 @@ import WebSocket from 'ws';
 import { dagCbor, dagJson } from '../../schemas/codecs.ts';
 import type { BenchWorkflow } from '../lib/workflows.ts';
 import type { RanWorkflow, SeenReceipt } from '../lib/our-node-protocol.ts';
-import {
-  currentRss,
-  freePorts,
-  peakRss,
-  startServer,
-  waitForPort,
-  type Server,
-} from '../lib/proc.ts';
+import { currentRss, peakRss, startServer, waitForPort, type Server } from '../lib/proc.ts';
+import { freePorts } from '../../infra/free-ports.ts';
 import { PeerUnavailableError } from './errors.ts';
 import { startKuboStandIn, type KuboStandIn } from './kubo-stand-in.ts';
 

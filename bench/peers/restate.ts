@@ -7,7 +7,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { currentRss, freePorts, peakRss, startServer, waitFor, type Server } from '../lib/proc.ts';
+import { currentRss, peakRss, startServer, waitFor, type Server } from '../lib/proc.ts';
+import { freePorts } from '../../infra/free-ports.ts';
 import { PeerUnavailableError } from './errors.ts';
 
 /** Path of the restate-server binary from its npm package, or a reason why there is none. */

@@ -40,7 +40,8 @@ free_port() {
 
 prepare() {
   if [ -n "$CPORT" ] && [ "$CPORT" = "$PORT" ]; then
-    echo "kafka.sh: --controller-port ($CPORT) must differ from --port: the broker and its controller listen apart" >&2
+    echo "kafka.sh: --controller-port ($CPORT) must differ from --port:" \
+      "the broker and its controller listen apart" >&2
     exit 2
   fi
   if ! ls "$LIB"/kafka_2.13-*.jar >/dev/null 2>&1; then

@@ -20,7 +20,8 @@ import type { Receipt } from '../../schemas/types.ts';
 import type { IpldValue } from '../../schemas/ipld.ts';
 import type { TaskRunner } from '../engine/execute-tasks.ts';
 import type { Memo, MemoEntry } from '../engine/memo.ts';
-import type { HeldBytes, IpvmNode } from '../engine/node.ts';
+import { sumHeld } from '../engine/key-index.ts';
+import type { IpvmNode } from '../engine/node.ts';
 import { SecretError } from './errors.ts';
 import type { SecretStore } from './secrets.ts';
 import { resolveSecrets, type TaintTracker } from './taint.ts';
@@ -161,7 +162,7 @@ export async function routeTainted(init: {
     get spilledBytes() {
       return shared.memo.spilledBytes + (local.opened()?.memo.spilledBytes ?? 0);
     },
-    keptBytes: () => sumHeld(shared.memo.keptBytes(), local.opened()?.memo.keptBytes()),
+    keptBytes: () => sumHeld([shared.memo.keptBytes(), local.opened()?.memo.keptBytes()]),
     *entries() {
       yield* shared.memo.entries();
       for (const e of local.opened()?.memo.entries() ?? []) yield redactEntry(e)!;
@@ -169,7 +170,7 @@ export async function routeTainted(init: {
   };
   const node: IpvmNode = {
     memo,
-    history: () => sumHeld(shared.history(), local.opened()?.history()),
+    history: () => sumHeld([shared.history(), local.opened()?.history()]),
     topology: shared.topology,
     nodeId: shared.nodeId,
     async submit(workflow, options) {
@@ -252,9 +253,4 @@ export async function routeTainted(init: {
     },
   };
   return node;
-}
-
-/** The bytes the shared node and the local one (when open) keep, by where. */
-function sumHeld(a: HeldBytes, b: HeldBytes | undefined): HeldBytes {
-  return { memory: a.memory + (b?.memory ?? 0), file: a.file + (b?.file ?? 0) };
 }

@@ -67,6 +67,16 @@ export interface HeldBytes {
   file: number;
 }
 
+/** The sum of `parts`, by where (an absent part counts nothing). */
+export function sumHeld(parts: Iterable<HeldBytes | undefined>): HeldBytes {
+  const sum = { memory: 0, file: 0 };
+  for (const part of parts) {
+    sum.memory += part?.memory ?? 0;
+    sum.file += part?.file ?? 0;
+  }
+  return sum;
+}
+
 /** Words of a spilled key read back, grown as needed. */
 let readBack = new Int32Array(64);
 

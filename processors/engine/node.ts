@@ -26,6 +26,7 @@ import { routeByKey } from './operators.ts';
 import { recover } from './recovery.ts';
 import { followStreams } from './live.ts';
 import { startExecutor, type ExecutorStage } from './executor-stage.ts';
+import { sumHeld } from './key-index.ts';
 import type { IpvmNode, NodeInit } from './types.ts';
 
 export type { HeldBytes } from './key-index.ts';
@@ -67,14 +68,12 @@ export async function createNode(init: NodeInit): Promise<IpvmNode> {
   let closing: Promise<void> | undefined;
   const node: IpvmNode = {
     memo,
-    history() {
-      const m = memo.keptBytes();
-      const e = core.ended.keptBytes();
-      return {
-        memory: m.memory + e.memory + core.bodies.bytes + core.workflows.bytes,
-        file: m.file + e.file + core.workflows.spilledBytes,
-      };
-    },
+    history: () =>
+      sumHeld([
+        memo.keptBytes(),
+        core.ended.keptBytes(),
+        { memory: core.bodies.bytes + core.workflows.bytes, file: core.workflows.spilledBytes },
+      ]),
     topology,
     nodeId,
     async submit(workflow, options) {

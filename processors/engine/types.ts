@@ -82,10 +82,10 @@ export interface NodeInit {
   /**
    * Directory for the node's scratch files: the memo's and the ended registry's packed entries,
    * past the 256 KiB slab each is filling, and the bytes of the CIDs they are kept by, past the
-   * newest 128 KiB of each index, live in files there (unlinked at once; rebuilt from the log at every start)
-   * instead of in memory, and are read back on a hit older than the few thousand kept decoded
-   * (processors/engine/README.md, Memory). A distinct workflow the node has seen then keeps
-   * ~70 B of memory instead of ~500. Without it they stay in memory.
+   * newest 128 KiB of each index, live in files there (unlinked at once; rebuilt from the log at
+   * every start) instead of in memory, and are read back on a hit older than the few thousand
+   * kept decoded (processors/engine/README.md, Memory). A distinct workflow the node has seen
+   * then keeps ~70 B of memory instead of ~500. Without it they stay in memory.
    */
   spillDir?: string;
   /** Run the executor (false: a scheduling-only node). @default true */

@@ -29,8 +29,6 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-export { freePort };
-
 let runtime: Promise<boolean> | undefined;
 
 /** Whether containers can be started here; probed once (fails within ms without a daemon). */

@@ -29,7 +29,7 @@ function Submit({ call, onError }) {
   </label>`;
 }
 
-/** `rows` with the changed summaries in `changed` put in when they match the filter, out when not. */
+/** `rows` with each summary in `changed` put in when it matches the filter, taken out when not. */
 function merge(rows, changed, { status, name }) {
   const byCid = new Map(rows.map((r) => [r.cid, r]));
   const needle = name.toLowerCase();
